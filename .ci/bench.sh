@@ -1,0 +1,418 @@
+#!/usr/bin/env bash
+# `make bench` driver: load-tests ./bin/cartograph on 127.0.0.1 and writes a
+# markdown summary to stdout and .data/bench/summary.md.
+#
+# Usage: .ci/bench.sh [all|tools|pgbench]
+#   all      (default) tools, bench database, server, both scenarios, pgbench, summary
+#   tools    only build vegeta and benchtool into .data/tools
+#   pgbench  only the pgbench database floor, against an existing, seeded bench database
+#
+# Environment (defaults in brackets):
+#   BENCH_PRODUCTS [50000] BENCH_SHOPS [5]  seed size (products in all, shops bench-1..bench-M)
+#   BENCH_RESEED=1                          drop and recreate the bench database
+#   BENCH_DB [cartograph_bench]             name of the bench database
+#   BENCH_CONCURRENCY [16]                  closed-loop workers (vegeta) and pgbench clients
+#   BENCH_WARMUP [5s] BENCH_CAPACITY_DURATION [20s] BENCH_LATENCY_DURATION [15s]
+#   BENCH_PGBENCH_SECONDS [15] BENCH_PGBENCH_MODE [prepared]
+#   BENCH_MAX_WORKERS [512]                 bound on vegeta workers in the fixed-rate phases
+#   BENCH_READY_TIMEOUT [60]                seconds to wait for /readyz
+#   BENCH_BIN [./bin/cartograph]            server binary (built by the Makefile)
+#   DATABASE_URL, REDIS_URL                 as for .ci/services.sh (which picks the services)
+#
+# Scenarios (queries in .ci/bench/*.graphql, shop header X-Shop-Handle: bench-1):
+#   A listing  products(first: 24)
+#   B product  product(handle: $h), h rotating over product-1..product-500
+# Phases per scenario: warm-up; capacity (closed loop, -rate=0, C workers);
+# fixed rate at 50% and 80% of capacity. For each measured phase: req/s,
+# p50/p95/p99, success ratio, server and PostgreSQL CPU-ms per request
+# (/proc utime+stime deltas), SQL statements per request (/debug/sqlstats deltas).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+MODE="${1:-all}"
+case "$MODE" in
+  all | tools | pgbench) ;;
+  -h | --help | help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+  *) echo "bench: unknown mode '$MODE' (all|tools|pgbench)" >&2; exit 2 ;;
+esac
+
+BENCH_PRODUCTS="${BENCH_PRODUCTS:-50000}"
+BENCH_SHOPS="${BENCH_SHOPS:-5}"
+BENCH_DB="${BENCH_DB:-cartograph_bench}"
+C="${BENCH_CONCURRENCY:-16}"
+WARMUP="${BENCH_WARMUP:-5s}"
+CAP_DUR="${BENCH_CAPACITY_DURATION:-20s}"
+LAT_DUR="${BENCH_LATENCY_DURATION:-15s}"
+PGB_SECONDS="${BENCH_PGBENCH_SECONDS:-15}"
+PGB_MODE="${BENCH_PGBENCH_MODE:-prepared}"
+MAX_WORKERS="${BENCH_MAX_WORKERS:-512}"
+READY_TIMEOUT="${BENCH_READY_TIMEOUT:-60}"
+BIN="${BENCH_BIN:-./bin/cartograph}"
+
+ADDR=127.0.0.1:18080
+BASE="http://$ADDR"
+SHOP=bench-1
+VEGETA_VERSION=v12.12.0
+
+TOOLS="$ROOT/.data/tools"
+VEGETA="$TOOLS/vegeta"
+BENCHTOOL="$TOOLS/benchtool"
+OUT="$ROOT/.data/bench"
+RAW="$OUT/raw"
+PHASES="$OUT/phases.tsv"
+SUMMARY="$OUT/summary.md"
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+die() { printf 'bench: ERROR: %s\n' "$*" >&2; exit 1; }
+need() {
+  local c missing=()
+  for c in "$@"; do command -v "$c" >/dev/null 2>&1 || missing+=("$c"); done
+  ((${#missing[@]} == 0)) || die "missing commands: ${missing[*]} (Debian: apt-get install -y postgresql-client curl; Go from the toolchain)"
+}
+is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
+
+for v in BENCH_PRODUCTS BENCH_SHOPS C PGB_SECONDS MAX_WORKERS READY_TIMEOUT; do
+  if ! is_uint "${!v}" || ((${!v} == 0)); then die "$v must be a positive integer (got '${!v}')"; fi
+done
+
+# ------------------------------------------------------------------- tools
+
+build_tools() {
+  need go
+  mkdir -p "$TOOLS"
+  local vb="$TOOLS/vegeta-build"
+  if [[ -x "$VEGETA" ]] && grep -qs "github.com/tsenart/vegeta/v12 $VEGETA_VERSION" "$vb/go.mod" &&
+    "$VEGETA" -version >/dev/null 2>&1; then
+    log "vegeta $VEGETA_VERSION already built ($VEGETA)"
+  else
+    log "building vegeta $VEGETA_VERSION in $vb"
+    mkdir -p "$vb"
+    (
+      cd "$vb"
+      export GOWORK=off GOFLAGS=-mod=mod
+      [[ -f go.mod ]] || go mod init vegetabuild >&2
+      go get "github.com/tsenart/vegeta/v12@$VEGETA_VERSION" >&2
+      go build -o ../vegeta github.com/tsenart/vegeta/v12 >&2
+    ) || die "vegeta build failed (needs the Go module proxy)"
+  fi
+
+  local src="$ROOT/.ci/bench/benchtool"
+  if [[ -x "$BENCHTOOL" && "$BENCHTOOL" -nt "$src/main.go" && "$BENCHTOOL" -nt "$src/go.mod" ]]; then
+    log "benchtool up to date"
+  else
+    log "building benchtool"
+    (cd "$src" && GOWORK=off GOFLAGS=-mod=mod go build -o "$BENCHTOOL" .) >&2 || die "benchtool build failed"
+  fi
+}
+
+# ---------------------------------------------------------------- services
+
+services() {
+  local out
+  out="$("$ROOT/.ci/services.sh")" || die ".ci/services.sh failed"
+  eval "$out"
+  export DATABASE_URL REDIS_URL
+  [[ "$DATABASE_URL" == postgres://* || "$DATABASE_URL" == postgresql://* ]] ||
+    die "DATABASE_URL must be a postgres:// URL to derive the bench database from (got '$DATABASE_URL')"
+  # Same server and credentials, database $BENCH_DB, query string kept.
+  local base="${DATABASE_URL%%\?*}" query="" scheme rest
+  [[ "$DATABASE_URL" == *\?* ]] && query="?${DATABASE_URL#*\?}"
+  scheme="${base%%://*}://" rest="${base#*://}"
+  BENCH_URL="$scheme${rest%%/*}/$BENCH_DB$query"
+  ADMIN_URL="$DATABASE_URL"
+  log "bench database: $BENCH_DB on ${rest%%/*}"
+}
+
+psql_admin() { psql "$ADMIN_URL" -X -v ON_ERROR_STOP=1 -Atq "$@"; }
+psql_bench() { psql "$BENCH_URL" -X -v ON_ERROR_STOP=1 -Atq "$@"; }
+
+db_exists() { [[ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = '$BENCH_DB'")" == 1 ]]; }
+
+# The database comment records a completed seed, so an interrupted seed or a
+# different size is never benchmarked.
+seed_marker() { printf 'cartograph-bench seeded products=%s shops=%s' "$BENCH_PRODUCTS" "$BENCH_SHOPS"; }
+
+prepare_db() {
+  [[ "$BENCH_DB" =~ ^[a-z_][a-z0-9_]*$ ]] || die "BENCH_DB must be a plain lower-case identifier"
+  local recreate=0 reason=""
+  if [[ "${BENCH_RESEED:-0}" == 1 ]]; then
+    recreate=1 reason="BENCH_RESEED=1"
+  elif ! db_exists; then
+    recreate=1 reason="it does not exist"
+  else
+    local have
+    have="$(psql_admin -c "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = '$BENCH_DB'")"
+    if [[ "$have" != "$(seed_marker)" ]]; then
+      recreate=1 reason="it is not marked as seeded with products=$BENCH_PRODUCTS shops=$BENCH_SHOPS (comment: '${have:-none}')"
+    fi
+  fi
+
+  if ((recreate)); then
+    log "recreating database $BENCH_DB: $reason"
+    psql_admin -c "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)"
+    psql_admin -c "CREATE DATABASE $BENCH_DB"
+  else
+    log "reusing seeded database $BENCH_DB (BENCH_RESEED=1 to rebuild)"
+  fi
+
+  log "migrate up"
+  DATABASE_URL="$BENCH_URL" "$BIN" migrate up >&2 || die "'$BIN migrate up' failed"
+
+  if ((recreate)); then
+    log "seeding $BENCH_PRODUCTS products across $BENCH_SHOPS shops"
+    local t0=$SECONDS
+    DATABASE_URL="$BENCH_URL" "$BIN" seed --products "$BENCH_PRODUCTS" --shops "$BENCH_SHOPS" >&2 ||
+      die "'$BIN seed --products $BENCH_PRODUCTS --shops $BENCH_SHOPS' failed"
+    log "seeded in $((SECONDS - t0)) s; VACUUM ANALYZE"
+    psql_bench -c "VACUUM ANALYZE"
+    psql_admin -c "COMMENT ON DATABASE $BENCH_DB IS '$(seed_marker)'"
+  fi
+}
+
+shop_uuid() {
+  local id
+  id="$(psql_bench -c "SELECT id FROM shops WHERE handle = '$SHOP'")" ||
+    die "cannot query shops in $BENCH_DB (migrated?)"
+  [[ -n "$id" ]] || die "shop '$SHOP' not found in $BENCH_DB (seeded? try BENCH_RESEED=1)"
+  printf '%s\n' "$id"
+}
+
+# ------------------------------------------------------------------ server
+
+SERVER_PID=""
+cleanup() {
+  local rc=$?
+  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    log "stopping server (pid $SERVER_PID)"
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    local i
+    for ((i = 0; i < 100; i++)); do
+      kill -0 "$SERVER_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+start_server() {
+  local rc=0
+  curl -s -o /dev/null --max-time 2 "$BASE/" || rc=$?
+  ((rc == 7)) || die "something already listens on $ADDR (curl exit $rc); stop it first"
+
+  log "starting $BIN serve on $ADDR (log: $OUT/server.log)"
+  LISTEN_ADDR="$ADDR" DATABASE_URL="$BENCH_URL" REDIS_URL="$REDIS_URL" CARTOGRAPH_DEBUG_STATS=1 \
+    "$BIN" serve >"$OUT/server.log" 2>&1 &
+  SERVER_PID=$!
+
+  local deadline=$((SECONDS + READY_TIMEOUT))
+  until curl -fs -o /dev/null --max-time 2 "$BASE/readyz"; do
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      tail -n 40 "$OUT/server.log" >&2 || true
+      die "server exited before /readyz answered 200 (log above)"
+    fi
+    if ((SECONDS >= deadline)); then
+      tail -n 40 "$OUT/server.log" >&2 || true
+      die "/readyz did not answer 200 within ${READY_TIMEOUT}s"
+    fi
+    sleep 0.2
+  done
+  log "server ready (pid $SERVER_PID)"
+  if ! "$BENCHTOOL" sqlstats "$BASE/debug/sqlstats" >/dev/null 2>&1; then
+    log "WARNING: $BASE/debug/sqlstats unavailable: SQL statements/request will be n/a"
+  fi
+}
+
+# ------------------------------------------------------------------- load
+
+CLK_TCK="$(getconf CLK_TCK)"
+
+server_ticks() { "$BENCHTOOL" ticks pid "$SERVER_PID"; }
+pg_ticks() { "$BENCHTOOL" ticks comm postgres; }
+sqlstats() { "$BENCHTOOL" sqlstats "$BASE/debug/sqlstats" 2>/dev/null || echo "- -"; }
+status_kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$SERVER_PID/status" 2>/dev/null || echo 0; }
+
+# per_req DELTA REQUESTS SCALE: DELTA*SCALE/REQUESTS with 3 decimals, or n/a
+per_req() { awk -v d="$1" -v n="$2" -v s="$3" 'BEGIN { if (d == "" || d ~ /[^0-9.]/ || n + 0 <= 0) print "n/a"; else printf "%.3f", d * s / n }'; }
+
+# attack NAME TARGETS ARGS... -> runs vegeta (bounded by -duration and -timeout)
+attack() {
+  local name="$1" targets="$2"
+  shift 2
+  "$VEGETA" attack -format=json -targets="$targets" -timeout=10s -output="$RAW/$name.bin" "$@" ||
+    die "vegeta attack $name failed"
+  if [[ -n "$SERVER_PID" ]] && ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    tail -n 40 "$OUT/server.log" >&2 || true
+    die "server died during $name (log above)"
+  fi
+  "$VEGETA" report -type=json "$RAW/$name.bin" >"$RAW/$name.json"
+  "$VEGETA" report -type=text "$RAW/$name.bin" >"$RAW/$name.txt"
+}
+
+# phase SCENARIO PHASE TARGETS VEGETA-ARGS...: a measured load phase; appends a row to $PHASES
+phase() {
+  local scenario="$1" ph="$2" targets="$3"
+  shift 3
+  local s0 p0 q0 s1 p1 q1
+  s0="$(server_ticks)" p0="$(pg_ticks)" q0="$(sqlstats)"
+  attack "$scenario-$ph" "$targets" "$@"
+  s1="$(server_ticks)" p1="$(pg_ticks)" q1="$(sqlstats)"
+
+  # shellcheck disable=SC2034 # all set by vreport; some only kept for symmetry
+  local V_REQUESTS V_RATE V_THROUGHPUT V_SUCCESS V_DURATION_S V_MEAN_MS V_P50_MS V_P90_MS V_P95_MS V_P99_MS V_MAX_MS V_CODES V_FIRST_ERROR
+  eval "$("$BENCHTOOL" vreport "$RAW/$scenario-$ph.json")"
+
+  local ms_per_tick srv_ms pg_ms sql r0 st0 r1 st1
+  ms_per_tick="$(awk -v t="$CLK_TCK" 'BEGIN { printf "%.6f", 1000 / t }')"
+  srv_ms="$(per_req "$((s1 - s0))" "$V_REQUESTS" "$ms_per_tick")"
+  pg_ms="$(per_req "$((p1 - p0))" "$V_REQUESTS" "$ms_per_tick")"
+  read -r r0 st0 <<<"$q0"
+  read -r r1 st1 <<<"$q1"
+  sql=n/a
+  if [[ "$r0" != - && "$r1" != - ]]; then
+    sql="$(per_req "$((st1 - st0))" "$((r1 - r0))" 1)"
+    if ((r1 - r0 != V_REQUESTS)); then
+      log "note: server counted $((r1 - r0)) requests, vegeta sent $V_REQUESTS ($scenario $ph)"
+    fi
+  fi
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+    "$scenario" "$ph" "$V_REQUESTS" "$V_RATE" "$V_THROUGHPUT" "$V_SUCCESS" \
+    "$V_P50_MS" "$V_P95_MS" "$V_P99_MS" "$srv_ms" "$pg_ms" "$sql" "$V_CODES" >>"$PHASES"
+  log "$scenario $ph: $V_REQUESTS req, $V_THROUGHPUT ok/s, success $V_SUCCESS, p50/p95/p99 $V_P50_MS/$V_P95_MS/$V_P99_MS ms, server $srv_ms CPU-ms/req, PG $pg_ms CPU-ms/req, SQL $sql/req, codes $V_CODES"
+  if [[ -n "$V_FIRST_ERROR" ]]; then log "  first error: $V_FIRST_ERROR"; fi
+  PHASE_THROUGHPUT="$V_THROUGHPUT"
+}
+
+# scenario NAME QUERY-FILE BENCHTOOL-REQUEST-ARGS...
+scenario() {
+  local name="$1" query="$2"
+  shift 2
+  local targets="$RAW/$name.targets.json"
+  "$BENCHTOOL" targets -url "$BASE/graphql" -shop "$SHOP" -query "$query" -out "$targets" "$@"
+  "$BENCHTOOL" check -url "$BASE/graphql" -shop "$SHOP" -query "$query" "$@" ||
+    die "scenario $name: the server does not answer the query correctly (see above); not benchmarking errors"
+
+  log "$name: warm-up $WARMUP"
+  attack "$name-warmup" "$targets" -rate=0 -workers="$C" -max-workers="$C" -duration="$WARMUP"
+
+  log "$name: capacity, closed loop, $C workers, $CAP_DUR"
+  phase "$name" capacity "$targets" -rate=0 -workers="$C" -max-workers="$C" -duration="$CAP_DUR"
+  local cap="$PHASE_THROUGHPUT"
+  CAPACITY[$name]="$cap"
+
+  local pct rate
+  for pct in 50 80; do
+    rate="$(awk -v c="$cap" -v p="$pct" 'BEGIN { r = int(c * p / 100); print (r < 1 ? 1 : r) }')"
+    log "$name: fixed rate $rate req/s ($pct% of $cap) for $LAT_DUR"
+    phase "$name" "rate$pct" "$targets" -rate="$rate/1s" -workers="$C" -max-workers="$MAX_WORKERS" -duration="$LAT_DUR"
+  done
+  HWM_MB[$name]="$(awk -v k="$(status_kb VmHWM)" 'BEGIN { printf "%.1f", k / 1024 }')"
+}
+
+# ----------------------------------------------------------------- pgbench
+
+PGB_TPS=n/a PGB_LAT=n/a
+run_pgbench() {
+  local uuid script="$ROOT/.ci/bench/listing.pgbench" j=2
+  [[ -f "$script" ]] || die "$script missing"
+  uuid="$(shop_uuid)"
+  ((C < j)) && j="$C"
+  log "pgbench floor: -M $PGB_MODE -c $C -j $j -T $PGB_SECONDS -f .ci/bench/listing.pgbench -D shop=$uuid"
+  if grep -q '^-- FILL:' "$script"; then
+    log "NOTE: listing.pgbench still holds placeholder statements (-- FILL)"
+  fi
+  pgbench -n -M "$PGB_MODE" -c "$C" -j "$j" -T "$PGB_SECONDS" -f "$script" -D "shop=$uuid" "$BENCH_URL" \
+    >"$OUT/pgbench.txt" 2>"$OUT/pgbench.err" || {
+    cat "$OUT/pgbench.err" "$OUT/pgbench.txt" >&2
+    die "pgbench failed"
+  }
+  PGB_TPS="$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$OUT/pgbench.txt" | tail -n 1)"
+  PGB_LAT="$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' "$OUT/pgbench.txt" | tail -n 1)"
+  [[ -n "$PGB_TPS" ]] || { cat "$OUT/pgbench.txt" >&2; die "could not read tps from pgbench output"; }
+  PGB_TPS="$(awk -v t="$PGB_TPS" 'BEGIN { printf "%.1f", t }')" PGB_LAT="${PGB_LAT:-n/a}"
+  local failed
+  failed="$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$OUT/pgbench.txt")"
+  if [[ -n "$failed" && "$failed" != 0 ]]; then log "WARNING: pgbench had $failed failed transactions"; fi
+  log "pgbench: $PGB_TPS tps, average latency $PGB_LAT ms"
+}
+
+# ----------------------------------------------------------------- summary
+
+declare -A CAPACITY=() HWM_MB=()
+
+write_summary() {
+  local rev ratio
+  rev="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo none)"
+  ratio="$(awk -v a="${CAPACITY[listing]:-}" -v b="$PGB_TPS" 'BEGIN { if (a == "" || b !~ /^[0-9.]+$/ || b + 0 == 0) print "n/a"; else printf "%.3f", a / b }')"
+  {
+    printf '## Cartograph bench\n\n'
+    printf '%s, commit %s, %s products / %s shops, shop %s, C=%s, %s cores, 127.0.0.1 (vegeta on the same machine)\n\n' \
+      "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$rev" "$BENCH_PRODUCTS" "$BENCH_SHOPS" "$SHOP" "$C" "$(nproc)"
+    printf '| scenario | capacity req/s | p50/p95/p99 ms @50%% | p50/p95/p99 ms @80%% | success @50%%/@80%% | server CPU-ms/req | PG CPU-ms/req | SQL stmts/req | server RSS peak MiB |\n'
+    printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|\n'
+    awk -F'\t' -v hwm_listing="${HWM_MB[listing]:-n/a}" -v hwm_product="${HWM_MB[product]:-n/a}" '
+      { key = $1 SUBSEP $2; for (i = 1; i <= NF; i++) v[key, i] = $i; if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } }
+      END {
+        for (k = 1; k <= n; k++) {
+          s = order[k]; c = s SUBSEP "capacity"; r5 = s SUBSEP "rate50"; r8 = s SUBSEP "rate80"
+          hwm = (s == "listing") ? hwm_listing : (s == "product") ? hwm_product : "n/a"
+          printf "| %s | %s | %s / %s / %s | %s / %s / %s | %s / %s | %s | %s | %s | %s |\n", s, v[c, 5],
+            v[r5, 7], v[r5, 8], v[r5, 9], v[r8, 7], v[r8, 8], v[r8, 9], v[r5, 6], v[r8, 6],
+            v[c, 10], v[c, 11], v[c, 12], hwm
+        }
+      }' "$PHASES"
+    printf '\nCPU-ms and SQL statements per request are from the capacity phase; RSS peak is VmHWM after the scenario (cumulative).\n\n'
+    printf '| baseline | pgbench tps | avg latency ms | listing req/s ÷ pgbench tps |\n|---|---:|---:|---:|\n'
+    printf '| listing.pgbench (-M %s -c %s, %ss)%s | %s | %s | %s |\n\n' "$PGB_MODE" "$C" "$PGB_SECONDS" \
+      "$(grep -q '^-- FILL:' "$ROOT/.ci/bench/listing.pgbench" && echo ' PLACEHOLDER SQL')" "$PGB_TPS" "$PGB_LAT" "$ratio"
+    printf '<details><summary>all phases</summary>\n\n'
+    printf '| scenario | phase | requests | rate req/s | ok req/s | success | p50 ms | p95 ms | p99 ms | server CPU-ms/req | PG CPU-ms/req | SQL/req | status codes |\n'
+    printf '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n'
+    awk -F'\t' '{ printf "|"; for (i = 1; i <= NF; i++) printf " %s |", $i; printf "\n" }' "$PHASES"
+    printf '\n</details>\n'
+  } >"$SUMMARY"
+  cat "$SUMMARY"
+  log "summary written to ${SUMMARY#"$ROOT"/}; raw vegeta results in ${RAW#"$ROOT"/}"
+}
+
+# -------------------------------------------------------------------- main
+
+mkdir -p "$OUT" "$RAW"
+build_tools
+[[ "$MODE" == tools ]] && exit 0
+
+need psql pgbench pg_isready curl getconf awk
+services
+
+if [[ "$MODE" == pgbench ]]; then
+  db_exists || die "database $BENCH_DB does not exist (run .ci/bench.sh first)"
+  run_pgbench
+  printf 'pgbench %s: %s tps, average latency %s ms\n' "$BENCH_DB" "$PGB_TPS" "$PGB_LAT"
+  exit 0
+fi
+
+[[ -x "$BIN" ]] || die "$BIN not found or not executable (build it first: make build)"
+prepare_db
+
+handles=$((BENCH_PRODUCTS / BENCH_SHOPS))
+((handles > 500)) && handles=500
+((handles >= 1)) || die "BENCH_PRODUCTS/BENCH_SHOPS must be at least 1"
+
+start_server
+: >"$PHASES"
+scenario listing "$ROOT/.ci/bench/listing.graphql" -vars '{"first":24}'
+scenario product "$ROOT/.ci/bench/product.graphql" -rotate h -prefix product- -n "$handles"
+
+# The server is no longer needed; stop it so it does not compete with pgbench.
+kill -TERM "$SERVER_PID" 2>/dev/null || true
+wait "$SERVER_PID" 2>/dev/null || true
+SERVER_PID=""
+
+run_pgbench
+write_summary

@@ -1,0 +1,348 @@
+// Command benchtool holds the small jobs .ci/bench.sh cannot do well in shell:
+// building vegeta JSON targets, checking a GraphQL response, reading vegeta's
+// JSON report, /debug/sqlstats and CPU ticks from /proc.
+//
+//	benchtool targets -url U -shop S -query F [-vars JSON] [-rotate VAR -prefix P -n N] -out FILE
+//	benchtool check   -url U -shop S -query F [-vars JSON] [-rotate VAR -prefix P]
+//	benchtool vreport FILE            -> shell assignments V_REQUESTS=... V_P50_MS=...
+//	benchtool sqlstats URL            -> "REQUESTS STATEMENTS" (exit 3 when unavailable)
+//	benchtool ticks pid N             -> utime+stime of one process, in clock ticks
+//	benchtool ticks comm PREFIX       -> utime+stime summed over processes whose comm starts with PREFIX
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fail("usage: benchtool targets|check|vreport|sqlstats|ticks ...")
+	}
+	var err error
+	switch os.Args[1] {
+	case "targets":
+		err = cmdTargets(os.Args[2:])
+	case "check":
+		err = cmdCheck(os.Args[2:])
+	case "vreport":
+		err = cmdVReport(os.Args[2:])
+	case "sqlstats":
+		err = cmdSQLStats(os.Args[2:])
+	case "ticks":
+		err = cmdTicks(os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown subcommand %q", os.Args[1])
+	}
+	if err != nil {
+		var ec exitCode
+		if errors.As(err, &ec) {
+			fmt.Fprintln(os.Stderr, "benchtool:", ec.msg)
+			os.Exit(ec.code)
+		}
+		fail(err.Error())
+	}
+}
+
+type exitCode struct {
+	code int
+	msg  string
+}
+
+func (e exitCode) Error() string { return e.msg }
+
+func fail(msg string) {
+	fmt.Fprintln(os.Stderr, "benchtool:", msg)
+	os.Exit(1)
+}
+
+// ---------------------------------------------------------------- requests
+
+type reqFlags struct {
+	url, shop, queryFile, vars, rotate, prefix, out string
+	n                                               int
+}
+
+func parseReqFlags(name string, args []string) (*reqFlags, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	f := &reqFlags{}
+	fs.StringVar(&f.url, "url", "", "GraphQL endpoint")
+	fs.StringVar(&f.shop, "shop", "", "X-Shop-Handle header value")
+	fs.StringVar(&f.queryFile, "query", "", "file holding the GraphQL query")
+	fs.StringVar(&f.vars, "vars", "{}", "variables, a JSON object")
+	fs.StringVar(&f.rotate, "rotate", "", "variable set to PREFIX1..PREFIXn, one target each")
+	fs.StringVar(&f.prefix, "prefix", "", "prefix of the rotated value")
+	fs.IntVar(&f.n, "n", 1, "number of rotated values")
+	fs.StringVar(&f.out, "out", "", "output file (targets)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if f.url == "" || f.shop == "" || f.queryFile == "" {
+		return nil, errors.New(name + ": -url, -shop and -query are required")
+	}
+	return f, nil
+}
+
+// bodies returns the GraphQL request bodies: one, or one per rotated value.
+func (f *reqFlags) bodies() ([][]byte, error) {
+	q, err := os.ReadFile(f.queryFile)
+	if err != nil {
+		return nil, err
+	}
+	query := strings.TrimSpace(string(q))
+	var vars map[string]any
+	if err := json.Unmarshal([]byte(f.vars), &vars); err != nil {
+		return nil, fmt.Errorf("-vars: %w", err)
+	}
+	if vars == nil {
+		vars = map[string]any{}
+	}
+	n := 1
+	if f.rotate != "" {
+		if f.n < 1 {
+			return nil, errors.New("-n must be >= 1")
+		}
+		n = f.n
+	}
+	out := make([][]byte, 0, n)
+	for i := 1; i <= n; i++ {
+		if f.rotate != "" {
+			vars[f.rotate] = f.prefix + strconv.Itoa(i)
+		}
+		b, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+func cmdTargets(args []string) error {
+	f, err := parseReqFlags("targets", args)
+	if err != nil {
+		return err
+	}
+	if f.out == "" {
+		return errors.New("targets: -out is required")
+	}
+	bodies, err := f.bodies()
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	for _, b := range bodies {
+		// vegeta -format=json: body is base64, header values are lists.
+		t := map[string]any{
+			"method": "POST",
+			"url":    f.url,
+			"body":   base64.StdEncoding.EncodeToString(b),
+			"header": map[string][]string{
+				"Content-Type":  {"application/json"},
+				"Accept":        {"application/json"},
+				"X-Shop-Handle": {f.shop},
+			},
+		}
+		if err := enc.Encode(t); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(f.out), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(f.out, buf.Bytes(), 0o644)
+}
+
+// cmdCheck sends the first request once and fails unless the answer is HTTP
+// 200 with a "data" member and no "errors": load against error responses
+// measures nothing.
+func cmdCheck(args []string) error {
+	f, err := parseReqFlags("check", args)
+	if err != nil {
+		return err
+	}
+	f.n = 1
+	bodies, err := f.bodies()
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequest(http.MethodPost, f.url, bytes.NewReader(bodies[0]))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("X-Shop-Handle", f.shop)
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	show := string(raw)
+	if len(show) > 2000 {
+		show = show[:2000] + "..."
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, show)
+	}
+	var r struct {
+		Data   json.RawMessage `json:"data"`
+		Errors json.RawMessage `json:"errors"`
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return fmt.Errorf("response is not JSON (%v): %s", err, show)
+	}
+	if len(r.Errors) > 0 && string(r.Errors) != "null" && string(r.Errors) != "[]" {
+		return fmt.Errorf("GraphQL errors: %s", show)
+	}
+	if len(r.Data) == 0 || string(r.Data) == "null" {
+		return fmt.Errorf("no data: %s", show)
+	}
+	fmt.Fprintf(os.Stderr, "benchtool: check ok (%d bytes)\n", len(raw))
+	return nil
+}
+
+// ---------------------------------------------------------------- reports
+
+func cmdVReport(args []string) error {
+	if len(args) != 1 {
+		return errors.New("usage: vreport FILE")
+	}
+	raw, err := os.ReadFile(args[0])
+	if err != nil {
+		return err
+	}
+	var r struct {
+		Latencies map[string]float64 `json:"latencies"` // nanoseconds
+		Requests  uint64             `json:"requests"`
+		Rate      float64            `json:"rate"`
+		Through   float64            `json:"throughput"`
+		Success   float64            `json:"success"`
+		Duration  float64            `json:"duration"` // nanoseconds
+		Status    map[string]uint64  `json:"status_codes"`
+		Errors    []string           `json:"errors"`
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return fmt.Errorf("%s: %w", args[0], err)
+	}
+	ms := func(k string) string { return strconv.FormatFloat(r.Latencies[k]/1e6, 'f', 2, 64) }
+	codes := make([]string, 0, len(r.Status))
+	for c, n := range r.Status {
+		codes = append(codes, fmt.Sprintf("%s:%d", c, n))
+	}
+	firstErr := ""
+	if len(r.Errors) > 0 {
+		firstErr = r.Errors[0]
+	}
+	fmt.Printf("V_REQUESTS=%d\n", r.Requests)
+	fmt.Printf("V_RATE=%.1f\n", r.Rate)
+	fmt.Printf("V_THROUGHPUT=%.1f\n", r.Through)
+	fmt.Printf("V_SUCCESS=%.4f\n", r.Success)
+	fmt.Printf("V_DURATION_S=%.2f\n", r.Duration/1e9)
+	fmt.Printf("V_MEAN_MS=%s\nV_P50_MS=%s\nV_P90_MS=%s\nV_P95_MS=%s\nV_P99_MS=%s\nV_MAX_MS=%s\n",
+		ms("mean"), ms("50th"), ms("90th"), ms("95th"), ms("99th"), ms("max"))
+	fmt.Printf("V_CODES=%s\n", shellQuote(strings.Join(codes, ",")))
+	fmt.Printf("V_FIRST_ERROR=%s\n", shellQuote(firstErr))
+	return nil
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+func cmdSQLStats(args []string) error {
+	if len(args) != 1 {
+		return errors.New("usage: sqlstats URL")
+	}
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(args[0])
+	if err != nil {
+		return exitCode{3, err.Error()}
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode != http.StatusOK {
+		return exitCode{3, fmt.Sprintf("%s: HTTP %d", args[0], resp.StatusCode)}
+	}
+	var s struct {
+		Requests   *float64 `json:"requests"`
+		Statements *float64 `json:"statements"`
+	}
+	if err := json.Unmarshal(raw, &s); err != nil || s.Requests == nil || s.Statements == nil {
+		return exitCode{3, fmt.Sprintf("%s: want {\"requests\":R,\"statements\":S}, got %.200s", args[0], raw)}
+	}
+	fmt.Printf("%.0f %.0f\n", *s.Requests, *s.Statements)
+	return nil
+}
+
+// ---------------------------------------------------------------- /proc
+
+func cmdTicks(args []string) error {
+	if len(args) != 2 {
+		return errors.New("usage: ticks pid N | ticks comm PREFIX")
+	}
+	switch args[0] {
+	case "pid":
+		_, t, err := procTicks(args[1])
+		if err != nil {
+			return err
+		}
+		fmt.Println(t)
+	case "comm":
+		ents, err := os.ReadDir("/proc")
+		if err != nil {
+			return err
+		}
+		var sum uint64
+		for _, e := range ents {
+			if _, err := strconv.Atoi(e.Name()); err != nil {
+				continue
+			}
+			comm, t, err := procTicks(e.Name())
+			if err != nil { // exited meanwhile
+				continue
+			}
+			if strings.HasPrefix(comm, args[1]) {
+				sum += t
+			}
+		}
+		fmt.Println(sum)
+	default:
+		return errors.New("usage: ticks pid N | ticks comm PREFIX")
+	}
+	return nil
+}
+
+// procTicks returns comm and utime+stime (fields 14 and 15 of /proc/PID/stat).
+func procTicks(pid string) (string, uint64, error) {
+	raw, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return "", 0, err
+	}
+	s := string(raw)
+	open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || close < open {
+		return "", 0, fmt.Errorf("/proc/%s/stat: unexpected format", pid)
+	}
+	comm := s[open+1 : close]
+	fields := strings.Fields(s[close+1:]) // fields[0] is field 3 (state)
+	if len(fields) < 13 {
+		return "", 0, fmt.Errorf("/proc/%s/stat: too few fields", pid)
+	}
+	ut, err1 := strconv.ParseUint(fields[11], 10, 64)
+	st, err2 := strconv.ParseUint(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return "", 0, fmt.Errorf("/proc/%s/stat: bad utime/stime", pid)
+	}
+	return comm, ut + st, nil
+}

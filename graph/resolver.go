@@ -1,0 +1,15 @@
+// Package graph holds the GraphQL resolvers: thin functions that map
+// arguments, call one service method and return. No SQL, Redis or Stripe
+// here. gqlgen generates the executable schema into graph/generated.
+package graph
+
+import (
+	"cartograph/internal/catalog"
+)
+
+// Resolver is the root resolver; it holds the services resolvers call.
+type Resolver struct {
+	Catalog *catalog.Service
+	// BaseDomain is the domain shops get a subdomain of (Shop.primaryDomain).
+	BaseDomain string
+}

@@ -1,0 +1,292 @@
+// Package catalog is the storefront read path: products, variants, images,
+// options and collections of the request's shop, in keyset-paginated pages
+// and in id batches for dataloaders. Only active products are visible.
+// Errors: BAD_USER_INPUT (pagination, cursors, query syntax),
+// SHOP_NOT_FOUND (no shop in context), INTERNAL (database).
+package catalog
+
+import (
+	"context"
+	"errors"
+
+	"cartograph/internal/apperr"
+	"cartograph/internal/dbq"
+	"cartograph/internal/pg"
+	"cartograph/internal/relay"
+	"cartograph/internal/shop"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// DB is what the catalog needs from PostgreSQL (a *pgxpool.Pool).
+type DB interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// Service serves catalog reads. Safe for concurrent use.
+type Service struct {
+	db DB
+	q  *dbq.Queries
+}
+
+// New returns a catalog Service over db.
+func New(db DB) *Service { return &Service{db: db, q: dbq.New(db)} }
+
+// ListArgs are the arguments of a product or collection listing.
+type ListArgs struct {
+	Page    relay.Page
+	SortKey string
+	Reverse bool
+	Query   string
+}
+
+// Products returns a page of the shop's active products. BAD_USER_INPUT for
+// an unknown sort key, a cursor of another ordering or a bad query string.
+func (s *Service) Products(ctx context.Context, a ListArgs) (*ProductConnection, error) {
+	sh, err := shop.FromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	spec, ok := productSorts[a.SortKey]
+	if !ok {
+		return nil, apperr.BadInput("sortKey", "unknown sort key %q", a.SortKey)
+	}
+	f, err := parseQuery(a.Query, sh.CurrencyCode)
+	if err != nil {
+		return nil, err
+	}
+	if a.Page.Limit == 0 {
+		return &ProductConnection{Edges: []ProductEdge{}}, nil
+	}
+	var k keyset
+	k.sql.WriteString("SELECT " + productColumns + sortValueColumn(spec) + " FROM products p WHERE p.shop_id = ")
+	k.sql.WriteString(k.arg(sh.ID) + " AND p.status = 'active'")
+	if !f.empty() {
+		k.applyFilter(f)
+	}
+	if err := k.window(a.Page, spec, "p.id", a.Reverse); err != nil {
+		return nil, err
+	}
+	rows, err := s.queryProducts(ctx, k.sql.String(), k.args)
+	if err != nil {
+		return nil, err
+	}
+	return productConnection(rows, a.Page, spec), nil
+}
+
+// CollectionProducts returns a page of a collection's active products.
+func (s *Service) CollectionProducts(ctx context.Context, collectionID uuid.UUID, a ListArgs) (*ProductConnection, error) {
+	sh, err := shop.FromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	spec, ok := collectionProductSorts[a.SortKey]
+	if !ok {
+		return nil, apperr.BadInput("sortKey", "unknown sort key %q", a.SortKey)
+	}
+	if a.Page.Limit == 0 {
+		return &ProductConnection{Edges: []ProductEdge{}}, nil
+	}
+	var k keyset
+	k.sql.WriteString("SELECT " + productColumns + sortValueColumn(spec) +
+		" FROM collection_products cp JOIN products p ON p.shop_id = cp.shop_id AND p.id = cp.product_id" +
+		" WHERE cp.shop_id = ")
+	k.sql.WriteString(k.arg(sh.ID) + " AND cp.collection_id = " + k.arg(collectionID) + " AND p.status = 'active'")
+	if err := k.window(a.Page, spec, "p.id", a.Reverse); err != nil {
+		return nil, err
+	}
+	rows, err := s.queryProducts(ctx, k.sql.String(), k.args)
+	if err != nil {
+		return nil, err
+	}
+	return productConnection(rows, a.Page, spec), nil
+}
+
+// Collections returns a page of the shop's collections.
+func (s *Service) Collections(ctx context.Context, a ListArgs) (*CollectionConnection, error) {
+	sh, err := shop.FromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	spec, ok := collectionSorts[a.SortKey]
+	if !ok {
+		return nil, apperr.BadInput("sortKey", "unknown sort key %q", a.SortKey)
+	}
+	if a.Page.Limit == 0 {
+		return &CollectionConnection{Edges: []CollectionEdge{}}, nil
+	}
+	var k keyset
+	k.sql.WriteString("SELECT " + collectionColumns + sortValueColumn(spec) + " FROM collections c WHERE c.shop_id = " + k.arg(sh.ID))
+	if a.Query != "" {
+		k.sql.WriteString(" AND c.title ILIKE " + k.arg(likeEscape(a.Query)))
+	}
+	if err := k.window(a.Page, spec, "c.id", a.Reverse); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.Query(ctx, k.sql.String(), k.args...)
+	if err != nil {
+		return nil, pg.MapError(err)
+	}
+	type crow struct {
+		c  Collection
+		sv string
+	}
+	var list []crow
+	for rows.Next() {
+		var r crow
+		c := &r.c.Collection
+		if err := rows.Scan(&c.ShopID, &c.ID, &c.Handle, &c.Title, &c.Description, &c.DescriptionHtml,
+			&c.SeoTitle, &c.SeoDescription, &c.ImageUrl, &c.CreatedAt, &c.UpdatedAt, &r.sv); err != nil {
+			rows.Close()
+			return nil, pg.MapError(err)
+		}
+		list = append(list, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, pg.MapError(err)
+	}
+	list, info := pageInfo(list, a.Page)
+	conn := &CollectionConnection{Edges: make([]CollectionEdge, len(list)), PageInfo: info}
+	for i := range list {
+		conn.Edges[i] = CollectionEdge{Cursor: cursorFor(spec, list[i].c.ID, list[i].sv), Node: &list[i].c}
+	}
+	if n := len(conn.Edges); n > 0 {
+		conn.PageInfo.StartCursor, conn.PageInfo.EndCursor = &conn.Edges[0].Cursor, &conn.Edges[n-1].Cursor
+	}
+	return conn, nil
+}
+
+// ProductByHandle returns the active product with handle, or nil.
+func (s *Service) ProductByHandle(ctx context.Context, handle string) (*Product, error) {
+	sh, err := shop.FromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.q.ProductByHandle(ctx, dbq.ProductByHandleParams{ShopID: sh.ID, Handle: handle})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, pg.MapError(err)
+	}
+	return &Product{p}, nil
+}
+
+// CollectionByHandle returns the collection with handle, or nil.
+func (s *Service) CollectionByHandle(ctx context.Context, handle string) (*Collection, error) {
+	sh, err := shop.FromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.q.CollectionByHandle(ctx, dbq.CollectionByHandleParams{ShopID: sh.ID, Handle: handle})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, pg.MapError(err)
+	}
+	return &Collection{c}, nil
+}
+
+// Recommendations returns up to 10 in-stock active products sharing a
+// collection with productID (see the ProductRecommendations query).
+func (s *Service) Recommendations(ctx context.Context, productID uuid.UUID) ([]*Product, error) {
+	sh, err := shop.FromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.q.ProductRecommendations(ctx, dbq.ProductRecommendationsParams{ShopID: sh.ID, ProductID: productID})
+	if err != nil {
+		return nil, pg.MapError(err)
+	}
+	out := make([]*Product, len(rows))
+	for i := range rows {
+		out[i] = &Product{rows[i]}
+	}
+	return out, nil
+}
+
+// VariantPage pages a product's variants (already loaded in position order).
+func VariantPage(vs []*Variant, p relay.Page, reverse bool) (*VariantConnection, error) {
+	order := ordered(len(vs), reverse)
+	cur := func(i int) string { return relay.EncodeCursor("V", vs[order[i]].ID.String()) }
+	lo, hi, info, err := relay.SliceWindow(p, len(vs), cur, func(c string) (int, bool) {
+		return indexByID(c, "V", len(vs), func(i int) uuid.UUID { return vs[order[i]].ID })
+	})
+	if err != nil {
+		return nil, err
+	}
+	conn := &VariantConnection{Edges: make([]VariantEdge, hi-lo), PageInfo: info}
+	for i := lo; i < hi; i++ {
+		conn.Edges[i-lo] = VariantEdge{Cursor: cur(i), Node: vs[order[i]]}
+	}
+	return conn, nil
+}
+
+// ImagePage pages a product's images (already loaded in position order).
+func ImagePage(imgs []*Image, p relay.Page, reverse bool) (*ImageConnection, error) {
+	order := ordered(len(imgs), reverse)
+	cur := func(i int) string { return relay.EncodeCursor("I", imgs[order[i]].ID.String()) }
+	lo, hi, info, err := relay.SliceWindow(p, len(imgs), cur, func(c string) (int, bool) {
+		return indexByID(c, "I", len(imgs), func(i int) uuid.UUID { return imgs[order[i]].ID })
+	})
+	if err != nil {
+		return nil, err
+	}
+	conn := &ImageConnection{Edges: make([]ImageEdge, hi-lo), PageInfo: info}
+	for i := lo; i < hi; i++ {
+		conn.Edges[i-lo] = ImageEdge{Cursor: cur(i), Node: imgs[order[i]]}
+	}
+	return conn, nil
+}
+
+// CollectionPage pages a product's collections (loaded in full).
+func CollectionPage(cs []*Collection, p relay.Page, reverse bool) (*CollectionConnection, error) {
+	order := ordered(len(cs), reverse)
+	cur := func(i int) string { return relay.EncodeCursor("C", cs[order[i]].ID.String()) }
+	lo, hi, info, err := relay.SliceWindow(p, len(cs), cur, func(c string) (int, bool) {
+		return indexByID(c, "C", len(cs), func(i int) uuid.UUID { return cs[order[i]].ID })
+	})
+	if err != nil {
+		return nil, err
+	}
+	conn := &CollectionConnection{Edges: make([]CollectionEdge, hi-lo), PageInfo: info}
+	for i := lo; i < hi; i++ {
+		conn.Edges[i-lo] = CollectionEdge{Cursor: cur(i), Node: cs[order[i]]}
+	}
+	return conn, nil
+}
+
+func ordered(n int, reverse bool) []int {
+	o := make([]int, n)
+	for i := range o {
+		if reverse {
+			o[i] = n - 1 - i
+		} else {
+			o[i] = i
+		}
+	}
+	return o
+}
+
+func indexByID(cursor, key string, n int, idAt func(int) uuid.UUID) (int, bool) {
+	parts, err := relay.DecodeCursor("after", cursor, key, 1)
+	if err != nil {
+		return 0, false
+	}
+	id, err := uuid.Parse(parts[0])
+	if err != nil {
+		return 0, false
+	}
+	for i := 0; i < n; i++ {
+		if idAt(i) == id {
+			return i, true
+		}
+	}
+	return 0, false
+}

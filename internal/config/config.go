@@ -1,0 +1,116 @@
+// Package config is the only place Cartograph reads its environment. Every
+// setting has a default that works on a developer machine; Load validates and
+// returns a typed Config, or an error naming the bad variable.
+package config
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the process configuration. Zero values are never used: Load
+// fills defaults.
+type Config struct {
+	// DatabaseURL is the PostgreSQL connection string (DATABASE_URL).
+	DatabaseURL string
+	// RedisURL is the Redis connection string (REDIS_URL).
+	RedisURL string
+	// ListenAddr is the HTTP listen address (LISTEN_ADDR).
+	ListenAddr string
+	// BaseDomain enables shop resolution by subdomain: <handle>.<BaseDomain> (BASE_DOMAIN).
+	BaseDomain string
+	// DBMaxConns caps the pgx pool (DB_MAX_CONNS).
+	DBMaxConns int32
+	// MaxBodyBytes limits request bodies (MAX_BODY_BYTES).
+	MaxBodyBytes int64
+	// LoaderWait is the dataloader batch window (LOADER_WAIT).
+	LoaderWait time.Duration
+	// ShopCacheTTL bounds how long a resolved shop is cached in process (SHOP_CACHE_TTL).
+	ShopCacheTTL time.Duration
+	// ShutdownTimeout is how long in-flight requests get on SIGTERM (SHUTDOWN_TIMEOUT).
+	ShutdownTimeout time.Duration
+	// LogLevel is debug, info, warn or error (LOG_LEVEL).
+	LogLevel string
+	// GCPercent sets GOGC for the serving process (GC_PERCENT); -1 keeps the runtime's value.
+	GCPercent int
+	// MemLimitBytes sets the soft memory limit (GOMEMLIMIT_BYTES); 0 leaves it unset.
+	MemLimitBytes int64
+	// DebugStats exposes GET /debug/sqlstats for the benchmark (CARTOGRAPH_DEBUG_STATS=1).
+	DebugStats bool
+	// QueryDepthLimit caps query complexity (MAX_QUERY_COMPLEXITY).
+	MaxComplexity int
+}
+
+// Load reads the environment. It fails on malformed values instead of
+// silently falling back to defaults.
+func Load() (Config, error) {
+	return load(os.LookupEnv)
+}
+
+func load(lookup func(string) (string, bool)) (Config, error) {
+	var errs []string
+	str := func(key, def string) string {
+		if v, ok := lookup(key); ok && strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v)
+		}
+		return def
+	}
+	integer := func(key string, def int64) int64 {
+		v := str(key, "")
+		if v == "" {
+			return def
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: not an integer: %q", key, v))
+			return def
+		}
+		return n
+	}
+	dur := func(key string, def time.Duration) time.Duration {
+		v := str(key, "")
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			errs = append(errs, fmt.Sprintf("%s: not a duration: %q", key, v))
+			return def
+		}
+		return d
+	}
+	c := Config{
+		DatabaseURL:     str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cartograph?sslmode=disable"),
+		RedisURL:        str("REDIS_URL", "redis://127.0.0.1:6379/0"),
+		ListenAddr:      str("LISTEN_ADDR", "127.0.0.1:8080"),
+		BaseDomain:      strings.ToLower(str("BASE_DOMAIN", "localhost")),
+		DBMaxConns:      int32(integer("DB_MAX_CONNS", 16)),
+		MaxBodyBytes:    integer("MAX_BODY_BYTES", 1<<20),
+		LoaderWait:      dur("LOADER_WAIT", 500*time.Microsecond),
+		ShopCacheTTL:    dur("SHOP_CACHE_TTL", 5*time.Second),
+		ShutdownTimeout: dur("SHUTDOWN_TIMEOUT", 15*time.Second),
+		LogLevel:        strings.ToLower(str("LOG_LEVEL", "info")),
+		GCPercent:       int(integer("GC_PERCENT", 400)),
+		MemLimitBytes:   integer("GOMEMLIMIT_BYTES", 160<<20),
+		DebugStats:      str("CARTOGRAPH_DEBUG_STATS", "") == "1",
+		MaxComplexity:   int(integer("MAX_QUERY_COMPLEXITY", 50000)),
+	}
+	if c.DBMaxConns < 1 {
+		errs = append(errs, "DB_MAX_CONNS: must be >= 1")
+	}
+	if c.MaxBodyBytes < 1024 {
+		errs = append(errs, "MAX_BODY_BYTES: must be >= 1024")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Sprintf("LOG_LEVEL: want debug|info|warn|error, got %q", c.LogLevel))
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("config: %s", strings.Join(errs, "; "))
+	}
+	return c, nil
+}

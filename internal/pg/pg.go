@@ -1,0 +1,130 @@
+// Package pg owns Cartograph's PostgreSQL access: the pgx pool, the SQL
+// statement counter used by tests and the benchmark, transactions, and the
+// single place where PostgreSQL errors become apperr codes.
+package pg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"cartograph/internal/apperr"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Stats counts SQL statements sent to PostgreSQL by a pool. A query, an exec
+// and every statement of a batch each count once.
+type Stats struct {
+	statements atomic.Int64
+}
+
+// Statements returns the number of statements sent since the pool opened.
+func (s *Stats) Statements() int64 { return s.statements.Load() }
+
+type counterKey struct{}
+
+// WithCounter returns a context whose SQL statements are also counted into c,
+// so one request's statements can be measured (tests, debug stats).
+func WithCounter(ctx context.Context, c *atomic.Int64) context.Context {
+	return context.WithValue(ctx, counterKey{}, c)
+}
+
+type tracer struct{ stats *Stats }
+
+func (t tracer) count(ctx context.Context, n int64) {
+	t.stats.statements.Add(n)
+	if c, ok := ctx.Value(counterKey{}).(*atomic.Int64); ok {
+		c.Add(n)
+	}
+}
+
+func (t tracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	t.count(ctx, 1)
+	return ctx
+}
+func (t tracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (t tracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchStartData) context.Context {
+	return ctx
+}
+func (t tracer) TraceBatchQuery(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchQueryData) {
+	t.count(ctx, 1)
+}
+func (t tracer) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+
+// Open connects a pool to url with at most maxConns connections and a
+// statement counter, and pings it.
+func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, *Stats, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pg: parse DATABASE_URL: %w", err)
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
+	}
+	stats := &Stats{}
+	cfg.ConnConfig.Tracer = tracer{stats: stats}
+	cfg.ConnConfig.RuntimeParams["application_name"] = "cartograph"
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pg: open pool: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, nil, fmt.Errorf("pg: ping: %w", err)
+	}
+	return pool, stats, nil
+}
+
+// WithTx runs fn in a transaction: committed when fn returns nil, rolled back
+// otherwise (the rollback is deferred so a panic cannot leak an open tx).
+func WithTx(ctx context.Context, db *pgxpool.Pool, fn func(pgx.Tx) error) error {
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		return MapError(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return MapError(tx.Commit(ctx))
+}
+
+// PostgreSQL SQLSTATE codes mapped to domain errors.
+const (
+	uniqueViolation     = "23505"
+	foreignKeyViolation = "23503"
+	checkViolation      = "23514"
+	notNullViolation    = "23502"
+	invalidTextRep      = "22P02"
+)
+
+// MapError converts a PostgreSQL error into a coded apperr: constraint
+// violations become CONFLICT / BAD_USER_INPUT naming the constraint, anything
+// else INTERNAL with the cause kept for logs. nil stays nil and existing
+// apperr errors pass through.
+func MapError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := apperr.As(err); ok {
+		return err
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case uniqueViolation:
+			return apperr.Wrap(err, apperr.Conflict, "already exists (%s)", pgErr.ConstraintName)
+		case foreignKeyViolation:
+			return apperr.Wrap(err, apperr.NotFound, "referenced object does not exist (%s)", pgErr.ConstraintName)
+		case checkViolation, notNullViolation:
+			return apperr.Wrap(err, apperr.BadUserInput, "value rejected (%s)", pgErr.ConstraintName)
+		case invalidTextRep:
+			return apperr.Wrap(err, apperr.BadUserInput, "malformed value")
+		}
+	}
+	return apperr.Wrap(err, apperr.Internal, "database error")
+}

@@ -1,0 +1,184 @@
+// Package relay implements the GraphQL conventions shared by every domain:
+// global opaque IDs (gid://cartograph/<Type>/<uuid>), opaque keyset cursors
+// and validation of Relay pagination arguments. Malformed input is always an
+// apperr BAD_USER_INPUT naming the argument.
+package relay
+
+import (
+	"encoding/base64"
+	"strings"
+
+	"cartograph/internal/apperr"
+
+	"github.com/google/uuid"
+)
+
+// MaxPage is the largest page a client may ask for (first/last).
+const MaxPage = 250
+
+const gidPrefix = "gid://cartograph/"
+
+// GlobalID returns the global ID of an object of typ with id.
+func GlobalID(typ string, id uuid.UUID) string {
+	var b strings.Builder
+	b.Grow(len(gidPrefix) + len(typ) + 1 + 36)
+	b.WriteString(gidPrefix)
+	b.WriteString(typ)
+	b.WriteByte('/')
+	b.WriteString(id.String())
+	return b.String()
+}
+
+// ParseGlobalID splits a global ID into its type and uuid. Anything not of
+// the form gid://cartograph/<Type>/<uuid> is BAD_USER_INPUT on field.
+func ParseGlobalID(field, gid string) (string, uuid.UUID, error) {
+	rest, ok := strings.CutPrefix(gid, gidPrefix)
+	if ok {
+		if typ, raw, ok := strings.Cut(rest, "/"); ok && typ != "" {
+			if id, err := uuid.Parse(raw); err == nil && len(raw) == 36 {
+				return typ, id, nil
+			}
+		}
+	}
+	return "", uuid.Nil, apperr.BadInput(field, "%q is not a valid global id", gid)
+}
+
+// ParseTypedID parses a global ID that must be of type typ.
+func ParseTypedID(field, typ, gid string) (uuid.UUID, error) {
+	t, id, err := ParseGlobalID(field, gid)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	if t != typ {
+		return uuid.Nil, apperr.BadInput(field, "%q is not a %s id", gid, typ)
+	}
+	return id, nil
+}
+
+// EncodeCursor makes an opaque cursor from a sort-key name and its parts.
+// Only the last part may contain the separator byte (0x1f), so put free
+// text (a title) last.
+func EncodeCursor(key string, parts ...string) string {
+	n := len(key)
+	for _, p := range parts {
+		n += 1 + len(p)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, key...)
+	for _, p := range parts {
+		b = append(b, 0x1f)
+		b = append(b, p...)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// DecodeCursor reverses EncodeCursor; a cursor made for another sort key or
+// with the wrong number of parts is BAD_USER_INPUT on field.
+func DecodeCursor(field, cursor, key string, nparts int) ([]string, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err == nil {
+		parts := strings.SplitN(string(raw), "\x1f", nparts+1)
+		if len(parts) == nparts+1 && parts[0] == key {
+			return parts[1:], nil
+		}
+	}
+	return nil, apperr.BadInput(field, "invalid cursor for this query")
+}
+
+// Page is a validated set of Relay pagination arguments.
+type Page struct {
+	// Limit is how many items to return (first or last).
+	Limit int
+	// Backward is true for last/before pagination: the last Limit items
+	// before the upper bound.
+	Backward bool
+	// After and Before are the raw cursors, "" when absent.
+	After, Before string
+}
+
+// NewPage validates first/last/after/before: exactly one of first and last,
+// between 0 and MaxPage. defaultFirst is used when neither is given
+// (0 makes one of them mandatory).
+func NewPage(first, last *int, after, before *string, defaultFirst int) (Page, error) {
+	var p Page
+	if after != nil {
+		p.After = *after
+	}
+	if before != nil {
+		p.Before = *before
+	}
+	switch {
+	case first != nil && last != nil:
+		return p, apperr.BadInput("first", "pass either first or last, not both")
+	case first != nil:
+		p.Limit = *first
+	case last != nil:
+		p.Limit, p.Backward = *last, true
+	case defaultFirst > 0:
+		p.Limit = defaultFirst
+	default:
+		return p, apperr.BadInput("first", "you must provide one of first or last")
+	}
+	field := "first"
+	if p.Backward {
+		field = "last"
+	}
+	if p.Limit < 0 {
+		return p, apperr.BadInput(field, "%s must not be negative", field)
+	}
+	if p.Limit > MaxPage {
+		return p, apperr.BadInput(field, "%s must be at most %d", field, MaxPage)
+	}
+	return p, nil
+}
+
+// PageInfo is the GraphQL PageInfo object.
+type PageInfo struct {
+	HasNextPage     bool
+	HasPreviousPage bool
+	StartCursor     *string
+	EndCursor       *string
+}
+
+// SliceWindow applies p to an in-memory ordered list of n items whose cursor
+// for index i is cursorOf(i). It returns the half-open index window [lo, hi)
+// and the PageInfo. Used for small per-parent lists (variants, images)
+// already loaded in full through a dataloader.
+func SliceWindow(p Page, n int, cursorOf func(i int) string, indexOf func(cursor string) (int, bool)) (lo, hi int, info PageInfo, err error) {
+	lo, hi = 0, n
+	if p.After != "" {
+		i, ok := indexOf(p.After)
+		if !ok {
+			return 0, 0, info, apperr.BadInput("after", "invalid cursor for this query")
+		}
+		lo = i + 1
+	}
+	if p.Before != "" {
+		i, ok := indexOf(p.Before)
+		if !ok {
+			return 0, 0, info, apperr.BadInput("before", "invalid cursor for this query")
+		}
+		hi = i
+	}
+	if hi < lo {
+		hi = lo
+	}
+	if p.Backward {
+		if hi-lo > p.Limit {
+			info.HasPreviousPage = true
+			lo = hi - p.Limit
+		}
+		info.HasNextPage = hi < n && p.Before != ""
+	} else {
+		if hi-lo > p.Limit {
+			info.HasNextPage = true
+			hi = lo + p.Limit
+		}
+		info.HasPreviousPage = lo > 0 && p.After != ""
+	}
+	if hi > lo {
+		s, e := cursorOf(lo), cursorOf(hi-1)
+		info.StartCursor, info.EndCursor = &s, &e
+	}
+	return lo, hi, info, nil
+}

@@ -1,0 +1,152 @@
+// Package shop resolves the tenant (shop) of a request and carries it in the
+// context. The shop always comes from the request (header, Host), never from
+// GraphQL arguments; services read it with FromContext.
+package shop
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"cartograph/internal/apperr"
+	"cartograph/internal/dbq"
+	"cartograph/internal/relay"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Shop is a tenant.
+type Shop struct{ dbq.Shop }
+
+// NodeID is the shop's global ID.
+func (s *Shop) NodeID() string { return relay.GlobalID("Shop", s.ID) }
+
+// IsNode marks Shop as implementing the GraphQL Node interface.
+func (*Shop) IsNode() {}
+
+// Description is null: shops have no description yet.
+func (*Shop) Description() *string { return nil }
+
+type ctxKey struct{}
+
+// WithShop returns ctx carrying s.
+func WithShop(ctx context.Context, s *Shop) context.Context {
+	return context.WithValue(ctx, ctxKey{}, s)
+}
+
+// FromContext returns the request's shop, or SHOP_NOT_FOUND when the request
+// was not addressed to a known shop.
+func FromContext(ctx context.Context) (*Shop, error) {
+	if s, ok := ctx.Value(ctxKey{}).(*Shop); ok && s != nil {
+		return s, nil
+	}
+	return nil, apperr.New(apperr.ShopNotFound, "no shop matches this request")
+}
+
+// HeaderHandle is the development/test header naming the shop by handle.
+const HeaderHandle = "X-Shop-Handle"
+
+type entry struct {
+	shop    *Shop
+	expires time.Time
+}
+
+// Resolver finds shops by handle or domain with a short in-process cache,
+// so resolving the tenant costs no SQL on the hot path. Negative results are
+// cached too (an unknown Host cannot be used to hammer the database).
+type Resolver struct {
+	q          *dbq.Queries
+	baseDomain string
+	fallback   string
+	ttl        time.Duration
+	mu         sync.RWMutex
+	cache      map[string]entry
+	now        func() time.Time
+}
+
+// NewResolver returns a Resolver. baseDomain enables <handle>.<baseDomain>;
+// fallback (may be empty) is the shop handle used when nothing in the
+// request names one — for local development only.
+func NewResolver(db dbq.DBTX, baseDomain, fallback string, ttl time.Duration) *Resolver {
+	return &Resolver{q: dbq.New(db), baseDomain: strings.ToLower(baseDomain), fallback: fallback, ttl: ttl,
+		cache: map[string]entry{}, now: time.Now}
+}
+
+// Resolve finds the shop a request addresses: the X-Shop-Handle header, the
+// custom domain in Host, a subdomain of the base domain, then the fallback.
+// It returns SHOP_NOT_FOUND when none matches.
+func (r *Resolver) Resolve(ctx context.Context, req *http.Request) (*Shop, error) {
+	if h := strings.TrimSpace(req.Header.Get(HeaderHandle)); h != "" {
+		return r.lookup(ctx, "h:", strings.ToLower(h))
+	}
+	host := strings.ToLower(req.Host)
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if host != "" && net.ParseIP(host) == nil {
+		if s, err := r.lookup(ctx, "d:", host); err == nil {
+			return s, nil
+		} else if apperr.CodeOf(err) != apperr.ShopNotFound {
+			return nil, err
+		}
+		if r.baseDomain != "" {
+			if sub, ok := strings.CutSuffix(host, "."+r.baseDomain); ok && sub != "" && !strings.Contains(sub, ".") {
+				return r.lookup(ctx, "h:", sub)
+			}
+		}
+	}
+	if r.fallback != "" {
+		return r.lookup(ctx, "h:", r.fallback)
+	}
+	return nil, apperr.New(apperr.ShopNotFound, "no shop matches this request: send %s or use the shop's domain", HeaderHandle)
+}
+
+func (r *Resolver) lookup(ctx context.Context, kind, key string) (*Shop, error) {
+	ck := kind + key
+	now := r.now()
+	r.mu.RLock()
+	e, ok := r.cache[ck]
+	r.mu.RUnlock()
+	if ok && now.Before(e.expires) {
+		if e.shop == nil {
+			return nil, unknown(kind, key)
+		}
+		return e.shop, nil
+	}
+	var s dbq.Shop
+	var err error
+	if kind == "h:" {
+		s, err = r.q.ShopByHandle(ctx, key)
+	} else {
+		s, err = r.q.ShopByDomain(ctx, &key)
+	}
+	var res *Shop
+	switch {
+	case err == nil:
+		res = &Shop{s}
+	case errors.Is(err, pgx.ErrNoRows):
+	default:
+		return nil, apperr.Wrap(err, apperr.Internal, "resolving shop")
+	}
+	r.mu.Lock()
+	if len(r.cache) > 10000 {
+		r.cache = map[string]entry{}
+	}
+	r.cache[ck] = entry{shop: res, expires: now.Add(r.ttl)}
+	r.mu.Unlock()
+	if res == nil {
+		return nil, unknown(kind, key)
+	}
+	return res, nil
+}
+
+func unknown(kind, key string) error {
+	if kind == "h:" {
+		return apperr.New(apperr.ShopNotFound, "unknown shop %q", key)
+	}
+	return apperr.New(apperr.ShopNotFound, "no shop is served on %q", key)
+}
