@@ -20,6 +20,8 @@ type Config struct {
 	RedisURL string
 	// ListenAddr is the HTTP listen address (LISTEN_ADDR).
 	ListenAddr string
+	// DefaultShop is the shop handle used when a request names none (DEFAULT_SHOP; local development).
+	DefaultShop string
 	// BaseDomain enables shop resolution by subdomain: <handle>.<BaseDomain> (BASE_DOMAIN).
 	BaseDomain string
 	// DBMaxConns caps the pgx pool (DB_MAX_CONNS).
@@ -87,6 +89,7 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 		RedisURL:        str("REDIS_URL", "redis://127.0.0.1:6379/0"),
 		ListenAddr:      str("LISTEN_ADDR", "127.0.0.1:8080"),
 		BaseDomain:      strings.ToLower(str("BASE_DOMAIN", "localhost")),
+		DefaultShop:     strings.ToLower(str("DEFAULT_SHOP", "")),
 		DBMaxConns:      int32(integer("DB_MAX_CONNS", 16)),
 		MaxBodyBytes:    integer("MAX_BODY_BYTES", 1<<20),
 		LoaderWait:      dur("LOADER_WAIT", 500*time.Microsecond),

@@ -1,0 +1,71 @@
+// Package migrate applies the embedded schema migrations (db/migrations)
+// with goose. Used by `cartograph migrate` and by test databases.
+package migrate
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+
+	"cartograph/db/migrations"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+)
+
+func provider(pool *pgxpool.Pool) (*goose.Provider, *sql.DB, error) {
+	db := stdlib.OpenDBFromPool(pool)
+	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS)
+	if err != nil {
+		_ = db.Close()
+		return nil, nil, fmt.Errorf("migrate: %w", err)
+	}
+	return p, db, nil
+}
+
+// Up applies every pending migration.
+func Up(ctx context.Context, pool *pgxpool.Pool, out io.Writer) error {
+	p, db, err := provider(pool)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	res, err := p.Up(ctx)
+	for _, r := range res {
+		fmt.Fprintf(out, "applied %s (%s)\n", r.Source.Path, r.Duration)
+	}
+	return err
+}
+
+// Down rolls back the latest migration.
+func Down(ctx context.Context, pool *pgxpool.Pool, out io.Writer) error {
+	p, db, err := provider(pool)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	r, err := p.Down(ctx)
+	if r != nil {
+		fmt.Fprintf(out, "rolled back %s\n", r.Source.Path)
+	}
+	return err
+}
+
+// Status prints each migration and whether it is applied.
+func Status(ctx context.Context, pool *pgxpool.Pool, out io.Writer) error {
+	p, db, err := provider(pool)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	st, err := p.Status(ctx)
+	if err != nil {
+		return err
+	}
+	for _, s := range st {
+		fmt.Fprintf(out, "%-8s %s\n", s.State, s.Source.Path)
+	}
+	return nil
+}

@@ -1,0 +1,149 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"cartograph/internal/apperr"
+	"cartograph/internal/shop"
+)
+
+type requestIDKey struct{}
+
+// RequestID returns the request's id ("" outside a request).
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// withRequestLog assigns a request id (honouring a sane incoming
+// X-Request-Id), recovers panics as a coded INTERNAL response, and logs one
+// line per request. Successful requests log at debug to keep the hot path
+// cheap; errors and slow requests at info/warn.
+func withRequestLog(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if len(id) == 0 || len(id) > 64 {
+			id = newRequestID()
+		}
+		w.Header().Set("X-Request-Id", id)
+		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				log.ErrorContext(ctx, "http panic", "request_id", id, "panic", p)
+				if sw.status == 0 {
+					writeError(sw, http.StatusInternalServerError, apperr.Internal, "internal error (request id "+id+")")
+				}
+			}
+			d := time.Since(start)
+			lvl := slog.LevelDebug
+			if sw.status >= 500 {
+				lvl = slog.LevelError
+			} else if sw.status >= 400 || d > time.Second {
+				lvl = slog.LevelInfo
+			}
+			log.Log(ctx, lvl, "request", "request_id", id, "method", r.Method, "path", r.URL.Path,
+				"status", sw.status, "bytes", sw.bytes, "duration_ms", float64(d.Microseconds())/1000)
+		}()
+		next.ServeHTTP(sw, r.WithContext(ctx))
+	})
+}
+
+// withShop resolves the request's shop; an unknown shop is a coded
+// SHOP_NOT_FOUND (HTTP 404) before any GraphQL runs.
+func withShop(res *shop.Resolver, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, err := res.Resolve(r.Context(), r)
+		if err != nil {
+			code := apperr.CodeOf(err)
+			status := http.StatusNotFound
+			msg := "internal error"
+			if ae, ok := apperr.As(err); ok && code != apperr.Internal {
+				msg = ae.Message
+			} else {
+				status = http.StatusInternalServerError
+				code = apperr.Internal
+			}
+			writeError(w, status, code, msg)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(shop.WithShop(r.Context(), s)))
+	})
+}
+
+// withBodyLimit caps request bodies; a larger body fails to read, which the
+// GraphQL transport reports as a request error.
+func withBodyLimit(limit int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > limit {
+			writeError(w, http.StatusRequestEntityTooLarge, apperr.BadUserInput, "request body too large")
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// protocolStatus rewrites gqlgen's 422 for unusable requests (no query,
+// unparsable document) to 400 as the GraphQL-over-HTTP spec asks.
+type protocolStatus struct{ http.ResponseWriter }
+
+func (w protocolStatus) WriteHeader(code int) {
+	if code == http.StatusUnprocessableEntity {
+		code = http.StatusBadRequest
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w protocolStatus) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func writeError(w http.ResponseWriter, status int, code apperr.Code, msg string) {
+	w.Header().Set("Content-Type", "application/graphql-response+json")
+	w.WriteHeader(status)
+	_, _ = w.Write(errorBody(code, msg))
+}

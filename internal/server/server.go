@@ -1,0 +1,157 @@
+// Package server wires Cartograph's HTTP surface: the GraphQL endpoint
+// (POST and GET per GraphQL-over-HTTP, also at /api/{version}/graphql.json
+// for Shopify-style storefronts), GraphiQL at /, /healthz, /readyz and the
+// optional /debug/sqlstats, behind request-id/log/recover, body-limit, shop
+// and dataloader middleware. It owns graceful shutdown.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"cartograph/graph"
+	"cartograph/graph/generated"
+	"cartograph/internal/apperr"
+	"cartograph/internal/catalog"
+	"cartograph/internal/config"
+	"cartograph/internal/loaders"
+	"cartograph/internal/pg"
+	"cartograph/internal/shop"
+
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// Deps are the live components the server uses.
+type Deps struct {
+	Config  config.Config
+	Log     *slog.Logger
+	DB      *pgxpool.Pool
+	DBStats *pg.Stats
+	Redis   *redis.Client
+}
+
+// Server is Cartograph's HTTP handler.
+type Server struct {
+	deps     Deps
+	handler  http.Handler
+	requests atomic.Int64
+}
+
+// New builds the handler tree.
+func New(d Deps) *Server {
+	s := &Server{deps: d}
+	cat := catalog.New(d.DB)
+	res := &graph.Resolver{Catalog: cat, BaseDomain: d.Config.BaseDomain}
+	gql := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: res}))
+	gql.AddTransport(transport.Options{})
+	gql.AddTransport(transport.GET{UseGrapQLResponseJsonByDefault: true})
+	gql.AddTransport(transport.POST{UseGrapQLResponseJsonByDefault: true})
+	gql.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	gql.Use(extension.Introspection{})
+	gql.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	gql.Use(extension.FixedComplexityLimit(d.Config.MaxComplexity))
+	gql.SetErrorPresenter(presentError(d.Log))
+	gql.SetRecoverFunc(recoverPanic(d.Log))
+
+	shops := shop.NewResolver(d.DB, d.Config.BaseDomain, d.Config.DefaultShop, d.Config.ShopCacheTTL)
+	var api http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.requests.Add(1)
+		gql.ServeHTTP(protocolStatus{w}, r)
+	})
+	api = loaders.Middleware(cat, d.Config.LoaderWait, api)
+	api = withShop(shops, api)
+	api = withBodyLimit(d.Config.MaxBodyBytes, api)
+
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", api)
+	mux.Handle("/api/{version}/graphql.json", api)
+	mux.Handle("GET /{$}", playground.Handler("Cartograph GraphiQL", "/graphql"))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	})
+	mux.HandleFunc("GET /readyz", s.ready)
+	if d.Config.DebugStats {
+		mux.HandleFunc("GET /debug/sqlstats", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(map[string]int64{"requests": s.requests.Load(), "statements": d.DBStats.Statements()})
+		})
+	}
+	s.handler = withRequestLog(d.Log, mux)
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	status := map[string]string{"postgres": "ok", "redis": "ok"}
+	code := http.StatusOK
+	if err := s.deps.DB.Ping(ctx); err != nil {
+		status["postgres"], code = "unreachable", http.StatusServiceUnavailable
+	}
+	if err := s.deps.Redis.Ping(ctx).Err(); err != nil {
+		status["redis"], code = "unreachable", http.StatusServiceUnavailable
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(status)
+}
+
+// Run serves on the configured address until ctx is cancelled, then shuts
+// down gracefully: new connections are refused and in-flight requests get
+// ShutdownTimeout to finish.
+func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
+	ln, err := net.Listen("tcp", s.deps.Config.ListenAddr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.deps.Config.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func errorBody(code apperr.Code, msg string) []byte {
+	b, _ := json.Marshal(map[string]any{"errors": []any{map[string]any{
+		"message": msg, "extensions": map[string]string{"code": string(code)},
+	}}})
+	return b
+}
