@@ -34,6 +34,13 @@ FORCE_PRIVATE="${CARTOGRAPH_FORCE_PRIVATE:-0}"
 log() { printf 'services: %s\n' "$*" >&2; }
 die() { printf 'services: ERROR: %s\n' "$*" >&2; exit 1; }
 is_root() { [[ "$(id -u)" == 0 ]]; }
+shared_why() { # why the shared service was not used (for error messages)
+  if [[ "$FORCE_PRIVATE" == 1 ]]; then
+    printf 'shared services skipped (CARTOGRAPH_FORCE_PRIVATE=1),'
+  else
+    printf '%s unset or not answering, nothing on 127.0.0.1:%s,' "$1" "$2"
+  fi
+}
 
 # emit NAME VALUE: print NAME=VALUE, single-quoting the value only when it has
 # characters the shell would interpret (so `eval $(...)` and `export $(...)`
@@ -110,9 +117,15 @@ start_private_pg() {
   mkdir -p "$dir" "$sock"
   if is_root; then chown -R postgres: "$dir"; fi
 
+  if [[ -e "$data" && ! -r "$data" ]]; then
+    die "$data exists but $(id -un) cannot read it (made by another user?): run as that user or remove $dir"
+  fi
   if [[ ! -s "$data/PG_VERSION" ]]; then
+    if [[ -d "$data" ]]; then
+      log "removing incomplete cluster directory $data (no PG_VERSION)"
+      rm -rf "$data"
+    fi
     log "initdb private cluster in $data ($bindir)"
-    rm -rf "$data"
     as_pg_owner "$bindir/initdb" -D "$data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >&2 ||
       as_pg_owner "$bindir/initdb" -D "$data" -U postgres -A trust -E UTF8 --locale=C >&2 ||
       die "initdb failed for $data"
@@ -178,7 +191,7 @@ ensure_postgres() {
     fi
   fi
   if [[ -z "$bindir" ]]; then
-    die "no PostgreSQL: \$DATABASE_URL unset or not answering, nothing on 127.0.0.1:5432, no /usr/lib/postgresql/*/bin/initdb, and $(is_root && echo 'no apt-get' || echo 'not root, so cannot apt-get install postgresql'). Install PostgreSQL or set DATABASE_URL."
+    die "no PostgreSQL: $(shared_why "\$DATABASE_URL" 5432) no /usr/lib/postgresql/*/bin/initdb, and $(is_root && echo 'no apt-get' || echo 'not root, so cannot apt-get install postgresql'). Install PostgreSQL or set DATABASE_URL."
   fi
   command -v pg_isready >/dev/null 2>&1 || export PATH="$bindir:$PATH"
   start_private_pg "$bindir"
@@ -209,7 +222,10 @@ redis_ping() {
 }
 
 redis_server_bin() {
-  command -v redis-server 2>/dev/null || { [[ -x /usr/bin/redis-server ]] && echo /usr/bin/redis-server; } || true
+  local b
+  for b in "$(command -v redis-server 2>/dev/null || true)" /usr/bin/redis-server /usr/local/bin/redis-server; do
+    if [[ -n "$b" && -f "$b" && -x "$b" ]]; then printf '%s\n' "$b"; return 0; fi
+  done
 }
 
 start_private_redis() {
@@ -263,7 +279,7 @@ ensure_redis() {
     fi
   fi
   if [[ -z "$bin" ]]; then
-    die "no Redis: \$REDIS_URL unset or not answering, nothing on 127.0.0.1:6379, no redis-server binary, and $(is_root && echo 'no apt-get' || echo 'not root, so cannot apt-get install redis-server'). Install Redis or set REDIS_URL."
+    die "no Redis: $(shared_why "\$REDIS_URL" 6379) no redis-server binary, and $(is_root && echo 'no apt-get' || echo 'not root, so cannot apt-get install redis-server'). Install Redis or set REDIS_URL."
   fi
   start_private_redis "$bin"
   RD_URL="$private"

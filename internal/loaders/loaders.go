@@ -144,9 +144,7 @@ func (l *Loaders) PrimeProducts(ctx context.Context, products []*catalog.Product
 	run(0, want.Variants, func() error { return prime(ctx, l.VariantsByProduct, ids, l.src.VariantsByProductIDs) })
 	run(1, want.Images, func() error { return prime(ctx, l.ImagesByProduct, ids, l.src.ImagesByProductIDs) })
 	run(2, want.Options, func() error { return prime(ctx, l.OptionsByProduct, ids, l.src.OptionsByProductIDs) })
-	run(3, want.Collections, func() error {
-		return prime(ctx, l.CollectionsByProduct, ids, l.src.CollectionIDsByProductIDs)
-	})
+	run(3, want.Collections, func() error { return l.primeCollections(ctx, ids) })
 	wg.Wait()
 	return errors.Join(errs...)
 }
@@ -160,4 +158,28 @@ func prime[V any](ctx context.Context, l Loader[V], ids []uuid.UUID, f func(cont
 		l.Prime(ctx, id, vals[i])
 	}
 	return nil
+}
+
+// primeCollections primes the product→collection ids edge and then the
+// collections themselves, each with one statement.
+func (l *Loaders) primeCollections(ctx context.Context, productIDs []uuid.UUID) error {
+	idLists, err := l.src.CollectionIDsByProductIDs(ctx, productIDs)
+	if err != nil {
+		return err
+	}
+	seen := map[uuid.UUID]bool{}
+	var cids []uuid.UUID
+	for i, list := range idLists {
+		l.CollectionsByProduct.Prime(ctx, productIDs[i], list)
+		for _, id := range list {
+			if !seen[id] {
+				seen[id] = true
+				cids = append(cids, id)
+			}
+		}
+	}
+	if len(cids) == 0 {
+		return nil
+	}
+	return prime(ctx, l.CollectionByID, cids, l.src.CollectionsByIDs)
 }

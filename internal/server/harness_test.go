@@ -1,0 +1,128 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"testing"
+
+	"cartograph/internal/config"
+	"cartograph/internal/seed"
+	"cartograph/internal/server"
+	"cartograph/internal/testdb"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// env is one running gateway over a private, seeded database.
+type env struct {
+	db  *testdb.DB
+	srv *httptest.Server
+}
+
+// newEnv starts a real HTTP server (loopback) over a fresh database holding
+// the demo shops and one bulk shop "bench-1" with bulkProducts products.
+func newEnv(t *testing.T, bulkProducts int) *env {
+	t.Helper()
+	db := testdb.New(t, "server")
+	ctx := context.Background()
+	if err := seed.Demo(ctx, db.Pool); err != nil {
+		t.Fatalf("seed demo: %v", err)
+	}
+	if bulkProducts > 0 {
+		if err := seed.Bulk(ctx, db.Pool, bulkProducts, 1); err != nil {
+			t.Fatalf("seed bulk: %v", err)
+		}
+	}
+	ropts, err := redis.ParseURL(testdb.RedisURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(ropts)
+	t.Cleanup(func() { _ = rdb.Close() })
+	cfg, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DefaultShop = ""
+	cfg.BaseDomain = "shops.test"
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	s := server.New(server.Deps{Config: cfg, Log: log, DB: db.Pool, DBStats: db.Stats, Redis: rdb})
+	hs := httptest.NewServer(s)
+	t.Cleanup(hs.Close)
+	return &env{db: db, srv: hs}
+}
+
+type gqlError struct {
+	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+type gqlResponse struct {
+	Status int
+	Data   json.RawMessage `json:"data"`
+	Errors []gqlError      `json:"errors"`
+}
+
+// code returns the extensions.code of the first error ("" if none).
+func (r *gqlResponse) code() string {
+	if len(r.Errors) == 0 {
+		return ""
+	}
+	c, _ := r.Errors[0].Extensions["code"].(string)
+	return c
+}
+
+// do posts a GraphQL request with the given headers.
+func (e *env) do(t *testing.T, headers map[string]string, query string, vars map[string]any) *gqlResponse {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	return e.raw(t, "/graphql", headers, body)
+}
+
+func (e *env) raw(t *testing.T, path string, headers map[string]string, body []byte) *gqlResponse {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range headers {
+		if k == "Host" {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatalf("post: %v", err)
+	}
+	defer resp.Body.Close()
+	out := &gqlResponse{Status: resp.StatusCode}
+	b, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(b, out); err != nil {
+		t.Fatalf("decode response (status %d): %v: %s", resp.StatusCode, err, b)
+	}
+	return out
+}
+
+// query runs query against shop and fails the test on any error.
+func (e *env) query(t *testing.T, shop, query string, vars map[string]any, into any) {
+	t.Helper()
+	r := e.do(t, map[string]string{"X-Shop-Handle": shop}, query, vars)
+	if len(r.Errors) > 0 || r.Status != http.StatusOK {
+		t.Fatalf("query failed: status %d errors %+v", r.Status, r.Errors)
+	}
+	if into != nil {
+		if err := json.Unmarshal(r.Data, into); err != nil {
+			t.Fatalf("decode data: %v: %s", err, r.Data)
+		}
+	}
+}
