@@ -25,7 +25,10 @@
 # Phases per scenario: warm-up; capacity (closed loop, -rate=0, C workers);
 # fixed rate at 50% and 80% of capacity. For each measured phase: req/s,
 # p50/p95/p99, success ratio, server and PostgreSQL CPU-ms per request
-# (/proc utime+stime deltas), SQL statements per request (/debug/sqlstats deltas).
+# (/proc utime+stime deltas of the server pid, and of every process whose comm
+# starts with "postgres" plus their reaped children's cutime+cstime, so
+# backends that exit mid-phase still count), SQL statements per request
+# (/debug/sqlstats deltas).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -7,7 +7,7 @@
 //	benchtool vreport FILE            -> shell assignments V_REQUESTS=... V_P50_MS=...
 //	benchtool sqlstats URL            -> "REQUESTS STATEMENTS" (exit 3 when unavailable)
 //	benchtool ticks pid N             -> utime+stime of one process, in clock ticks
-//	benchtool ticks comm PREFIX       -> utime+stime summed over processes whose comm starts with PREFIX
+//	benchtool ticks comm PREFIX       -> utime+stime+cutime+cstime summed over processes whose comm starts with PREFIX
 package main
 
 import (
@@ -293,7 +293,7 @@ func cmdTicks(args []string) error {
 	}
 	switch args[0] {
 	case "pid":
-		_, t, err := procTicks(args[1])
+		_, t, _, err := procTicks(args[1])
 		if err != nil {
 			return err
 		}
@@ -308,12 +308,15 @@ func cmdTicks(args []string) error {
 			if _, err := strconv.Atoi(e.Name()); err != nil {
 				continue
 			}
-			comm, t, err := procTicks(e.Name())
+			comm, t, children, err := procTicks(e.Name())
 			if err != nil { // exited meanwhile
 				continue
 			}
+			// Children's time counts too: a backend that exited during
+			// the phase (a closed connection) keeps its CPU time only
+			// in the cutime/cstime of the postmaster that reaped it.
 			if strings.HasPrefix(comm, args[1]) {
-				sum += t
+				sum += t + children
 			}
 		}
 		fmt.Println(sum)
@@ -323,26 +326,27 @@ func cmdTicks(args []string) error {
 	return nil
 }
 
-// procTicks returns comm and utime+stime (fields 14 and 15 of /proc/PID/stat).
-func procTicks(pid string) (string, uint64, error) {
+// procTicks returns comm, utime+stime (fields 14 and 15 of /proc/PID/stat) and
+// cutime+cstime (16 and 17: reaped children).
+func procTicks(pid string) (comm string, own, children uint64, err error) {
 	raw, err := os.ReadFile("/proc/" + pid + "/stat")
 	if err != nil {
-		return "", 0, err
+		return "", 0, 0, err
 	}
 	s := string(raw)
-	open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-	if open < 0 || close < open {
-		return "", 0, fmt.Errorf("/proc/%s/stat: unexpected format", pid)
+	lp, rp := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if lp < 0 || rp < lp {
+		return "", 0, 0, fmt.Errorf("/proc/%s/stat: unexpected format", pid)
 	}
-	comm := s[open+1 : close]
-	fields := strings.Fields(s[close+1:]) // fields[0] is field 3 (state)
-	if len(fields) < 13 {
-		return "", 0, fmt.Errorf("/proc/%s/stat: too few fields", pid)
+	fields := strings.Fields(s[rp+1:]) // fields[0] is field 3 (state)
+	if len(fields) < 15 {
+		return "", 0, 0, fmt.Errorf("/proc/%s/stat: too few fields", pid)
 	}
-	ut, err1 := strconv.ParseUint(fields[11], 10, 64)
-	st, err2 := strconv.ParseUint(fields[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return "", 0, fmt.Errorf("/proc/%s/stat: bad utime/stime", pid)
+	var v [4]uint64
+	for i := range v {
+		if v[i], err = strconv.ParseUint(fields[11+i], 10, 64); err != nil {
+			return "", 0, 0, fmt.Errorf("/proc/%s/stat: field %d: %w", pid, 14+i, err)
+		}
 	}
-	return comm, ut + st, nil
+	return s[lp+1 : rp], v[0] + v[1], v[2] + v[3], nil
 }

@@ -1,0 +1,10 @@
+package server
+
+// Exported for the external tests of the error presenter and recovery.
+var (
+	PresentError = presentError
+	RecoverPanic = recoverPanic
+)
+
+// WithRequestLogForTest exposes the recovery/logging middleware.
+var WithRequestLogForTest = withRequestLog
