@@ -100,6 +100,11 @@ func serve(ctx context.Context, cfg config.Config) error {
 }
 
 func migrateCmd(ctx context.Context, cfg config.Config, args []string) error {
+	if len(args) == 0 || args[0] == "up" {
+		if err := migrate.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
+			return err
+		}
+	}
 	pool, _, err := pg.Open(ctx, cfg.DatabaseURL, 2)
 	if err != nil {
 		return err

@@ -113,7 +113,9 @@ func (v *Variant) SelectedOptions() []SelectedOption {
 }
 
 // Price is the unit price.
-func (v *Variant) Price() money.Money { return money.Money{Minor: v.PriceAmount, Currency: v.CurrencyCode} }
+func (v *Variant) Price() money.Money {
+	return money.Money{Minor: v.PriceAmount, Currency: v.CurrencyCode}
+}
 
 // CompareAtPrice is the "was" price, when set.
 func (v *Variant) CompareAtPrice() *money.Money {
@@ -172,7 +174,9 @@ func (c *Collection) NodeID() string { return relay.GlobalID("Collection", c.ID)
 func (c *Collection) Seo() SEO { return SEO{Title: c.SeoTitle, Description: c.SeoDescription} }
 
 // DescriptionText returns the plain-text description, optionally truncated.
-func (c *Collection) DescriptionText(truncateAt *int) string { return truncate(c.Description, truncateAt) }
+func (c *Collection) DescriptionText(truncateAt *int) string {
+	return truncate(c.Description, truncateAt)
+}
 
 // Image is the collection's image, when it has one.
 func (c *Collection) Image() *Image {

@@ -8,8 +8,8 @@ package loaders
 import (
 	"context"
 	"errors"
-	"sync"
 	"net/http"
+	"sync"
 	"time"
 
 	"cartograph/internal/apperr"

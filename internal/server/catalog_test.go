@@ -366,7 +366,9 @@ func TestProductDetailAndCollections(t *testing.T) {
 	t.Run("NextImagePage", func(t *testing.T) {
 		var r2 struct {
 			Product struct {
-				Images struct{ Edges []struct{ Node struct{ URL string } } }
+				Images struct {
+					Edges []struct{ Node struct{ URL string } }
+				}
 			}
 		}
 		e.query(t, "apparel", `query($h: String!, $a: String) { product(handle: $h) { images(first: 5, after: $a) { edges { node { url } } } } }`,
@@ -398,7 +400,9 @@ func TestProductDetailAndCollections(t *testing.T) {
 					Edges []struct{ Node struct{ Handle string } }
 				}
 			}
-			Collections struct{ Edges []struct{ Node struct{ Handle string } } }
+			Collections struct {
+				Edges []struct{ Node struct{ Handle string } }
+			}
 		}
 		e.query(t, "apparel", `{ collection(handle: "outerwear") { title products(first: 10) { edges { node { handle } } } }
 			collections(first: 10, sortKey: TITLE) { edges { node { handle } } } }`, nil, &c)

@@ -1,0 +1,70 @@
+# Cartograph — see README.md. Two commands set everything up on a fresh
+# machine: `make run` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+BIN          := bin/cartograph
+LISTEN_ADDR  ?= 127.0.0.1:8080
+# Pinned tools (also pinned in go.mod as `tool` dependencies).
+STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# `eval $(.ci/services.sh)` brings up or reuses PostgreSQL and Redis and
+# exports DATABASE_URL / REDIS_URL (the server's admin database).
+SERVICES     := eval "$$(.ci/services.sh)"; export DATABASE_URL REDIS_URL
+# The app database lives next to the admin one: .../postgres? -> .../cartograph?
+APP_DB       := export DATABASE_URL="$$(sed -E 's#/postgres(\?|$$)#/cartograph\1#' <<<"$$DATABASE_URL")"
+
+.PHONY: help run test build generate check-generate vet lint bench new-migration clean
+
+help:
+	@echo "make run       bring up PostgreSQL+Redis, migrate, seed the demo shops, serve GraphiQL on http://$(LISTEN_ADDR)/"
+	@echo "make test      vet, check generated code, run every test (real PostgreSQL and Redis)"
+	@echo "make generate  regenerate gqlgen and sqlc code"
+	@echo "make lint      go vet + staticcheck"
+	@echo "make bench     load benchmark (vegeta + pgbench baseline), figures in .data/bench/summary.md"
+	@echo "make new-migration NAME=add_things"
+
+build:
+	go build -o $(BIN) ./cmd/cartograph
+
+run: build
+	@$(SERVICES); $(APP_DB); \
+	./$(BIN) migrate up; \
+	./$(BIN) seed; \
+	echo; \
+	echo "Cartograph GraphiQL: http://$(LISTEN_ADDR)/   (shop: apparel by default; send X-Shop-Handle: electronics for the other)"; \
+	echo "Example:"; \
+	echo "  curl -s http://$(LISTEN_ADDR)/graphql -H 'Content-Type: application/json' -H 'X-Shop-Handle: apparel' \\"; \
+	echo "    -d '{\"query\":\"{ products(first: 3, sortKey: TITLE) { edges { node { title priceRange { minVariantPrice { amount currencyCode } } variants(first: 3) { edges { node { title quantityAvailable } } } } } } }\"}'"; \
+	echo; \
+	DEFAULT_SHOP=$${DEFAULT_SHOP:-apparel} LISTEN_ADDR=$(LISTEN_ADDR) exec ./$(BIN) serve
+
+generate:
+	go tool gqlgen generate
+	go tool sqlc generate -f db/sqlc.yaml
+
+# Fails when `make generate` would change committed code.
+check-generate: generate
+	@if [ -n "$$(git status --porcelain -- graph internal/dbq)" ]; then \
+		echo "generated code is stale; run 'make generate' and commit:"; git status --porcelain -- graph internal/dbq; exit 1; fi
+
+vet:
+	go vet ./...
+
+lint: vet
+	go run $(STATICCHECK) ./...
+
+test: vet check-generate
+	@$(SERVICES); go test -race -count=1 -timeout 12m ./...
+
+bench: build
+	.ci/bench.sh
+
+new-migration:
+	@test -n "$(NAME)" || { echo "usage: make new-migration NAME=add_things"; exit 1; }
+	@n=$$(ls db/migrations/*.sql | sed -E 's#.*/0*([0-9]+)_.*#\1#' | sort -n | tail -1); \
+	f=$$(printf 'db/migrations/%05d_%s.sql' $$((n+1)) "$(NAME)"); \
+	printf -- '-- +goose Up\n\n-- +goose Down\n' > $$f; echo "created $$f"
+
+clean:
+	rm -rf bin
