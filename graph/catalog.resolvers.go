@@ -252,6 +252,8 @@ func (r *Resolver) ProductVariant() generated.ProductVariantResolver {
 	return &productVariantResolver{r}
 }
 
-type collectionResolver struct{ *Resolver }
-type productResolver struct{ *Resolver }
-type productVariantResolver struct{ *Resolver }
+type (
+	collectionResolver     struct{ *Resolver }
+	productResolver        struct{ *Resolver }
+	productVariantResolver struct{ *Resolver }
+)
