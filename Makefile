@@ -12,7 +12,7 @@ STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # exports DATABASE_URL / REDIS_URL (the server's admin database).
 SERVICES     := eval "$$(.ci/services.sh)"; export DATABASE_URL REDIS_URL
 # The app database lives next to the admin one: .../postgres? -> .../cartograph?
-APP_DB       := export DATABASE_URL="$$(sed -E 's#/postgres(\?|$$)#/cartograph\1#' <<<"$$DATABASE_URL")"
+APP_DB       := export DATABASE_URL="$$(sed -E 's,/postgres([?]|$$),/cartograph\1,' <<<"$$DATABASE_URL")"
 
 .PHONY: help run test build generate check-generate vet lint bench new-migration clean
 
