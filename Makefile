@@ -40,7 +40,7 @@ run: build
 	DEFAULT_SHOP=$${DEFAULT_SHOP:-apparel} LISTEN_ADDR=$(LISTEN_ADDR) exec ./$(BIN) serve
 
 generate:
-	go tool gqlgen generate
+	go run ./internal/codegen
 	go tool sqlc generate -f db/sqlc.yaml
 
 # Fails when `make generate` would change committed code.

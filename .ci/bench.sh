@@ -248,7 +248,7 @@ per_req() { awk -v d="$1" -v n="$2" -v s="$3" 'BEGIN { if (d == "" || d ~ /[^0-9
 attack() {
   local name="$1" targets="$2"
   shift 2
-  "$VEGETA" attack -format=json -targets="$targets" -timeout=10s -output="$RAW/$name.bin" "$@" ||
+  "$VEGETA" attack -format=json -targets="$targets" -timeout=10s -max-body=0 -output="$RAW/$name.bin" "$@" ||
     die "vegeta attack $name failed"
   if [[ -n "$SERVER_PID" ]] && ! kill -0 "$SERVER_PID" 2>/dev/null; then
     tail -n 40 "$OUT/server.log" >&2 || true

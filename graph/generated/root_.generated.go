@@ -992,7 +992,7 @@ var sources = []*ast.Source{
 # shapes and enum values, so storefronts written for it work unchanged.
 
 "A product: a good or service with one or more variants."
-type Product implements Node {
+type Product implements Node @synchronous {
   id: ID!
   handle: String!
   title: String!
@@ -1034,7 +1034,7 @@ type ProductPriceRange {
 }
 
 "A purchasable variant of a product (e.g. M / Black)."
-type ProductVariant implements Node {
+type ProductVariant implements Node @synchronous {
   id: ID!
   title: String!
   sku: String
@@ -1078,7 +1078,7 @@ type SEO {
 }
 
 "A group of products in a merchant-defined order."
-type Collection implements Node {
+type Collection implements Node @synchronous {
   id: ID!
   handle: String!
   title: String!
@@ -1199,6 +1199,13 @@ type Query {
   "Fetch several objects by global ID, in order; unknown IDs are null."
   nodes(ids: [ID!]!): [Node]!
 }
+
+"""
+Resolve this type's resolver fields inline, without a goroutine per field.
+Only for types whose resolvers read dataloaders the parent resolver primes
+(see internal/codegen). Not visible at runtime.
+"""
+directive @synchronous on OBJECT
 `, BuiltIn: false},
 	{Name: "../../schema/shop.graphqls", Input: `"The shop (tenant) the request is addressed to."
 type Shop implements Node {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync/atomic"
 	"time"
 
@@ -89,6 +90,10 @@ func New(d Deps) *Server {
 			w.Header().Set("Content-Type", "application/json")
 			_ = json.NewEncoder(w).Encode(map[string]int64{"requests": s.requests.Load(), "statements": d.DBStats.Statements()})
 		})
+		// Profiles for the benchmark; only with CARTOGRAPH_DEBUG_STATS=1.
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/heap", pprof.Index)
 	}
 	s.handler = withRequestLog(d.Log, mux)
 	return s
