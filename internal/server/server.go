@@ -59,7 +59,7 @@ func New(d Deps) *Server {
 	gql := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: res}))
 	gql.AddTransport(transport.Options{})
 	gql.AddTransport(transport.GET{UseGrapQLResponseJsonByDefault: true})
-	gql.AddTransport(transport.POST{UseGrapQLResponseJsonByDefault: true})
+	gql.AddTransport(postJSON{})
 	gql.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	gql.Use(extension.Introspection{})
 	gql.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})

@@ -1,0 +1,138 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+const (
+	ctGraphQLResponse = "application/graphql-response+json"
+	ctJSON            = "application/json"
+)
+
+// postJSON is the GraphQL-over-HTTP POST transport. It replaces gqlgen's
+// transport.POST for one reason: that one re-encodes the whole response
+// through encoding/json, which validates and compacts the already-encoded
+// data (8 % of CPU on the listing benchmark). Here the data bytes gqlgen
+// produced are written as they are; only errors/extensions go through
+// encoding/json. Status codes follow the spec: a body that is not a
+// GraphQL-over-HTTP request (bad JSON, no query) is 400; with
+// application/graphql-response+json, a request error (no data) is 400 too.
+type postJSON struct{}
+
+var _ graphql.Transport = postJSON{}
+
+func (postJSON) Supports(r *http.Request) bool {
+	if r.Method != http.MethodPost || r.Header.Get("Upgrade") != "" {
+		return false
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == ctJSON
+}
+
+func responseType(r *http.Request) string {
+	accept := r.Header.Get("Accept")
+	if accept == "" {
+		return ctGraphQLResponse
+	}
+	for part := range strings.SplitSeq(accept, ",") {
+		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		switch mt {
+		case ctGraphQLResponse, "*/*", "application/*":
+			return ctGraphQLResponse
+		case ctJSON:
+			return ctJSON
+		}
+	}
+	return ctGraphQLResponse
+}
+
+func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	ctx := r.Context()
+	ct := responseType(r)
+	w.Header().Set("Content-Type", ct)
+	start := graphql.Now()
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		status := http.StatusBadRequest
+		if _, ok := err.(*http.MaxBytesError); ok {
+			status = http.StatusRequestEntityTooLarge
+		}
+		w.WriteHeader(status)
+		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("could not read request body")}))
+		return
+	}
+	var params graphql.RawParams
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&params); err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("request body is not valid GraphQL-over-HTTP JSON: %v", err)}))
+		return
+	}
+	if params.Query == "" && params.Extensions["persistedQuery"] == nil {
+		w.WriteHeader(http.StatusBadRequest)
+		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("request has no query")}))
+		return
+	}
+	params.Headers = r.Header
+	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
+	rc, errs := exec.CreateOperationContext(ctx, &params)
+	if errs != nil {
+		if ct == ctGraphQLResponse && errcode.GetErrorKind(errs) == errcode.KindProtocol {
+			w.WriteHeader(http.StatusBadRequest)
+		}
+		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs))
+		return
+	}
+	responses, ctx := exec.DispatchOperation(ctx, rc)
+	writeResponse(w, responses(ctx))
+}
+
+// writeResponse writes {"errors":…,"data":…,"extensions":…} with the data
+// bytes as produced by the executor.
+func writeResponse(w io.Writer, resp *graphql.Response) {
+	var buf bytes.Buffer
+	buf.Grow(len(resp.Data) + 64)
+	buf.WriteByte('{')
+	sep := false
+	field := func(name string, v any) {
+		b, err := json.Marshal(v)
+		if err != nil {
+			b = []byte("null")
+		}
+		if sep {
+			buf.WriteByte(',')
+		}
+		buf.WriteString(`"` + name + `":`)
+		buf.Write(b)
+		sep = true
+	}
+	if len(resp.Errors) > 0 {
+		field("errors", resp.Errors)
+	}
+	if resp.Data != nil {
+		if sep {
+			buf.WriteByte(',')
+		}
+		buf.WriteString(`"data":`)
+		buf.Write(resp.Data)
+		sep = true
+	}
+	if len(resp.Extensions) > 0 {
+		field("extensions", resp.Extensions)
+	}
+	buf.WriteByte('}')
+	_, _ = w.Write(buf.Bytes())
+}
