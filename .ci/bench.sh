@@ -325,12 +325,14 @@ run_pgbench() {
   local uuid script="$ROOT/.ci/bench/listing.pgbench" j=2
   [[ -f "$script" ]] || die "$script missing"
   uuid="$(shop_uuid)"
+  local ids
+  ids="$(psql -X -qAt "$BENCH_URL" -c "SELECT array_agg(id ORDER BY created_at, id)::text FROM (SELECT id, created_at FROM products WHERE shop_id = '$uuid' AND status = 'active' ORDER BY created_at, id LIMIT 24) s")"
   ((C < j)) && j="$C"
-  log "pgbench floor: -M $PGB_MODE -c $C -j $j -T $PGB_SECONDS -f .ci/bench/listing.pgbench -D shop=$uuid"
+  log "pgbench floor: -M $PGB_MODE -c $C -j $j -T $PGB_SECONDS -f .ci/bench/listing.pgbench -D shop=$uuid -D ids=<24 product ids>"
   if grep -q '^-- FILL:' "$script"; then
     log "NOTE: listing.pgbench still holds placeholder statements (-- FILL)"
   fi
-  pgbench -n -M "$PGB_MODE" -c "$C" -j "$j" -T "$PGB_SECONDS" -f "$script" -D "shop=$uuid" "$BENCH_URL" \
+  pgbench -n -M "$PGB_MODE" -c "$C" -j "$j" -T "$PGB_SECONDS" -f "$script" -D "shop=$uuid" -D "ids=$ids" "$BENCH_URL" \
     >"$OUT/pgbench.txt" 2>"$OUT/pgbench.err" || {
     cat "$OUT/pgbench.err" "$OUT/pgbench.txt" >&2
     die "pgbench failed"
