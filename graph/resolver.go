@@ -4,12 +4,15 @@
 package graph
 
 import (
+	"cartograph/internal/auth"
 	"cartograph/internal/catalog"
 )
 
 // Resolver is the root resolver; it holds the services resolvers call.
 type Resolver struct {
 	Catalog *catalog.Service
+	// Auth serves sessions, customers and API keys.
+	Auth *auth.Service
 	// BaseDomain is the domain shops get a subdomain of (Shop.primaryDomain).
 	BaseDomain string
 }

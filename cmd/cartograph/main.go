@@ -3,6 +3,7 @@
 //	cartograph serve                          run the GraphQL gateway
 //	cartograph migrate up|down|status         manage the database schema
 //	cartograph seed [--products N --shops M]  demo shops, or bulk bench shops
+//	cartograph keys create|list|revoke        API keys (operator bootstrap)
 //
 // Configuration comes from the environment only (see internal/config).
 package main
@@ -16,14 +17,21 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
+	"time"
 
+	"cartograph/internal/auth"
 	"cartograph/internal/config"
+	"cartograph/internal/dbq"
 	"cartograph/internal/migrate"
 	"cartograph/internal/pg"
+	"cartograph/internal/relay"
 	"cartograph/internal/seed"
 	"cartograph/internal/server"
+	"cartograph/internal/shop"
 
+	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -37,7 +45,10 @@ func main() {
 const usage = `usage: cartograph <command>
   serve                          run the GraphQL gateway (LISTEN_ADDR)
   migrate up|down|status         manage the database schema (DATABASE_URL)
-  seed [--products N --shops M]  seed the demo shops, or N products over M bench shops`
+  seed [--products N --shops M]  seed the demo shops, or N products over M bench shops
+  keys create --shop HANDLE --kind public|secret [--scopes a,b] [--expires DURATION] [--name NAME]
+  keys list --shop HANDLE
+  keys revoke ID`
 
 func run(args []string) error {
 	if len(args) == 0 {
@@ -56,6 +67,8 @@ func run(args []string) error {
 		return migrateCmd(ctx, cfg, args[1:])
 	case "seed":
 		return seedCmd(ctx, cfg, args[1:])
+	case "keys":
+		return keysCmd(ctx, cfg, args[1:])
 	case "help", "-h", "--help":
 		fmt.Println(usage)
 		return nil
@@ -79,9 +92,11 @@ func serve(ctx context.Context, cfg config.Config) error {
 	if cfg.MemLimitBytes > 0 {
 		debug.SetMemoryLimit(cfg.MemLimitBytes)
 	}
-	pool, stats, err := pg.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	// The gateway connects as the application role, never as the owner:
+	// row-level security applies to everything it reads and writes.
+	pool, stats, err := pg.Open(ctx, cfg.AppDatabaseURL, cfg.DBMaxConns)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w (APP_DATABASE_URL; run `cartograph migrate up` first, it creates role cartograph_app)", err)
 	}
 	defer pool.Close()
 	ropts, err := redis.ParseURL(cfg.RedisURL)
@@ -93,7 +108,11 @@ func serve(ctx context.Context, cfg config.Config) error {
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
-	srv := server.New(server.Deps{Config: cfg, Log: log, DB: pool, DBStats: stats, Redis: rdb})
+	srv, err := server.New(server.Deps{Config: cfg, Log: log, DB: pool, DBStats: stats, Redis: rdb})
+	if err != nil {
+		return err
+	}
+	go srv.Background(ctx)
 	return srv.Run(ctx, func(addr string) {
 		log.Info("serving", "addr", addr, "graphiql", "http://"+addr+"/")
 	})
@@ -150,6 +169,101 @@ func seedCmd(ctx context.Context, cfg config.Config, args []string) error {
 	if err := seed.Demo(ctx, pool); err != nil {
 		return err
 	}
+	if err := seed.DemoStaff(ctx, pool); err != nil {
+		return err
+	}
 	fmt.Printf("demo shops ready: %v\n", seed.DemoShops)
+	for _, h := range seed.DemoShops {
+		fmt.Printf("  staff owner of %-12s %s / %s\n", h+":", seed.DemoOwnerEmail(h), seed.DemoOwnerPassword)
+	}
 	return nil
+}
+
+func keysCmd(ctx context.Context, cfg config.Config, args []string) error {
+	if len(args) == 0 {
+		return errors.New(usage)
+	}
+	fs := flag.NewFlagSet("keys "+args[0], flag.ContinueOnError)
+	shopHandle := fs.String("shop", "", "shop handle")
+	kind := fs.String("kind", "public", "public or secret")
+	scopes := fs.String("scopes", "", "comma-separated scopes (default: the kind's default)")
+	expires := fs.Duration("expires", 0, "lifetime, e.g. 720h (default: none)")
+	name := fs.String("name", "", "a name to recognise the key")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	pool, _, err := pg.Open(ctx, cfg.DatabaseURL, 2)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	svc := auth.NewService(pool, nil, nil, auth.NewKeys(pool), nil, auth.Settings{DefaultKeyRateLimit: cfg.RateLimitKey})
+	shops := shop.NewResolver(pool, "", "", 0)
+	byHandle := func() (*shop.Shop, error) {
+		if *shopHandle == "" {
+			return nil, errors.New("--shop HANDLE is required")
+		}
+		return shops.ByHandle(ctx, *shopHandle)
+	}
+	switch args[0] {
+	case "create":
+		sh, err := byHandle()
+		if err != nil {
+			return err
+		}
+		var sc []string
+		if *scopes != "" {
+			sc = strings.Split(*scopes, ",")
+		}
+		row, plain, ues, err := svc.CreateKey(ctx, sh, auth.KeyInput{Kind: *kind, Name: *name, Scopes: sc, ExpiresIn: *expires}, nil)
+		if err != nil {
+			return err
+		}
+		if len(ues) > 0 {
+			return fmt.Errorf("keys create: %s", ues[0].Message)
+		}
+		fmt.Printf("created %s key %s for shop %s, scopes %s (shown once; only its SHA-256 is stored):\n", row.Kind, relay.GlobalID("ApiKey", row.ID), sh.Handle, strings.Join(row.Scopes, ","))
+		fmt.Println(plain)
+		return nil
+	case "list":
+		sh, err := byHandle()
+		if err != nil {
+			return err
+		}
+		rows, _, err := svc.ListKeys(ctx, sh.ID, nil, 250)
+		if err != nil {
+			return err
+		}
+		for _, k := range rows {
+			state := "active"
+			if k.RevokedAt != nil {
+				state = "revoked"
+			} else if k.ExpiresAt != nil && time.Now().After(*k.ExpiresAt) {
+				state = "expired"
+			}
+			fmt.Printf("%s  %-6s %-8s %s…  %s\n", relay.GlobalID("ApiKey", k.ID), k.Kind, state, k.DisplayPrefix, strings.Join(k.Scopes, ","))
+		}
+		return nil
+	case "revoke":
+		if fs.NArg() != 1 {
+			return errors.New("usage: cartograph keys revoke ID")
+		}
+		raw := fs.Arg(0)
+		id, err := uuid.Parse(raw)
+		if err != nil {
+			if id, err = relay.ParseTypedID("id", "ApiKey", raw); err != nil {
+				return err
+			}
+		}
+		shopID, err := dbq.New(pool).APIKeyShop(ctx, id)
+		if err != nil {
+			return fmt.Errorf("no such API key %s", raw)
+		}
+		if _, err := svc.RevokeKey(ctx, shopID, id); err != nil {
+			return err
+		}
+		fmt.Println("revoked", relay.GlobalID("ApiKey", id))
+		return nil
+	}
+	return fmt.Errorf("unknown keys subcommand %q\n%s", args[0], usage)
 }

@@ -23,6 +23,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Collection() CollectionResolver
+	Mutation() MutationResolver
 	Product() ProductResolver
 	ProductVariant() ProductVariantResolver
 	Query() QueryResolver
@@ -30,9 +31,44 @@ type ResolverRoot interface {
 }
 
 type DirectiveRoot struct {
+	HasPermission func(ctx context.Context, obj any, next graphql.Resolver, scopes []string) (res any, err error)
 }
 
 type ComplexityRoot struct {
+	ApiKey struct {
+		CreatedAt     func(childComplexity int) int
+		DisplayPrefix func(childComplexity int) int
+		ExpiresAt     func(childComplexity int) int
+		KindEnum      func(childComplexity int) int
+		LastUsedAt    func(childComplexity int) int
+		Name          func(childComplexity int) int
+		NodeID        func(childComplexity int) int
+		RateLimit     func(childComplexity int) int
+		RevokedAt     func(childComplexity int) int
+		Scopes        func(childComplexity int) int
+	}
+
+	ApiKeyConnection struct {
+		Edges    func(childComplexity int) int
+		Nodes    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	ApiKeyCreatePayload struct {
+		APIKey     func(childComplexity int) int
+		Key        func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	ApiKeyEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ApiKeyRevokePayload struct {
+		APIKey func(childComplexity int) int
+	}
+
 	Collection struct {
 		DescriptionHtml func(childComplexity int) int
 		DescriptionText func(childComplexity int, truncateAt *int) int
@@ -54,6 +90,42 @@ type ComplexityRoot struct {
 	CollectionEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	Customer struct {
+		CreatedAt   func(childComplexity int) int
+		DisplayName func(childComplexity int) int
+		Email       func(childComplexity int) int
+		FirstName   func(childComplexity int) int
+		LastName    func(childComplexity int) int
+		NodeID      func(childComplexity int) int
+	}
+
+	CustomerConnection struct {
+		Edges    func(childComplexity int) int
+		Nodes    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	CustomerEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	CustomerLoginPayload struct {
+		AccessToken func(childComplexity int) int
+		Customer    func(childComplexity int) int
+		ExpiresAt   func(childComplexity int) int
+		UserErrors  func(childComplexity int) int
+	}
+
+	CustomerLogoutPayload struct {
+		LoggedOut func(childComplexity int) int
+	}
+
+	CustomerRegisterPayload struct {
+		Customer   func(childComplexity int) int
+		UserErrors func(childComplexity int) int
 	}
 
 	Domain struct {
@@ -84,6 +156,16 @@ type ComplexityRoot struct {
 	MoneyV2 struct {
 		Amount       func(childComplexity int) int
 		CurrencyCode func(childComplexity int) int
+	}
+
+	Mutation struct {
+		APIKeyCreate      func(childComplexity int, input model.APIKeyCreateInput) int
+		APIKeyRevoke      func(childComplexity int, id string) int
+		CustomerLogin     func(childComplexity int, input model.CustomerLoginInput) int
+		CustomerLogout    func(childComplexity int) int
+		CustomerRegister  func(childComplexity int, input model.CustomerRegisterInput) int
+		StaffLogin        func(childComplexity int, input model.StaffLoginInput) int
+		StaffTokenRefresh func(childComplexity int, refreshToken string) int
 	}
 
 	PageInfo struct {
@@ -173,8 +255,12 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
+		APIKeys                func(childComplexity int, first *int, after *string) int
 		Collection             func(childComplexity int, id *string, handle *string) int
 		Collections            func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.CollectionSortKeys, query *string) int
+		Customer               func(childComplexity int, id string) int
+		Customers              func(childComplexity int, first *int, after *string) int
+		Me                     func(childComplexity int) int
 		Node                   func(childComplexity int, id string) int
 		Nodes                  func(childComplexity int, ids []string) int
 		Product                func(childComplexity int, id *string, handle *string) int
@@ -200,6 +286,20 @@ type ComplexityRoot struct {
 		PaymentSettings func(childComplexity int) int
 		PrimaryDomain   func(childComplexity int) int
 	}
+
+	StaffSession struct {
+		AccessToken  func(childComplexity int) int
+		ExpiresAt    func(childComplexity int) int
+		RefreshToken func(childComplexity int) int
+		Role         func(childComplexity int) int
+		Scopes       func(childComplexity int) int
+	}
+
+	UserError struct {
+		Code    func(childComplexity int) int
+		Field   func(childComplexity int) int
+		Message func(childComplexity int) int
+	}
 }
 
 type executableSchema graphql.ExecutableSchemaState[ResolverRoot, DirectiveRoot, ComplexityRoot]
@@ -215,6 +315,125 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "ApiKey.createdAt":
+		if e.ComplexityRoot.ApiKey.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKey.CreatedAt(childComplexity), true
+	case "ApiKey.displayPrefix":
+		if e.ComplexityRoot.ApiKey.DisplayPrefix == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKey.DisplayPrefix(childComplexity), true
+	case "ApiKey.expiresAt":
+		if e.ComplexityRoot.ApiKey.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKey.ExpiresAt(childComplexity), true
+	case "ApiKey.kind":
+		if e.ComplexityRoot.ApiKey.KindEnum == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKey.KindEnum(childComplexity), true
+	case "ApiKey.lastUsedAt":
+		if e.ComplexityRoot.ApiKey.LastUsedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKey.LastUsedAt(childComplexity), true
+	case "ApiKey.name":
+		if e.ComplexityRoot.ApiKey.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKey.Name(childComplexity), true
+	case "ApiKey.id":
+		if e.ComplexityRoot.ApiKey.NodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKey.NodeID(childComplexity), true
+	case "ApiKey.rateLimit":
+		if e.ComplexityRoot.ApiKey.RateLimit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKey.RateLimit(childComplexity), true
+	case "ApiKey.revokedAt":
+		if e.ComplexityRoot.ApiKey.RevokedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKey.RevokedAt(childComplexity), true
+	case "ApiKey.scopes":
+		if e.ComplexityRoot.ApiKey.Scopes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKey.Scopes(childComplexity), true
+
+	case "ApiKeyConnection.edges":
+		if e.ComplexityRoot.ApiKeyConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKeyConnection.Edges(childComplexity), true
+	case "ApiKeyConnection.nodes":
+		if e.ComplexityRoot.ApiKeyConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKeyConnection.Nodes(childComplexity), true
+	case "ApiKeyConnection.pageInfo":
+		if e.ComplexityRoot.ApiKeyConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKeyConnection.PageInfo(childComplexity), true
+
+	case "ApiKeyCreatePayload.apiKey":
+		if e.ComplexityRoot.ApiKeyCreatePayload.APIKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKeyCreatePayload.APIKey(childComplexity), true
+	case "ApiKeyCreatePayload.key":
+		if e.ComplexityRoot.ApiKeyCreatePayload.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKeyCreatePayload.Key(childComplexity), true
+	case "ApiKeyCreatePayload.userErrors":
+		if e.ComplexityRoot.ApiKeyCreatePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKeyCreatePayload.UserErrors(childComplexity), true
+
+	case "ApiKeyEdge.cursor":
+		if e.ComplexityRoot.ApiKeyEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKeyEdge.Cursor(childComplexity), true
+	case "ApiKeyEdge.node":
+		if e.ComplexityRoot.ApiKeyEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKeyEdge.Node(childComplexity), true
+
+	case "ApiKeyRevokePayload.apiKey":
+		if e.ComplexityRoot.ApiKeyRevokePayload.APIKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKeyRevokePayload.APIKey(childComplexity), true
 
 	case "Collection.descriptionHtml":
 		if e.ComplexityRoot.Collection.DescriptionHtml == nil {
@@ -313,6 +532,120 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CollectionEdge.Node(childComplexity), true
 
+	case "Customer.createdAt":
+		if e.ComplexityRoot.Customer.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Customer.CreatedAt(childComplexity), true
+	case "Customer.displayName":
+		if e.ComplexityRoot.Customer.DisplayName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Customer.DisplayName(childComplexity), true
+	case "Customer.email":
+		if e.ComplexityRoot.Customer.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Customer.Email(childComplexity), true
+	case "Customer.firstName":
+		if e.ComplexityRoot.Customer.FirstName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Customer.FirstName(childComplexity), true
+	case "Customer.lastName":
+		if e.ComplexityRoot.Customer.LastName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Customer.LastName(childComplexity), true
+	case "Customer.id":
+		if e.ComplexityRoot.Customer.NodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Customer.NodeID(childComplexity), true
+
+	case "CustomerConnection.edges":
+		if e.ComplexityRoot.CustomerConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerConnection.Edges(childComplexity), true
+	case "CustomerConnection.nodes":
+		if e.ComplexityRoot.CustomerConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerConnection.Nodes(childComplexity), true
+	case "CustomerConnection.pageInfo":
+		if e.ComplexityRoot.CustomerConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerConnection.PageInfo(childComplexity), true
+
+	case "CustomerEdge.cursor":
+		if e.ComplexityRoot.CustomerEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerEdge.Cursor(childComplexity), true
+	case "CustomerEdge.node":
+		if e.ComplexityRoot.CustomerEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerEdge.Node(childComplexity), true
+
+	case "CustomerLoginPayload.accessToken":
+		if e.ComplexityRoot.CustomerLoginPayload.AccessToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerLoginPayload.AccessToken(childComplexity), true
+	case "CustomerLoginPayload.customer":
+		if e.ComplexityRoot.CustomerLoginPayload.Customer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerLoginPayload.Customer(childComplexity), true
+	case "CustomerLoginPayload.expiresAt":
+		if e.ComplexityRoot.CustomerLoginPayload.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerLoginPayload.ExpiresAt(childComplexity), true
+	case "CustomerLoginPayload.userErrors":
+		if e.ComplexityRoot.CustomerLoginPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerLoginPayload.UserErrors(childComplexity), true
+
+	case "CustomerLogoutPayload.loggedOut":
+		if e.ComplexityRoot.CustomerLogoutPayload.LoggedOut == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerLogoutPayload.LoggedOut(childComplexity), true
+
+	case "CustomerRegisterPayload.customer":
+		if e.ComplexityRoot.CustomerRegisterPayload.Customer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerRegisterPayload.Customer(childComplexity), true
+	case "CustomerRegisterPayload.userErrors":
+		if e.ComplexityRoot.CustomerRegisterPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerRegisterPayload.UserErrors(childComplexity), true
+
 	case "Domain.host":
 		if e.ComplexityRoot.Domain.Host == nil {
 			break
@@ -407,6 +740,79 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MoneyV2.CurrencyCode(childComplexity), true
+
+	case "Mutation.apiKeyCreate":
+		if e.ComplexityRoot.Mutation.APIKeyCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_apiKeyCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.APIKeyCreate(childComplexity, args["input"].(model.APIKeyCreateInput)), true
+	case "Mutation.apiKeyRevoke":
+		if e.ComplexityRoot.Mutation.APIKeyRevoke == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_apiKeyRevoke_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.APIKeyRevoke(childComplexity, args["id"].(string)), true
+	case "Mutation.customerLogin":
+		if e.ComplexityRoot.Mutation.CustomerLogin == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_customerLogin_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CustomerLogin(childComplexity, args["input"].(model.CustomerLoginInput)), true
+	case "Mutation.customerLogout":
+		if e.ComplexityRoot.Mutation.CustomerLogout == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.CustomerLogout(childComplexity), true
+	case "Mutation.customerRegister":
+		if e.ComplexityRoot.Mutation.CustomerRegister == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_customerRegister_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CustomerRegister(childComplexity, args["input"].(model.CustomerRegisterInput)), true
+	case "Mutation.staffLogin":
+		if e.ComplexityRoot.Mutation.StaffLogin == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_staffLogin_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StaffLogin(childComplexity, args["input"].(model.StaffLoginInput)), true
+	case "Mutation.staffTokenRefresh":
+		if e.ComplexityRoot.Mutation.StaffTokenRefresh == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_staffTokenRefresh_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StaffTokenRefresh(childComplexity, args["refreshToken"].(string)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -779,6 +1185,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ProductVariantEdge.Node(childComplexity), true
 
+	case "Query.apiKeys":
+		if e.ComplexityRoot.Query.APIKeys == nil {
+			break
+		}
+
+		args, err := ec.field_Query_apiKeys_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.APIKeys(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Query.collection":
 		if e.ComplexityRoot.Query.Collection == nil {
 			break
@@ -801,7 +1218,35 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Collections(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string), args["reverse"].(*bool), args["sortKey"].(*model.CollectionSortKeys), args["query"].(*string)), true
+	case "Query.customer":
+		if e.ComplexityRoot.Query.Customer == nil {
+			break
+		}
 
+		args, err := ec.field_Query_customer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Customer(childComplexity, args["id"].(string)), true
+	case "Query.customers":
+		if e.ComplexityRoot.Query.Customers == nil {
+			break
+		}
+
+		args, err := ec.field_Query_customers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Customers(childComplexity, args["first"].(*int), args["after"].(*string)), true
+
+	case "Query.me":
+		if e.ComplexityRoot.Query.Me == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Me(childComplexity), true
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
 			break
@@ -921,6 +1366,56 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Shop.PrimaryDomain(childComplexity), true
 
+	case "StaffSession.accessToken":
+		if e.ComplexityRoot.StaffSession.AccessToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StaffSession.AccessToken(childComplexity), true
+	case "StaffSession.expiresAt":
+		if e.ComplexityRoot.StaffSession.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StaffSession.ExpiresAt(childComplexity), true
+	case "StaffSession.refreshToken":
+		if e.ComplexityRoot.StaffSession.RefreshToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StaffSession.RefreshToken(childComplexity), true
+	case "StaffSession.role":
+		if e.ComplexityRoot.StaffSession.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StaffSession.Role(childComplexity), true
+	case "StaffSession.scopes":
+		if e.ComplexityRoot.StaffSession.Scopes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StaffSession.Scopes(childComplexity), true
+
+	case "UserError.code":
+		if e.ComplexityRoot.UserError.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserError.Code(childComplexity), true
+	case "UserError.field":
+		if e.ComplexityRoot.UserError.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserError.Field(childComplexity), true
+	case "UserError.message":
+		if e.ComplexityRoot.UserError.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserError.Message(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -928,7 +1423,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	opCtx := graphql.GetOperationContext(ctx)
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
-	inputUnmarshalMap := graphql.BuildUnmarshalerMap()
+	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
+		ec.unmarshalInputApiKeyCreateInput,
+		ec.unmarshalInputCustomerLoginInput,
+		ec.unmarshalInputCustomerRegisterInput,
+		ec.unmarshalInputStaffLoginInput,
+	)
 	first := true
 
 	switch opCtx.Operation.Operation {
@@ -962,6 +1462,21 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 
 			return &response
 		}
+	case ast.Mutation:
+		return func(ctx context.Context) *graphql.Response {
+			if !first {
+				return nil
+			}
+			first = false
+			ctx = graphql.WithUnmarshalerMap(ctx, inputUnmarshalMap)
+			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
+			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
@@ -988,6 +1503,143 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../../schema/auth.graphqls", Input: `# Sessions, customers and API keys. Customers belong to one shop; staff
+# sessions and keys are scoped to one shop too.
+
+"A customer of the shop."
+type Customer implements Node {
+  id: ID!
+  email: String!
+  firstName: String
+  lastName: String
+  displayName: String!
+  createdAt: DateTime!
+}
+
+type CustomerConnection {
+  edges: [CustomerEdge!]!
+  nodes: [Customer!]!
+  pageInfo: PageInfo!
+}
+type CustomerEdge {
+  cursor: String!
+  node: Customer!
+}
+
+input CustomerRegisterInput {
+  email: String!
+  password: String!
+  firstName: String
+  lastName: String
+}
+type CustomerRegisterPayload {
+  customer: Customer
+  userErrors: [UserError!]!
+}
+
+input CustomerLoginInput {
+  email: String!
+  password: String!
+}
+type CustomerLoginPayload {
+  "Send as ` + "`" + `Authorization: Bearer <token>` + "`" + ` (or the cartograph_session cookie)."
+  accessToken: String
+  expiresAt: DateTime
+  customer: Customer
+  userErrors: [UserError!]!
+}
+type CustomerLogoutPayload {
+  loggedOut: Boolean!
+}
+
+input StaffLoginInput {
+  email: String!
+  password: String!
+}
+type StaffSession {
+  accessToken: String!
+  expiresAt: DateTime!
+  "Single-use: exchange it with staffTokenRefresh for a new session."
+  refreshToken: String!
+  role: String!
+  scopes: [String!]!
+}
+
+enum ApiKeyKind {
+  "pk_: safe in browser code, storefront scopes only."
+  PUBLIC
+  "sk_: backend only, any scopes granted."
+  SECRET
+}
+
+"An API key. The key itself is shown once, by apiKeyCreate."
+type ApiKey implements Node {
+  id: ID!
+  kind: ApiKeyKind!
+  name: String!
+  "The first characters of the key, to recognise it."
+  displayPrefix: String!
+  scopes: [String!]!
+  "Requests per minute."
+  rateLimit: Int!
+  expiresAt: DateTime
+  revokedAt: DateTime
+  lastUsedAt: DateTime
+  createdAt: DateTime!
+}
+type ApiKeyConnection {
+  edges: [ApiKeyEdge!]!
+  nodes: [ApiKey!]!
+  pageInfo: PageInfo!
+}
+type ApiKeyEdge {
+  cursor: String!
+  node: ApiKey!
+}
+
+input ApiKeyCreateInput {
+  kind: ApiKeyKind!
+  name: String
+  "Defaults: public keys catalog:read + checkout:write; secret keys every scope but apikeys:manage."
+  scopes: [String!]
+  "Requests per minute (default from RATE_LIMIT_KEY)."
+  rateLimit: Int
+  "Lifetime in seconds; omitted means no expiry."
+  expiresInSeconds: Int
+}
+type ApiKeyCreatePayload {
+  apiKey: ApiKey
+  "The full key. Shown exactly once; only its SHA-256 is stored."
+  key: String
+  userErrors: [UserError!]!
+}
+type ApiKeyRevokePayload {
+  apiKey: ApiKey
+}
+
+extend type Query {
+  "The logged-in customer (null for any other caller)."
+  me: Customer @hasPermission(scopes: ["customers:read"])
+  "A customer of this shop; a customer may only read themself."
+  customer(id: ID!): Customer @hasPermission(scopes: ["customers:read"])
+  "The shop's customers (staff and secret keys)."
+  customers(first: Int, after: String): CustomerConnection! @hasPermission(scopes: ["customers:read"])
+  "The shop's API keys."
+  apiKeys(first: Int, after: String): ApiKeyConnection! @hasPermission(scopes: ["apikeys:manage"])
+}
+
+type Mutation {
+  customerRegister(input: CustomerRegisterInput!): CustomerRegisterPayload! @public
+  customerLogin(input: CustomerLoginInput!): CustomerLoginPayload! @public
+  "Revokes the calling customer's session token."
+  customerLogout: CustomerLogoutPayload! @hasPermission(scopes: ["customers:write"])
+  "Log in as staff of this shop."
+  staffLogin(input: StaffLoginInput!): StaffSession! @public
+  staffTokenRefresh(refreshToken: String!): StaffSession! @public
+  apiKeyCreate(input: ApiKeyCreateInput!): ApiKeyCreatePayload! @hasPermission(scopes: ["apikeys:manage"])
+  apiKeyRevoke(id: ID!): ApiKeyRevokePayload! @hasPermission(scopes: ["apikeys:manage"])
+}
+`, BuiltIn: false},
 	{Name: "../../schema/catalog.graphqls", Input: `# Storefront catalog in the Shopify Storefront API dialect: same names,
 # shapes and enum values, so storefronts written for it work unchanged.
 
@@ -1138,21 +1790,21 @@ enum ProductRecommendationIntent { RELATED COMPLEMENTARY }
 
 extend type Query {
   "One active product by ID or handle; null when unknown."
-  product(id: ID, handle: String): Product
+  product(id: ID, handle: String): Product @public
   """
   Active products, keyset-paginated. ` + "`" + `query` + "`" + ` filters with Shopify's syntax:
   bare words match the title; ` + "`" + `title:` + "`" + `, ` + "`" + `tag:` + "`" + `, ` + "`" + `product_type:` + "`" + `, ` + "`" + `vendor:` + "`" + `,
   ` + "`" + `variants.price:>=10` + "`" + ` (also ` + "`" + `<` + "`" + `, ` + "`" + `<=` + "`" + `, ` + "`" + `>` + "`" + `), combined with AND.
   """
-  products(first: Int, after: String, last: Int, before: String, reverse: Boolean = false, sortKey: ProductSortKeys = ID, query: String): ProductConnection!
+  products(first: Int, after: String, last: Int, before: String, reverse: Boolean = false, sortKey: ProductSortKeys = ID, query: String): ProductConnection! @public
   "One collection by ID or handle; null when unknown."
-  collection(id: ID, handle: String): Collection
-  collections(first: Int, after: String, last: Int, before: String, reverse: Boolean = false, sortKey: CollectionSortKeys = ID, query: String): CollectionConnection!
+  collection(id: ID, handle: String): Collection @public
+  collections(first: Int, after: String, last: Int, before: String, reverse: Boolean = false, sortKey: CollectionSortKeys = ID, query: String): CollectionConnection! @public
   """
   Products related to the given one: active products sharing a collection
   with it, in stock, best collection position first (at most 10).
   """
-  productRecommendations(productId: ID, productHandle: String, intent: ProductRecommendationIntent = RELATED): [Product!]
+  productRecommendations(productId: ID, productHandle: String, intent: ProductRecommendationIntent = RELATED): [Product!] @public
 }
 `, BuiltIn: false},
 	{Name: "../../schema/money.graphqls", Input: `"An amount of money: integer minor units on the server, a Decimal string on the wire."
@@ -1195,9 +1847,9 @@ type PageInfo {
 
 type Query {
   "Fetch any object by its global ID; null when it does not exist in this shop."
-  node(id: ID!): Node
+  node(id: ID!): Node @public
   "Fetch several objects by global ID, in order; unknown IDs are null."
-  nodes(ids: [ID!]!): [Node]!
+  nodes(ids: [ID!]!): [Node]! @public
 }
 
 """
@@ -1206,6 +1858,25 @@ Only for types whose resolvers read dataloaders the parent resolver primes
 (see internal/codegen). Not visible at runtime.
 """
 directive @synchronous on OBJECT
+
+"""
+The field needs an authenticated principal holding every listed scope:
+anonymous callers get UNAUTHENTICATED, others without the scopes FORBIDDEN.
+Services check again, and restrict customers to their own records.
+"""
+directive @hasPermission(scopes: [String!]!) on FIELD_DEFINITION
+
+"Public data: any caller of the shop, authenticated or not, may use the field."
+directive @public on FIELD_DEFINITION
+
+"A problem with the input that the caller can fix."
+type UserError {
+  "Path to the input field at fault."
+  field: [String!]
+  message: String!
+  "Machine-readable code (TAKEN, INVALID, UNIDENTIFIED_CUSTOMER, …)."
+  code: String
+}
 `, BuiltIn: false},
 	{Name: "../../schema/shop.graphqls", Input: `"The shop (tenant) the request is addressed to."
 type Shop implements Node {
@@ -1233,7 +1904,7 @@ type PaymentSettings {
 
 extend type Query {
   "The shop resolved from the request (API key, custom domain, subdomain or X-Shop-Handle)."
-  shop: Shop!
+  shop: Shop! @public
 }
 `, BuiltIn: false},
 }
@@ -1242,6 +1913,74 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // childFields_* functions provide shared child field context lookups.
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_ApiKey(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ApiKey_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_ApiKey_kind(ctx, field)
+	case "name":
+		return ec.fieldContext_ApiKey_name(ctx, field)
+	case "displayPrefix":
+		return ec.fieldContext_ApiKey_displayPrefix(ctx, field)
+	case "scopes":
+		return ec.fieldContext_ApiKey_scopes(ctx, field)
+	case "rateLimit":
+		return ec.fieldContext_ApiKey_rateLimit(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_ApiKey_expiresAt(ctx, field)
+	case "revokedAt":
+		return ec.fieldContext_ApiKey_revokedAt(ctx, field)
+	case "lastUsedAt":
+		return ec.fieldContext_ApiKey_lastUsedAt(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ApiKey_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiKey", field.Name)
+}
+
+func (ec *executionContext) childFields_ApiKeyConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ApiKeyConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_ApiKeyConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ApiKeyConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiKeyConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ApiKeyCreatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "apiKey":
+		return ec.fieldContext_ApiKeyCreatePayload_apiKey(ctx, field)
+	case "key":
+		return ec.fieldContext_ApiKeyCreatePayload_key(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ApiKeyCreatePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiKeyCreatePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ApiKeyEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ApiKeyEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ApiKeyEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiKeyEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ApiKeyRevokePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "apiKey":
+		return ec.fieldContext_ApiKeyRevokePayload_apiKey(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiKeyRevokePayload", field.Name)
+}
 
 func (ec *executionContext) childFields_Collection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
@@ -1287,6 +2026,78 @@ func (ec *executionContext) childFields_CollectionEdge(ctx context.Context, fiel
 		return ec.fieldContext_CollectionEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CollectionEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_Customer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Customer_id(ctx, field)
+	case "email":
+		return ec.fieldContext_Customer_email(ctx, field)
+	case "firstName":
+		return ec.fieldContext_Customer_firstName(ctx, field)
+	case "lastName":
+		return ec.fieldContext_Customer_lastName(ctx, field)
+	case "displayName":
+		return ec.fieldContext_Customer_displayName(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Customer_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Customer", field.Name)
+}
+
+func (ec *executionContext) childFields_CustomerConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_CustomerConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_CustomerConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_CustomerConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CustomerConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_CustomerEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_CustomerEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_CustomerEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CustomerEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_CustomerLoginPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "accessToken":
+		return ec.fieldContext_CustomerLoginPayload_accessToken(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_CustomerLoginPayload_expiresAt(ctx, field)
+	case "customer":
+		return ec.fieldContext_CustomerLoginPayload_customer(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CustomerLoginPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CustomerLoginPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CustomerLogoutPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "loggedOut":
+		return ec.fieldContext_CustomerLogoutPayload_loggedOut(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CustomerLogoutPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CustomerRegisterPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "customer":
+		return ec.fieldContext_CustomerRegisterPayload_customer(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CustomerRegisterPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CustomerRegisterPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Domain(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1555,6 +2366,34 @@ func (ec *executionContext) childFields_Shop(ctx context.Context, field graphql.
 		return ec.fieldContext_Shop_paymentSettings(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Shop", field.Name)
+}
+
+func (ec *executionContext) childFields_StaffSession(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "accessToken":
+		return ec.fieldContext_StaffSession_accessToken(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_StaffSession_expiresAt(ctx, field)
+	case "refreshToken":
+		return ec.fieldContext_StaffSession_refreshToken(ctx, field)
+	case "role":
+		return ec.fieldContext_StaffSession_role(ctx, field)
+	case "scopes":
+		return ec.fieldContext_StaffSession_scopes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StaffSession", field.Name)
+}
+
+func (ec *executionContext) childFields_UserError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "field":
+		return ec.fieldContext_UserError_field(ctx, field)
+	case "message":
+		return ec.fieldContext_UserError_message(ctx, field)
+	case "code":
+		return ec.fieldContext_UserError_code(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UserError", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

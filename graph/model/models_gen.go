@@ -4,10 +4,12 @@ package model
 
 import (
 	"bytes"
+	"cartograph/internal/auth"
 	"cartograph/internal/money"
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 )
 
 // An object with a globally unique, opaque ID (gid://cartograph/<Type>/<uuid>).
@@ -15,11 +17,65 @@ type Node interface {
 	IsNode()
 }
 
+type APIKeyCreateInput struct {
+	Kind APIKeyKind `json:"kind"`
+	Name *string    `json:"name,omitempty"`
+	// Defaults: public keys catalog:read + checkout:write; secret keys every scope but apikeys:manage.
+	Scopes []string `json:"scopes,omitempty"`
+	// Requests per minute (default from RATE_LIMIT_KEY).
+	RateLimit *int `json:"rateLimit,omitempty"`
+	// Lifetime in seconds; omitted means no expiry.
+	ExpiresInSeconds *int `json:"expiresInSeconds,omitempty"`
+}
+
+type APIKeyCreatePayload struct {
+	APIKey *APIKey `json:"apiKey,omitempty"`
+	// The full key. Shown exactly once; only its SHA-256 is stored.
+	Key        *string           `json:"key,omitempty"`
+	UserErrors []*auth.UserError `json:"userErrors"`
+}
+
+type APIKeyRevokePayload struct {
+	APIKey *APIKey `json:"apiKey,omitempty"`
+}
+
+type CustomerLoginInput struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+type CustomerLoginPayload struct {
+	// Send as `Authorization: Bearer <token>` (or the cartograph_session cookie).
+	AccessToken *string           `json:"accessToken,omitempty"`
+	ExpiresAt   *time.Time        `json:"expiresAt,omitempty"`
+	Customer    *Customer         `json:"customer,omitempty"`
+	UserErrors  []*auth.UserError `json:"userErrors"`
+}
+
+type CustomerLogoutPayload struct {
+	LoggedOut bool `json:"loggedOut"`
+}
+
+type CustomerRegisterInput struct {
+	Email     string  `json:"email"`
+	Password  string  `json:"password"`
+	FirstName *string `json:"firstName,omitempty"`
+	LastName  *string `json:"lastName,omitempty"`
+}
+
+type CustomerRegisterPayload struct {
+	Customer   *Customer         `json:"customer,omitempty"`
+	UserErrors []*auth.UserError `json:"userErrors"`
+}
+
 // A hostname a shop is served on.
 type Domain struct {
 	Host       string `json:"host"`
 	SslEnabled bool   `json:"sslEnabled"`
 	URL        string `json:"url"`
+}
+
+type Mutation struct {
 }
 
 // Payment settings of the shop.
@@ -30,6 +86,77 @@ type PaymentSettings struct {
 }
 
 type Query struct {
+}
+
+type StaffLoginInput struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+type StaffSession struct {
+	AccessToken string    `json:"accessToken"`
+	ExpiresAt   time.Time `json:"expiresAt"`
+	// Single-use: exchange it with staffTokenRefresh for a new session.
+	RefreshToken string   `json:"refreshToken"`
+	Role         string   `json:"role"`
+	Scopes       []string `json:"scopes"`
+}
+
+type APIKeyKind string
+
+const (
+	// pk_: safe in browser code, storefront scopes only.
+	APIKeyKindPublic APIKeyKind = "PUBLIC"
+	// sk_: backend only, any scopes granted.
+	APIKeyKindSecret APIKeyKind = "SECRET"
+)
+
+var AllAPIKeyKind = []APIKeyKind{
+	APIKeyKindPublic,
+	APIKeyKindSecret,
+}
+
+func (e APIKeyKind) IsValid() bool {
+	switch e {
+	case APIKeyKindPublic, APIKeyKindSecret:
+		return true
+	}
+	return false
+}
+
+func (e APIKeyKind) String() string {
+	return string(e)
+}
+
+func (e *APIKeyKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = APIKeyKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ApiKeyKind", str)
+	}
+	return nil
+}
+
+func (e APIKeyKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *APIKeyKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e APIKeyKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // Sort keys for the collections query.

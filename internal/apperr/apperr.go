@@ -32,7 +32,9 @@ type Error struct {
 	Message string
 	// Field names the argument at fault, for BAD_USER_INPUT (e.g. "first").
 	Field string
-	Cause error
+	// Extensions are extra client-visible details (e.g. retryAfter).
+	Extensions map[string]any
+	Cause      error
 }
 
 func (e *Error) Error() string {

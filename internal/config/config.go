@@ -5,6 +5,7 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -16,6 +17,11 @@ import (
 type Config struct {
 	// DatabaseURL is the PostgreSQL connection string (DATABASE_URL).
 	DatabaseURL string
+	// AppDatabaseURL is what the gateway connects as (APP_DATABASE_URL): the
+	// non-owner role cartograph_app, subject to row-level security. Default:
+	// DATABASE_URL with the user replaced by cartograph_app (trust/peer auth
+	// or a .pgpass entry must let it in; set it explicitly in production).
+	AppDatabaseURL string
 	// RedisURL is the Redis connection string (REDIS_URL).
 	RedisURL string
 	// ListenAddr is the HTTP listen address (LISTEN_ADDR).
@@ -42,8 +48,18 @@ type Config struct {
 	MemLimitBytes int64
 	// DebugStats exposes GET /debug/sqlstats for the benchmark (CARTOGRAPH_DEBUG_STATS=1).
 	DebugStats bool
-	// QueryDepthLimit caps query complexity (MAX_QUERY_COMPLEXITY).
+	// MaxComplexity caps query complexity (MAX_QUERY_COMPLEXITY).
 	MaxComplexity int
+	// JWTKeys signs and verifies session tokens: "kid:secret,…", first signs
+	// (JWT_KEYS). Empty: a random per-process key (development only).
+	JWTKeys string
+	// StaffTokenTTL, RefreshTokenTTL, CustomerTokenTTL are session lifetimes.
+	StaffTokenTTL, RefreshTokenTTL, CustomerTokenTTL time.Duration
+	// Rate limits, requests per minute (0 disables): per IP for anonymous
+	// callers, per customer, per staff member; keys default to RateLimitKey.
+	RateLimitAnon, RateLimitCustomer, RateLimitStaff, RateLimitKey int
+	// LoginPerMinute limits login attempts per (shop, email); 4x per IP.
+	LoginPerMinute int
 }
 
 // Load reads the environment. It fails on malformed values instead of
@@ -85,21 +101,40 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 		return d
 	}
 	c := Config{
-		DatabaseURL:     str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cartograph?sslmode=disable"),
-		RedisURL:        str("REDIS_URL", "redis://127.0.0.1:6379/0"),
-		ListenAddr:      str("LISTEN_ADDR", "127.0.0.1:8080"),
-		BaseDomain:      strings.ToLower(str("BASE_DOMAIN", "localhost")),
-		DefaultShop:     strings.ToLower(str("DEFAULT_SHOP", "")),
-		DBMaxConns:      int32(integer("DB_MAX_CONNS", 16)),
-		MaxBodyBytes:    integer("MAX_BODY_BYTES", 1<<20),
-		LoaderWait:      dur("LOADER_WAIT", 500*time.Microsecond),
-		ShopCacheTTL:    dur("SHOP_CACHE_TTL", 5*time.Second),
-		ShutdownTimeout: dur("SHUTDOWN_TIMEOUT", 15*time.Second),
-		LogLevel:        strings.ToLower(str("LOG_LEVEL", "info")),
-		GCPercent:       int(integer("GC_PERCENT", 400)),
-		MemLimitBytes:   integer("GOMEMLIMIT_BYTES", 160<<20),
-		DebugStats:      str("CARTOGRAPH_DEBUG_STATS", "") == "1",
-		MaxComplexity:   int(integer("MAX_QUERY_COMPLEXITY", 50000)),
+		DatabaseURL:       str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cartograph?sslmode=disable"),
+		RedisURL:          str("REDIS_URL", "redis://127.0.0.1:6379/0"),
+		ListenAddr:        str("LISTEN_ADDR", "127.0.0.1:8080"),
+		BaseDomain:        strings.ToLower(str("BASE_DOMAIN", "localhost")),
+		DefaultShop:       strings.ToLower(str("DEFAULT_SHOP", "")),
+		DBMaxConns:        int32(integer("DB_MAX_CONNS", 16)),
+		MaxBodyBytes:      integer("MAX_BODY_BYTES", 1<<20),
+		LoaderWait:        dur("LOADER_WAIT", 500*time.Microsecond),
+		ShopCacheTTL:      dur("SHOP_CACHE_TTL", 5*time.Second),
+		ShutdownTimeout:   dur("SHUTDOWN_TIMEOUT", 15*time.Second),
+		LogLevel:          strings.ToLower(str("LOG_LEVEL", "info")),
+		GCPercent:         int(integer("GC_PERCENT", 400)),
+		MemLimitBytes:     integer("GOMEMLIMIT_BYTES", 160<<20),
+		DebugStats:        str("CARTOGRAPH_DEBUG_STATS", "") == "1",
+		MaxComplexity:     int(integer("MAX_QUERY_COMPLEXITY", 50000)),
+		JWTKeys:           str("JWT_KEYS", ""),
+		StaffTokenTTL:     dur("STAFF_TOKEN_TTL", 15*time.Minute),
+		RefreshTokenTTL:   dur("REFRESH_TOKEN_TTL", 30*24*time.Hour),
+		CustomerTokenTTL:  dur("CUSTOMER_TOKEN_TTL", 7*24*time.Hour),
+		RateLimitAnon:     int(integer("RATE_LIMIT_ANON", 6000)),
+		RateLimitCustomer: int(integer("RATE_LIMIT_CUSTOMER", 1200)),
+		RateLimitStaff:    int(integer("RATE_LIMIT_STAFF", 1200)),
+		RateLimitKey:      int(integer("RATE_LIMIT_KEY", 6000)),
+		LoginPerMinute:    int(integer("LOGIN_PER_MINUTE", 10)),
+	}
+	c.AppDatabaseURL = str("APP_DATABASE_URL", "")
+	if c.AppDatabaseURL == "" {
+		u, err := url.Parse(c.DatabaseURL)
+		if err != nil {
+			errs = append(errs, "DATABASE_URL: not a URL")
+		} else {
+			u.User = url.User("cartograph_app")
+			c.AppDatabaseURL = u.String()
+		}
 	}
 	if c.DBMaxConns < 1 {
 		errs = append(errs, "DB_MAX_CONNS: must be >= 1")

@@ -56,6 +56,28 @@ func (ns NullProductStatus) Value() (driver.Value, error) {
 	return string(ns.ProductStatus), nil
 }
 
+type ApiKey struct {
+	ShopID        uuid.UUID
+	ID            uuid.UUID
+	Kind          string
+	Name          string
+	DisplayPrefix string
+	KeyHash       []byte
+	Scopes        []string
+	RateLimit     int32
+	ExpiresAt     *time.Time
+	RevokedAt     *time.Time
+	CreatedBy     *uuid.UUID
+	LastUsedAt    *time.Time
+	CreatedAt     time.Time
+}
+
+type ApiKeyIndex struct {
+	KeyHash []byte
+	ShopID  uuid.UUID
+	KeyID   uuid.UUID
+}
+
 type Collection struct {
 	ShopID          uuid.UUID
 	ID              uuid.UUID
@@ -75,6 +97,17 @@ type CollectionProduct struct {
 	CollectionID uuid.UUID
 	ProductID    uuid.UUID
 	Position     int32
+}
+
+type Customer struct {
+	ShopID       uuid.UUID
+	ID           uuid.UUID
+	Email        string
+	FirstName    string
+	LastName     string
+	PasswordHash string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 type Image struct {
@@ -133,6 +166,32 @@ type Shop struct {
 	Name         string
 	CustomDomain *string
 	CurrencyCode money.Currency
+	CreatedAt    time.Time
+}
+
+type StaffMembership struct {
+	ShopID    uuid.UUID
+	StaffID   uuid.UUID
+	Role      string
+	Scopes    []string
+	CreatedAt time.Time
+}
+
+type StaffRefreshToken struct {
+	ShopID    uuid.UUID
+	ID        uuid.UUID
+	StaffID   uuid.UUID
+	TokenHash []byte
+	ExpiresAt time.Time
+	RevokedAt *time.Time
+	CreatedAt time.Time
+}
+
+type StaffUser struct {
+	ID           uuid.UUID
+	Email        string
+	Name         string
+	PasswordHash string
 	CreatedAt    time.Time
 }
 

@@ -17,13 +17,19 @@ import (
 )
 
 // Stats counts SQL statements sent to PostgreSQL by a pool. A query, an exec
-// and every statement of a batch each count once.
+// and every statement of a batch each count once, except the tenant
+// set_config that pg.Tenant pipelines in front of each statement (same round
+// trip), which is counted apart.
 type Stats struct {
 	statements atomic.Int64
+	tenantSets atomic.Int64
 }
 
 // Statements returns the number of statements sent since the pool opened.
 func (s *Stats) Statements() int64 { return s.statements.Load() }
+
+// TenantSettings returns how many app.shop_id settings were pipelined.
+func (s *Stats) TenantSettings() int64 { return s.tenantSets.Load() }
 
 type counterKey struct{}
 
@@ -42,7 +48,11 @@ func (t tracer) count(ctx context.Context, n int64) {
 	}
 }
 
-func (t tracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+func (t tracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	if d.SQL == setShop {
+		t.stats.tenantSets.Add(1)
+		return ctx
+	}
 	t.count(ctx, 1)
 	return ctx
 }
@@ -50,7 +60,11 @@ func (t tracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData)
 func (t tracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchStartData) context.Context {
 	return ctx
 }
-func (t tracer) TraceBatchQuery(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchQueryData) {
+func (t tracer) TraceBatchQuery(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) {
+	if d.SQL == setShop {
+		t.stats.tenantSets.Add(1)
+		return
+	}
 	t.count(ctx, 1)
 }
 func (t tracer) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}

@@ -29,6 +29,9 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 			if ae.Field != "" {
 				gqlErr.Extensions["field"] = ae.Field
 			}
+			for k, v := range ae.Extensions {
+				gqlErr.Extensions[k] = v
+			}
 			return gqlErr
 		}
 		var ge *gqlerror.Error

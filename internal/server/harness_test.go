@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 
 	"cartograph/internal/config"
@@ -55,7 +56,17 @@ func newEnv(t *testing.T, bulkProducts int) *env {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	s := server.New(server.Deps{Config: cfg, Log: log, DB: db.Pool, DBStats: db.Stats, Redis: rdb})
+	if err := seed.DemoStaff(ctx, db.Pool); err != nil {
+		t.Fatalf("seed staff: %v", err)
+	}
+	cfg.JWTKeys = "test:" + strings.Repeat("k", 40)
+	// Generous limits: tests that exercise throttling set their own.
+	cfg.RateLimitAnon, cfg.RateLimitCustomer, cfg.RateLimitStaff, cfg.RateLimitKey = 1_000_000, 1_000_000, 1_000_000, 1_000_000
+	cfg.LoginPerMinute = 1000
+	s, err := server.New(server.Deps{Config: cfg, Log: log, DB: db.App, DBStats: db.AppStats, Redis: rdb})
+	if err != nil {
+		t.Fatal(err)
+	}
 	hs := httptest.NewServer(s)
 	t.Cleanup(hs.Close)
 	return &env{db: db, srv: hs}

@@ -6,10 +6,11 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"cartograph/internal/apperr"
-	"cartograph/internal/shop"
+	"cartograph/internal/auth"
 )
 
 type requestIDKey struct{}
@@ -77,7 +78,7 @@ func withRequestLog(log *slog.Logger, next http.Handler) http.Handler {
 				}
 				log.ErrorContext(ctx, "http panic", "request_id", id, "panic", p)
 				if sw.status == 0 {
-					writeError(sw, http.StatusInternalServerError, apperr.Internal, "internal error (request id "+id+")")
+					writeError(sw, http.StatusInternalServerError, apperr.Internal, "internal error (request id "+id+")", nil)
 				}
 			}
 			d := time.Since(start)
@@ -94,25 +95,34 @@ func withRequestLog(log *slog.Logger, next http.Handler) http.Handler {
 	})
 }
 
-// withShop resolves the request's shop; an unknown shop is a coded
-// SHOP_NOT_FOUND (HTTP 404) before any GraphQL runs.
-func withShop(res *shop.Resolver, next http.Handler) http.Handler {
+// withAuth runs the auth gateway (API key → session → shop → anonymous,
+// then the rate limit). Failures answer before any GraphQL runs:
+// UNAUTHENTICATED 401, SHOP_NOT_FOUND 404, THROTTLED 429 with Retry-After.
+func withAuth(g *auth.Gateway, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s, err := res.Resolve(r.Context(), r)
+		ctx, err := g.Authenticate(r.Context(), auth.FromRequest(r))
 		if err != nil {
-			code := apperr.CodeOf(err)
-			status := http.StatusNotFound
-			msg := "internal error"
-			if ae, ok := apperr.As(err); ok && code != apperr.Internal {
-				msg = ae.Message
-			} else {
-				status = http.StatusInternalServerError
-				code = apperr.Internal
+			ae, ok := apperr.As(err)
+			if !ok || ae.Code == apperr.Internal {
+				writeError(w, http.StatusInternalServerError, apperr.Internal, "internal error (request id "+RequestID(r.Context())+")", nil)
+				return
 			}
-			writeError(w, status, code, msg)
+			status := http.StatusBadRequest
+			switch ae.Code {
+			case apperr.Unauthenticated:
+				status = http.StatusUnauthorized
+			case apperr.ShopNotFound:
+				status = http.StatusNotFound
+			case apperr.Throttled:
+				status = http.StatusTooManyRequests
+				if ra, ok := ae.Extensions["retryAfter"].(int); ok {
+					w.Header().Set("Retry-After", strconv.Itoa(ra))
+				}
+			}
+			writeError(w, status, ae.Code, ae.Message, ae.Extensions)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(shop.WithShop(r.Context(), s)))
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -121,7 +131,7 @@ func withShop(res *shop.Resolver, next http.Handler) http.Handler {
 func withBodyLimit(limit int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > limit {
-			writeError(w, http.StatusRequestEntityTooLarge, apperr.BadUserInput, "request body too large")
+			writeError(w, http.StatusRequestEntityTooLarge, apperr.BadUserInput, "request body too large", nil)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
@@ -142,8 +152,8 @@ func (w protocolStatus) WriteHeader(code int) {
 
 func (w protocolStatus) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-func writeError(w http.ResponseWriter, status int, code apperr.Code, msg string) {
+func writeError(w http.ResponseWriter, status int, code apperr.Code, msg string, ext map[string]any) {
 	w.Header().Set("Content-Type", "application/graphql-response+json")
 	w.WriteHeader(status)
-	_, _ = w.Write(errorBody(code, msg))
+	_, _ = w.Write(errorBody(code, msg, ext))
 }

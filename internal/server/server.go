@@ -19,12 +19,15 @@ import (
 	"cartograph/graph"
 	"cartograph/graph/generated"
 	"cartograph/internal/apperr"
+	"cartograph/internal/auth"
 	"cartograph/internal/catalog"
 	"cartograph/internal/config"
 	"cartograph/internal/loaders"
 	"cartograph/internal/pg"
+	"cartograph/internal/ratelimit"
 	"cartograph/internal/shop"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -37,8 +40,10 @@ import (
 
 // Deps are the live components the server uses.
 type Deps struct {
-	Config  config.Config
-	Log     *slog.Logger
+	Config config.Config
+	Log    *slog.Logger
+	// DB is the application pool: connected as cartograph_app, so every
+	// tenant table is behind row-level security.
 	DB      *pgxpool.Pool
 	DBStats *pg.Stats
 	Redis   *redis.Client
@@ -48,15 +53,39 @@ type Deps struct {
 type Server struct {
 	deps     Deps
 	handler  http.Handler
+	keys     *auth.Keys
 	requests atomic.Int64
 }
 
 // New builds the handler tree.
-func New(d Deps) *Server {
+func New(d Deps) (*Server, error) {
 	s := &Server{deps: d}
-	cat := catalog.New(d.DB)
-	res := &graph.Resolver{Catalog: cat, BaseDomain: d.Config.BaseDomain}
-	gql := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: res}))
+	cat := catalog.New(pg.Tenant{Pool: d.DB})
+	signer, err := auth.NewSigner(d.Config.JWTKeys)
+	if err != nil {
+		return nil, err
+	}
+	if d.Config.JWTKeys == "" {
+		d.Log.Warn("JWT_KEYS is not set: using a random per-process signing key (sessions end on restart and are not shared between instances)")
+	}
+	shops := shop.NewResolver(d.DB, d.Config.BaseDomain, d.Config.DefaultShop, d.Config.ShopCacheTTL)
+	limiter := ratelimit.New(d.Redis)
+	s.keys = auth.NewKeys(d.DB)
+	authSvc := auth.NewService(d.DB, d.Redis, signer, s.keys, limiter, auth.Settings{
+		StaffTokenTTL: d.Config.StaffTokenTTL, RefreshTokenTTL: d.Config.RefreshTokenTTL, CustomerTokenTTL: d.Config.CustomerTokenTTL,
+		LoginPerMinute: d.Config.LoginPerMinute, DefaultKeyRateLimit: d.Config.RateLimitKey,
+	})
+	gateway := &auth.Gateway{Shops: shops, Keys: s.keys, Signer: signer, Auth: authSvc, Limiter: limiter,
+		Limits: auth.Limits{Anonymous: d.Config.RateLimitAnon, Customer: d.Config.RateLimitCustomer, Staff: d.Config.RateLimitStaff}}
+	res := &graph.Resolver{Catalog: cat, Auth: authSvc, BaseDomain: d.Config.BaseDomain}
+	gql := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: res, Directives: generated.DirectiveRoot{
+		HasPermission: func(ctx context.Context, _ any, next graphql.Resolver, scopes []string) (any, error) {
+			if err := auth.Require(ctx, scopes...); err != nil {
+				return nil, err
+			}
+			return next(ctx)
+		},
+	}}))
 	gql.AddTransport(transport.Options{})
 	gql.AddTransport(transport.GET{UseGrapQLResponseJsonByDefault: true})
 	gql.AddTransport(postJSON{})
@@ -67,13 +96,12 @@ func New(d Deps) *Server {
 	gql.SetErrorPresenter(presentError(d.Log))
 	gql.SetRecoverFunc(recoverPanic(d.Log))
 
-	shops := shop.NewResolver(d.DB, d.Config.BaseDomain, d.Config.DefaultShop, d.Config.ShopCacheTTL)
 	var api http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.requests.Add(1)
 		gql.ServeHTTP(protocolStatus{w}, r)
 	})
 	api = loaders.Middleware(cat, d.Config.LoaderWait, api)
-	api = withShop(shops, api)
+	api = withAuth(gateway, api)
 	api = withBodyLimit(d.Config.MaxBodyBytes, api)
 
 	mux := http.NewServeMux()
@@ -96,7 +124,15 @@ func New(d Deps) *Server {
 		mux.HandleFunc("GET /debug/pprof/heap", pprof.Index)
 	}
 	s.handler = withRequestLog(d.Log, mux)
-	return s
+	return s, nil
+}
+
+// Background runs the server's periodic work (API key last-use flushing)
+// until ctx ends.
+func (s *Server) Background(ctx context.Context) {
+	s.keys.RunFlusher(ctx, 2*time.Second, func(err error) {
+		s.deps.Log.Warn("api key last-use flush failed", "err", err)
+	})
 }
 
 // ServeHTTP implements http.Handler.
@@ -154,9 +190,11 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	return nil
 }
 
-func errorBody(code apperr.Code, msg string) []byte {
-	b, _ := json.Marshal(map[string]any{"errors": []any{map[string]any{
-		"message": msg, "extensions": map[string]string{"code": string(code)},
-	}}})
+func errorBody(code apperr.Code, msg string, ext map[string]any) []byte {
+	e := map[string]any{"code": string(code)}
+	for k, v := range ext {
+		e[k] = v
+	}
+	b, _ := json.Marshal(map[string]any{"errors": []any{map[string]any{"message": msg, "extensions": e}}})
 	return b
 }

@@ -14,8 +14,10 @@ import (
 
 	"cartograph/internal/apperr"
 	"cartograph/internal/dbq"
+	"cartograph/internal/pg"
 	"cartograph/internal/relay"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -33,9 +35,10 @@ func (*Shop) Description() *string { return nil }
 
 type ctxKey struct{}
 
-// WithShop returns ctx carrying s.
+// WithShop returns ctx carrying s; tenant queries (pg.Tenant) made with it
+// run under s's row-level security.
 func WithShop(ctx context.Context, s *Shop) context.Context {
-	return context.WithValue(ctx, ctxKey{}, s)
+	return pg.WithShopID(context.WithValue(ctx, ctxKey{}, s), s.ID)
 }
 
 // FromContext returns the request's shop, or SHOP_NOT_FOUND when the request
@@ -76,10 +79,30 @@ func NewResolver(db dbq.DBTX, baseDomain, fallback string, ttl time.Duration) *R
 		cache: map[string]entry{}, now: time.Now}
 }
 
+// ByHandle returns the shop with handle (cached like Resolve).
+func (r *Resolver) ByHandle(ctx context.Context, handle string) (*Shop, error) {
+	return r.lookup(ctx, "h:", strings.ToLower(handle))
+}
+
+// ByID returns the shop with id (cached like Resolve).
+func (r *Resolver) ByID(ctx context.Context, id uuid.UUID) (*Shop, error) {
+	return r.lookup(ctx, "i:", id.String())
+}
+
+// ResolveExplicit is Resolve without the development fallback: the shop the
+// request itself names (header, custom domain, subdomain), if any.
+func (r *Resolver) ResolveExplicit(ctx context.Context, req *http.Request) (*Shop, error) {
+	return r.resolve(ctx, req, "")
+}
+
 // Resolve finds the shop a request addresses: the X-Shop-Handle header, the
 // custom domain in Host, a subdomain of the base domain, then the fallback.
 // It returns SHOP_NOT_FOUND when none matches.
 func (r *Resolver) Resolve(ctx context.Context, req *http.Request) (*Shop, error) {
+	return r.resolve(ctx, req, r.fallback)
+}
+
+func (r *Resolver) resolve(ctx context.Context, req *http.Request, fallback string) (*Shop, error) {
 	if h := strings.TrimSpace(req.Header.Get(HeaderHandle)); h != "" {
 		return r.lookup(ctx, "h:", strings.ToLower(h))
 	}
@@ -99,8 +122,8 @@ func (r *Resolver) Resolve(ctx context.Context, req *http.Request) (*Shop, error
 			}
 		}
 	}
-	if r.fallback != "" {
-		return r.lookup(ctx, "h:", r.fallback)
+	if fallback != "" {
+		return r.lookup(ctx, "h:", fallback)
 	}
 	return nil, apperr.New(apperr.ShopNotFound, "no shop matches this request: send %s or use the shop's domain", HeaderHandle)
 }
@@ -119,9 +142,18 @@ func (r *Resolver) lookup(ctx context.Context, kind, key string) (*Shop, error) 
 	}
 	var s dbq.Shop
 	var err error
-	if kind == "h:" {
+	switch kind {
+	case "h:":
 		s, err = r.q.ShopByHandle(ctx, key)
-	} else {
+	case "i:":
+		var rows []dbq.Shop
+		rows, err = r.q.ShopsByIDs(ctx, []uuid.UUID{uuid.MustParse(key)})
+		if err == nil && len(rows) == 0 {
+			err = pgx.ErrNoRows
+		} else if err == nil {
+			s = rows[0]
+		}
+	default:
 		s, err = r.q.ShopByDomain(ctx, &key)
 	}
 	var res *Shop

@@ -41,10 +41,16 @@ func RedisURL() string {
 
 // DB is a migrated, private test database.
 type DB struct {
-	Pool  *pgxpool.Pool
-	Stats *pg.Stats
-	URL   string
-	Name  string
+	// Pool is connected as the owner (seeding, assertions).
+	Pool *pgxpool.Pool
+	// App is connected as cartograph_app, like the gateway: row-level
+	// security applies; AppStats counts its statements.
+	App      *pgxpool.Pool
+	AppStats *pg.Stats
+	Stats    *pg.Stats
+	URL      string
+	AppURL   string
+	Name     string
 }
 
 // New creates a migrated database named after prefix and registers its
@@ -75,6 +81,7 @@ func New(t testing.TB, prefix string) *DB {
 	}
 	t.Cleanup(func() {
 		pool.Close()
+		// (app pool is closed by its own cleanup, registered later, so first)
 		c, err := pgx.Connect(context.Background(), AdminURL())
 		if err != nil {
 			t.Logf("testdb: drop %s: %v", name, err)
@@ -88,7 +95,14 @@ func New(t testing.TB, prefix string) *DB {
 	if err := migrate.Up(ctx, pool, discard{}); err != nil {
 		t.Fatalf("testdb: migrate: %v", err)
 	}
-	return &DB{Pool: pool, Stats: stats, URL: u.String(), Name: name}
+	au := *u
+	au.User = url.User("cartograph_app")
+	app, appStats, err := pg.Open(ctx, au.String(), 8)
+	if err != nil {
+		t.Fatalf("testdb: open as cartograph_app: %v", err)
+	}
+	t.Cleanup(app.Close)
+	return &DB{Pool: pool, Stats: stats, App: app, AppStats: appStats, URL: u.String(), AppURL: au.String(), Name: name}
 }
 
 type discard struct{}
