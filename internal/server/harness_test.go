@@ -26,6 +26,13 @@ type env struct {
 	srv *httptest.Server
 }
 
+// newServerOn starts a second gateway instance over e's database and the
+// same Redis (rate limits, deny-lists and key revocation must agree).
+func newServerOn(t *testing.T, e *env) *env {
+	t.Helper()
+	return &env{db: e.db, srv: startServer(t, e.db, nil)}
+}
+
 // newEnv starts a real HTTP server (loopback) over a fresh database holding
 // the demo shops and one bulk shop "bench-1" with bulkProducts products.
 func newEnv(t *testing.T, bulkProducts int) *env {
@@ -40,6 +47,16 @@ func newEnv(t *testing.T, bulkProducts int) *env {
 			t.Fatalf("seed bulk: %v", err)
 		}
 	}
+	if err := seed.DemoStaff(ctx, db.Pool); err != nil {
+		t.Fatalf("seed staff: %v", err)
+	}
+	return &env{db: db, srv: startServer(t, db, nil)}
+}
+
+// startServer starts a gateway over db; tune may adjust the config.
+func startServer(t *testing.T, db *testdb.DB, tune func(*config.Config)) *httptest.Server {
+	t.Helper()
+	ctx := context.Background()
 	ropts, err := redis.ParseURL(testdb.RedisURL())
 	if err != nil {
 		t.Fatal(err)
@@ -56,20 +73,21 @@ func newEnv(t *testing.T, bulkProducts int) *env {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	if err := seed.DemoStaff(ctx, db.Pool); err != nil {
-		t.Fatalf("seed staff: %v", err)
-	}
 	cfg.JWTKeys = "test:" + strings.Repeat("k", 40)
 	// Generous limits: tests that exercise throttling set their own.
 	cfg.RateLimitAnon, cfg.RateLimitCustomer, cfg.RateLimitStaff, cfg.RateLimitKey = 1_000_000, 1_000_000, 1_000_000, 1_000_000
 	cfg.LoginPerMinute = 1000
+	if tune != nil {
+		tune(&cfg)
+	}
 	s, err := server.New(server.Deps{Config: cfg, Log: log, DB: db.App, DBStats: db.AppStats, Redis: rdb})
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(s)
 	t.Cleanup(hs.Close)
-	return &env{db: db, srv: hs}
+	_ = ctx
+	return hs
 }
 
 type gqlError struct {
