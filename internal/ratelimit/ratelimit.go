@@ -74,4 +74,3 @@ func Key(parts ...string) string {
 	}
 	return out
 }
-

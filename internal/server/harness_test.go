@@ -8,8 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"cartograph/internal/config"
@@ -24,13 +24,33 @@ import (
 type env struct {
 	db  *testdb.DB
 	srv *httptest.Server
+	// logs holds everything the server logged (debug level).
+	logs *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // newServerOn starts a second gateway instance over e's database and the
 // same Redis (rate limits, deny-lists and key revocation must agree).
 func newServerOn(t *testing.T, e *env) *env {
 	t.Helper()
-	return &env{db: e.db, srv: startServer(t, e.db, nil)}
+	logs := &syncBuffer{}
+	return &env{db: e.db, srv: startServer(t, e.db, logs, nil), logs: logs}
 }
 
 // newEnv starts a real HTTP server (loopback) over a fresh database holding
@@ -50,11 +70,12 @@ func newEnv(t *testing.T, bulkProducts int) *env {
 	if err := seed.DemoStaff(ctx, db.Pool); err != nil {
 		t.Fatalf("seed staff: %v", err)
 	}
-	return &env{db: db, srv: startServer(t, db, nil)}
+	logs := &syncBuffer{}
+	return &env{db: db, srv: startServer(t, db, logs, nil), logs: logs}
 }
 
 // startServer starts a gateway over db; tune may adjust the config.
-func startServer(t *testing.T, db *testdb.DB, tune func(*config.Config)) *httptest.Server {
+func startServer(t *testing.T, db *testdb.DB, logs io.Writer, tune func(*config.Config)) *httptest.Server {
 	t.Helper()
 	ctx := context.Background()
 	ropts, err := redis.ParseURL(testdb.RedisURL())
@@ -69,10 +90,10 @@ func startServer(t *testing.T, db *testdb.DB, tune func(*config.Config)) *httpte
 	}
 	cfg.DefaultShop = ""
 	cfg.BaseDomain = "shops.test"
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if logs == nil {
+		logs = io.Discard
 	}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg.JWTKeys = "test:" + strings.Repeat("k", 40)
 	// Generous limits: tests that exercise throttling set their own.
 	cfg.RateLimitAnon, cfg.RateLimitCustomer, cfg.RateLimitStaff, cfg.RateLimitKey = 1_000_000, 1_000_000, 1_000_000, 1_000_000

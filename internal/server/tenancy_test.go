@@ -1,0 +1,274 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"cartograph/graph/generated"
+	"cartograph/internal/config"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// tenantTables must list every table with a shop_id column; the test
+// derives the real list from the catalog and fails on any difference.
+var tenantTables = []string{"api_keys", "collection_products", "collections", "customers", "images", "inventory_levels",
+	"product_options", "products", "staff_memberships", "staff_refresh_tokens", "variants", "warehouses"}
+
+func TestRowLevelSecurity(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	e.register(t, "apparel", "a@example.com", "password-a-1")
+	e.register(t, "electronics", "b@example.com", "password-b-1")
+	e.createKey(t, "apparel", "PUBLIC", "")
+	e.createKey(t, "electronics", "PUBLIC", "")
+
+	var got []string
+	rows, err := e.db.Pool.Query(ctx, `SELECT c.relname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
+		WHERE a.attname = 'shop_id' AND c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace
+		AND c.relname <> 'api_key_index' AND c.relrowsecurity AND c.relforcerowsecurity ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var n string
+		_ = rows.Scan(&n)
+		got = append(got, n)
+	}
+	rows.Close()
+	if !slices.Equal(got, tenantTables) {
+		t.Fatalf("tables with shop_id and forced RLS = %v, want %v", got, tenantTables)
+	}
+
+	var apparel, electronics string
+	_ = e.db.Pool.QueryRow(ctx, `SELECT id::text FROM shops WHERE handle = 'apparel'`).Scan(&apparel)
+	_ = e.db.Pool.QueryRow(ctx, `SELECT id::text FROM shops WHERE handle = 'electronics'`).Scan(&electronics)
+
+	var role string
+	var bypass bool
+	if err := e.db.App.QueryRow(ctx, `SELECT current_user, rolbypassrls OR rolsuper FROM pg_roles WHERE rolname = current_user`).Scan(&role, &bypass); err != nil || role != "cartograph_app" || bypass {
+		t.Fatalf("app pool runs as %q (bypass %v, %v)", role, bypass, err)
+	}
+
+	for _, table := range tenantTables {
+		t.Run(table, func(t *testing.T) {
+			var owner int
+			if err := e.db.Pool.QueryRow(ctx, fmt.Sprintf(`SELECT count(DISTINCT shop_id) FROM %s WHERE shop_id IN ($1, $2)`, pgx.Identifier{table}.Sanitize()), apparel, electronics).Scan(&owner); err != nil {
+				t.Fatal(err)
+			}
+			if owner < 2 && table != "staff_refresh_tokens" {
+				t.Fatalf("%s: fixture should have rows in both shops, has %d", table, owner)
+			}
+			count := func(shopSetting string) (n, other int) {
+				err := pgx.BeginFunc(ctx, e.db.App, func(tx pgx.Tx) error {
+					if shopSetting != "" {
+						if _, err := tx.Exec(ctx, `SELECT set_config('app.shop_id', $1, true)`, shopSetting); err != nil {
+							return err
+						}
+					}
+					q := fmt.Sprintf(`SELECT count(*), count(*) FILTER (WHERE shop_id <> $1) FROM %s`, pgx.Identifier{table}.Sanitize())
+					return tx.QueryRow(ctx, q, apparel).Scan(&n, &other)
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if n, _ := count(""); n != 0 {
+				t.Fatalf("without app.shop_id the app role sees %d rows", n)
+			}
+			n, other := count(apparel)
+			if other != 0 {
+				t.Fatalf("with shop A set the app role sees %d rows of other shops", other)
+			}
+			if n == 0 && table != "staff_refresh_tokens" && owner > 0 {
+				t.Fatalf("with shop A set the app role sees none of A's rows")
+			}
+			// Writing another shop's row is refused by the policy's WITH CHECK.
+			err := pgx.BeginFunc(ctx, e.db.App, func(tx pgx.Tx) error {
+				if _, err := tx.Exec(ctx, `SELECT set_config('app.shop_id', $1, true)`, apparel); err != nil {
+					return err
+				}
+				_, err := tx.Exec(ctx, fmt.Sprintf(`UPDATE %s SET shop_id = $1 WHERE true`, pgx.Identifier{table}.Sanitize()), electronics)
+				return err
+			})
+			if err == nil && n > 0 {
+				t.Fatalf("app role moved rows to another shop")
+			}
+		})
+	}
+}
+
+func TestRateLimitsAreSharedAcrossInstances(t *testing.T) {
+	e := newEnv(t, 0)
+	tune := func(c *config.Config) { c.RateLimitAnon = 12 } // burst 2, then 1 per 5 s
+	a := &env{db: e.db, srv: startServer(t, e.db, nil, tune)}
+	b := &env{db: e.db, srv: startServer(t, e.db, nil, tune)}
+	// Unique client IP per test run: the httptest client is 127.0.0.1, so
+	// flush the bucket first.
+	if err := flushRateLimits(); err != nil {
+		t.Fatal(err)
+	}
+	statuses := []int{}
+	for i := 0; i < 6; i++ {
+		srv := a
+		if i%2 == 1 {
+			srv = b
+		}
+		statuses = append(statuses, srv.do(t, map[string]string{"X-Shop-Handle": "apparel"}, `{ shop { name } }`, nil).Status)
+	}
+	ok := 0
+	for _, s := range statuses {
+		if s == http.StatusOK {
+			ok++
+		}
+	}
+	if ok < 1 || ok > 3 || statuses[len(statuses)-1] != http.StatusTooManyRequests {
+		t.Fatalf("two instances did not share one bucket: %v", statuses)
+	}
+	r := a.do(t, map[string]string{"X-Shop-Handle": "apparel"}, `{ shop { name } }`, nil)
+	if r.code() != "THROTTLED" || r.Errors[0].Extensions["retryAfter"] == nil {
+		t.Fatalf("want THROTTLED with retryAfter, got %+v", r.Errors)
+	}
+}
+
+func TestLoginIsThrottled(t *testing.T) {
+	e := newEnv(t, 0)
+	s := &env{db: e.db, srv: startServer(t, e.db, nil, func(c *config.Config) { c.LoginPerMinute = 3 })}
+	if err := flushRateLimits(); err != nil {
+		t.Fatal(err)
+	}
+	var last *gqlResponse
+	for i := 0; i < 8; i++ {
+		last = s.do(t, map[string]string{"X-Shop-Handle": "apparel"}, `mutation { customerLogin(input: {email: "victim@example.com", password: "guess"}) { accessToken } }`, nil)
+	}
+	if last.code() != "THROTTLED" {
+		t.Fatalf("8 rapid logins were not throttled: %+v", last.Errors)
+	}
+}
+
+// TestCrossTenantMatrix walks every root field of the schema. Each must be
+// declared @public or @hasPermission, and each must have a probe below in
+// which a principal of shop A addresses shop B's objects and gets nothing
+// of B's: NOT_FOUND/FORBIDDEN/UNAUTHENTICATED or null/empty. A new field
+// without a probe fails this test.
+func TestCrossTenantMatrix(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	bCustomer := e.register(t, "electronics", "b-cust@example.com", "password-b-1")
+	bKeyID, _ := e.createKey(t, "electronics", "PUBLIC", "")
+	var bProduct, bCollection, bVariant string
+	var bl listing
+	e.query(t, "electronics", `{ products(first: 1) { edges { node { id variants(first: 1) { edges { node { id } } } } } } }`, nil, &bl)
+	bProduct, bVariant = bl.Products.Edges[0].Node.ID, bl.Products.Edges[0].Node.Variants.Edges[0].Node.ID
+	var bc struct {
+		Collections struct{ Nodes []struct{ ID string } }
+	}
+	e.query(t, "electronics", `{ collections(first: 1) { nodes { id } } }`, nil, &bc)
+	bCollection = bc.Collections.Nodes[0].ID
+	_ = ctx
+
+	// Principals of shop A.
+	staffA := e.staffToken(t, "apparel")
+	_, skA := e.createKey(t, "apparel", "SECRET", `scopes: ["catalog:read", "customers:read", "apikeys:manage"]`)
+	e.register(t, "apparel", "a-cust@example.com", "password-a-1")
+	custA, _ := e.customerLogin(t, "apparel", "a-cust@example.com", "password-a-1")
+	principals := map[string]map[string]string{
+		"anonymous": {"X-Shop-Handle": "apparel"},
+		"staff":     {"X-Shop-Handle": "apparel", "Authorization": "Bearer " + staffA},
+		"secretKey": {"X-Api-Key": skA},
+		"customer":  {"X-Shop-Handle": "apparel", "Authorization": "Bearer " + custA},
+	}
+	// Each probe returns true when the response leaked nothing of shop B.
+	type probe struct {
+		query string
+		vars  map[string]any
+		safe  func(r *gqlResponse) bool
+	}
+	denied := func(r *gqlResponse) bool {
+		c := r.code()
+		return c == "NOT_FOUND" || c == "FORBIDDEN" || c == "UNAUTHENTICATED"
+	}
+	nullOr := func(path string) func(r *gqlResponse) bool {
+		return func(r *gqlResponse) bool {
+			return denied(r) || strings.Contains(string(r.Data), `"`+path+`":null`)
+		}
+	}
+	noB := func(r *gqlResponse) bool {
+		s := string(r.Data)
+		return denied(r) || !(strings.Contains(s, bProduct) || strings.Contains(s, bCustomer) || strings.Contains(s, bKeyID) || strings.Contains(s, "Voltline"))
+	}
+	probes := map[string]probe{
+		"node":                   {`query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": bProduct}, nullOr("node")},
+		"nodes":                  {`query($id: ID!) { nodes(ids: [$id]) { id } }`, map[string]any{"id": bVariant}, func(r *gqlResponse) bool { return denied(r) || string(r.Data) == `{"nodes":[null]}` }},
+		"shop":                   {`{ shop { name } }`, nil, noB},
+		"product":                {`query($id: ID!) { product(id: $id) { id } }`, map[string]any{"id": bProduct}, nullOr("product")},
+		"products":               {`{ products(first: 250) { nodes { id } } }`, nil, noB},
+		"collection":             {`query($id: ID!) { collection(id: $id) { id } }`, map[string]any{"id": bCollection}, nullOr("collection")},
+		"collections":            {`{ collections(first: 250) { nodes { id } } }`, nil, func(r *gqlResponse) bool { return !strings.Contains(string(r.Data), bCollection) }},
+		"productRecommendations": {`query($id: ID!) { productRecommendations(productId: $id) { id } }`, map[string]any{"id": bProduct}, nullOr("productRecommendations")},
+		"me":                     {`{ me { id } }`, nil, noB},
+		"customer":               {`query($id: ID!) { customer(id: $id) { id } }`, map[string]any{"id": bCustomer}, nullOr("customer")},
+		"customers":              {`{ customers(first: 250) { nodes { id } } }`, nil, noB},
+		"apiKeys":                {`{ apiKeys(first: 250) { nodes { id } } }`, nil, noB},
+		"customerRegister":       {`mutation { customerRegister(input: {email: "b-cust@example.com", password: "password-x-1"}) { customer { id } } }`, nil, noB},
+		"customerLogin":          {`mutation { customerLogin(input: {email: "b-cust@example.com", password: "password-b-1"}) { accessToken } }`, nil, nullOr("accessToken")},
+		"customerLogout":         {`mutation { customerLogout { loggedOut } }`, nil, noB},
+		"staffLogin":             {`mutation { staffLogin(input: {email: "owner@electronics.example", password: "cartograph-demo"}) { accessToken } }`, nil, denied},
+		"staffTokenRefresh":      {`mutation { staffTokenRefresh(refreshToken: "0000") { accessToken } }`, nil, denied},
+		"apiKeyCreate":           {`mutation { apiKeyCreate(input: {kind: PUBLIC}) { apiKey { id } } }`, nil, noB},
+		"apiKeyRevoke":           {`mutation($id: ID!) { apiKeyRevoke(id: $id) { apiKey { id } } }`, map[string]any{"id": bKeyID}, denied},
+	}
+
+	schema := generated.NewExecutableSchema(generated.Config{}).Schema()
+	for _, root := range []string{"Query", "Mutation", "Subscription"} {
+		def := schema.Types[root]
+		if def == nil {
+			continue
+		}
+		for _, f := range def.Fields {
+			if strings.HasPrefix(f.Name, "__") {
+				continue
+			}
+			name := f.Name
+			t.Run(root+"."+name, func(t *testing.T) {
+				pub, perm := f.Directives.ForName("public") != nil, f.Directives.ForName("hasPermission") != nil
+				if pub == perm {
+					t.Fatalf("%s.%s must carry exactly one of @public / @hasPermission", root, name)
+				}
+				p, ok := probes[name]
+				if !ok {
+					t.Fatalf("%s.%s has no cross-tenant probe in TestCrossTenantMatrix", root, name)
+				}
+				for who, h := range principals {
+					r := e.do(t, h, p.query, p.vars)
+					if !p.safe(r) {
+						t.Fatalf("%s of shop A reached shop B through %s: %d %s %+v", who, name, r.Status, r.Data, r.Errors)
+					}
+				}
+			})
+		}
+	}
+	var revoked bool
+	if err := e.db.Pool.QueryRow(ctx, `SELECT revoked_at IS NOT NULL FROM api_keys WHERE id = (SELECT key_id FROM api_key_index i JOIN shops s ON s.id = i.shop_id WHERE s.handle = 'electronics')`).Scan(&revoked); err != nil || revoked {
+		t.Fatalf("shop B's key after shop A's revoke attempts: revoked=%v err=%v", revoked, err)
+	}
+}
+
+func TestPlaintextKeyNeverLogged(t *testing.T) {
+	e := newEnv(t, 0)
+	_, pk := e.createKey(t, "apparel", "PUBLIC", "")
+	e.do(t, map[string]string{"X-Api-Key": pk}, `{ shop { name } }`, nil)
+	e.do(t, map[string]string{"X-Api-Key": pk[:len(pk)-1] + "0"}, `{ shop { name } }`, nil)
+	logs := e.logs.String()
+	if !strings.Contains(logs, `"request"`) {
+		t.Fatalf("expected request logs at debug level, got %q", logs)
+	}
+	if strings.Contains(logs, pk[len(pk)-64:]) || strings.Contains(logs, pk[len(pk)-64:len(pk)-1]) {
+		t.Fatal("the plaintext key appeared in the logs")
+	}
+}
