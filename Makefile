@@ -33,6 +33,7 @@ run: build
 	./$(BIN) seed; \
 	echo; \
 	echo "Cartograph GraphiQL: http://$(LISTEN_ADDR)/   (shop: apparel by default; send X-Shop-Handle: electronics for the other)"; \
+	echo "Staff logins: owner@apparel.example / owner@electronics.example, password cartograph-demo (mutation staffLogin)"; \
 	echo "Example:"; \
 	echo "  curl -s http://$(LISTEN_ADDR)/graphql -H 'Content-Type: application/json' -H 'X-Shop-Handle: apparel' \\"; \
 	echo "    -d '{\"query\":\"{ products(first: 3, sortKey: TITLE) { edges { node { title priceRange { minVariantPrice { amount currencyCode } } variants(first: 3) { edges { node { title quantityAvailable } } } } } } }\"}'"; \

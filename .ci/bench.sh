@@ -215,7 +215,7 @@ start_server() {
   # norls=1 is the baseline for the RLS overhead figure: owner connection
   # (superuser: policies bypassed) and no per-statement shop setting.
   LISTEN_ADDR="$ADDR" DATABASE_URL="$BENCH_URL" REDIS_URL="$REDIS_URL" CARTOGRAPH_DEBUG_STATS=1 \
-    RATE_LIMIT_ANON=1000000000 CARTOGRAPH_BENCH_NO_RLS="$norls" \
+    RATE_LIMIT_ANON=50000000 CARTOGRAPH_BENCH_NO_RLS="$norls" \
     "$BIN" serve >"$OUT/server.log" 2>&1 &
   SERVER_PID=$!
 

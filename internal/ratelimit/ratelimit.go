@@ -13,11 +13,14 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// gcra: KEYS[1] bucket; ARGV rate-per-period emission interval (µs), burst
-// tolerance (µs), now (µs). Returns {allowed, retry_after_µs}.
+// gcra: KEYS[1] bucket; ARGV emission interval (µs), burst tolerance (µs).
+// Time comes from the Redis server, so instances with skewed clocks (or
+// goroutines racing) still share one consistent timeline.
+// Returns {allowed, retry_after_µs}.
 var gcra = redis.NewScript(`
-local tat = tonumber(redis.call('GET', KEYS[1]) or ARGV[3])
-local now = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
 if tat < now then tat = now end
@@ -33,24 +36,22 @@ return {1, 0}
 // Limiter checks limits in Redis.
 type Limiter struct {
 	rdb *redis.Client
-	now func() time.Time
 }
 
 // New returns a Limiter over rdb.
-func New(rdb *redis.Client) *Limiter { return &Limiter{rdb: rdb, now: time.Now} }
+func New(rdb *redis.Client) *Limiter { return &Limiter{rdb: rdb} }
 
 // Allow admits one event for key at perMinute with a burst of perMinute/6
 // (at least 1). It returns THROTTLED with extensions.retryAfter (seconds)
 // when the caller must wait. A Redis failure is reported, not ignored.
 func (l *Limiter) Allow(ctx context.Context, key string, perMinute int) error {
-	if perMinute <= 0 {
-		return nil
+	if perMinute <= 0 || perMinute >= 60_000_000 {
+		return nil // off, or beyond one event per microsecond: unlimited
 	}
 	interval := int64(time.Minute/time.Microsecond) / int64(perMinute)
 	burst := int64(math.Max(1, float64(perMinute)/6))
 	tolerance := interval * burst
-	now := l.now().UnixMicro()
-	res, err := gcra.Run(ctx, l.rdb, []string{"rl:" + key}, interval, tolerance, now).Int64Slice()
+	res, err := gcra.Run(ctx, l.rdb, []string{"rl:" + key}, interval, tolerance).Int64Slice()
 	if err != nil {
 		return apperr.Wrap(err, apperr.Internal, "rate limiter unavailable")
 	}
