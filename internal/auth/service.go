@@ -484,3 +484,6 @@ func (s *Service) CustomerByID(ctx context.Context, id uuid.UUID) (*dbq.Customer
 	}
 	return &cs[0], nil
 }
+
+// ClientIP returns the caller's IP recorded by the gateway.
+func ClientIP(ctx context.Context) string { return clientIP(ctx) }

@@ -13,6 +13,53 @@ import (
 	"github.com/google/uuid"
 )
 
+type OrderStatus string
+
+const (
+	OrderStatusPENDINGPAYMENT    OrderStatus = "PENDING_PAYMENT"
+	OrderStatusPAID              OrderStatus = "PAID"
+	OrderStatusFULFILLED         OrderStatus = "FULFILLED"
+	OrderStatusCANCELLED         OrderStatus = "CANCELLED"
+	OrderStatusEXPIRED           OrderStatus = "EXPIRED"
+	OrderStatusREFUNDED          OrderStatus = "REFUNDED"
+	OrderStatusPARTIALLYREFUNDED OrderStatus = "PARTIALLY_REFUNDED"
+)
+
+func (e *OrderStatus) Scan(src interface{}) error {
+	switch s := src.(type) {
+	case []byte:
+		*e = OrderStatus(s)
+	case string:
+		*e = OrderStatus(s)
+	default:
+		return fmt.Errorf("unsupported scan type for OrderStatus: %T", src)
+	}
+	return nil
+}
+
+type NullOrderStatus struct {
+	OrderStatus OrderStatus
+	Valid       bool // Valid is true if OrderStatus is not NULL
+}
+
+// Scan implements the Scanner interface.
+func (ns *NullOrderStatus) Scan(value interface{}) error {
+	if value == nil {
+		ns.OrderStatus, ns.Valid = "", false
+		return nil
+	}
+	ns.Valid = true
+	return ns.OrderStatus.Scan(value)
+}
+
+// Value implements the driver Valuer interface.
+func (ns NullOrderStatus) Value() (driver.Value, error) {
+	if !ns.Valid {
+		return nil, nil
+	}
+	return string(ns.OrderStatus), nil
+}
+
 type ProductStatus string
 
 const (
@@ -110,6 +157,19 @@ type Customer struct {
 	UpdatedAt    time.Time
 }
 
+type IdempotencyKey struct {
+	ShopID      uuid.UUID
+	Principal   string
+	Key         string
+	Operation   string
+	RequestHash []byte
+	State       string
+	Response    []byte
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	ExpiresAt   time.Time
+}
+
 type Image struct {
 	ShopID    uuid.UUID
 	ID        uuid.UUID
@@ -128,6 +188,73 @@ type InventoryLevel struct {
 	OnHand      int32
 	Reserved    int32
 	UpdatedAt   time.Time
+}
+
+type Order struct {
+	ShopID               uuid.UUID
+	ID                   uuid.UUID
+	Number               int64
+	Status               OrderStatus
+	Email                string
+	CustomerID           *uuid.UUID
+	CustomerFirstName    string
+	CustomerLastName     string
+	ShippingAddress      []byte
+	BillingAddress       []byte
+	CurrencyCode         money.Currency
+	SubtotalAmount       int64
+	TaxAmount            int64
+	TotalAmount          int64
+	RefundedAmount       int64
+	CartID               *string
+	PaymentProvider      string
+	PaymentIntentID      *string
+	PaymentClientSecret  *string
+	ReservationExpiresAt *time.Time
+	CancelReason         *string
+	CreatedAt            time.Time
+	UpdatedAt            time.Time
+}
+
+type OrderEvent struct {
+	ShopID     uuid.UUID
+	OrderID    uuid.UUID
+	ID         uuid.UUID
+	FromStatus NullOrderStatus
+	ToStatus   OrderStatus
+	Actor      string
+	Note       string
+	PaymentRef *string
+	Amount     *int64
+	CreatedAt  time.Time
+}
+
+type OrderExpiry struct {
+	ExpiresAt time.Time
+	ShopID    uuid.UUID
+	OrderID   uuid.UUID
+}
+
+type OrderLine struct {
+	ShopID       uuid.UUID
+	OrderID      uuid.UUID
+	Position     int32
+	VariantID    uuid.UUID
+	ProductID    uuid.UUID
+	ProductTitle string
+	VariantTitle string
+	Sku          string
+	UnitAmount   int64
+	Quantity     int32
+}
+
+type OrderReservation struct {
+	ShopID      uuid.UUID
+	OrderID     uuid.UUID
+	VariantID   uuid.UUID
+	WarehouseID uuid.UUID
+	Quantity    int32
+	State       string
 }
 
 type Product struct {
@@ -161,12 +288,18 @@ type ProductOption struct {
 }
 
 type Shop struct {
-	ID           uuid.UUID
-	Handle       string
-	Name         string
-	CustomDomain *string
-	CurrencyCode money.Currency
-	CreatedAt    time.Time
+	ID                  uuid.UUID
+	Handle              string
+	Name                string
+	CustomDomain        *string
+	CurrencyCode        money.Currency
+	CreatedAt           time.Time
+	CheckoutUrlTemplate *string
+}
+
+type ShopOrderCounter struct {
+	ShopID     uuid.UUID
+	LastNumber int64
 }
 
 type StaffMembership struct {
@@ -193,6 +326,12 @@ type StaffUser struct {
 	Name         string
 	PasswordHash string
 	CreatedAt    time.Time
+}
+
+type StripeEvent struct {
+	EventID    string
+	Type       string
+	ReceivedAt time.Time
 }
 
 type Variant struct {

@@ -12,7 +12,7 @@ import (
 )
 
 const shopByDomain = `-- name: ShopByDomain :one
-SELECT id, handle, name, custom_domain, currency_code, created_at FROM shops WHERE custom_domain = $1
+SELECT id, handle, name, custom_domain, currency_code, created_at, checkout_url_template FROM shops WHERE custom_domain = $1
 `
 
 func (q *Queries) ShopByDomain(ctx context.Context, customDomain *string) (Shop, error) {
@@ -25,12 +25,13 @@ func (q *Queries) ShopByDomain(ctx context.Context, customDomain *string) (Shop,
 		&i.CustomDomain,
 		&i.CurrencyCode,
 		&i.CreatedAt,
+		&i.CheckoutUrlTemplate,
 	)
 	return i, err
 }
 
 const shopByHandle = `-- name: ShopByHandle :one
-SELECT id, handle, name, custom_domain, currency_code, created_at FROM shops WHERE handle = $1
+SELECT id, handle, name, custom_domain, currency_code, created_at, checkout_url_template FROM shops WHERE handle = $1
 `
 
 func (q *Queries) ShopByHandle(ctx context.Context, handle string) (Shop, error) {
@@ -43,12 +44,13 @@ func (q *Queries) ShopByHandle(ctx context.Context, handle string) (Shop, error)
 		&i.CustomDomain,
 		&i.CurrencyCode,
 		&i.CreatedAt,
+		&i.CheckoutUrlTemplate,
 	)
 	return i, err
 }
 
 const shopsByIDs = `-- name: ShopsByIDs :many
-SELECT id, handle, name, custom_domain, currency_code, created_at FROM shops WHERE id = ANY($1::uuid[])
+SELECT id, handle, name, custom_domain, currency_code, created_at, checkout_url_template FROM shops WHERE id = ANY($1::uuid[])
 `
 
 func (q *Queries) ShopsByIDs(ctx context.Context, ids []uuid.UUID) ([]Shop, error) {
@@ -67,6 +69,7 @@ func (q *Queries) ShopsByIDs(ctx context.Context, ids []uuid.UUID) ([]Shop, erro
 			&i.CustomDomain,
 			&i.CurrencyCode,
 			&i.CreatedAt,
+			&i.CheckoutUrlTemplate,
 		); err != nil {
 			return nil, err
 		}

@@ -1,0 +1,94 @@
+-- name: OrderNextNumber :one
+INSERT INTO shop_order_counters (shop_id, last_number) VALUES (@shop_id, 1001)
+ON CONFLICT (shop_id) DO UPDATE SET last_number = shop_order_counters.last_number + 1
+RETURNING last_number;
+
+-- name: OrderInsert :one
+INSERT INTO orders (shop_id, number, email, customer_id, customer_first_name, customer_last_name,
+  shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount,
+  cart_id, payment_provider, reservation_expires_at)
+VALUES (@shop_id, @number, @email, @customer_id, @customer_first_name, @customer_last_name,
+  @shipping_address, @billing_address, @currency_code, @subtotal_amount, @tax_amount, @total_amount,
+  @cart_id, @payment_provider, @reservation_expires_at)
+RETURNING *;
+
+-- name: OrderLinesInsert :copyfrom
+INSERT INTO order_lines (shop_id, order_id, position, variant_id, product_id, product_title, variant_title, sku, unit_amount, quantity)
+VALUES (@shop_id, @order_id, @position, @variant_id, @product_id, @product_title, @variant_title, @sku, @unit_amount, @quantity);
+
+-- name: OrderExpiryInsert :exec
+INSERT INTO order_expiries (expires_at, shop_id, order_id) VALUES (@expires_at, @shop_id, @order_id);
+
+-- name: OrderExpiryDelete :exec
+DELETE FROM order_expiries WHERE shop_id = @shop_id AND order_id = @order_id;
+
+-- name: OrderExpiriesDue :many
+SELECT shop_id, order_id FROM order_expiries
+WHERE expires_at <= now()
+ORDER BY expires_at
+LIMIT @lim
+FOR UPDATE SKIP LOCKED;
+
+-- name: OrderSetPayment :exec
+UPDATE orders SET payment_intent_id = @payment_intent_id, payment_client_secret = @payment_client_secret, updated_at = now()
+WHERE shop_id = @shop_id AND id = @id;
+
+-- name: OrderGet :one
+SELECT * FROM orders WHERE shop_id = @shop_id AND id = @id;
+
+-- name: OrderLock :one
+SELECT * FROM orders WHERE shop_id = @shop_id AND id = @id FOR UPDATE;
+
+-- name: OrdersByIDs :many
+SELECT * FROM orders WHERE shop_id = @shop_id AND id = ANY(@ids::uuid[]);
+
+-- name: OrderSetStatus :one
+UPDATE orders SET status = @status, cancel_reason = coalesce(sqlc.narg('cancel_reason'), cancel_reason),
+  refunded_amount = refunded_amount + @refund_amount, updated_at = now()
+WHERE shop_id = @shop_id AND id = @id
+RETURNING *;
+
+-- name: OrderEventInsert :exec
+INSERT INTO order_events (shop_id, order_id, from_status, to_status, actor, note, payment_ref, amount)
+VALUES (@shop_id, @order_id, sqlc.narg('from_status'), @to_status, @actor, @note, sqlc.narg('payment_ref'), sqlc.narg('amount'));
+
+-- name: OrderEvents :many
+SELECT * FROM order_events WHERE shop_id = @shop_id AND order_id = @order_id ORDER BY created_at, id;
+
+-- name: OrderLinesByOrderIDs :many
+SELECT * FROM order_lines WHERE shop_id = @shop_id AND order_id = ANY(@order_ids::uuid[]) ORDER BY order_id, position;
+
+-- name: OrdersPage :many
+SELECT * FROM orders
+WHERE shop_id = @shop_id
+  AND (sqlc.narg('status')::order_status IS NULL OR status = sqlc.narg('status')::order_status)
+  AND (sqlc.narg('customer_id')::uuid IS NULL OR customer_id = sqlc.narg('customer_id')::uuid)
+  AND (sqlc.narg('created_from')::timestamptz IS NULL OR created_at >= sqlc.narg('created_from')::timestamptz)
+  AND (sqlc.narg('created_to')::timestamptz IS NULL OR created_at < sqlc.narg('created_to')::timestamptz)
+  AND (sqlc.narg('after_created')::timestamptz IS NULL OR (created_at, id) < (sqlc.narg('after_created')::timestamptz, sqlc.narg('after_id')::uuid))
+ORDER BY created_at DESC, id DESC
+LIMIT @lim;
+
+-- name: StripeEventRecord :execrows
+-- Exactly-once webhook processing: the insert and the transition commit
+-- together; a duplicate delivery waits on the key, then inserts nothing.
+INSERT INTO stripe_events (event_id, type) VALUES (@event_id, @type) ON CONFLICT (event_id) DO NOTHING;
+
+-- name: IdemInsert :execrows
+INSERT INTO idempotency_keys (shop_id, principal, key, operation, request_hash)
+VALUES (@shop_id, @principal, @key, @operation, @request_hash)
+ON CONFLICT (shop_id, principal, key) DO NOTHING;
+
+-- name: IdemGet :one
+SELECT * FROM idempotency_keys WHERE shop_id = @shop_id AND principal = @principal AND key = @key;
+
+-- name: IdemFinish :exec
+UPDATE idempotency_keys SET state = 'done', response = @response, updated_at = now()
+WHERE shop_id = @shop_id AND principal = @principal AND key = @key;
+
+-- name: IdemAbandon :exec
+DELETE FROM idempotency_keys WHERE shop_id = @shop_id AND principal = @principal AND key = @key AND state = 'running';
+
+-- name: IdemClearExpired :execrows
+DELETE FROM idempotency_keys WHERE shop_id = @shop_id AND principal = @principal AND key = @key
+  AND (expires_at <= now() OR (state = 'running' AND updated_at < now() - interval '2 minutes'));

@@ -1,0 +1,525 @@
+// Package orders owns the order state machine, the order timeline, and the
+// flows that move an order: payment succeeded or failed (webhooks), staff
+// actions (mark paid, fulfil, cancel, refund) and reservation expiry. Every
+// transition goes through Transition, in the same transaction as the stock
+// movement it implies (internal/inventory).
+// Errors: NOT_FOUND, FORBIDDEN/UNAUTHENTICATED (scopes), INVALID_TRANSITION
+// as a user error, INTERNAL.
+package orders
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"cartograph/internal/apperr"
+	"cartograph/internal/auth"
+	"cartograph/internal/dbq"
+	"cartograph/internal/idempotency"
+	"cartograph/internal/inventory"
+	"cartograph/internal/payments"
+	"cartograph/internal/pg"
+	"cartograph/internal/shop"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Status is an order status.
+type Status = dbq.OrderStatus
+
+// The statuses.
+const (
+	PendingPayment    = dbq.OrderStatusPENDINGPAYMENT
+	Paid              = dbq.OrderStatusPAID
+	Fulfilled         = dbq.OrderStatusFULFILLED
+	Cancelled         = dbq.OrderStatusCANCELLED
+	Expired           = dbq.OrderStatusEXPIRED
+	Refunded          = dbq.OrderStatusREFUNDED
+	PartiallyRefunded = dbq.OrderStatusPARTIALLYREFUNDED
+)
+
+// transitions is the whole state machine.
+var transitions = map[Status][]Status{
+	PendingPayment:    {Paid, Cancelled, Expired},
+	Paid:              {Fulfilled, Refunded, PartiallyRefunded, Cancelled},
+	PartiallyRefunded: {PartiallyRefunded, Refunded},
+}
+
+// Allowed reports whether from → to is a legal transition.
+func Allowed(from, to Status) bool { return slices.Contains(transitions[from], to) }
+
+// InvalidTransition is returned (as a user error code) for an illegal move.
+const InvalidTransition = "INVALID_TRANSITION"
+
+// TransitionError explains an illegal transition; nothing was changed.
+type TransitionError struct{ From, To Status }
+
+func (e *TransitionError) Error() string {
+	return fmt.Sprintf("an order in status %s cannot become %s", e.From, e.To)
+}
+
+// Change is one requested transition.
+type Change struct {
+	To         Status
+	Actor      string
+	Note       string
+	PaymentRef *string
+	Refund     int64
+	Reason     *string
+}
+
+// Transition locks the order, checks the move and applies it with a
+// timeline event, inside tx. An illegal move returns *TransitionError and
+// changes nothing.
+func Transition(ctx context.Context, tx pgx.Tx, shopID, orderID uuid.UUID, c Change) (*dbq.Order, error) {
+	q := dbq.New(tx)
+	o, err := q.OrderLock(ctx, dbq.OrderLockParams{ShopID: shopID, ID: orderID})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, apperr.New(apperr.NotFound, "no such order")
+	}
+	if err != nil {
+		return nil, pg.MapError(err)
+	}
+	if !Allowed(o.Status, c.To) {
+		return &o, &TransitionError{From: o.Status, To: c.To}
+	}
+	if c.Refund > o.TotalAmount-o.RefundedAmount {
+		return &o, apperr.BadInput("amount", "refund exceeds the amount left to refund")
+	}
+	updated, err := q.OrderSetStatus(ctx, dbq.OrderSetStatusParams{Status: c.To, CancelReason: c.Reason, RefundAmount: c.Refund, ShopID: shopID, ID: orderID})
+	if err != nil {
+		return nil, pg.MapError(err)
+	}
+	var amount *int64
+	if c.Refund > 0 {
+		amount = &c.Refund
+	}
+	if err := q.OrderEventInsert(ctx, dbq.OrderEventInsertParams{ShopID: shopID, OrderID: orderID,
+		FromStatus: dbq.NullOrderStatus{OrderStatus: o.Status, Valid: true}, ToStatus: c.To, Actor: c.Actor, Note: c.Note, PaymentRef: c.PaymentRef, Amount: amount}); err != nil {
+		return nil, pg.MapError(err)
+	}
+	return &updated, nil
+}
+
+// CartClearer empties a cart once its order is paid (internal/cart).
+type CartClearer interface {
+	Clear(ctx context.Context, shopID uuid.UUID, cartID string) error
+}
+
+// Service runs order flows.
+type Service struct {
+	db       *pgxpool.Pool
+	q        *dbq.Queries
+	provider payments.Provider
+	idem     *idempotency.Store
+	carts    CartClearer
+	log      *slog.Logger
+	// OnStock observes every committed stock movement (live inventory).
+	OnStock inventory.Observer
+}
+
+// NewService returns the orders service.
+func NewService(db *pgxpool.Pool, provider payments.Provider, idem *idempotency.Store, carts CartClearer, log *slog.Logger) *Service {
+	return &Service{db: db, q: dbq.New(pg.Tenant{Pool: db}), provider: provider, idem: idem, carts: carts, log: log}
+}
+
+// Result is the outcome of a staff action: the order, or user errors.
+type Result struct {
+	OrderID    uuid.UUID
+	UserErrors []auth.UserError
+}
+
+func actorOf(ctx context.Context) string {
+	p := auth.FromContext(ctx)
+	switch p.Kind {
+	case auth.Staff:
+		return "staff:" + p.StaffID.String()
+	case auth.APIKey:
+		return "api_key:" + p.KeyID.String()
+	case auth.Customer:
+		return "customer:" + p.CustomerID.String()
+	}
+	return "system"
+}
+
+func principalKey(ctx context.Context) string {
+	p := auth.FromContext(ctx)
+	switch p.Kind {
+	case auth.Staff:
+		return "staff:" + p.StaffID.String()
+	case auth.APIKey:
+		return "key:" + p.KeyID.String()
+	case auth.Customer:
+		return "customer:" + p.CustomerID.String()
+	}
+	return "anonymous:" + auth.ClientIP(ctx)
+}
+
+// PrincipalKey identifies the caller for idempotency records.
+func PrincipalKey(ctx context.Context) string { return principalKey(ctx) }
+
+func (s *Service) notify(ctx context.Context, shopID uuid.UUID, levels []inventory.Level) {
+	if s.OnStock != nil && len(levels) > 0 {
+		s.OnStock(ctx, shopID, levels)
+	}
+}
+
+// staffAction runs an authorized transition with optional idempotency.
+func (s *Service) staffAction(ctx context.Context, orderID uuid.UUID, key, op string, req any, fn func(context.Context, *shop.Shop) (Result, error)) (Result, error) {
+	if err := auth.Require(ctx, auth.ScopeOrdersWrite); err != nil {
+		return Result{}, err
+	}
+	if auth.FromContext(ctx).Kind == auth.Customer {
+		return Result{}, apperr.New(apperr.Forbidden, "customers cannot change orders")
+	}
+	sh, err := shop.FromContext(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	call := func(ctx context.Context) (Result, error) { return fn(ctx, sh) }
+	if key == "" {
+		return call(ctx)
+	}
+	return idempotency.Do(ctx, s.idem, sh.ID, principalKey(ctx), key, op, req, call)
+}
+
+func userErr(err error) (Result, error) {
+	var te *TransitionError
+	if errors.As(err, &te) {
+		return Result{UserErrors: []auth.UserError{{Field: []string{"id"}, Message: te.Error(), Code: InvalidTransition}}}, nil
+	}
+	if ae, ok := apperr.As(err); ok && ae.Code == apperr.BadUserInput {
+		return Result{UserErrors: []auth.UserError{{Field: []string{ae.Field}, Message: ae.Message, Code: "INVALID"}}}, nil
+	}
+	return Result{}, err
+}
+
+// MarkPaid confirms payment of a manual-provider order (orders:write):
+// PENDING_PAYMENT → PAID, reservations committed.
+func (s *Service) MarkPaid(ctx context.Context, orderID uuid.UUID, note, key string) (Result, error) {
+	return s.staffAction(ctx, orderID, key, "orderMarkPaid", []any{orderID, note}, func(ctx context.Context, sh *shop.Shop) (Result, error) {
+		o, err := s.q.OrderGet(ctx, dbq.OrderGetParams{ShopID: sh.ID, ID: orderID})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return Result{}, apperr.New(apperr.NotFound, "no such order")
+		}
+		if err != nil {
+			return Result{}, pg.MapError(err)
+		}
+		if o.PaymentProvider != "manual" {
+			return Result{UserErrors: []auth.UserError{{Field: []string{"id"}, Message: "only manual-payment orders can be marked paid; card payments are confirmed by the provider", Code: "NOT_MANUAL"}}}, nil
+		}
+		if err := s.paid(ctx, sh.ID, orderID, actorOf(ctx), note, o.PaymentIntentID); err != nil {
+			return userErr(err)
+		}
+		return Result{OrderID: orderID}, nil
+	})
+}
+
+// paid moves an order to PAID and commits its stock, then clears its cart.
+func (s *Service) paid(ctx context.Context, shopID, orderID uuid.UUID, actor, note string, ref *string) error {
+	var levels []inventory.Level
+	var cartID *string
+	err := pg.WithTenantTx(pg.WithShopID(ctx, shopID), s.db, func(tx pgx.Tx) error {
+		if err := dropExpiry(ctx, tx, shopID, orderID); err != nil {
+			return err
+		}
+		o, err := Transition(ctx, tx, shopID, orderID, Change{To: Paid, Actor: actor, Note: note, PaymentRef: ref})
+		if err != nil {
+			return err
+		}
+		cartID = o.CartID
+		levels, err = inventory.Commit(ctx, tx, shopID, orderID)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.notify(ctx, shopID, levels)
+	if cartID != nil && s.carts != nil {
+		if err := s.carts.Clear(ctx, shopID, *cartID); err != nil {
+			s.log.Warn("clearing cart of paid order", "order", orderID, "err", err)
+		}
+	}
+	return nil
+}
+
+// release ends an unpaid order (CANCELLED or EXPIRED) and frees its stock.
+// Returns the payment intent to cancel, if any.
+func (s *Service) release(ctx context.Context, shopID, orderID uuid.UUID, to Status, actor, note string, reason *string, ref *string) (*dbq.Order, error) {
+	var levels []inventory.Level
+	var out *dbq.Order
+	err := pg.WithTenantTx(pg.WithShopID(ctx, shopID), s.db, func(tx pgx.Tx) error {
+		if err := dropExpiry(ctx, tx, shopID, orderID); err != nil {
+			return err
+		}
+		o, err := Transition(ctx, tx, shopID, orderID, Change{To: to, Actor: actor, Note: note, Reason: reason, PaymentRef: ref})
+		if err != nil {
+			return err
+		}
+		out = o
+		levels, err = inventory.Release(ctx, tx, shopID, orderID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.notify(ctx, shopID, levels)
+	return out, nil
+}
+
+// Fulfill marks a paid order shipped (orders:write).
+func (s *Service) Fulfill(ctx context.Context, orderID uuid.UUID, note, key string) (Result, error) {
+	return s.staffAction(ctx, orderID, key, "orderFulfill", []any{orderID, note}, func(ctx context.Context, sh *shop.Shop) (Result, error) {
+		err := pg.WithTenantTx(ctx, s.db, func(tx pgx.Tx) error {
+			_, err := Transition(ctx, tx, sh.ID, orderID, Change{To: Fulfilled, Actor: actorOf(ctx), Note: note})
+			return err
+		})
+		if err != nil {
+			return userErr(err)
+		}
+		return Result{OrderID: orderID}, nil
+	})
+}
+
+// Cancel cancels an order (orders:write). Unpaid: stock released and the
+// payment intent cancelled. Paid: refunded in full through the provider.
+func (s *Service) Cancel(ctx context.Context, orderID uuid.UUID, reason, key string) (Result, error) {
+	return s.staffAction(ctx, orderID, key, "orderCancel", []any{orderID, reason}, func(ctx context.Context, sh *shop.Shop) (Result, error) {
+		o, err := s.q.OrderGet(ctx, dbq.OrderGetParams{ShopID: sh.ID, ID: orderID})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return Result{}, apperr.New(apperr.NotFound, "no such order")
+		}
+		if err != nil {
+			return Result{}, pg.MapError(err)
+		}
+		if o.Status == Paid {
+			return s.refund(ctx, sh.ID, &o, o.TotalAmount-o.RefundedAmount, Cancelled, reason, key)
+		}
+		cancelled, err := s.release(ctx, sh.ID, orderID, Cancelled, actorOf(ctx), reason, &reason, nil)
+		if err != nil {
+			return userErr(err)
+		}
+		s.cancelIntent(ctx, cancelled)
+		return Result{OrderID: orderID}, nil
+	})
+}
+
+func (s *Service) cancelIntent(ctx context.Context, o *dbq.Order) {
+	if o.PaymentIntentID == nil || o.PaymentProvider != s.provider.Name() {
+		return
+	}
+	if err := s.provider.Cancel(context.WithoutCancel(ctx), *o.PaymentIntentID); err != nil {
+		s.log.Warn("cancelling payment intent", "order", o.ID, "intent", *o.PaymentIntentID, "err", err)
+	}
+}
+
+// Refund refunds amount (all that is left when amount is nil) of a paid
+// order through the provider (orders:write). The idempotency key is
+// required: refunds move money.
+func (s *Service) Refund(ctx context.Context, orderID uuid.UUID, amount *int64, reason, key string) (Result, error) {
+	if key == "" {
+		return Result{}, apperr.BadInput("idempotencyKey", "orderRefund requires an idempotencyKey")
+	}
+	return s.staffAction(ctx, orderID, key, "orderRefund", []any{orderID, amount, reason}, func(ctx context.Context, sh *shop.Shop) (Result, error) {
+		o, err := s.q.OrderGet(ctx, dbq.OrderGetParams{ShopID: sh.ID, ID: orderID})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return Result{}, apperr.New(apperr.NotFound, "no such order")
+		}
+		if err != nil {
+			return Result{}, pg.MapError(err)
+		}
+		left := o.TotalAmount - o.RefundedAmount
+		amt := left
+		if amount != nil {
+			amt = *amount
+		}
+		if amt <= 0 || amt > left {
+			return Result{UserErrors: []auth.UserError{{Field: []string{"amount"}, Message: "refund must be positive and at most what is left to refund", Code: "INVALID"}}}, nil
+		}
+		to := Refunded
+		if amt < left {
+			to = PartiallyRefunded
+		}
+		return s.refund(ctx, sh.ID, &o, amt, to, reason, key)
+	})
+}
+
+func (s *Service) refund(ctx context.Context, shopID uuid.UUID, o *dbq.Order, amt int64, to Status, reason, key string) (Result, error) {
+	if !Allowed(o.Status, to) {
+		return userErr(&TransitionError{From: o.Status, To: to})
+	}
+	if o.PaymentIntentID == nil {
+		return Result{}, apperr.New(apperr.Internal, "order has no payment to refund")
+	}
+	ref, err := s.provider.Refund(ctx, *o.PaymentIntentID, amt, key+"-"+o.ID.String())
+	if err != nil {
+		return Result{}, err
+	}
+	err = pg.WithTenantTx(pg.WithShopID(ctx, shopID), s.db, func(tx pgx.Tx) error {
+		_, err := Transition(ctx, tx, shopID, o.ID, Change{To: to, Actor: actorOf(ctx), Note: reason, PaymentRef: &ref, Refund: amt, Reason: nilIfEmpty(reason, to == Cancelled)})
+		return err
+	})
+	if err != nil {
+		return userErr(err)
+	}
+	return Result{OrderID: o.ID}, nil
+}
+
+func nilIfEmpty(s string, keep bool) *string {
+	if !keep || s == "" {
+		return nil
+	}
+	return &s
+}
+
+// PaymentSucceeded handles the provider's confirmation, exactly once per
+// event id: PENDING_PAYMENT → PAID with stock committed and the cart
+// cleared. Unknown orders are acknowledged (false) and logged.
+func (s *Service) PaymentSucceeded(ctx context.Context, eventID, eventType string, shopID, orderID uuid.UUID, intentID string) (bool, error) {
+	return s.paymentEvent(ctx, eventID, eventType, shopID, orderID, func(tx pgx.Tx) ([]inventory.Level, *string, error) {
+		o, err := Transition(ctx, tx, shopID, orderID, Change{To: Paid, Actor: "stripe", Note: eventType, PaymentRef: &intentID})
+		if err != nil {
+			return nil, nil, err
+		}
+		levels, err := inventory.Commit(ctx, tx, shopID, orderID)
+		return levels, o.CartID, err
+	})
+}
+
+// PaymentFailed handles a failed or cancelled payment, exactly once per
+// event id: reservations released, order CANCELLED with the reason.
+func (s *Service) PaymentFailed(ctx context.Context, eventID, eventType string, shopID, orderID uuid.UUID, intentID, reason string) (bool, error) {
+	return s.paymentEvent(ctx, eventID, eventType, shopID, orderID, func(tx pgx.Tx) ([]inventory.Level, *string, error) {
+		if _, err := Transition(ctx, tx, shopID, orderID, Change{To: Cancelled, Actor: "stripe", Note: eventType, PaymentRef: &intentID, Reason: &reason}); err != nil {
+			return nil, nil, err
+		}
+		levels, err := inventory.Release(ctx, tx, shopID, orderID)
+		return levels, nil, err
+	})
+}
+
+// paymentEvent records the event id and applies fn in one transaction: a
+// concurrent duplicate blocks on the event's key and then finds it taken.
+// A transition that is no longer legal (e.g. the order expired first) is
+// recorded and acknowledged rather than retried forever.
+func (s *Service) paymentEvent(ctx context.Context, eventID, eventType string, shopID, orderID uuid.UUID, fn func(pgx.Tx) ([]inventory.Level, *string, error)) (bool, error) {
+	var levels []inventory.Level
+	var cartID *string
+	applied := false
+	err := pg.WithTenantTx(pg.WithShopID(ctx, shopID), s.db, func(tx pgx.Tx) error {
+		n, err := dbq.New(tx).StripeEventRecord(ctx, dbq.StripeEventRecordParams{EventID: eventID, Type: eventType})
+		if err != nil {
+			return pg.MapError(err)
+		}
+		if n == 0 {
+			return nil // already processed
+		}
+		if err := dropExpiry(ctx, tx, shopID, orderID); err != nil {
+			return err
+		}
+		levels, cartID, err = fn(tx)
+		var te *TransitionError
+		if errors.As(err, &te) || apperr.CodeOf(err) == apperr.NotFound {
+			s.log.Warn("payment event not applicable", "event", eventID, "type", eventType, "order", orderID, "err", err)
+			return nil // keep the event row: acknowledged, never retried
+		}
+		if err != nil {
+			return err
+		}
+		applied = true
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	if applied {
+		s.notify(ctx, shopID, levels)
+		if cartID != nil && s.carts != nil {
+			if err := s.carts.Clear(ctx, shopID, *cartID); err != nil {
+				s.log.Warn("clearing cart of paid order", "order", orderID, "err", err)
+			}
+		}
+	}
+	return applied, nil
+}
+
+// dropExpiry removes the order from the expiry queue. Every path that
+// moves an order takes the queue row before the order row, as the sweeper
+// does, so the two can never deadlock; if the sweeper holds it, this waits
+// and then finds the order already expired.
+func dropExpiry(ctx context.Context, tx pgx.Tx, shopID, orderID uuid.UUID) error {
+	return pg.MapError(dbq.New(tx).OrderExpiryDelete(ctx, dbq.OrderExpiryDeleteParams{ShopID: shopID, OrderID: orderID}))
+}
+
+// SweepExpired releases up to limit expired reservations: their orders
+// become EXPIRED and their payment intents are cancelled. Safe on every
+// instance at once: each order is claimed with FOR UPDATE SKIP LOCKED and
+// expired in the same transaction.
+func (s *Service) SweepExpired(ctx context.Context, limit int) (int, error) {
+	done := 0
+	for done < limit {
+		var shopID uuid.UUID
+		var expired *dbq.Order
+		var levels []inventory.Level
+		found := false
+		err := pg.WithTx(ctx, s.db, func(tx pgx.Tx) error {
+			rows, err := dbq.New(tx).OrderExpiriesDue(ctx, 1)
+			if err != nil || len(rows) == 0 {
+				return pg.MapError(err)
+			}
+			found = true
+			shopID = rows[0].ShopID
+			orderID := rows[0].OrderID
+			if _, err := tx.Exec(ctx, "SELECT set_config('app.shop_id', $1, true)", shopID.String()); err != nil {
+				return pg.MapError(err)
+			}
+			if err := dropExpiry(ctx, tx, shopID, orderID); err != nil {
+				return err
+			}
+			o, err := Transition(ctx, tx, shopID, orderID, Change{To: Expired, Actor: "system", Note: "reservation expired"})
+			var te *TransitionError
+			if errors.As(err, &te) {
+				return nil // paid or cancelled meanwhile: just drop the queue row
+			}
+			if err != nil {
+				return err
+			}
+			expired = o
+			levels, err = inventory.Release(ctx, tx, shopID, orderID)
+			return err
+		})
+		if err != nil {
+			return done, err
+		}
+		if !found {
+			break
+		}
+		if expired != nil {
+			done++
+			s.notify(ctx, shopID, levels)
+			s.cancelIntent(ctx, expired)
+		}
+	}
+	return done, nil
+}
+
+// RunSweeper sweeps every interval until ctx ends.
+func (s *Service) RunSweeper(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.SweepExpired(ctx, 100); err != nil && ctx.Err() == nil {
+				s.log.Warn("reservation sweep failed", "err", err)
+			}
+		}
+	}
+}
