@@ -153,7 +153,13 @@ func (r *queryResolver) APIKeys(ctx context.Context, first *int, after *string) 
 	return conn, nil
 }
 
+// Customer returns generated.CustomerResolver implementation.
+func (r *Resolver) Customer() generated.CustomerResolver { return &customerResolver{r} }
+
 // Mutation returns generated.MutationResolver implementation.
 func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
 
-type mutationResolver struct{ *Resolver }
+type (
+	customerResolver struct{ *Resolver }
+	mutationResolver struct{ *Resolver }
+)

@@ -5,7 +5,10 @@ package graph
 
 import (
 	"cartograph/internal/auth"
+	"cartograph/internal/cart"
 	"cartograph/internal/catalog"
+	"cartograph/internal/checkout"
+	"cartograph/internal/orders"
 )
 
 // Resolver is the root resolver; it holds the services resolvers call.
@@ -15,4 +18,10 @@ type Resolver struct {
 	Auth *auth.Service
 	// BaseDomain is the domain shops get a subdomain of (Shop.primaryDomain).
 	BaseDomain string
+	// Carts, Checkout and Orders run the write path.
+	CartService     *cart.Service
+	CheckoutService *checkout.Service
+	OrderService    *orders.Service
+	// CheckoutURLTemplate is the default Cart.checkoutUrl ({host}, {token}, {cartId}).
+	CheckoutURLTemplate string
 }

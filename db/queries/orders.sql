@@ -12,9 +12,13 @@ VALUES (@shop_id, @number, @email, @customer_id, @customer_first_name, @customer
   @cart_id, @payment_provider, @reservation_expires_at)
 RETURNING *;
 
--- name: OrderLinesInsert :copyfrom
+-- name: OrderLinesInsert :exec
+-- One statement for all lines (COPY is not allowed under row-level security).
 INSERT INTO order_lines (shop_id, order_id, position, variant_id, product_id, product_title, variant_title, sku, unit_amount, quantity)
-VALUES (@shop_id, @order_id, @position, @variant_id, @product_id, @product_title, @variant_title, @sku, @unit_amount, @quantity);
+SELECT @shop_id, @order_id, u.position, u.variant_id, u.product_id, u.product_title, u.variant_title, u.sku, u.unit_amount, u.quantity
+FROM (SELECT unnest(@positions::int[]) AS position, unnest(@variant_ids::uuid[]) AS variant_id, unnest(@product_ids::uuid[]) AS product_id,
+             unnest(@product_titles::text[]) AS product_title, unnest(@variant_titles::text[]) AS variant_title, unnest(@skus::text[]) AS sku,
+             unnest(@unit_amounts::bigint[]) AS unit_amount, unnest(@quantities::int[]) AS quantity) u;
 
 -- name: OrderExpiryInsert :exec
 INSERT INTO order_expiries (expires_at, shop_id, order_id) VALUES (@expires_at, @shop_id, @order_id);
@@ -92,3 +96,6 @@ DELETE FROM idempotency_keys WHERE shop_id = @shop_id AND principal = @principal
 -- name: IdemClearExpired :execrows
 DELETE FROM idempotency_keys WHERE shop_id = @shop_id AND principal = @principal AND key = @key
   AND (expires_at <= now() OR (state = 'running' AND updated_at < now() - interval '2 minutes'));
+
+-- name: OrderEventsByOrderIDs :many
+SELECT * FROM order_events WHERE shop_id = @shop_id AND order_id = ANY(@order_ids::uuid[]) ORDER BY order_id, created_at, id;

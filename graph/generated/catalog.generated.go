@@ -3160,7 +3160,7 @@ func (ec *executionContext) _ProductPriceRange(ctx context.Context, sel ast.Sele
 	return out
 }
 
-var productVariantImplementors = []string{"ProductVariant", "Node"}
+var productVariantImplementors = []string{"ProductVariant", "Merchandise", "Node"}
 
 func (ec *executionContext) _ProductVariant(ctx context.Context, sel ast.SelectionSet, obj *catalog.Variant) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, productVariantImplementors)
@@ -3855,6 +3855,13 @@ func (ec *executionContext) marshalOProductSortKeys2ᚖcartographᚋgraphᚋmode
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalOProductVariant2ᚖcartographᚋinternalᚋcatalogᚐVariant(ctx context.Context, sel ast.SelectionSet, v *catalog.Variant) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ProductVariant(ctx, sel, v)
 }
 
 // endregion ***************************** type.gotpl *****************************

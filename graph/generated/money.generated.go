@@ -145,6 +145,16 @@ func (ec *executionContext) marshalNMoneyV22cartographᚋinternalᚋmoneyᚐMone
 	return ec._MoneyV2(ctx, sel, &v)
 }
 
+func (ec *executionContext) marshalNMoneyV22ᚖcartographᚋinternalᚋmoneyᚐMoney(ctx context.Context, sel ast.SelectionSet, v *money.Money) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._MoneyV2(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOMoneyV22ᚖcartographᚋinternalᚋmoneyᚐMoney(ctx context.Context, sel ast.SelectionSet, v *money.Money) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null

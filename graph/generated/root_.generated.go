@@ -22,8 +22,13 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	Cart() CartResolver
 	Collection() CollectionResolver
+	Customer() CustomerResolver
 	Mutation() MutationResolver
+	Order() OrderResolver
+	OrderEvent() OrderEventResolver
+	OrderLineItem() OrderLineItemResolver
 	Product() ProductResolver
 	ProductVariant() ProductVariantResolver
 	Query() QueryResolver
@@ -69,6 +74,81 @@ type ComplexityRoot struct {
 		APIKey func(childComplexity int) int
 	}
 
+	BaseCartLineConnection struct {
+		Edges    func(childComplexity int) int
+		Nodes    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	BaseCartLineEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	Cart struct {
+		BuyerIdentity func(childComplexity int) int
+		CheckoutURL   func(childComplexity int) int
+		Cost          func(childComplexity int) int
+		Lines         func(childComplexity int, first *int, after *string, last *int, before *string) int
+		NodeID        func(childComplexity int) int
+		TotalQuantity func(childComplexity int) int
+	}
+
+	CartBuyerIdentity struct {
+		Customer func(childComplexity int) int
+		Email    func(childComplexity int) int
+	}
+
+	CartBuyerIdentityUpdatePayload struct {
+		Cart       func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	CartCost struct {
+		SubtotalAmount func(childComplexity int) int
+		TotalAmount    func(childComplexity int) int
+		TotalTaxAmount func(childComplexity int) int
+	}
+
+	CartCreatePayload struct {
+		Cart       func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	CartLine struct {
+		Cost        func(childComplexity int) int
+		Merchandise func(childComplexity int) int
+		NodeID      func(childComplexity int) int
+		Quantity    func(childComplexity int) int
+	}
+
+	CartLineCost struct {
+		AmountPerQuantity func(childComplexity int) int
+		SubtotalAmount    func(childComplexity int) int
+		TotalAmount       func(childComplexity int) int
+	}
+
+	CartLinesAddPayload struct {
+		Cart       func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	CartLinesRemovePayload struct {
+		Cart       func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	CartLinesUpdatePayload struct {
+		Cart       func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	CheckoutBeginPayload struct {
+		Order      func(childComplexity int) int
+		Payment    func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
 	Collection struct {
 		DescriptionHtml func(childComplexity int) int
 		DescriptionText func(childComplexity int, truncateAt *int) int
@@ -99,6 +179,7 @@ type ComplexityRoot struct {
 		FirstName   func(childComplexity int) int
 		LastName    func(childComplexity int) int
 		NodeID      func(childComplexity int) int
+		Orders      func(childComplexity int, first *int, after *string) int
 	}
 
 	CustomerConnection struct {
@@ -153,19 +234,100 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	MailingAddress struct {
+		Address1  func(childComplexity int) int
+		Address2  func(childComplexity int) int
+		City      func(childComplexity int) int
+		Company   func(childComplexity int) int
+		Country   func(childComplexity int) int
+		FirstName func(childComplexity int) int
+		LastName  func(childComplexity int) int
+		Phone     func(childComplexity int) int
+		Province  func(childComplexity int) int
+		Zip       func(childComplexity int) int
+	}
+
 	MoneyV2 struct {
 		Amount       func(childComplexity int) int
 		CurrencyCode func(childComplexity int) int
 	}
 
 	Mutation struct {
-		APIKeyCreate      func(childComplexity int, input model.APIKeyCreateInput) int
-		APIKeyRevoke      func(childComplexity int, id string) int
-		CustomerLogin     func(childComplexity int, input model.CustomerLoginInput) int
-		CustomerLogout    func(childComplexity int) int
-		CustomerRegister  func(childComplexity int, input model.CustomerRegisterInput) int
-		StaffLogin        func(childComplexity int, input model.StaffLoginInput) int
-		StaffTokenRefresh func(childComplexity int, refreshToken string) int
+		APIKeyCreate            func(childComplexity int, input model.APIKeyCreateInput) int
+		APIKeyRevoke            func(childComplexity int, id string) int
+		CartBuyerIdentityUpdate func(childComplexity int, cartID string, buyerIdentity model.CartBuyerIdentityInput) int
+		CartCreate              func(childComplexity int, input *model.CartInput) int
+		CartLinesAdd            func(childComplexity int, cartID string, lines []*model.CartLineInput) int
+		CartLinesRemove         func(childComplexity int, cartID string, lineIds []string) int
+		CartLinesUpdate         func(childComplexity int, cartID string, lines []*model.CartLineUpdateInput) int
+		CheckoutBegin           func(childComplexity int, input model.CheckoutBeginInput) int
+		CustomerLogin           func(childComplexity int, input model.CustomerLoginInput) int
+		CustomerLogout          func(childComplexity int) int
+		CustomerRegister        func(childComplexity int, input model.CustomerRegisterInput) int
+		OrderCancel             func(childComplexity int, id string, reason string, idempotencyKey *string) int
+		OrderFulfill            func(childComplexity int, id string, note *string, idempotencyKey *string) int
+		OrderMarkPaid           func(childComplexity int, id string, note *string, idempotencyKey *string) int
+		OrderRefund             func(childComplexity int, id string, amount *string, reason *string, idempotencyKey string) int
+		StaffLogin              func(childComplexity int, input model.StaffLoginInput) int
+		StaffTokenRefresh       func(childComplexity int, refreshToken string) int
+	}
+
+	Order struct {
+		BillingAddress       func(childComplexity int) int
+		CancelReason         func(childComplexity int) int
+		CreatedAt            func(childComplexity int) int
+		CurrencyCode         func(childComplexity int) int
+		Customer             func(childComplexity int) int
+		Email                func(childComplexity int) int
+		Events               func(childComplexity int) int
+		LineItems            func(childComplexity int) int
+		Name                 func(childComplexity int) int
+		NodeID               func(childComplexity int) int
+		Number               func(childComplexity int) int
+		PaymentProvider      func(childComplexity int) int
+		ReservationExpiresAt func(childComplexity int) int
+		ShippingAddress      func(childComplexity int) int
+		Status               func(childComplexity int) int
+		SubtotalPrice        func(childComplexity int) int
+		TotalPrice           func(childComplexity int) int
+		TotalRefunded        func(childComplexity int) int
+		UpdatedAt            func(childComplexity int) int
+	}
+
+	OrderConnection struct {
+		Edges    func(childComplexity int) int
+		Nodes    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	OrderEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	OrderEvent struct {
+		Actor      func(childComplexity int) int
+		Amount     func(childComplexity int) int
+		CreatedAt  func(childComplexity int) int
+		FromStatus func(childComplexity int) int
+		Note       func(childComplexity int) int
+		PaymentRef func(childComplexity int) int
+		ToStatus   func(childComplexity int) int
+	}
+
+	OrderLineItem struct {
+		OriginalTotalPrice func(childComplexity int) int
+		OriginalUnitPrice  func(childComplexity int) int
+		ProductTitle       func(childComplexity int) int
+		Quantity           func(childComplexity int) int
+		Sku                func(childComplexity int) int
+		Variant            func(childComplexity int) int
+		VariantTitle       func(childComplexity int) int
+	}
+
+	OrderMutationPayload struct {
+		Order      func(childComplexity int) int
+		UserErrors func(childComplexity int) int
 	}
 
 	PageInfo struct {
@@ -173,6 +335,11 @@ type ComplexityRoot struct {
 		HasNextPage     func(childComplexity int) int
 		HasPreviousPage func(childComplexity int) int
 		StartCursor     func(childComplexity int) int
+	}
+
+	PaymentSession struct {
+		ClientSecret func(childComplexity int) int
+		Provider     func(childComplexity int) int
 	}
 
 	PaymentSettings struct {
@@ -256,6 +423,7 @@ type ComplexityRoot struct {
 
 	Query struct {
 		APIKeys                func(childComplexity int, first *int, after *string) int
+		Cart                   func(childComplexity int, id string) int
 		Collection             func(childComplexity int, id *string, handle *string) int
 		Collections            func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.CollectionSortKeys, query *string) int
 		Customer               func(childComplexity int, id string) int
@@ -263,6 +431,8 @@ type ComplexityRoot struct {
 		Me                     func(childComplexity int) int
 		Node                   func(childComplexity int, id string) int
 		Nodes                  func(childComplexity int, ids []string) int
+		Order                  func(childComplexity int, id string) int
+		Orders                 func(childComplexity int, first *int, after *string, filter *model.OrderFilter) int
 		Product                func(childComplexity int, id *string, handle *string) int
 		ProductRecommendations func(childComplexity int, productID *string, productHandle *string, intent *model.ProductRecommendationIntent) int
 		Products               func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.ProductSortKeys, query *string) int
@@ -435,6 +605,240 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ApiKeyRevokePayload.APIKey(childComplexity), true
 
+	case "BaseCartLineConnection.edges":
+		if e.ComplexityRoot.BaseCartLineConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BaseCartLineConnection.Edges(childComplexity), true
+	case "BaseCartLineConnection.nodes":
+		if e.ComplexityRoot.BaseCartLineConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BaseCartLineConnection.Nodes(childComplexity), true
+	case "BaseCartLineConnection.pageInfo":
+		if e.ComplexityRoot.BaseCartLineConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BaseCartLineConnection.PageInfo(childComplexity), true
+
+	case "BaseCartLineEdge.cursor":
+		if e.ComplexityRoot.BaseCartLineEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BaseCartLineEdge.Cursor(childComplexity), true
+	case "BaseCartLineEdge.node":
+		if e.ComplexityRoot.BaseCartLineEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BaseCartLineEdge.Node(childComplexity), true
+
+	case "Cart.buyerIdentity":
+		if e.ComplexityRoot.Cart.BuyerIdentity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cart.BuyerIdentity(childComplexity), true
+	case "Cart.checkoutUrl":
+		if e.ComplexityRoot.Cart.CheckoutURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cart.CheckoutURL(childComplexity), true
+	case "Cart.cost":
+		if e.ComplexityRoot.Cart.Cost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cart.Cost(childComplexity), true
+	case "Cart.lines":
+		if e.ComplexityRoot.Cart.Lines == nil {
+			break
+		}
+
+		args, err := ec.field_Cart_lines_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Cart.Lines(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
+	case "Cart.id":
+		if e.ComplexityRoot.Cart.NodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cart.NodeID(childComplexity), true
+	case "Cart.totalQuantity":
+		if e.ComplexityRoot.Cart.TotalQuantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cart.TotalQuantity(childComplexity), true
+
+	case "CartBuyerIdentity.customer":
+		if e.ComplexityRoot.CartBuyerIdentity.Customer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartBuyerIdentity.Customer(childComplexity), true
+	case "CartBuyerIdentity.email":
+		if e.ComplexityRoot.CartBuyerIdentity.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartBuyerIdentity.Email(childComplexity), true
+
+	case "CartBuyerIdentityUpdatePayload.cart":
+		if e.ComplexityRoot.CartBuyerIdentityUpdatePayload.Cart == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartBuyerIdentityUpdatePayload.Cart(childComplexity), true
+	case "CartBuyerIdentityUpdatePayload.userErrors":
+		if e.ComplexityRoot.CartBuyerIdentityUpdatePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartBuyerIdentityUpdatePayload.UserErrors(childComplexity), true
+
+	case "CartCost.subtotalAmount":
+		if e.ComplexityRoot.CartCost.SubtotalAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartCost.SubtotalAmount(childComplexity), true
+	case "CartCost.totalAmount":
+		if e.ComplexityRoot.CartCost.TotalAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartCost.TotalAmount(childComplexity), true
+	case "CartCost.totalTaxAmount":
+		if e.ComplexityRoot.CartCost.TotalTaxAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartCost.TotalTaxAmount(childComplexity), true
+
+	case "CartCreatePayload.cart":
+		if e.ComplexityRoot.CartCreatePayload.Cart == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartCreatePayload.Cart(childComplexity), true
+	case "CartCreatePayload.userErrors":
+		if e.ComplexityRoot.CartCreatePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartCreatePayload.UserErrors(childComplexity), true
+
+	case "CartLine.cost":
+		if e.ComplexityRoot.CartLine.Cost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLine.Cost(childComplexity), true
+	case "CartLine.merchandise":
+		if e.ComplexityRoot.CartLine.Merchandise == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLine.Merchandise(childComplexity), true
+	case "CartLine.id":
+		if e.ComplexityRoot.CartLine.NodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLine.NodeID(childComplexity), true
+	case "CartLine.quantity":
+		if e.ComplexityRoot.CartLine.Quantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLine.Quantity(childComplexity), true
+
+	case "CartLineCost.amountPerQuantity":
+		if e.ComplexityRoot.CartLineCost.AmountPerQuantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLineCost.AmountPerQuantity(childComplexity), true
+	case "CartLineCost.subtotalAmount":
+		if e.ComplexityRoot.CartLineCost.SubtotalAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLineCost.SubtotalAmount(childComplexity), true
+	case "CartLineCost.totalAmount":
+		if e.ComplexityRoot.CartLineCost.TotalAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLineCost.TotalAmount(childComplexity), true
+
+	case "CartLinesAddPayload.cart":
+		if e.ComplexityRoot.CartLinesAddPayload.Cart == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLinesAddPayload.Cart(childComplexity), true
+	case "CartLinesAddPayload.userErrors":
+		if e.ComplexityRoot.CartLinesAddPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLinesAddPayload.UserErrors(childComplexity), true
+
+	case "CartLinesRemovePayload.cart":
+		if e.ComplexityRoot.CartLinesRemovePayload.Cart == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLinesRemovePayload.Cart(childComplexity), true
+	case "CartLinesRemovePayload.userErrors":
+		if e.ComplexityRoot.CartLinesRemovePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLinesRemovePayload.UserErrors(childComplexity), true
+
+	case "CartLinesUpdatePayload.cart":
+		if e.ComplexityRoot.CartLinesUpdatePayload.Cart == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLinesUpdatePayload.Cart(childComplexity), true
+	case "CartLinesUpdatePayload.userErrors":
+		if e.ComplexityRoot.CartLinesUpdatePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLinesUpdatePayload.UserErrors(childComplexity), true
+
+	case "CheckoutBeginPayload.order":
+		if e.ComplexityRoot.CheckoutBeginPayload.Order == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckoutBeginPayload.Order(childComplexity), true
+	case "CheckoutBeginPayload.payment":
+		if e.ComplexityRoot.CheckoutBeginPayload.Payment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckoutBeginPayload.Payment(childComplexity), true
+	case "CheckoutBeginPayload.userErrors":
+		if e.ComplexityRoot.CheckoutBeginPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckoutBeginPayload.UserErrors(childComplexity), true
+
 	case "Collection.descriptionHtml":
 		if e.ComplexityRoot.Collection.DescriptionHtml == nil {
 			break
@@ -568,6 +972,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Customer.NodeID(childComplexity), true
+	case "Customer.orders":
+		if e.ComplexityRoot.Customer.Orders == nil {
+			break
+		}
+
+		args, err := ec.field_Customer_orders_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Customer.Orders(childComplexity, args["first"].(*int), args["after"].(*string)), true
 
 	case "CustomerConnection.edges":
 		if e.ComplexityRoot.CustomerConnection.Edges == nil {
@@ -728,6 +1143,67 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ImageEdge.Node(childComplexity), true
 
+	case "MailingAddress.address1":
+		if e.ComplexityRoot.MailingAddress.Address1 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MailingAddress.Address1(childComplexity), true
+	case "MailingAddress.address2":
+		if e.ComplexityRoot.MailingAddress.Address2 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MailingAddress.Address2(childComplexity), true
+	case "MailingAddress.city":
+		if e.ComplexityRoot.MailingAddress.City == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MailingAddress.City(childComplexity), true
+	case "MailingAddress.company":
+		if e.ComplexityRoot.MailingAddress.Company == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MailingAddress.Company(childComplexity), true
+	case "MailingAddress.country":
+		if e.ComplexityRoot.MailingAddress.Country == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MailingAddress.Country(childComplexity), true
+	case "MailingAddress.firstName":
+		if e.ComplexityRoot.MailingAddress.FirstName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MailingAddress.FirstName(childComplexity), true
+	case "MailingAddress.lastName":
+		if e.ComplexityRoot.MailingAddress.LastName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MailingAddress.LastName(childComplexity), true
+	case "MailingAddress.phone":
+		if e.ComplexityRoot.MailingAddress.Phone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MailingAddress.Phone(childComplexity), true
+	case "MailingAddress.province":
+		if e.ComplexityRoot.MailingAddress.Province == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MailingAddress.Province(childComplexity), true
+	case "MailingAddress.zip":
+		if e.ComplexityRoot.MailingAddress.Zip == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MailingAddress.Zip(childComplexity), true
+
 	case "MoneyV2.amount":
 		if e.ComplexityRoot.MoneyV2.Amount == nil {
 			break
@@ -763,6 +1239,72 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.APIKeyRevoke(childComplexity, args["id"].(string)), true
+	case "Mutation.cartBuyerIdentityUpdate":
+		if e.ComplexityRoot.Mutation.CartBuyerIdentityUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cartBuyerIdentityUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CartBuyerIdentityUpdate(childComplexity, args["cartId"].(string), args["buyerIdentity"].(model.CartBuyerIdentityInput)), true
+	case "Mutation.cartCreate":
+		if e.ComplexityRoot.Mutation.CartCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cartCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CartCreate(childComplexity, args["input"].(*model.CartInput)), true
+	case "Mutation.cartLinesAdd":
+		if e.ComplexityRoot.Mutation.CartLinesAdd == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cartLinesAdd_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CartLinesAdd(childComplexity, args["cartId"].(string), args["lines"].([]*model.CartLineInput)), true
+	case "Mutation.cartLinesRemove":
+		if e.ComplexityRoot.Mutation.CartLinesRemove == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cartLinesRemove_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CartLinesRemove(childComplexity, args["cartId"].(string), args["lineIds"].([]string)), true
+	case "Mutation.cartLinesUpdate":
+		if e.ComplexityRoot.Mutation.CartLinesUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cartLinesUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CartLinesUpdate(childComplexity, args["cartId"].(string), args["lines"].([]*model.CartLineUpdateInput)), true
+	case "Mutation.checkoutBegin":
+		if e.ComplexityRoot.Mutation.CheckoutBegin == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_checkoutBegin_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CheckoutBegin(childComplexity, args["input"].(model.CheckoutBeginInput)), true
 	case "Mutation.customerLogin":
 		if e.ComplexityRoot.Mutation.CustomerLogin == nil {
 			break
@@ -791,6 +1333,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CustomerRegister(childComplexity, args["input"].(model.CustomerRegisterInput)), true
+	case "Mutation.orderCancel":
+		if e.ComplexityRoot.Mutation.OrderCancel == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_orderCancel_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.OrderCancel(childComplexity, args["id"].(string), args["reason"].(string), args["idempotencyKey"].(*string)), true
+	case "Mutation.orderFulfill":
+		if e.ComplexityRoot.Mutation.OrderFulfill == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_orderFulfill_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.OrderFulfill(childComplexity, args["id"].(string), args["note"].(*string), args["idempotencyKey"].(*string)), true
+	case "Mutation.orderMarkPaid":
+		if e.ComplexityRoot.Mutation.OrderMarkPaid == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_orderMarkPaid_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.OrderMarkPaid(childComplexity, args["id"].(string), args["note"].(*string), args["idempotencyKey"].(*string)), true
+	case "Mutation.orderRefund":
+		if e.ComplexityRoot.Mutation.OrderRefund == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_orderRefund_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.OrderRefund(childComplexity, args["id"].(string), args["amount"].(*string), args["reason"].(*string), args["idempotencyKey"].(string)), true
 	case "Mutation.staffLogin":
 		if e.ComplexityRoot.Mutation.StaffLogin == nil {
 			break
@@ -813,6 +1399,252 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.StaffTokenRefresh(childComplexity, args["refreshToken"].(string)), true
+
+	case "Order.billingAddress":
+		if e.ComplexityRoot.Order.BillingAddress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.BillingAddress(childComplexity), true
+	case "Order.cancelReason":
+		if e.ComplexityRoot.Order.CancelReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.CancelReason(childComplexity), true
+	case "Order.createdAt":
+		if e.ComplexityRoot.Order.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.CreatedAt(childComplexity), true
+	case "Order.currencyCode":
+		if e.ComplexityRoot.Order.CurrencyCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.CurrencyCode(childComplexity), true
+	case "Order.customer":
+		if e.ComplexityRoot.Order.Customer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.Customer(childComplexity), true
+	case "Order.email":
+		if e.ComplexityRoot.Order.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.Email(childComplexity), true
+	case "Order.events":
+		if e.ComplexityRoot.Order.Events == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.Events(childComplexity), true
+	case "Order.lineItems":
+		if e.ComplexityRoot.Order.LineItems == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.LineItems(childComplexity), true
+	case "Order.name":
+		if e.ComplexityRoot.Order.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.Name(childComplexity), true
+	case "Order.id":
+		if e.ComplexityRoot.Order.NodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.NodeID(childComplexity), true
+	case "Order.number":
+		if e.ComplexityRoot.Order.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.Number(childComplexity), true
+	case "Order.paymentProvider":
+		if e.ComplexityRoot.Order.PaymentProvider == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.PaymentProvider(childComplexity), true
+	case "Order.reservationExpiresAt":
+		if e.ComplexityRoot.Order.ReservationExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.ReservationExpiresAt(childComplexity), true
+	case "Order.shippingAddress":
+		if e.ComplexityRoot.Order.ShippingAddress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.ShippingAddress(childComplexity), true
+	case "Order.status":
+		if e.ComplexityRoot.Order.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.Status(childComplexity), true
+	case "Order.subtotalPrice":
+		if e.ComplexityRoot.Order.SubtotalPrice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.SubtotalPrice(childComplexity), true
+	case "Order.totalPrice":
+		if e.ComplexityRoot.Order.TotalPrice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.TotalPrice(childComplexity), true
+	case "Order.totalRefunded":
+		if e.ComplexityRoot.Order.TotalRefunded == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.TotalRefunded(childComplexity), true
+	case "Order.updatedAt":
+		if e.ComplexityRoot.Order.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.UpdatedAt(childComplexity), true
+
+	case "OrderConnection.edges":
+		if e.ComplexityRoot.OrderConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderConnection.Edges(childComplexity), true
+	case "OrderConnection.nodes":
+		if e.ComplexityRoot.OrderConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderConnection.Nodes(childComplexity), true
+	case "OrderConnection.pageInfo":
+		if e.ComplexityRoot.OrderConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderConnection.PageInfo(childComplexity), true
+
+	case "OrderEdge.cursor":
+		if e.ComplexityRoot.OrderEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEdge.Cursor(childComplexity), true
+	case "OrderEdge.node":
+		if e.ComplexityRoot.OrderEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEdge.Node(childComplexity), true
+
+	case "OrderEvent.actor":
+		if e.ComplexityRoot.OrderEvent.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.Actor(childComplexity), true
+	case "OrderEvent.amount":
+		if e.ComplexityRoot.OrderEvent.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.Amount(childComplexity), true
+	case "OrderEvent.at":
+		if e.ComplexityRoot.OrderEvent.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.CreatedAt(childComplexity), true
+	case "OrderEvent.fromStatus":
+		if e.ComplexityRoot.OrderEvent.FromStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.FromStatus(childComplexity), true
+	case "OrderEvent.note":
+		if e.ComplexityRoot.OrderEvent.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.Note(childComplexity), true
+	case "OrderEvent.paymentReference":
+		if e.ComplexityRoot.OrderEvent.PaymentRef == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.PaymentRef(childComplexity), true
+	case "OrderEvent.toStatus":
+		if e.ComplexityRoot.OrderEvent.ToStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.ToStatus(childComplexity), true
+
+	case "OrderLineItem.originalTotalPrice":
+		if e.ComplexityRoot.OrderLineItem.OriginalTotalPrice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLineItem.OriginalTotalPrice(childComplexity), true
+	case "OrderLineItem.originalUnitPrice":
+		if e.ComplexityRoot.OrderLineItem.OriginalUnitPrice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLineItem.OriginalUnitPrice(childComplexity), true
+	case "OrderLineItem.title":
+		if e.ComplexityRoot.OrderLineItem.ProductTitle == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLineItem.ProductTitle(childComplexity), true
+	case "OrderLineItem.quantity":
+		if e.ComplexityRoot.OrderLineItem.Quantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLineItem.Quantity(childComplexity), true
+	case "OrderLineItem.sku":
+		if e.ComplexityRoot.OrderLineItem.Sku == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLineItem.Sku(childComplexity), true
+	case "OrderLineItem.variant":
+		if e.ComplexityRoot.OrderLineItem.Variant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLineItem.Variant(childComplexity), true
+	case "OrderLineItem.variantTitle":
+		if e.ComplexityRoot.OrderLineItem.VariantTitle == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLineItem.VariantTitle(childComplexity), true
+
+	case "OrderMutationPayload.order":
+		if e.ComplexityRoot.OrderMutationPayload.Order == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderMutationPayload.Order(childComplexity), true
+	case "OrderMutationPayload.userErrors":
+		if e.ComplexityRoot.OrderMutationPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderMutationPayload.UserErrors(childComplexity), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -838,6 +1670,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
+
+	case "PaymentSession.clientSecret":
+		if e.ComplexityRoot.PaymentSession.ClientSecret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentSession.ClientSecret(childComplexity), true
+	case "PaymentSession.provider":
+		if e.ComplexityRoot.PaymentSession.Provider == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentSession.Provider(childComplexity), true
 
 	case "PaymentSettings.countryCode":
 		if e.ComplexityRoot.PaymentSettings.CountryCode == nil {
@@ -1196,6 +2041,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.APIKeys(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Query.cart":
+		if e.ComplexityRoot.Query.Cart == nil {
+			break
+		}
+
+		args, err := ec.field_Query_cart_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Cart(childComplexity, args["id"].(string)), true
 	case "Query.collection":
 		if e.ComplexityRoot.Query.Collection == nil {
 			break
@@ -1269,6 +2125,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]string)), true
+	case "Query.order":
+		if e.ComplexityRoot.Query.Order == nil {
+			break
+		}
+
+		args, err := ec.field_Query_order_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Order(childComplexity, args["id"].(string)), true
+	case "Query.orders":
+		if e.ComplexityRoot.Query.Orders == nil {
+			break
+		}
+
+		args, err := ec.field_Query_orders_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Orders(childComplexity, args["first"].(*int), args["after"].(*string), args["filter"].(*model.OrderFilter)), true
 	case "Query.product":
 		if e.ComplexityRoot.Query.Product == nil {
 			break
@@ -1425,8 +2303,15 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
 		ec.unmarshalInputApiKeyCreateInput,
+		ec.unmarshalInputCartBuyerIdentityInput,
+		ec.unmarshalInputCartInput,
+		ec.unmarshalInputCartLineInput,
+		ec.unmarshalInputCartLineUpdateInput,
+		ec.unmarshalInputCheckoutBeginInput,
 		ec.unmarshalInputCustomerLoginInput,
 		ec.unmarshalInputCustomerRegisterInput,
+		ec.unmarshalInputMailingAddressInput,
+		ec.unmarshalInputOrderFilter,
 		ec.unmarshalInputStaffLoginInput,
 	)
 	first := true
@@ -1640,6 +2525,131 @@ type Mutation {
   apiKeyRevoke(id: ID!): ApiKeyRevokePayload! @hasPermission(scopes: ["apikeys:manage"])
 }
 `, BuiltIn: false},
+	{Name: "../../schema/cart.graphqls", Input: `# Carts and checkout, in the Shopify Storefront API dialect for carts.
+
+"A cart: lines of merchandise, priced on the server from current prices."
+type Cart implements Node {
+  id: ID!
+  "Where the buyer completes the purchase (per-shop template)."
+  checkoutUrl: URL!
+  totalQuantity: Int!
+  buyerIdentity: CartBuyerIdentity!
+  cost: CartCost!
+  lines(first: Int, after: String, last: Int, before: String): BaseCartLineConnection!
+}
+
+type CartBuyerIdentity {
+  email: String
+  customer: Customer
+}
+
+type CartCost {
+  subtotalAmount: MoneyV2!
+  totalAmount: MoneyV2!
+  "Null: tax is not computed yet."
+  totalTaxAmount: MoneyV2
+}
+
+type CartLine implements Node {
+  id: ID!
+  quantity: Int!
+  cost: CartLineCost!
+  merchandise: Merchandise!
+}
+
+type CartLineCost {
+  amountPerQuantity: MoneyV2!
+  subtotalAmount: MoneyV2!
+  totalAmount: MoneyV2!
+}
+
+union Merchandise = ProductVariant
+
+type BaseCartLineConnection {
+  edges: [BaseCartLineEdge!]!
+  nodes: [CartLine!]!
+  pageInfo: PageInfo!
+}
+type BaseCartLineEdge {
+  cursor: String!
+  node: CartLine!
+}
+
+input CartLineInput {
+  merchandiseId: ID!
+  quantity: Int = 1
+}
+input CartLineUpdateInput {
+  id: ID!
+  quantity: Int
+}
+input CartBuyerIdentityInput {
+  email: String
+  countryCode: String
+}
+input CartInput {
+  lines: [CartLineInput!]
+  buyerIdentity: CartBuyerIdentityInput
+}
+
+type CartCreatePayload { cart: Cart userErrors: [UserError!]! }
+type CartLinesAddPayload { cart: Cart userErrors: [UserError!]! }
+type CartLinesUpdatePayload { cart: Cart userErrors: [UserError!]! }
+type CartLinesRemovePayload { cart: Cart userErrors: [UserError!]! }
+type CartBuyerIdentityUpdatePayload { cart: Cart userErrors: [UserError!]! }
+
+input MailingAddressInput {
+  address1: String
+  address2: String
+  city: String
+  company: String
+  "ISO 3166-1 alpha-2 code (US, DE, …)."
+  country: String
+  firstName: String
+  lastName: String
+  phone: String
+  province: String
+  zip: String
+}
+
+input CheckoutBeginInput {
+  cartId: ID!
+  email: String!
+  shippingAddress: MailingAddressInput!
+  "Defaults to the shipping address."
+  billingAddress: MailingAddressInput
+  "Retrying with the same key returns the first result; never charges or reserves twice."
+  idempotencyKey: String!
+}
+
+"How the buyer pays: with Stripe, confirm clientSecret with Stripe.js; manual orders are marked paid by staff."
+type PaymentSession {
+  provider: String!
+  clientSecret: String
+}
+
+type CheckoutBeginPayload {
+  order: Order
+  payment: PaymentSession
+  userErrors: [UserError!]!
+}
+
+extend type Query {
+  "A cart of this shop by id; another shop's cart is NOT_FOUND."
+  cart(id: ID!): Cart @hasPermission(scopes: ["checkout:write"])
+}
+
+extend type Mutation {
+  cartCreate(input: CartInput): CartCreatePayload! @hasPermission(scopes: ["checkout:write"])
+  cartLinesAdd(cartId: ID!, lines: [CartLineInput!]!): CartLinesAddPayload! @hasPermission(scopes: ["checkout:write"])
+  cartLinesUpdate(cartId: ID!, lines: [CartLineUpdateInput!]!): CartLinesUpdatePayload! @hasPermission(scopes: ["checkout:write"])
+  cartLinesRemove(cartId: ID!, lineIds: [ID!]!): CartLinesRemovePayload! @hasPermission(scopes: ["checkout:write"])
+  "Records the buyer; for a logged-in customer attaches the cart, merging it into the customer's existing cart."
+  cartBuyerIdentityUpdate(cartId: ID!, buyerIdentity: CartBuyerIdentityInput!): CartBuyerIdentityUpdatePayload! @hasPermission(scopes: ["checkout:write"])
+  "Reserve stock and create the order and its payment, in one step."
+  checkoutBegin(input: CheckoutBeginInput!): CheckoutBeginPayload! @hasPermission(scopes: ["checkout:write"])
+}
+`, BuiltIn: false},
 	{Name: "../../schema/catalog.graphqls", Input: `# Storefront catalog in the Shopify Storefront API dialect: same names,
 # shapes and enum values, so storefronts written for it work unchanged.
 
@@ -1820,6 +2830,115 @@ enum CurrencyCode {
   KRW KWD MXN MYR NOK NZD OMR PHP PLN SAR SEK SGD THB TND TRY TWD USD VND ZAR
 }
 `, BuiltIn: false},
+	{Name: "../../schema/orders.graphqls", Input: `# Orders: our own admin design, in the same conventions.
+
+enum OrderStatus { PENDING_PAYMENT PAID FULFILLED CANCELLED EXPIRED REFUNDED PARTIALLY_REFUNDED }
+
+"An order. Lines are a snapshot taken at checkout: later renames and repricing do not change them."
+type Order implements Node {
+  id: ID!
+  "Human number, e.g. #1001."
+  name: String!
+  number: Int!
+  status: OrderStatus!
+  email: String!
+  currencyCode: CurrencyCode!
+  subtotalPrice: MoneyV2!
+  totalPrice: MoneyV2!
+  totalRefunded: MoneyV2!
+  lineItems: [OrderLineItem!]!
+  shippingAddress: MailingAddress!
+  billingAddress: MailingAddress!
+  paymentProvider: String!
+  cancelReason: String
+  "When reserved stock is released if the order is still unpaid."
+  reservationExpiresAt: DateTime
+  "Every status change: time, actor, note, payment reference."
+  events: [OrderEvent!]!
+  customer: Customer
+  createdAt: DateTime!
+  updatedAt: DateTime!
+}
+
+type OrderLineItem {
+  title: String!
+  variantTitle: String!
+  sku: String!
+  quantity: Int!
+  originalUnitPrice: MoneyV2!
+  originalTotalPrice: MoneyV2!
+  "The variant as it is now (null once it is gone)."
+  variant: ProductVariant
+}
+
+type MailingAddress {
+  firstName: String
+  lastName: String
+  company: String
+  address1: String
+  address2: String
+  city: String
+  province: String
+  zip: String
+  country: String
+  phone: String
+}
+
+type OrderEvent {
+  at: DateTime!
+  fromStatus: OrderStatus
+  toStatus: OrderStatus!
+  actor: String!
+  note: String!
+  paymentReference: String
+  amount: MoneyV2
+}
+
+type OrderConnection {
+  edges: [OrderEdge!]!
+  nodes: [Order!]!
+  pageInfo: PageInfo!
+}
+type OrderEdge {
+  cursor: String!
+  node: Order!
+}
+
+input OrderFilter {
+  status: OrderStatus
+  createdFrom: DateTime
+  createdTo: DateTime
+  customerId: ID
+}
+
+type OrderMutationPayload {
+  order: Order
+  userErrors: [UserError!]!
+}
+
+extend type Customer {
+  "The customer's orders, newest first (the customer themself, or staff with orders:read)."
+  orders(first: Int, after: String): OrderConnection!
+}
+
+extend type Query {
+  "An order of this shop; customers see only their own."
+  order(id: ID!): Order @hasPermission(scopes: ["orders:read"])
+  "Orders of this shop, newest first."
+  orders(first: Int, after: String, filter: OrderFilter): OrderConnection! @hasPermission(scopes: ["orders:read"])
+}
+
+extend type Mutation {
+  "Confirm payment of a manual-payment order: PENDING_PAYMENT → PAID."
+  orderMarkPaid(id: ID!, note: String, idempotencyKey: String): OrderMutationPayload! @hasPermission(scopes: ["orders:write"])
+  "PAID → FULFILLED."
+  orderFulfill(id: ID!, note: String, idempotencyKey: String): OrderMutationPayload! @hasPermission(scopes: ["orders:write"])
+  "Cancel: unpaid orders release their stock; paid orders are refunded in full."
+  orderCancel(id: ID!, reason: String!, idempotencyKey: String): OrderMutationPayload! @hasPermission(scopes: ["orders:write"])
+  "Refund all (amount omitted) or part of a paid order through the payment provider."
+  orderRefund(id: ID!, amount: Decimal, reason: String, idempotencyKey: String!): OrderMutationPayload! @hasPermission(scopes: ["orders:write"])
+}
+`, BuiltIn: false},
 	{Name: "../../schema/schema.graphqls", Input: `# Root types and shared conventions. Each domain extends Query in its own file.
 
 "An object with a globally unique, opaque ID (gid://cartograph/<Type>/<uuid>)."
@@ -1982,6 +3101,156 @@ func (ec *executionContext) childFields_ApiKeyRevokePayload(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type ApiKeyRevokePayload", field.Name)
 }
 
+func (ec *executionContext) childFields_BaseCartLineConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_BaseCartLineConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_BaseCartLineConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_BaseCartLineConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BaseCartLineConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_BaseCartLineEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_BaseCartLineEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_BaseCartLineEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BaseCartLineEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_Cart(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Cart_id(ctx, field)
+	case "checkoutUrl":
+		return ec.fieldContext_Cart_checkoutUrl(ctx, field)
+	case "totalQuantity":
+		return ec.fieldContext_Cart_totalQuantity(ctx, field)
+	case "buyerIdentity":
+		return ec.fieldContext_Cart_buyerIdentity(ctx, field)
+	case "cost":
+		return ec.fieldContext_Cart_cost(ctx, field)
+	case "lines":
+		return ec.fieldContext_Cart_lines(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Cart", field.Name)
+}
+
+func (ec *executionContext) childFields_CartBuyerIdentity(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "email":
+		return ec.fieldContext_CartBuyerIdentity_email(ctx, field)
+	case "customer":
+		return ec.fieldContext_CartBuyerIdentity_customer(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartBuyerIdentity", field.Name)
+}
+
+func (ec *executionContext) childFields_CartBuyerIdentityUpdatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cart":
+		return ec.fieldContext_CartBuyerIdentityUpdatePayload_cart(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CartBuyerIdentityUpdatePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartBuyerIdentityUpdatePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CartCost(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "subtotalAmount":
+		return ec.fieldContext_CartCost_subtotalAmount(ctx, field)
+	case "totalAmount":
+		return ec.fieldContext_CartCost_totalAmount(ctx, field)
+	case "totalTaxAmount":
+		return ec.fieldContext_CartCost_totalTaxAmount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartCost", field.Name)
+}
+
+func (ec *executionContext) childFields_CartCreatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cart":
+		return ec.fieldContext_CartCreatePayload_cart(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CartCreatePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartCreatePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CartLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_CartLine_id(ctx, field)
+	case "quantity":
+		return ec.fieldContext_CartLine_quantity(ctx, field)
+	case "cost":
+		return ec.fieldContext_CartLine_cost(ctx, field)
+	case "merchandise":
+		return ec.fieldContext_CartLine_merchandise(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartLine", field.Name)
+}
+
+func (ec *executionContext) childFields_CartLineCost(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "amountPerQuantity":
+		return ec.fieldContext_CartLineCost_amountPerQuantity(ctx, field)
+	case "subtotalAmount":
+		return ec.fieldContext_CartLineCost_subtotalAmount(ctx, field)
+	case "totalAmount":
+		return ec.fieldContext_CartLineCost_totalAmount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartLineCost", field.Name)
+}
+
+func (ec *executionContext) childFields_CartLinesAddPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cart":
+		return ec.fieldContext_CartLinesAddPayload_cart(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CartLinesAddPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartLinesAddPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CartLinesRemovePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cart":
+		return ec.fieldContext_CartLinesRemovePayload_cart(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CartLinesRemovePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartLinesRemovePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CartLinesUpdatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cart":
+		return ec.fieldContext_CartLinesUpdatePayload_cart(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CartLinesUpdatePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartLinesUpdatePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CheckoutBeginPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "order":
+		return ec.fieldContext_CheckoutBeginPayload_order(ctx, field)
+	case "payment":
+		return ec.fieldContext_CheckoutBeginPayload_payment(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CheckoutBeginPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CheckoutBeginPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Collection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2042,6 +3311,8 @@ func (ec *executionContext) childFields_Customer(ctx context.Context, field grap
 		return ec.fieldContext_Customer_displayName(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_Customer_createdAt(ctx, field)
+	case "orders":
+		return ec.fieldContext_Customer_orders(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Customer", field.Name)
 }
@@ -2150,6 +3421,32 @@ func (ec *executionContext) childFields_ImageEdge(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type ImageEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_MailingAddress(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "firstName":
+		return ec.fieldContext_MailingAddress_firstName(ctx, field)
+	case "lastName":
+		return ec.fieldContext_MailingAddress_lastName(ctx, field)
+	case "company":
+		return ec.fieldContext_MailingAddress_company(ctx, field)
+	case "address1":
+		return ec.fieldContext_MailingAddress_address1(ctx, field)
+	case "address2":
+		return ec.fieldContext_MailingAddress_address2(ctx, field)
+	case "city":
+		return ec.fieldContext_MailingAddress_city(ctx, field)
+	case "province":
+		return ec.fieldContext_MailingAddress_province(ctx, field)
+	case "zip":
+		return ec.fieldContext_MailingAddress_zip(ctx, field)
+	case "country":
+		return ec.fieldContext_MailingAddress_country(ctx, field)
+	case "phone":
+		return ec.fieldContext_MailingAddress_phone(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MailingAddress", field.Name)
+}
+
 func (ec *executionContext) childFields_MoneyV2(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "amount":
@@ -2158,6 +3455,122 @@ func (ec *executionContext) childFields_MoneyV2(ctx context.Context, field graph
 		return ec.fieldContext_MoneyV2_currencyCode(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MoneyV2", field.Name)
+}
+
+func (ec *executionContext) childFields_Order(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Order_id(ctx, field)
+	case "name":
+		return ec.fieldContext_Order_name(ctx, field)
+	case "number":
+		return ec.fieldContext_Order_number(ctx, field)
+	case "status":
+		return ec.fieldContext_Order_status(ctx, field)
+	case "email":
+		return ec.fieldContext_Order_email(ctx, field)
+	case "currencyCode":
+		return ec.fieldContext_Order_currencyCode(ctx, field)
+	case "subtotalPrice":
+		return ec.fieldContext_Order_subtotalPrice(ctx, field)
+	case "totalPrice":
+		return ec.fieldContext_Order_totalPrice(ctx, field)
+	case "totalRefunded":
+		return ec.fieldContext_Order_totalRefunded(ctx, field)
+	case "lineItems":
+		return ec.fieldContext_Order_lineItems(ctx, field)
+	case "shippingAddress":
+		return ec.fieldContext_Order_shippingAddress(ctx, field)
+	case "billingAddress":
+		return ec.fieldContext_Order_billingAddress(ctx, field)
+	case "paymentProvider":
+		return ec.fieldContext_Order_paymentProvider(ctx, field)
+	case "cancelReason":
+		return ec.fieldContext_Order_cancelReason(ctx, field)
+	case "reservationExpiresAt":
+		return ec.fieldContext_Order_reservationExpiresAt(ctx, field)
+	case "events":
+		return ec.fieldContext_Order_events(ctx, field)
+	case "customer":
+		return ec.fieldContext_Order_customer(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Order_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Order_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Order", field.Name)
+}
+
+func (ec *executionContext) childFields_OrderConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_OrderConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_OrderConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_OrderConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrderConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_OrderEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_OrderEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_OrderEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrderEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_OrderEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "at":
+		return ec.fieldContext_OrderEvent_at(ctx, field)
+	case "fromStatus":
+		return ec.fieldContext_OrderEvent_fromStatus(ctx, field)
+	case "toStatus":
+		return ec.fieldContext_OrderEvent_toStatus(ctx, field)
+	case "actor":
+		return ec.fieldContext_OrderEvent_actor(ctx, field)
+	case "note":
+		return ec.fieldContext_OrderEvent_note(ctx, field)
+	case "paymentReference":
+		return ec.fieldContext_OrderEvent_paymentReference(ctx, field)
+	case "amount":
+		return ec.fieldContext_OrderEvent_amount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrderEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_OrderLineItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "title":
+		return ec.fieldContext_OrderLineItem_title(ctx, field)
+	case "variantTitle":
+		return ec.fieldContext_OrderLineItem_variantTitle(ctx, field)
+	case "sku":
+		return ec.fieldContext_OrderLineItem_sku(ctx, field)
+	case "quantity":
+		return ec.fieldContext_OrderLineItem_quantity(ctx, field)
+	case "originalUnitPrice":
+		return ec.fieldContext_OrderLineItem_originalUnitPrice(ctx, field)
+	case "originalTotalPrice":
+		return ec.fieldContext_OrderLineItem_originalTotalPrice(ctx, field)
+	case "variant":
+		return ec.fieldContext_OrderLineItem_variant(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrderLineItem", field.Name)
+}
+
+func (ec *executionContext) childFields_OrderMutationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "order":
+		return ec.fieldContext_OrderMutationPayload_order(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_OrderMutationPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrderMutationPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2172,6 +3585,16 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_PaymentSession(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "provider":
+		return ec.fieldContext_PaymentSession_provider(ctx, field)
+	case "clientSecret":
+		return ec.fieldContext_PaymentSession_clientSecret(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PaymentSession", field.Name)
 }
 
 func (ec *executionContext) childFields_PaymentSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

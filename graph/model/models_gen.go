@@ -5,12 +5,19 @@ package model
 import (
 	"bytes"
 	"cartograph/internal/auth"
+	"cartograph/internal/dbq"
 	"cartograph/internal/money"
+	"cartograph/internal/orders"
+	"cartograph/internal/relay"
 	"fmt"
 	"io"
 	"strconv"
 	"time"
 )
+
+type Merchandise interface {
+	IsMerchandise()
+}
 
 // An object with a globally unique, opaque ID (gid://cartograph/<Type>/<uuid>).
 type Node interface {
@@ -37,6 +44,83 @@ type APIKeyCreatePayload struct {
 
 type APIKeyRevokePayload struct {
 	APIKey *APIKey `json:"apiKey,omitempty"`
+}
+
+type BaseCartLineConnection struct {
+	Edges    []*BaseCartLineEdge `json:"edges"`
+	Nodes    []*CartLine         `json:"nodes"`
+	PageInfo *relay.PageInfo     `json:"pageInfo"`
+}
+
+type BaseCartLineEdge struct {
+	Cursor string    `json:"cursor"`
+	Node   *CartLine `json:"node"`
+}
+
+type CartBuyerIdentity struct {
+	Email    *string   `json:"email,omitempty"`
+	Customer *Customer `json:"customer,omitempty"`
+}
+
+type CartBuyerIdentityInput struct {
+	Email       *string `json:"email,omitempty"`
+	CountryCode *string `json:"countryCode,omitempty"`
+}
+
+type CartBuyerIdentityUpdatePayload struct {
+	Cart       *Cart             `json:"cart,omitempty"`
+	UserErrors []*auth.UserError `json:"userErrors"`
+}
+
+type CartCreatePayload struct {
+	Cart       *Cart             `json:"cart,omitempty"`
+	UserErrors []*auth.UserError `json:"userErrors"`
+}
+
+type CartInput struct {
+	Lines         []*CartLineInput        `json:"lines,omitempty"`
+	BuyerIdentity *CartBuyerIdentityInput `json:"buyerIdentity,omitempty"`
+}
+
+type CartLineInput struct {
+	MerchandiseID string `json:"merchandiseId"`
+	Quantity      *int   `json:"quantity,omitempty"`
+}
+
+type CartLineUpdateInput struct {
+	ID       string `json:"id"`
+	Quantity *int   `json:"quantity,omitempty"`
+}
+
+type CartLinesAddPayload struct {
+	Cart       *Cart             `json:"cart,omitempty"`
+	UserErrors []*auth.UserError `json:"userErrors"`
+}
+
+type CartLinesRemovePayload struct {
+	Cart       *Cart             `json:"cart,omitempty"`
+	UserErrors []*auth.UserError `json:"userErrors"`
+}
+
+type CartLinesUpdatePayload struct {
+	Cart       *Cart             `json:"cart,omitempty"`
+	UserErrors []*auth.UserError `json:"userErrors"`
+}
+
+type CheckoutBeginInput struct {
+	CartID          string               `json:"cartId"`
+	Email           string               `json:"email"`
+	ShippingAddress *MailingAddressInput `json:"shippingAddress"`
+	// Defaults to the shipping address.
+	BillingAddress *MailingAddressInput `json:"billingAddress,omitempty"`
+	// Retrying with the same key returns the first result; never charges or reserves twice.
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
+type CheckoutBeginPayload struct {
+	Order      *orders.Order     `json:"order,omitempty"`
+	Payment    *PaymentSession   `json:"payment,omitempty"`
+	UserErrors []*auth.UserError `json:"userErrors"`
 }
 
 type CustomerLoginInput struct {
@@ -75,7 +159,50 @@ type Domain struct {
 	URL        string `json:"url"`
 }
 
+type MailingAddressInput struct {
+	Address1 *string `json:"address1,omitempty"`
+	Address2 *string `json:"address2,omitempty"`
+	City     *string `json:"city,omitempty"`
+	Company  *string `json:"company,omitempty"`
+	// ISO 3166-1 alpha-2 code (US, DE, …).
+	Country   *string `json:"country,omitempty"`
+	FirstName *string `json:"firstName,omitempty"`
+	LastName  *string `json:"lastName,omitempty"`
+	Phone     *string `json:"phone,omitempty"`
+	Province  *string `json:"province,omitempty"`
+	Zip       *string `json:"zip,omitempty"`
+}
+
 type Mutation struct {
+}
+
+type OrderConnection struct {
+	Edges    []*OrderEdge    `json:"edges"`
+	Nodes    []*orders.Order `json:"nodes"`
+	PageInfo *relay.PageInfo `json:"pageInfo"`
+}
+
+type OrderEdge struct {
+	Cursor string        `json:"cursor"`
+	Node   *orders.Order `json:"node"`
+}
+
+type OrderFilter struct {
+	Status      *dbq.OrderStatus `json:"status,omitempty"`
+	CreatedFrom *time.Time       `json:"createdFrom,omitempty"`
+	CreatedTo   *time.Time       `json:"createdTo,omitempty"`
+	CustomerID  *string          `json:"customerId,omitempty"`
+}
+
+type OrderMutationPayload struct {
+	Order      *orders.Order     `json:"order,omitempty"`
+	UserErrors []*auth.UserError `json:"userErrors"`
+}
+
+// How the buyer pays: with Stripe, confirm clientSecret with Stripe.js; manual orders are marked paid by staff.
+type PaymentSession struct {
+	Provider     string  `json:"provider"`
+	ClientSecret *string `json:"clientSecret,omitempty"`
 }
 
 // Payment settings of the shop.

@@ -267,6 +267,11 @@ func (s *Service) change(ctx context.Context, cartID string, in []LineInput, mod
 	if err != nil {
 		return nil, nil, err
 	}
+	if n, err := s.rdb.Exists(ctx, key(sh.ID, tok)).Result(); err != nil {
+		return nil, nil, apperr.Wrap(err, apperr.Internal, "cart store unavailable")
+	} else if n == 0 {
+		return nil, nil, apperr.New(apperr.NotFound, "no such cart")
+	}
 	lines, ues, err := s.resolveLines(ctx, in, byLine, allowZero)
 	if err != nil || len(ues) > 0 {
 		return nil, ues, err

@@ -85,6 +85,9 @@ type Variant struct {
 // IsNode marks Variant as implementing the GraphQL Node interface.
 func (*Variant) IsNode() {}
 
+// IsMerchandise marks Variant as a member of the GraphQL Merchandise union.
+func (*Variant) IsMerchandise() {}
+
 // NodeID is the variant's global ID.
 func (v *Variant) NodeID() string { return relay.GlobalID("ProductVariant", v.ID) }
 

@@ -189,7 +189,7 @@ func (s *Service) begin(ctx context.Context, sh *shop.Shop, in BeginInput) (Begi
 		}
 	}
 	var subtotal int64
-	lines := make([]dbq.OrderLinesInsertParams, len(c.Lines))
+	lines := dbq.OrderLinesInsertParams{ShopID: sh.ID}
 	reserve := make([]inventory.Line, len(c.Lines))
 	for i, l := range c.Lines {
 		v := vs[i]
@@ -200,8 +200,14 @@ func (s *Service) begin(ctx context.Context, sh *shop.Shop, in BeginInput) (Begi
 			return BeginResult{UserErrors: []auth.UserError{{Field: []string{"input", "cartId"}, Message: "order total too large", Code: "INVALID"}}}, nil
 		}
 		subtotal += v.PriceAmount * int64(l.Quantity)
-		lines[i] = dbq.OrderLinesInsertParams{ShopID: sh.ID, Position: int32(i + 1), VariantID: v.ID, ProductID: v.ProductID,
-			ProductTitle: titles[v.ProductID], VariantTitle: v.Title, Sku: v.Sku, UnitAmount: v.PriceAmount, Quantity: int32(l.Quantity)}
+		lines.Positions = append(lines.Positions, int32(i+1))
+		lines.VariantIds = append(lines.VariantIds, v.ID)
+		lines.ProductIds = append(lines.ProductIds, v.ProductID)
+		lines.ProductTitles = append(lines.ProductTitles, titles[v.ProductID])
+		lines.VariantTitles = append(lines.VariantTitles, v.Title)
+		lines.Skus = append(lines.Skus, v.Sku)
+		lines.UnitAmounts = append(lines.UnitAmounts, v.PriceAmount)
+		lines.Quantities = append(lines.Quantities, int32(l.Quantity))
 		reserve[i] = inventory.Line{VariantID: v.ID, Quantity: l.Quantity}
 	}
 	number, err := s.q.OrderNextNumber(ctx, sh.ID)
@@ -232,10 +238,8 @@ func (s *Service) begin(ctx context.Context, sh *shop.Shop, in BeginInput) (Begi
 		if err != nil {
 			return pg.MapError(err)
 		}
-		for i := range lines {
-			lines[i].OrderID = order.ID
-		}
-		if _, err := q.OrderLinesInsert(ctx, lines); err != nil {
+		lines.OrderID = order.ID
+		if err := q.OrderLinesInsert(ctx, lines); err != nil {
 			return pg.MapError(err)
 		}
 		short, lv, err := inventory.Reserve(ctx, tx, sh.ID, order.ID, reserve)

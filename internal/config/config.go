@@ -64,6 +64,21 @@ type Config struct {
 	// CARTOGRAPH_DEBUG_STATS=1) serves as the owner without tenant settings:
 	// the baseline of the benchmark's RLS overhead figure. Never in production.
 	BenchNoRLS bool
+	// Stripe: with StripeSecretKey set, payments go through Stripe
+	// (STRIPE_SECRET_KEY); StripeAPIBase points elsewhere, e.g. stripe-mock
+	// (STRIPE_API_BASE); StripeWebhookSecret verifies /webhooks/stripe
+	// (STRIPE_WEBHOOK_SECRET) within WebhookTolerance (STRIPE_WEBHOOK_TOLERANCE).
+	StripeSecretKey, StripeAPIBase, StripeWebhookSecret string
+	WebhookTolerance                                    time.Duration
+	// ReservationTTL is how long checkout holds stock for payment (RESERVATION_TTL).
+	ReservationTTL time.Duration
+	// SweepInterval is how often expired reservations are released (SWEEP_INTERVAL).
+	SweepInterval time.Duration
+	// CartMaxQuantity bounds one cart line (CART_MAX_QUANTITY).
+	CartMaxQuantity int
+	// CheckoutURLTemplate is the default Cart.checkoutUrl; {host}, {token},
+	// {cartId} are filled in; a shop's own template wins (CHECKOUT_URL_TEMPLATE).
+	CheckoutURLTemplate string
 }
 
 // Load reads the environment. It fails on malformed values instead of
@@ -105,30 +120,38 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 		return d
 	}
 	c := Config{
-		DatabaseURL:       str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cartograph?sslmode=disable"),
-		RedisURL:          str("REDIS_URL", "redis://127.0.0.1:6379/0"),
-		ListenAddr:        str("LISTEN_ADDR", "127.0.0.1:8080"),
-		BaseDomain:        strings.ToLower(str("BASE_DOMAIN", "localhost")),
-		DefaultShop:       strings.ToLower(str("DEFAULT_SHOP", "")),
-		DBMaxConns:        int32(integer("DB_MAX_CONNS", 16)),
-		MaxBodyBytes:      integer("MAX_BODY_BYTES", 1<<20),
-		LoaderWait:        dur("LOADER_WAIT", 500*time.Microsecond),
-		ShopCacheTTL:      dur("SHOP_CACHE_TTL", 5*time.Second),
-		ShutdownTimeout:   dur("SHUTDOWN_TIMEOUT", 15*time.Second),
-		LogLevel:          strings.ToLower(str("LOG_LEVEL", "info")),
-		GCPercent:         int(integer("GC_PERCENT", 400)),
-		MemLimitBytes:     integer("GOMEMLIMIT_BYTES", 160<<20),
-		DebugStats:        str("CARTOGRAPH_DEBUG_STATS", "") == "1",
-		MaxComplexity:     int(integer("MAX_QUERY_COMPLEXITY", 50000)),
-		JWTKeys:           str("JWT_KEYS", ""),
-		StaffTokenTTL:     dur("STAFF_TOKEN_TTL", 15*time.Minute),
-		RefreshTokenTTL:   dur("REFRESH_TOKEN_TTL", 30*24*time.Hour),
-		CustomerTokenTTL:  dur("CUSTOMER_TOKEN_TTL", 7*24*time.Hour),
-		RateLimitAnon:     int(integer("RATE_LIMIT_ANON", 6000)),
-		RateLimitCustomer: int(integer("RATE_LIMIT_CUSTOMER", 1200)),
-		RateLimitStaff:    int(integer("RATE_LIMIT_STAFF", 1200)),
-		RateLimitKey:      int(integer("RATE_LIMIT_KEY", 6000)),
-		LoginPerMinute:    int(integer("LOGIN_PER_MINUTE", 10)),
+		DatabaseURL:         str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cartograph?sslmode=disable"),
+		RedisURL:            str("REDIS_URL", "redis://127.0.0.1:6379/0"),
+		ListenAddr:          str("LISTEN_ADDR", "127.0.0.1:8080"),
+		BaseDomain:          strings.ToLower(str("BASE_DOMAIN", "localhost")),
+		DefaultShop:         strings.ToLower(str("DEFAULT_SHOP", "")),
+		DBMaxConns:          int32(integer("DB_MAX_CONNS", 16)),
+		MaxBodyBytes:        integer("MAX_BODY_BYTES", 1<<20),
+		LoaderWait:          dur("LOADER_WAIT", 500*time.Microsecond),
+		ShopCacheTTL:        dur("SHOP_CACHE_TTL", 5*time.Second),
+		ShutdownTimeout:     dur("SHUTDOWN_TIMEOUT", 15*time.Second),
+		LogLevel:            strings.ToLower(str("LOG_LEVEL", "info")),
+		GCPercent:           int(integer("GC_PERCENT", 400)),
+		MemLimitBytes:       integer("GOMEMLIMIT_BYTES", 160<<20),
+		DebugStats:          str("CARTOGRAPH_DEBUG_STATS", "") == "1",
+		MaxComplexity:       int(integer("MAX_QUERY_COMPLEXITY", 50000)),
+		JWTKeys:             str("JWT_KEYS", ""),
+		StaffTokenTTL:       dur("STAFF_TOKEN_TTL", 15*time.Minute),
+		RefreshTokenTTL:     dur("REFRESH_TOKEN_TTL", 30*24*time.Hour),
+		CustomerTokenTTL:    dur("CUSTOMER_TOKEN_TTL", 7*24*time.Hour),
+		RateLimitAnon:       int(integer("RATE_LIMIT_ANON", 6000)),
+		RateLimitCustomer:   int(integer("RATE_LIMIT_CUSTOMER", 1200)),
+		RateLimitStaff:      int(integer("RATE_LIMIT_STAFF", 1200)),
+		RateLimitKey:        int(integer("RATE_LIMIT_KEY", 6000)),
+		LoginPerMinute:      int(integer("LOGIN_PER_MINUTE", 10)),
+		StripeSecretKey:     str("STRIPE_SECRET_KEY", ""),
+		StripeAPIBase:       str("STRIPE_API_BASE", ""),
+		StripeWebhookSecret: str("STRIPE_WEBHOOK_SECRET", ""),
+		WebhookTolerance:    dur("STRIPE_WEBHOOK_TOLERANCE", 5*time.Minute),
+		ReservationTTL:      dur("RESERVATION_TTL", 15*time.Minute),
+		SweepInterval:       dur("SWEEP_INTERVAL", 5*time.Second),
+		CartMaxQuantity:     int(integer("CART_MAX_QUANTITY", 100)),
+		CheckoutURLTemplate: str("CHECKOUT_URL_TEMPLATE", "https://{host}/checkout?cart={token}"),
 	}
 	c.BenchNoRLS = c.DebugStats && str("CARTOGRAPH_BENCH_NO_RLS", "") == "1"
 	c.AppDatabaseURL = str("APP_DATABASE_URL", "")
@@ -143,6 +166,12 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 	}
 	if c.DBMaxConns < 1 {
 		errs = append(errs, "DB_MAX_CONNS: must be >= 1")
+	}
+	if c.CartMaxQuantity < 1 {
+		errs = append(errs, "CART_MAX_QUANTITY: must be >= 1")
+	}
+	if c.ReservationTTL <= 0 || c.SweepInterval <= 0 {
+		errs = append(errs, "RESERVATION_TTL and SWEEP_INTERVAL must be positive")
 	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, "MAX_BODY_BYTES: must be >= 1024")

@@ -195,6 +195,46 @@ func (q *Queries) OrderEvents(ctx context.Context, arg OrderEventsParams) ([]Ord
 	return items, nil
 }
 
+const orderEventsByOrderIDs = `-- name: OrderEventsByOrderIDs :many
+SELECT shop_id, order_id, id, from_status, to_status, actor, note, payment_ref, amount, created_at FROM order_events WHERE shop_id = $1 AND order_id = ANY($2::uuid[]) ORDER BY order_id, created_at, id
+`
+
+type OrderEventsByOrderIDsParams struct {
+	ShopID   uuid.UUID
+	OrderIds []uuid.UUID
+}
+
+func (q *Queries) OrderEventsByOrderIDs(ctx context.Context, arg OrderEventsByOrderIDsParams) ([]OrderEvent, error) {
+	rows, err := q.db.Query(ctx, orderEventsByOrderIDs, arg.ShopID, arg.OrderIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []OrderEvent{}
+	for rows.Next() {
+		var i OrderEvent
+		if err := rows.Scan(
+			&i.ShopID,
+			&i.OrderID,
+			&i.ID,
+			&i.FromStatus,
+			&i.ToStatus,
+			&i.Actor,
+			&i.Note,
+			&i.PaymentRef,
+			&i.Amount,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const orderExpiriesDue = `-- name: OrderExpiriesDue :many
 SELECT shop_id, order_id FROM order_expiries
 WHERE expires_at <= now()
@@ -412,17 +452,42 @@ func (q *Queries) OrderLinesByOrderIDs(ctx context.Context, arg OrderLinesByOrde
 	return items, nil
 }
 
+const orderLinesInsert = `-- name: OrderLinesInsert :exec
+INSERT INTO order_lines (shop_id, order_id, position, variant_id, product_id, product_title, variant_title, sku, unit_amount, quantity)
+SELECT $1, $2, u.position, u.variant_id, u.product_id, u.product_title, u.variant_title, u.sku, u.unit_amount, u.quantity
+FROM (SELECT unnest($3::int[]) AS position, unnest($4::uuid[]) AS variant_id, unnest($5::uuid[]) AS product_id,
+             unnest($6::text[]) AS product_title, unnest($7::text[]) AS variant_title, unnest($8::text[]) AS sku,
+             unnest($9::bigint[]) AS unit_amount, unnest($10::int[]) AS quantity) u
+`
+
 type OrderLinesInsertParams struct {
-	ShopID       uuid.UUID
-	OrderID      uuid.UUID
-	Position     int32
-	VariantID    uuid.UUID
-	ProductID    uuid.UUID
-	ProductTitle string
-	VariantTitle string
-	Sku          string
-	UnitAmount   int64
-	Quantity     int32
+	ShopID        uuid.UUID
+	OrderID       uuid.UUID
+	Positions     []int32
+	VariantIds    []uuid.UUID
+	ProductIds    []uuid.UUID
+	ProductTitles []string
+	VariantTitles []string
+	Skus          []string
+	UnitAmounts   []int64
+	Quantities    []int32
+}
+
+// One statement for all lines (COPY is not allowed under row-level security).
+func (q *Queries) OrderLinesInsert(ctx context.Context, arg OrderLinesInsertParams) error {
+	_, err := q.db.Exec(ctx, orderLinesInsert,
+		arg.ShopID,
+		arg.OrderID,
+		arg.Positions,
+		arg.VariantIds,
+		arg.ProductIds,
+		arg.ProductTitles,
+		arg.VariantTitles,
+		arg.Skus,
+		arg.UnitAmounts,
+		arg.Quantities,
+	)
+	return err
 }
 
 const orderLock = `-- name: OrderLock :one

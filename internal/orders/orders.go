@@ -381,7 +381,7 @@ func nilIfEmpty(s string, keep bool) *string {
 // event id: PENDING_PAYMENT → PAID with stock committed and the cart
 // cleared. Unknown orders are acknowledged (false) and logged.
 func (s *Service) PaymentSucceeded(ctx context.Context, eventID, eventType string, shopID, orderID uuid.UUID, intentID string) (bool, error) {
-	return s.paymentEvent(ctx, eventID, eventType, shopID, orderID, func(tx pgx.Tx) ([]inventory.Level, *string, error) {
+	return s.paymentEvent(ctx, eventID, eventType, shopID, orderID, intentID, func(tx pgx.Tx) ([]inventory.Level, *string, error) {
 		o, err := Transition(ctx, tx, shopID, orderID, Change{To: Paid, Actor: "stripe", Note: eventType, PaymentRef: &intentID})
 		if err != nil {
 			return nil, nil, err
@@ -394,7 +394,7 @@ func (s *Service) PaymentSucceeded(ctx context.Context, eventID, eventType strin
 // PaymentFailed handles a failed or cancelled payment, exactly once per
 // event id: reservations released, order CANCELLED with the reason.
 func (s *Service) PaymentFailed(ctx context.Context, eventID, eventType string, shopID, orderID uuid.UUID, intentID, reason string) (bool, error) {
-	return s.paymentEvent(ctx, eventID, eventType, shopID, orderID, func(tx pgx.Tx) ([]inventory.Level, *string, error) {
+	return s.paymentEvent(ctx, eventID, eventType, shopID, orderID, intentID, func(tx pgx.Tx) ([]inventory.Level, *string, error) {
 		if _, err := Transition(ctx, tx, shopID, orderID, Change{To: Cancelled, Actor: "stripe", Note: eventType, PaymentRef: &intentID, Reason: &reason}); err != nil {
 			return nil, nil, err
 		}
@@ -407,7 +407,7 @@ func (s *Service) PaymentFailed(ctx context.Context, eventID, eventType string, 
 // concurrent duplicate blocks on the event's key and then finds it taken.
 // A transition that is no longer legal (e.g. the order expired first) is
 // recorded and acknowledged rather than retried forever.
-func (s *Service) paymentEvent(ctx context.Context, eventID, eventType string, shopID, orderID uuid.UUID, fn func(pgx.Tx) ([]inventory.Level, *string, error)) (bool, error) {
+func (s *Service) paymentEvent(ctx context.Context, eventID, eventType string, shopID, orderID uuid.UUID, intentID string, fn func(pgx.Tx) ([]inventory.Level, *string, error)) (bool, error) {
 	var levels []inventory.Level
 	var cartID *string
 	applied := false
@@ -418,6 +418,18 @@ func (s *Service) paymentEvent(ctx context.Context, eventID, eventType string, s
 		}
 		if n == 0 {
 			return nil // already processed
+		}
+		o, err := dbq.New(tx).OrderLock(ctx, dbq.OrderLockParams{ShopID: shopID, ID: orderID})
+		if errors.Is(err, pgx.ErrNoRows) {
+			s.log.Warn("payment event for unknown order", "event", eventID, "type", eventType, "order", orderID)
+			return nil
+		}
+		if err != nil {
+			return pg.MapError(err)
+		}
+		if o.PaymentIntentID == nil || *o.PaymentIntentID != intentID {
+			s.log.Warn("payment event for another payment of the order", "event", eventID, "order", orderID, "intent", intentID)
+			return nil
 		}
 		if err := dropExpiry(ctx, tx, shopID, orderID); err != nil {
 			return err

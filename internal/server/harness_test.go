@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -20,10 +22,30 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// stripeMock is the package's stripe-mock, started by TestMain.
+var stripeMock *testdb.StripeMock
+
+// Stripe settings every test gateway uses (webhooks are signed with this).
+const testWebhookSecret = "whsec_cartograph_test_secret"
+
+func TestMain(m *testing.M) {
+	var err error
+	stripeMock, err = testdb.StartStripeMock()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "server tests need stripe-mock:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	stripeMock.Stop()
+	os.Exit(code)
+}
+
 // env is one running gateway over a private, seeded database.
 type env struct {
 	db  *testdb.DB
 	srv *httptest.Server
+	// app is the gateway itself (its order service and payment provider).
+	app *server.Server
 	// logs holds everything the server logged (debug level).
 	logs *syncBuffer
 }
@@ -50,12 +72,16 @@ func (s *syncBuffer) String() string {
 func newServerOn(t *testing.T, e *env) *env {
 	t.Helper()
 	logs := &syncBuffer{}
-	return &env{db: e.db, srv: startServer(t, e.db, logs, nil), logs: logs}
+	hs, app := startServer(t, e.db, logs, nil)
+	return &env{db: e.db, srv: hs, logs: logs, app: app}
 }
 
 // newEnv starts a real HTTP server (loopback) over a fresh database holding
 // the demo shops and one bulk shop "bench-1" with bulkProducts products.
-func newEnv(t *testing.T, bulkProducts int) *env {
+func newEnv(t *testing.T, bulkProducts int) *env { return newEnvWith(t, bulkProducts, nil) }
+
+// newEnvWith is newEnv with a config adjustment (e.g. a short reservation).
+func newEnvWith(t *testing.T, bulkProducts int, tune func(*config.Config)) *env {
 	t.Helper()
 	db := testdb.New(t, "server")
 	ctx := context.Background()
@@ -71,11 +97,12 @@ func newEnv(t *testing.T, bulkProducts int) *env {
 		t.Fatalf("seed staff: %v", err)
 	}
 	logs := &syncBuffer{}
-	return &env{db: db, srv: startServer(t, db, logs, nil), logs: logs}
+	hs, app := startServer(t, db, logs, tune)
+	return &env{db: db, srv: hs, logs: logs, app: app}
 }
 
 // startServer starts a gateway over db; tune may adjust the config.
-func startServer(t *testing.T, db *testdb.DB, logs io.Writer, tune func(*config.Config)) *httptest.Server {
+func startServer(t *testing.T, db *testdb.DB, logs io.Writer, tune func(*config.Config)) (*httptest.Server, *server.Server) {
 	t.Helper()
 	ctx := context.Background()
 	ropts, err := redis.ParseURL(testdb.RedisURL())
@@ -98,6 +125,7 @@ func startServer(t *testing.T, db *testdb.DB, logs io.Writer, tune func(*config.
 	// Generous limits: tests that exercise throttling set their own.
 	cfg.RateLimitAnon, cfg.RateLimitCustomer, cfg.RateLimitStaff, cfg.RateLimitKey = 1_000_000, 1_000_000, 1_000_000, 1_000_000
 	cfg.LoginPerMinute = 1000
+	cfg.StripeSecretKey, cfg.StripeAPIBase, cfg.StripeWebhookSecret = "sk_test_cartograph", stripeMock.URL, testWebhookSecret
 	if tune != nil {
 		tune(&cfg)
 	}
@@ -108,7 +136,7 @@ func startServer(t *testing.T, db *testdb.DB, logs io.Writer, tune func(*config.
 	hs := httptest.NewServer(s)
 	t.Cleanup(hs.Close)
 	_ = ctx
-	return hs
+	return hs, s
 }
 
 type gqlError struct {

@@ -20,9 +20,14 @@ import (
 	"cartograph/graph/generated"
 	"cartograph/internal/apperr"
 	"cartograph/internal/auth"
+	"cartograph/internal/cart"
 	"cartograph/internal/catalog"
+	"cartograph/internal/checkout"
 	"cartograph/internal/config"
+	"cartograph/internal/idempotency"
 	"cartograph/internal/loaders"
+	"cartograph/internal/orders"
+	"cartograph/internal/payments"
 	"cartograph/internal/pg"
 	"cartograph/internal/ratelimit"
 	"cartograph/internal/shop"
@@ -51,9 +56,13 @@ type Deps struct {
 
 // Server is Cartograph's HTTP handler.
 type Server struct {
-	deps     Deps
-	handler  http.Handler
-	keys     *auth.Keys
+	deps    Deps
+	handler http.Handler
+	keys    *auth.Keys
+	// Orders is the order service (webhooks, sweeper; exposed for tests).
+	Orders *orders.Service
+	// Provider is the payment provider in use.
+	Provider payments.Provider
 	requests atomic.Int64
 }
 
@@ -82,7 +91,17 @@ func New(d Deps) (*Server, error) {
 	})
 	gateway := &auth.Gateway{Shops: shops, Keys: s.keys, Signer: signer, Auth: authSvc, Limiter: limiter,
 		Limits: auth.Limits{Anonymous: d.Config.RateLimitAnon, Customer: d.Config.RateLimitCustomer, Staff: d.Config.RateLimitStaff}}
-	res := &graph.Resolver{Catalog: cat, Auth: authSvc, BaseDomain: d.Config.BaseDomain}
+	var provider payments.Provider = payments.Manual{}
+	if d.Config.StripeSecretKey != "" {
+		provider = payments.NewStripe(d.Config.StripeSecretKey, d.Config.StripeAPIBase)
+	}
+	s.Provider = provider
+	idem := idempotency.New(d.DB)
+	carts := cart.New(d.Redis, cat, d.Config.CartMaxQuantity)
+	s.Orders = orders.NewService(d.DB, provider, idem, carts, d.Log)
+	checkoutSvc := checkout.New(d.DB, carts, cat, provider, idem, d.Log, d.Config.ReservationTTL)
+	res := &graph.Resolver{Catalog: cat, Auth: authSvc, BaseDomain: d.Config.BaseDomain,
+		CartService: carts, CheckoutService: checkoutSvc, OrderService: s.Orders, CheckoutURLTemplate: d.Config.CheckoutURLTemplate}
 	gql := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: res, Directives: generated.DirectiveRoot{
 		HasPermission: func(ctx context.Context, _ any, next graphql.Resolver, scopes []string) (any, error) {
 			if err := auth.Require(ctx, scopes...); err != nil {
@@ -118,6 +137,7 @@ func New(d Deps) (*Server, error) {
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
+	mux.Handle("POST /webhooks/stripe", payments.StripeWebhook(d.Config.StripeWebhookSecret, d.Config.WebhookTolerance, s.Orders, d.Log))
 	if d.Config.DebugStats {
 		mux.HandleFunc("GET /debug/sqlstats", func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
@@ -132,9 +152,10 @@ func New(d Deps) (*Server, error) {
 	return s, nil
 }
 
-// Background runs the server's periodic work (API key last-use flushing)
-// until ctx ends.
+// Background runs the server's periodic work until ctx ends: API key
+// last-use flushing and the reservation sweeper (safe on every instance).
 func (s *Server) Background(ctx context.Context) {
+	go s.Orders.RunSweeper(ctx, s.deps.Config.SweepInterval)
 	s.keys.RunFlusher(ctx, 2*time.Second, func(err error) {
 		s.deps.Log.Warn("api key last-use flush failed", "err", err)
 	})

@@ -25,8 +25,13 @@ func TestRowLevelSecurity(t *testing.T) {
 	ctx := context.Background()
 	e.register(t, "apparel", "a@example.com", "password-a-1")
 	e.register(t, "electronics", "b@example.com", "password-b-1")
-	e.createKey(t, "apparel", "PUBLIC", "")
-	e.createKey(t, "electronics", "PUBLIC", "")
+	for shop, product := range map[string]string{"apparel": "merino-crew-tee", "electronics": "pulse-anc-headphones"} {
+		h := e.storefront(t, shop)
+		v := e.stock(t, shop, product, 5, 0)
+		if _, out := e.checkout(t, h, e.newCart(t, h, v, 1), "rls-"+shop); out.CheckoutBegin.Order == nil {
+			t.Fatalf("%s checkout: %+v", shop, out)
+		}
+	}
 
 	var got []string
 	rows, err := e.db.Pool.Query(ctx, `SELECT c.relname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
@@ -107,8 +112,9 @@ func TestRowLevelSecurity(t *testing.T) {
 func TestRateLimitsAreSharedAcrossInstances(t *testing.T) {
 	e := newEnv(t, 0)
 	tune := func(c *config.Config) { c.RateLimitAnon = 12 } // burst 2, then 1 per 5 s
-	a := &env{db: e.db, srv: startServer(t, e.db, nil, tune)}
-	b := &env{db: e.db, srv: startServer(t, e.db, nil, tune)}
+	ha, _ := startServer(t, e.db, nil, tune)
+	hb, _ := startServer(t, e.db, nil, tune)
+	a, b := &env{db: e.db, srv: ha}, &env{db: e.db, srv: hb}
 	// Unique client IP per test run: the httptest client is 127.0.0.1, so
 	// flush the bucket first.
 	if err := flushRateLimits(); err != nil {
@@ -139,7 +145,8 @@ func TestRateLimitsAreSharedAcrossInstances(t *testing.T) {
 
 func TestLoginIsThrottled(t *testing.T) {
 	e := newEnv(t, 0)
-	s := &env{db: e.db, srv: startServer(t, e.db, nil, func(c *config.Config) { c.LoginPerMinute = 3 })}
+	hs, _ := startServer(t, e.db, nil, func(c *config.Config) { c.LoginPerMinute = 3 })
+	s := &env{db: e.db, srv: hs}
 	if err := flushRateLimits(); err != nil {
 		t.Fatal(err)
 	}
@@ -171,11 +178,21 @@ func TestCrossTenantMatrix(t *testing.T) {
 	}
 	e.query(t, "electronics", `{ collections(first: 1) { nodes { id } } }`, nil, &bc)
 	bCollection = bc.Collections.Nodes[0].ID
-	_ = ctx
+	// Shop B's cart and order (manual payment, so cancel/refund are real).
+	hB := e.storefront(t, "electronics")
+	bVariantStocked := e.stock(t, "electronics", "pulse-anc-headphones", 20, 0)
+	bCart := e.newCart(t, hB, bVariantStocked, 1)
+	_, bOut := e.checkout(t, hB, e.newCart(t, hB, bVariantStocked, 1), "b-order")
+	if bOut.CheckoutBegin.Order == nil {
+		t.Fatalf("shop B checkout: %+v", bOut)
+	}
+	bOrder := bOut.CheckoutBegin.Order.ID
+	bLine := strings.Replace(bVariantStocked, "ProductVariant", "CartLine", 1)
 
 	// Principals of shop A.
 	staffA := e.staffToken(t, "apparel")
-	_, skA := e.createKey(t, "apparel", "SECRET", `scopes: ["catalog:read", "customers:read", "apikeys:manage"]`)
+	_, skA := e.createKey(t, "apparel", "SECRET", `scopes: ["catalog:read", "customers:read", "apikeys:manage", "orders:read", "orders:write", "checkout:write"]`)
+	_, pkA := e.createKey(t, "apparel", "PUBLIC", "")
 	e.register(t, "apparel", "a-cust@example.com", "password-a-1")
 	custA, _ := e.customerLogin(t, "apparel", "a-cust@example.com", "password-a-1")
 	principals := map[string]map[string]string{
@@ -183,6 +200,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 		"staff":     {"X-Shop-Handle": "apparel", "Authorization": "Bearer " + staffA},
 		"secretKey": {"X-Api-Key": skA},
 		"customer":  {"X-Shop-Handle": "apparel", "Authorization": "Bearer " + custA},
+		"publicKey": {"X-Shopify-Storefront-Access-Token": pkA},
 	}
 	// Each probe returns true when the response leaked nothing of shop B.
 	type probe struct {
@@ -201,28 +219,43 @@ func TestCrossTenantMatrix(t *testing.T) {
 	}
 	noB := func(r *gqlResponse) bool {
 		s := string(r.Data)
-		return denied(r) || !(strings.Contains(s, bProduct) || strings.Contains(s, bCustomer) || strings.Contains(s, bKeyID) || strings.Contains(s, "Voltline"))
+		return denied(r) || !(strings.Contains(s, bProduct) || strings.Contains(s, bCustomer) || strings.Contains(s, bKeyID) ||
+			strings.Contains(s, "Voltline") || strings.Contains(s, bOrder) || strings.Contains(s, bCart))
 	}
 	probes := map[string]probe{
-		"node":                   {`query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": bProduct}, nullOr("node")},
-		"nodes":                  {`query($id: ID!) { nodes(ids: [$id]) { id } }`, map[string]any{"id": bVariant}, func(r *gqlResponse) bool { return denied(r) || string(r.Data) == `{"nodes":[null]}` }},
-		"shop":                   {`{ shop { name } }`, nil, noB},
-		"product":                {`query($id: ID!) { product(id: $id) { id } }`, map[string]any{"id": bProduct}, nullOr("product")},
-		"products":               {`{ products(first: 250) { nodes { id } } }`, nil, noB},
-		"collection":             {`query($id: ID!) { collection(id: $id) { id } }`, map[string]any{"id": bCollection}, nullOr("collection")},
-		"collections":            {`{ collections(first: 250) { nodes { id } } }`, nil, func(r *gqlResponse) bool { return !strings.Contains(string(r.Data), bCollection) }},
-		"productRecommendations": {`query($id: ID!) { productRecommendations(productId: $id) { id } }`, map[string]any{"id": bProduct}, nullOr("productRecommendations")},
-		"me":                     {`{ me { id } }`, nil, noB},
-		"customer":               {`query($id: ID!) { customer(id: $id) { id } }`, map[string]any{"id": bCustomer}, nullOr("customer")},
-		"customers":              {`{ customers(first: 250) { nodes { id } } }`, nil, noB},
-		"apiKeys":                {`{ apiKeys(first: 250) { nodes { id } } }`, nil, noB},
-		"customerRegister":       {`mutation { customerRegister(input: {email: "b-cust@example.com", password: "password-x-1"}) { customer { id } } }`, nil, noB},
-		"customerLogin":          {`mutation { customerLogin(input: {email: "b-cust@example.com", password: "password-b-1"}) { accessToken } }`, nil, nullOr("accessToken")},
-		"customerLogout":         {`mutation { customerLogout { loggedOut } }`, nil, noB},
-		"staffLogin":             {`mutation { staffLogin(input: {email: "owner@electronics.example", password: "cartograph-demo"}) { accessToken } }`, nil, denied},
-		"staffTokenRefresh":      {`mutation { staffTokenRefresh(refreshToken: "0000") { accessToken } }`, nil, denied},
-		"apiKeyCreate":           {`mutation { apiKeyCreate(input: {kind: PUBLIC}) { apiKey { id } } }`, nil, noB},
-		"apiKeyRevoke":           {`mutation($id: ID!) { apiKeyRevoke(id: $id) { apiKey { id } } }`, map[string]any{"id": bKeyID}, denied},
+		"node":                    {`query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": bProduct}, nullOr("node")},
+		"nodes":                   {`query($id: ID!) { nodes(ids: [$id]) { id } }`, map[string]any{"id": bVariant}, func(r *gqlResponse) bool { return denied(r) || string(r.Data) == `{"nodes":[null]}` }},
+		"shop":                    {`{ shop { name } }`, nil, noB},
+		"product":                 {`query($id: ID!) { product(id: $id) { id } }`, map[string]any{"id": bProduct}, nullOr("product")},
+		"products":                {`{ products(first: 250) { nodes { id } } }`, nil, noB},
+		"collection":              {`query($id: ID!) { collection(id: $id) { id } }`, map[string]any{"id": bCollection}, nullOr("collection")},
+		"collections":             {`{ collections(first: 250) { nodes { id } } }`, nil, func(r *gqlResponse) bool { return !strings.Contains(string(r.Data), bCollection) }},
+		"productRecommendations":  {`query($id: ID!) { productRecommendations(productId: $id) { id } }`, map[string]any{"id": bProduct}, nullOr("productRecommendations")},
+		"me":                      {`{ me { id } }`, nil, noB},
+		"customer":                {`query($id: ID!) { customer(id: $id) { id } }`, map[string]any{"id": bCustomer}, nullOr("customer")},
+		"customers":               {`{ customers(first: 250) { nodes { id } } }`, nil, noB},
+		"apiKeys":                 {`{ apiKeys(first: 250) { nodes { id } } }`, nil, noB},
+		"customerRegister":        {`mutation { customerRegister(input: {email: "b-cust@example.com", password: "password-x-1"}) { customer { id } } }`, nil, noB},
+		"customerLogin":           {`mutation { customerLogin(input: {email: "b-cust@example.com", password: "password-b-1"}) { accessToken } }`, nil, nullOr("accessToken")},
+		"customerLogout":          {`mutation { customerLogout { loggedOut } }`, nil, noB},
+		"staffLogin":              {`mutation { staffLogin(input: {email: "owner@electronics.example", password: "cartograph-demo"}) { accessToken } }`, nil, denied},
+		"staffTokenRefresh":       {`mutation { staffTokenRefresh(refreshToken: "0000") { accessToken } }`, nil, denied},
+		"apiKeyCreate":            {`mutation { apiKeyCreate(input: {kind: PUBLIC}) { apiKey { id } } }`, nil, noB},
+		"apiKeyRevoke":            {`mutation($id: ID!) { apiKeyRevoke(id: $id) { apiKey { id } } }`, map[string]any{"id": bKeyID}, denied},
+		"cart":                    {`query($id: ID!) { cart(id: $id) { id } }`, map[string]any{"id": bCart}, nullOr("cart")},
+		"order":                   {`query($id: ID!) { order(id: $id) { id } }`, map[string]any{"id": bOrder}, nullOr("order")},
+		"orders":                  {`{ orders(first: 250) { nodes { id } } }`, nil, noB},
+		"cartCreate":              {`mutation($v: ID!) { cartCreate(input: {lines: [{merchandiseId: $v}]}) { cart { id } } }`, map[string]any{"v": bVariantStocked}, nullOr("cart")},
+		"cartLinesAdd":            {`mutation($c: ID!, $v: ID!) { cartLinesAdd(cartId: $c, lines: [{merchandiseId: $v}]) { cart { id } } }`, map[string]any{"c": bCart, "v": bVariantStocked}, denied},
+		"cartLinesUpdate":         {`mutation($c: ID!, $l: ID!) { cartLinesUpdate(cartId: $c, lines: [{id: $l, quantity: 5}]) { cart { id } } }`, map[string]any{"c": bCart, "l": bLine}, denied},
+		"cartLinesRemove":         {`mutation($c: ID!, $l: ID!) { cartLinesRemove(cartId: $c, lineIds: [$l]) { cart { id } } }`, map[string]any{"c": bCart, "l": bLine}, denied},
+		"cartBuyerIdentityUpdate": {`mutation($c: ID!) { cartBuyerIdentityUpdate(cartId: $c, buyerIdentity: {email: "x@example.com"}) { cart { id } } }`, map[string]any{"c": bCart}, denied},
+		"checkoutBegin": {`mutation($c: ID!) { checkoutBegin(input: {cartId: $c, email: "x@example.com", idempotencyKey: "xt", shippingAddress: {address1: "a", city: "b", country: "DE"}}) { order { id } } }`,
+			map[string]any{"c": bCart}, denied},
+		"orderMarkPaid": {`mutation($id: ID!) { orderMarkPaid(id: $id) { order { id } } }`, map[string]any{"id": bOrder}, denied},
+		"orderFulfill":  {`mutation($id: ID!) { orderFulfill(id: $id) { order { id } } }`, map[string]any{"id": bOrder}, denied},
+		"orderCancel":   {`mutation($id: ID!) { orderCancel(id: $id, reason: "x") { order { id } } }`, map[string]any{"id": bOrder}, denied},
+		"orderRefund":   {`mutation($id: ID!) { orderRefund(id: $id, idempotencyKey: "x") { order { id } } }`, map[string]any{"id": bOrder}, denied},
 	}
 
 	schema := generated.NewExecutableSchema(generated.Config{}).Schema()
@@ -254,8 +287,16 @@ func TestCrossTenantMatrix(t *testing.T) {
 			})
 		}
 	}
+	if st := e.orderStatus(t, bOrder); st != "PENDING_PAYMENT" {
+		t.Fatalf("shop A moved shop B's order to %s", st)
+	}
+	var bc2 struct{ Cart struct{ TotalQuantity int } }
+	mustData(t, e.do(t, hB, `query($c: ID!) { cart(id: $c) { totalQuantity } }`, map[string]any{"c": bCart}), &bc2)
+	if bc2.Cart.TotalQuantity != 1 {
+		t.Fatalf("shop A changed shop B's cart: %d", bc2.Cart.TotalQuantity)
+	}
 	var revoked bool
-	if err := e.db.Pool.QueryRow(ctx, `SELECT revoked_at IS NOT NULL FROM api_keys WHERE id = (SELECT key_id FROM api_key_index i JOIN shops s ON s.id = i.shop_id WHERE s.handle = 'electronics')`).Scan(&revoked); err != nil || revoked {
+	if err := e.db.Pool.QueryRow(ctx, `SELECT bool_or(k.revoked_at IS NOT NULL) FROM api_keys k JOIN shops s ON s.id = k.shop_id WHERE s.handle = 'electronics'`).Scan(&revoked); err != nil || revoked {
 		t.Fatalf("shop B's key after shop A's revoke attempts: revoked=%v err=%v", revoked, err)
 	}
 }

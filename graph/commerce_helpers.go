@@ -1,0 +1,214 @@
+package graph
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"cartograph/graph/model"
+	"cartograph/internal/apperr"
+	"cartograph/internal/cart"
+	"cartograph/internal/checkout"
+	"cartograph/internal/loaders"
+	"cartograph/internal/money"
+	"cartograph/internal/orders"
+	"cartograph/internal/relay"
+	"cartograph/internal/shop"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/google/uuid"
+)
+
+func cartLines(in []*model.CartLineInput) []cart.LineInput {
+	out := make([]cart.LineInput, len(in))
+	for i, l := range in {
+		out[i] = cart.LineInput{MerchandiseID: l.MerchandiseID, Quantity: deref(l.Quantity, 1)}
+	}
+	return out
+}
+
+func address(a *model.MailingAddressInput) checkout.Address {
+	return checkout.Address{FirstName: deref(a.FirstName, ""), LastName: deref(a.LastName, ""), Company: deref(a.Company, ""),
+		Address1: deref(a.Address1, ""), Address2: deref(a.Address2, ""), City: deref(a.City, ""), Province: deref(a.Province, ""),
+		Zip: deref(a.Zip, ""), Country: strings.ToUpper(strings.TrimSpace(deref(a.Country, ""))), Phone: deref(a.Phone, "")}
+}
+
+// cartModel prices a cart from current variant prices (two batched
+// statements) and primes the variant and product loaders, so the
+// merchandise fields resolve without waiting.
+func (r *Resolver) cartModel(ctx context.Context, c *cart.Cart, err error) (*model.Cart, error) {
+	if err != nil || c == nil {
+		return nil, err
+	}
+	sh, err := shop.FromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]uuid.UUID, len(c.Lines))
+	for i, l := range c.Lines {
+		ids[i] = l.VariantID
+	}
+	vs, err := r.Catalog.VariantsByIDs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	l := loaders.For(ctx)
+	var pids []uuid.UUID
+	for i, v := range vs {
+		l.VariantByID.Prime(ctx, ids[i], v)
+		if v != nil {
+			pids = append(pids, v.ProductID)
+		}
+	}
+	if len(pids) > 0 {
+		ps, err := r.Catalog.ProductsByIDs(ctx, pids)
+		if err != nil {
+			return nil, err
+		}
+		for i, p := range ps {
+			l.ProductByID.Prime(ctx, pids[i], p)
+		}
+	}
+	m := &model.Cart{Cart: c, BuyerIdentity: &model.CartBuyerIdentity{}}
+	if c.Email != "" {
+		m.BuyerIdentity.Email = &c.Email
+	}
+	if c.CustomerID != nil {
+		if cu, err := r.Auth.CustomerByID(ctx, *c.CustomerID); err == nil {
+			m.BuyerIdentity.Customer = &model.Customer{Customer: *cu}
+		}
+	}
+	var subtotal int64
+	for i, line := range c.Lines {
+		v := vs[i]
+		if v == nil {
+			continue // no longer for sale: not priced, not offered at checkout
+		}
+		unit := money.Money{Minor: v.PriceAmount, Currency: v.CurrencyCode}
+		total := money.Money{Minor: v.PriceAmount * int64(line.Quantity), Currency: v.CurrencyCode}
+		subtotal += total.Minor
+		m.TotalQuantity += line.Quantity
+		m.Lines = append(m.Lines, &model.CartLine{VariantID: cart.LineID(v.ID), Quantity: line.Quantity, Merchandise: v,
+			Cost: &model.CartLineCost{AmountPerQuantity: unit, SubtotalAmount: total, TotalAmount: total}})
+	}
+	sub := money.Money{Minor: subtotal, Currency: sh.CurrencyCode}
+	m.Cost = &model.CartCost{SubtotalAmount: sub, TotalAmount: sub}
+	m.CheckoutURL = checkoutURL(sh, r.BaseDomain, r.CheckoutURLTemplate, c)
+	return m, nil
+}
+
+// checkoutURL fills the shop's template (or the default) with {host},
+// {cartId} and {token}.
+func checkoutURL(sh *shop.Shop, base, def string, c *cart.Cart) string {
+	tpl := def
+	if sh.CheckoutUrlTemplate != nil && *sh.CheckoutUrlTemplate != "" {
+		tpl = *sh.CheckoutUrlTemplate
+	}
+	host := sh.Handle + "." + base
+	if sh.CustomDomain != nil {
+		host = *sh.CustomDomain
+	}
+	return strings.NewReplacer("{host}", host, "{token}", c.Token, "{cartId}", c.ID()).Replace(tpl)
+}
+
+func cartLinePage(c *model.Cart, p relay.Page) (*model.BaseCartLineConnection, error) {
+	cur := func(i int) string { return relay.EncodeCursor("CL", c.Lines[i].VariantID) }
+	lo, hi, info, err := relay.SliceWindow(p, len(c.Lines), cur, func(s string) (int, bool) {
+		parts, err := relay.DecodeCursor("after", s, "CL", 1)
+		if err != nil {
+			return 0, false
+		}
+		for i := range c.Lines {
+			if c.Lines[i].VariantID == parts[0] {
+				return i, true
+			}
+		}
+		return 0, false
+	})
+	if err != nil {
+		return nil, err
+	}
+	conn := &model.BaseCartLineConnection{PageInfo: &info, Edges: []*model.BaseCartLineEdge{}, Nodes: []*model.CartLine{}}
+	for i := lo; i < hi; i++ {
+		conn.Edges = append(conn.Edges, &model.BaseCartLineEdge{Cursor: cur(i), Node: c.Lines[i]})
+		conn.Nodes = append(conn.Nodes, c.Lines[i])
+	}
+	return conn, nil
+}
+
+func orderPage(first *int, after *string) (int, *orders.Cursor, error) {
+	p, err := relay.NewPage(first, nil, after, nil, defaultConnectionSize)
+	if err != nil {
+		return 0, nil, err
+	}
+	if p.After == "" {
+		return p.Limit, nil, nil
+	}
+	parts, err := relay.DecodeCursor("after", p.After, "ORD", 2)
+	if err != nil {
+		return 0, nil, err
+	}
+	id, err1 := uuid.Parse(parts[0])
+	at, err2 := time.Parse(time.RFC3339Nano, parts[1])
+	if err1 != nil || err2 != nil {
+		return 0, nil, apperr.BadInput("after", "invalid cursor for this query")
+	}
+	return p.Limit, &orders.Cursor{CreatedAt: at, ID: id}, nil
+}
+
+func orderConnection(list []*orders.Order, more, hadAfter bool, err error) (*model.OrderConnection, error) {
+	if err != nil {
+		return nil, err
+	}
+	conn := &model.OrderConnection{Edges: make([]*model.OrderEdge, len(list)), Nodes: list}
+	for i, o := range list {
+		conn.Edges[i] = &model.OrderEdge{Cursor: relay.EncodeCursor("ORD", o.ID.String(), o.CreatedAt.UTC().Format(time.RFC3339Nano)), Node: o}
+	}
+	info := idPageInfo(len(list), more, hadAfter, func(i int) *string { return &conn.Edges[i].Cursor })
+	conn.PageInfo = &info
+	return conn, nil
+}
+
+func (r *Resolver) orderPayload(ctx context.Context) func(orders.Result, error) (*model.OrderMutationPayload, error) {
+	return func(res orders.Result, err error) (*model.OrderMutationPayload, error) {
+		if err != nil {
+			return nil, err
+		}
+		out := &model.OrderMutationPayload{UserErrors: ptrs(res.UserErrors)}
+		if res.OrderID != uuid.Nil {
+			if out.Order, err = r.OrderService.ByIDInternal(ctx, res.OrderID); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+}
+
+func (r *Resolver) refundAmount(ctx context.Context, amount *string) (*int64, error) {
+	if amount == nil {
+		return nil, nil
+	}
+	sh, err := shop.FromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n, err := money.ParseMinor(*amount, sh.CurrencyCode.Exponent())
+	if err != nil {
+		return nil, apperr.BadInput("amount", "%v", err)
+	}
+	return &n, nil
+}
+
+// orderOf finds the currency of the order whose field is being resolved
+// (line items and events carry no currency of their own).
+func orderOf(ctx context.Context) money.Currency {
+	for fc := graphql.GetFieldContext(ctx); fc != nil; fc = fc.Parent {
+		if o, ok := fc.Result.(*orders.Order); ok {
+			return o.CurrencyCode
+		}
+	}
+	if sh, err := shop.FromContext(ctx); err == nil {
+		return sh.CurrencyCode
+	}
+	return "USD"
+}
