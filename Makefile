@@ -8,6 +8,8 @@ BIN          := bin/cartograph
 LISTEN_ADDR  ?= 127.0.0.1:8080
 # Pinned tools (also pinned in go.mod as `tool` dependencies).
 STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+STRIPE_MOCK  := github.com/stripe/stripe-mock@v0.203.0
+TOOLS        := $(CURDIR)/.data/tools
 # `eval $(.ci/services.sh)` brings up or reuses PostgreSQL and Redis and
 # exports DATABASE_URL / REDIS_URL (the server's admin database).
 SERVICES     := eval "$$(.ci/services.sh)"; export DATABASE_URL REDIS_URL
@@ -55,8 +57,13 @@ vet:
 lint: vet
 	go run $(STATICCHECK) ./...
 
-test: vet check-generate
-	@$(SERVICES); go test -race -count=1 -timeout 12m ./...
+# stripe-mock (pinned) for the payment tests; the test harness starts it.
+$(TOOLS)/stripe-mock:
+	@mkdir -p $(TOOLS)
+	GOBIN=$(TOOLS) go install $(STRIPE_MOCK)
+
+test: vet check-generate $(TOOLS)/stripe-mock
+	@$(SERVICES); STRIPE_MOCK_BIN=$(TOOLS)/stripe-mock go test -race -count=1 -timeout 12m ./...
 
 bench: build
 	.ci/bench.sh
