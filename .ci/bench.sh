@@ -216,6 +216,7 @@ start_server() {
   # (superuser: policies bypassed) and no per-statement shop setting.
   LISTEN_ADDR="$ADDR" DATABASE_URL="$BENCH_URL" REDIS_URL="$REDIS_URL" CARTOGRAPH_DEBUG_STATS=1 \
     RATE_LIMIT_ANON=50000000 CARTOGRAPH_BENCH_NO_RLS="$norls" \
+    STRIPE_SECRET_KEY="${STRIPE_KEY:-}" STRIPE_API_BASE="${STRIPE_BASE:-}" \
     "$BIN" serve >"$OUT/server.log" 2>&1 &
   SERVER_PID=$!
 
@@ -372,12 +373,12 @@ write_summary() {
       "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$rev" "$BENCH_PRODUCTS" "$BENCH_SHOPS" "$SHOP" "$C" "$(nproc)"
     printf '| scenario | capacity req/s | p50/p95/p99 ms @50%% | p50/p95/p99 ms @80%% | success @50%%/@80%% | server CPU-ms/req | PG CPU-ms/req | SQL stmts/req | server RSS peak MiB |\n'
     printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|\n'
-    awk -F'\t' -v hwm_listing="${HWM_MB[listing]:-n/a}" -v hwm_product="${HWM_MB[product]:-n/a}" '
+    awk -F'\t' -v hwm_listing="${HWM_MB[listing]:-n/a}" -v hwm_product="${HWM_MB[product]:-n/a}" -v hwm_checkout="${HWM_MB[checkout]:-n/a}" '
       { key = $1 SUBSEP $2; for (i = 1; i <= NF; i++) v[key, i] = $i; if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } }
       END {
         for (k = 1; k <= n; k++) {
           s = order[k]; c = s SUBSEP "capacity"; r5 = s SUBSEP "rate50"; r8 = s SUBSEP "rate80"
-          hwm = (s == "listing") ? hwm_listing : (s == "product") ? hwm_product : "n/a"
+          hwm = (s == "listing") ? hwm_listing : (s == "product") ? hwm_product : (s == "checkout") ? hwm_checkout : "n/a"
           printf "| %s | %s | %s / %s / %s | %s / %s / %s | %s / %s | %s | %s | %s | %s |\n", s, v[c, 5],
             v[r5, 7], v[r5, 8], v[r5, 9], v[r8, 7], v[r8, 8], v[r8, 9], v[r5, 6], v[r8, 6],
             v[c, 10], v[c, 11], v[c, 12], hwm
@@ -443,8 +444,44 @@ stop_server
 start_server 1
 RATE_BASE_FROM=listing scenario listing-norls "$ROOT/.ci/bench/listing.graphql" -vars '{"first":24}'
 
+# ------------------------------------------------------------- write path
+# Carts and checkout with stripe-mock (pinned) as the payment provider.
+stop_server
+STRIPE_MOCK_BIN="$TOOLS/stripe-mock"
+if [[ ! -x "$STRIPE_MOCK_BIN" ]]; then
+  log "installing stripe-mock v0.203.0"
+  GOBIN="$TOOLS" go install github.com/stripe/stripe-mock@v0.203.0 >&2 || die "stripe-mock install failed"
+fi
+"$STRIPE_MOCK_BIN" -http-addr 127.0.0.1:18111 >"$OUT/stripe-mock.log" 2>&1 &
+STRIPE_PID=$!
+trap 'kill "$STRIPE_PID" 2>/dev/null || true; cleanup' EXIT
+for _ in $(seq 1 100); do curl -s -o /dev/null http://127.0.0.1:18111/ && break; sleep 0.1; done
+STRIPE_KEY=sk_test_bench STRIPE_BASE=http://127.0.0.1:18111 start_server
+
+SHOP_ID="$(shop_uuid)"
+# Plenty of stock: the figure is checkout cost, not sold-out answers.
+psql -X -q "$BENCH_URL" -c "UPDATE inventory_levels SET on_hand = 100000000, reserved = 0 WHERE shop_id = '$SHOP_ID'" >&2
+PK="$(DATABASE_URL="$BENCH_URL" "$BIN" keys create --shop "$SHOP" --kind public --rate-limit 50000000 --name bench | tail -n 1)"
+psql -X -qAt "$BENCH_URL" -c "SELECT 'gid://cartograph/ProductVariant/' || id FROM variants WHERE shop_id = '$SHOP_ID' ORDER BY id LIMIT 400" >"$RAW/variants.txt"
+log "creating 500 carts"
+: >"$RAW/carts.txt"
+i=0
+while read -r v; do
+  i=$((i + 1))
+  ((i > 500)) && break
+  curl -s "$BASE/graphql" -H 'Content-Type: application/json' -H "X-Shopify-Storefront-Access-Token: $PK" \
+    -d "{\"query\":\"mutation(\$v: ID!) { cartCreate(input: {lines: [{merchandiseId: \$v, quantity: 1}]}) { cart { id } } }\",\"variables\":{\"v\":\"$v\"}}" |
+    sed -n 's/.*"id":"\([^"]*\)".*/\1/p' >>"$RAW/carts.txt"
+done <"$RAW/variants.txt"
+[[ "$(wc -l <"$RAW/carts.txt")" -ge 100 ]] || die "could not create carts (see $OUT/server.log)"
+AUTH=(-header "X-Shopify-Storefront-Access-Token:$PK")
+scenario cart-read "$ROOT/.ci/bench/cart-read.graphql" "${AUTH[@]}" -list "c=$RAW/carts.txt" -n 500
+scenario cart-add "$ROOT/.ci/bench/cart-add.graphql" "${AUTH[@]}" -list "c=$RAW/carts.txt" -list "v=$RAW/variants.txt" -n 4000
+scenario checkout "$ROOT/.ci/bench/checkout.graphql" "${AUTH[@]}" -list "c=$RAW/carts.txt" -uniq k -n "${BENCH_CHECKOUT_TARGETS:-20000}"
+
 # The server is no longer needed; stop it so it does not compete with pgbench.
 stop_server
+kill "$STRIPE_PID" 2>/dev/null || true
 
 run_pgbench
 write_summary

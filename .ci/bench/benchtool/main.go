@@ -72,7 +72,16 @@ func fail(msg string) {
 type reqFlags struct {
 	url, shop, queryFile, vars, rotate, prefix, out string
 	n                                               int
+	headers                                         multi
+	lists                                           multi
+	uniq                                            string
 }
+
+// multi is a repeatable string flag.
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 func parseReqFlags(name string, args []string) (*reqFlags, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -85,6 +94,9 @@ func parseReqFlags(name string, args []string) (*reqFlags, error) {
 	fs.StringVar(&f.prefix, "prefix", "", "prefix of the rotated value")
 	fs.IntVar(&f.n, "n", 1, "number of rotated values")
 	fs.StringVar(&f.out, "out", "", "output file (targets)")
+	fs.Var(&f.headers, "header", "extra request header Name:Value (repeatable)")
+	fs.Var(&f.lists, "list", "VAR=FILE: target i sets VAR to line i (mod count) of FILE (repeatable)")
+	fs.StringVar(&f.uniq, "uniq", "", "variable set to a value unique to each target (idempotency keys)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -109,16 +121,39 @@ func (f *reqFlags) bodies() ([][]byte, error) {
 		vars = map[string]any{}
 	}
 	n := 1
-	if f.rotate != "" {
+	if f.rotate != "" || len(f.lists) > 0 || f.uniq != "" {
 		if f.n < 1 {
 			return nil, errors.New("-n must be >= 1")
 		}
 		n = f.n
 	}
+	lists := map[string][]string{}
+	for _, l := range f.lists {
+		name, file, ok := strings.Cut(l, "=")
+		if !ok {
+			return nil, fmt.Errorf("-list %q: want VAR=FILE", l)
+		}
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		vals := strings.Fields(string(raw))
+		if len(vals) == 0 {
+			return nil, fmt.Errorf("-list %s: %s is empty", name, file)
+		}
+		lists[name] = vals
+	}
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	out := make([][]byte, 0, n)
 	for i := 1; i <= n; i++ {
 		if f.rotate != "" {
 			vars[f.rotate] = f.prefix + strconv.Itoa(i)
+		}
+		for name, vals := range lists {
+			vars[name] = vals[(i-1)%len(vals)]
+		}
+		if f.uniq != "" {
+			vars[f.uniq] = "bench-" + run + "-" + strconv.Itoa(i)
 		}
 		b, err := json.Marshal(map[string]any{"query": query, "variables": vars})
 		if err != nil {
@@ -127,6 +162,20 @@ func (f *reqFlags) bodies() ([][]byte, error) {
 		out = append(out, b)
 	}
 	return out, nil
+}
+
+func (f *reqFlags) headerMap() map[string][]string {
+	h := map[string][]string{
+		"Content-Type":  {"application/json"},
+		"Accept":        {"application/json"},
+		"X-Shop-Handle": {f.shop},
+	}
+	for _, kv := range f.headers {
+		if k, v, ok := strings.Cut(kv, ":"); ok {
+			h[strings.TrimSpace(k)] = []string{strings.TrimSpace(v)}
+		}
+	}
+	return h
 }
 
 func cmdTargets(args []string) error {
@@ -149,11 +198,7 @@ func cmdTargets(args []string) error {
 			"method": "POST",
 			"url":    f.url,
 			"body":   base64.StdEncoding.EncodeToString(b),
-			"header": map[string][]string{
-				"Content-Type":  {"application/json"},
-				"Accept":        {"application/json"},
-				"X-Shop-Handle": {f.shop},
-			},
+			"header": f.headerMap(),
 		}
 		if err := enc.Encode(t); err != nil {
 			return err
@@ -182,9 +227,9 @@ func cmdCheck(args []string) error {
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("X-Shop-Handle", f.shop)
+	for k, v := range f.headerMap() {
+		req.Header.Set(k, v[0])
+	}
 	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
 		return err
