@@ -40,7 +40,8 @@ run: build
 	echo "  curl -s http://$(LISTEN_ADDR)/graphql -H 'Content-Type: application/json' -H 'X-Shop-Handle: apparel' \\"; \
 	echo "    -d '{\"query\":\"{ products(first: 3, sortKey: TITLE) { edges { node { title priceRange { minVariantPrice { amount currencyCode } } variants(first: 3) { edges { node { title quantityAvailable } } } } } } }\"}'"; \
 	echo; \
-	DEFAULT_SHOP=$${DEFAULT_SHOP:-apparel} LISTEN_ADDR=$(LISTEN_ADDR) exec ./$(BIN) serve
+	mkdir -p .data; [ -s .data/dev-jwt-key ] || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > .data/dev-jwt-key; \
+	JWT_KEYS=$${JWT_KEYS:-dev:$$(cat .data/dev-jwt-key)} DEFAULT_SHOP=$${DEFAULT_SHOP:-apparel} LISTEN_ADDR=$(LISTEN_ADDR) exec ./$(BIN) serve
 
 generate:
 	go run ./internal/codegen

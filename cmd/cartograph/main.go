@@ -139,7 +139,17 @@ func migrateCmd(ctx context.Context, cfg config.Config, args []string) error {
 	}
 	switch cmd {
 	case "up":
-		return migrate.Up(ctx, pool, os.Stdout)
+		if err := migrate.Up(ctx, pool, os.Stdout); err != nil {
+			return err
+		}
+		if cfg.AppDatabasePassword != "" {
+			// The application role authenticates with this password.
+			if _, err := pool.Exec(ctx, "ALTER ROLE cartograph_app PASSWORD "+quoteLiteral(cfg.AppDatabasePassword)); err != nil {
+				return fmt.Errorf("setting the cartograph_app password: %w", err)
+			}
+			fmt.Println("cartograph_app password set")
+		}
+		return nil
 	case "down":
 		return migrate.Down(ctx, pool, os.Stdout)
 	case "status":
@@ -271,4 +281,10 @@ func keysCmd(ctx context.Context, cfg config.Config, args []string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown keys subcommand %q\n%s", args[0], usage)
+}
+
+// quoteLiteral quotes s as a PostgreSQL string literal (ALTER ROLE takes no
+// bind parameters).
+func quoteLiteral(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }

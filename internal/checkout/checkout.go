@@ -288,6 +288,7 @@ func (s *Service) begin(ctx context.Context, sh *shop.Shop, in BeginInput) (Begi
 func (s *Service) abandon(ctx context.Context, shopID, orderID uuid.UUID) {
 	ctx = context.WithoutCancel(ctx)
 	reason := "payment could not be created"
+	var levels []inventory.Level
 	err := pg.WithTenantTx(pg.WithShopID(ctx, shopID), s.db, func(tx pgx.Tx) error {
 		if err := pg.MapError(dbq.New(tx).OrderExpiryDelete(ctx, dbq.OrderExpiryDeleteParams{ShopID: shopID, OrderID: orderID})); err != nil {
 			return err
@@ -295,13 +296,15 @@ func (s *Service) abandon(ctx context.Context, shopID, orderID uuid.UUID) {
 		if _, err := orders.Transition(ctx, tx, shopID, orderID, orders.Change{To: orders.Cancelled, Actor: "system", Note: reason, Reason: &reason}); err != nil {
 			return err
 		}
-		levels, err := inventory.Release(ctx, tx, shopID, orderID)
-		if err == nil && s.OnStock != nil {
-			defer s.OnStock(ctx, shopID, levels)
-		}
+		var err error
+		levels, err = inventory.Release(ctx, tx, shopID, orderID)
 		return err
 	})
 	if err != nil {
 		s.log.Error("abandoning order after payment failure", "order", orderID, "err", err)
+		return
+	}
+	if s.OnStock != nil {
+		s.OnStock(ctx, shopID, levels)
 	}
 }

@@ -22,6 +22,10 @@ type Config struct {
 	// DATABASE_URL with the user replaced by cartograph_app (trust/peer auth
 	// or a .pgpass entry must let it in; set it explicitly in production).
 	AppDatabaseURL string
+	// AppDatabasePassword, when set, is given to role cartograph_app by
+	// `cartograph migrate up` (APP_DATABASE_PASSWORD), for servers that
+	// authenticate by password (docker-compose, production).
+	AppDatabasePassword string
 	// RedisURL is the Redis connection string (REDIS_URL).
 	RedisURL string
 	// ListenAddr is the HTTP listen address (LISTEN_ADDR).
@@ -154,6 +158,7 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 		CheckoutURLTemplate: str("CHECKOUT_URL_TEMPLATE", "https://{host}/checkout?cart={token}"),
 	}
 	c.BenchNoRLS = c.DebugStats && str("CARTOGRAPH_BENCH_NO_RLS", "") == "1"
+	c.AppDatabasePassword = str("APP_DATABASE_PASSWORD", "")
 	c.AppDatabaseURL = str("APP_DATABASE_URL", "")
 	if c.AppDatabaseURL == "" {
 		u, err := url.Parse(c.DatabaseURL)
