@@ -48,4 +48,3 @@ type CartLineCost struct {
 	SubtotalAmount    money.Money
 	TotalAmount       money.Money
 }
-

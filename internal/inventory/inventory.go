@@ -130,4 +130,3 @@ func Release(ctx context.Context, tx pgx.Tx, shopID, orderID uuid.UUID) ([]Level
 	}
 	return out, nil
 }
-
