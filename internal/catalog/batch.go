@@ -13,6 +13,43 @@ import (
 // The ...ByIDs methods below back the per-request dataloaders: one SQL
 // statement per batch, results in key order (nil / empty for unknown keys).
 
+// inKeyOrder returns, for each id, the item whose key is id (nil if none).
+func inKeyOrder[T any](ids []uuid.UUID, items []T, key func(*T) uuid.UUID) []*T {
+	byID := make(map[uuid.UUID]*T, len(items))
+	for i := range items {
+		byID[key(&items[i])] = &items[i]
+	}
+	out := make([]*T, len(ids))
+	for i, id := range ids {
+		out[i] = byID[id]
+	}
+	return out
+}
+
+// groupInKeyOrder returns, for each id, the items whose group key is id, in
+// their original order.
+func groupInKeyOrder[T any](ids []uuid.UUID, items []T, key func(*T) uuid.UUID) [][]*T {
+	group := make(map[uuid.UUID][]*T, len(ids))
+	for i := range items {
+		k := key(&items[i])
+		group[k] = append(group[k], &items[i])
+	}
+	out := make([][]*T, len(ids))
+	for i, id := range ids {
+		out[i] = group[id]
+	}
+	return out
+}
+
+// wrap converts sqlc rows into catalog types.
+func wrap[R, T any](rows []R, f func(R) T) []T {
+	out := make([]T, len(rows))
+	for i, r := range rows {
+		out[i] = f(r)
+	}
+	return out
+}
+
 // ProductsByIDs returns the active products with ids, in key order.
 func (s *Service) ProductsByIDs(ctx context.Context, ids []uuid.UUID) ([]*Product, error) {
 	sh, err := shop.FromContext(ctx)
@@ -23,15 +60,7 @@ func (s *Service) ProductsByIDs(ctx context.Context, ids []uuid.UUID) ([]*Produc
 	if err != nil {
 		return nil, pg.MapError(err)
 	}
-	byID := make(map[uuid.UUID]*Product, len(rows))
-	for i := range rows {
-		byID[rows[i].ID] = &Product{rows[i]}
-	}
-	out := make([]*Product, len(ids))
-	for i, id := range ids {
-		out[i] = byID[id]
-	}
-	return out, nil
+	return inKeyOrder(ids, wrap(rows, func(r dbq.Product) Product { return Product{r} }), func(p *Product) uuid.UUID { return p.ID }), nil
 }
 
 // VariantsByProductIDs returns each product's variants in position order.
@@ -44,17 +73,8 @@ func (s *Service) VariantsByProductIDs(ctx context.Context, ids []uuid.UUID) ([]
 	if err != nil {
 		return nil, pg.MapError(err)
 	}
-	vs := make([]Variant, len(rows))
-	group := make(map[uuid.UUID][]*Variant, len(ids))
-	for i := range rows {
-		vs[i] = Variant(rows[i])
-		group[vs[i].ProductID] = append(group[vs[i].ProductID], &vs[i])
-	}
-	out := make([][]*Variant, len(ids))
-	for i, id := range ids {
-		out[i] = group[id]
-	}
-	return out, nil
+	vs := wrap(rows, func(r dbq.VariantsByProductIDsRow) Variant { return Variant(r) })
+	return groupInKeyOrder(ids, vs, func(v *Variant) uuid.UUID { return v.ProductID }), nil
 }
 
 // VariantsByIDs returns variants (of active products) by id, in key order.
@@ -67,16 +87,8 @@ func (s *Service) VariantsByIDs(ctx context.Context, ids []uuid.UUID) ([]*Varian
 	if err != nil {
 		return nil, pg.MapError(err)
 	}
-	byID := make(map[uuid.UUID]*Variant, len(rows))
-	for i := range rows {
-		v := Variant(rows[i])
-		byID[v.ID] = &v
-	}
-	out := make([]*Variant, len(ids))
-	for i, id := range ids {
-		out[i] = byID[id]
-	}
-	return out, nil
+	vs := wrap(rows, func(r dbq.VariantsByIDsRow) Variant { return Variant(r) })
+	return inKeyOrder(ids, vs, func(v *Variant) uuid.UUID { return v.ID }), nil
 }
 
 // ImagesByProductIDs returns each product's images in position order.
@@ -89,17 +101,8 @@ func (s *Service) ImagesByProductIDs(ctx context.Context, ids []uuid.UUID) ([][]
 	if err != nil {
 		return nil, pg.MapError(err)
 	}
-	imgs := make([]Image, len(rows))
-	group := make(map[uuid.UUID][]*Image, len(ids))
-	for i := range rows {
-		imgs[i] = Image{rows[i]}
-		group[rows[i].ProductID] = append(group[rows[i].ProductID], &imgs[i])
-	}
-	out := make([][]*Image, len(ids))
-	for i, id := range ids {
-		out[i] = group[id]
-	}
-	return out, nil
+	imgs := wrap(rows, func(r dbq.Image) Image { return Image{r} })
+	return groupInKeyOrder(ids, imgs, func(i *Image) uuid.UUID { return i.ProductID }), nil
 }
 
 // ImagesByIDs returns images by id, in key order.
@@ -112,15 +115,7 @@ func (s *Service) ImagesByIDs(ctx context.Context, ids []uuid.UUID) ([]*Image, e
 	if err != nil {
 		return nil, pg.MapError(err)
 	}
-	byID := make(map[uuid.UUID]*Image, len(rows))
-	for i := range rows {
-		byID[rows[i].ID] = &Image{rows[i]}
-	}
-	out := make([]*Image, len(ids))
-	for i, id := range ids {
-		out[i] = byID[id]
-	}
-	return out, nil
+	return inKeyOrder(ids, wrap(rows, func(r dbq.Image) Image { return Image{r} }), func(i *Image) uuid.UUID { return i.ID }), nil
 }
 
 // OptionsByProductIDs returns each product's options in position order.
@@ -133,15 +128,8 @@ func (s *Service) OptionsByProductIDs(ctx context.Context, ids []uuid.UUID) ([][
 	if err != nil {
 		return nil, pg.MapError(err)
 	}
-	group := make(map[uuid.UUID][]*Option, len(ids))
-	for i := range rows {
-		group[rows[i].ProductID] = append(group[rows[i].ProductID], &Option{rows[i]})
-	}
-	out := make([][]*Option, len(ids))
-	for i, id := range ids {
-		out[i] = group[id]
-	}
-	return out, nil
+	opts := wrap(rows, func(r dbq.ProductOption) Option { return Option{r} })
+	return groupInKeyOrder(ids, opts, func(o *Option) uuid.UUID { return o.ProductID }), nil
 }
 
 // OptionsByIDs returns options by id, in key order.
@@ -154,15 +142,7 @@ func (s *Service) OptionsByIDs(ctx context.Context, ids []uuid.UUID) ([]*Option,
 	if err != nil {
 		return nil, pg.MapError(err)
 	}
-	byID := make(map[uuid.UUID]*Option, len(rows))
-	for i := range rows {
-		byID[rows[i].ID] = &Option{rows[i]}
-	}
-	out := make([]*Option, len(ids))
-	for i, id := range ids {
-		out[i] = byID[id]
-	}
-	return out, nil
+	return inKeyOrder(ids, wrap(rows, func(r dbq.ProductOption) Option { return Option{r} }), func(o *Option) uuid.UUID { return o.ID }), nil
 }
 
 // CollectionIDsByProductIDs returns the ids of each product's collections.
@@ -196,13 +176,5 @@ func (s *Service) CollectionsByIDs(ctx context.Context, ids []uuid.UUID) ([]*Col
 	if err != nil {
 		return nil, pg.MapError(err)
 	}
-	byID := make(map[uuid.UUID]*Collection, len(rows))
-	for i := range rows {
-		byID[rows[i].ID] = &Collection{rows[i]}
-	}
-	out := make([]*Collection, len(ids))
-	for i, id := range ids {
-		out[i] = byID[id]
-	}
-	return out, nil
+	return inKeyOrder(ids, wrap(rows, func(r dbq.Collection) Collection { return Collection{r} }), func(c *Collection) uuid.UUID { return c.ID }), nil
 }

@@ -212,53 +212,53 @@ func (s *Service) Recommendations(ctx context.Context, productID uuid.UUID) ([]*
 	return out, nil
 }
 
+// memPage pages an in-memory list (a product's variants, images or
+// collections, loaded in full through a dataloader) with cursors key|id.
+func memPage[T any](items []*T, p relay.Page, reverse bool, key string, id func(*T) uuid.UUID) (lo, hi int, cursor func(int) string, at func(int) *T, info relay.PageInfo, err error) {
+	order := ordered(len(items), reverse)
+	at = func(i int) *T { return items[order[i]] }
+	cursor = func(i int) string { return relay.EncodeCursor(key, id(at(i)).String()) }
+	lo, hi, info, err = relay.SliceWindow(p, len(items), cursor, func(c string) (int, bool) {
+		return indexByID(c, key, len(items), func(i int) uuid.UUID { return id(at(i)) })
+	})
+	return
+}
+
 // VariantPage pages a product's variants (already loaded in position order).
 func VariantPage(vs []*Variant, p relay.Page, reverse bool) (*VariantConnection, error) {
-	order := ordered(len(vs), reverse)
-	cur := func(i int) string { return relay.EncodeCursor("V", vs[order[i]].ID.String()) }
-	lo, hi, info, err := relay.SliceWindow(p, len(vs), cur, func(c string) (int, bool) {
-		return indexByID(c, "V", len(vs), func(i int) uuid.UUID { return vs[order[i]].ID })
-	})
+	lo, hi, cur, at, info, err := memPage(vs, p, reverse, "V", func(v *Variant) uuid.UUID { return v.ID })
 	if err != nil {
 		return nil, err
 	}
 	conn := &VariantConnection{Edges: make([]VariantEdge, hi-lo), PageInfo: info}
 	for i := lo; i < hi; i++ {
-		conn.Edges[i-lo] = VariantEdge{Cursor: cur(i), Node: vs[order[i]]}
+		conn.Edges[i-lo] = VariantEdge{Cursor: cur(i), Node: at(i)}
 	}
 	return conn, nil
 }
 
 // ImagePage pages a product's images (already loaded in position order).
 func ImagePage(imgs []*Image, p relay.Page, reverse bool) (*ImageConnection, error) {
-	order := ordered(len(imgs), reverse)
-	cur := func(i int) string { return relay.EncodeCursor("I", imgs[order[i]].ID.String()) }
-	lo, hi, info, err := relay.SliceWindow(p, len(imgs), cur, func(c string) (int, bool) {
-		return indexByID(c, "I", len(imgs), func(i int) uuid.UUID { return imgs[order[i]].ID })
-	})
+	lo, hi, cur, at, info, err := memPage(imgs, p, reverse, "I", func(i *Image) uuid.UUID { return i.ID })
 	if err != nil {
 		return nil, err
 	}
 	conn := &ImageConnection{Edges: make([]ImageEdge, hi-lo), PageInfo: info}
 	for i := lo; i < hi; i++ {
-		conn.Edges[i-lo] = ImageEdge{Cursor: cur(i), Node: imgs[order[i]]}
+		conn.Edges[i-lo] = ImageEdge{Cursor: cur(i), Node: at(i)}
 	}
 	return conn, nil
 }
 
 // CollectionPage pages a product's collections (loaded in full).
 func CollectionPage(cs []*Collection, p relay.Page, reverse bool) (*CollectionConnection, error) {
-	order := ordered(len(cs), reverse)
-	cur := func(i int) string { return relay.EncodeCursor("C", cs[order[i]].ID.String()) }
-	lo, hi, info, err := relay.SliceWindow(p, len(cs), cur, func(c string) (int, bool) {
-		return indexByID(c, "C", len(cs), func(i int) uuid.UUID { return cs[order[i]].ID })
-	})
+	lo, hi, cur, at, info, err := memPage(cs, p, reverse, "C", func(c *Collection) uuid.UUID { return c.ID })
 	if err != nil {
 		return nil, err
 	}
 	conn := &CollectionConnection{Edges: make([]CollectionEdge, hi-lo), PageInfo: info}
 	for i := lo; i < hi; i++ {
-		conn.Edges[i-lo] = CollectionEdge{Cursor: cur(i), Node: cs[order[i]]}
+		conn.Edges[i-lo] = CollectionEdge{Cursor: cur(i), Node: at(i)}
 	}
 	return conn, nil
 }

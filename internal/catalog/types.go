@@ -203,11 +203,7 @@ type ProductConnection struct {
 
 // Nodes lists the page's products.
 func (c *ProductConnection) Nodes() []*Product {
-	out := make([]*Product, len(c.Edges))
-	for i := range c.Edges {
-		out[i] = c.Edges[i].Node
-	}
-	return out
+	return nodes(c.Edges, func(e *ProductEdge) *Product { return e.Node })
 }
 
 // VariantEdge is an edge of a VariantConnection.
@@ -224,11 +220,7 @@ type VariantConnection struct {
 
 // Nodes lists the page's variants.
 func (c *VariantConnection) Nodes() []*Variant {
-	out := make([]*Variant, len(c.Edges))
-	for i := range c.Edges {
-		out[i] = c.Edges[i].Node
-	}
-	return out
+	return nodes(c.Edges, func(e *VariantEdge) *Variant { return e.Node })
 }
 
 // ImageEdge is an edge of an ImageConnection.
@@ -245,11 +237,7 @@ type ImageConnection struct {
 
 // Nodes lists the page's images.
 func (c *ImageConnection) Nodes() []*Image {
-	out := make([]*Image, len(c.Edges))
-	for i := range c.Edges {
-		out[i] = c.Edges[i].Node
-	}
-	return out
+	return nodes(c.Edges, func(e *ImageEdge) *Image { return e.Node })
 }
 
 // CollectionEdge is an edge of a CollectionConnection.
@@ -266,11 +254,7 @@ type CollectionConnection struct {
 
 // Nodes lists the page's collections.
 func (c *CollectionConnection) Nodes() []*Collection {
-	out := make([]*Collection, len(c.Edges))
-	for i := range c.Edges {
-		out[i] = c.Edges[i].Node
-	}
-	return out
+	return nodes(c.Edges, func(e *CollectionEdge) *Collection { return e.Node })
 }
 
 // AnyAvailable reports whether any variant has stock available.
@@ -318,6 +302,15 @@ func Compact[T any](in []*T) []*T {
 		if v != nil {
 			out = append(out, v)
 		}
+	}
+	return out
+}
+
+// nodes lists the nodes of a connection's edges.
+func nodes[E, N any](edges []E, node func(*E) *N) []*N {
+	out := make([]*N, len(edges))
+	for i := range edges {
+		out[i] = node(&edges[i])
 	}
 	return out
 }

@@ -108,25 +108,26 @@ func Reserve(ctx context.Context, tx pgx.Tx, shopID, orderID uuid.UUID, lines []
 // reservations are untouched.
 func Commit(ctx context.Context, tx pgx.Tx, shopID, orderID uuid.UUID) ([]Level, error) {
 	rows, err := dbq.New(tx).InventoryCommitOrder(ctx, dbq.InventoryCommitOrderParams{ShopID: shopID, OrderID: orderID})
-	if err != nil {
-		return nil, pg.MapError(err)
-	}
-	out := make([]Level, len(rows))
-	for i, r := range rows {
-		out[i] = Level{VariantID: r.VariantID, WarehouseID: r.WarehouseID, OnHand: int(r.OnHand), Reserved: int(r.Reserved)}
-	}
-	return out, nil
+	return levelsOf(rows, err, func(r dbq.InventoryCommitOrderRow) Level {
+		return Level{VariantID: r.VariantID, WarehouseID: r.WarehouseID, OnHand: int(r.OnHand), Reserved: int(r.Reserved)}
+	})
 }
 
 // Release puts an order's reserved units back on sale. Idempotent.
 func Release(ctx context.Context, tx pgx.Tx, shopID, orderID uuid.UUID) ([]Level, error) {
 	rows, err := dbq.New(tx).InventoryReleaseOrder(ctx, dbq.InventoryReleaseOrderParams{ShopID: shopID, OrderID: orderID})
+	return levelsOf(rows, err, func(r dbq.InventoryReleaseOrderRow) Level {
+		return Level{VariantID: r.VariantID, WarehouseID: r.WarehouseID, OnHand: int(r.OnHand), Reserved: int(r.Reserved)}
+	})
+}
+
+func levelsOf[R any](rows []R, err error, f func(R) Level) ([]Level, error) {
 	if err != nil {
 		return nil, pg.MapError(err)
 	}
 	out := make([]Level, len(rows))
 	for i, r := range rows {
-		out[i] = Level{VariantID: r.VariantID, WarehouseID: r.WarehouseID, OnHand: int(r.OnHand), Reserved: int(r.Reserved)}
+		out[i] = f(r)
 	}
 	return out, nil
 }

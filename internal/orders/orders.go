@@ -203,12 +203,9 @@ func userErr(err error) (Result, error) {
 // PENDING_PAYMENT → PAID, reservations committed.
 func (s *Service) MarkPaid(ctx context.Context, orderID uuid.UUID, note, key string) (Result, error) {
 	return s.staffAction(ctx, orderID, key, "orderMarkPaid", []any{orderID, note}, func(ctx context.Context, sh *shop.Shop) (Result, error) {
-		o, err := s.q.OrderGet(ctx, dbq.OrderGetParams{ShopID: sh.ID, ID: orderID})
-		if errors.Is(err, pgx.ErrNoRows) {
-			return Result{}, apperr.New(apperr.NotFound, "no such order")
-		}
+		o, err := s.order(ctx, sh.ID, orderID)
 		if err != nil {
-			return Result{}, pg.MapError(err)
+			return Result{}, err
 		}
 		if o.PaymentProvider != "manual" {
 			return Result{UserErrors: []auth.UserError{{Field: []string{"id"}, Message: "only manual-payment orders can be marked paid; card payments are confirmed by the provider", Code: "NOT_MANUAL"}}}, nil
@@ -218,6 +215,18 @@ func (s *Service) MarkPaid(ctx context.Context, orderID uuid.UUID, note, key str
 		}
 		return Result{OrderID: orderID}, nil
 	})
+}
+
+// order reads one order of the shop, NOT_FOUND when it does not exist.
+func (s *Service) order(ctx context.Context, shopID, orderID uuid.UUID) (*dbq.Order, error) {
+	o, err := s.q.OrderGet(ctx, dbq.OrderGetParams{ShopID: shopID, ID: orderID})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, apperr.New(apperr.NotFound, "no such order")
+	}
+	if err != nil {
+		return nil, pg.MapError(err)
+	}
+	return &o, nil
 }
 
 // paid moves an order to PAID and commits its stock, then clears its cart.
@@ -290,15 +299,12 @@ func (s *Service) Fulfill(ctx context.Context, orderID uuid.UUID, note, key stri
 // payment intent cancelled. Paid: refunded in full through the provider.
 func (s *Service) Cancel(ctx context.Context, orderID uuid.UUID, reason, key string) (Result, error) {
 	return s.staffAction(ctx, orderID, key, "orderCancel", []any{orderID, reason}, func(ctx context.Context, sh *shop.Shop) (Result, error) {
-		o, err := s.q.OrderGet(ctx, dbq.OrderGetParams{ShopID: sh.ID, ID: orderID})
-		if errors.Is(err, pgx.ErrNoRows) {
-			return Result{}, apperr.New(apperr.NotFound, "no such order")
-		}
+		o, err := s.order(ctx, sh.ID, orderID)
 		if err != nil {
-			return Result{}, pg.MapError(err)
+			return Result{}, err
 		}
 		if o.Status == Paid {
-			return s.refund(ctx, sh.ID, &o, o.TotalAmount-o.RefundedAmount, Cancelled, reason, key)
+			return s.refund(ctx, sh.ID, o, o.TotalAmount-o.RefundedAmount, Cancelled, reason, key)
 		}
 		cancelled, err := s.release(ctx, sh.ID, orderID, Cancelled, actorOf(ctx), reason, &reason, nil)
 		if err != nil {
@@ -326,12 +332,9 @@ func (s *Service) Refund(ctx context.Context, orderID uuid.UUID, amount *int64, 
 		return Result{}, apperr.BadInput("idempotencyKey", "orderRefund requires an idempotencyKey")
 	}
 	return s.staffAction(ctx, orderID, key, "orderRefund", []any{orderID, amount, reason}, func(ctx context.Context, sh *shop.Shop) (Result, error) {
-		o, err := s.q.OrderGet(ctx, dbq.OrderGetParams{ShopID: sh.ID, ID: orderID})
-		if errors.Is(err, pgx.ErrNoRows) {
-			return Result{}, apperr.New(apperr.NotFound, "no such order")
-		}
+		o, err := s.order(ctx, sh.ID, orderID)
 		if err != nil {
-			return Result{}, pg.MapError(err)
+			return Result{}, err
 		}
 		left := o.TotalAmount - o.RefundedAmount
 		amt := left
@@ -345,7 +348,7 @@ func (s *Service) Refund(ctx context.Context, orderID uuid.UUID, amount *int64, 
 		if amt < left {
 			to = PartiallyRefunded
 		}
-		return s.refund(ctx, sh.ID, &o, amt, to, reason, key)
+		return s.refund(ctx, sh.ID, o, amt, to, reason, key)
 	})
 }
 
