@@ -26,6 +26,10 @@ type synchronous struct {
 	// inline holds the object types whose whole subtree resolves without
 	// goroutines; lists of them are marshalled inline too.
 	inline map[string]bool
+	// leaves holds "Object_field" for plain leaf fields: a struct field or a
+	// context-free method returning a scalar or enum, without arguments,
+	// directives or a resolver.
+	leaves map[string]bool
 }
 
 func (*synchronous) Name() string { return "synchronous" }
@@ -41,6 +45,18 @@ func (p *synchronous) GenerateCode(data *codegen.Data) error {
 		objs[o.Name] = o
 	}
 	p.inline = map[string]bool{}
+	p.leaves = map[string]bool{}
+	for _, o := range data.Objects {
+		if o.Root || strings.HasPrefix(o.Name, "__") {
+			continue
+		}
+		for _, f := range o.Fields {
+			def := f.TypeReference.Definition
+			if def != nil && def.IsLeafType() && !f.IsResolver && !f.MethodHasContext && len(f.Args) == 0 && len(f.Directives) == 0 {
+				p.leaves[o.Name+"_"+f.Name] = true
+			}
+		}
+	}
 	state := map[string]int{} // 1 visiting, 2 done
 	var visit func(name string) bool
 	visit = func(name string) bool {
@@ -77,6 +93,18 @@ func (p *synchronous) GenerateCode(data *codegen.Data) error {
 }
 
 var deferGroup = regexp.MustCompile(`(?m)^(\tec\.ProcessDeferredGroup\(graphql\.DeferredGroup\{\n(?:\t\t.*\n)+\t\}\)\n)`)
+
+// leafField matches a generated field function whose resolver is a plain
+// expression and whose marshaller is one call. Groups: 1 the signature
+// line, 2 Object_field, 3 the value expression, 4 the value's type, 5 the
+// marshaller.
+var leafField = regexp.MustCompile(`(?m)^(func \(ec \*executionContext\) _(\w+)\(ctx context\.Context, field graphql\.CollectedField, obj [^)]*\) \(ret graphql\.Marshaler\) \{\n)` +
+	`\treturn graphql\.ResolveField\(\n\t\tctx,\n\t\tec\.OperationContext,\n\t\tfield,\n` +
+	`\t\tfunc\(ctx context\.Context, field graphql\.CollectedField\) \(\*graphql\.FieldContext, error\) \{\n\t\t\treturn ec\.fieldContext_\w+\(ctx, field\)\n\t\t\},\n` +
+	`\t\tfunc\(ctx context\.Context\) \(any, error\) \{\n\t\t\treturn (.+), nil\n\t\t\},\n` +
+	`\t\tnil,\n` +
+	`\t\tfunc\(ctx context\.Context, selections ast\.SelectionSet, v ([^)]+)\) graphql\.Marshaler \{\n\t\t\treturn (ec\.\w+)\(ctx, selections, v\)\n\t\t\},\n` +
+	`\t\t(?:true|false),\n\t\t(?:true|false),\n\t\)\n\}`)
 
 var sliceMarshaler = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) marshal[NO](\w+?)2ᚕ`)
 
@@ -116,6 +144,17 @@ func (p *synchronous) rewrite(dir string) error {
 		// 8 % of listing CPU) even when the query has no @defer; the call is
 		// a no-op for an empty group, so skip building it.
 		rewritten := deferGroup.ReplaceAllString(out.String(), "\tif len(deferLabelToView) > 0 {\n$1\t}\n")
+		// Plain leaf fields: marshal the value directly instead of building
+		// a field context, closures and a middleware chain per field (the
+		// bulk of gqlgen's per-field cost). No field middleware is installed,
+		// and these values cannot fail, so the result is the same.
+		rewritten = leafField.ReplaceAllStringFunc(rewritten, func(m string) string {
+			sub := leafField.FindStringSubmatch(m)
+			if !p.leaves[sub[2]] || strings.Contains(sub[3], "fc.") {
+				return m
+			}
+			return sub[1] + "\treturn " + sub[5] + "(ctx, field.Selections, " + sub[3] + ")\n}"
+		})
 		if rewritten != src {
 			formatted, err := format.Source([]byte(rewritten))
 			if err != nil {
