@@ -216,7 +216,7 @@ start_server() {
   # (superuser: policies bypassed) and no per-statement shop setting.
   LISTEN_ADDR="$ADDR" DATABASE_URL="$BENCH_URL" REDIS_URL="$REDIS_URL" CARTOGRAPH_DEBUG_STATS=1 \
     RATE_LIMIT_ANON=50000000 CARTOGRAPH_BENCH_NO_RLS="$norls" \
-    STRIPE_SECRET_KEY="${STRIPE_KEY:-}" STRIPE_API_BASE="${STRIPE_BASE:-}" \
+    STRIPE_SECRET_KEY="${STRIPE_KEY:-}" STRIPE_API_BASE="${STRIPE_BASE:-}" PUBLIC_CACHE_TTL="${CACHE_TTL:-0}" \
     "$BIN" serve >"$OUT/server.log" 2>&1 &
   SERVER_PID=$!
 
@@ -454,6 +454,14 @@ if [[ "${BENCH_SKIP_READ:-}" != 1 ]]; then
 stop_server
 start_server 1
 RATE_BASE_FROM=listing scenario listing-norls "$ROOT/.ci/bench/listing.graphql" -vars '{"first":24}'
+
+# The same reads with the public response cache on (PUBLIC_CACHE_TTL, the
+# production default): repeated catalog queries are answered from memory
+# until a stock movement invalidates the shop.
+stop_server
+CACHE_TTL=5s start_server
+scenario listing-cached "$ROOT/.ci/bench/listing.graphql" -vars '{"first":24}'
+scenario product-cached "$ROOT/.ci/bench/product.graphql" -rotate h -prefix product- -n "$handles"
 fi
 
 # ------------------------------------------------------------- write path

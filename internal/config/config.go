@@ -80,6 +80,11 @@ type Config struct {
 	SweepInterval time.Duration
 	// CartMaxQuantity bounds one cart line (CART_MAX_QUANTITY).
 	CartMaxQuantity int
+	// PublicCacheTTL bounds how long a cached public catalog response is
+	// reused (PUBLIC_CACHE_TTL; 0 disables the cache). Stock movements
+	// invalidate at once; the TTL bounds staleness from changes made
+	// outside the API.
+	PublicCacheTTL time.Duration
 	// CheckoutURLTemplate is the default Cart.checkoutUrl; {host}, {token},
 	// {cartId} are filled in; a shop's own template wins (CHECKOUT_URL_TEMPLATE).
 	CheckoutURLTemplate string
@@ -156,6 +161,7 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 		SweepInterval:       dur("SWEEP_INTERVAL", 5*time.Second),
 		CartMaxQuantity:     int(integer("CART_MAX_QUANTITY", 100)),
 		CheckoutURLTemplate: str("CHECKOUT_URL_TEMPLATE", "https://{host}/checkout?cart={token}"),
+		PublicCacheTTL:      dur("PUBLIC_CACHE_TTL", 5*time.Second),
 	}
 	c.BenchNoRLS = c.DebugStats && str("CARTOGRAPH_BENCH_NO_RLS", "") == "1"
 	c.AppDatabasePassword = str("APP_DATABASE_PASSWORD", "")

@@ -25,11 +25,13 @@ import (
 	"cartograph/internal/checkout"
 	"cartograph/internal/config"
 	"cartograph/internal/idempotency"
+	"cartograph/internal/inventory"
 	"cartograph/internal/loaders"
 	"cartograph/internal/orders"
 	"cartograph/internal/payments"
 	"cartograph/internal/pg"
 	"cartograph/internal/ratelimit"
+	"cartograph/internal/respcache"
 	"cartograph/internal/shop"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -38,6 +40,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -117,6 +120,16 @@ func New(d Deps) (*Server, error) {
 	gql.Use(extension.Introspection{})
 	gql.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	gql.Use(extension.FixedComplexityLimit(d.Config.MaxComplexity))
+	if d.Config.PublicCacheTTL > 0 {
+		pc := respcache.New(d.Redis, d.Config.PublicCacheTTL, 10000)
+		gql.Use(pc)
+		onStock := func(ctx context.Context, shopID uuid.UUID, _ []inventory.Level) {
+			if err := pc.Invalidate(context.WithoutCancel(ctx), shopID); err != nil {
+				d.Log.Warn("public cache invalidation failed", "shop", shopID, "err", err)
+			}
+		}
+		s.Orders.OnStock, checkoutSvc.OnStock = onStock, onStock
+	}
 	gql.SetErrorPresenter(presentError(d.Log))
 	gql.SetRecoverFunc(recoverPanic(d.Log))
 
