@@ -21,8 +21,8 @@ import (
 	"cartograph/internal/shop"
 
 	"github.com/99designs/gqlgen/graphql"
-	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/google/uuid"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/redis/go-redis/v9"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -134,4 +134,3 @@ func (c *Cache) InterceptOperation(ctx context.Context, next graphql.OperationHa
 		return r
 	}
 }
-

@@ -17,7 +17,9 @@ func TestPublicResponseCache(t *testing.T) {
 		before := e.db.AppStats.Statements()
 		var out struct {
 			Product struct {
-				Variants struct{ Nodes []struct{ QuantityAvailable int } }
+				Variants struct {
+					Nodes []struct{ QuantityAvailable int }
+				}
 			}
 		}
 		mustData(t, e.do(t, h, q, map[string]any{"h": "cashmere-beanie"}), &out)
