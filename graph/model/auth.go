@@ -1,3 +1,6 @@
+// Package model holds the GraphQL models: gqlgen generates models_gen.go;
+// the hand-written views here wrap domain rows (never exposing secrets such
+// as password or key hashes).
 package model
 
 import (

@@ -37,6 +37,7 @@ type Error struct {
 	Cause      error
 }
 
+// Error formats code, message and cause (for logs; clients see Message).
 func (e *Error) Error() string {
 	if e.Cause != nil {
 		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Cause)

@@ -59,6 +59,7 @@ const InvalidTransition = "INVALID_TRANSITION"
 // TransitionError explains an illegal transition; nothing was changed.
 type TransitionError struct{ From, To Status }
 
+// Error says which move was refused.
 func (e *TransitionError) Error() string {
 	return fmt.Sprintf("an order in status %s cannot become %s", e.From, e.To)
 }
