@@ -43,3 +43,15 @@ UPDATE inventory_levels il SET reserved = il.reserved - r.quantity, updated_at =
 FROM r
 WHERE il.shop_id = @shop_id AND il.variant_id = r.variant_id AND il.warehouse_id = r.warehouse_id
 RETURNING il.variant_id, il.warehouse_id, il.on_hand, il.reserved;
+
+-- name: InventoryRestockOrder :many
+-- Committed units come back on hand (a paid order cancelled before shipping).
+WITH r AS (
+  UPDATE order_reservations SET state = 'restocked'
+  WHERE shop_id = @shop_id AND order_id = @order_id AND state = 'committed'
+  RETURNING variant_id, warehouse_id, quantity
+)
+UPDATE inventory_levels il SET on_hand = il.on_hand + r.quantity, updated_at = now()
+FROM r
+WHERE il.shop_id = @shop_id AND il.variant_id = r.variant_id AND il.warehouse_id = r.warehouse_id
+RETURNING il.variant_id, il.warehouse_id, il.on_hand, il.reserved;

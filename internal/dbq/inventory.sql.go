@@ -182,6 +182,56 @@ func (q *Queries) InventoryReserve(ctx context.Context, arg InventoryReservePara
 	return result.RowsAffected(), nil
 }
 
+const inventoryRestockOrder = `-- name: InventoryRestockOrder :many
+WITH r AS (
+  UPDATE order_reservations SET state = 'restocked'
+  WHERE shop_id = $1 AND order_id = $2 AND state = 'committed'
+  RETURNING variant_id, warehouse_id, quantity
+)
+UPDATE inventory_levels il SET on_hand = il.on_hand + r.quantity, updated_at = now()
+FROM r
+WHERE il.shop_id = $1 AND il.variant_id = r.variant_id AND il.warehouse_id = r.warehouse_id
+RETURNING il.variant_id, il.warehouse_id, il.on_hand, il.reserved
+`
+
+type InventoryRestockOrderParams struct {
+	ShopID  uuid.UUID
+	OrderID uuid.UUID
+}
+
+type InventoryRestockOrderRow struct {
+	VariantID   uuid.UUID
+	WarehouseID uuid.UUID
+	OnHand      int32
+	Reserved    int32
+}
+
+// Committed units come back on hand (a paid order cancelled before shipping).
+func (q *Queries) InventoryRestockOrder(ctx context.Context, arg InventoryRestockOrderParams) ([]InventoryRestockOrderRow, error) {
+	rows, err := q.db.Query(ctx, inventoryRestockOrder, arg.ShopID, arg.OrderID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []InventoryRestockOrderRow{}
+	for rows.Next() {
+		var i InventoryRestockOrderRow
+		if err := rows.Scan(
+			&i.VariantID,
+			&i.WarehouseID,
+			&i.OnHand,
+			&i.Reserved,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const reservationInsert = `-- name: ReservationInsert :exec
 INSERT INTO order_reservations (shop_id, order_id, variant_id, warehouse_id, quantity)
 VALUES ($1, $2, $3, $4, $5)

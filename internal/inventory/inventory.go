@@ -131,3 +131,12 @@ func levelsOf[R any](rows []R, err error, f func(R) Level) ([]Level, error) {
 	}
 	return out, nil
 }
+
+// Restock puts an order's committed units back on hand (a paid order
+// cancelled before it shipped). Idempotent.
+func Restock(ctx context.Context, tx pgx.Tx, shopID, orderID uuid.UUID) ([]Level, error) {
+	rows, err := dbq.New(tx).InventoryRestockOrder(ctx, dbq.InventoryRestockOrderParams{ShopID: shopID, OrderID: orderID})
+	return levelsOf(rows, err, func(r dbq.InventoryRestockOrderRow) Level {
+		return Level{VariantID: r.VariantID, WarehouseID: r.WarehouseID, OnHand: int(r.OnHand), Reserved: int(r.Reserved)}
+	})
+}

@@ -297,7 +297,8 @@ func (s *Service) Fulfill(ctx context.Context, orderID uuid.UUID, note, key stri
 }
 
 // Cancel cancels an order (orders:write). Unpaid: stock released and the
-// payment intent cancelled. Paid: refunded in full through the provider.
+// payment intent cancelled. Paid (not yet fulfilled): refunded in full
+// through the provider and its units put back on hand.
 func (s *Service) Cancel(ctx context.Context, orderID uuid.UUID, reason, key string) (Result, error) {
 	return s.staffAction(ctx, orderID, key, "orderCancel", []any{orderID, reason}, func(ctx context.Context, sh *shop.Shop) (Result, error) {
 		o, err := s.order(ctx, sh.ID, orderID)
@@ -364,13 +365,20 @@ func (s *Service) refund(ctx context.Context, shopID uuid.UUID, o *dbq.Order, am
 	if err != nil {
 		return Result{}, err
 	}
+	var levels []inventory.Level
 	err = pg.WithTenantTx(pg.WithShopID(ctx, shopID), s.db, func(tx pgx.Tx) error {
 		_, err := Transition(ctx, tx, shopID, o.ID, Change{To: to, Actor: actorOf(ctx), Note: reason, PaymentRef: &ref, Refund: amt, Reason: nilIfEmpty(reason, to == Cancelled)})
+		if err != nil || to != Cancelled {
+			return err
+		}
+		// Cancelled before shipping: the goods never left, put them back.
+		levels, err = inventory.Restock(ctx, tx, shopID, o.ID)
 		return err
 	})
 	if err != nil {
 		return userErr(err)
 	}
+	s.notify(ctx, shopID, levels)
 	return Result{OrderID: o.ID}, nil
 }
 

@@ -570,4 +570,31 @@ func TestManualPaymentsAndRefunds(t *testing.T) {
 	if !strings.Contains(string(over.Data), "INVALID") {
 		t.Fatalf("refund beyond total accepted: %s", over.Data)
 	}
+	t.Run("CancellingAPaidOrderRefundsAndRestocks", func(t *testing.T) {
+		_, out := e.checkout(t, h, e.newCart(t, h, v, 2), "man-2")
+		o2 := out.CheckoutBegin.Order
+		mustData(t, e.do(t, staff, `mutation($id: ID!) { orderMarkPaid(id: $id) { userErrors { code } } }`, map[string]any{"id": o2.ID}), nil)
+		if onHand, _ := e.levels(t, v); onHand != 2 {
+			t.Fatalf("after paying for 2: on_hand %d", onHand)
+		}
+		r := e.do(t, staff, `mutation($id: ID!) { orderCancel(id: $id, reason: "customer changed mind", idempotencyKey: "cx-1") { order { status totalRefunded { amount } totalPrice { amount } cancelReason } userErrors { code } } }`, map[string]any{"id": o2.ID})
+		var c struct {
+			OrderCancel struct {
+				Order struct {
+					Status        string
+					TotalRefunded struct{ Amount string }
+					TotalPrice    struct{ Amount string }
+					CancelReason  string
+				}
+			}
+		}
+		mustData(t, r, &c)
+		co := c.OrderCancel.Order
+		if co.Status != "CANCELLED" || co.TotalRefunded.Amount != co.TotalPrice.Amount || co.CancelReason == "" {
+			t.Fatalf("cancel: %+v", co)
+		}
+		if onHand, res := e.levels(t, v); onHand != 4 || res != 0 {
+			t.Fatalf("after cancelling: on_hand %d reserved %d (want 4, 0)", onHand, res)
+		}
+	})
 }
