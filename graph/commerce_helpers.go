@@ -74,7 +74,7 @@ func (r *Resolver) cartModel(ctx context.Context, c *cart.Cart, err error) (*mod
 		m.BuyerIdentity.Email = &c.Email
 	}
 	if c.CustomerID != nil {
-		if cu, err := r.Auth.CustomerByID(ctx, *c.CustomerID); err == nil {
+		if cu, err := l.CustomerByID.Load(ctx, *c.CustomerID)(); err == nil && cu != nil {
 			m.BuyerIdentity.Customer = &model.Customer{Customer: *cu}
 		}
 	}

@@ -119,9 +119,9 @@ func (r *orderResolver) Customer(ctx context.Context, obj *orders.Order) (*model
 	if obj.CustomerID == nil {
 		return nil, nil
 	}
-	c, err := r.Auth.CustomerByID(ctx, *obj.CustomerID)
-	if err != nil {
-		return nil, nil
+	c, err := loaders.For(ctx).CustomerByID.Load(ctx, *obj.CustomerID)()
+	if err != nil || c == nil {
+		return nil, err
 	}
 	return &model.Customer{Customer: *c}, nil
 }

@@ -487,3 +487,26 @@ func (s *Service) CustomerByID(ctx context.Context, id uuid.UUID) (*dbq.Customer
 
 // ClientIP returns the caller's IP recorded by the gateway.
 func ClientIP(ctx context.Context) string { return clientIP(ctx) }
+
+// CustomersByIDs returns customers of the request's shop in key order (nil
+// for unknown ids), for the dataloader behind fields whose parent was
+// already authorized (Order.customer, Cart.buyerIdentity.customer).
+func (s *Service) CustomersByIDs(ctx context.Context, ids []uuid.UUID) ([]*dbq.Customer, error) {
+	sh, err := shop.FromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.tenant.CustomersByIDs(ctx, dbq.CustomersByIDsParams{ShopID: sh.ID, Ids: ids})
+	if err != nil {
+		return nil, pg.MapError(err)
+	}
+	byID := make(map[uuid.UUID]*dbq.Customer, len(rows))
+	for i := range rows {
+		byID[rows[i].ID] = &rows[i]
+	}
+	out := make([]*dbq.Customer, len(ids))
+	for i, id := range ids {
+		out[i] = byID[id]
+	}
+	return out, nil
+}

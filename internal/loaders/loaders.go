@@ -14,6 +14,7 @@ import (
 
 	"cartograph/internal/apperr"
 	"cartograph/internal/catalog"
+	"cartograph/internal/dbq"
 
 	"github.com/google/uuid"
 	"github.com/graph-gophers/dataloader/v7"
@@ -32,6 +33,11 @@ type Catalog interface {
 	CollectionsByIDs(ctx context.Context, ids []uuid.UUID) ([]*catalog.Collection, error)
 }
 
+// Customers is the customer batch source (a *auth.Service).
+type Customers interface {
+	CustomersByIDs(ctx context.Context, ids []uuid.UUID) ([]*dbq.Customer, error)
+}
+
 // Loader is a dataloader keyed by row id.
 type Loader[V any] = dataloader.Interface[uuid.UUID, V]
 
@@ -46,6 +52,7 @@ type Loaders struct {
 	OptionByID           Loader[*catalog.Option]
 	CollectionsByProduct Loader[[]uuid.UUID]
 	CollectionByID       Loader[*catalog.Collection]
+	CustomerByID         Loader[*dbq.Customer]
 
 	src Catalog
 }
@@ -76,7 +83,7 @@ func newLoader[V any](f func(context.Context, []uuid.UUID) ([]V, error), wait ti
 // New returns a fresh set of loaders over src. wait is the batch window:
 // short, because parent resolvers prime the hot paths (the v7 default of
 // 16 ms would be added to every non-primed request).
-func New(src Catalog, wait time.Duration) *Loaders {
+func New(src Catalog, customers Customers, wait time.Duration) *Loaders {
 	return &Loaders{
 		ProductByID:          newLoader(src.ProductsByIDs, wait),
 		VariantsByProduct:    newLoader(src.VariantsByProductIDs, wait),
@@ -87,6 +94,7 @@ func New(src Catalog, wait time.Duration) *Loaders {
 		OptionByID:           newLoader(src.OptionsByIDs, wait),
 		CollectionsByProduct: newLoader(src.CollectionIDsByProductIDs, wait),
 		CollectionByID:       newLoader(src.CollectionsByIDs, wait),
+		CustomerByID:         newLoader(customers.CustomersByIDs, wait),
 		src:                  src,
 	}
 }
@@ -109,9 +117,9 @@ func For(ctx context.Context) *Loaders {
 }
 
 // Middleware installs a fresh set of loaders per request.
-func Middleware(src Catalog, wait time.Duration, next http.Handler) http.Handler {
+func Middleware(src Catalog, customers Customers, wait time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(With(r.Context(), New(src, wait))))
+		next.ServeHTTP(w, r.WithContext(With(r.Context(), New(src, customers, wait))))
 	})
 }
 

@@ -598,3 +598,46 @@ func TestManualPaymentsAndRefunds(t *testing.T) {
 		}
 	})
 }
+
+func TestCustomersSeeOnlyTheirOwnOrders(t *testing.T) {
+	e := newEnvWith(t, 0, func(c *config.Config) { c.StripeSecretKey = "" })
+	v := e.stock(t, "apparel", "linen-button-down-shirt", 10, 0)
+	session := func(email string) map[string]string {
+		e.register(t, "apparel", email, "password-"+email)
+		tok, _ := e.customerLogin(t, "apparel", email, "password-"+email)
+		return map[string]string{"X-Shop-Handle": "apparel", "Authorization": "Bearer " + tok}
+	}
+	ann, bob := session("ann@example.com"), session("bob@example.com")
+	_, out := e.checkout(t, ann, e.newCart(t, ann, v, 1), "ann-1")
+	if out.CheckoutBegin.Order == nil {
+		t.Fatalf("customer checkout: %+v", out)
+	}
+	id := out.CheckoutBegin.Order.ID
+	var me struct {
+		Me struct {
+			Orders struct {
+				Nodes []struct {
+					ID       string
+					Customer struct{ Email string }
+				}
+			}
+		}
+	}
+	mustData(t, e.do(t, ann, `{ me { orders(first: 10) { nodes { id customer { email } } } } }`, nil), &me)
+	if len(me.Me.Orders.Nodes) != 1 || me.Me.Orders.Nodes[0].ID != id || me.Me.Orders.Nodes[0].Customer.Email != "ann@example.com" {
+		t.Fatalf("ann's orders: %+v", me)
+	}
+	mustData(t, e.do(t, bob, `{ me { orders(first: 10) { nodes { id } } } }`, nil), &me)
+	if len(me.Me.Orders.Nodes) != 0 {
+		t.Fatalf("bob sees ann's orders: %+v", me)
+	}
+	r := e.do(t, bob, `query($id: ID!) { order(id: $id) { id } }`, map[string]any{"id": id})
+	if string(r.Data) != `{"order":null}` || len(r.Errors) != 0 {
+		t.Fatalf("bob read ann's order: %s %+v", r.Data, r.Errors)
+	}
+	var all struct{ Orders struct{ Nodes []struct{ ID string } } }
+	mustData(t, e.do(t, bob, `{ orders(first: 10) { nodes { id } } }`, nil), &all)
+	if len(all.Orders.Nodes) != 0 {
+		t.Fatalf("bob's orders() lists others: %+v", all)
+	}
+}

@@ -137,7 +137,7 @@ func New(d Deps) (*Server, error) {
 		s.requests.Add(1)
 		gql.ServeHTTP(protocolStatus{w}, r)
 	})
-	api = loaders.Middleware(cat, d.Config.LoaderWait, api)
+	api = loaders.Middleware(cat, authSvc, d.Config.LoaderWait, api)
 	api = withAuth(gateway, api)
 	api = withBodyLimit(d.Config.MaxBodyBytes, api)
 
