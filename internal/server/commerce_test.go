@@ -635,7 +635,9 @@ func TestCustomersSeeOnlyTheirOwnOrders(t *testing.T) {
 	if string(r.Data) != `{"order":null}` || len(r.Errors) != 0 {
 		t.Fatalf("bob read ann's order: %s %+v", r.Data, r.Errors)
 	}
-	var all struct{ Orders struct{ Nodes []struct{ ID string } } }
+	var all struct {
+		Orders struct{ Nodes []struct{ ID string } }
+	}
 	mustData(t, e.do(t, bob, `{ orders(first: 10) { nodes { id } } }`, nil), &all)
 	if len(all.Orders.Nodes) != 0 {
 		t.Fatalf("bob's orders() lists others: %+v", all)
