@@ -33,9 +33,8 @@ func address(a *model.MailingAddressInput) checkout.Address {
 		Zip: deref(a.Zip, ""), Country: strings.ToUpper(strings.TrimSpace(deref(a.Country, ""))), Phone: deref(a.Phone, "")}
 }
 
-// cartModel prices a cart from current variant prices (two batched
-// statements) and primes the variant and product loaders, so the
-// merchandise fields resolve without waiting.
+// cartModel maps a cart priced by the cart service and primes the variant
+// and product loaders, so the merchandise fields resolve without waiting.
 func (r *Resolver) cartModel(ctx context.Context, c *cart.Cart, err error) (*model.Cart, error) {
 	if err != nil || c == nil {
 		return nil, err
@@ -44,32 +43,23 @@ func (r *Resolver) cartModel(ctx context.Context, c *cart.Cart, err error) (*mod
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]uuid.UUID, len(c.Lines))
-	for i, l := range c.Lines {
-		ids[i] = l.VariantID
-	}
-	vs, err := r.Catalog.VariantsByIDs(ctx, ids)
+	pr, err := r.CartService.Price(ctx, c)
 	if err != nil {
 		return nil, err
 	}
 	l := loaders.For(ctx)
-	var pids []uuid.UUID
-	for i, v := range vs {
-		l.VariantByID.Prime(ctx, ids[i], v)
-		if v != nil {
-			pids = append(pids, v.ProductID)
-		}
+	for _, id := range pr.Unavailable {
+		l.VariantByID.Prime(ctx, id, nil)
 	}
-	if len(pids) > 0 {
-		ps, err := r.Catalog.ProductsByIDs(ctx, pids)
-		if err != nil {
-			return nil, err
-		}
-		for i, p := range ps {
-			l.ProductByID.Prime(ctx, pids[i], p)
-		}
+	m := &model.Cart{Cart: c, BuyerIdentity: &model.CartBuyerIdentity{}, TotalQuantity: pr.TotalQuantity,
+		Cost:        &model.CartCost{SubtotalAmount: pr.Subtotal, TotalAmount: pr.Subtotal},
+		CheckoutURL: r.CartService.CheckoutURL(sh, c)}
+	for _, pl := range pr.Lines {
+		l.VariantByID.Prime(ctx, pl.Variant.ID, pl.Variant)
+		l.ProductByID.Prime(ctx, pl.Variant.ProductID, pl.Product)
+		m.Lines = append(m.Lines, &model.CartLine{LineID: cart.LineID(pl.Variant.ID), Quantity: pl.Quantity, Merchandise: pl.Variant,
+			Cost: &model.CartLineCost{AmountPerQuantity: pl.Unit, SubtotalAmount: pl.Total, TotalAmount: pl.Total}})
 	}
-	m := &model.Cart{Cart: c, BuyerIdentity: &model.CartBuyerIdentity{}}
 	if c.Email != "" {
 		m.BuyerIdentity.Email = &c.Email
 	}
@@ -78,48 +68,18 @@ func (r *Resolver) cartModel(ctx context.Context, c *cart.Cart, err error) (*mod
 			m.BuyerIdentity.Customer = &model.Customer{Customer: *cu}
 		}
 	}
-	var subtotal int64
-	for i, line := range c.Lines {
-		v := vs[i]
-		if v == nil {
-			continue // no longer for sale: not priced, not offered at checkout
-		}
-		unit := money.Money{Minor: v.PriceAmount, Currency: v.CurrencyCode}
-		total := money.Money{Minor: v.PriceAmount * int64(line.Quantity), Currency: v.CurrencyCode}
-		subtotal += total.Minor
-		m.TotalQuantity += line.Quantity
-		m.Lines = append(m.Lines, &model.CartLine{VariantID: cart.LineID(v.ID), Quantity: line.Quantity, Merchandise: v,
-			Cost: &model.CartLineCost{AmountPerQuantity: unit, SubtotalAmount: total, TotalAmount: total}})
-	}
-	sub := money.Money{Minor: subtotal, Currency: sh.CurrencyCode}
-	m.Cost = &model.CartCost{SubtotalAmount: sub, TotalAmount: sub}
-	m.CheckoutURL = checkoutURL(sh, r.BaseDomain, r.CheckoutURLTemplate, c)
 	return m, nil
 }
 
-// checkoutURL fills the shop's template (or the default) with {host},
-// {cartId} and {token}.
-func checkoutURL(sh *shop.Shop, base, def string, c *cart.Cart) string {
-	tpl := def
-	if sh.CheckoutUrlTemplate != nil && *sh.CheckoutUrlTemplate != "" {
-		tpl = *sh.CheckoutUrlTemplate
-	}
-	host := sh.Handle + "." + base
-	if sh.CustomDomain != nil {
-		host = *sh.CustomDomain
-	}
-	return strings.NewReplacer("{host}", host, "{token}", c.Token, "{cartId}", c.ID()).Replace(tpl)
-}
-
 func cartLinePage(c *model.Cart, p relay.Page) (*model.BaseCartLineConnection, error) {
-	cur := func(i int) string { return relay.EncodeCursor("CL", c.Lines[i].VariantID) }
+	cur := func(i int) string { return relay.EncodeCursor("CL", c.Lines[i].LineID) }
 	lo, hi, info, err := relay.SliceWindow(p, len(c.Lines), cur, func(s string) (int, bool) {
 		parts, err := relay.DecodeCursor("after", s, "CL", 1)
 		if err != nil {
 			return 0, false
 		}
 		for i := range c.Lines {
-			if c.Lines[i].VariantID == parts[0] {
+			if c.Lines[i].LineID == parts[0] {
 				return i, true
 			}
 		}

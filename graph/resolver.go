@@ -22,6 +22,4 @@ type Resolver struct {
 	CartService     *cart.Service
 	CheckoutService *checkout.Service
 	OrderService    *orders.Service
-	// CheckoutURLTemplate is the default Cart.checkoutUrl ({host}, {token}, {cartId}).
-	CheckoutURLTemplate string
 }

@@ -23,7 +23,8 @@ func (c *Cart) NodeID() string { return c.Cart.ID() }
 
 // CartLine is a priced cart line.
 type CartLine struct {
-	VariantID   string
+	// LineID is the line's global id (gid://cartograph/CartLine/<variant>).
+	LineID      string
 	Quantity    int
 	Cost        *CartLineCost
 	Merchandise Merchandise
@@ -33,7 +34,7 @@ type CartLine struct {
 func (*CartLine) IsNode() {}
 
 // NodeID is the line's global id.
-func (l *CartLine) NodeID() string { return l.VariantID }
+func (l *CartLine) NodeID() string { return l.LineID }
 
 // CartCost is a cart's totals.
 type CartCost struct {

@@ -102,22 +102,26 @@ func LineID(variant uuid.UUID) string { return relay.GlobalID("CartLine", varian
 // UserError is a fixable problem with the input.
 type UserError = auth.UserError
 
-// Variants is what the cart needs from the catalog.
-type Variants interface {
+// Catalog is what the cart needs from the catalog (a *catalog.Service).
+type Catalog interface {
 	VariantsByIDs(ctx context.Context, ids []uuid.UUID) ([]*catalog.Variant, error)
+	ProductsByIDs(ctx context.Context, ids []uuid.UUID) ([]*catalog.Product, error)
 }
 
 // Service manages carts.
 type Service struct {
-	rdb      *redis.Client
-	variants Variants
+	rdb     *redis.Client
+	catalog Catalog
 	// MaxQuantity bounds a line's quantity.
 	MaxQuantity int
+	// baseDomain and checkoutTemplate build Cart.checkoutUrl.
+	baseDomain, checkoutTemplate string
 }
 
-// New returns a cart service.
-func New(rdb *redis.Client, variants Variants, maxQuantity int) *Service {
-	return &Service{rdb: rdb, variants: variants, MaxQuantity: maxQuantity}
+// New returns a cart service. checkoutTemplate is the default checkout URL
+// ({host}, {token}, {cartId}); a shop's own template wins.
+func New(rdb *redis.Client, cat Catalog, maxQuantity int, baseDomain, checkoutTemplate string) *Service {
+	return &Service{rdb: rdb, catalog: cat, MaxQuantity: maxQuantity, baseDomain: baseDomain, checkoutTemplate: checkoutTemplate}
 }
 
 func key(shopID uuid.UUID, token string) string { return "cart:" + shopID.String() + ":" + token }
@@ -175,7 +179,7 @@ func (s *Service) resolveLines(ctx context.Context, in []LineInput, byLine bool,
 	if len(ues) > 0 || len(ids) == 0 {
 		return lines, ues, nil
 	}
-	vs, err := s.variants.VariantsByIDs(ctx, ids)
+	vs, err := s.catalog.VariantsByIDs(ctx, ids)
 	if err != nil {
 		return nil, nil, err
 	}

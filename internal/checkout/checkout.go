@@ -12,16 +12,13 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"math"
 	"net/mail"
 	"strconv"
 	"strings"
 	"time"
 
-	"cartograph/internal/apperr"
 	"cartograph/internal/auth"
 	"cartograph/internal/cart"
-	"cartograph/internal/catalog"
 	"cartograph/internal/dbq"
 	"cartograph/internal/idempotency"
 	"cartograph/internal/inventory"
@@ -67,18 +64,11 @@ type BeginResult struct {
 	UserErrors   []auth.UserError `json:"userErrors,omitempty"`
 }
 
-// Catalog is what checkout needs to price lines.
-type Catalog interface {
-	VariantsByIDs(ctx context.Context, ids []uuid.UUID) ([]*catalog.Variant, error)
-	ProductsByIDs(ctx context.Context, ids []uuid.UUID) ([]*catalog.Product, error)
-}
-
 // Service runs checkouts.
 type Service struct {
 	db       *pgxpool.Pool
 	q        *dbq.Queries
 	carts    *cart.Service
-	catalog  Catalog
 	provider payments.Provider
 	idem     *idempotency.Store
 	log      *slog.Logger
@@ -89,8 +79,8 @@ type Service struct {
 }
 
 // New returns a checkout service.
-func New(db *pgxpool.Pool, carts *cart.Service, cat Catalog, provider payments.Provider, idem *idempotency.Store, log *slog.Logger, ttl time.Duration) *Service {
-	return &Service{db: db, q: dbq.New(pg.Tenant{Pool: db}), carts: carts, catalog: cat, provider: provider, idem: idem, log: log, ReservationTTL: ttl}
+func New(db *pgxpool.Pool, carts *cart.Service, provider payments.Provider, idem *idempotency.Store, log *slog.Logger, ttl time.Duration) *Service {
+	return &Service{db: db, q: dbq.New(pg.Tenant{Pool: db}), carts: carts, provider: provider, idem: idem, log: log, ReservationTTL: ttl}
 }
 
 func validate(in BeginInput) []auth.UserError {
@@ -158,57 +148,37 @@ func (s *Service) begin(ctx context.Context, sh *shop.Shop, in BeginInput) (Begi
 	if len(c.Lines) == 0 {
 		return BeginResult{UserErrors: []auth.UserError{{Field: []string{"input", "cartId"}, Message: "the cart is empty", Code: "EMPTY_CART"}}}, nil
 	}
-	ids := make([]uuid.UUID, len(c.Lines))
-	for i, l := range c.Lines {
-		ids[i] = l.VariantID
-	}
-	vs, err := s.catalog.VariantsByIDs(ctx, ids)
+	pr, err := s.carts.Price(ctx, c)
 	if err != nil {
 		return BeginResult{}, err
 	}
-	pids := make([]uuid.UUID, 0, len(vs))
 	var ues []auth.UserError
-	for i, v := range vs {
-		if v == nil {
-			ues = append(ues, auth.UserError{Field: []string{"input", "cartId"}, Message: "line " + relay.GlobalID("ProductVariant", ids[i]) + " is no longer for sale", Code: "INVALID_MERCHANDISE_LINE"})
-			continue
-		}
-		pids = append(pids, v.ProductID)
+	for _, id := range pr.Unavailable {
+		ues = append(ues, auth.UserError{Field: []string{"input", "cartId"}, Message: "line " + relay.GlobalID("ProductVariant", id) + " is no longer for sale", Code: "INVALID_MERCHANDISE_LINE"})
 	}
 	if len(ues) > 0 {
 		return BeginResult{UserErrors: ues}, nil
 	}
-	ps, err := s.catalog.ProductsByIDs(ctx, pids)
-	if err != nil {
-		return BeginResult{}, err
+	if pr.TooLarge {
+		return BeginResult{UserErrors: []auth.UserError{{Field: []string{"input", "cartId"}, Message: "order total too large", Code: "INVALID"}}}, nil
 	}
-	titles := map[uuid.UUID]string{}
-	for _, p := range ps {
-		if p != nil {
-			titles[p.ID] = p.Title
-		}
-	}
-	var subtotal int64
+	subtotal := pr.Subtotal.Minor
 	lines := dbq.OrderLinesInsertParams{ShopID: sh.ID}
-	reserve := make([]inventory.Line, len(c.Lines))
-	for i, l := range c.Lines {
-		v := vs[i]
-		if v.CurrencyCode != sh.CurrencyCode {
-			return BeginResult{}, apperr.New(apperr.Internal, "variant priced in %s, shop sells in %s", v.CurrencyCode, sh.CurrencyCode)
+	reserve := make([]inventory.Line, len(pr.Lines))
+	for i, pl := range pr.Lines {
+		v, title := pl.Variant, ""
+		if pl.Product != nil {
+			title = pl.Product.Title
 		}
-		if v.PriceAmount > 0 && int64(l.Quantity) > (math.MaxInt64-subtotal)/v.PriceAmount {
-			return BeginResult{UserErrors: []auth.UserError{{Field: []string{"input", "cartId"}, Message: "order total too large", Code: "INVALID"}}}, nil
-		}
-		subtotal += v.PriceAmount * int64(l.Quantity)
 		lines.Positions = append(lines.Positions, int32(i+1))
 		lines.VariantIds = append(lines.VariantIds, v.ID)
 		lines.ProductIds = append(lines.ProductIds, v.ProductID)
-		lines.ProductTitles = append(lines.ProductTitles, titles[v.ProductID])
+		lines.ProductTitles = append(lines.ProductTitles, title)
 		lines.VariantTitles = append(lines.VariantTitles, v.Title)
 		lines.Skus = append(lines.Skus, v.Sku)
 		lines.UnitAmounts = append(lines.UnitAmounts, v.PriceAmount)
-		lines.Quantities = append(lines.Quantities, int32(l.Quantity))
-		reserve[i] = inventory.Line{VariantID: v.ID, Quantity: l.Quantity}
+		lines.Quantities = append(lines.Quantities, int32(pl.Quantity))
+		reserve[i] = inventory.Line{VariantID: v.ID, Quantity: pl.Quantity}
 	}
 	number, err := s.q.OrderNextNumber(ctx, sh.ID)
 	if err != nil {

@@ -100,11 +100,11 @@ func New(d Deps) (*Server, error) {
 	}
 	s.Provider = provider
 	idem := idempotency.New(d.DB)
-	carts := cart.New(d.Redis, cat, d.Config.CartMaxQuantity)
+	carts := cart.New(d.Redis, cat, d.Config.CartMaxQuantity, d.Config.BaseDomain, d.Config.CheckoutURLTemplate)
 	s.Orders = orders.NewService(d.DB, provider, idem, carts, d.Log)
-	checkoutSvc := checkout.New(d.DB, carts, cat, provider, idem, d.Log, d.Config.ReservationTTL)
+	checkoutSvc := checkout.New(d.DB, carts, provider, idem, d.Log, d.Config.ReservationTTL)
 	res := &graph.Resolver{Catalog: cat, Auth: authSvc, BaseDomain: d.Config.BaseDomain,
-		CartService: carts, CheckoutService: checkoutSvc, OrderService: s.Orders, CheckoutURLTemplate: d.Config.CheckoutURLTemplate}
+		CartService: carts, CheckoutService: checkoutSvc, OrderService: s.Orders}
 	gql := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: res, Directives: generated.DirectiveRoot{
 		HasPermission: func(ctx context.Context, _ any, next graphql.Resolver, scopes []string) (any, error) {
 			if err := auth.Require(ctx, scopes...); err != nil {
