@@ -9,10 +9,11 @@ import (
 	"github.com/google/uuid"
 )
 
-func ptrs(ues []auth.UserError) []*auth.UserError {
-	out := make([]*auth.UserError, len(ues))
-	for i := range ues {
-		out[i] = &ues[i]
+// ptrs points at each element of xs (gqlgen models want []*T).
+func ptrs[T any](xs []T) []*T {
+	out := make([]*T, len(xs))
+	for i := range xs {
+		out[i] = &xs[i]
 	}
 	return out
 }

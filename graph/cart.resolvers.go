@@ -11,12 +11,13 @@ import (
 	"cartograph/internal/apperr"
 	"cartograph/internal/cart"
 	"cartograph/internal/checkout"
+	"cartograph/internal/relay"
 	"context"
 )
 
 // Lines is the resolver for the lines field.
 func (r *cartResolver) Lines(ctx context.Context, obj *model.Cart, first *int, after *string, last *int, before *string) (*model.BaseCartLineConnection, error) {
-	p, err := newPage(first, last, after, before, defaultConnectionSize)
+	p, err := relay.NewPage(first, last, after, before, defaultConnectionSize)
 	if err != nil {
 		return nil, err
 	}

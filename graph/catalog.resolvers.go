@@ -16,7 +16,7 @@ import (
 
 // Products is the resolver for the products field.
 func (r *collectionResolver) Products(ctx context.Context, obj *catalog.Collection, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.ProductCollectionSortKeys) (*catalog.ProductConnection, error) {
-	p, err := newPage(first, last, after, before, defaultConnectionSize)
+	p, err := relay.NewPage(first, last, after, before, defaultConnectionSize)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +70,7 @@ func (r *productResolver) CompareAtPriceRange(ctx context.Context, obj *catalog.
 
 // Variants is the resolver for the variants field.
 func (r *productResolver) Variants(ctx context.Context, obj *catalog.Product, first *int, after *string, last *int, before *string, reverse *bool) (*catalog.VariantConnection, error) {
-	p, err := newPage(first, last, after, before, defaultConnectionSize)
+	p, err := relay.NewPage(first, last, after, before, defaultConnectionSize)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +92,7 @@ func (r *productResolver) FeaturedImage(ctx context.Context, obj *catalog.Produc
 
 // Images is the resolver for the images field.
 func (r *productResolver) Images(ctx context.Context, obj *catalog.Product, first *int, after *string, last *int, before *string, reverse *bool) (*catalog.ImageConnection, error) {
-	p, err := newPage(first, last, after, before, defaultConnectionSize)
+	p, err := relay.NewPage(first, last, after, before, defaultConnectionSize)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +105,7 @@ func (r *productResolver) Images(ctx context.Context, obj *catalog.Product, firs
 
 // Collections is the resolver for the collections field.
 func (r *productResolver) Collections(ctx context.Context, obj *catalog.Product, first *int, after *string, last *int, before *string, reverse *bool) (*catalog.CollectionConnection, error) {
-	p, err := newPage(first, last, after, before, defaultConnectionSize)
+	p, err := relay.NewPage(first, last, after, before, defaultConnectionSize)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +175,7 @@ func (r *queryResolver) Product(ctx context.Context, id *string, handle *string)
 
 // Products is the resolver for the products field.
 func (r *queryResolver) Products(ctx context.Context, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.ProductSortKeys, query *string) (*catalog.ProductConnection, error) {
-	p, err := newPage(first, last, after, before, 0)
+	p, err := relay.NewPage(first, last, after, before, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +206,7 @@ func (r *queryResolver) Collection(ctx context.Context, id *string, handle *stri
 
 // Collections is the resolver for the collections field.
 func (r *queryResolver) Collections(ctx context.Context, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.CollectionSortKeys, query *string) (*catalog.CollectionConnection, error) {
-	p, err := newPage(first, last, after, before, 0)
+	p, err := relay.NewPage(first, last, after, before, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 
 	"cartograph/internal/apperr"
 	"cartograph/internal/loaders"
-	"cartograph/internal/relay"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -87,10 +86,6 @@ func productFieldChildren(ctx context.Context) loaders.Children {
 	var c loaders.Children
 	productChildren(graphql.GetOperationContext(ctx), graphql.CollectFieldsCtx(ctx, nil), &c)
 	return c
-}
-
-func newPage(first, last *int, after, before *string, def int) (relay.Page, error) {
-	return relay.NewPage(first, last, after, before, def)
 }
 
 func relayBothErr(a, b string) error {

@@ -86,11 +86,7 @@ func (r *orderResolver) TotalRefunded(ctx context.Context, obj *orders.Order) (*
 
 // LineItems is the resolver for the lineItems field.
 func (r *orderResolver) LineItems(ctx context.Context, obj *orders.Order) ([]*dbq.OrderLine, error) {
-	out := make([]*dbq.OrderLine, len(obj.Lines))
-	for i := range obj.Lines {
-		out[i] = &obj.Lines[i]
-	}
-	return out, nil
+	return ptrs(obj.Lines), nil
 }
 
 // ShippingAddress is the resolver for the shippingAddress field.
@@ -107,11 +103,7 @@ func (r *orderResolver) BillingAddress(ctx context.Context, obj *orders.Order) (
 
 // Events is the resolver for the events field.
 func (r *orderResolver) Events(ctx context.Context, obj *orders.Order) ([]*dbq.OrderEvent, error) {
-	out := make([]*dbq.OrderEvent, len(obj.Events))
-	for i := range obj.Events {
-		out[i] = &obj.Events[i]
-	}
-	return out, nil
+	return ptrs(obj.Events), nil
 }
 
 // Customer is the resolver for the customer field.

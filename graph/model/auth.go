@@ -40,11 +40,7 @@ type CustomerConnection struct {
 
 // Nodes lists the page's customers.
 func (c *CustomerConnection) Nodes() []*Customer {
-	out := make([]*Customer, len(c.Edges))
-	for i := range c.Edges {
-		out[i] = c.Edges[i].Node
-	}
-	return out
+	return relay.Nodes(c.Edges, func(e *CustomerEdge) *Customer { return e.Node })
 }
 
 // APIKey is the GraphQL view of an API key (never its hash).
@@ -78,9 +74,5 @@ type APIKeyConnection struct {
 
 // Nodes lists the page's keys.
 func (c *APIKeyConnection) Nodes() []*APIKey {
-	out := make([]*APIKey, len(c.Edges))
-	for i := range c.Edges {
-		out[i] = c.Edges[i].Node
-	}
-	return out
+	return relay.Nodes(c.Edges, func(e *APIKeyEdge) *APIKey { return e.Node })
 }

@@ -68,6 +68,20 @@ type Principal struct {
 	RateLimit int
 }
 
+// Ref names the principal for timelines and idempotency records:
+// "staff:<id>", "key:<id>", "customer:<id>" or "anonymous".
+func (p *Principal) Ref() string {
+	switch p.Kind {
+	case Staff:
+		return "staff:" + p.StaffID.String()
+	case APIKey:
+		return "key:" + p.KeyID.String()
+	case Customer:
+		return "customer:" + p.CustomerID.String()
+	}
+	return "anonymous"
+}
+
 // Has reports whether p holds every scope in want.
 func (p *Principal) Has(want ...string) bool {
 	for _, s := range want {

@@ -284,11 +284,16 @@ func (s *Service) Me(ctx context.Context) (*dbq.Customer, error) {
 	if p.Kind != Customer {
 		return nil, nil
 	}
-	cs, err := s.tenant.CustomersByIDs(ctx, dbq.CustomersByIDsParams{ShopID: p.ShopID, Ids: []uuid.UUID{p.CustomerID}})
-	if err != nil || len(cs) == 0 {
-		return nil, pg.MapError(err)
+	return s.customer(ctx, p.CustomerID)
+}
+
+// customer reads one customer of the request's shop (nil when unknown).
+func (s *Service) customer(ctx context.Context, id uuid.UUID) (*dbq.Customer, error) {
+	cs, err := s.CustomersByIDs(ctx, []uuid.UUID{id})
+	if err != nil {
+		return nil, err
 	}
-	return &cs[0], nil
+	return cs[0], nil
 }
 
 // Customer returns one customer of the shop: staff/keys with customers:read
@@ -301,11 +306,7 @@ func (s *Service) Customer(ctx context.Context, id uuid.UUID) (*dbq.Customer, er
 	if p.Kind == Customer && p.CustomerID != id {
 		return nil, nil
 	}
-	cs, err := s.tenant.CustomersByIDs(ctx, dbq.CustomersByIDsParams{ShopID: p.ShopID, Ids: []uuid.UUID{id}})
-	if err != nil || len(cs) == 0 {
-		return nil, pg.MapError(err)
-	}
-	return &cs[0], nil
+	return s.customer(ctx, id)
 }
 
 // Customers pages the shop's customers (staff and secret keys only).
@@ -469,24 +470,14 @@ func (s *Service) ListKeys(ctx context.Context, shopID uuid.UUID, after *uuid.UU
 }
 
 // CustomerByID returns a customer of the request's shop (internal use by
-// resolvers after login; no principal check).
+// resolvers after login; no principal check). NOT_FOUND when unknown.
 func (s *Service) CustomerByID(ctx context.Context, id uuid.UUID) (*dbq.Customer, error) {
-	sh, err := shop.FromContext(ctx)
-	if err != nil {
-		return nil, err
+	c, err := s.customer(ctx, id)
+	if err == nil && c == nil {
+		err = apperr.New(apperr.NotFound, "no such customer")
 	}
-	cs, err := s.tenant.CustomersByIDs(ctx, dbq.CustomersByIDsParams{ShopID: sh.ID, Ids: []uuid.UUID{id}})
-	if err != nil {
-		return nil, pg.MapError(err)
-	}
-	if len(cs) == 0 {
-		return nil, apperr.New(apperr.NotFound, "no such customer")
-	}
-	return &cs[0], nil
+	return c, err
 }
-
-// ClientIP returns the caller's IP recorded by the gateway.
-func ClientIP(ctx context.Context) string { return clientIP(ctx) }
 
 // CustomersByIDs returns customers of the request's shop in key order (nil
 // for unknown ids), for the dataloader behind fields whose parent was

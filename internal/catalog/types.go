@@ -203,7 +203,7 @@ type ProductConnection struct {
 
 // Nodes lists the page's products.
 func (c *ProductConnection) Nodes() []*Product {
-	return nodes(c.Edges, func(e *ProductEdge) *Product { return e.Node })
+	return relay.Nodes(c.Edges, func(e *ProductEdge) *Product { return e.Node })
 }
 
 // VariantEdge is an edge of a VariantConnection.
@@ -220,7 +220,7 @@ type VariantConnection struct {
 
 // Nodes lists the page's variants.
 func (c *VariantConnection) Nodes() []*Variant {
-	return nodes(c.Edges, func(e *VariantEdge) *Variant { return e.Node })
+	return relay.Nodes(c.Edges, func(e *VariantEdge) *Variant { return e.Node })
 }
 
 // ImageEdge is an edge of an ImageConnection.
@@ -237,7 +237,7 @@ type ImageConnection struct {
 
 // Nodes lists the page's images.
 func (c *ImageConnection) Nodes() []*Image {
-	return nodes(c.Edges, func(e *ImageEdge) *Image { return e.Node })
+	return relay.Nodes(c.Edges, func(e *ImageEdge) *Image { return e.Node })
 }
 
 // CollectionEdge is an edge of a CollectionConnection.
@@ -254,7 +254,7 @@ type CollectionConnection struct {
 
 // Nodes lists the page's collections.
 func (c *CollectionConnection) Nodes() []*Collection {
-	return nodes(c.Edges, func(e *CollectionEdge) *Collection { return e.Node })
+	return relay.Nodes(c.Edges, func(e *CollectionEdge) *Collection { return e.Node })
 }
 
 // AnyAvailable reports whether any variant has stock available.
@@ -302,15 +302,6 @@ func Compact[T any](in []*T) []*T {
 		if v != nil {
 			out = append(out, v)
 		}
-	}
-	return out
-}
-
-// nodes lists the nodes of a connection's edges.
-func nodes[E, N any](edges []E, node func(*E) *N) []*N {
-	out := make([]*N, len(edges))
-	for i := range edges {
-		out[i] = node(&edges[i])
 	}
 	return out
 }

@@ -132,7 +132,7 @@ func (s *Service) Begin(ctx context.Context, in BeginInput) (BeginResult, error)
 	}
 	req := in
 	req.IdempotencyKey = ""
-	return idempotency.Do(ctx, s.idem, sh.ID, orders.PrincipalKey(ctx), in.IdempotencyKey, "checkoutBegin", req,
+	return idempotency.Do(ctx, s.idem, sh.ID, auth.FromContext(ctx).Ref(), in.IdempotencyKey, "checkoutBegin", req,
 		func(ctx context.Context) (BeginResult, error) { return s.begin(ctx, sh, in) })
 }
 
@@ -221,7 +221,7 @@ func (s *Service) begin(ctx context.Context, sh *shop.Shop, in BeginInput) (Begi
 		}
 		levels = lv
 		if err := q.OrderEventInsert(ctx, dbq.OrderEventInsertParams{ShopID: sh.ID, OrderID: order.ID, ToStatus: orders.PendingPayment,
-			Actor: orders.PrincipalKey(ctx), Note: "checkout started"}); err != nil {
+			Actor: auth.FromContext(ctx).Ref(), Note: "checkout started"}); err != nil {
 			return pg.MapError(err)
 		}
 		return pg.MapError(q.OrderExpiryInsert(ctx, dbq.OrderExpiryInsertParams{ExpiresAt: expires, ShopID: sh.ID, OrderID: order.ID}))

@@ -135,35 +135,6 @@ type Result struct {
 	UserErrors []auth.UserError
 }
 
-func actorOf(ctx context.Context) string {
-	p := auth.FromContext(ctx)
-	switch p.Kind {
-	case auth.Staff:
-		return "staff:" + p.StaffID.String()
-	case auth.APIKey:
-		return "api_key:" + p.KeyID.String()
-	case auth.Customer:
-		return "customer:" + p.CustomerID.String()
-	}
-	return "system"
-}
-
-func principalKey(ctx context.Context) string {
-	p := auth.FromContext(ctx)
-	switch p.Kind {
-	case auth.Staff:
-		return "staff:" + p.StaffID.String()
-	case auth.APIKey:
-		return "key:" + p.KeyID.String()
-	case auth.Customer:
-		return "customer:" + p.CustomerID.String()
-	}
-	return "anonymous:" + auth.ClientIP(ctx)
-}
-
-// PrincipalKey identifies the caller for idempotency records.
-func PrincipalKey(ctx context.Context) string { return principalKey(ctx) }
-
 func (s *Service) notify(ctx context.Context, shopID uuid.UUID, levels []inventory.Level) {
 	if s.OnStock != nil && len(levels) > 0 {
 		s.OnStock(ctx, shopID, levels)
@@ -186,7 +157,7 @@ func (s *Service) staffAction(ctx context.Context, orderID uuid.UUID, key, op st
 	if key == "" {
 		return call(ctx)
 	}
-	return idempotency.Do(ctx, s.idem, sh.ID, principalKey(ctx), key, op, req, call)
+	return idempotency.Do(ctx, s.idem, sh.ID, auth.FromContext(ctx).Ref(), key, op, req, call)
 }
 
 func userErr(err error) (Result, error) {
@@ -211,7 +182,7 @@ func (s *Service) MarkPaid(ctx context.Context, orderID uuid.UUID, note, key str
 		if o.PaymentProvider != "manual" {
 			return Result{UserErrors: []auth.UserError{{Field: []string{"id"}, Message: "only manual-payment orders can be marked paid; card payments are confirmed by the provider", Code: "NOT_MANUAL"}}}, nil
 		}
-		if err := s.paid(ctx, sh.ID, orderID, actorOf(ctx), note, o.PaymentIntentID); err != nil {
+		if err := s.paid(ctx, sh.ID, orderID, auth.FromContext(ctx).Ref(), note, o.PaymentIntentID); err != nil {
 			return userErr(err)
 		}
 		return Result{OrderID: orderID}, nil
@@ -286,7 +257,7 @@ func (s *Service) release(ctx context.Context, shopID, orderID uuid.UUID, to Sta
 func (s *Service) Fulfill(ctx context.Context, orderID uuid.UUID, note, key string) (Result, error) {
 	return s.staffAction(ctx, orderID, key, "orderFulfill", []any{orderID, note}, func(ctx context.Context, sh *shop.Shop) (Result, error) {
 		err := pg.WithTenantTx(ctx, s.db, func(tx pgx.Tx) error {
-			_, err := Transition(ctx, tx, sh.ID, orderID, Change{To: Fulfilled, Actor: actorOf(ctx), Note: note})
+			_, err := Transition(ctx, tx, sh.ID, orderID, Change{To: Fulfilled, Actor: auth.FromContext(ctx).Ref(), Note: note})
 			return err
 		})
 		if err != nil {
@@ -308,7 +279,7 @@ func (s *Service) Cancel(ctx context.Context, orderID uuid.UUID, reason, key str
 		if o.Status == Paid {
 			return s.refund(ctx, sh.ID, o, o.TotalAmount-o.RefundedAmount, Cancelled, reason, key)
 		}
-		cancelled, err := s.release(ctx, sh.ID, orderID, Cancelled, actorOf(ctx), reason, &reason, nil)
+		cancelled, err := s.release(ctx, sh.ID, orderID, Cancelled, auth.FromContext(ctx).Ref(), reason, &reason, nil)
 		if err != nil {
 			return userErr(err)
 		}
@@ -367,7 +338,7 @@ func (s *Service) refund(ctx context.Context, shopID uuid.UUID, o *dbq.Order, am
 	}
 	var levels []inventory.Level
 	err = pg.WithTenantTx(pg.WithShopID(ctx, shopID), s.db, func(tx pgx.Tx) error {
-		_, err := Transition(ctx, tx, shopID, o.ID, Change{To: to, Actor: actorOf(ctx), Note: reason, PaymentRef: &ref, Refund: amt, Reason: nilIfEmpty(reason, to == Cancelled)})
+		_, err := Transition(ctx, tx, shopID, o.ID, Change{To: to, Actor: auth.FromContext(ctx).Ref(), Note: reason, PaymentRef: &ref, Refund: amt, Reason: nilIfEmpty(reason, to == Cancelled)})
 		if err != nil || to != Cancelled {
 			return err
 		}
@@ -499,8 +470,8 @@ func (s *Service) SweepExpired(ctx context.Context, limit int) (int, error) {
 			found = true
 			shopID = rows[0].ShopID
 			orderID := rows[0].OrderID
-			if _, err := tx.Exec(ctx, "SELECT set_config('app.shop_id', $1, true)", shopID.String()); err != nil {
-				return pg.MapError(err)
+			if err := pg.SetTenant(ctx, tx, shopID); err != nil {
+				return err
 			}
 			if err := dropExpiry(ctx, tx, shopID, orderID); err != nil {
 				return err

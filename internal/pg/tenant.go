@@ -95,16 +95,23 @@ func (t Tenant) CopyFrom(context.Context, pgx.Identifier, []string, pgx.CopyFrom
 	return 0, apperr.New(apperr.Internal, "pg: CopyFrom needs WithTenantTx")
 }
 
+// SetTenant sets app.shop_id for the rest of tx (for transactions that
+// learn their shop from the rows they read, like the expiry sweeper).
+func SetTenant(ctx context.Context, tx pgx.Tx, shopID uuid.UUID) error {
+	_, err := tx.Exec(ctx, setShop, shopID.String())
+	return MapError(err)
+}
+
 // WithTenantTx runs fn in a transaction whose app.shop_id is the context's
 // shop (committed when fn returns nil, rolled back otherwise).
 func WithTenantTx(ctx context.Context, db *pgxpool.Pool, fn func(pgx.Tx) error) error {
-	shopID, err := shopOf(ctx)
-	if err != nil {
-		return err
+	shopID, ok := ShopIDFrom(ctx)
+	if !ok {
+		return apperr.New(apperr.ShopNotFound, "no shop in context for a tenant query")
 	}
 	return WithTx(ctx, db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, setShop, shopID); err != nil {
-			return MapError(err)
+		if err := SetTenant(ctx, tx, shopID); err != nil {
+			return err
 		}
 		return fn(tx)
 	})

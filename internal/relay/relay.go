@@ -182,3 +182,12 @@ func SliceWindow(p Page, n int, cursorOf func(i int) string, indexOf func(cursor
 	}
 	return lo, hi, info, nil
 }
+
+// Nodes lists the nodes of a connection's edges (GraphQL `nodes`).
+func Nodes[E, N any](edges []E, node func(*E) *N) []*N {
+	out := make([]*N, len(edges))
+	for i := range edges {
+		out[i] = node(&edges[i])
+	}
+	return out
+}
