@@ -99,3 +99,8 @@ DELETE FROM idempotency_keys WHERE shop_id = @shop_id AND principal = @principal
 
 -- name: OrderEventsByOrderIDs :many
 SELECT * FROM order_events WHERE shop_id = @shop_id AND order_id = ANY(@order_ids::uuid[]) ORDER BY order_id, created_at, id;
+
+-- name: OrderExpiryLock :exec
+-- Takes the order's expiry-queue row (if any) before the order row: the
+-- sweeper locks in the same order, so the two cannot deadlock.
+SELECT 1 FROM order_expiries WHERE shop_id = @shop_id AND order_id = @order_id FOR UPDATE;

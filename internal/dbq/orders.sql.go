@@ -297,6 +297,22 @@ func (q *Queries) OrderExpiryInsert(ctx context.Context, arg OrderExpiryInsertPa
 	return err
 }
 
+const orderExpiryLock = `-- name: OrderExpiryLock :exec
+SELECT 1 FROM order_expiries WHERE shop_id = $1 AND order_id = $2 FOR UPDATE
+`
+
+type OrderExpiryLockParams struct {
+	ShopID  uuid.UUID
+	OrderID uuid.UUID
+}
+
+// Takes the order's expiry-queue row (if any) before the order row: the
+// sweeper locks in the same order, so the two cannot deadlock.
+func (q *Queries) OrderExpiryLock(ctx context.Context, arg OrderExpiryLockParams) error {
+	_, err := q.db.Exec(ctx, orderExpiryLock, arg.ShopID, arg.OrderID)
+	return err
+}
+
 const orderGet = `-- name: OrderGet :one
 SELECT shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at FROM orders WHERE shop_id = $1 AND id = $2
 `

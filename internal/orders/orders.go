@@ -402,6 +402,10 @@ func (s *Service) paymentEvent(ctx context.Context, eventID, eventType string, s
 		if n == 0 {
 			return nil // already processed
 		}
+		// Queue row before order row, like every other path (dropExpiry).
+		if err := dbq.New(tx).OrderExpiryLock(ctx, dbq.OrderExpiryLockParams{ShopID: shopID, OrderID: orderID}); err != nil {
+			return pg.MapError(err)
+		}
 		o, err := dbq.New(tx).OrderLock(ctx, dbq.OrderLockParams{ShopID: shopID, ID: orderID})
 		if errors.Is(err, pgx.ErrNoRows) {
 			s.log.Warn("payment event for unknown order", "event", eventID, "type", eventType, "order", orderID)
