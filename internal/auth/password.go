@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -53,4 +54,9 @@ func CheckPassword(hash, pw string) bool {
 
 // dummyHash is checked when the user does not exist, so a login for an
 // unknown email costs the same time as one with a wrong password.
-var dummyHash, _ = HashPassword("cartograph-timing-equaliser")
+// It is made on first use, not at start-up: argon2id costs 64 MiB and tens
+// of milliseconds, and most processes (migrate, seed, keys) never need it.
+var dummyHash = sync.OnceValue(func() string {
+	h, _ := HashPassword("cartograph-timing-equaliser")
+	return h
+})

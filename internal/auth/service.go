@@ -128,7 +128,7 @@ func (s *Service) StaffLogin(ctx context.Context, email, password string) (*Sess
 	invalid := apperr.New(apperr.Unauthenticated, "invalid email or password")
 	u, err := s.global.StaffByEmail(ctx, email)
 	if errors.Is(err, pgx.ErrNoRows) {
-		CheckPassword(dummyHash, password)
+		CheckPassword(dummyHash(), password)
 		return nil, invalid
 	}
 	if err != nil {
@@ -241,7 +241,7 @@ func (s *Service) CustomerLogin(ctx context.Context, email, password string) (*S
 	unidentified := []UserError{{Field: []string{"input"}, Message: "Unidentified customer", Code: "UNIDENTIFIED_CUSTOMER"}}
 	c, err := s.tenant.CustomerByEmail(ctx, dbq.CustomerByEmailParams{ShopID: sh.ID, Email: strings.TrimSpace(email)})
 	if errors.Is(err, pgx.ErrNoRows) {
-		CheckPassword(dummyHash, password)
+		CheckPassword(dummyHash(), password)
 		return nil, unidentified, nil
 	}
 	if err != nil {
