@@ -9,23 +9,28 @@ import (
 	"cartograph/graph/generated"
 	"cartograph/graph/model"
 	"cartograph/internal/auth"
+	"cartograph/internal/customers"
 	"cartograph/internal/relay"
 	"context"
 	"time"
 )
 
+// Kind is the resolver for the kind field.
+func (r *apiKeyResolver) Kind(ctx context.Context, obj *auth.Key) (model.APIKeyKind, error) {
+	if obj.Kind == "secret" {
+		return model.APIKeyKindSecret, nil
+	}
+	return model.APIKeyKindPublic, nil
+}
+
 // CustomerRegister is the resolver for the customerRegister field.
 func (r *mutationResolver) CustomerRegister(ctx context.Context, input model.CustomerRegisterInput) (*model.CustomerRegisterPayload, error) {
-	c, ues, err := r.Auth.CustomerRegister(ctx, auth.RegisterInput{Email: input.Email, Password: input.Password,
+	c, ues, err := r.CustomerService.Register(ctx, customers.RegisterInput{Email: input.Email, Password: input.Password,
 		FirstName: deref(input.FirstName, ""), LastName: deref(input.LastName, "")})
 	if err != nil {
 		return nil, err
 	}
-	out := &model.CustomerRegisterPayload{UserErrors: ptrs(ues)}
-	if c != nil {
-		out.Customer = &model.Customer{Customer: *c}
-	}
-	return out, nil
+	return &model.CustomerRegisterPayload{Customer: c, UserErrors: ptrs(ues)}, nil
 }
 
 // CustomerLogin is the resolver for the customerLogin field.
@@ -37,11 +42,9 @@ func (r *mutationResolver) CustomerLogin(ctx context.Context, input model.Custom
 	out := &model.CustomerLoginPayload{UserErrors: ptrs(ues)}
 	if s != nil {
 		out.AccessToken, out.ExpiresAt = &s.AccessToken, &s.ExpiresAt
-		c, err := r.Auth.CustomerByID(ctx, s.CustomerID)
-		if err != nil {
+		if out.Customer, err = r.CustomerService.ByIDInternal(ctx, s.CustomerID); err != nil {
 			return nil, err
 		}
-		out.Customer = &model.Customer{Customer: *c}
 	}
 	return out, nil
 }
@@ -77,7 +80,7 @@ func (r *mutationResolver) APIKeyCreate(ctx context.Context, input model.APIKeyC
 	}
 	out := &model.APIKeyCreatePayload{UserErrors: ptrs(ues)}
 	if row != nil {
-		out.APIKey, out.Key = &model.APIKey{ApiKey: *row}, &plain
+		out.APIKey, out.Key = row, &plain
 	}
 	return out, nil
 }
@@ -92,66 +95,53 @@ func (r *mutationResolver) APIKeyRevoke(ctx context.Context, id string) (*model.
 	if err != nil {
 		return nil, err
 	}
-	return &model.APIKeyRevokePayload{APIKey: &model.APIKey{ApiKey: *row}}, nil
+	return &model.APIKeyRevokePayload{APIKey: row}, nil
 }
 
 // Me is the resolver for the me field.
-func (r *queryResolver) Me(ctx context.Context) (*model.Customer, error) {
-	c, err := r.Auth.Me(ctx)
-	if err != nil || c == nil {
-		return nil, err
-	}
-	return &model.Customer{Customer: *c}, nil
+func (r *queryResolver) Me(ctx context.Context) (*customers.Customer, error) {
+	return r.CustomerService.Me(ctx)
 }
 
 // Customer is the resolver for the customer field.
-func (r *queryResolver) Customer(ctx context.Context, id string) (*model.Customer, error) {
+func (r *queryResolver) Customer(ctx context.Context, id string) (*customers.Customer, error) {
 	cid, err := relay.ParseTypedID("id", "Customer", id)
 	if err != nil {
 		return nil, err
 	}
-	c, err := r.Auth.Customer(ctx, cid)
-	if err != nil || c == nil {
-		return nil, err
-	}
-	return &model.Customer{Customer: *c}, nil
+	return r.CustomerService.Get(ctx, cid)
 }
 
 // Customers is the resolver for the customers field.
 func (r *queryResolver) Customers(ctx context.Context, first *int, after *string) (*model.CustomerConnection, error) {
-	p, afterID, err := idPage(first, after, "CUST")
+	p, err := relay.NewPage(first, nil, after, nil, defaultConnectionSize)
 	if err != nil {
 		return nil, err
 	}
-	rows, more, err := r.Auth.Customers(ctx, afterID, p.Limit)
-	if err != nil {
-		return nil, err
-	}
-	conn := &model.CustomerConnection{Edges: make([]model.CustomerEdge, len(rows))}
-	for i := range rows {
-		conn.Edges[i] = model.CustomerEdge{Cursor: relay.EncodeCursor("CUST", rows[i].ID.String()), Node: &model.Customer{Customer: rows[i]}}
-	}
-	conn.PageInfo = idPageInfo(len(conn.Edges), more, afterID != nil, func(i int) *string { return &conn.Edges[i].Cursor })
-	return conn, nil
+	c, err := r.CustomerService.List(ctx, p)
+	return connection(c, err, func(cur string, n *customers.Customer) *model.CustomerEdge {
+		return &model.CustomerEdge{Cursor: cur, Node: n}
+	},
+		func(e []*model.CustomerEdge, n []*customers.Customer, info *relay.PageInfo) *model.CustomerConnection {
+			return &model.CustomerConnection{Edges: e, Nodes: n, PageInfo: info}
+		})
 }
 
 // APIKeys is the resolver for the apiKeys field.
 func (r *queryResolver) APIKeys(ctx context.Context, first *int, after *string) (*model.APIKeyConnection, error) {
-	p, afterID, err := idPage(first, after, "KEY")
+	p, err := relay.NewPage(first, nil, after, nil, defaultConnectionSize)
 	if err != nil {
 		return nil, err
 	}
-	rows, more, err := r.Auth.APIKeys(ctx, afterID, p.Limit)
-	if err != nil {
-		return nil, err
-	}
-	conn := &model.APIKeyConnection{Edges: make([]model.APIKeyEdge, len(rows))}
-	for i := range rows {
-		conn.Edges[i] = model.APIKeyEdge{Cursor: relay.EncodeCursor("KEY", rows[i].ID.String()), Node: &model.APIKey{ApiKey: rows[i]}}
-	}
-	conn.PageInfo = idPageInfo(len(conn.Edges), more, afterID != nil, func(i int) *string { return &conn.Edges[i].Cursor })
-	return conn, nil
+	c, err := r.Auth.APIKeys(ctx, p)
+	return connection(c, err, func(cur string, n *auth.Key) *model.APIKeyEdge { return &model.APIKeyEdge{Cursor: cur, Node: n} },
+		func(e []*model.APIKeyEdge, n []*auth.Key, info *relay.PageInfo) *model.APIKeyConnection {
+			return &model.APIKeyConnection{Edges: e, Nodes: n, PageInfo: info}
+		})
 }
+
+// ApiKey returns generated.ApiKeyResolver implementation.
+func (r *Resolver) ApiKey() generated.ApiKeyResolver { return &apiKeyResolver{r} }
 
 // Customer returns generated.CustomerResolver implementation.
 func (r *Resolver) Customer() generated.CustomerResolver { return &customerResolver{r} }
@@ -160,6 +150,7 @@ func (r *Resolver) Customer() generated.CustomerResolver { return &customerResol
 func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
 
 type (
+	apiKeyResolver   struct{ *Resolver }
 	customerResolver struct{ *Resolver }
 	mutationResolver struct{ *Resolver }
 )

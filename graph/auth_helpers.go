@@ -2,11 +2,8 @@ package graph
 
 import (
 	"cartograph/graph/model"
-	"cartograph/internal/apperr"
 	"cartograph/internal/auth"
 	"cartograph/internal/relay"
-
-	"github.com/google/uuid"
 )
 
 // ptrs points at each element of xs (gqlgen models want []*T).
@@ -25,30 +22,17 @@ func staffSession(s *auth.Session, err error) (*model.StaffSession, error) {
 	return &model.StaffSession{AccessToken: s.AccessToken, ExpiresAt: s.ExpiresAt, RefreshToken: s.RefreshToken, Role: s.Role, Scopes: s.Scopes}, nil
 }
 
-// idPage validates first/after for id-ordered admin lists.
-func idPage(first *int, after *string, key string) (relay.Page, *uuid.UUID, error) {
-	p, err := relay.NewPage(first, nil, after, nil, defaultConnectionSize)
+// connection maps a service page (relay.Conn) onto a generated GraphQL
+// connection: the one mechanical mapping for every paginated admin list.
+func connection[N, E, C any](c relay.Conn[N], err error, edge func(cursor string, n N) E, build func(edges []E, nodes []N, info *relay.PageInfo) C) (C, error) {
 	if err != nil {
-		return p, nil, err
+		var zero C
+		return zero, err
 	}
-	if p.After == "" {
-		return p, nil, nil
+	edges := make([]E, len(c.Edges))
+	for i := range c.Edges {
+		edges[i] = edge(c.Edges[i].Cursor, c.Edges[i].Node)
 	}
-	parts, err := relay.DecodeCursor("after", p.After, key, 1)
-	if err != nil {
-		return p, nil, err
-	}
-	id, err := uuid.Parse(parts[0])
-	if err != nil {
-		return p, nil, apperr.BadInput("after", "invalid cursor for this query")
-	}
-	return p, &id, nil
-}
-
-func idPageInfo(n int, more, hadAfter bool, cursor func(int) *string) relay.PageInfo {
-	info := relay.PageInfo{HasNextPage: more, HasPreviousPage: hadAfter}
-	if n > 0 {
-		info.StartCursor, info.EndCursor = cursor(0), cursor(n-1)
-	}
-	return info
+	info := c.PageInfo
+	return build(edges, c.Nodes(), &info), nil
 }

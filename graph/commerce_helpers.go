@@ -3,12 +3,10 @@ package graph
 import (
 	"context"
 	"strings"
-	"time"
 
 	"cartograph/graph/model"
 	"cartograph/internal/apperr"
 	"cartograph/internal/cart"
-	"cartograph/internal/checkout"
 	"cartograph/internal/loaders"
 	"cartograph/internal/money"
 	"cartograph/internal/orders"
@@ -27,8 +25,8 @@ func cartLines(in []*model.CartLineInput) []cart.LineInput {
 	return out
 }
 
-func address(a *model.MailingAddressInput) checkout.Address {
-	return checkout.Address{FirstName: deref(a.FirstName, ""), LastName: deref(a.LastName, ""), Company: deref(a.Company, ""),
+func address(a *model.MailingAddressInput) orders.Address {
+	return orders.Address{FirstName: deref(a.FirstName, ""), LastName: deref(a.LastName, ""), Company: deref(a.Company, ""),
 		Address1: deref(a.Address1, ""), Address2: deref(a.Address2, ""), City: deref(a.City, ""), Province: deref(a.Province, ""),
 		Zip: deref(a.Zip, ""), Country: strings.ToUpper(strings.TrimSpace(deref(a.Country, ""))), Phone: deref(a.Phone, "")}
 }
@@ -65,7 +63,7 @@ func (r *Resolver) cartModel(ctx context.Context, c *cart.Cart, err error) (*mod
 	}
 	if c.CustomerID != nil {
 		if cu, err := l.CustomerByID.Load(ctx, *c.CustomerID)(); err == nil && cu != nil {
-			m.BuyerIdentity.Customer = &model.Customer{Customer: *cu}
+			m.BuyerIdentity.Customer = cu
 		}
 	}
 	return m, nil
@@ -96,37 +94,11 @@ func cartLinePage(c *model.Cart, p relay.Page) (*model.BaseCartLineConnection, e
 	return conn, nil
 }
 
-func orderPage(first *int, after *string) (int, *orders.Cursor, error) {
-	p, err := relay.NewPage(first, nil, after, nil, defaultConnectionSize)
-	if err != nil {
-		return 0, nil, err
-	}
-	if p.After == "" {
-		return p.Limit, nil, nil
-	}
-	parts, err := relay.DecodeCursor("after", p.After, "ORD", 2)
-	if err != nil {
-		return 0, nil, err
-	}
-	id, err1 := uuid.Parse(parts[0])
-	at, err2 := time.Parse(time.RFC3339Nano, parts[1])
-	if err1 != nil || err2 != nil {
-		return 0, nil, apperr.BadInput("after", "invalid cursor for this query")
-	}
-	return p.Limit, &orders.Cursor{CreatedAt: at, ID: id}, nil
-}
-
-func orderConnection(list []*orders.Order, more, hadAfter bool, err error) (*model.OrderConnection, error) {
-	if err != nil {
-		return nil, err
-	}
-	conn := &model.OrderConnection{Edges: make([]*model.OrderEdge, len(list)), Nodes: list}
-	for i, o := range list {
-		conn.Edges[i] = &model.OrderEdge{Cursor: relay.EncodeCursor("ORD", o.ID.String(), o.CreatedAt.UTC().Format(time.RFC3339Nano)), Node: o}
-	}
-	info := idPageInfo(len(list), more, hadAfter, func(i int) *string { return &conn.Edges[i].Cursor })
-	conn.PageInfo = &info
-	return conn, nil
+func orderConnection(c relay.Conn[*orders.Order], err error) (*model.OrderConnection, error) {
+	return connection(c, err, func(cur string, n *orders.Order) *model.OrderEdge { return &model.OrderEdge{Cursor: cur, Node: n} },
+		func(e []*model.OrderEdge, n []*orders.Order, info *relay.PageInfo) *model.OrderConnection {
+			return &model.OrderConnection{Edges: e, Nodes: n, PageInfo: info}
+		})
 }
 
 func (r *Resolver) orderPayload(ctx context.Context) func(orders.Result, error) (*model.OrderMutationPayload, error) {

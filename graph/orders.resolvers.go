@@ -9,24 +9,21 @@ import (
 	"cartograph/graph/generated"
 	"cartograph/graph/model"
 	"cartograph/internal/catalog"
-	"cartograph/internal/checkout"
-	"cartograph/internal/dbq"
+	"cartograph/internal/customers"
 	"cartograph/internal/loaders"
 	"cartograph/internal/money"
 	"cartograph/internal/orders"
 	"cartograph/internal/relay"
 	"context"
-	"encoding/json"
 )
 
 // Orders is the resolver for the orders field.
-func (r *customerResolver) Orders(ctx context.Context, obj *model.Customer, first *int, after *string) (*model.OrderConnection, error) {
-	limit, cur, err := orderPage(first, after)
+func (r *customerResolver) Orders(ctx context.Context, obj *customers.Customer, first *int, after *string) (*model.OrderConnection, error) {
+	p, err := relay.NewPage(first, nil, after, nil, defaultConnectionSize)
 	if err != nil {
 		return nil, err
 	}
-	list, more, err := r.OrderService.CustomerOrders(ctx, obj.ID, cur, limit)
-	return orderConnection(list, more, cur != nil, err)
+	return orderConnection(r.OrderService.CustomerOrders(ctx, obj.ID, p))
 }
 
 // OrderMarkPaid is the resolver for the orderMarkPaid field.
@@ -85,49 +82,25 @@ func (r *orderResolver) TotalRefunded(ctx context.Context, obj *orders.Order) (*
 }
 
 // LineItems is the resolver for the lineItems field.
-func (r *orderResolver) LineItems(ctx context.Context, obj *orders.Order) ([]*dbq.OrderLine, error) {
+func (r *orderResolver) LineItems(ctx context.Context, obj *orders.Order) ([]*orders.LineItem, error) {
 	return ptrs(obj.Lines), nil
 }
 
-// ShippingAddress is the resolver for the shippingAddress field.
-func (r *orderResolver) ShippingAddress(ctx context.Context, obj *orders.Order) (*checkout.Address, error) {
-	var a checkout.Address
-	return &a, json.Unmarshal(obj.ShippingAddress, &a)
-}
-
-// BillingAddress is the resolver for the billingAddress field.
-func (r *orderResolver) BillingAddress(ctx context.Context, obj *orders.Order) (*checkout.Address, error) {
-	var a checkout.Address
-	return &a, json.Unmarshal(obj.BillingAddress, &a)
-}
-
 // Events is the resolver for the events field.
-func (r *orderResolver) Events(ctx context.Context, obj *orders.Order) ([]*dbq.OrderEvent, error) {
+func (r *orderResolver) Events(ctx context.Context, obj *orders.Order) ([]*orders.Event, error) {
 	return ptrs(obj.Events), nil
 }
 
 // Customer is the resolver for the customer field.
-func (r *orderResolver) Customer(ctx context.Context, obj *orders.Order) (*model.Customer, error) {
+func (r *orderResolver) Customer(ctx context.Context, obj *orders.Order) (*customers.Customer, error) {
 	if obj.CustomerID == nil {
 		return nil, nil
 	}
-	c, err := loaders.For(ctx).CustomerByID.Load(ctx, *obj.CustomerID)()
-	if err != nil || c == nil {
-		return nil, err
-	}
-	return &model.Customer{Customer: *c}, nil
-}
-
-// FromStatus is the resolver for the fromStatus field.
-func (r *orderEventResolver) FromStatus(ctx context.Context, obj *dbq.OrderEvent) (*dbq.OrderStatus, error) {
-	if !obj.FromStatus.Valid {
-		return nil, nil
-	}
-	return &obj.FromStatus.OrderStatus, nil
+	return loaders.For(ctx).CustomerByID.Load(ctx, *obj.CustomerID)()
 }
 
 // Amount is the resolver for the amount field.
-func (r *orderEventResolver) Amount(ctx context.Context, obj *dbq.OrderEvent) (*money.Money, error) {
+func (r *orderEventResolver) Amount(ctx context.Context, obj *orders.Event) (*money.Money, error) {
 	if obj.Amount == nil {
 		return nil, nil
 	}
@@ -136,17 +109,17 @@ func (r *orderEventResolver) Amount(ctx context.Context, obj *dbq.OrderEvent) (*
 }
 
 // OriginalUnitPrice is the resolver for the originalUnitPrice field.
-func (r *orderLineItemResolver) OriginalUnitPrice(ctx context.Context, obj *dbq.OrderLine) (*money.Money, error) {
+func (r *orderLineItemResolver) OriginalUnitPrice(ctx context.Context, obj *orders.LineItem) (*money.Money, error) {
 	return &money.Money{Minor: obj.UnitAmount, Currency: orderOf(ctx)}, nil
 }
 
 // OriginalTotalPrice is the resolver for the originalTotalPrice field.
-func (r *orderLineItemResolver) OriginalTotalPrice(ctx context.Context, obj *dbq.OrderLine) (*money.Money, error) {
+func (r *orderLineItemResolver) OriginalTotalPrice(ctx context.Context, obj *orders.LineItem) (*money.Money, error) {
 	return &money.Money{Minor: obj.UnitAmount * int64(obj.Quantity), Currency: orderOf(ctx)}, nil
 }
 
 // Variant is the resolver for the variant field.
-func (r *orderLineItemResolver) Variant(ctx context.Context, obj *dbq.OrderLine) (*catalog.Variant, error) {
+func (r *orderLineItemResolver) Variant(ctx context.Context, obj *orders.LineItem) (*catalog.Variant, error) {
 	return loaders.For(ctx).VariantByID.Load(ctx, obj.VariantID)()
 }
 
@@ -161,7 +134,7 @@ func (r *queryResolver) Order(ctx context.Context, id string) (*orders.Order, er
 
 // Orders is the resolver for the orders field.
 func (r *queryResolver) Orders(ctx context.Context, first *int, after *string, filter *model.OrderFilter) (*model.OrderConnection, error) {
-	limit, cur, err := orderPage(first, after)
+	p, err := relay.NewPage(first, nil, after, nil, defaultConnectionSize)
 	if err != nil {
 		return nil, err
 	}
@@ -176,8 +149,7 @@ func (r *queryResolver) Orders(ctx context.Context, first *int, after *string, f
 			f.CustomerID = &cid
 		}
 	}
-	list, more, err := r.OrderService.List(ctx, f, cur, limit)
-	return orderConnection(list, more, cur != nil, err)
+	return orderConnection(r.OrderService.List(ctx, f, p))
 }
 
 // Order returns generated.OrderResolver implementation.

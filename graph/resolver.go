@@ -8,14 +8,17 @@ import (
 	"cartograph/internal/cart"
 	"cartograph/internal/catalog"
 	"cartograph/internal/checkout"
+	"cartograph/internal/customers"
 	"cartograph/internal/orders"
 )
 
 // Resolver is the root resolver; it holds the services resolvers call.
 type Resolver struct {
 	Catalog *catalog.Service
-	// Auth serves sessions, customers and API keys.
+	// Auth serves sessions and API keys.
 	Auth *auth.Service
+	// Customers serves customer registration and reads.
+	CustomerService *customers.Service
 	// BaseDomain is the domain shops get a subdomain of (Shop.primaryDomain).
 	BaseDomain string
 	// Carts, Checkout and Orders run the write path.

@@ -19,10 +19,7 @@ func (r *queryResolver) Shop(ctx context.Context) (*shop.Shop, error) {
 
 // PrimaryDomain is the resolver for the primaryDomain field.
 func (r *shopResolver) PrimaryDomain(ctx context.Context, obj *shop.Shop) (*model.Domain, error) {
-	host := obj.Handle + "." + r.BaseDomain
-	if obj.CustomDomain != nil {
-		host = *obj.CustomDomain
-	}
+	host := obj.Host(r.BaseDomain)
 	return &model.Domain{Host: host, SslEnabled: true, URL: "https://" + host}, nil
 }
 

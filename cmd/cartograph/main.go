@@ -23,7 +23,6 @@ import (
 
 	"cartograph/internal/auth"
 	"cartograph/internal/config"
-	"cartograph/internal/dbq"
 	"cartograph/internal/migrate"
 	"cartograph/internal/pg"
 	"cartograph/internal/relay"
@@ -144,8 +143,8 @@ func migrateCmd(ctx context.Context, cfg config.Config, args []string) error {
 		}
 		if cfg.AppDatabasePassword != "" {
 			// The application role authenticates with this password.
-			if _, err := pool.Exec(ctx, "ALTER ROLE cartograph_app PASSWORD "+quoteLiteral(cfg.AppDatabasePassword)); err != nil {
-				return fmt.Errorf("setting the cartograph_app password: %w", err)
+			if err := migrate.SetAppPassword(ctx, pool, cfg.AppDatabasePassword); err != nil {
+				return err
 			}
 			fmt.Println("cartograph_app password set")
 		}
@@ -212,7 +211,7 @@ func keysCmd(ctx context.Context, cfg config.Config, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	svc := auth.NewService(pool, nil, nil, auth.NewKeys(pool), nil, auth.Settings{DefaultKeyRateLimit: cfg.RateLimitKey})
+	svc := auth.NewKeyAdmin(pool, nil, cfg.RateLimitKey)
 	shops := shop.NewResolver(pool, "", "", 0)
 	byHandle := func() (*shop.Shop, error) {
 		if *shopHandle == "" {
@@ -245,11 +244,11 @@ func keysCmd(ctx context.Context, cfg config.Config, args []string) error {
 		if err != nil {
 			return err
 		}
-		rows, _, err := svc.ListKeys(ctx, sh.ID, nil, 250)
+		page, err := svc.ListKeys(ctx, sh.ID, relay.Page{Limit: relay.MaxPage})
 		if err != nil {
 			return err
 		}
-		for _, k := range rows {
+		for _, k := range page.Nodes() {
 			state := "active"
 			if k.RevokedAt != nil {
 				state = "revoked"
@@ -270,7 +269,7 @@ func keysCmd(ctx context.Context, cfg config.Config, args []string) error {
 				return err
 			}
 		}
-		shopID, err := dbq.New(pool).APIKeyShop(ctx, id)
+		shopID, err := svc.ShopOfKey(ctx, id)
 		if err != nil {
 			return fmt.Errorf("no such API key %s", raw)
 		}
@@ -281,10 +280,4 @@ func keysCmd(ctx context.Context, cfg config.Config, args []string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown keys subcommand %q\n%s", args[0], usage)
-}
-
-// quoteLiteral quotes s as a PostgreSQL string literal (ALTER ROLE takes no
-// bind parameters).
-func quoteLiteral(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }

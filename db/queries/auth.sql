@@ -25,26 +25,10 @@ UPDATE staff_refresh_tokens SET revoked_at = now()
 WHERE shop_id = @shop_id AND token_hash = @token_hash AND revoked_at IS NULL AND expires_at > now()
 RETURNING staff_id;
 
--- name: CustomerCreate :one
-INSERT INTO customers (shop_id, email, first_name, last_name, password_hash)
-VALUES (@shop_id, @email, @first_name, @last_name, @password_hash)
-RETURNING *;
-
--- name: CustomerByEmail :one
-SELECT * FROM customers WHERE shop_id = @shop_id AND lower(email) = lower(@email::text);
-
--- name: CustomersByIDs :many
-SELECT * FROM customers WHERE shop_id = @shop_id AND id = ANY(@ids::uuid[]);
-
--- name: CustomersPage :many
-SELECT * FROM customers
-WHERE shop_id = @shop_id AND (sqlc.narg('after_id')::uuid IS NULL OR id > sqlc.narg('after_id')::uuid)
-ORDER BY id LIMIT @lim;
-
 -- name: APIKeyCreate :one
 INSERT INTO api_keys (shop_id, kind, name, display_prefix, key_hash, scopes, rate_limit, expires_at, created_by)
 VALUES (@shop_id, @kind, @name, @display_prefix, @key_hash, @scopes, @rate_limit, @expires_at, @created_by)
-RETURNING *;
+RETURNING id, shop_id, kind, name, display_prefix, scopes, rate_limit, expires_at, revoked_at, created_by, created_at, last_used_at;
 
 -- name: APIKeyIndexInsert :exec
 INSERT INTO api_key_index (key_hash, shop_id, key_id) VALUES (@key_hash, @shop_id, @key_id);
@@ -53,17 +37,17 @@ INSERT INTO api_key_index (key_hash, shop_id, key_id) VALUES (@key_hash, @shop_i
 SELECT shop_id, key_id FROM api_key_index WHERE key_hash = @key_hash;
 
 -- name: APIKeyByID :one
-SELECT * FROM api_keys WHERE shop_id = @shop_id AND id = @id;
+SELECT id, shop_id, kind, name, display_prefix, scopes, rate_limit, expires_at, revoked_at, created_by, created_at, last_used_at FROM api_keys WHERE shop_id = @shop_id AND id = @id;
 
 -- name: APIKeysPage :many
-SELECT * FROM api_keys
+SELECT id, shop_id, kind, name, display_prefix, scopes, rate_limit, expires_at, revoked_at, created_by, created_at, last_used_at FROM api_keys
 WHERE shop_id = @shop_id AND (sqlc.narg('after_id')::uuid IS NULL OR id > sqlc.narg('after_id')::uuid)
 ORDER BY id LIMIT @lim;
 
 -- name: APIKeyRevoke :one
 UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
 WHERE shop_id = @shop_id AND id = @id
-RETURNING *;
+RETURNING key_hash, id, shop_id, kind, name, display_prefix, scopes, rate_limit, expires_at, revoked_at, created_by, created_at, last_used_at;
 
 -- name: APIKeysTouch :exec
 UPDATE api_keys k SET last_used_at = greatest(k.last_used_at, u.t)

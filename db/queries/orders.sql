@@ -56,9 +56,6 @@ RETURNING *;
 INSERT INTO order_events (shop_id, order_id, from_status, to_status, actor, note, payment_ref, amount)
 VALUES (@shop_id, @order_id, sqlc.narg('from_status'), @to_status, @actor, @note, sqlc.narg('payment_ref'), sqlc.narg('amount'));
 
--- name: OrderEvents :many
-SELECT * FROM order_events WHERE shop_id = @shop_id AND order_id = @order_id ORDER BY created_at, id;
-
 -- name: OrderLinesByOrderIDs :many
 SELECT * FROM order_lines WHERE shop_id = @shop_id AND order_id = ANY(@order_ids::uuid[]) ORDER BY order_id, position;
 

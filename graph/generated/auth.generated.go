@@ -4,7 +4,9 @@ package generated
 
 import (
 	"cartograph/graph/model"
+	"cartograph/internal/apperr"
 	"cartograph/internal/auth"
+	"cartograph/internal/customers"
 	"cartograph/internal/relay"
 	"context"
 	"errors"
@@ -19,8 +21,11 @@ import (
 
 // region    ************************** generated!.gotpl **************************
 
+type ApiKeyResolver interface {
+	Kind(ctx context.Context, obj *auth.Key) (model.APIKeyKind, error)
+}
 type CustomerResolver interface {
-	Orders(ctx context.Context, obj *model.Customer, first *int, after *string) (*model.OrderConnection, error)
+	Orders(ctx context.Context, obj *customers.Customer, first *int, after *string) (*model.OrderConnection, error)
 }
 type MutationResolver interface {
 	CustomerRegister(ctx context.Context, input model.CustomerRegisterInput) (*model.CustomerRegisterPayload, error)
@@ -400,14 +405,14 @@ func (ec *executionContext) field_Mutation_staffTokenRefresh_args(ctx context.Co
 
 // region    **************************** field.gotpl *****************************
 
-func (ec *executionContext) _ApiKey_id(ctx context.Context, field graphql.CollectedField, obj *model.APIKey) (ret graphql.Marshaler) {
+func (ec *executionContext) _ApiKey_id(ctx context.Context, field graphql.CollectedField, obj *auth.Key) (ret graphql.Marshaler) {
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
 func (ec *executionContext) fieldContext_ApiKey_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ApiKey", field, true, false, errors.New("field of type ID does not have child fields"))
 }
 
-func (ec *executionContext) _ApiKey_kind(ctx context.Context, field graphql.CollectedField, obj *model.APIKey) (ret graphql.Marshaler) {
+func (ec *executionContext) _ApiKey_kind(ctx context.Context, field graphql.CollectedField, obj *auth.Key) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -416,7 +421,7 @@ func (ec *executionContext) _ApiKey_kind(ctx context.Context, field graphql.Coll
 			return ec.fieldContext_ApiKey_kind(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.KindEnum(), nil
+			return ec.Resolvers.ApiKey().Kind(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.APIKeyKind) graphql.Marshaler {
@@ -427,24 +432,24 @@ func (ec *executionContext) _ApiKey_kind(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_ApiKey_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKey", field, true, false, errors.New("field of type ApiKeyKind does not have child fields"))
+	return graphql.NewScalarFieldContext("ApiKey", field, true, true, errors.New("field of type ApiKeyKind does not have child fields"))
 }
 
-func (ec *executionContext) _ApiKey_name(ctx context.Context, field graphql.CollectedField, obj *model.APIKey) (ret graphql.Marshaler) {
+func (ec *executionContext) _ApiKey_name(ctx context.Context, field graphql.CollectedField, obj *auth.Key) (ret graphql.Marshaler) {
 	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
 }
 func (ec *executionContext) fieldContext_ApiKey_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ApiKey", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _ApiKey_displayPrefix(ctx context.Context, field graphql.CollectedField, obj *model.APIKey) (ret graphql.Marshaler) {
+func (ec *executionContext) _ApiKey_displayPrefix(ctx context.Context, field graphql.CollectedField, obj *auth.Key) (ret graphql.Marshaler) {
 	return ec.marshalNString2string(ctx, field.Selections, obj.DisplayPrefix)
 }
 func (ec *executionContext) fieldContext_ApiKey_displayPrefix(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ApiKey", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _ApiKey_scopes(ctx context.Context, field graphql.CollectedField, obj *model.APIKey) (ret graphql.Marshaler) {
+func (ec *executionContext) _ApiKey_scopes(ctx context.Context, field graphql.CollectedField, obj *auth.Key) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -467,14 +472,14 @@ func (ec *executionContext) fieldContext_ApiKey_scopes(_ context.Context, field 
 	return graphql.NewScalarFieldContext("ApiKey", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _ApiKey_rateLimit(ctx context.Context, field graphql.CollectedField, obj *model.APIKey) (ret graphql.Marshaler) {
+func (ec *executionContext) _ApiKey_rateLimit(ctx context.Context, field graphql.CollectedField, obj *auth.Key) (ret graphql.Marshaler) {
 	return ec.marshalNInt2int32(ctx, field.Selections, obj.RateLimit)
 }
 func (ec *executionContext) fieldContext_ApiKey_rateLimit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ApiKey", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _ApiKey_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.APIKey) (ret graphql.Marshaler) {
+func (ec *executionContext) _ApiKey_expiresAt(ctx context.Context, field graphql.CollectedField, obj *auth.Key) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -497,7 +502,7 @@ func (ec *executionContext) fieldContext_ApiKey_expiresAt(_ context.Context, fie
 	return graphql.NewScalarFieldContext("ApiKey", field, false, false, errors.New("field of type DateTime does not have child fields"))
 }
 
-func (ec *executionContext) _ApiKey_revokedAt(ctx context.Context, field graphql.CollectedField, obj *model.APIKey) (ret graphql.Marshaler) {
+func (ec *executionContext) _ApiKey_revokedAt(ctx context.Context, field graphql.CollectedField, obj *auth.Key) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -520,7 +525,7 @@ func (ec *executionContext) fieldContext_ApiKey_revokedAt(_ context.Context, fie
 	return graphql.NewScalarFieldContext("ApiKey", field, false, false, errors.New("field of type DateTime does not have child fields"))
 }
 
-func (ec *executionContext) _ApiKey_lastUsedAt(ctx context.Context, field graphql.CollectedField, obj *model.APIKey) (ret graphql.Marshaler) {
+func (ec *executionContext) _ApiKey_lastUsedAt(ctx context.Context, field graphql.CollectedField, obj *auth.Key) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -543,7 +548,7 @@ func (ec *executionContext) fieldContext_ApiKey_lastUsedAt(_ context.Context, fi
 	return graphql.NewScalarFieldContext("ApiKey", field, false, false, errors.New("field of type DateTime does not have child fields"))
 }
 
-func (ec *executionContext) _ApiKey_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.APIKey) (ret graphql.Marshaler) {
+func (ec *executionContext) _ApiKey_createdAt(ctx context.Context, field graphql.CollectedField, obj *auth.Key) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -578,8 +583,8 @@ func (ec *executionContext) _ApiKeyConnection_edges(ctx context.Context, field g
 			return obj.Edges, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []model.APIKeyEdge) graphql.Marshaler {
-			return ec.marshalNApiKeyEdge2ᚕcartographᚋgraphᚋmodelᚐAPIKeyEdgeᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.APIKeyEdge) graphql.Marshaler {
+			return ec.marshalNApiKeyEdge2ᚕᚖcartographᚋgraphᚋmodelᚐAPIKeyEdgeᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -607,11 +612,11 @@ func (ec *executionContext) _ApiKeyConnection_nodes(ctx context.Context, field g
 			return ec.fieldContext_ApiKeyConnection_nodes(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Nodes(), nil
+			return obj.Nodes, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.APIKey) graphql.Marshaler {
-			return ec.marshalNApiKey2ᚕᚖcartographᚋgraphᚋmodelᚐAPIKeyᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*auth.Key) graphql.Marshaler {
+			return ec.marshalNApiKey2ᚕᚖcartographᚋinternalᚋauthᚐKeyᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -621,7 +626,7 @@ func (ec *executionContext) fieldContext_ApiKeyConnection_nodes(_ context.Contex
 	fc = &graphql.FieldContext{
 		Object:     "ApiKeyConnection",
 		Field:      field,
-		IsMethod:   true,
+		IsMethod:   false,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ApiKey(ctx, field)
@@ -642,8 +647,8 @@ func (ec *executionContext) _ApiKeyConnection_pageInfo(ctx context.Context, fiel
 			return obj.PageInfo, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v relay.PageInfo) graphql.Marshaler {
-			return ec.marshalNPageInfo2cartographᚋinternalᚋrelayᚐPageInfo(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *relay.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖcartographᚋinternalᚋrelayᚐPageInfo(ctx, selections, v)
 		},
 		true,
 		true,
@@ -674,8 +679,8 @@ func (ec *executionContext) _ApiKeyCreatePayload_apiKey(ctx context.Context, fie
 			return obj.APIKey, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.APIKey) graphql.Marshaler {
-			return ec.marshalOApiKey2ᚖcartographᚋgraphᚋmodelᚐAPIKey(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *auth.Key) graphql.Marshaler {
+			return ec.marshalOApiKey2ᚖcartographᚋinternalᚋauthᚐKey(ctx, selections, v)
 		},
 		true,
 		false,
@@ -729,8 +734,8 @@ func (ec *executionContext) _ApiKeyCreatePayload_userErrors(ctx context.Context,
 			return obj.UserErrors, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*auth.UserError) graphql.Marshaler {
-			return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋauthᚐUserErrorᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*apperr.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -768,8 +773,8 @@ func (ec *executionContext) _ApiKeyEdge_node(ctx context.Context, field graphql.
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.APIKey) graphql.Marshaler {
-			return ec.marshalNApiKey2ᚖcartographᚋgraphᚋmodelᚐAPIKey(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *auth.Key) graphql.Marshaler {
+			return ec.marshalNApiKey2ᚖcartographᚋinternalᚋauthᚐKey(ctx, selections, v)
 		},
 		true,
 		true,
@@ -800,8 +805,8 @@ func (ec *executionContext) _ApiKeyRevokePayload_apiKey(ctx context.Context, fie
 			return obj.APIKey, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.APIKey) graphql.Marshaler {
-			return ec.marshalOApiKey2ᚖcartographᚋgraphᚋmodelᚐAPIKey(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *auth.Key) graphql.Marshaler {
+			return ec.marshalOApiKey2ᚖcartographᚋinternalᚋauthᚐKey(ctx, selections, v)
 		},
 		true,
 		false,
@@ -820,42 +825,42 @@ func (ec *executionContext) fieldContext_ApiKeyRevokePayload_apiKey(_ context.Co
 	return fc, nil
 }
 
-func (ec *executionContext) _Customer_id(ctx context.Context, field graphql.CollectedField, obj *model.Customer) (ret graphql.Marshaler) {
+func (ec *executionContext) _Customer_id(ctx context.Context, field graphql.CollectedField, obj *customers.Customer) (ret graphql.Marshaler) {
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
 func (ec *executionContext) fieldContext_Customer_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Customer", field, true, false, errors.New("field of type ID does not have child fields"))
 }
 
-func (ec *executionContext) _Customer_email(ctx context.Context, field graphql.CollectedField, obj *model.Customer) (ret graphql.Marshaler) {
+func (ec *executionContext) _Customer_email(ctx context.Context, field graphql.CollectedField, obj *customers.Customer) (ret graphql.Marshaler) {
 	return ec.marshalNString2string(ctx, field.Selections, obj.Email)
 }
 func (ec *executionContext) fieldContext_Customer_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _Customer_firstName(ctx context.Context, field graphql.CollectedField, obj *model.Customer) (ret graphql.Marshaler) {
+func (ec *executionContext) _Customer_firstName(ctx context.Context, field graphql.CollectedField, obj *customers.Customer) (ret graphql.Marshaler) {
 	return ec.marshalOString2string(ctx, field.Selections, obj.FirstName)
 }
 func (ec *executionContext) fieldContext_Customer_firstName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _Customer_lastName(ctx context.Context, field graphql.CollectedField, obj *model.Customer) (ret graphql.Marshaler) {
+func (ec *executionContext) _Customer_lastName(ctx context.Context, field graphql.CollectedField, obj *customers.Customer) (ret graphql.Marshaler) {
 	return ec.marshalOString2string(ctx, field.Selections, obj.LastName)
 }
 func (ec *executionContext) fieldContext_Customer_lastName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _Customer_displayName(ctx context.Context, field graphql.CollectedField, obj *model.Customer) (ret graphql.Marshaler) {
+func (ec *executionContext) _Customer_displayName(ctx context.Context, field graphql.CollectedField, obj *customers.Customer) (ret graphql.Marshaler) {
 	return ec.marshalNString2string(ctx, field.Selections, obj.DisplayName())
 }
 func (ec *executionContext) fieldContext_Customer_displayName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Customer", field, true, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _Customer_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.Customer) (ret graphql.Marshaler) {
+func (ec *executionContext) _Customer_createdAt(ctx context.Context, field graphql.CollectedField, obj *customers.Customer) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -878,7 +883,7 @@ func (ec *executionContext) fieldContext_Customer_createdAt(_ context.Context, f
 	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type DateTime does not have child fields"))
 }
 
-func (ec *executionContext) _Customer_orders(ctx context.Context, field graphql.CollectedField, obj *model.Customer) (ret graphql.Marshaler) {
+func (ec *executionContext) _Customer_orders(ctx context.Context, field graphql.CollectedField, obj *customers.Customer) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -934,8 +939,8 @@ func (ec *executionContext) _CustomerConnection_edges(ctx context.Context, field
 			return obj.Edges, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []model.CustomerEdge) graphql.Marshaler {
-			return ec.marshalNCustomerEdge2ᚕcartographᚋgraphᚋmodelᚐCustomerEdgeᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.CustomerEdge) graphql.Marshaler {
+			return ec.marshalNCustomerEdge2ᚕᚖcartographᚋgraphᚋmodelᚐCustomerEdgeᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -963,11 +968,11 @@ func (ec *executionContext) _CustomerConnection_nodes(ctx context.Context, field
 			return ec.fieldContext_CustomerConnection_nodes(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Nodes(), nil
+			return obj.Nodes, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.Customer) graphql.Marshaler {
-			return ec.marshalNCustomer2ᚕᚖcartographᚋgraphᚋmodelᚐCustomerᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*customers.Customer) graphql.Marshaler {
+			return ec.marshalNCustomer2ᚕᚖcartographᚋinternalᚋcustomersᚐCustomerᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -977,7 +982,7 @@ func (ec *executionContext) fieldContext_CustomerConnection_nodes(_ context.Cont
 	fc = &graphql.FieldContext{
 		Object:     "CustomerConnection",
 		Field:      field,
-		IsMethod:   true,
+		IsMethod:   false,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Customer(ctx, field)
@@ -998,8 +1003,8 @@ func (ec *executionContext) _CustomerConnection_pageInfo(ctx context.Context, fi
 			return obj.PageInfo, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v relay.PageInfo) graphql.Marshaler {
-			return ec.marshalNPageInfo2cartographᚋinternalᚋrelayᚐPageInfo(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *relay.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖcartographᚋinternalᚋrelayᚐPageInfo(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1037,8 +1042,8 @@ func (ec *executionContext) _CustomerEdge_node(ctx context.Context, field graphq
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Customer) graphql.Marshaler {
-			return ec.marshalNCustomer2ᚖcartographᚋgraphᚋmodelᚐCustomer(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *customers.Customer) graphql.Marshaler {
+			return ec.marshalNCustomer2ᚖcartographᚋinternalᚋcustomersᚐCustomer(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1115,8 +1120,8 @@ func (ec *executionContext) _CustomerLoginPayload_customer(ctx context.Context, 
 			return obj.Customer, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Customer) graphql.Marshaler {
-			return ec.marshalOCustomer2ᚖcartographᚋgraphᚋmodelᚐCustomer(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *customers.Customer) graphql.Marshaler {
+			return ec.marshalOCustomer2ᚖcartographᚋinternalᚋcustomersᚐCustomer(ctx, selections, v)
 		},
 		true,
 		false,
@@ -1147,8 +1152,8 @@ func (ec *executionContext) _CustomerLoginPayload_userErrors(ctx context.Context
 			return obj.UserErrors, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*auth.UserError) graphql.Marshaler {
-			return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋauthᚐUserErrorᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*apperr.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1186,8 +1191,8 @@ func (ec *executionContext) _CustomerRegisterPayload_customer(ctx context.Contex
 			return obj.Customer, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Customer) graphql.Marshaler {
-			return ec.marshalOCustomer2ᚖcartographᚋgraphᚋmodelᚐCustomer(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *customers.Customer) graphql.Marshaler {
+			return ec.marshalOCustomer2ᚖcartographᚋinternalᚋcustomersᚐCustomer(ctx, selections, v)
 		},
 		true,
 		false,
@@ -1218,8 +1223,8 @@ func (ec *executionContext) _CustomerRegisterPayload_userErrors(ctx context.Cont
 			return obj.UserErrors, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*auth.UserError) graphql.Marshaler {
-			return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋauthᚐUserErrorᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*apperr.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2472,7 +2477,7 @@ func (ec *executionContext) unmarshalInputStaffLoginInput(ctx context.Context, o
 
 var apiKeyImplementors = []string{"ApiKey", "Node"}
 
-func (ec *executionContext) _ApiKey(ctx context.Context, sel ast.SelectionSet, obj *model.APIKey) graphql.Marshaler {
+func (ec *executionContext) _ApiKey(ctx context.Context, sel ast.SelectionSet, obj *auth.Key) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, apiKeyImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -2485,52 +2490,85 @@ func (ec *executionContext) _ApiKey(ctx context.Context, sel ast.SelectionSet, o
 		case "id":
 			out.Values[i] = ec._ApiKey_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "kind":
-			out.Values[i] = ec._ApiKey_kind(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ApiKey_kind(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
 			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "name":
 			out.Values[i] = ec._ApiKey_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "displayPrefix":
 			out.Values[i] = ec._ApiKey_displayPrefix(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "scopes":
 			out.Values[i] = ec._ApiKey_scopes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "rateLimit":
 			out.Values[i] = ec._ApiKey_rateLimit(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "expiresAt":
 			out.Values[i] = ec._ApiKey_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "revokedAt":
 			out.Values[i] = ec._ApiKey_revokedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "lastUsedAt":
 			out.Values[i] = ec._ApiKey_lastUsedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
 			out.Values[i] = ec._ApiKey_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -2742,7 +2780,7 @@ func (ec *executionContext) _ApiKeyRevokePayload(ctx context.Context, sel ast.Se
 
 var customerImplementors = []string{"Customer", "Node"}
 
-func (ec *executionContext) _Customer(ctx context.Context, sel ast.SelectionSet, obj *model.Customer) graphql.Marshaler {
+func (ec *executionContext) _Customer(ctx context.Context, sel ast.SelectionSet, obj *customers.Customer) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, customerImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -3304,11 +3342,11 @@ func (ec *executionContext) _StaffSession(ctx context.Context, sel ast.Selection
 
 // region    ***************************** type.gotpl *****************************
 
-func (ec *executionContext) marshalNApiKey2ᚕᚖcartographᚋgraphᚋmodelᚐAPIKeyᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.APIKey) graphql.Marshaler {
-	ret := marshalSliceInline(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+func (ec *executionContext) marshalNApiKey2ᚕᚖcartographᚋinternalᚋauthᚐKeyᚄ(ctx context.Context, sel ast.SelectionSet, v []*auth.Key) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNApiKey2ᚖcartographᚋgraphᚋmodelᚐAPIKey(ctx, sel, v[i])
+		return ec.marshalNApiKey2ᚖcartographᚋinternalᚋauthᚐKey(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -3320,7 +3358,7 @@ func (ec *executionContext) marshalNApiKey2ᚕᚖcartographᚋgraphᚋmodelᚐAP
 	return ret
 }
 
-func (ec *executionContext) marshalNApiKey2ᚖcartographᚋgraphᚋmodelᚐAPIKey(ctx context.Context, sel ast.SelectionSet, v *model.APIKey) graphql.Marshaler {
+func (ec *executionContext) marshalNApiKey2ᚖcartographᚋinternalᚋauthᚐKey(ctx context.Context, sel ast.SelectionSet, v *auth.Key) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -3355,15 +3393,11 @@ func (ec *executionContext) marshalNApiKeyCreatePayload2ᚖcartographᚋgraphᚋ
 	return ec._ApiKeyCreatePayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNApiKeyEdge2cartographᚋgraphᚋmodelᚐAPIKeyEdge(ctx context.Context, sel ast.SelectionSet, v model.APIKeyEdge) graphql.Marshaler {
-	return ec._ApiKeyEdge(ctx, sel, &v)
-}
-
-func (ec *executionContext) marshalNApiKeyEdge2ᚕcartographᚋgraphᚋmodelᚐAPIKeyEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.APIKeyEdge) graphql.Marshaler {
-	ret := marshalSliceInline(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+func (ec *executionContext) marshalNApiKeyEdge2ᚕᚖcartographᚋgraphᚋmodelᚐAPIKeyEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.APIKeyEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNApiKeyEdge2cartographᚋgraphᚋmodelᚐAPIKeyEdge(ctx, sel, v[i])
+		return ec.marshalNApiKeyEdge2ᚖcartographᚋgraphᚋmodelᚐAPIKeyEdge(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -3373,6 +3407,16 @@ func (ec *executionContext) marshalNApiKeyEdge2ᚕcartographᚋgraphᚋmodelᚐA
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNApiKeyEdge2ᚖcartographᚋgraphᚋmodelᚐAPIKeyEdge(ctx context.Context, sel ast.SelectionSet, v *model.APIKeyEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ApiKeyEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNApiKeyKind2cartographᚋgraphᚋmodelᚐAPIKeyKind(ctx context.Context, v any) (model.APIKeyKind, error) {
@@ -3395,11 +3439,11 @@ func (ec *executionContext) marshalNApiKeyRevokePayload2ᚖcartographᚋgraphᚋ
 	return ec._ApiKeyRevokePayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNCustomer2ᚕᚖcartographᚋgraphᚋmodelᚐCustomerᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Customer) graphql.Marshaler {
+func (ec *executionContext) marshalNCustomer2ᚕᚖcartographᚋinternalᚋcustomersᚐCustomerᚄ(ctx context.Context, sel ast.SelectionSet, v []*customers.Customer) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNCustomer2ᚖcartographᚋgraphᚋmodelᚐCustomer(ctx, sel, v[i])
+		return ec.marshalNCustomer2ᚖcartographᚋinternalᚋcustomersᚐCustomer(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -3411,7 +3455,7 @@ func (ec *executionContext) marshalNCustomer2ᚕᚖcartographᚋgraphᚋmodelᚐ
 	return ret
 }
 
-func (ec *executionContext) marshalNCustomer2ᚖcartographᚋgraphᚋmodelᚐCustomer(ctx context.Context, sel ast.SelectionSet, v *model.Customer) graphql.Marshaler {
+func (ec *executionContext) marshalNCustomer2ᚖcartographᚋinternalᚋcustomersᚐCustomer(ctx context.Context, sel ast.SelectionSet, v *customers.Customer) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -3431,15 +3475,11 @@ func (ec *executionContext) marshalNCustomerConnection2ᚖcartographᚋgraphᚋm
 	return ec._CustomerConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNCustomerEdge2cartographᚋgraphᚋmodelᚐCustomerEdge(ctx context.Context, sel ast.SelectionSet, v model.CustomerEdge) graphql.Marshaler {
-	return ec._CustomerEdge(ctx, sel, &v)
-}
-
-func (ec *executionContext) marshalNCustomerEdge2ᚕcartographᚋgraphᚋmodelᚐCustomerEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.CustomerEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNCustomerEdge2ᚕᚖcartographᚋgraphᚋmodelᚐCustomerEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CustomerEdge) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNCustomerEdge2cartographᚋgraphᚋmodelᚐCustomerEdge(ctx, sel, v[i])
+		return ec.marshalNCustomerEdge2ᚖcartographᚋgraphᚋmodelᚐCustomerEdge(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -3449,6 +3489,16 @@ func (ec *executionContext) marshalNCustomerEdge2ᚕcartographᚋgraphᚋmodel�
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNCustomerEdge2ᚖcartographᚋgraphᚋmodelᚐCustomerEdge(ctx context.Context, sel ast.SelectionSet, v *model.CustomerEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CustomerEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNCustomerLoginInput2cartographᚋgraphᚋmodelᚐCustomerLoginInput(ctx context.Context, v any) (model.CustomerLoginInput, error) {
@@ -3506,14 +3556,14 @@ func (ec *executionContext) marshalNStaffSession2ᚖcartographᚋgraphᚋmodel�
 	return ec._StaffSession(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOApiKey2ᚖcartographᚋgraphᚋmodelᚐAPIKey(ctx context.Context, sel ast.SelectionSet, v *model.APIKey) graphql.Marshaler {
+func (ec *executionContext) marshalOApiKey2ᚖcartographᚋinternalᚋauthᚐKey(ctx context.Context, sel ast.SelectionSet, v *auth.Key) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._ApiKey(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOCustomer2ᚖcartographᚋgraphᚋmodelᚐCustomer(ctx context.Context, sel ast.SelectionSet, v *model.Customer) graphql.Marshaler {
+func (ec *executionContext) marshalOCustomer2ᚖcartographᚋinternalᚋcustomersᚐCustomer(ctx context.Context, sel ast.SelectionSet, v *customers.Customer) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

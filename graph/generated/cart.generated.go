@@ -4,8 +4,9 @@ package generated
 
 import (
 	"cartograph/graph/model"
-	"cartograph/internal/auth"
+	"cartograph/internal/apperr"
 	"cartograph/internal/catalog"
+	"cartograph/internal/customers"
 	"cartograph/internal/money"
 	"cartograph/internal/orders"
 	"cartograph/internal/relay"
@@ -371,8 +372,8 @@ func (ec *executionContext) _CartBuyerIdentity_customer(ctx context.Context, fie
 			return obj.Customer, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Customer) graphql.Marshaler {
-			return ec.marshalOCustomer2ᚖcartographᚋgraphᚋmodelᚐCustomer(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *customers.Customer) graphql.Marshaler {
+			return ec.marshalOCustomer2ᚖcartographᚋinternalᚋcustomersᚐCustomer(ctx, selections, v)
 		},
 		true,
 		false,
@@ -435,8 +436,8 @@ func (ec *executionContext) _CartBuyerIdentityUpdatePayload_userErrors(ctx conte
 			return obj.UserErrors, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*auth.UserError) graphql.Marshaler {
-			return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋauthᚐUserErrorᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*apperr.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -595,8 +596,8 @@ func (ec *executionContext) _CartCreatePayload_userErrors(ctx context.Context, f
 			return obj.UserErrors, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*auth.UserError) graphql.Marshaler {
-			return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋauthᚐUserErrorᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*apperr.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -824,8 +825,8 @@ func (ec *executionContext) _CartLinesAddPayload_userErrors(ctx context.Context,
 			return obj.UserErrors, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*auth.UserError) graphql.Marshaler {
-			return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋauthᚐUserErrorᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*apperr.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -888,8 +889,8 @@ func (ec *executionContext) _CartLinesRemovePayload_userErrors(ctx context.Conte
 			return obj.UserErrors, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*auth.UserError) graphql.Marshaler {
-			return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋauthᚐUserErrorᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*apperr.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -952,8 +953,8 @@ func (ec *executionContext) _CartLinesUpdatePayload_userErrors(ctx context.Conte
 			return obj.UserErrors, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*auth.UserError) graphql.Marshaler {
-			return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋauthᚐUserErrorᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*apperr.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1048,8 +1049,8 @@ func (ec *executionContext) _CheckoutBeginPayload_userErrors(ctx context.Context
 			return obj.UserErrors, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*auth.UserError) graphql.Marshaler {
-			return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋauthᚐUserErrorᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*apperr.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, selections, v)
 		},
 		true,
 		true,

@@ -4,10 +4,9 @@ package generated
 
 import (
 	"cartograph/graph/model"
-	"cartograph/internal/auth"
+	"cartograph/internal/apperr"
 	"cartograph/internal/catalog"
-	"cartograph/internal/checkout"
-	"cartograph/internal/dbq"
+	"cartograph/internal/customers"
 	"cartograph/internal/money"
 	"cartograph/internal/orders"
 	"cartograph/internal/relay"
@@ -28,22 +27,18 @@ type OrderResolver interface {
 	SubtotalPrice(ctx context.Context, obj *orders.Order) (*money.Money, error)
 	TotalPrice(ctx context.Context, obj *orders.Order) (*money.Money, error)
 	TotalRefunded(ctx context.Context, obj *orders.Order) (*money.Money, error)
-	LineItems(ctx context.Context, obj *orders.Order) ([]*dbq.OrderLine, error)
-	ShippingAddress(ctx context.Context, obj *orders.Order) (*checkout.Address, error)
-	BillingAddress(ctx context.Context, obj *orders.Order) (*checkout.Address, error)
+	LineItems(ctx context.Context, obj *orders.Order) ([]*orders.LineItem, error)
 
-	Events(ctx context.Context, obj *orders.Order) ([]*dbq.OrderEvent, error)
-	Customer(ctx context.Context, obj *orders.Order) (*model.Customer, error)
+	Events(ctx context.Context, obj *orders.Order) ([]*orders.Event, error)
+	Customer(ctx context.Context, obj *orders.Order) (*customers.Customer, error)
 }
 type OrderEventResolver interface {
-	FromStatus(ctx context.Context, obj *dbq.OrderEvent) (*dbq.OrderStatus, error)
-
-	Amount(ctx context.Context, obj *dbq.OrderEvent) (*money.Money, error)
+	Amount(ctx context.Context, obj *orders.Event) (*money.Money, error)
 }
 type OrderLineItemResolver interface {
-	OriginalUnitPrice(ctx context.Context, obj *dbq.OrderLine) (*money.Money, error)
-	OriginalTotalPrice(ctx context.Context, obj *dbq.OrderLine) (*money.Money, error)
-	Variant(ctx context.Context, obj *dbq.OrderLine) (*catalog.Variant, error)
+	OriginalUnitPrice(ctx context.Context, obj *orders.LineItem) (*money.Money, error)
+	OriginalTotalPrice(ctx context.Context, obj *orders.LineItem) (*money.Money, error)
+	Variant(ctx context.Context, obj *orders.LineItem) (*catalog.Variant, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -54,70 +49,70 @@ type OrderLineItemResolver interface {
 
 // region    **************************** field.gotpl *****************************
 
-func (ec *executionContext) _MailingAddress_firstName(ctx context.Context, field graphql.CollectedField, obj *checkout.Address) (ret graphql.Marshaler) {
+func (ec *executionContext) _MailingAddress_firstName(ctx context.Context, field graphql.CollectedField, obj *orders.Address) (ret graphql.Marshaler) {
 	return ec.marshalOString2string(ctx, field.Selections, obj.FirstName)
 }
 func (ec *executionContext) fieldContext_MailingAddress_firstName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MailingAddress", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _MailingAddress_lastName(ctx context.Context, field graphql.CollectedField, obj *checkout.Address) (ret graphql.Marshaler) {
+func (ec *executionContext) _MailingAddress_lastName(ctx context.Context, field graphql.CollectedField, obj *orders.Address) (ret graphql.Marshaler) {
 	return ec.marshalOString2string(ctx, field.Selections, obj.LastName)
 }
 func (ec *executionContext) fieldContext_MailingAddress_lastName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MailingAddress", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _MailingAddress_company(ctx context.Context, field graphql.CollectedField, obj *checkout.Address) (ret graphql.Marshaler) {
+func (ec *executionContext) _MailingAddress_company(ctx context.Context, field graphql.CollectedField, obj *orders.Address) (ret graphql.Marshaler) {
 	return ec.marshalOString2string(ctx, field.Selections, obj.Company)
 }
 func (ec *executionContext) fieldContext_MailingAddress_company(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MailingAddress", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _MailingAddress_address1(ctx context.Context, field graphql.CollectedField, obj *checkout.Address) (ret graphql.Marshaler) {
+func (ec *executionContext) _MailingAddress_address1(ctx context.Context, field graphql.CollectedField, obj *orders.Address) (ret graphql.Marshaler) {
 	return ec.marshalOString2string(ctx, field.Selections, obj.Address1)
 }
 func (ec *executionContext) fieldContext_MailingAddress_address1(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MailingAddress", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _MailingAddress_address2(ctx context.Context, field graphql.CollectedField, obj *checkout.Address) (ret graphql.Marshaler) {
+func (ec *executionContext) _MailingAddress_address2(ctx context.Context, field graphql.CollectedField, obj *orders.Address) (ret graphql.Marshaler) {
 	return ec.marshalOString2string(ctx, field.Selections, obj.Address2)
 }
 func (ec *executionContext) fieldContext_MailingAddress_address2(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MailingAddress", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _MailingAddress_city(ctx context.Context, field graphql.CollectedField, obj *checkout.Address) (ret graphql.Marshaler) {
+func (ec *executionContext) _MailingAddress_city(ctx context.Context, field graphql.CollectedField, obj *orders.Address) (ret graphql.Marshaler) {
 	return ec.marshalOString2string(ctx, field.Selections, obj.City)
 }
 func (ec *executionContext) fieldContext_MailingAddress_city(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MailingAddress", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _MailingAddress_province(ctx context.Context, field graphql.CollectedField, obj *checkout.Address) (ret graphql.Marshaler) {
+func (ec *executionContext) _MailingAddress_province(ctx context.Context, field graphql.CollectedField, obj *orders.Address) (ret graphql.Marshaler) {
 	return ec.marshalOString2string(ctx, field.Selections, obj.Province)
 }
 func (ec *executionContext) fieldContext_MailingAddress_province(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MailingAddress", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _MailingAddress_zip(ctx context.Context, field graphql.CollectedField, obj *checkout.Address) (ret graphql.Marshaler) {
+func (ec *executionContext) _MailingAddress_zip(ctx context.Context, field graphql.CollectedField, obj *orders.Address) (ret graphql.Marshaler) {
 	return ec.marshalOString2string(ctx, field.Selections, obj.Zip)
 }
 func (ec *executionContext) fieldContext_MailingAddress_zip(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MailingAddress", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _MailingAddress_country(ctx context.Context, field graphql.CollectedField, obj *checkout.Address) (ret graphql.Marshaler) {
+func (ec *executionContext) _MailingAddress_country(ctx context.Context, field graphql.CollectedField, obj *orders.Address) (ret graphql.Marshaler) {
 	return ec.marshalOString2string(ctx, field.Selections, obj.Country)
 }
 func (ec *executionContext) fieldContext_MailingAddress_country(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MailingAddress", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _MailingAddress_phone(ctx context.Context, field graphql.CollectedField, obj *checkout.Address) (ret graphql.Marshaler) {
+func (ec *executionContext) _MailingAddress_phone(ctx context.Context, field graphql.CollectedField, obj *orders.Address) (ret graphql.Marshaler) {
 	return ec.marshalOString2string(ctx, field.Selections, obj.Phone)
 }
 func (ec *executionContext) fieldContext_MailingAddress_phone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -157,8 +152,8 @@ func (ec *executionContext) _Order_status(ctx context.Context, field graphql.Col
 			return obj.Status, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v dbq.OrderStatus) graphql.Marshaler {
-			return ec.marshalNOrderStatus2cartographᚋinternalᚋdbqᚐOrderStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v orders.Status) graphql.Marshaler {
+			return ec.marshalNOrderStatus2cartographᚋinternalᚋordersᚐStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -306,8 +301,8 @@ func (ec *executionContext) _Order_lineItems(ctx context.Context, field graphql.
 			return ec.Resolvers.Order().LineItems(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*dbq.OrderLine) graphql.Marshaler {
-			return ec.marshalNOrderLineItem2ᚕᚖcartographᚋinternalᚋdbqᚐOrderLineᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*orders.LineItem) graphql.Marshaler {
+			return ec.marshalNOrderLineItem2ᚕᚖcartographᚋinternalᚋordersᚐLineItemᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -335,11 +330,11 @@ func (ec *executionContext) _Order_shippingAddress(ctx context.Context, field gr
 			return ec.fieldContext_Order_shippingAddress(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Order().ShippingAddress(ctx, obj)
+			return obj.ShippingAddress, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *checkout.Address) graphql.Marshaler {
-			return ec.marshalNMailingAddress2ᚖcartographᚋinternalᚋcheckoutᚐAddress(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v orders.Address) graphql.Marshaler {
+			return ec.marshalNMailingAddress2cartographᚋinternalᚋordersᚐAddress(ctx, selections, v)
 		},
 		true,
 		true,
@@ -349,8 +344,8 @@ func (ec *executionContext) fieldContext_Order_shippingAddress(_ context.Context
 	fc = &graphql.FieldContext{
 		Object:     "Order",
 		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
+		IsMethod:   false,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_MailingAddress(ctx, field)
 		},
@@ -367,11 +362,11 @@ func (ec *executionContext) _Order_billingAddress(ctx context.Context, field gra
 			return ec.fieldContext_Order_billingAddress(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Order().BillingAddress(ctx, obj)
+			return obj.BillingAddress, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *checkout.Address) graphql.Marshaler {
-			return ec.marshalNMailingAddress2ᚖcartographᚋinternalᚋcheckoutᚐAddress(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v orders.Address) graphql.Marshaler {
+			return ec.marshalNMailingAddress2cartographᚋinternalᚋordersᚐAddress(ctx, selections, v)
 		},
 		true,
 		true,
@@ -381,8 +376,8 @@ func (ec *executionContext) fieldContext_Order_billingAddress(_ context.Context,
 	fc = &graphql.FieldContext{
 		Object:     "Order",
 		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
+		IsMethod:   false,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_MailingAddress(ctx, field)
 		},
@@ -455,8 +450,8 @@ func (ec *executionContext) _Order_events(ctx context.Context, field graphql.Col
 			return ec.Resolvers.Order().Events(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*dbq.OrderEvent) graphql.Marshaler {
-			return ec.marshalNOrderEvent2ᚕᚖcartographᚋinternalᚋdbqᚐOrderEventᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*orders.Event) graphql.Marshaler {
+			return ec.marshalNOrderEvent2ᚕᚖcartographᚋinternalᚋordersᚐEventᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -487,8 +482,8 @@ func (ec *executionContext) _Order_customer(ctx context.Context, field graphql.C
 			return ec.Resolvers.Order().Customer(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Customer) graphql.Marshaler {
-			return ec.marshalOCustomer2ᚖcartographᚋgraphᚋmodelᚐCustomer(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *customers.Customer) graphql.Marshaler {
+			return ec.marshalOCustomer2ᚖcartographᚋinternalᚋcustomersᚐCustomer(ctx, selections, v)
 		},
 		true,
 		false,
@@ -688,7 +683,7 @@ func (ec *executionContext) fieldContext_OrderEdge_node(_ context.Context, field
 	return fc, nil
 }
 
-func (ec *executionContext) _OrderEvent_at(ctx context.Context, field graphql.CollectedField, obj *dbq.OrderEvent) (ret graphql.Marshaler) {
+func (ec *executionContext) _OrderEvent_at(ctx context.Context, field graphql.CollectedField, obj *orders.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -711,7 +706,7 @@ func (ec *executionContext) fieldContext_OrderEvent_at(_ context.Context, field 
 	return graphql.NewScalarFieldContext("OrderEvent", field, false, false, errors.New("field of type DateTime does not have child fields"))
 }
 
-func (ec *executionContext) _OrderEvent_fromStatus(ctx context.Context, field graphql.CollectedField, obj *dbq.OrderEvent) (ret graphql.Marshaler) {
+func (ec *executionContext) _OrderEvent_fromStatus(ctx context.Context, field graphql.CollectedField, obj *orders.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -720,21 +715,21 @@ func (ec *executionContext) _OrderEvent_fromStatus(ctx context.Context, field gr
 			return ec.fieldContext_OrderEvent_fromStatus(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.OrderEvent().FromStatus(ctx, obj)
+			return obj.FromStatus, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *dbq.OrderStatus) graphql.Marshaler {
-			return ec.marshalOOrderStatus2ᚖcartographᚋinternalᚋdbqᚐOrderStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *orders.Status) graphql.Marshaler {
+			return ec.marshalOOrderStatus2ᚖcartographᚋinternalᚋordersᚐStatus(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_OrderEvent_fromStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("OrderEvent", field, true, true, errors.New("field of type OrderStatus does not have child fields"))
+	return graphql.NewScalarFieldContext("OrderEvent", field, false, false, errors.New("field of type OrderStatus does not have child fields"))
 }
 
-func (ec *executionContext) _OrderEvent_toStatus(ctx context.Context, field graphql.CollectedField, obj *dbq.OrderEvent) (ret graphql.Marshaler) {
+func (ec *executionContext) _OrderEvent_toStatus(ctx context.Context, field graphql.CollectedField, obj *orders.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -746,8 +741,8 @@ func (ec *executionContext) _OrderEvent_toStatus(ctx context.Context, field grap
 			return obj.ToStatus, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v dbq.OrderStatus) graphql.Marshaler {
-			return ec.marshalNOrderStatus2cartographᚋinternalᚋdbqᚐOrderStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v orders.Status) graphql.Marshaler {
+			return ec.marshalNOrderStatus2cartographᚋinternalᚋordersᚐStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -757,21 +752,21 @@ func (ec *executionContext) fieldContext_OrderEvent_toStatus(_ context.Context, 
 	return graphql.NewScalarFieldContext("OrderEvent", field, false, false, errors.New("field of type OrderStatus does not have child fields"))
 }
 
-func (ec *executionContext) _OrderEvent_actor(ctx context.Context, field graphql.CollectedField, obj *dbq.OrderEvent) (ret graphql.Marshaler) {
+func (ec *executionContext) _OrderEvent_actor(ctx context.Context, field graphql.CollectedField, obj *orders.Event) (ret graphql.Marshaler) {
 	return ec.marshalNString2string(ctx, field.Selections, obj.Actor)
 }
 func (ec *executionContext) fieldContext_OrderEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OrderEvent", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _OrderEvent_note(ctx context.Context, field graphql.CollectedField, obj *dbq.OrderEvent) (ret graphql.Marshaler) {
+func (ec *executionContext) _OrderEvent_note(ctx context.Context, field graphql.CollectedField, obj *orders.Event) (ret graphql.Marshaler) {
 	return ec.marshalNString2string(ctx, field.Selections, obj.Note)
 }
 func (ec *executionContext) fieldContext_OrderEvent_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OrderEvent", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _OrderEvent_paymentReference(ctx context.Context, field graphql.CollectedField, obj *dbq.OrderEvent) (ret graphql.Marshaler) {
+func (ec *executionContext) _OrderEvent_paymentReference(ctx context.Context, field graphql.CollectedField, obj *orders.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -794,7 +789,7 @@ func (ec *executionContext) fieldContext_OrderEvent_paymentReference(_ context.C
 	return graphql.NewScalarFieldContext("OrderEvent", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _OrderEvent_amount(ctx context.Context, field graphql.CollectedField, obj *dbq.OrderEvent) (ret graphql.Marshaler) {
+func (ec *executionContext) _OrderEvent_amount(ctx context.Context, field graphql.CollectedField, obj *orders.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -826,35 +821,35 @@ func (ec *executionContext) fieldContext_OrderEvent_amount(_ context.Context, fi
 	return fc, nil
 }
 
-func (ec *executionContext) _OrderLineItem_title(ctx context.Context, field graphql.CollectedField, obj *dbq.OrderLine) (ret graphql.Marshaler) {
+func (ec *executionContext) _OrderLineItem_title(ctx context.Context, field graphql.CollectedField, obj *orders.LineItem) (ret graphql.Marshaler) {
 	return ec.marshalNString2string(ctx, field.Selections, obj.ProductTitle)
 }
 func (ec *executionContext) fieldContext_OrderLineItem_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OrderLineItem", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _OrderLineItem_variantTitle(ctx context.Context, field graphql.CollectedField, obj *dbq.OrderLine) (ret graphql.Marshaler) {
+func (ec *executionContext) _OrderLineItem_variantTitle(ctx context.Context, field graphql.CollectedField, obj *orders.LineItem) (ret graphql.Marshaler) {
 	return ec.marshalNString2string(ctx, field.Selections, obj.VariantTitle)
 }
 func (ec *executionContext) fieldContext_OrderLineItem_variantTitle(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OrderLineItem", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _OrderLineItem_sku(ctx context.Context, field graphql.CollectedField, obj *dbq.OrderLine) (ret graphql.Marshaler) {
+func (ec *executionContext) _OrderLineItem_sku(ctx context.Context, field graphql.CollectedField, obj *orders.LineItem) (ret graphql.Marshaler) {
 	return ec.marshalNString2string(ctx, field.Selections, obj.Sku)
 }
 func (ec *executionContext) fieldContext_OrderLineItem_sku(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OrderLineItem", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _OrderLineItem_quantity(ctx context.Context, field graphql.CollectedField, obj *dbq.OrderLine) (ret graphql.Marshaler) {
+func (ec *executionContext) _OrderLineItem_quantity(ctx context.Context, field graphql.CollectedField, obj *orders.LineItem) (ret graphql.Marshaler) {
 	return ec.marshalNInt2int32(ctx, field.Selections, obj.Quantity)
 }
 func (ec *executionContext) fieldContext_OrderLineItem_quantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OrderLineItem", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _OrderLineItem_originalUnitPrice(ctx context.Context, field graphql.CollectedField, obj *dbq.OrderLine) (ret graphql.Marshaler) {
+func (ec *executionContext) _OrderLineItem_originalUnitPrice(ctx context.Context, field graphql.CollectedField, obj *orders.LineItem) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -886,7 +881,7 @@ func (ec *executionContext) fieldContext_OrderLineItem_originalUnitPrice(_ conte
 	return fc, nil
 }
 
-func (ec *executionContext) _OrderLineItem_originalTotalPrice(ctx context.Context, field graphql.CollectedField, obj *dbq.OrderLine) (ret graphql.Marshaler) {
+func (ec *executionContext) _OrderLineItem_originalTotalPrice(ctx context.Context, field graphql.CollectedField, obj *orders.LineItem) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -918,7 +913,7 @@ func (ec *executionContext) fieldContext_OrderLineItem_originalTotalPrice(_ cont
 	return fc, nil
 }
 
-func (ec *executionContext) _OrderLineItem_variant(ctx context.Context, field graphql.CollectedField, obj *dbq.OrderLine) (ret graphql.Marshaler) {
+func (ec *executionContext) _OrderLineItem_variant(ctx context.Context, field graphql.CollectedField, obj *orders.LineItem) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -994,8 +989,8 @@ func (ec *executionContext) _OrderMutationPayload_userErrors(ctx context.Context
 			return obj.UserErrors, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*auth.UserError) graphql.Marshaler {
-			return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋauthᚐUserErrorᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*apperr.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1038,7 +1033,7 @@ func (ec *executionContext) unmarshalInputOrderFilter(ctx context.Context, obj a
 		switch k {
 		case "status":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
-			data, err := ec.unmarshalOOrderStatus2ᚖcartographᚋinternalᚋdbqᚐOrderStatus(ctx, v)
+			data, err := ec.unmarshalOOrderStatus2ᚖcartographᚋinternalᚋordersᚐStatus(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -1079,7 +1074,7 @@ func (ec *executionContext) unmarshalInputOrderFilter(ctx context.Context, obj a
 
 var mailingAddressImplementors = []string{"MailingAddress"}
 
-func (ec *executionContext) _MailingAddress(ctx context.Context, sel ast.SelectionSet, obj *checkout.Address) graphql.Marshaler {
+func (ec *executionContext) _MailingAddress(ctx context.Context, sel ast.SelectionSet, obj *orders.Address) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, mailingAddressImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -1357,81 +1352,15 @@ func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, ob
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "shippingAddress":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Order_shippingAddress(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._Order_shippingAddress(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "billingAddress":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Order_billingAddress(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._Order_billingAddress(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "paymentProvider":
 			out.Values[i] = ec._Order_paymentProvider(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -1653,7 +1582,7 @@ func (ec *executionContext) _OrderEdge(ctx context.Context, sel ast.SelectionSet
 
 var orderEventImplementors = []string{"OrderEvent"}
 
-func (ec *executionContext) _OrderEvent(ctx context.Context, sel ast.SelectionSet, obj *dbq.OrderEvent) graphql.Marshaler {
+func (ec *executionContext) _OrderEvent(ctx context.Context, sel ast.SelectionSet, obj *orders.Event) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, orderEventImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -1669,43 +1598,10 @@ func (ec *executionContext) _OrderEvent(ctx context.Context, sel ast.SelectionSe
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "fromStatus":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._OrderEvent_fromStatus(ctx, field, obj)
-				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._OrderEvent_fromStatus(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "toStatus":
 			out.Values[i] = ec._OrderEvent_toStatus(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -1789,7 +1685,7 @@ func (ec *executionContext) _OrderEvent(ctx context.Context, sel ast.SelectionSe
 
 var orderLineItemImplementors = []string{"OrderLineItem"}
 
-func (ec *executionContext) _OrderLineItem(ctx context.Context, sel ast.SelectionSet, obj *dbq.OrderLine) graphql.Marshaler {
+func (ec *executionContext) _OrderLineItem(ctx context.Context, sel ast.SelectionSet, obj *orders.LineItem) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, orderLineItemImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -2005,14 +1901,8 @@ func (ec *executionContext) _OrderMutationPayload(ctx context.Context, sel ast.S
 
 // region    ***************************** type.gotpl *****************************
 
-func (ec *executionContext) marshalNMailingAddress2ᚖcartographᚋinternalᚋcheckoutᚐAddress(ctx context.Context, sel ast.SelectionSet, v *checkout.Address) graphql.Marshaler {
-	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
-		return graphql.Null
-	}
-	return ec._MailingAddress(ctx, sel, v)
+func (ec *executionContext) marshalNMailingAddress2cartographᚋinternalᚋordersᚐAddress(ctx context.Context, sel ast.SelectionSet, v orders.Address) graphql.Marshaler {
+	return ec._MailingAddress(ctx, sel, &v)
 }
 
 func (ec *executionContext) marshalNOrder2ᚕᚖcartographᚋinternalᚋordersᚐOrderᚄ(ctx context.Context, sel ast.SelectionSet, v []*orders.Order) graphql.Marshaler {
@@ -2077,11 +1967,11 @@ func (ec *executionContext) marshalNOrderEdge2ᚖcartographᚋgraphᚋmodelᚐOr
 	return ec._OrderEdge(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNOrderEvent2ᚕᚖcartographᚋinternalᚋdbqᚐOrderEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*dbq.OrderEvent) graphql.Marshaler {
+func (ec *executionContext) marshalNOrderEvent2ᚕᚖcartographᚋinternalᚋordersᚐEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*orders.Event) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNOrderEvent2ᚖcartographᚋinternalᚋdbqᚐOrderEvent(ctx, sel, v[i])
+		return ec.marshalNOrderEvent2ᚖcartographᚋinternalᚋordersᚐEvent(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -2093,7 +1983,7 @@ func (ec *executionContext) marshalNOrderEvent2ᚕᚖcartographᚋinternalᚋdbq
 	return ret
 }
 
-func (ec *executionContext) marshalNOrderEvent2ᚖcartographᚋinternalᚋdbqᚐOrderEvent(ctx context.Context, sel ast.SelectionSet, v *dbq.OrderEvent) graphql.Marshaler {
+func (ec *executionContext) marshalNOrderEvent2ᚖcartographᚋinternalᚋordersᚐEvent(ctx context.Context, sel ast.SelectionSet, v *orders.Event) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -2103,11 +1993,11 @@ func (ec *executionContext) marshalNOrderEvent2ᚖcartographᚋinternalᚋdbqᚐ
 	return ec._OrderEvent(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNOrderLineItem2ᚕᚖcartographᚋinternalᚋdbqᚐOrderLineᚄ(ctx context.Context, sel ast.SelectionSet, v []*dbq.OrderLine) graphql.Marshaler {
+func (ec *executionContext) marshalNOrderLineItem2ᚕᚖcartographᚋinternalᚋordersᚐLineItemᚄ(ctx context.Context, sel ast.SelectionSet, v []*orders.LineItem) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNOrderLineItem2ᚖcartographᚋinternalᚋdbqᚐOrderLine(ctx, sel, v[i])
+		return ec.marshalNOrderLineItem2ᚖcartographᚋinternalᚋordersᚐLineItem(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -2119,7 +2009,7 @@ func (ec *executionContext) marshalNOrderLineItem2ᚕᚖcartographᚋinternalᚋ
 	return ret
 }
 
-func (ec *executionContext) marshalNOrderLineItem2ᚖcartographᚋinternalᚋdbqᚐOrderLine(ctx context.Context, sel ast.SelectionSet, v *dbq.OrderLine) graphql.Marshaler {
+func (ec *executionContext) marshalNOrderLineItem2ᚖcartographᚋinternalᚋordersᚐLineItem(ctx context.Context, sel ast.SelectionSet, v *orders.LineItem) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -2139,13 +2029,13 @@ func (ec *executionContext) marshalNOrderMutationPayload2ᚖcartographᚋgraph�
 	return ec._OrderMutationPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNOrderStatus2cartographᚋinternalᚋdbqᚐOrderStatus(ctx context.Context, v any) (dbq.OrderStatus, error) {
+func (ec *executionContext) unmarshalNOrderStatus2cartographᚋinternalᚋordersᚐStatus(ctx context.Context, v any) (orders.Status, error) {
 	tmp, err := graphql.UnmarshalString(v)
-	res := dbq.OrderStatus(tmp)
+	res := orders.Status(tmp)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNOrderStatus2cartographᚋinternalᚋdbqᚐOrderStatus(ctx context.Context, sel ast.SelectionSet, v dbq.OrderStatus) graphql.Marshaler {
+func (ec *executionContext) marshalNOrderStatus2cartographᚋinternalᚋordersᚐStatus(ctx context.Context, sel ast.SelectionSet, v orders.Status) graphql.Marshaler {
 	_ = sel
 	res := graphql.MarshalString(string(v))
 	if res == graphql.Null {
@@ -2171,16 +2061,16 @@ func (ec *executionContext) unmarshalOOrderFilter2ᚖcartographᚋgraphᚋmodel�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalOOrderStatus2ᚖcartographᚋinternalᚋdbqᚐOrderStatus(ctx context.Context, v any) (*dbq.OrderStatus, error) {
+func (ec *executionContext) unmarshalOOrderStatus2ᚖcartographᚋinternalᚋordersᚐStatus(ctx context.Context, v any) (*orders.Status, error) {
 	if v == nil {
 		return nil, nil
 	}
 	tmp, err := graphql.UnmarshalString(v)
-	res := dbq.OrderStatus(tmp)
+	res := orders.Status(tmp)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOOrderStatus2ᚖcartographᚋinternalᚋdbqᚐOrderStatus(ctx context.Context, sel ast.SelectionSet, v *dbq.OrderStatus) graphql.Marshaler {
+func (ec *executionContext) marshalOOrderStatus2ᚖcartographᚋinternalᚋordersᚐStatus(ctx context.Context, sel ast.SelectionSet, v *orders.Status) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

@@ -22,6 +22,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	ApiKey() ApiKeyResolver
 	Cart() CartResolver
 	Collection() CollectionResolver
 	Customer() CustomerResolver
@@ -44,7 +45,7 @@ type ComplexityRoot struct {
 		CreatedAt     func(childComplexity int) int
 		DisplayPrefix func(childComplexity int) int
 		ExpiresAt     func(childComplexity int) int
-		KindEnum      func(childComplexity int) int
+		Kind          func(childComplexity int) int
 		LastUsedAt    func(childComplexity int) int
 		Name          func(childComplexity int) int
 		NodeID        func(childComplexity int) int
@@ -505,11 +506,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ApiKey.ExpiresAt(childComplexity), true
 	case "ApiKey.kind":
-		if e.ComplexityRoot.ApiKey.KindEnum == nil {
+		if e.ComplexityRoot.ApiKey.Kind == nil {
 			break
 		}
 
-		return e.ComplexityRoot.ApiKey.KindEnum(childComplexity), true
+		return e.ComplexityRoot.ApiKey.Kind(childComplexity), true
 	case "ApiKey.lastUsedAt":
 		if e.ComplexityRoot.ApiKey.LastUsedAt == nil {
 			break

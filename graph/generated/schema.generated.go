@@ -4,8 +4,10 @@ package generated
 
 import (
 	"cartograph/graph/model"
+	"cartograph/internal/apperr"
 	"cartograph/internal/auth"
 	"cartograph/internal/catalog"
+	"cartograph/internal/customers"
 	"cartograph/internal/orders"
 	"cartograph/internal/relay"
 	"cartograph/internal/shop"
@@ -27,8 +29,8 @@ import (
 type QueryResolver interface {
 	Node(ctx context.Context, id string) (model.Node, error)
 	Nodes(ctx context.Context, ids []string) ([]model.Node, error)
-	Me(ctx context.Context) (*model.Customer, error)
-	Customer(ctx context.Context, id string) (*model.Customer, error)
+	Me(ctx context.Context) (*customers.Customer, error)
+	Customer(ctx context.Context, id string) (*customers.Customer, error)
 	Customers(ctx context.Context, first *int, after *string) (*model.CustomerConnection, error)
 	APIKeys(ctx context.Context, first *int, after *string) (*model.APIKeyConnection, error)
 	Cart(ctx context.Context, id string) (*model.Cart, error)
@@ -585,11 +587,11 @@ func (ec *executionContext) _Query_me(ctx context.Context, field graphql.Collect
 			directive1 := func(ctx context.Context) (any, error) {
 				scopes, err := ec.unmarshalNString2ᚕstringᚄ(ctx, []any{"customers:read"})
 				if err != nil {
-					var zeroVal *model.Customer
+					var zeroVal *customers.Customer
 					return zeroVal, err
 				}
 				if ec.Directives.HasPermission == nil {
-					var zeroVal *model.Customer
+					var zeroVal *customers.Customer
 					return zeroVal, errors.New("directive hasPermission is not implemented")
 				}
 				return ec.Directives.HasPermission(ctx, nil, directive0, scopes)
@@ -598,8 +600,8 @@ func (ec *executionContext) _Query_me(ctx context.Context, field graphql.Collect
 			next = directive1
 			return next
 		},
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Customer) graphql.Marshaler {
-			return ec.marshalOCustomer2ᚖcartographᚋgraphᚋmodelᚐCustomer(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *customers.Customer) graphql.Marshaler {
+			return ec.marshalOCustomer2ᚖcartographᚋinternalᚋcustomersᚐCustomer(ctx, selections, v)
 		},
 		true,
 		false,
@@ -636,11 +638,11 @@ func (ec *executionContext) _Query_customer(ctx context.Context, field graphql.C
 			directive1 := func(ctx context.Context) (any, error) {
 				scopes, err := ec.unmarshalNString2ᚕstringᚄ(ctx, []any{"customers:read"})
 				if err != nil {
-					var zeroVal *model.Customer
+					var zeroVal *customers.Customer
 					return zeroVal, err
 				}
 				if ec.Directives.HasPermission == nil {
-					var zeroVal *model.Customer
+					var zeroVal *customers.Customer
 					return zeroVal, errors.New("directive hasPermission is not implemented")
 				}
 				return ec.Directives.HasPermission(ctx, nil, directive0, scopes)
@@ -649,8 +651,8 @@ func (ec *executionContext) _Query_customer(ctx context.Context, field graphql.C
 			next = directive1
 			return next
 		},
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Customer) graphql.Marshaler {
-			return ec.marshalOCustomer2ᚖcartographᚋgraphᚋmodelᚐCustomer(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *customers.Customer) graphql.Marshaler {
+			return ec.marshalOCustomer2ᚖcartographᚋinternalᚋcustomersᚐCustomer(ctx, selections, v)
 		},
 		true,
 		false,
@@ -1318,7 +1320,7 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 	return fc, nil
 }
 
-func (ec *executionContext) _UserError_field(ctx context.Context, field graphql.CollectedField, obj *auth.UserError) (ret graphql.Marshaler) {
+func (ec *executionContext) _UserError_field(ctx context.Context, field graphql.CollectedField, obj *apperr.UserError) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1341,14 +1343,14 @@ func (ec *executionContext) fieldContext_UserError_field(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("UserError", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _UserError_message(ctx context.Context, field graphql.CollectedField, obj *auth.UserError) (ret graphql.Marshaler) {
+func (ec *executionContext) _UserError_message(ctx context.Context, field graphql.CollectedField, obj *apperr.UserError) (ret graphql.Marshaler) {
 	return ec.marshalNString2string(ctx, field.Selections, obj.Message)
 }
 func (ec *executionContext) fieldContext_UserError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("UserError", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _UserError_code(ctx context.Context, field graphql.CollectedField, obj *auth.UserError) (ret graphql.Marshaler) {
+func (ec *executionContext) _UserError_code(ctx context.Context, field graphql.CollectedField, obj *apperr.UserError) (ret graphql.Marshaler) {
 	return ec.marshalOString2string(ctx, field.Selections, obj.Code)
 }
 func (ec *executionContext) fieldContext_UserError_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1392,7 +1394,7 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Order(ctx, sel, obj)
-	case *model.Customer:
+	case *customers.Customer:
 		if obj == nil {
 			return graphql.Null
 		}
@@ -1412,7 +1414,7 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Cart(ctx, sel, obj)
-	case *model.APIKey:
+	case *auth.Key:
 		if obj == nil {
 			return graphql.Null
 		}
@@ -1874,7 +1876,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 
 var userErrorImplementors = []string{"UserError"}
 
-func (ec *executionContext) _UserError(ctx context.Context, sel ast.SelectionSet, obj *auth.UserError) graphql.Marshaler {
+func (ec *executionContext) _UserError(ctx context.Context, sel ast.SelectionSet, obj *apperr.UserError) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, userErrorImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -2014,11 +2016,11 @@ func (ec *executionContext) marshalNURL2string(ctx context.Context, sel ast.Sele
 	return res
 }
 
-func (ec *executionContext) marshalNUserError2ᚕᚖcartographᚋinternalᚋauthᚐUserErrorᚄ(ctx context.Context, sel ast.SelectionSet, v []*auth.UserError) graphql.Marshaler {
+func (ec *executionContext) marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx context.Context, sel ast.SelectionSet, v []*apperr.UserError) graphql.Marshaler {
 	ret := marshalSliceInline(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNUserError2ᚖcartographᚋinternalᚋauthᚐUserError(ctx, sel, v[i])
+		return ec.marshalNUserError2ᚖcartographᚋinternalᚋapperrᚐUserError(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -2030,7 +2032,7 @@ func (ec *executionContext) marshalNUserError2ᚕᚖcartographᚋinternalᚋauth
 	return ret
 }
 
-func (ec *executionContext) marshalNUserError2ᚖcartographᚋinternalᚋauthᚐUserError(ctx context.Context, sel ast.SelectionSet, v *auth.UserError) graphql.Marshaler {
+func (ec *executionContext) marshalNUserError2ᚖcartographᚋinternalᚋapperrᚐUserError(ctx context.Context, sel ast.SelectionSet, v *apperr.UserError) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")

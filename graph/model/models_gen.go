@@ -4,8 +4,9 @@ package model
 
 import (
 	"bytes"
+	"cartograph/internal/apperr"
 	"cartograph/internal/auth"
-	"cartograph/internal/dbq"
+	"cartograph/internal/customers"
 	"cartograph/internal/money"
 	"cartograph/internal/orders"
 	"cartograph/internal/relay"
@@ -24,6 +25,12 @@ type Node interface {
 	IsNode()
 }
 
+type APIKeyConnection struct {
+	Edges    []*APIKeyEdge   `json:"edges"`
+	Nodes    []*auth.Key     `json:"nodes"`
+	PageInfo *relay.PageInfo `json:"pageInfo"`
+}
+
 type APIKeyCreateInput struct {
 	Kind APIKeyKind `json:"kind"`
 	Name *string    `json:"name,omitempty"`
@@ -36,14 +43,19 @@ type APIKeyCreateInput struct {
 }
 
 type APIKeyCreatePayload struct {
-	APIKey *APIKey `json:"apiKey,omitempty"`
+	APIKey *auth.Key `json:"apiKey,omitempty"`
 	// The full key. Shown exactly once; only its SHA-256 is stored.
-	Key        *string           `json:"key,omitempty"`
-	UserErrors []*auth.UserError `json:"userErrors"`
+	Key        *string             `json:"key,omitempty"`
+	UserErrors []*apperr.UserError `json:"userErrors"`
+}
+
+type APIKeyEdge struct {
+	Cursor string    `json:"cursor"`
+	Node   *auth.Key `json:"node"`
 }
 
 type APIKeyRevokePayload struct {
-	APIKey *APIKey `json:"apiKey,omitempty"`
+	APIKey *auth.Key `json:"apiKey,omitempty"`
 }
 
 type BaseCartLineConnection struct {
@@ -58,8 +70,8 @@ type BaseCartLineEdge struct {
 }
 
 type CartBuyerIdentity struct {
-	Email    *string   `json:"email,omitempty"`
-	Customer *Customer `json:"customer,omitempty"`
+	Email    *string             `json:"email,omitempty"`
+	Customer *customers.Customer `json:"customer,omitempty"`
 }
 
 type CartBuyerIdentityInput struct {
@@ -68,13 +80,13 @@ type CartBuyerIdentityInput struct {
 }
 
 type CartBuyerIdentityUpdatePayload struct {
-	Cart       *Cart             `json:"cart,omitempty"`
-	UserErrors []*auth.UserError `json:"userErrors"`
+	Cart       *Cart               `json:"cart,omitempty"`
+	UserErrors []*apperr.UserError `json:"userErrors"`
 }
 
 type CartCreatePayload struct {
-	Cart       *Cart             `json:"cart,omitempty"`
-	UserErrors []*auth.UserError `json:"userErrors"`
+	Cart       *Cart               `json:"cart,omitempty"`
+	UserErrors []*apperr.UserError `json:"userErrors"`
 }
 
 type CartInput struct {
@@ -93,18 +105,18 @@ type CartLineUpdateInput struct {
 }
 
 type CartLinesAddPayload struct {
-	Cart       *Cart             `json:"cart,omitempty"`
-	UserErrors []*auth.UserError `json:"userErrors"`
+	Cart       *Cart               `json:"cart,omitempty"`
+	UserErrors []*apperr.UserError `json:"userErrors"`
 }
 
 type CartLinesRemovePayload struct {
-	Cart       *Cart             `json:"cart,omitempty"`
-	UserErrors []*auth.UserError `json:"userErrors"`
+	Cart       *Cart               `json:"cart,omitempty"`
+	UserErrors []*apperr.UserError `json:"userErrors"`
 }
 
 type CartLinesUpdatePayload struct {
-	Cart       *Cart             `json:"cart,omitempty"`
-	UserErrors []*auth.UserError `json:"userErrors"`
+	Cart       *Cart               `json:"cart,omitempty"`
+	UserErrors []*apperr.UserError `json:"userErrors"`
 }
 
 type CheckoutBeginInput struct {
@@ -118,9 +130,20 @@ type CheckoutBeginInput struct {
 }
 
 type CheckoutBeginPayload struct {
-	Order      *orders.Order     `json:"order,omitempty"`
-	Payment    *PaymentSession   `json:"payment,omitempty"`
-	UserErrors []*auth.UserError `json:"userErrors"`
+	Order      *orders.Order       `json:"order,omitempty"`
+	Payment    *PaymentSession     `json:"payment,omitempty"`
+	UserErrors []*apperr.UserError `json:"userErrors"`
+}
+
+type CustomerConnection struct {
+	Edges    []*CustomerEdge       `json:"edges"`
+	Nodes    []*customers.Customer `json:"nodes"`
+	PageInfo *relay.PageInfo       `json:"pageInfo"`
+}
+
+type CustomerEdge struct {
+	Cursor string              `json:"cursor"`
+	Node   *customers.Customer `json:"node"`
 }
 
 type CustomerLoginInput struct {
@@ -130,10 +153,10 @@ type CustomerLoginInput struct {
 
 type CustomerLoginPayload struct {
 	// Send as `Authorization: Bearer <token>` (or the cartograph_session cookie).
-	AccessToken *string           `json:"accessToken,omitempty"`
-	ExpiresAt   *time.Time        `json:"expiresAt,omitempty"`
-	Customer    *Customer         `json:"customer,omitempty"`
-	UserErrors  []*auth.UserError `json:"userErrors"`
+	AccessToken *string             `json:"accessToken,omitempty"`
+	ExpiresAt   *time.Time          `json:"expiresAt,omitempty"`
+	Customer    *customers.Customer `json:"customer,omitempty"`
+	UserErrors  []*apperr.UserError `json:"userErrors"`
 }
 
 type CustomerLogoutPayload struct {
@@ -148,8 +171,8 @@ type CustomerRegisterInput struct {
 }
 
 type CustomerRegisterPayload struct {
-	Customer   *Customer         `json:"customer,omitempty"`
-	UserErrors []*auth.UserError `json:"userErrors"`
+	Customer   *customers.Customer `json:"customer,omitempty"`
+	UserErrors []*apperr.UserError `json:"userErrors"`
 }
 
 // A hostname a shop is served on.
@@ -188,15 +211,15 @@ type OrderEdge struct {
 }
 
 type OrderFilter struct {
-	Status      *dbq.OrderStatus `json:"status,omitempty"`
-	CreatedFrom *time.Time       `json:"createdFrom,omitempty"`
-	CreatedTo   *time.Time       `json:"createdTo,omitempty"`
-	CustomerID  *string          `json:"customerId,omitempty"`
+	Status      *orders.Status `json:"status,omitempty"`
+	CreatedFrom *time.Time     `json:"createdFrom,omitempty"`
+	CreatedTo   *time.Time     `json:"createdTo,omitempty"`
+	CustomerID  *string        `json:"customerId,omitempty"`
 }
 
 type OrderMutationPayload struct {
-	Order      *orders.Order     `json:"order,omitempty"`
-	UserErrors []*auth.UserError `json:"userErrors"`
+	Order      *orders.Order       `json:"order,omitempty"`
+	UserErrors []*apperr.UserError `json:"userErrors"`
 }
 
 // How the buyer pays: with Stripe, confirm clientSecret with Stripe.js; manual orders are marked paid by staff.

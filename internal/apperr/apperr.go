@@ -78,3 +78,11 @@ func As(err error) (*Error, bool) {
 	ok := errors.As(err, &e)
 	return e, ok
 }
+
+// UserError is a problem the caller can fix, returned in mutation payloads
+// as userErrors { field message code } (never as a top-level error).
+type UserError struct {
+	Field   []string
+	Message string
+	Code    string
+}

@@ -13,6 +13,7 @@ import (
 	"cartograph/internal/apperr"
 	"cartograph/internal/dbq"
 	"cartograph/internal/pg"
+	"cartograph/internal/relay"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -69,7 +70,7 @@ func parseKey(key string) (kind string, err error) {
 }
 
 type cachedKey struct {
-	key     *dbq.ApiKey
+	key     *Key
 	expires time.Time
 }
 
@@ -90,7 +91,7 @@ func NewKeys(db *pgxpool.Pool) *Keys {
 
 // Verify returns the live key row for a presented key, or UNAUTHENTICATED
 // saying why (malformed, unknown, revoked, expired).
-func (k *Keys) Verify(ctx context.Context, presented string) (*dbq.ApiKey, error) {
+func (k *Keys) Verify(ctx context.Context, presented string) (*Key, error) {
 	kind, err := parseKey(presented)
 	if err != nil {
 		return nil, err
@@ -101,7 +102,7 @@ func (k *Keys) Verify(ctx context.Context, presented string) (*dbq.ApiKey, error
 	k.mu.Lock()
 	c, ok := k.cache[h]
 	k.mu.Unlock()
-	var row *dbq.ApiKey
+	var row *Key
 	if ok && now.Before(c.expires) {
 		row = c.key
 	} else {
@@ -130,7 +131,7 @@ func (k *Keys) Verify(ctx context.Context, presented string) (*dbq.ApiKey, error
 	return row, nil
 }
 
-func (k *Keys) load(ctx context.Context, hash []byte) (*dbq.ApiKey, error) {
+func (k *Keys) load(ctx context.Context, hash []byte) (*Key, error) {
 	idx, err := dbq.New(k.owner).APIKeyIndexLookup(ctx, hash)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
@@ -139,15 +140,40 @@ func (k *Keys) load(ctx context.Context, hash []byte) (*dbq.ApiKey, error) {
 		return nil, pg.MapError(err)
 	}
 	tctx := pg.WithShopID(ctx, idx.ShopID)
-	row, err := dbq.New(pg.Tenant{Pool: k.owner}).APIKeyByID(tctx, dbq.APIKeyByIDParams{ShopID: idx.ShopID, ID: idx.KeyID})
+	r, err := dbq.New(pg.Tenant{Pool: k.owner}).APIKeyByID(tctx, dbq.APIKeyByIDParams{ShopID: idx.ShopID, ID: idx.KeyID})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, pg.MapError(err)
 	}
-	return &row, nil
+	key := Key(r)
+	return &key, nil
 }
+
+// Key is an API key as the rest of Cartograph sees it: never its hash.
+// Its fields mirror the store's row (a converted dbq row), so a column
+// change fails to compile here instead of reaching the API silently.
+type Key struct {
+	ID            uuid.UUID
+	ShopID        uuid.UUID
+	Kind          string
+	Name          string
+	DisplayPrefix string
+	Scopes        []string
+	RateLimit     int32
+	ExpiresAt     *time.Time
+	RevokedAt     *time.Time
+	CreatedBy     *uuid.UUID
+	CreatedAt     time.Time
+	LastUsedAt    *time.Time
+}
+
+// NodeID is the key's global ID.
+func (k *Key) NodeID() string { return relay.GlobalID("ApiKey", k.ID) }
+
+// IsNode marks Key as a Node.
+func (*Key) IsNode() {}
 
 // Forget drops a key from this instance's cache (called on revoke, so the
 // revoking instance stops accepting it at once; others within KeyCacheTTL).

@@ -24,7 +24,7 @@ func TestKeyLastUseIsRecordedOffThePath(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := auth.NewKeys(db.App)
-	svc := auth.NewService(db.App, nil, nil, keys, nil, auth.Settings{DefaultKeyRateLimit: 100})
+	svc := auth.NewKeyAdmin(db.App, keys, 100)
 	row, plain, ues, err := svc.CreateKey(ctx, sh, auth.KeyInput{Kind: "public"}, nil)
 	if err != nil || len(ues) > 0 {
 		t.Fatalf("create: %v %+v", err, ues)

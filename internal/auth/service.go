@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"net/mail"
 	"slices"
 	"strings"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"cartograph/internal/dbq"
 	"cartograph/internal/pg"
 	"cartograph/internal/ratelimit"
+	"cartograph/internal/relay"
 	"cartograph/internal/shop"
 
 	"github.com/google/uuid"
@@ -34,6 +34,12 @@ type Settings struct {
 	DefaultKeyRateLimit int
 }
 
+// CustomerCredentials looks up a customer's password hash for login (a
+// *customers.Service; customers own that table).
+type CustomerCredentials interface {
+	Credentials(ctx context.Context, shopID uuid.UUID, email string) (id uuid.UUID, hash string, ok bool, err error)
+}
+
 // Service implements sessions, registration and API key management. Every
 // method authorizes first, with the shop taken from the context.
 type Service struct {
@@ -46,19 +52,36 @@ type Service struct {
 	rdb     *redis.Client
 	set     Settings
 	now     func() time.Time
+	admin   *KeyAdmin
+	// customers answers customer logins; set by UseCustomers.
+	customers CustomerCredentials
 }
+
+// UseCustomers wires the customer store that customer logins check.
+func (s *Service) UseCustomers(c CustomerCredentials) { s.customers = c }
 
 // NewService wires the auth service over the application pool.
 func NewService(db *pgxpool.Pool, rdb *redis.Client, signer *Signer, keys *Keys, limiter *ratelimit.Limiter, set Settings) *Service {
 	return &Service{db: db, tenant: dbq.New(pg.Tenant{Pool: db}), global: dbq.New(db), signer: signer, keys: keys,
-		limiter: limiter, rdb: rdb, set: set, now: time.Now}
+		limiter: limiter, rdb: rdb, set: set, now: time.Now, admin: NewKeyAdmin(db, keys, set.DefaultKeyRateLimit)}
 }
 
-// UserError is a problem the caller can fix, returned in payloads.
-type UserError struct {
-	Field   []string
-	Message string
-	Code    string
+// KeyAdmin creates, lists and revokes API keys without looking at a
+// request principal: the operator's command line (`cartograph keys`) and
+// the authorized Service methods above it. It is the only writer of
+// api_keys and api_key_index.
+type KeyAdmin struct {
+	db               *pgxpool.Pool
+	tenant, global   *dbq.Queries
+	keys             *Keys
+	defaultRateLimit int
+	now              func() time.Time
+}
+
+// NewKeyAdmin returns a key administrator; keys (may be nil) is this
+// instance's verifier, told to forget revoked keys at once.
+func NewKeyAdmin(db *pgxpool.Pool, keys *Keys, defaultRateLimit int) *KeyAdmin {
+	return &KeyAdmin{db: db, tenant: dbq.New(pg.Tenant{Pool: db}), global: dbq.New(db), keys: keys, defaultRateLimit: defaultRateLimit, now: time.Now}
 }
 
 // Session is an issued access token (and, for staff, a refresh token).
@@ -72,25 +95,15 @@ type Session struct {
 	Scopes       []string
 }
 
-// Require checks the context's principal holds scopes: UNAUTHENTICATED for
-// anonymous callers, FORBIDDEN otherwise. It is what @hasPermission runs.
-func Require(ctx context.Context, scopes ...string) error {
-	p := FromContext(ctx)
-	if p.Kind == Anonymous {
-		return apperr.New(apperr.Unauthenticated, "authentication required")
-	}
-	if !p.Has(scopes...) {
-		return apperr.New(apperr.Forbidden, "missing permission: %s", strings.Join(scopes, ", "))
-	}
-	return nil
-}
-
 type ipKey struct{}
 
 // WithClientIP records the caller's IP for per-IP limits.
 func WithClientIP(ctx context.Context, ip string) context.Context {
 	return context.WithValue(ctx, ipKey{}, ip)
 }
+
+// ClientIP is the caller's IP recorded by WithClientIP ("" when unknown).
+func ClientIP(ctx context.Context) string { return clientIP(ctx) }
 
 func clientIP(ctx context.Context) string {
 	ip, _ := ctx.Value(ipKey{}).(string)
@@ -185,52 +198,9 @@ func (s *Service) StaffRefresh(ctx context.Context, refreshToken string) (*Sessi
 	return s.staffSession(ctx, sh.ID, staffID, invalid)
 }
 
-// RegisterInput is customerRegister's input.
-type RegisterInput struct {
-	Email, Password, FirstName, LastName string
-}
-
-// CustomerRegister creates a customer of the request's shop. Problems the
-// caller can fix come back as user errors (nothing is created).
-func (s *Service) CustomerRegister(ctx context.Context, in RegisterInput) (*dbq.Customer, []UserError, error) {
-	sh, err := shop.FromContext(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := s.limiter.Allow(ctx, ratelimit.Key("register", clientIP(ctx)), s.set.LoginPerMinute*4); err != nil {
-		return nil, nil, err
-	}
-	var ues []UserError
-	email := strings.TrimSpace(in.Email)
-	if a, err := mail.ParseAddress(email); err != nil || a.Address != email || len(email) > 254 {
-		ues = append(ues, UserError{Field: []string{"input", "email"}, Message: "Email is invalid", Code: "INVALID"})
-	}
-	if n := len([]rune(in.Password)); n < 8 || n > 128 {
-		ues = append(ues, UserError{Field: []string{"input", "password"}, Message: "Password must be 8 to 128 characters", Code: "PASSWORD_INVALID"})
-	}
-	if len(in.FirstName) > 100 || len(in.LastName) > 100 {
-		ues = append(ues, UserError{Field: []string{"input", "firstName"}, Message: "Name is too long", Code: "TOO_LONG"})
-	}
-	if len(ues) > 0 {
-		return nil, ues, nil
-	}
-	hash, err := HashPassword(in.Password)
-	if err != nil {
-		return nil, nil, apperr.Wrap(err, apperr.Internal, "hashing password")
-	}
-	c, err := s.tenant.CustomerCreate(ctx, dbq.CustomerCreateParams{ShopID: sh.ID, Email: email, FirstName: strings.TrimSpace(in.FirstName), LastName: strings.TrimSpace(in.LastName), PasswordHash: hash})
-	if err != nil {
-		if apperr.CodeOf(pg.MapError(err)) == apperr.Conflict {
-			return nil, []UserError{{Field: []string{"input", "email"}, Message: "Email has already been taken", Code: "TAKEN"}}, nil
-		}
-		return nil, nil, pg.MapError(err)
-	}
-	return &c, nil, nil
-}
-
 // CustomerLogin checks a customer's password at the request's shop (and only
 // there) and issues an access token bound to that shop.
-func (s *Service) CustomerLogin(ctx context.Context, email, password string) (*Session, []UserError, error) {
+func (s *Service) CustomerLogin(ctx context.Context, email, password string) (*Session, []apperr.UserError, error) {
 	sh, err := shop.FromContext(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -238,23 +208,26 @@ func (s *Service) CustomerLogin(ctx context.Context, email, password string) (*S
 	if err := s.throttleLogin(ctx, sh.ID, email); err != nil {
 		return nil, nil, err
 	}
-	unidentified := []UserError{{Field: []string{"input"}, Message: "Unidentified customer", Code: "UNIDENTIFIED_CUSTOMER"}}
-	c, err := s.tenant.CustomerByEmail(ctx, dbq.CustomerByEmailParams{ShopID: sh.ID, Email: strings.TrimSpace(email)})
-	if errors.Is(err, pgx.ErrNoRows) {
+	unidentified := []apperr.UserError{{Field: []string{"input"}, Message: "Unidentified customer", Code: "UNIDENTIFIED_CUSTOMER"}}
+	if s.customers == nil {
+		return nil, nil, apperr.New(apperr.Internal, "customer logins are not wired")
+	}
+	id, hash, ok, err := s.customers.Credentials(ctx, sh.ID, email)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !ok {
 		CheckPassword(dummyHash(), password)
 		return nil, unidentified, nil
 	}
-	if err != nil {
-		return nil, nil, pg.MapError(err)
-	}
-	if !CheckPassword(c.PasswordHash, password) {
+	if !CheckPassword(hash, password) {
 		return nil, unidentified, nil
 	}
-	tok, claims, err := s.signer.Sign("customer", c.ID, sh.ID, "", CustomerScopes, s.set.CustomerTokenTTL, s.now())
+	tok, claims, err := s.signer.Sign("customer", id, sh.ID, "", CustomerScopes, s.set.CustomerTokenTTL, s.now())
 	if err != nil {
 		return nil, nil, apperr.Wrap(err, apperr.Internal, "signing token")
 	}
-	return &Session{AccessToken: tok, ExpiresAt: claims.ExpiresAt.Time, CustomerID: c.ID, Scopes: CustomerScopes}, nil, nil
+	return &Session{AccessToken: tok, ExpiresAt: claims.ExpiresAt.Time, CustomerID: id, Scopes: CustomerScopes}, nil, nil
 }
 
 func denyKey(jti string) string { return "jwt:deny:" + jti }
@@ -278,57 +251,6 @@ func (s *Service) Revoked(ctx context.Context, jti string) (bool, error) {
 	return n > 0, err
 }
 
-// Me returns the logged-in customer (nil for any other principal).
-func (s *Service) Me(ctx context.Context) (*dbq.Customer, error) {
-	p := FromContext(ctx)
-	if p.Kind != Customer {
-		return nil, nil
-	}
-	return s.customer(ctx, p.CustomerID)
-}
-
-// customer reads one customer of the request's shop (nil when unknown).
-func (s *Service) customer(ctx context.Context, id uuid.UUID) (*dbq.Customer, error) {
-	cs, err := s.CustomersByIDs(ctx, []uuid.UUID{id})
-	if err != nil {
-		return nil, err
-	}
-	return cs[0], nil
-}
-
-// Customer returns one customer of the shop: staff/keys with customers:read
-// see any, a customer only themself (others are NOT_FOUND-as-null).
-func (s *Service) Customer(ctx context.Context, id uuid.UUID) (*dbq.Customer, error) {
-	if err := Require(ctx, ScopeCustomersRead); err != nil {
-		return nil, err
-	}
-	p := FromContext(ctx)
-	if p.Kind == Customer && p.CustomerID != id {
-		return nil, nil
-	}
-	return s.customer(ctx, id)
-}
-
-// Customers pages the shop's customers (staff and secret keys only).
-func (s *Service) Customers(ctx context.Context, after *uuid.UUID, limit int) ([]dbq.Customer, bool, error) {
-	if err := Require(ctx, ScopeCustomersRead); err != nil {
-		return nil, false, err
-	}
-	p := FromContext(ctx)
-	if p.Kind == Customer {
-		return nil, false, apperr.New(apperr.Forbidden, "customers can only read their own profile (use me)")
-	}
-	rows, err := s.tenant.CustomersPage(ctx, dbq.CustomersPageParams{ShopID: p.ShopID, AfterID: after, Lim: int32(limit + 1)})
-	if err != nil {
-		return nil, false, pg.MapError(err)
-	}
-	more := len(rows) > limit
-	if more {
-		rows = rows[:limit]
-	}
-	return rows, more, nil
-}
-
 // KeyInput describes a key to create.
 type KeyInput struct {
 	Kind      string // public | secret
@@ -340,7 +262,7 @@ type KeyInput struct {
 
 // APIKeyCreate creates a key for the request's shop (apikeys:manage). The
 // plaintext key is returned once and never stored.
-func (s *Service) APIKeyCreate(ctx context.Context, in KeyInput) (*dbq.ApiKey, string, []UserError, error) {
+func (s *Service) APIKeyCreate(ctx context.Context, in KeyInput) (*Key, string, []apperr.UserError, error) {
 	if err := Require(ctx, ScopeAPIKeysManage); err != nil {
 		return nil, "", nil, err
 	}
@@ -352,15 +274,15 @@ func (s *Service) APIKeyCreate(ctx context.Context, in KeyInput) (*dbq.ApiKey, s
 	if p := FromContext(ctx); p.Kind == Staff {
 		by = &p.StaffID
 	}
-	return s.CreateKey(ctx, sh, in, by)
+	return s.admin.CreateKey(ctx, sh, in, by)
 }
 
 // CreateKey creates a key without checking the caller: for the operator's
 // command line (`cartograph keys create`) and for APIKeyCreate.
-func (s *Service) CreateKey(ctx context.Context, sh *shop.Shop, in KeyInput, createdBy *uuid.UUID) (*dbq.ApiKey, string, []UserError, error) {
-	var ues []UserError
+func (s *KeyAdmin) CreateKey(ctx context.Context, sh *shop.Shop, in KeyInput, createdBy *uuid.UUID) (*Key, string, []apperr.UserError, error) {
+	var ues []apperr.UserError
 	if in.Kind != "public" && in.Kind != "secret" {
-		ues = append(ues, UserError{Field: []string{"input", "kind"}, Message: "kind must be public or secret", Code: "INVALID"})
+		ues = append(ues, apperr.UserError{Field: []string{"input", "kind"}, Message: "kind must be public or secret", Code: "INVALID"})
 	}
 	scopes := in.Scopes
 	if scopes == nil {
@@ -372,23 +294,23 @@ func (s *Service) CreateKey(ctx context.Context, sh *shop.Shop, in KeyInput, cre
 	for _, sc := range scopes {
 		switch {
 		case !ValidScope(sc):
-			ues = append(ues, UserError{Field: []string{"input", "scopes"}, Message: "unknown scope " + sc, Code: "INVALID"})
+			ues = append(ues, apperr.UserError{Field: []string{"input", "scopes"}, Message: "unknown scope " + sc, Code: "INVALID"})
 		case in.Kind == "public" && !slices.Contains(PublicKeyScopes, sc):
-			ues = append(ues, UserError{Field: []string{"input", "scopes"}, Message: "public keys may only hold " + strings.Join(PublicKeyScopes, ", "), Code: "NOT_ALLOWED_FOR_PUBLIC_KEY"})
+			ues = append(ues, apperr.UserError{Field: []string{"input", "scopes"}, Message: "public keys may only hold " + strings.Join(PublicKeyScopes, ", "), Code: "NOT_ALLOWED_FOR_PUBLIC_KEY"})
 		}
 	}
 	if in.RateLimit < 0 || in.RateLimit > 1_000_000 {
-		ues = append(ues, UserError{Field: []string{"input", "rateLimit"}, Message: "rateLimit must be 1..1000000 per minute", Code: "INVALID"})
+		ues = append(ues, apperr.UserError{Field: []string{"input", "rateLimit"}, Message: "rateLimit must be 1..1000000 per minute", Code: "INVALID"})
 	}
 	if in.ExpiresIn < 0 {
-		ues = append(ues, UserError{Field: []string{"input", "expiresIn"}, Message: "expiry must be in the future", Code: "INVALID"})
+		ues = append(ues, apperr.UserError{Field: []string{"input", "expiresIn"}, Message: "expiry must be in the future", Code: "INVALID"})
 	}
 	if len(ues) > 0 {
 		return nil, "", ues, nil
 	}
 	rl := in.RateLimit
 	if rl == 0 {
-		rl = s.set.DefaultKeyRateLimit
+		rl = s.defaultRateLimit
 	}
 	var exp *time.Time
 	if in.ExpiresIn > 0 {
@@ -400,15 +322,16 @@ func (s *Service) CreateKey(ctx context.Context, sh *shop.Shop, in KeyInput, cre
 		return nil, "", nil, apperr.Wrap(err, apperr.Internal, "generating key")
 	}
 	hash := HashKey(plain)
-	var row dbq.ApiKey
+	var row Key
 	err = pg.WithTenantTx(pg.WithShopID(ctx, sh.ID), s.db, func(tx pgx.Tx) error {
 		q := dbq.New(tx)
 		var err error
-		row, err = q.APIKeyCreate(ctx, dbq.APIKeyCreateParams{ShopID: sh.ID, Kind: in.Kind, Name: in.Name,
+		r, err := q.APIKeyCreate(ctx, dbq.APIKeyCreateParams{ShopID: sh.ID, Kind: in.Kind, Name: in.Name,
 			DisplayPrefix: plain[:len(plain)-keySecretHex+4], KeyHash: hash, Scopes: scopes, RateLimit: int32(rl), ExpiresAt: exp, CreatedBy: createdBy})
 		if err != nil {
 			return pg.MapError(err)
 		}
+		row = Key(r)
 		return pg.MapError(q.APIKeyIndexInsert(ctx, dbq.APIKeyIndexInsertParams{KeyHash: hash, ShopID: sh.ID, KeyID: row.ID}))
 	})
 	if err != nil {
@@ -420,7 +343,7 @@ func (s *Service) CreateKey(ctx context.Context, sh *shop.Shop, in KeyInput, cre
 // APIKeyRevoke revokes a key of the request's shop (apikeys:manage);
 // another shop's key id is NOT_FOUND. It stops working here at once and on
 // every other instance within KeyCacheTTL.
-func (s *Service) APIKeyRevoke(ctx context.Context, id uuid.UUID) (*dbq.ApiKey, error) {
+func (s *Service) APIKeyRevoke(ctx context.Context, id uuid.UUID) (*Key, error) {
 	if err := Require(ctx, ScopeAPIKeysManage); err != nil {
 		return nil, err
 	}
@@ -428,11 +351,11 @@ func (s *Service) APIKeyRevoke(ctx context.Context, id uuid.UUID) (*dbq.ApiKey, 
 	if err != nil {
 		return nil, err
 	}
-	return s.RevokeKey(ctx, sh.ID, id)
+	return s.admin.RevokeKey(ctx, sh.ID, id)
 }
 
 // RevokeKey revokes without checking the caller (operator command line).
-func (s *Service) RevokeKey(ctx context.Context, shopID, id uuid.UUID) (*dbq.ApiKey, error) {
+func (s *KeyAdmin) RevokeKey(ctx context.Context, shopID, id uuid.UUID) (*Key, error) {
 	row, err := s.tenant.APIKeyRevoke(pg.WithShopID(ctx, shopID), dbq.APIKeyRevokeParams{ShopID: shopID, ID: id})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apperr.New(apperr.NotFound, "no such API key")
@@ -440,64 +363,50 @@ func (s *Service) RevokeKey(ctx context.Context, shopID, id uuid.UUID) (*dbq.Api
 	if err != nil {
 		return nil, pg.MapError(err)
 	}
-	s.keys.Forget(row.KeyHash)
-	return &row, nil
+	if s.keys != nil {
+		s.keys.Forget(row.KeyHash)
+	}
+	key := Key{ID: row.ID, ShopID: row.ShopID, Kind: row.Kind, Name: row.Name, DisplayPrefix: row.DisplayPrefix, Scopes: row.Scopes,
+		RateLimit: row.RateLimit, ExpiresAt: row.ExpiresAt, RevokedAt: row.RevokedAt, CreatedBy: row.CreatedBy, CreatedAt: row.CreatedAt, LastUsedAt: row.LastUsedAt}
+	return &key, nil
 }
 
-// APIKeys pages the shop's keys (apikeys:manage). Hashes never leave.
-func (s *Service) APIKeys(ctx context.Context, after *uuid.UUID, limit int) ([]dbq.ApiKey, bool, error) {
+// APIKeys pages the shop's keys by id (apikeys:manage). Hashes never leave.
+func (s *Service) APIKeys(ctx context.Context, p relay.Page) (relay.Conn[*Key], error) {
 	if err := Require(ctx, ScopeAPIKeysManage); err != nil {
-		return nil, false, err
+		return relay.Conn[*Key]{}, err
 	}
 	sh, err := shop.FromContext(ctx)
 	if err != nil {
-		return nil, false, err
+		return relay.Conn[*Key]{}, err
 	}
-	return s.ListKeys(ctx, sh.ID, after, limit)
+	return s.admin.ListKeys(ctx, sh.ID, p)
 }
 
 // ListKeys lists without checking the caller (operator command line).
-func (s *Service) ListKeys(ctx context.Context, shopID uuid.UUID, after *uuid.UUID, limit int) ([]dbq.ApiKey, bool, error) {
-	rows, err := s.tenant.APIKeysPage(pg.WithShopID(ctx, shopID), dbq.APIKeysPageParams{ShopID: shopID, AfterID: after, Lim: int32(limit + 1)})
+func (s *KeyAdmin) ListKeys(ctx context.Context, shopID uuid.UUID, p relay.Page) (relay.Conn[*Key], error) {
+	after, err := relay.AfterID(p, "KEY")
 	if err != nil {
-		return nil, false, pg.MapError(err)
+		return relay.Conn[*Key]{}, err
 	}
-	more := len(rows) > limit
-	if more {
-		rows = rows[:limit]
-	}
-	return rows, more, nil
-}
-
-// CustomerByID returns a customer of the request's shop (internal use by
-// resolvers after login; no principal check). NOT_FOUND when unknown.
-func (s *Service) CustomerByID(ctx context.Context, id uuid.UUID) (*dbq.Customer, error) {
-	c, err := s.customer(ctx, id)
-	if err == nil && c == nil {
-		err = apperr.New(apperr.NotFound, "no such customer")
-	}
-	return c, err
-}
-
-// CustomersByIDs returns customers of the request's shop in key order (nil
-// for unknown ids), for the dataloader behind fields whose parent was
-// already authorized (Order.customer, Cart.buyerIdentity.customer).
-func (s *Service) CustomersByIDs(ctx context.Context, ids []uuid.UUID) ([]*dbq.Customer, error) {
-	sh, err := shop.FromContext(ctx)
+	rows, err := s.tenant.APIKeysPage(pg.WithShopID(ctx, shopID), dbq.APIKeysPageParams{ShopID: shopID, AfterID: after, Lim: int32(p.Limit + 1)})
 	if err != nil {
-		return nil, err
+		return relay.Conn[*Key]{}, pg.MapError(err)
 	}
-	rows, err := s.tenant.CustomersByIDs(ctx, dbq.CustomersByIDsParams{ShopID: sh.ID, Ids: ids})
-	if err != nil {
-		return nil, pg.MapError(err)
-	}
-	byID := make(map[uuid.UUID]*dbq.Customer, len(rows))
+	keys := make([]*Key, len(rows))
 	for i := range rows {
-		byID[rows[i].ID] = &rows[i]
+		k := Key(rows[i])
+		keys[i] = &k
 	}
-	out := make([]*dbq.Customer, len(ids))
-	for i, id := range ids {
-		out[i] = byID[id]
+	return relay.ForwardConn(keys, p.Limit, after != nil, func(k *Key) string { return relay.IDCursor("KEY", k.ID) }), nil
+}
+
+// ShopOfKey returns the shop a key id belongs to (operator command line:
+// `keys revoke ID`). NOT_FOUND when there is no such key.
+func (s *KeyAdmin) ShopOfKey(ctx context.Context, id uuid.UUID) (uuid.UUID, error) {
+	shopID, err := s.global.APIKeyShop(ctx, id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return uuid.Nil, apperr.New(apperr.NotFound, "no such API key")
 	}
-	return out, nil
+	return shopID, pg.MapError(err)
 }

@@ -7,10 +7,12 @@
 package cart
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -99,9 +101,6 @@ func (c *Cart) ID() string { return "gid://cartograph/Cart/" + c.Token }
 // LineID is a line's global id (lines are keyed by variant).
 func LineID(variant uuid.UUID) string { return relay.GlobalID("CartLine", variant) }
 
-// UserError is a fixable problem with the input.
-type UserError = auth.UserError
-
 // Catalog is what the cart needs from the catalog (a *catalog.Service).
 type Catalog interface {
 	VariantsByIDs(ctx context.Context, ids []uuid.UUID) ([]*catalog.Variant, error)
@@ -148,8 +147,8 @@ type LineInput struct {
 	Quantity      int
 }
 
-func (s *Service) resolveLines(ctx context.Context, in []LineInput, byLine bool, allowZero bool) ([]Line, []UserError, error) {
-	var ues []UserError
+func (s *Service) resolveLines(ctx context.Context, in []LineInput, byLine bool, allowZero bool) ([]Line, []apperr.UserError, error) {
+	var ues []apperr.UserError
 	lines := make([]Line, 0, len(in))
 	ids := make([]uuid.UUID, 0, len(in))
 	var pos []int
@@ -163,11 +162,11 @@ func (s *Service) resolveLines(ctx context.Context, in []LineInput, byLine bool,
 			vid, err = relay.ParseTypedID("merchandiseId", "ProductVariant", l.MerchandiseID)
 		}
 		if err != nil {
-			ues = append(ues, UserError{Field: append(field, "merchandiseId"), Message: "invalid id", Code: "INVALID"})
+			ues = append(ues, apperr.UserError{Field: append(field, "merchandiseId"), Message: "invalid id", Code: "INVALID"})
 			continue
 		}
 		if l.Quantity < 0 || (!allowZero && l.Quantity == 0) || l.Quantity > s.MaxQuantity {
-			ues = append(ues, UserError{Field: append(field, "quantity"), Message: "quantity must be between 1 and " + strconv.Itoa(s.MaxQuantity), Code: "INVALID"})
+			ues = append(ues, apperr.UserError{Field: append(field, "quantity"), Message: "quantity must be between 1 and " + strconv.Itoa(s.MaxQuantity), Code: "INVALID"})
 			continue
 		}
 		lines = append(lines, Line{VariantID: vid, Quantity: l.Quantity})
@@ -185,13 +184,13 @@ func (s *Service) resolveLines(ctx context.Context, in []LineInput, byLine bool,
 	}
 	for i, v := range vs {
 		if v == nil { // unknown, another shop's, or of a draft/archived product
-			ues = append(ues, UserError{Field: []string{"lines", strconv.Itoa(pos[i]), "merchandiseId"}, Message: "merchandise does not exist or is not for sale", Code: "INVALID_MERCHANDISE_LINE"})
+			ues = append(ues, apperr.UserError{Field: []string{"lines", strconv.Itoa(pos[i]), "merchandiseId"}, Message: "merchandise does not exist or is not for sale", Code: "INVALID_MERCHANDISE_LINE"})
 		}
 	}
 	return lines, ues, nil
 }
 
-func (s *Service) run(ctx context.Context, k, mode string, mustExist bool, lines []Line) ([]UserError, error) {
+func (s *Service) run(ctx context.Context, k, mode string, mustExist bool, lines []Line) ([]apperr.UserError, error) {
 	exist := "0"
 	if mustExist {
 		exist = "1"
@@ -208,7 +207,7 @@ func (s *Service) run(ctx context.Context, k, mode string, mustExist bool, lines
 	case -1:
 		return nil, apperr.New(apperr.NotFound, "no such cart")
 	case -2:
-		return []UserError{{Field: []string{"lines", strconv.FormatInt(res[1], 10), "quantity"},
+		return []apperr.UserError{{Field: []string{"lines", strconv.FormatInt(res[1], 10), "quantity"},
 			Message: "quantity would exceed " + strconv.Itoa(s.MaxQuantity), Code: "INVALID"}}, nil
 	}
 	return nil, nil
@@ -216,7 +215,7 @@ func (s *Service) run(ctx context.Context, k, mode string, mustExist bool, lines
 
 // Create makes a cart for the request's shop with lines; a logged-in
 // customer becomes its buyer.
-func (s *Service) Create(ctx context.Context, in []LineInput, email string) (*Cart, []UserError, error) {
+func (s *Service) Create(ctx context.Context, in []LineInput, email string) (*Cart, []apperr.UserError, error) {
 	sh, err := shop.FromContext(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -234,27 +233,28 @@ func (s *Service) Create(ctx context.Context, in []LineInput, email string) (*Ca
 		return nil, ues, err
 	}
 	if email != "" {
-		s.rdb.HSet(ctx, key(sh.ID, tok), fieldEmail, email)
+		if err := s.rdb.HSet(ctx, key(sh.ID, tok), fieldEmail, email).Err(); err != nil {
+			return nil, nil, apperr.Wrap(err, apperr.Internal, "cart store unavailable")
+		}
 	}
-	if p := auth.FromContext(ctx); p.Kind == auth.Customer {
-		c, ues, err := s.attach(ctx, sh.ID, tok, p.CustomerID)
-		return c, ues, err
+	if own := auth.OwnCustomer(ctx); own != nil {
+		return s.attach(ctx, sh.ID, tok, *own)
 	}
 	return s.Get(ctx, "gid://cartograph/Cart/"+tok)
 }
 
 // AddLines adds quantities (merging lines of the same variant).
-func (s *Service) AddLines(ctx context.Context, cartID string, in []LineInput) (*Cart, []UserError, error) {
+func (s *Service) AddLines(ctx context.Context, cartID string, in []LineInput) (*Cart, []apperr.UserError, error) {
 	return s.change(ctx, cartID, in, "add", false, false)
 }
 
 // UpdateLines sets quantities of existing lines (0 removes the line).
-func (s *Service) UpdateLines(ctx context.Context, cartID string, in []LineInput) (*Cart, []UserError, error) {
+func (s *Service) UpdateLines(ctx context.Context, cartID string, in []LineInput) (*Cart, []apperr.UserError, error) {
 	return s.change(ctx, cartID, in, "set", true, true)
 }
 
 // RemoveLines removes lines.
-func (s *Service) RemoveLines(ctx context.Context, cartID string, lineIDs []string) (*Cart, []UserError, error) {
+func (s *Service) RemoveLines(ctx context.Context, cartID string, lineIDs []string) (*Cart, []apperr.UserError, error) {
 	in := make([]LineInput, len(lineIDs))
 	for i, id := range lineIDs {
 		in[i] = LineInput{LineID: id}
@@ -262,7 +262,7 @@ func (s *Service) RemoveLines(ctx context.Context, cartID string, lineIDs []stri
 	return s.change(ctx, cartID, in, "set", true, true)
 }
 
-func (s *Service) change(ctx context.Context, cartID string, in []LineInput, mode string, byLine, allowZero bool) (*Cart, []UserError, error) {
+func (s *Service) change(ctx context.Context, cartID string, in []LineInput, mode string, byLine, allowZero bool) (*Cart, []apperr.UserError, error) {
 	sh, err := shop.FromContext(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -287,7 +287,7 @@ func (s *Service) change(ctx context.Context, cartID string, in []LineInput, mod
 }
 
 // Get returns the cart, or NOT_FOUND (also for another shop's cart).
-func (s *Service) Get(ctx context.Context, cartID string) (*Cart, []UserError, error) {
+func (s *Service) Get(ctx context.Context, cartID string) (*Cart, []apperr.UserError, error) {
 	sh, err := shop.FromContext(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -323,23 +323,16 @@ func (s *Service) load(ctx context.Context, shopID uuid.UUID, tok string) (*Cart
 			c.CustomerID = &id
 		}
 	}
-	// Stable order: by variant id (lines are keyed by variant).
-	sortLines(c.Lines)
+	// Stable order: by variant id (lines are keyed by variant); uuids
+	// compare bytewise in the same order as their text.
+	slices.SortFunc(c.Lines, func(a, b Line) int { return bytes.Compare(a.VariantID[:], b.VariantID[:]) })
 	return c, nil
-}
-
-func sortLines(ls []Line) {
-	for i := 1; i < len(ls); i++ {
-		for j := i; j > 0 && ls[j].VariantID.String() < ls[j-1].VariantID.String(); j-- {
-			ls[j], ls[j-1] = ls[j-1], ls[j]
-		}
-	}
 }
 
 // BuyerIdentityUpdate records the buyer's email and, for a logged-in
 // customer, attaches the cart: if the customer already has a cart, this
 // guest cart's lines merge into it and that cart is returned.
-func (s *Service) BuyerIdentityUpdate(ctx context.Context, cartID, email string) (*Cart, []UserError, error) {
+func (s *Service) BuyerIdentityUpdate(ctx context.Context, cartID, email string) (*Cart, []apperr.UserError, error) {
 	sh, err := shop.FromContext(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -356,13 +349,13 @@ func (s *Service) BuyerIdentityUpdate(ctx context.Context, cartID, email string)
 			return nil, nil, apperr.Wrap(err, apperr.Internal, "cart store unavailable")
 		}
 	}
-	if p := auth.FromContext(ctx); p.Kind == auth.Customer {
-		return s.attach(ctx, sh.ID, tok, p.CustomerID)
+	if own := auth.OwnCustomer(ctx); own != nil {
+		return s.attach(ctx, sh.ID, tok, *own)
 	}
 	return s.Get(ctx, cartID)
 }
 
-func (s *Service) attach(ctx context.Context, shopID uuid.UUID, tok string, customer uuid.UUID) (*Cart, []UserError, error) {
+func (s *Service) attach(ctx context.Context, shopID uuid.UUID, tok string, customer uuid.UUID) (*Cart, []apperr.UserError, error) {
 	ck := customerKey(shopID, customer)
 	existing, err := s.rdb.Get(ctx, ck).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
@@ -370,7 +363,11 @@ func (s *Service) attach(ctx context.Context, shopID uuid.UUID, tok string, cust
 	}
 	target := tok
 	if existing != "" && existing != tok {
-		if n, _ := s.rdb.Exists(ctx, key(shopID, existing)).Result(); n == 1 {
+		n, err := s.rdb.Exists(ctx, key(shopID, existing)).Result()
+		if err != nil {
+			return nil, nil, apperr.Wrap(err, apperr.Internal, "cart store unavailable")
+		}
+		if n == 1 {
 			if err := merge.Run(ctx, s.rdb, []string{key(shopID, tok), key(shopID, existing)}, s.MaxQuantity, int(TTL/time.Second)).Err(); err != nil {
 				return nil, nil, apperr.Wrap(err, apperr.Internal, "cart store unavailable")
 			}

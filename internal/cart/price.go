@@ -106,9 +106,5 @@ func (s *Service) CheckoutURL(sh *shop.Shop, c *Cart) string {
 	if sh.CheckoutUrlTemplate != nil && *sh.CheckoutUrlTemplate != "" {
 		tpl = *sh.CheckoutUrlTemplate
 	}
-	host := sh.Handle + "." + s.baseDomain
-	if sh.CustomDomain != nil {
-		host = *sh.CustomDomain
-	}
-	return strings.NewReplacer("{host}", host, "{token}", c.Token, "{cartId}", c.ID()).Replace(tpl)
+	return strings.NewReplacer("{host}", sh.Host(s.baseDomain), "{token}", c.Token, "{cartId}", c.ID()).Replace(tpl)
 }

@@ -9,7 +9,6 @@ package checkout
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/mail"
@@ -17,9 +16,9 @@ import (
 	"strings"
 	"time"
 
+	"cartograph/internal/apperr"
 	"cartograph/internal/auth"
 	"cartograph/internal/cart"
-	"cartograph/internal/dbq"
 	"cartograph/internal/idempotency"
 	"cartograph/internal/inventory"
 	"cartograph/internal/orders"
@@ -33,19 +32,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Address is a mailing address (Shopify's MailingAddressInput fields).
-type Address struct {
-	FirstName string `json:"firstName,omitempty"`
-	LastName  string `json:"lastName,omitempty"`
-	Company   string `json:"company,omitempty"`
-	Address1  string `json:"address1"`
-	Address2  string `json:"address2,omitempty"`
-	City      string `json:"city"`
-	Province  string `json:"province,omitempty"`
-	Zip       string `json:"zip,omitempty"`
-	Country   string `json:"country"`
-	Phone     string `json:"phone,omitempty"`
-}
+// Address is a mailing address (the orders package owns its shape).
+type Address = orders.Address
 
 // BeginInput is checkoutBegin's input.
 type BeginInput struct {
@@ -58,16 +46,16 @@ type BeginInput struct {
 
 // BeginResult is what checkoutBegin returns, and what retries replay.
 type BeginResult struct {
-	OrderID      *uuid.UUID       `json:"orderId,omitempty"`
-	Provider     string           `json:"provider,omitempty"`
-	ClientSecret *string          `json:"clientSecret,omitempty"`
-	UserErrors   []auth.UserError `json:"userErrors,omitempty"`
+	OrderID      *uuid.UUID         `json:"orderId,omitempty"`
+	Provider     string             `json:"provider,omitempty"`
+	ClientSecret *string            `json:"clientSecret,omitempty"`
+	UserErrors   []apperr.UserError `json:"userErrors,omitempty"`
 }
 
 // Service runs checkouts.
 type Service struct {
 	db       *pgxpool.Pool
-	q        *dbq.Queries
+	orders   *orders.Service
 	carts    *cart.Service
 	provider payments.Provider
 	idem     *idempotency.Store
@@ -79,14 +67,14 @@ type Service struct {
 }
 
 // New returns a checkout service.
-func New(db *pgxpool.Pool, carts *cart.Service, provider payments.Provider, idem *idempotency.Store, log *slog.Logger, ttl time.Duration) *Service {
-	return &Service{db: db, q: dbq.New(pg.Tenant{Pool: db}), carts: carts, provider: provider, idem: idem, log: log, ReservationTTL: ttl}
+func New(db *pgxpool.Pool, ords *orders.Service, carts *cart.Service, provider payments.Provider, idem *idempotency.Store, log *slog.Logger, ttl time.Duration) *Service {
+	return &Service{db: db, orders: ords, carts: carts, provider: provider, idem: idem, log: log, ReservationTTL: ttl}
 }
 
-func validate(in BeginInput) []auth.UserError {
-	var ues []auth.UserError
+func validate(in BeginInput) []apperr.UserError {
+	var ues []apperr.UserError
 	add := func(msg, code string, field ...string) {
-		ues = append(ues, auth.UserError{Field: append([]string{"input"}, field...), Message: msg, Code: code})
+		ues = append(ues, apperr.UserError{Field: append([]string{"input"}, field...), Message: msg, Code: code})
 	}
 	if a, err := mail.ParseAddress(in.Email); err != nil || a.Address != strings.TrimSpace(in.Email) {
 		add("email is invalid", "INVALID", "email")
@@ -146,71 +134,47 @@ func (s *Service) begin(ctx context.Context, sh *shop.Shop, in BeginInput) (Begi
 		return BeginResult{}, err
 	}
 	if len(c.Lines) == 0 {
-		return BeginResult{UserErrors: []auth.UserError{{Field: []string{"input", "cartId"}, Message: "the cart is empty", Code: "EMPTY_CART"}}}, nil
+		return BeginResult{UserErrors: []apperr.UserError{{Field: []string{"input", "cartId"}, Message: "the cart is empty", Code: "EMPTY_CART"}}}, nil
 	}
 	pr, err := s.carts.Price(ctx, c)
 	if err != nil {
 		return BeginResult{}, err
 	}
-	var ues []auth.UserError
+	var ues []apperr.UserError
 	for _, id := range pr.Unavailable {
-		ues = append(ues, auth.UserError{Field: []string{"input", "cartId"}, Message: "line " + relay.GlobalID("ProductVariant", id) + " is no longer for sale", Code: "INVALID_MERCHANDISE_LINE"})
+		ues = append(ues, apperr.UserError{Field: []string{"input", "cartId"}, Message: "line " + relay.GlobalID("ProductVariant", id) + " is no longer for sale", Code: "INVALID_MERCHANDISE_LINE"})
 	}
 	if len(ues) > 0 {
 		return BeginResult{UserErrors: ues}, nil
 	}
 	if pr.TooLarge {
-		return BeginResult{UserErrors: []auth.UserError{{Field: []string{"input", "cartId"}, Message: "order total too large", Code: "INVALID"}}}, nil
+		return BeginResult{UserErrors: []apperr.UserError{{Field: []string{"input", "cartId"}, Message: "order total too large", Code: "INVALID"}}}, nil
 	}
-	subtotal := pr.Subtotal.Minor
-	lines := dbq.OrderLinesInsertParams{ShopID: sh.ID}
+	place := orders.PlaceInput{ShopID: sh.ID, Email: strings.TrimSpace(in.Email), CustomerID: auth.OwnCustomer(ctx),
+		Shipping: in.Shipping, Billing: in.Shipping, Currency: sh.CurrencyCode, Subtotal: pr.Subtotal.Minor, Total: pr.Subtotal.Minor,
+		CartID: &in.CartID, Provider: s.provider.Name(), Actor: auth.FromContext(ctx).Ref(), ExpiresAt: time.Now().Add(s.ReservationTTL)}
+	if in.Billing != nil {
+		place.Billing = *in.Billing
+	}
 	reserve := make([]inventory.Line, len(pr.Lines))
 	for i, pl := range pr.Lines {
 		v, title := pl.Variant, ""
 		if pl.Product != nil {
 			title = pl.Product.Title
 		}
-		lines.Positions = append(lines.Positions, int32(i+1))
-		lines.VariantIds = append(lines.VariantIds, v.ID)
-		lines.ProductIds = append(lines.ProductIds, v.ProductID)
-		lines.ProductTitles = append(lines.ProductTitles, title)
-		lines.VariantTitles = append(lines.VariantTitles, v.Title)
-		lines.Skus = append(lines.Skus, v.Sku)
-		lines.UnitAmounts = append(lines.UnitAmounts, v.PriceAmount)
-		lines.Quantities = append(lines.Quantities, int32(pl.Quantity))
+		place.Lines = append(place.Lines, orders.LineItem{VariantID: v.ID, ProductID: v.ProductID, ProductTitle: title,
+			VariantTitle: v.Title, Sku: v.Sku, UnitAmount: v.PriceAmount, Quantity: int32(pl.Quantity)})
 		reserve[i] = inventory.Line{VariantID: v.ID, Quantity: pl.Quantity}
 	}
-	number, err := s.q.OrderNextNumber(ctx, sh.ID)
-	if err != nil {
-		return BeginResult{}, pg.MapError(err)
+	if place.Number, err = s.orders.NextNumber(ctx, sh.ID); err != nil {
+		return BeginResult{}, err
 	}
-	billing := in.Shipping
-	if in.Billing != nil {
-		billing = *in.Billing
-	}
-	shipJSON, _ := json.Marshal(in.Shipping)
-	billJSON, _ := json.Marshal(billing)
-	var customerID *uuid.UUID
-	if p := auth.FromContext(ctx); p.Kind == auth.Customer {
-		customerID = &p.CustomerID
-	}
-	expires := time.Now().Add(s.ReservationTTL)
-	var order dbq.Order
+	var order *orders.Order
 	var levels []inventory.Level
-	cartID := in.CartID
 	err = pg.WithTenantTx(ctx, s.db, func(tx pgx.Tx) error {
-		q := dbq.New(tx)
 		var err error
-		order, err = q.OrderInsert(ctx, dbq.OrderInsertParams{ShopID: sh.ID, Number: number, Email: strings.TrimSpace(in.Email), CustomerID: customerID,
-			CustomerFirstName: in.Shipping.FirstName, CustomerLastName: in.Shipping.LastName, ShippingAddress: shipJSON, BillingAddress: billJSON,
-			CurrencyCode: sh.CurrencyCode, SubtotalAmount: subtotal, TotalAmount: subtotal, CartID: &cartID,
-			PaymentProvider: s.provider.Name(), ReservationExpiresAt: &expires})
-		if err != nil {
-			return pg.MapError(err)
-		}
-		lines.OrderID = order.ID
-		if err := q.OrderLinesInsert(ctx, lines); err != nil {
-			return pg.MapError(err)
+		if order, err = orders.Place(ctx, tx, place); err != nil {
+			return err
 		}
 		short, lv, err := inventory.Reserve(ctx, tx, sh.ID, order.ID, reserve)
 		if err != nil {
@@ -220,17 +184,13 @@ func (s *Service) begin(ctx context.Context, sh *shop.Shop, in BeginInput) (Begi
 			return outOfStock{short}
 		}
 		levels = lv
-		if err := q.OrderEventInsert(ctx, dbq.OrderEventInsertParams{ShopID: sh.ID, OrderID: order.ID, ToStatus: orders.PendingPayment,
-			Actor: auth.FromContext(ctx).Ref(), Note: "checkout started"}); err != nil {
-			return pg.MapError(err)
-		}
-		return pg.MapError(q.OrderExpiryInsert(ctx, dbq.OrderExpiryInsertParams{ExpiresAt: expires, ShopID: sh.ID, OrderID: order.ID}))
+		return nil
 	})
 	var oos outOfStock
 	if errors.As(err, &oos) {
 		out := BeginResult{}
 		for _, sh := range oos.short {
-			out.UserErrors = append(out.UserErrors, auth.UserError{Field: []string{"input", "cartId", relay.GlobalID("ProductVariant", sh.VariantID)},
+			out.UserErrors = append(out.UserErrors, apperr.UserError{Field: []string{"input", "cartId", relay.GlobalID("ProductVariant", sh.VariantID)},
 				Message: "only " + strconv.Itoa(sh.Available) + " of " + strconv.Itoa(sh.Requested) + " available for " + relay.GlobalID("ProductVariant", sh.VariantID), Code: "OUT_OF_STOCK"})
 		}
 		return out, nil
@@ -243,38 +203,12 @@ func (s *Service) begin(ctx context.Context, sh *shop.Shop, in BeginInput) (Begi
 	}
 	intent, err := s.provider.CreateIntent(ctx, sh.ID, order.ID, order.TotalAmount, string(order.CurrencyCode))
 	if err != nil {
-		s.abandon(ctx, sh.ID, order.ID)
+		s.orders.Abandon(ctx, sh.ID, order.ID, "payment could not be created")
 		return BeginResult{}, err
 	}
-	if err := s.q.OrderSetPayment(ctx, dbq.OrderSetPaymentParams{PaymentIntentID: &intent.ID, PaymentClientSecret: intent.ClientSecret, ShopID: sh.ID, ID: order.ID}); err != nil {
-		s.abandon(ctx, sh.ID, order.ID)
-		return BeginResult{}, pg.MapError(err)
+	if err := s.orders.AttachPayment(ctx, sh.ID, order.ID, intent.ID, intent.ClientSecret); err != nil {
+		s.orders.Abandon(ctx, sh.ID, order.ID, "payment could not be created")
+		return BeginResult{}, err
 	}
 	return BeginResult{OrderID: &order.ID, Provider: intent.Provider, ClientSecret: intent.ClientSecret}, nil
-}
-
-// abandon cancels an order whose payment could not be created, releasing
-// its stock, so the retry that follows starts clean.
-func (s *Service) abandon(ctx context.Context, shopID, orderID uuid.UUID) {
-	ctx = context.WithoutCancel(ctx)
-	reason := "payment could not be created"
-	var levels []inventory.Level
-	err := pg.WithTenantTx(pg.WithShopID(ctx, shopID), s.db, func(tx pgx.Tx) error {
-		if err := pg.MapError(dbq.New(tx).OrderExpiryDelete(ctx, dbq.OrderExpiryDeleteParams{ShopID: shopID, OrderID: orderID})); err != nil {
-			return err
-		}
-		if _, err := orders.Transition(ctx, tx, shopID, orderID, orders.Change{To: orders.Cancelled, Actor: "system", Note: reason, Reason: &reason}); err != nil {
-			return err
-		}
-		var err error
-		levels, err = inventory.Release(ctx, tx, shopID, orderID)
-		return err
-	})
-	if err != nil {
-		s.log.Error("abandoning order after payment failure", "order", orderID, "err", err)
-		return
-	}
-	if s.OnStock != nil {
-		s.OnStock(ctx, shopID, levels)
-	}
 }

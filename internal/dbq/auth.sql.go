@@ -13,7 +13,7 @@ import (
 )
 
 const aPIKeyByID = `-- name: APIKeyByID :one
-SELECT shop_id, id, kind, name, display_prefix, key_hash, scopes, rate_limit, expires_at, revoked_at, created_by, last_used_at, created_at FROM api_keys WHERE shop_id = $1 AND id = $2
+SELECT id, shop_id, kind, name, display_prefix, scopes, rate_limit, expires_at, revoked_at, created_by, created_at, last_used_at FROM api_keys WHERE shop_id = $1 AND id = $2
 `
 
 type APIKeyByIDParams struct {
@@ -21,23 +21,37 @@ type APIKeyByIDParams struct {
 	ID     uuid.UUID
 }
 
-func (q *Queries) APIKeyByID(ctx context.Context, arg APIKeyByIDParams) (ApiKey, error) {
+type APIKeyByIDRow struct {
+	ID            uuid.UUID
+	ShopID        uuid.UUID
+	Kind          string
+	Name          string
+	DisplayPrefix string
+	Scopes        []string
+	RateLimit     int32
+	ExpiresAt     *time.Time
+	RevokedAt     *time.Time
+	CreatedBy     *uuid.UUID
+	CreatedAt     time.Time
+	LastUsedAt    *time.Time
+}
+
+func (q *Queries) APIKeyByID(ctx context.Context, arg APIKeyByIDParams) (APIKeyByIDRow, error) {
 	row := q.db.QueryRow(ctx, aPIKeyByID, arg.ShopID, arg.ID)
-	var i ApiKey
+	var i APIKeyByIDRow
 	err := row.Scan(
-		&i.ShopID,
 		&i.ID,
+		&i.ShopID,
 		&i.Kind,
 		&i.Name,
 		&i.DisplayPrefix,
-		&i.KeyHash,
 		&i.Scopes,
 		&i.RateLimit,
 		&i.ExpiresAt,
 		&i.RevokedAt,
 		&i.CreatedBy,
-		&i.LastUsedAt,
 		&i.CreatedAt,
+		&i.LastUsedAt,
 	)
 	return i, err
 }
@@ -45,7 +59,7 @@ func (q *Queries) APIKeyByID(ctx context.Context, arg APIKeyByIDParams) (ApiKey,
 const aPIKeyCreate = `-- name: APIKeyCreate :one
 INSERT INTO api_keys (shop_id, kind, name, display_prefix, key_hash, scopes, rate_limit, expires_at, created_by)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-RETURNING shop_id, id, kind, name, display_prefix, key_hash, scopes, rate_limit, expires_at, revoked_at, created_by, last_used_at, created_at
+RETURNING id, shop_id, kind, name, display_prefix, scopes, rate_limit, expires_at, revoked_at, created_by, created_at, last_used_at
 `
 
 type APIKeyCreateParams struct {
@@ -60,7 +74,22 @@ type APIKeyCreateParams struct {
 	CreatedBy     *uuid.UUID
 }
 
-func (q *Queries) APIKeyCreate(ctx context.Context, arg APIKeyCreateParams) (ApiKey, error) {
+type APIKeyCreateRow struct {
+	ID            uuid.UUID
+	ShopID        uuid.UUID
+	Kind          string
+	Name          string
+	DisplayPrefix string
+	Scopes        []string
+	RateLimit     int32
+	ExpiresAt     *time.Time
+	RevokedAt     *time.Time
+	CreatedBy     *uuid.UUID
+	CreatedAt     time.Time
+	LastUsedAt    *time.Time
+}
+
+func (q *Queries) APIKeyCreate(ctx context.Context, arg APIKeyCreateParams) (APIKeyCreateRow, error) {
 	row := q.db.QueryRow(ctx, aPIKeyCreate,
 		arg.ShopID,
 		arg.Kind,
@@ -72,21 +101,20 @@ func (q *Queries) APIKeyCreate(ctx context.Context, arg APIKeyCreateParams) (Api
 		arg.ExpiresAt,
 		arg.CreatedBy,
 	)
-	var i ApiKey
+	var i APIKeyCreateRow
 	err := row.Scan(
-		&i.ShopID,
 		&i.ID,
+		&i.ShopID,
 		&i.Kind,
 		&i.Name,
 		&i.DisplayPrefix,
-		&i.KeyHash,
 		&i.Scopes,
 		&i.RateLimit,
 		&i.ExpiresAt,
 		&i.RevokedAt,
 		&i.CreatedBy,
-		&i.LastUsedAt,
 		&i.CreatedAt,
+		&i.LastUsedAt,
 	)
 	return i, err
 }
@@ -125,7 +153,7 @@ func (q *Queries) APIKeyIndexLookup(ctx context.Context, keyHash []byte) (APIKey
 const aPIKeyRevoke = `-- name: APIKeyRevoke :one
 UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
 WHERE shop_id = $1 AND id = $2
-RETURNING shop_id, id, kind, name, display_prefix, key_hash, scopes, rate_limit, expires_at, revoked_at, created_by, last_used_at, created_at
+RETURNING key_hash, id, shop_id, kind, name, display_prefix, scopes, rate_limit, expires_at, revoked_at, created_by, created_at, last_used_at
 `
 
 type APIKeyRevokeParams struct {
@@ -133,23 +161,39 @@ type APIKeyRevokeParams struct {
 	ID     uuid.UUID
 }
 
-func (q *Queries) APIKeyRevoke(ctx context.Context, arg APIKeyRevokeParams) (ApiKey, error) {
+type APIKeyRevokeRow struct {
+	KeyHash       []byte
+	ID            uuid.UUID
+	ShopID        uuid.UUID
+	Kind          string
+	Name          string
+	DisplayPrefix string
+	Scopes        []string
+	RateLimit     int32
+	ExpiresAt     *time.Time
+	RevokedAt     *time.Time
+	CreatedBy     *uuid.UUID
+	CreatedAt     time.Time
+	LastUsedAt    *time.Time
+}
+
+func (q *Queries) APIKeyRevoke(ctx context.Context, arg APIKeyRevokeParams) (APIKeyRevokeRow, error) {
 	row := q.db.QueryRow(ctx, aPIKeyRevoke, arg.ShopID, arg.ID)
-	var i ApiKey
+	var i APIKeyRevokeRow
 	err := row.Scan(
-		&i.ShopID,
+		&i.KeyHash,
 		&i.ID,
+		&i.ShopID,
 		&i.Kind,
 		&i.Name,
 		&i.DisplayPrefix,
-		&i.KeyHash,
 		&i.Scopes,
 		&i.RateLimit,
 		&i.ExpiresAt,
 		&i.RevokedAt,
 		&i.CreatedBy,
-		&i.LastUsedAt,
 		&i.CreatedAt,
+		&i.LastUsedAt,
 	)
 	return i, err
 }
@@ -166,7 +210,7 @@ func (q *Queries) APIKeyShop(ctx context.Context, keyID uuid.UUID) (uuid.UUID, e
 }
 
 const aPIKeysPage = `-- name: APIKeysPage :many
-SELECT shop_id, id, kind, name, display_prefix, key_hash, scopes, rate_limit, expires_at, revoked_at, created_by, last_used_at, created_at FROM api_keys
+SELECT id, shop_id, kind, name, display_prefix, scopes, rate_limit, expires_at, revoked_at, created_by, created_at, last_used_at FROM api_keys
 WHERE shop_id = $1 AND ($2::uuid IS NULL OR id > $2::uuid)
 ORDER BY id LIMIT $3
 `
@@ -177,29 +221,43 @@ type APIKeysPageParams struct {
 	Lim     int32
 }
 
-func (q *Queries) APIKeysPage(ctx context.Context, arg APIKeysPageParams) ([]ApiKey, error) {
+type APIKeysPageRow struct {
+	ID            uuid.UUID
+	ShopID        uuid.UUID
+	Kind          string
+	Name          string
+	DisplayPrefix string
+	Scopes        []string
+	RateLimit     int32
+	ExpiresAt     *time.Time
+	RevokedAt     *time.Time
+	CreatedBy     *uuid.UUID
+	CreatedAt     time.Time
+	LastUsedAt    *time.Time
+}
+
+func (q *Queries) APIKeysPage(ctx context.Context, arg APIKeysPageParams) ([]APIKeysPageRow, error) {
 	rows, err := q.db.Query(ctx, aPIKeysPage, arg.ShopID, arg.AfterID, arg.Lim)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []ApiKey{}
+	items := []APIKeysPageRow{}
 	for rows.Next() {
-		var i ApiKey
+		var i APIKeysPageRow
 		if err := rows.Scan(
-			&i.ShopID,
 			&i.ID,
+			&i.ShopID,
 			&i.Kind,
 			&i.Name,
 			&i.DisplayPrefix,
-			&i.KeyHash,
 			&i.Scopes,
 			&i.RateLimit,
 			&i.ExpiresAt,
 			&i.RevokedAt,
 			&i.CreatedBy,
-			&i.LastUsedAt,
 			&i.CreatedAt,
+			&i.LastUsedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -226,146 +284,6 @@ type APIKeysTouchParams struct {
 func (q *Queries) APIKeysTouch(ctx context.Context, arg APIKeysTouchParams) error {
 	_, err := q.db.Exec(ctx, aPIKeysTouch, arg.ShopID, arg.Ids, arg.Times)
 	return err
-}
-
-const customerByEmail = `-- name: CustomerByEmail :one
-SELECT shop_id, id, email, first_name, last_name, password_hash, created_at, updated_at FROM customers WHERE shop_id = $1 AND lower(email) = lower($2::text)
-`
-
-type CustomerByEmailParams struct {
-	ShopID uuid.UUID
-	Email  string
-}
-
-func (q *Queries) CustomerByEmail(ctx context.Context, arg CustomerByEmailParams) (Customer, error) {
-	row := q.db.QueryRow(ctx, customerByEmail, arg.ShopID, arg.Email)
-	var i Customer
-	err := row.Scan(
-		&i.ShopID,
-		&i.ID,
-		&i.Email,
-		&i.FirstName,
-		&i.LastName,
-		&i.PasswordHash,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-	)
-	return i, err
-}
-
-const customerCreate = `-- name: CustomerCreate :one
-INSERT INTO customers (shop_id, email, first_name, last_name, password_hash)
-VALUES ($1, $2, $3, $4, $5)
-RETURNING shop_id, id, email, first_name, last_name, password_hash, created_at, updated_at
-`
-
-type CustomerCreateParams struct {
-	ShopID       uuid.UUID
-	Email        string
-	FirstName    string
-	LastName     string
-	PasswordHash string
-}
-
-func (q *Queries) CustomerCreate(ctx context.Context, arg CustomerCreateParams) (Customer, error) {
-	row := q.db.QueryRow(ctx, customerCreate,
-		arg.ShopID,
-		arg.Email,
-		arg.FirstName,
-		arg.LastName,
-		arg.PasswordHash,
-	)
-	var i Customer
-	err := row.Scan(
-		&i.ShopID,
-		&i.ID,
-		&i.Email,
-		&i.FirstName,
-		&i.LastName,
-		&i.PasswordHash,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-	)
-	return i, err
-}
-
-const customersByIDs = `-- name: CustomersByIDs :many
-SELECT shop_id, id, email, first_name, last_name, password_hash, created_at, updated_at FROM customers WHERE shop_id = $1 AND id = ANY($2::uuid[])
-`
-
-type CustomersByIDsParams struct {
-	ShopID uuid.UUID
-	Ids    []uuid.UUID
-}
-
-func (q *Queries) CustomersByIDs(ctx context.Context, arg CustomersByIDsParams) ([]Customer, error) {
-	rows, err := q.db.Query(ctx, customersByIDs, arg.ShopID, arg.Ids)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []Customer{}
-	for rows.Next() {
-		var i Customer
-		if err := rows.Scan(
-			&i.ShopID,
-			&i.ID,
-			&i.Email,
-			&i.FirstName,
-			&i.LastName,
-			&i.PasswordHash,
-			&i.CreatedAt,
-			&i.UpdatedAt,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const customersPage = `-- name: CustomersPage :many
-SELECT shop_id, id, email, first_name, last_name, password_hash, created_at, updated_at FROM customers
-WHERE shop_id = $1 AND ($2::uuid IS NULL OR id > $2::uuid)
-ORDER BY id LIMIT $3
-`
-
-type CustomersPageParams struct {
-	ShopID  uuid.UUID
-	AfterID *uuid.UUID
-	Lim     int32
-}
-
-func (q *Queries) CustomersPage(ctx context.Context, arg CustomersPageParams) ([]Customer, error) {
-	rows, err := q.db.Query(ctx, customersPage, arg.ShopID, arg.AfterID, arg.Lim)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []Customer{}
-	for rows.Next() {
-		var i Customer
-		if err := rows.Scan(
-			&i.ShopID,
-			&i.ID,
-			&i.Email,
-			&i.FirstName,
-			&i.LastName,
-			&i.PasswordHash,
-			&i.CreatedAt,
-			&i.UpdatedAt,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
 }
 
 const membershipGet = `-- name: MembershipGet :one

@@ -155,46 +155,6 @@ func (q *Queries) OrderEventInsert(ctx context.Context, arg OrderEventInsertPara
 	return err
 }
 
-const orderEvents = `-- name: OrderEvents :many
-SELECT shop_id, order_id, id, from_status, to_status, actor, note, payment_ref, amount, created_at FROM order_events WHERE shop_id = $1 AND order_id = $2 ORDER BY created_at, id
-`
-
-type OrderEventsParams struct {
-	ShopID  uuid.UUID
-	OrderID uuid.UUID
-}
-
-func (q *Queries) OrderEvents(ctx context.Context, arg OrderEventsParams) ([]OrderEvent, error) {
-	rows, err := q.db.Query(ctx, orderEvents, arg.ShopID, arg.OrderID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []OrderEvent{}
-	for rows.Next() {
-		var i OrderEvent
-		if err := rows.Scan(
-			&i.ShopID,
-			&i.OrderID,
-			&i.ID,
-			&i.FromStatus,
-			&i.ToStatus,
-			&i.Actor,
-			&i.Note,
-			&i.PaymentRef,
-			&i.Amount,
-			&i.CreatedAt,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const orderEventsByOrderIDs = `-- name: OrderEventsByOrderIDs :many
 SELECT shop_id, order_id, id, from_status, to_status, actor, note, payment_ref, amount, created_at FROM order_events WHERE shop_id = $1 AND order_id = ANY($2::uuid[]) ORDER BY order_id, created_at, id
 `

@@ -14,7 +14,7 @@ import (
 
 	"cartograph/internal/apperr"
 	"cartograph/internal/catalog"
-	"cartograph/internal/dbq"
+	"cartograph/internal/customers"
 
 	"github.com/google/uuid"
 	"github.com/graph-gophers/dataloader/v7"
@@ -26,16 +26,15 @@ type Catalog interface {
 	VariantsByProductIDs(ctx context.Context, ids []uuid.UUID) ([][]*catalog.Variant, error)
 	VariantsByIDs(ctx context.Context, ids []uuid.UUID) ([]*catalog.Variant, error)
 	ImagesByProductIDs(ctx context.Context, ids []uuid.UUID) ([][]*catalog.Image, error)
-	ImagesByIDs(ctx context.Context, ids []uuid.UUID) ([]*catalog.Image, error)
 	OptionsByProductIDs(ctx context.Context, ids []uuid.UUID) ([][]*catalog.Option, error)
 	OptionsByIDs(ctx context.Context, ids []uuid.UUID) ([]*catalog.Option, error)
 	CollectionIDsByProductIDs(ctx context.Context, ids []uuid.UUID) ([][]uuid.UUID, error)
 	CollectionsByIDs(ctx context.Context, ids []uuid.UUID) ([]*catalog.Collection, error)
 }
 
-// Customers is the customer batch source (a *auth.Service).
+// Customers is the customer batch source (a *customers.Service).
 type Customers interface {
-	CustomersByIDs(ctx context.Context, ids []uuid.UUID) ([]*dbq.Customer, error)
+	ByIDs(ctx context.Context, ids []uuid.UUID) ([]*customers.Customer, error)
 }
 
 // Loader is a dataloader keyed by row id.
@@ -47,12 +46,11 @@ type Loaders struct {
 	VariantsByProduct    Loader[[]*catalog.Variant]
 	VariantByID          Loader[*catalog.Variant]
 	ImagesByProduct      Loader[[]*catalog.Image]
-	ImageByID            Loader[*catalog.Image]
 	OptionsByProduct     Loader[[]*catalog.Option]
 	OptionByID           Loader[*catalog.Option]
 	CollectionsByProduct Loader[[]uuid.UUID]
 	CollectionByID       Loader[*catalog.Collection]
-	CustomerByID         Loader[*dbq.Customer]
+	CustomerByID         Loader[*customers.Customer]
 
 	src Catalog
 }
@@ -83,18 +81,17 @@ func newLoader[V any](f func(context.Context, []uuid.UUID) ([]V, error), wait ti
 // New returns a fresh set of loaders over src. wait is the batch window:
 // short, because parent resolvers prime the hot paths (the v7 default of
 // 16 ms would be added to every non-primed request).
-func New(src Catalog, customers Customers, wait time.Duration) *Loaders {
+func New(src Catalog, cust Customers, wait time.Duration) *Loaders {
 	return &Loaders{
 		ProductByID:          newLoader(src.ProductsByIDs, wait),
 		VariantsByProduct:    newLoader(src.VariantsByProductIDs, wait),
 		VariantByID:          newLoader(src.VariantsByIDs, wait),
 		ImagesByProduct:      newLoader(src.ImagesByProductIDs, wait),
-		ImageByID:            newLoader(src.ImagesByIDs, wait),
 		OptionsByProduct:     newLoader(src.OptionsByProductIDs, wait),
 		OptionByID:           newLoader(src.OptionsByIDs, wait),
 		CollectionsByProduct: newLoader(src.CollectionIDsByProductIDs, wait),
 		CollectionByID:       newLoader(src.CollectionsByIDs, wait),
-		CustomerByID:         newLoader(customers.CustomersByIDs, wait),
+		CustomerByID:         newLoader(cust.ByIDs, wait),
 		src:                  src,
 	}
 }
@@ -117,9 +114,9 @@ func For(ctx context.Context) *Loaders {
 }
 
 // Middleware installs a fresh set of loaders per request.
-func Middleware(src Catalog, customers Customers, wait time.Duration, next http.Handler) http.Handler {
+func Middleware(src Catalog, cust Customers, wait time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(With(r.Context(), New(src, customers, wait))))
+		next.ServeHTTP(w, r.WithContext(With(r.Context(), New(src, cust, wait))))
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"cartograph/db/migrations"
 
@@ -99,6 +100,16 @@ func Status(ctx context.Context, pool *pgxpool.Pool, out io.Writer) error {
 	}
 	for _, s := range st {
 		fmt.Fprintf(out, "%-8s %s\n", s.State, s.Source.Path)
+	}
+	return nil
+}
+
+// SetAppPassword sets the password the application role cartograph_app
+// logs in with (ALTER ROLE takes no bind parameters, so it is quoted here).
+func SetAppPassword(ctx context.Context, pool *pgxpool.Pool, password string) error {
+	lit := "'" + strings.ReplaceAll(password, "'", "''") + "'"
+	if _, err := pool.Exec(ctx, "ALTER ROLE cartograph_app PASSWORD "+lit); err != nil {
+		return fmt.Errorf("setting the cartograph_app password: %w", err)
 	}
 	return nil
 }

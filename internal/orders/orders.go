@@ -29,20 +29,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Status is an order status.
-type Status = dbq.OrderStatus
-
-// The statuses.
-const (
-	PendingPayment    = dbq.OrderStatusPENDINGPAYMENT
-	Paid              = dbq.OrderStatusPAID
-	Fulfilled         = dbq.OrderStatusFULFILLED
-	Cancelled         = dbq.OrderStatusCANCELLED
-	Expired           = dbq.OrderStatusEXPIRED
-	Refunded          = dbq.OrderStatusREFUNDED
-	PartiallyRefunded = dbq.OrderStatusPARTIALLYREFUNDED
-)
-
 // transitions is the whole state machine.
 var transitions = map[Status][]Status{
 	PendingPayment:    {Paid, Cancelled, Expired},
@@ -77,22 +63,23 @@ type Change struct {
 // Transition locks the order, checks the move and applies it with a
 // timeline event, inside tx. An illegal move returns *TransitionError and
 // changes nothing.
-func Transition(ctx context.Context, tx pgx.Tx, shopID, orderID uuid.UUID, c Change) (*dbq.Order, error) {
+func Transition(ctx context.Context, tx pgx.Tx, shopID, orderID uuid.UUID, c Change) (*Order, error) {
 	q := dbq.New(tx)
-	o, err := q.OrderLock(ctx, dbq.OrderLockParams{ShopID: shopID, ID: orderID})
+	row, err := q.OrderLock(ctx, dbq.OrderLockParams{ShopID: shopID, ID: orderID})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apperr.New(apperr.NotFound, "no such order")
 	}
 	if err != nil {
 		return nil, pg.MapError(err)
 	}
+	o := orderFromRow(&row)
 	if !Allowed(o.Status, c.To) {
-		return &o, &TransitionError{From: o.Status, To: c.To}
+		return o, &TransitionError{From: o.Status, To: c.To}
 	}
 	if c.Refund > o.TotalAmount-o.RefundedAmount {
-		return &o, apperr.BadInput("amount", "refund exceeds the amount left to refund")
+		return o, apperr.BadInput("amount", "refund exceeds the amount left to refund")
 	}
-	updated, err := q.OrderSetStatus(ctx, dbq.OrderSetStatusParams{Status: c.To, CancelReason: c.Reason, RefundAmount: c.Refund, ShopID: shopID, ID: orderID})
+	updated, err := q.OrderSetStatus(ctx, dbq.OrderSetStatusParams{Status: dbq.OrderStatus(c.To), CancelReason: c.Reason, RefundAmount: c.Refund, ShopID: shopID, ID: orderID})
 	if err != nil {
 		return nil, pg.MapError(err)
 	}
@@ -101,10 +88,10 @@ func Transition(ctx context.Context, tx pgx.Tx, shopID, orderID uuid.UUID, c Cha
 		amount = &c.Refund
 	}
 	if err := q.OrderEventInsert(ctx, dbq.OrderEventInsertParams{ShopID: shopID, OrderID: orderID,
-		FromStatus: dbq.NullOrderStatus{OrderStatus: o.Status, Valid: true}, ToStatus: c.To, Actor: c.Actor, Note: c.Note, PaymentRef: c.PaymentRef, Amount: amount}); err != nil {
+		FromStatus: dbq.NullOrderStatus{OrderStatus: dbq.OrderStatus(o.Status), Valid: true}, ToStatus: dbq.OrderStatus(c.To), Actor: c.Actor, Note: c.Note, PaymentRef: c.PaymentRef, Amount: amount}); err != nil {
 		return nil, pg.MapError(err)
 	}
-	return &updated, nil
+	return orderFromRow(&updated), nil
 }
 
 // CartClearer empties a cart once its order is paid (internal/cart).
@@ -132,7 +119,7 @@ func NewService(db *pgxpool.Pool, provider payments.Provider, idem *idempotency.
 // Result is the outcome of a staff action: the order, or user errors.
 type Result struct {
 	OrderID    uuid.UUID
-	UserErrors []auth.UserError
+	UserErrors []apperr.UserError
 }
 
 func (s *Service) notify(ctx context.Context, shopID uuid.UUID, levels []inventory.Level) {
@@ -143,11 +130,8 @@ func (s *Service) notify(ctx context.Context, shopID uuid.UUID, levels []invento
 
 // staffAction runs an authorized transition with optional idempotency.
 func (s *Service) staffAction(ctx context.Context, orderID uuid.UUID, key, op string, req any, fn func(context.Context, *shop.Shop) (Result, error)) (Result, error) {
-	if err := auth.Require(ctx, auth.ScopeOrdersWrite); err != nil {
+	if err := auth.StaffOrKey(ctx, "customers cannot change orders", auth.ScopeOrdersWrite); err != nil {
 		return Result{}, err
-	}
-	if auth.FromContext(ctx).Kind == auth.Customer {
-		return Result{}, apperr.New(apperr.Forbidden, "customers cannot change orders")
 	}
 	sh, err := shop.FromContext(ctx)
 	if err != nil {
@@ -163,10 +147,10 @@ func (s *Service) staffAction(ctx context.Context, orderID uuid.UUID, key, op st
 func userErr(err error) (Result, error) {
 	var te *TransitionError
 	if errors.As(err, &te) {
-		return Result{UserErrors: []auth.UserError{{Field: []string{"id"}, Message: te.Error(), Code: InvalidTransition}}}, nil
+		return Result{UserErrors: []apperr.UserError{{Field: []string{"id"}, Message: te.Error(), Code: InvalidTransition}}}, nil
 	}
 	if ae, ok := apperr.As(err); ok && ae.Code == apperr.BadUserInput {
-		return Result{UserErrors: []auth.UserError{{Field: []string{ae.Field}, Message: ae.Message, Code: "INVALID"}}}, nil
+		return Result{UserErrors: []apperr.UserError{{Field: []string{ae.Field}, Message: ae.Message, Code: "INVALID"}}}, nil
 	}
 	return Result{}, err
 }
@@ -180,7 +164,7 @@ func (s *Service) MarkPaid(ctx context.Context, orderID uuid.UUID, note, key str
 			return Result{}, err
 		}
 		if o.PaymentProvider != "manual" {
-			return Result{UserErrors: []auth.UserError{{Field: []string{"id"}, Message: "only manual-payment orders can be marked paid; card payments are confirmed by the provider", Code: "NOT_MANUAL"}}}, nil
+			return Result{UserErrors: []apperr.UserError{{Field: []string{"id"}, Message: "only manual-payment orders can be marked paid; card payments are confirmed by the provider", Code: "NOT_MANUAL"}}}, nil
 		}
 		if err := s.paid(ctx, sh.ID, orderID, auth.FromContext(ctx).Ref(), note, o.PaymentIntentID); err != nil {
 			return userErr(err)
@@ -190,7 +174,7 @@ func (s *Service) MarkPaid(ctx context.Context, orderID uuid.UUID, note, key str
 }
 
 // order reads one order of the shop, NOT_FOUND when it does not exist.
-func (s *Service) order(ctx context.Context, shopID, orderID uuid.UUID) (*dbq.Order, error) {
+func (s *Service) order(ctx context.Context, shopID, orderID uuid.UUID) (*Order, error) {
 	o, err := s.q.OrderGet(ctx, dbq.OrderGetParams{ShopID: shopID, ID: orderID})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apperr.New(apperr.NotFound, "no such order")
@@ -198,7 +182,7 @@ func (s *Service) order(ctx context.Context, shopID, orderID uuid.UUID) (*dbq.Or
 	if err != nil {
 		return nil, pg.MapError(err)
 	}
-	return &o, nil
+	return orderFromRow(&o), nil
 }
 
 // paid moves an order to PAID and commits its stock, then clears its cart.
@@ -231,9 +215,9 @@ func (s *Service) paid(ctx context.Context, shopID, orderID uuid.UUID, actor, no
 
 // release ends an unpaid order (CANCELLED or EXPIRED) and frees its stock.
 // Returns the payment intent to cancel, if any.
-func (s *Service) release(ctx context.Context, shopID, orderID uuid.UUID, to Status, actor, note string, reason *string, ref *string) (*dbq.Order, error) {
+func (s *Service) release(ctx context.Context, shopID, orderID uuid.UUID, to Status, actor, note string, reason *string, ref *string) (*Order, error) {
 	var levels []inventory.Level
-	var out *dbq.Order
+	var out *Order
 	err := pg.WithTenantTx(pg.WithShopID(ctx, shopID), s.db, func(tx pgx.Tx) error {
 		if err := dropExpiry(ctx, tx, shopID, orderID); err != nil {
 			return err
@@ -288,7 +272,7 @@ func (s *Service) Cancel(ctx context.Context, orderID uuid.UUID, reason, key str
 	})
 }
 
-func (s *Service) cancelIntent(ctx context.Context, o *dbq.Order) {
+func (s *Service) cancelIntent(ctx context.Context, o *Order) {
 	if o.PaymentIntentID == nil || o.PaymentProvider != s.provider.Name() {
 		return
 	}
@@ -315,7 +299,7 @@ func (s *Service) Refund(ctx context.Context, orderID uuid.UUID, amount *int64, 
 			amt = *amount
 		}
 		if amt <= 0 || amt > left {
-			return Result{UserErrors: []auth.UserError{{Field: []string{"amount"}, Message: "refund must be positive and at most what is left to refund", Code: "INVALID"}}}, nil
+			return Result{UserErrors: []apperr.UserError{{Field: []string{"amount"}, Message: "refund must be positive and at most what is left to refund", Code: "INVALID"}}}, nil
 		}
 		to := Refunded
 		if amt < left {
@@ -325,7 +309,7 @@ func (s *Service) Refund(ctx context.Context, orderID uuid.UUID, amount *int64, 
 	})
 }
 
-func (s *Service) refund(ctx context.Context, shopID uuid.UUID, o *dbq.Order, amt int64, to Status, reason, key string) (Result, error) {
+func (s *Service) refund(ctx context.Context, shopID uuid.UUID, o *Order, amt int64, to Status, reason, key string) (Result, error) {
 	if !Allowed(o.Status, to) {
 		return userErr(&TransitionError{From: o.Status, To: to})
 	}
@@ -463,7 +447,7 @@ func (s *Service) SweepExpired(ctx context.Context, limit int) (int, error) {
 	done := 0
 	for done < limit {
 		var shopID uuid.UUID
-		var expired *dbq.Order
+		var expired *Order
 		var levels []inventory.Level
 		found := false
 		err := pg.WithTx(ctx, s.db, func(tx pgx.Tx) error {

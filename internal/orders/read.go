@@ -2,7 +2,6 @@ package orders
 
 import (
 	"context"
-	"strconv"
 	"time"
 
 	"cartograph/internal/apperr"
@@ -15,22 +14,6 @@ import (
 	"github.com/google/uuid"
 )
 
-// Order is an order with its line snapshot and timeline.
-type Order struct {
-	dbq.Order
-	Lines  []dbq.OrderLine
-	Events []dbq.OrderEvent
-}
-
-// NodeID is the order's global ID.
-func (o *Order) NodeID() string { return relay.GlobalID("Order", o.ID) }
-
-// IsNode marks Order as a Node.
-func (*Order) IsNode() {}
-
-// Name is the human order number, "#1001".
-func (o *Order) Name() string { return "#" + strconv.FormatInt(o.Number, 10) }
-
 // Filter narrows an order listing.
 type Filter struct {
 	Status      *Status
@@ -39,19 +22,13 @@ type Filter struct {
 	CreatedTo   *time.Time
 }
 
-// Cursor marks a position in the newest-first order listing.
-type Cursor struct {
-	CreatedAt time.Time
-	ID        uuid.UUID
-}
-
 // withDetails loads lines and events of orders in two statements.
 func (s *Service) withDetails(ctx context.Context, shopID uuid.UUID, rows []dbq.Order) ([]*Order, error) {
 	out := make([]*Order, len(rows))
 	ids := make([]uuid.UUID, len(rows))
 	by := map[uuid.UUID]*Order{}
 	for i := range rows {
-		out[i] = &Order{Order: rows[i]}
+		out[i] = orderFromRow(&rows[i])
 		ids[i] = rows[i].ID
 		by[rows[i].ID] = out[i]
 	}
@@ -63,14 +40,14 @@ func (s *Service) withDetails(ctx context.Context, shopID uuid.UUID, rows []dbq.
 		return nil, pg.MapError(err)
 	}
 	for _, l := range lines {
-		by[l.OrderID].Lines = append(by[l.OrderID].Lines, l)
+		by[l.OrderID].Lines = append(by[l.OrderID].Lines, lineFromRow(l))
 	}
 	events, err := s.q.OrderEventsByOrderIDs(ctx, dbq.OrderEventsByOrderIDsParams{ShopID: shopID, OrderIds: ids})
 	if err != nil {
 		return nil, pg.MapError(err)
 	}
 	for _, e := range events {
-		by[e.OrderID].Events = append(by[e.OrderID].Events, e)
+		by[e.OrderID].Events = append(by[e.OrderID].Events, eventFromRow(e))
 	}
 	return out, nil
 }
@@ -102,7 +79,7 @@ func (s *Service) byID(ctx context.Context, id uuid.UUID, restrict bool) (*Order
 	if len(rows) == 0 {
 		return nil, nil
 	}
-	if p := auth.FromContext(ctx); restrict && p.Kind == auth.Customer && (rows[0].CustomerID == nil || *rows[0].CustomerID != p.CustomerID) {
+	if restrict && !auth.Owns(ctx, rows[0].CustomerID) {
 		return nil, nil
 	}
 	out, err := s.withDetails(ctx, sh.ID, rows)
@@ -114,42 +91,58 @@ func (s *Service) byID(ctx context.Context, id uuid.UUID, restrict bool) (*Order
 
 // List pages the shop's orders, newest first (orders:read). A customer is
 // limited to their own orders whatever the filter says.
-func (s *Service) List(ctx context.Context, f Filter, after *Cursor, limit int) ([]*Order, bool, error) {
+func (s *Service) List(ctx context.Context, f Filter, p relay.Page) (relay.Conn[*Order], error) {
+	var none relay.Conn[*Order]
 	if err := auth.Require(ctx, auth.ScopeOrdersRead); err != nil {
-		return nil, false, err
+		return none, err
 	}
 	sh, err := shop.FromContext(ctx)
 	if err != nil {
-		return nil, false, err
+		return none, err
 	}
-	if p := auth.FromContext(ctx); p.Kind == auth.Customer {
-		f.CustomerID = &p.CustomerID
+	if own := auth.OwnCustomer(ctx); own != nil {
+		f.CustomerID = own
 	}
-	params := dbq.OrdersPageParams{ShopID: sh.ID, CustomerID: f.CustomerID, CreatedFrom: f.CreatedFrom, CreatedTo: f.CreatedTo, Lim: int32(limit + 1)}
+	params := dbq.OrdersPageParams{ShopID: sh.ID, CustomerID: f.CustomerID, CreatedFrom: f.CreatedFrom, CreatedTo: f.CreatedTo, Lim: int32(p.Limit + 1)}
 	if f.Status != nil {
-		params.Status = dbq.NullOrderStatus{OrderStatus: *f.Status, Valid: true}
+		params.Status = dbq.NullOrderStatus{OrderStatus: dbq.OrderStatus(*f.Status), Valid: true}
 	}
-	if after != nil {
-		params.AfterCreated, params.AfterID = &after.CreatedAt, &after.ID
+	if p.After != "" {
+		parts, err := relay.DecodeCursor("after", p.After, "ORD", 2)
+		if err != nil {
+			return none, err
+		}
+		id, err1 := uuid.Parse(parts[0])
+		at, err2 := time.Parse(time.RFC3339Nano, parts[1])
+		if err1 != nil || err2 != nil {
+			return none, apperr.BadInput("after", "invalid cursor for this query")
+		}
+		params.AfterCreated, params.AfterID = &at, &id
 	}
 	rows, err := s.q.OrdersPage(ctx, params)
 	if err != nil {
-		return nil, false, pg.MapError(err)
+		return none, pg.MapError(err)
 	}
-	more := len(rows) > limit
-	if more {
-		rows = rows[:limit]
+	if len(rows) > p.Limit {
+		rows = rows[:p.Limit+1] // keep the probe row for ForwardConn, skip its details
 	}
-	out, err := s.withDetails(ctx, sh.ID, rows)
-	return out, more, err
+	list, err := s.withDetails(ctx, sh.ID, rows[:min(len(rows), p.Limit)])
+	if err != nil {
+		return none, err
+	}
+	if len(rows) > p.Limit {
+		list = append(list, nil)
+	}
+	return relay.ForwardConn(list, p.Limit, p.After != "", func(o *Order) string {
+		return relay.EncodeCursor("ORD", o.ID.String(), o.CreatedAt.UTC().Format(time.RFC3339Nano))
+	}), nil
 }
 
 // CustomerOrders pages one customer's orders: the customer themself, or
 // staff/keys with orders:read.
-func (s *Service) CustomerOrders(ctx context.Context, customerID uuid.UUID, after *Cursor, limit int) ([]*Order, bool, error) {
-	p := auth.FromContext(ctx)
-	if p.Kind == auth.Customer && p.CustomerID != customerID {
-		return nil, false, apperr.New(apperr.Forbidden, "customers can only read their own orders")
+func (s *Service) CustomerOrders(ctx context.Context, customerID uuid.UUID, p relay.Page) (relay.Conn[*Order], error) {
+	if err := auth.OwnerOrStaff(ctx, customerID, auth.ScopeOrdersRead); err != nil {
+		return relay.Conn[*Order]{}, err
 	}
-	return s.List(ctx, Filter{CustomerID: &customerID}, after, limit)
+	return s.List(ctx, Filter{CustomerID: &customerID}, p)
 }

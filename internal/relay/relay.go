@@ -191,3 +191,65 @@ func Nodes[E, N any](edges []E, node func(*E) *N) []*N {
 	}
 	return out
 }
+
+// Edge is one node of a Conn with its opaque cursor.
+type Edge[N any] struct {
+	Cursor string
+	Node   N
+}
+
+// Conn is the one page shape services return for keyset-paginated lists
+// (orders, customers, API keys); graph/ maps it mechanically onto the
+// GraphQL connection types. The catalog's hot-path connection types have
+// the same fields and are bound by gqlgen directly.
+type Conn[N any] struct {
+	Edges    []Edge[N]
+	PageInfo PageInfo
+}
+
+// Nodes lists the page's nodes in order.
+func (c Conn[N]) Nodes() []N {
+	out := make([]N, len(c.Edges))
+	for i := range c.Edges {
+		out[i] = c.Edges[i].Node
+	}
+	return out
+}
+
+// ForwardConn builds a forward page from rows fetched with LIMIT limit+1
+// (the extra row only says there is a next page). hadAfter reports whether
+// the page started after a cursor.
+func ForwardConn[N any](rows []N, limit int, hadAfter bool, cursor func(N) string) Conn[N] {
+	more := len(rows) > limit
+	if more {
+		rows = rows[:limit]
+	}
+	c := Conn[N]{Edges: make([]Edge[N], len(rows)), PageInfo: PageInfo{HasNextPage: more, HasPreviousPage: hadAfter}}
+	for i, r := range rows {
+		c.Edges[i] = Edge[N]{Cursor: cursor(r), Node: r}
+	}
+	if n := len(c.Edges); n > 0 {
+		c.PageInfo.StartCursor, c.PageInfo.EndCursor = &c.Edges[0].Cursor, &c.Edges[n-1].Cursor
+	}
+	return c
+}
+
+// IDCursor encodes the cursor of an id-ordered list under key.
+func IDCursor(key string, id uuid.UUID) string { return EncodeCursor(key, id.String()) }
+
+// AfterID decodes p.After as an IDCursor of key: nil when the page starts
+// at the beginning, BAD_USER_INPUT on "after" when it is not such a cursor.
+func AfterID(p Page, key string) (*uuid.UUID, error) {
+	if p.After == "" {
+		return nil, nil
+	}
+	parts, err := DecodeCursor("after", p.After, key, 1)
+	if err != nil {
+		return nil, err
+	}
+	id, err := uuid.Parse(parts[0])
+	if err != nil {
+		return nil, apperr.BadInput("after", "invalid cursor for this query")
+	}
+	return &id, nil
+}

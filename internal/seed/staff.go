@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"cartograph/internal/auth"
+	"cartograph/internal/shop"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -19,19 +20,13 @@ func DemoOwnerEmail(shopHandle string) string { return "owner@" + shopHandle + "
 // DemoStaff creates (idempotently) one owner per demo shop. Run as the
 // database owner, like the rest of the seed.
 func DemoStaff(ctx context.Context, db *pgxpool.Pool) error {
+	shops := shop.NewResolver(db, "", "", 0)
 	for _, h := range DemoShops {
-		hash, err := auth.HashPassword(DemoOwnerPassword)
+		sh, err := shops.ByHandle(ctx, h)
 		if err != nil {
-			return err
+			return fmt.Errorf("seed staff for %s: %w", h, err)
 		}
-		_, err = db.Exec(ctx, `
-			WITH s AS (INSERT INTO staff_users (email, name, password_hash) VALUES ($1, $2, $3)
-			           ON CONFLICT (email) DO UPDATE SET name = staff_users.name RETURNING id)
-			INSERT INTO staff_memberships (shop_id, staff_id, role)
-			SELECT shops.id, s.id, 'owner' FROM shops, s WHERE shops.handle = $4
-			ON CONFLICT (shop_id, staff_id) DO NOTHING`,
-			DemoOwnerEmail(h), "Demo owner of "+h, hash, h)
-		if err != nil {
+		if err := auth.EnsureOwner(ctx, db, sh.ID, DemoOwnerEmail(h), "Demo owner of "+h, DemoOwnerPassword); err != nil {
 			return fmt.Errorf("seed staff for %s: %w", h, err)
 		}
 	}

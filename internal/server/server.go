@@ -24,6 +24,7 @@ import (
 	"cartograph/internal/catalog"
 	"cartograph/internal/checkout"
 	"cartograph/internal/config"
+	"cartograph/internal/customers"
 	"cartograph/internal/idempotency"
 	"cartograph/internal/inventory"
 	"cartograph/internal/loaders"
@@ -92,6 +93,8 @@ func New(d Deps) (*Server, error) {
 		StaffTokenTTL: d.Config.StaffTokenTTL, RefreshTokenTTL: d.Config.RefreshTokenTTL, CustomerTokenTTL: d.Config.CustomerTokenTTL,
 		LoginPerMinute: d.Config.LoginPerMinute, DefaultKeyRateLimit: d.Config.RateLimitKey,
 	})
+	custSvc := customers.New(d.DB, limiter, d.Config.LoginPerMinute*4)
+	authSvc.UseCustomers(custSvc)
 	gateway := &auth.Gateway{Shops: shops, Keys: s.keys, Signer: signer, Auth: authSvc, Limiter: limiter,
 		Limits: auth.Limits{Anonymous: d.Config.RateLimitAnon, Customer: d.Config.RateLimitCustomer, Staff: d.Config.RateLimitStaff}}
 	var provider payments.Provider = payments.Manual{}
@@ -102,8 +105,8 @@ func New(d Deps) (*Server, error) {
 	idem := idempotency.New(d.DB)
 	carts := cart.New(d.Redis, cat, d.Config.CartMaxQuantity, d.Config.BaseDomain, d.Config.CheckoutURLTemplate)
 	s.Orders = orders.NewService(d.DB, provider, idem, carts, d.Log)
-	checkoutSvc := checkout.New(d.DB, carts, provider, idem, d.Log, d.Config.ReservationTTL)
-	res := &graph.Resolver{Catalog: cat, Auth: authSvc, BaseDomain: d.Config.BaseDomain,
+	checkoutSvc := checkout.New(d.DB, s.Orders, carts, provider, idem, d.Log, d.Config.ReservationTTL)
+	res := &graph.Resolver{Catalog: cat, Auth: authSvc, CustomerService: custSvc, BaseDomain: d.Config.BaseDomain,
 		CartService: carts, CheckoutService: checkoutSvc, OrderService: s.Orders}
 	gql := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: res, Directives: generated.DirectiveRoot{
 		HasPermission: func(ctx context.Context, _ any, next graphql.Resolver, scopes []string) (any, error) {
@@ -137,7 +140,7 @@ func New(d Deps) (*Server, error) {
 		s.requests.Add(1)
 		gql.ServeHTTP(protocolStatus{w}, r)
 	})
-	api = loaders.Middleware(cat, authSvc, d.Config.LoaderWait, api)
+	api = loaders.Middleware(cat, custSvc, d.Config.LoaderWait, api)
 	api = withAuth(gateway, api)
 	api = withBodyLimit(d.Config.MaxBodyBytes, api)
 

@@ -30,6 +30,16 @@ func (s *Shop) NodeID() string { return relay.GlobalID("Shop", s.ID) }
 // IsNode marks Shop as implementing the GraphQL Node interface.
 func (*Shop) IsNode() {}
 
+// Host is the shop's primary host name: its custom domain, else
+// <handle>.<baseDomain>. The one place that derives it (primaryDomain,
+// checkout URLs).
+func (s *Shop) Host(baseDomain string) string {
+	if s.CustomDomain != nil && *s.CustomDomain != "" {
+		return *s.CustomDomain
+	}
+	return s.Handle + "." + baseDomain
+}
+
 // Description is null: shops have no description yet.
 func (*Shop) Description() *string { return nil }
 

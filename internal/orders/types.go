@@ -1,0 +1,135 @@
+package orders
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"cartograph/internal/dbq"
+	"cartograph/internal/money"
+	"cartograph/internal/relay"
+
+	"github.com/google/uuid"
+)
+
+// Status is an order status (the GraphQL enum OrderStatus).
+type Status string
+
+// The statuses.
+const (
+	PendingPayment    Status = "PENDING_PAYMENT"
+	Paid              Status = "PAID"
+	Fulfilled         Status = "FULFILLED"
+	Cancelled         Status = "CANCELLED"
+	Expired           Status = "EXPIRED"
+	Refunded          Status = "REFUNDED"
+	PartiallyRefunded Status = "PARTIALLY_REFUNDED"
+)
+
+// Address is a mailing address (Shopify's MailingAddress fields), stored
+// with the order as a snapshot.
+type Address struct {
+	FirstName string `json:"firstName,omitempty"`
+	LastName  string `json:"lastName,omitempty"`
+	Company   string `json:"company,omitempty"`
+	Address1  string `json:"address1"`
+	Address2  string `json:"address2,omitempty"`
+	City      string `json:"city"`
+	Province  string `json:"province,omitempty"`
+	Zip       string `json:"zip,omitempty"`
+	Country   string `json:"country"`
+	Phone     string `json:"phone,omitempty"`
+}
+
+// Order is an order with its line snapshot and timeline.
+type Order struct {
+	ID                   uuid.UUID
+	ShopID               uuid.UUID
+	Number               int64
+	Status               Status
+	Email                string
+	CustomerID           *uuid.UUID
+	CustomerFirstName    string
+	CustomerLastName     string
+	ShippingAddress      Address
+	BillingAddress       Address
+	CurrencyCode         money.Currency
+	SubtotalAmount       int64
+	TaxAmount            int64
+	TotalAmount          int64
+	RefundedAmount       int64
+	CartID               *string
+	PaymentProvider      string
+	PaymentIntentID      *string
+	ReservationExpiresAt *time.Time
+	CancelReason         *string
+	CreatedAt            time.Time
+	UpdatedAt            time.Time
+
+	Lines  []LineItem
+	Events []Event
+}
+
+// NodeID is the order's global ID.
+func (o *Order) NodeID() string { return relay.GlobalID("Order", o.ID) }
+
+// IsNode marks Order as a Node.
+func (*Order) IsNode() {}
+
+// Name is the human order number, "#1001".
+func (o *Order) Name() string { return "#" + strconv.FormatInt(o.Number, 10) }
+
+// LineItem is one line of an order: what was bought, at what unit price.
+type LineItem struct {
+	OrderID      uuid.UUID
+	Position     int32
+	VariantID    uuid.UUID
+	ProductID    uuid.UUID
+	ProductTitle string
+	VariantTitle string
+	Sku          string
+	UnitAmount   int64
+	Quantity     int32
+}
+
+// Event is one entry of an order's timeline: a status change, who made it
+// and why, with the payment reference and amount when money moved.
+type Event struct {
+	ID         uuid.UUID
+	OrderID    uuid.UUID
+	FromStatus *Status
+	ToStatus   Status
+	Actor      string
+	Note       string
+	PaymentRef *string
+	Amount     *int64
+	CreatedAt  time.Time
+}
+
+// orderFromRow maps a stored order (addresses decoded; a malformed stored
+// address becomes an empty one rather than failing the read).
+func orderFromRow(r *dbq.Order) *Order {
+	o := &Order{ID: r.ID, ShopID: r.ShopID, Number: r.Number, Status: Status(r.Status), Email: r.Email, CustomerID: r.CustomerID,
+		CustomerFirstName: r.CustomerFirstName, CustomerLastName: r.CustomerLastName, CurrencyCode: r.CurrencyCode,
+		SubtotalAmount: r.SubtotalAmount, TaxAmount: r.TaxAmount, TotalAmount: r.TotalAmount, RefundedAmount: r.RefundedAmount,
+		CartID: r.CartID, PaymentProvider: r.PaymentProvider, PaymentIntentID: r.PaymentIntentID,
+		ReservationExpiresAt: r.ReservationExpiresAt, CancelReason: r.CancelReason, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	_ = json.Unmarshal(r.ShippingAddress, &o.ShippingAddress)
+	_ = json.Unmarshal(r.BillingAddress, &o.BillingAddress)
+	return o
+}
+
+func lineFromRow(r dbq.OrderLine) LineItem {
+	return LineItem{OrderID: r.OrderID, Position: r.Position, VariantID: r.VariantID, ProductID: r.ProductID,
+		ProductTitle: r.ProductTitle, VariantTitle: r.VariantTitle, Sku: r.Sku, UnitAmount: r.UnitAmount, Quantity: r.Quantity}
+}
+
+func eventFromRow(r dbq.OrderEvent) Event {
+	e := Event{ID: r.ID, OrderID: r.OrderID, ToStatus: Status(r.ToStatus), Actor: r.Actor, Note: r.Note,
+		PaymentRef: r.PaymentRef, Amount: r.Amount, CreatedAt: r.CreatedAt}
+	if r.FromStatus.Valid {
+		from := Status(r.FromStatus.OrderStatus)
+		e.FromStatus = &from
+	}
+	return e
+}
