@@ -16,17 +16,18 @@ SERVICES     := eval "$$(.ci/services.sh)"; export DATABASE_URL REDIS_URL
 # The app database lives next to the admin one: .../postgres? -> .../cartograph?
 APP_DB       := export DATABASE_URL="$$(sed -E 's,/postgres([?]|$$),/cartograph\1,' <<<"$$DATABASE_URL")"
 
-.PHONY: help run test build generate check-generate vet lint bench new-migration clean
+.PHONY: help run test build assets generate check-generate vet lint bench new-migration clean
 
 help:
 	@echo "make run       bring up PostgreSQL+Redis, migrate, seed the demo shops, serve GraphiQL on http://$(LISTEN_ADDR)/"
 	@echo "make test      vet, check generated code, run every test (real PostgreSQL and Redis)"
 	@echo "make generate  regenerate gqlgen and sqlc code"
+	@echo "make assets    install the pinned GraphiQL from npm into internal/graphiql/dist (build, run and test do it)"
 	@echo "make lint      go vet + staticcheck"
 	@echo "make bench     load benchmark (vegeta + pgbench baseline), figures in .data/bench/summary.md"
 	@echo "make new-migration NAME=add_things"
 
-build:
+build: assets
 	go build -o $(BIN) ./cmd/cartograph
 
 run: build
@@ -63,8 +64,14 @@ $(TOOLS)/stripe-mock:
 	@mkdir -p $(TOOLS)
 	GOBIN=$(TOOLS) go install $(STRIPE_MOCK)
 
-test: vet check-generate $(TOOLS)/stripe-mock
+# The GraphiQL browser test must run (not skip) here; assets installs chromium for it.
+test: export CARTOGRAPH_REQUIRE_BROWSER := 1
+test: vet check-generate $(TOOLS)/stripe-mock assets
 	@$(SERVICES); STRIPE_MOCK_BIN=$(TOOLS)/stripe-mock go test -race -count=1 -timeout 12m ./...
+
+# GraphiQL (internal/graphiql): pinned npm packages -> gitignored dist/, embedded.
+assets:
+	@bash internal/graphiql/web/assets.sh
 
 bench: build
 	.ci/bench.sh

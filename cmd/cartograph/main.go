@@ -4,6 +4,7 @@
 //	cartograph migrate up|down|status         manage the database schema
 //	cartograph seed [--products N --shops M]  demo shops, or bulk bench shops
 //	cartograph keys create|list|revoke        API keys (operator bootstrap)
+//	cartograph schema print                   the GraphQL SDL, for tooling
 //
 // Configuration comes from the environment only (see internal/config).
 package main
@@ -47,7 +48,8 @@ const usage = `usage: cartograph <command>
   seed [--products N --shops M]  seed the demo shops, or N products over M bench shops
   keys create --shop HANDLE --kind public|secret [--scopes a,b] [--expires DURATION] [--name NAME] [--rate-limit N]
   keys list --shop HANDLE
-  keys revoke ID`
+  keys revoke ID
+  schema print                   write the GraphQL SDL (with @cost/@listSize) to stdout`
 
 func run(args []string) error {
 	if len(args) == 0 {
@@ -68,6 +70,12 @@ func run(args []string) error {
 		return seedCmd(ctx, cfg, args[1:])
 	case "keys":
 		return keysCmd(ctx, cfg, args[1:])
+	case "schema":
+		if len(args) != 2 || args[1] != "print" {
+			return errors.New("usage: cartograph schema print")
+		}
+		server.PrintSchema(os.Stdout)
+		return nil
 	case "help", "-h", "--help":
 		fmt.Println(usage)
 		return nil

@@ -88,6 +88,30 @@ type Config struct {
 	// CheckoutURLTemplate is the default Cart.checkoutUrl; {host}, {token},
 	// {cartId} are filled in; a shop's own template wins (CHECKOUT_URL_TEMPLATE).
 	CheckoutURLTemplate string
+
+	// Production (CARTOGRAPH_ENV=production) turns introspection and
+	// GraphiQL off unless INTROSPECTION=1 / GRAPHIQL=1 enable them.
+	Production bool
+	// Introspection and GraphiQL say whether __schema/__type and the IDE
+	// are served (default: on outside production).
+	Introspection, GraphiQL bool
+	// RequestTimeout bounds one GraphQL request (REQUEST_TIMEOUT): its
+	// context is cancelled then, as when the client disconnects.
+	RequestTimeout time.Duration
+	// MaxResponseBytes caps one response's data (MAX_RESPONSE_BYTES).
+	MaxResponseBytes int
+	// Query cost (Shopify's model, declared with @cost/@listSize):
+	// MaxQueryCost is the most one request may cost (MAX_QUERY_COST), staff
+	// and secret keys get MaxQueryCostTrusted (MAX_QUERY_COST_TRUSTED).
+	MaxQueryCost, MaxQueryCostTrusted int
+	// CostBucketMax/CostRestoreRate size each principal's leaky bucket
+	// (COST_BUCKET_MAX points, COST_RESTORE_RATE points per second);
+	// ShopCostBucketMax/ShopCostRestoreRate the whole shop's
+	// (SHOP_COST_BUCKET_MAX, SHOP_COST_RESTORE_RATE).
+	CostBucketMax, CostRestoreRate, ShopCostBucketMax, ShopCostRestoreRate int
+	// AllowedOrigins are the browser origins allowed to call the API
+	// (CORS; ALLOWED_ORIGINS, comma-separated; "*" for any).
+	AllowedOrigins []string
 }
 
 // Load reads the environment. It fails on malformed values instead of
@@ -162,6 +186,31 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 		CartMaxQuantity:     int(integer("CART_MAX_QUANTITY", 100)),
 		CheckoutURLTemplate: str("CHECKOUT_URL_TEMPLATE", "https://{host}/checkout?cart={token}"),
 		PublicCacheTTL:      dur("PUBLIC_CACHE_TTL", 5*time.Second),
+		RequestTimeout:      dur("REQUEST_TIMEOUT", 15*time.Second),
+		MaxResponseBytes:    int(integer("MAX_RESPONSE_BYTES", 16<<20)),
+		MaxQueryCost:        int(integer("MAX_QUERY_COST", 1000)),
+		MaxQueryCostTrusted: int(integer("MAX_QUERY_COST_TRUSTED", 10000)),
+		CostBucketMax:       int(integer("COST_BUCKET_MAX", 2000)),
+		CostRestoreRate:     int(integer("COST_RESTORE_RATE", 100)),
+		ShopCostBucketMax:   int(integer("SHOP_COST_BUCKET_MAX", 200000)),
+		ShopCostRestoreRate: int(integer("SHOP_COST_RESTORE_RATE", 20000)),
+	}
+	switch env := strings.ToLower(str("CARTOGRAPH_ENV", "development")); env {
+	case "production":
+		c.Production = true
+	case "development", "test":
+	default:
+		errs = append(errs, fmt.Sprintf("CARTOGRAPH_ENV: want development|production, got %q", env))
+	}
+	c.Introspection = str("INTROSPECTION", map[bool]string{true: "0", false: "1"}[c.Production]) == "1"
+	c.GraphiQL = str("GRAPHIQL", map[bool]string{true: "0", false: "1"}[c.Production]) == "1"
+	for o := range strings.SplitSeq(str("ALLOWED_ORIGINS", ""), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.AllowedOrigins = append(c.AllowedOrigins, o)
+		}
+	}
+	if c.MaxQueryCost < 1 || c.MaxQueryCostTrusted < c.MaxQueryCost || c.CostBucketMax < c.MaxQueryCost || c.CostRestoreRate < 1 {
+		errs = append(errs, "MAX_QUERY_COST >= 1, MAX_QUERY_COST_TRUSTED >= MAX_QUERY_COST, COST_BUCKET_MAX >= MAX_QUERY_COST, COST_RESTORE_RATE >= 1")
 	}
 	c.BenchNoRLS = c.DebugStats && str("CARTOGRAPH_BENCH_NO_RLS", "") == "1"
 	c.AppDatabasePassword = str("APP_DATABASE_PASSWORD", "")

@@ -137,8 +137,35 @@ func TestHTTPSurface(t *testing.T) {
 		if resp.StatusCode != 200 || !strings.Contains(string(b), "Northwind") {
 			t.Fatalf("GET: %d %s", resp.StatusCode, b)
 		}
-		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/graphql-response+json") {
+		// GraphQL-over-HTTP: without Accept (or with */*) the answer is application/json.
+		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 			t.Fatalf("content type %q", ct)
+		}
+	})
+	t.Run("AcceptChoosesTheMediaType", func(t *testing.T) {
+		for accept, want := range map[string]string{"": "application/json", "*/*": "application/json",
+			"application/json": "application/json", "application/graphql-response+json": "application/graphql-response+json"} {
+			for _, method := range []string{http.MethodGet, http.MethodPost} {
+				var req *http.Request
+				if method == http.MethodGet {
+					req, _ = http.NewRequest(method, e.srv.URL+"/graphql?query="+url.QueryEscape("{ shop { name } }"), nil)
+				} else {
+					req, _ = http.NewRequest(method, e.srv.URL+"/graphql", strings.NewReader(`{"query":"{ shop { name } }"}`))
+					req.Header.Set("Content-Type", "application/json")
+				}
+				req.Header.Set("X-Shop-Handle", "apparel")
+				if accept != "" {
+					req.Header.Set("Accept", accept)
+				}
+				resp, err := e.srv.Client().Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, want) {
+					t.Errorf("%s Accept %q: content type %q, want %q", method, accept, ct, want)
+				}
+			}
 		}
 	})
 	t.Run("GETMutationRefused", func(t *testing.T) {

@@ -157,3 +157,17 @@ func writeError(w http.ResponseWriter, status int, code apperr.Code, msg string,
 	w.WriteHeader(status)
 	_, _ = w.Write(errorBody(code, msg, ext))
 }
+
+// withTimeout bounds a request: its context (which net/http already
+// cancels when the client disconnects) is cancelled after d, and resolvers,
+// dataloaders and SQL stop with it.
+func withTimeout(d time.Duration, next http.Handler) http.Handler {
+	if d <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -25,6 +26,7 @@ import (
 	"cartograph/internal/checkout"
 	"cartograph/internal/config"
 	"cartograph/internal/customers"
+	"cartograph/internal/graphiql"
 	"cartograph/internal/idempotency"
 	"cartograph/internal/inventory"
 	"cartograph/internal/loaders"
@@ -40,11 +42,11 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/formatter"
 )
 
 // Deps are the live components the server uses.
@@ -117,10 +119,12 @@ func New(d Deps) (*Server, error) {
 		},
 	}}))
 	gql.AddTransport(transport.Options{})
-	gql.AddTransport(transport.GET{UseGrapQLResponseJsonByDefault: true})
+	gql.AddTransport(transport.GET{})
 	gql.AddTransport(postJSON{})
 	gql.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	gql.Use(extension.Introspection{})
+	if d.Config.Introspection {
+		gql.Use(extension.Introspection{})
+	}
 	gql.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	gql.Use(extension.FixedComplexityLimit(d.Config.MaxComplexity))
 	if d.Config.PublicCacheTTL > 0 {
@@ -143,11 +147,17 @@ func New(d Deps) (*Server, error) {
 	api = loaders.Middleware(cat, custSvc, d.Config.LoaderWait, api)
 	api = withAuth(gateway, api)
 	api = withBodyLimit(d.Config.MaxBodyBytes, api)
+	api = withTimeout(d.Config.RequestTimeout, api)
 
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", api)
 	mux.Handle("/api/{version}/graphql.json", api)
-	mux.Handle("GET /{$}", playground.Handler("Cartograph GraphiQL", "/graphql"))
+	if d.Config.GraphiQL {
+		ide := graphiql.Handler(graphiql.Options{DefaultHeaders: graphiql.HeadersJSON(map[string]string{"X-Shop-Handle": d.Config.DefaultShop})})
+		mux.Handle("GET /{$}", ide)
+		mux.Handle("GET /graphiql/", ide)
+		mux.Handle("GET /favicon.ico", ide)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
@@ -239,4 +249,12 @@ func errorBody(code apperr.Code, msg string, ext map[string]any) []byte {
 	}
 	b, _ := json.Marshal(map[string]any{"errors": []any{map[string]any{"message": msg, "extensions": e}}})
 	return b
+}
+
+// PrintSchema writes the served GraphQL schema as SDL, with its @cost,
+// @listSize and permission directives, for tooling and client codegen
+// (`cartograph schema print`).
+func PrintSchema(w io.Writer) {
+	es := generated.NewExecutableSchema(generated.Config{Resolvers: &graph.Resolver{}})
+	formatter.NewFormatter(w, formatter.WithIndent("  ")).FormatSchema(es.Schema())
 }

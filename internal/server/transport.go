@@ -2,7 +2,9 @@ package server
 
 import (
 	"bytes"
+	"cartograph/internal/apperr"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -38,24 +40,38 @@ func (postJSON) Supports(r *http.Request) bool {
 	return err == nil && mt == ctJSON
 }
 
+// responseType picks the response media type: application/graphql-response+json
+// only when the client names it; application/json for no Accept, */*,
+// application/* or application/json (what legacy clients and curl expect).
 func responseType(r *http.Request) string {
-	accept := r.Header.Get("Accept")
-	if accept == "" {
-		return ctGraphQLResponse
-	}
-	for part := range strings.SplitSeq(accept, ",") {
+	for part := range strings.SplitSeq(r.Header.Get("Accept"), ",") {
 		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err != nil {
-			continue
-		}
-		switch mt {
-		case ctGraphQLResponse, "*/*", "application/*":
+		if err == nil && mt == ctGraphQLResponse {
 			return ctGraphQLResponse
-		case ctJSON:
-			return ctJSON
 		}
 	}
-	return ctGraphQLResponse
+	return ctJSON
+}
+
+// errorStatus is the HTTP status for a response whose errors say the
+// request was refused as a whole: THROTTLED is 429 (with Retry-After),
+// whatever the media type, so every client backs off the same way;
+// MAX_COST_EXCEEDED and document-limit errors (no data) are 400.
+func errorStatus(w http.ResponseWriter, resp *graphql.Response) int {
+	for _, e := range resp.Errors {
+		switch e.Extensions["code"] {
+		case string(apperr.Throttled):
+			if ra, ok := e.Extensions["retryAfter"]; ok {
+				w.Header().Set("Retry-After", fmt.Sprint(ra))
+			}
+			return http.StatusTooManyRequests
+		case string(apperr.MaxCostExceeded), "QUERY_TOO_COMPLEX":
+			if len(resp.Data) == 0 || string(resp.Data) == "null" {
+				return http.StatusBadRequest
+			}
+		}
+	}
+	return http.StatusOK
 }
 
 func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
@@ -90,14 +106,23 @@ func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
 	rc, errs := exec.CreateOperationContext(ctx, &params)
 	if errs != nil {
-		if ct == ctGraphQLResponse && errcode.GetErrorKind(errs) == errcode.KindProtocol {
-			w.WriteHeader(http.StatusBadRequest)
+		resp := exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs)
+		status := errorStatus(w, resp)
+		if status == http.StatusOK && ct == ctGraphQLResponse && errcode.GetErrorKind(errs) == errcode.KindProtocol {
+			status = http.StatusBadRequest
 		}
-		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs))
+		if status != http.StatusOK {
+			w.WriteHeader(status)
+		}
+		writeResponse(w, resp)
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
-	writeResponse(w, responses(ctx))
+	resp := responses(ctx)
+	if status := errorStatus(w, resp); status != http.StatusOK {
+		w.WriteHeader(status)
+	}
+	writeResponse(w, resp)
 }
 
 // writeResponse writes {"errors":…,"data":…,"extensions":…} with the data
