@@ -2420,7 +2420,7 @@ input CustomerRegisterInput {
 }
 type CustomerRegisterPayload {
   customer: Customer
-  userErrors: [UserError!]!
+  userErrors: [UserError!]! @listSize(assumedSize: 5)
 }
 
 input CustomerLoginInput {
@@ -2432,7 +2432,7 @@ type CustomerLoginPayload {
   accessToken: String
   expiresAt: DateTime
   customer: Customer
-  userErrors: [UserError!]!
+  userErrors: [UserError!]! @listSize(assumedSize: 5)
 }
 type CustomerLogoutPayload {
   loggedOut: Boolean!
@@ -2497,7 +2497,7 @@ type ApiKeyCreatePayload {
   apiKey: ApiKey
   "The full key. Shown exactly once; only its SHA-256 is stored."
   key: String
-  userErrors: [UserError!]!
+  userErrors: [UserError!]! @listSize(assumedSize: 5)
 }
 type ApiKeyRevokePayload {
   apiKey: ApiKey
@@ -2509,18 +2509,18 @@ extend type Query {
   "A customer of this shop; a customer may only read themself."
   customer(id: ID!): Customer @hasPermission(scopes: ["customers:read"])
   "The shop's customers (staff and secret keys)."
-  customers(first: Int, after: String): CustomerConnection! @hasPermission(scopes: ["customers:read"])
+  customers(first: Int, after: String): CustomerConnection! @listSize(assumedSize: 20, slicingArguments: ["first"], sizedFields: ["edges", "nodes"], requireOneSlicingArgument: false) @hasPermission(scopes: ["customers:read"])
   "The shop's API keys."
-  apiKeys(first: Int, after: String): ApiKeyConnection! @hasPermission(scopes: ["apikeys:manage"])
+  apiKeys(first: Int, after: String): ApiKeyConnection! @listSize(assumedSize: 20, slicingArguments: ["first"], sizedFields: ["edges", "nodes"], requireOneSlicingArgument: false) @hasPermission(scopes: ["apikeys:manage"])
 }
 
 type Mutation {
-  customerRegister(input: CustomerRegisterInput!): CustomerRegisterPayload! @public
-  customerLogin(input: CustomerLoginInput!): CustomerLoginPayload! @public
+  customerRegister(input: CustomerRegisterInput!): CustomerRegisterPayload! @cost(weight: 50) @public
+  customerLogin(input: CustomerLoginInput!): CustomerLoginPayload! @cost(weight: 50) @public
   "Revokes the calling customer's session token."
   customerLogout: CustomerLogoutPayload! @hasPermission(scopes: ["customers:write"])
   "Log in as staff of this shop."
-  staffLogin(input: StaffLoginInput!): StaffSession! @public
+  staffLogin(input: StaffLoginInput!): StaffSession! @cost(weight: 50) @public
   staffTokenRefresh(refreshToken: String!): StaffSession! @public
   apiKeyCreate(input: ApiKeyCreateInput!): ApiKeyCreatePayload! @hasPermission(scopes: ["apikeys:manage"])
   apiKeyRevoke(id: ID!): ApiKeyRevokePayload! @hasPermission(scopes: ["apikeys:manage"])
@@ -2536,7 +2536,7 @@ type Cart implements Node {
   totalQuantity: Int!
   buyerIdentity: CartBuyerIdentity!
   cost: CartCost!
-  lines(first: Int, after: String, last: Int, before: String): BaseCartLineConnection!
+  lines(first: Int, after: String, last: Int, before: String): BaseCartLineConnection! @listSize(assumedSize: 20, slicingArguments: ["first", "last"], sizedFields: ["edges", "nodes"], requireOneSlicingArgument: false)
 }
 
 type CartBuyerIdentity {
@@ -2593,11 +2593,11 @@ input CartInput {
   buyerIdentity: CartBuyerIdentityInput
 }
 
-type CartCreatePayload { cart: Cart userErrors: [UserError!]! }
-type CartLinesAddPayload { cart: Cart userErrors: [UserError!]! }
-type CartLinesUpdatePayload { cart: Cart userErrors: [UserError!]! }
-type CartLinesRemovePayload { cart: Cart userErrors: [UserError!]! }
-type CartBuyerIdentityUpdatePayload { cart: Cart userErrors: [UserError!]! }
+type CartCreatePayload { cart: Cart userErrors: [UserError!]! @listSize(assumedSize: 5) }
+type CartLinesAddPayload { cart: Cart userErrors: [UserError!]! @listSize(assumedSize: 5) }
+type CartLinesUpdatePayload { cart: Cart userErrors: [UserError!]! @listSize(assumedSize: 5) }
+type CartLinesRemovePayload { cart: Cart userErrors: [UserError!]! @listSize(assumedSize: 5) }
+type CartBuyerIdentityUpdatePayload { cart: Cart userErrors: [UserError!]! @listSize(assumedSize: 5) }
 
 input MailingAddressInput {
   address1: String
@@ -2632,7 +2632,7 @@ type PaymentSession {
 type CheckoutBeginPayload {
   order: Order
   payment: PaymentSession
-  userErrors: [UserError!]!
+  userErrors: [UserError!]! @listSize(assumedSize: 5)
 }
 
 extend type Query {
@@ -2648,7 +2648,7 @@ extend type Mutation {
   "Records the buyer; for a logged-in customer attaches the cart, merging it into the customer's existing cart."
   cartBuyerIdentityUpdate(cartId: ID!, buyerIdentity: CartBuyerIdentityInput!): CartBuyerIdentityUpdatePayload! @hasPermission(scopes: ["checkout:write"])
   "Reserve stock and create the order and its payment, in one step."
-  checkoutBegin(input: CheckoutBeginInput!): CheckoutBeginPayload! @hasPermission(scopes: ["checkout:write"])
+  checkoutBegin(input: CheckoutBeginInput!): CheckoutBeginPayload! @cost(weight: 50) @hasPermission(scopes: ["checkout:write"])
 }
 `, BuiltIn: false},
 	{Name: "../../schema/catalog.graphqls", Input: `# Storefront catalog in the Shopify Storefront API dialect: same names,
@@ -2668,13 +2668,13 @@ type Product implements Node @synchronous {
   availableForSale: Boolean!
   "Stock available across all variants and warehouses (on hand minus reserved)."
   totalInventory: Int
-  options(first: Int): [ProductOption!]!
+  options(first: Int): [ProductOption!]! @listSize(assumedSize: 10, slicingArguments: ["first"], requireOneSlicingArgument: false)
   priceRange: ProductPriceRange!
   compareAtPriceRange: ProductPriceRange!
-  variants(first: Int, after: String, last: Int, before: String, reverse: Boolean = false): ProductVariantConnection!
+  variants(first: Int, after: String, last: Int, before: String, reverse: Boolean = false): ProductVariantConnection! @listSize(assumedSize: 20, slicingArguments: ["first", "last"], sizedFields: ["edges", "nodes"], requireOneSlicingArgument: false)
   featuredImage: Image
-  images(first: Int, after: String, last: Int, before: String, reverse: Boolean = false): ImageConnection!
-  collections(first: Int, after: String, last: Int, before: String, reverse: Boolean = false): CollectionConnection!
+  images(first: Int, after: String, last: Int, before: String, reverse: Boolean = false): ImageConnection! @listSize(assumedSize: 20, slicingArguments: ["first", "last"], sizedFields: ["edges", "nodes"], requireOneSlicingArgument: false)
+  collections(first: Int, after: String, last: Int, before: String, reverse: Boolean = false): CollectionConnection! @listSize(assumedSize: 20, slicingArguments: ["first", "last"], sizedFields: ["edges", "nodes"], requireOneSlicingArgument: false)
   seo: SEO!
   tags: [String!]!
   onlineStoreUrl: URL
@@ -2706,7 +2706,7 @@ type ProductVariant implements Node @synchronous {
   "On hand minus reserved, summed over all warehouses."
   quantityAvailable: Int
   currentlyNotInStock: Boolean!
-  selectedOptions: [SelectedOption!]!
+  selectedOptions: [SelectedOption!]! @listSize(assumedSize: 3)
   price: MoneyV2!
   compareAtPrice: MoneyV2
   "Weight in grams."
@@ -2750,7 +2750,7 @@ type Collection implements Node @synchronous {
   image: Image
   seo: SEO!
   updatedAt: DateTime!
-  products(first: Int, after: String, last: Int, before: String, reverse: Boolean = false, sortKey: ProductCollectionSortKeys = COLLECTION_DEFAULT): ProductConnection!
+  products(first: Int, after: String, last: Int, before: String, reverse: Boolean = false, sortKey: ProductCollectionSortKeys = COLLECTION_DEFAULT): ProductConnection! @listSize(assumedSize: 20, slicingArguments: ["first", "last"], sizedFields: ["edges", "nodes"], requireOneSlicingArgument: false)
 }
 
 type ProductConnection {
@@ -2807,15 +2807,15 @@ extend type Query {
   bare words match the title; ` + "`" + `title:` + "`" + `, ` + "`" + `tag:` + "`" + `, ` + "`" + `product_type:` + "`" + `, ` + "`" + `vendor:` + "`" + `,
   ` + "`" + `variants.price:>=10` + "`" + ` (also ` + "`" + `<` + "`" + `, ` + "`" + `<=` + "`" + `, ` + "`" + `>` + "`" + `), combined with AND.
   """
-  products(first: Int, after: String, last: Int, before: String, reverse: Boolean = false, sortKey: ProductSortKeys = ID, query: String): ProductConnection! @public
+  products(first: Int, after: String, last: Int, before: String, reverse: Boolean = false, sortKey: ProductSortKeys = ID, query: String @cost(weight: 5)): ProductConnection! @listSize(slicingArguments: ["first", "last"], sizedFields: ["edges", "nodes"]) @public
   "One collection by ID or handle; null when unknown."
   collection(id: ID, handle: String): Collection @public
-  collections(first: Int, after: String, last: Int, before: String, reverse: Boolean = false, sortKey: CollectionSortKeys = ID, query: String): CollectionConnection! @public
+  collections(first: Int, after: String, last: Int, before: String, reverse: Boolean = false, sortKey: CollectionSortKeys = ID, query: String @cost(weight: 5)): CollectionConnection! @listSize(slicingArguments: ["first", "last"], sizedFields: ["edges", "nodes"]) @public
   """
   Products related to the given one: active products sharing a collection
   with it, in stock, best collection position first (at most 10).
   """
-  productRecommendations(productId: ID, productHandle: String, intent: ProductRecommendationIntent = RELATED): [Product!] @public
+  productRecommendations(productId: ID, productHandle: String, intent: ProductRecommendationIntent = RELATED): [Product!] @listSize(assumedSize: 10) @public
 }
 `, BuiltIn: false},
 	{Name: "../../schema/money.graphqls", Input: `"An amount of money: integer minor units on the server, a Decimal string on the wire."
@@ -2847,7 +2847,7 @@ type Order implements Node {
   subtotalPrice: MoneyV2!
   totalPrice: MoneyV2!
   totalRefunded: MoneyV2!
-  lineItems: [OrderLineItem!]!
+  lineItems: [OrderLineItem!]! @listSize(assumedSize: 20)
   shippingAddress: MailingAddress!
   billingAddress: MailingAddress!
   paymentProvider: String!
@@ -2855,7 +2855,7 @@ type Order implements Node {
   "When reserved stock is released if the order is still unpaid."
   reservationExpiresAt: DateTime
   "Every status change: time, actor, note, payment reference."
-  events: [OrderEvent!]!
+  events: [OrderEvent!]! @listSize(assumedSize: 10)
   customer: Customer
   createdAt: DateTime!
   updatedAt: DateTime!
@@ -2914,30 +2914,30 @@ input OrderFilter {
 
 type OrderMutationPayload {
   order: Order
-  userErrors: [UserError!]!
+  userErrors: [UserError!]! @listSize(assumedSize: 5)
 }
 
 extend type Customer {
   "The customer's orders, newest first (the customer themself, or staff with orders:read)."
-  orders(first: Int, after: String): OrderConnection!
+  orders(first: Int, after: String): OrderConnection! @listSize(assumedSize: 20, slicingArguments: ["first"], sizedFields: ["edges", "nodes"], requireOneSlicingArgument: false)
 }
 
 extend type Query {
   "An order of this shop; customers see only their own."
   order(id: ID!): Order @hasPermission(scopes: ["orders:read"])
   "Orders of this shop, newest first."
-  orders(first: Int, after: String, filter: OrderFilter): OrderConnection! @hasPermission(scopes: ["orders:read"])
+  orders(first: Int, after: String, filter: OrderFilter): OrderConnection! @listSize(assumedSize: 20, slicingArguments: ["first"], sizedFields: ["edges", "nodes"], requireOneSlicingArgument: false) @hasPermission(scopes: ["orders:read"])
 }
 
 extend type Mutation {
   "Confirm payment of a manual-payment order: PENDING_PAYMENT → PAID."
-  orderMarkPaid(id: ID!, note: String, idempotencyKey: String): OrderMutationPayload! @hasPermission(scopes: ["orders:write"])
+  orderMarkPaid(id: ID!, note: String, idempotencyKey: String): OrderMutationPayload! @cost(weight: 50) @hasPermission(scopes: ["orders:write"])
   "PAID → FULFILLED."
-  orderFulfill(id: ID!, note: String, idempotencyKey: String): OrderMutationPayload! @hasPermission(scopes: ["orders:write"])
+  orderFulfill(id: ID!, note: String, idempotencyKey: String): OrderMutationPayload! @cost(weight: 20) @hasPermission(scopes: ["orders:write"])
   "Cancel: unpaid orders release their stock; paid orders are refunded in full."
-  orderCancel(id: ID!, reason: String!, idempotencyKey: String): OrderMutationPayload! @hasPermission(scopes: ["orders:write"])
+  orderCancel(id: ID!, reason: String!, idempotencyKey: String): OrderMutationPayload! @cost(weight: 50) @hasPermission(scopes: ["orders:write"])
   "Refund all (amount omitted) or part of a paid order through the payment provider."
-  orderRefund(id: ID!, amount: Decimal, reason: String, idempotencyKey: String!): OrderMutationPayload! @hasPermission(scopes: ["orders:write"])
+  orderRefund(id: ID!, amount: Decimal, reason: String, idempotencyKey: String!): OrderMutationPayload! @cost(weight: 50) @hasPermission(scopes: ["orders:write"])
 }
 `, BuiltIn: false},
 	{Name: "../../schema/schema.graphqls", Input: `# Root types and shared conventions. Each domain extends Query in its own file.
@@ -2969,7 +2969,7 @@ type Query {
   "Fetch any object by its global ID; null when it does not exist in this shop."
   node(id: ID!): Node @public
   "Fetch several objects by global ID, in order; unknown IDs are null."
-  nodes(ids: [ID!]!): [Node]! @public
+  nodes(ids: [ID!]!): [Node]! @listSize(slicingArguments: ["ids"]) @public
 }
 
 """
@@ -2988,6 +2988,22 @@ directive @hasPermission(scopes: [String!]!) on FIELD_DEFINITION
 
 "Public data: any caller of the shop, authenticated or not, may use the field."
 directive @public on FIELD_DEFINITION
+
+"""
+Query cost (IBM GraphQL cost spec; internal/cost). Replaces the default
+weight of a field (scalar 0, object 1, list or connection 2, mutation root
+field 10) or of every field of a type; on an argument or input field it is
+added when the value is given. Not visible at runtime.
+"""
+directive @cost(weight: Int!) on FIELD_DEFINITION | ARGUMENT_DEFINITION | INPUT_FIELD_DEFINITION | OBJECT | SCALAR | ENUM
+
+"""
+Size of a list or connection for query cost (internal/cost): the largest
+slicing argument given (first/last; a list argument counts its length),
+else assumedSize. sizedFields are the connection's lists of that size
+(edges, nodes). Every list of objects needs it. Not visible at runtime.
+"""
+directive @listSize(assumedSize: Int, slicingArguments: [String!], sizedFields: [String!], requireOneSlicingArgument: Boolean = true) on FIELD_DEFINITION
 
 "A problem with the input that the caller can fix."
 type UserError {

@@ -52,7 +52,10 @@ func (p *synchronous) GenerateCode(data *codegen.Data) error {
 		}
 		for _, f := range o.Fields {
 			def := f.TypeReference.Definition
-			if def != nil && def.IsLeafType() && !f.IsResolver && !f.MethodHasContext && len(f.Args) == 0 && len(f.Directives) == 0 {
+			// A leaf that declares @cost must keep the field middleware: the
+			// cost tracker would not see it otherwise.
+			priced := f.FieldDefinition != nil && f.FieldDefinition.Directives.ForName("cost") != nil
+			if def != nil && def.IsLeafType() && !f.IsResolver && !f.MethodHasContext && len(f.Args) == 0 && len(f.Directives) == 0 && !priced {
 				p.leaves[o.Name+"_"+f.Name] = true
 			}
 		}
@@ -108,65 +111,112 @@ var leafField = regexp.MustCompile(`(?m)^(func \(ec \*executionContext\) _(\w+)\
 
 var sliceMarshaler = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) marshal[NO](\w+?)2ᚕ`)
 
+// rewriteStats counts what the rewrites changed, so generation fails
+// loudly when a gqlgen upgrade makes a pattern stop matching.
+type rewriteStats struct {
+	inlineLists   map[string]bool // inline types whose slice marshaller was rewritten
+	deferGroups   int
+	leavesMatched map[string]bool
+}
+
+// rewriteSource applies the three rewrites to one generated file.
+func (p *synchronous) rewriteSource(src string, st *rewriteStats) string {
+	locs := sliceMarshaler.FindAllStringSubmatchIndex(src, -1)
+	var out strings.Builder
+	last := 0
+	for i, loc := range locs {
+		end := len(src)
+		if i+1 < len(locs) {
+			end = locs[i+1][0]
+		}
+		name := src[loc[2]:loc[3]]
+		out.WriteString(src[last:loc[0]])
+		body := src[loc[0]:end]
+		if p.inline[name] && strings.Contains(body, "graphql.MarshalSliceConcurrently(") {
+			body = strings.Replace(body, "graphql.MarshalSliceConcurrently(", "marshalSliceInline(", 1)
+			st.inlineLists[name] = true
+		}
+		out.WriteString(body)
+		last = end
+	}
+	out.WriteString(src[last:])
+	// Objects build their @defer bookkeeping (including the field path,
+	// 8 % of listing CPU) even when the query has no @defer; the call is
+	// a no-op for an empty group, so skip building it.
+	rewritten := deferGroup.ReplaceAllStringFunc(out.String(), func(m string) string {
+		st.deferGroups++
+		return "\tif len(deferLabelToView) > 0 {\n" + m + "\t}\n"
+	})
+	// Plain leaf fields: marshal the value directly instead of building
+	// a field context, closures and a middleware chain per field (the
+	// bulk of gqlgen's per-field cost). These fields cost nothing (leaves
+	// carrying @cost are never listed) and cannot fail, so neither cost
+	// accounting nor error handling changes.
+	return leafField.ReplaceAllStringFunc(rewritten, func(m string) string {
+		sub := leafField.FindStringSubmatch(m)
+		if !p.leaves[sub[2]] || strings.Contains(sub[3], "fc.") {
+			return m
+		}
+		st.leavesMatched[sub[2]] = true
+		return sub[1] + "\treturn " + sub[5] + "(ctx, field.Selections, " + sub[3] + ")\n}"
+	})
+}
+
 // rewrite makes lists of inline types marshal in the calling goroutine.
 // gqlgen has no switch for this; the rewrite is part of generation, so
-// generated code is still never edited by hand.
+// generated code is still never edited by hand. It fails when a rewrite
+// that should apply matched nothing (a gqlgen upgrade changed its output).
 func (p *synchronous) rewrite(dir string) error {
 	files, err := filepath.Glob(filepath.Join(dir, "*.generated.go"))
 	if err != nil {
 		return err
 	}
+	st := &rewriteStats{inlineLists: map[string]bool{}, leavesMatched: map[string]bool{}}
 	for _, file := range files {
 		b, err := os.ReadFile(file)
 		if err != nil {
 			return err
 		}
 		src := string(b)
-		locs := sliceMarshaler.FindAllStringSubmatchIndex(src, -1)
-		var out strings.Builder
-		last := 0
-		for i, loc := range locs {
-			end := len(src)
-			if i+1 < len(locs) {
-				end = locs[i+1][0]
-			}
-			name := src[loc[2]:loc[3]]
-			out.WriteString(src[last:loc[0]])
-			body := src[loc[0]:end]
-			if p.inline[name] {
-				body = strings.Replace(body, "graphql.MarshalSliceConcurrently(", "marshalSliceInline(", 1)
-			}
-			out.WriteString(body)
-			last = end
-		}
-		out.WriteString(src[last:])
-		// Objects build their @defer bookkeeping (including the field path,
-		// 8 % of listing CPU) even when the query has no @defer; the call is
-		// a no-op for an empty group, so skip building it.
-		rewritten := deferGroup.ReplaceAllString(out.String(), "\tif len(deferLabelToView) > 0 {\n$1\t}\n")
-		// Plain leaf fields: marshal the value directly instead of building
-		// a field context, closures and a middleware chain per field (the
-		// bulk of gqlgen's per-field cost). No field middleware is installed,
-		// and these values cannot fail, so the result is the same.
-		rewritten = leafField.ReplaceAllStringFunc(rewritten, func(m string) string {
-			sub := leafField.FindStringSubmatch(m)
-			if !p.leaves[sub[2]] || strings.Contains(sub[3], "fc.") {
-				return m
-			}
-			return sub[1] + "\treturn " + sub[5] + "(ctx, field.Selections, " + sub[3] + ")\n}"
-		})
+		rewritten := p.rewriteSource(src, st)
 		if rewritten != src {
 			formatted, err := format.Source([]byte(rewritten))
 			if err != nil {
 				return fmt.Errorf("%s: %w", file, err)
 			}
-			rewritten = string(formatted)
-			if err := os.WriteFile(file, []byte(rewritten), 0o644); err != nil {
+			if err := os.WriteFile(file, formatted, 0o644); err != nil {
 				return err
 			}
 		}
 	}
+	if err := p.check(st); err != nil {
+		return err
+	}
 	return os.WriteFile(filepath.Join(dir, "inline.generated.go"), []byte(inlineSource), 0o644)
+}
+
+// check fails unless every rewrite found what it was meant to change.
+func (p *synchronous) check(st *rewriteStats) error {
+	// Not every eligible leaf has the generated shape the pattern knows
+	// (nullable and list leaves differ); each pattern must still apply.
+	var missing []string
+	if len(p.leaves) > 0 && len(st.leavesMatched) == 0 {
+		missing = append(missing, "every leaf field")
+	}
+	anyInline := false
+	for _, ok := range p.inline {
+		anyInline = anyInline || ok
+	}
+	if anyInline && len(st.inlineLists) == 0 {
+		missing = append(missing, "every inline list marshaller")
+	}
+	if st.deferGroups == 0 {
+		missing = append(missing, "the @defer bookkeeping")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("rewrites matched nothing for: %s (gqlgen's generated code changed; update internal/codegen)", strings.Join(missing, ", "))
+	}
+	return nil
 }
 
 const inlineSource = `// Code generated by cartograph internal/codegen, DO NOT EDIT.

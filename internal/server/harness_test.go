@@ -125,6 +125,10 @@ func startServer(t *testing.T, db *testdb.DB, logs io.Writer, tune func(*config.
 	// Generous limits: tests that exercise throttling set their own.
 	cfg.RateLimitAnon, cfg.RateLimitCustomer, cfg.RateLimitStaff, cfg.RateLimitKey = 1_000_000, 1_000_000, 1_000_000, 1_000_000
 	cfg.LoginPerMinute = 1000
+	// Generous cost limits too (the catalog tests ask for big pages); the
+	// cost tests run with the production defaults.
+	cfg.MaxQueryCost, cfg.MaxQueryCostTrusted = 1_000_000, 1_000_000
+	cfg.CostBucketMax, cfg.ShopCostBucketMax = 10_000_000, 100_000_000
 	cfg.PublicCacheTTL = 0 // tests count statements; TestPublicResponseCache turns it on
 	cfg.StripeSecretKey, cfg.StripeAPIBase, cfg.StripeWebhookSecret = "sk_test_cartograph", stripeMock.URL, testWebhookSecret
 	if tune != nil {

@@ -20,11 +20,13 @@ import (
 	"cartograph/graph"
 	"cartograph/graph/generated"
 	"cartograph/internal/apperr"
+	"cartograph/internal/apq"
 	"cartograph/internal/auth"
 	"cartograph/internal/cart"
 	"cartograph/internal/catalog"
 	"cartograph/internal/checkout"
 	"cartograph/internal/config"
+	"cartograph/internal/cost"
 	"cartograph/internal/customers"
 	"cartograph/internal/graphiql"
 	"cartograph/internal/idempotency"
@@ -33,6 +35,7 @@ import (
 	"cartograph/internal/orders"
 	"cartograph/internal/payments"
 	"cartograph/internal/pg"
+	"cartograph/internal/qlimits"
 	"cartograph/internal/ratelimit"
 	"cartograph/internal/respcache"
 	"cartograph/internal/shop"
@@ -125,8 +128,15 @@ func New(d Deps) (*Server, error) {
 	if d.Config.Introspection {
 		gql.Use(extension.Introspection{})
 	}
-	gql.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
-	gql.Use(extension.FixedComplexityLimit(d.Config.MaxComplexity))
+	// Persisted queries are shared by every instance through Redis.
+	gql.Use(extension.AutomaticPersistedQuery{Cache: apq.New(d.Redis, 24*time.Hour, 64<<10)})
+	// Document limits run after APQ has filled in a persisted query and
+	// before gqlgen's cache, parser and validator (internal/qlimits).
+	gql.Use(qlimits.Extension{})
+	// Cost (declared with @cost/@listSize in the SDL) replaces gqlgen's
+	// field-count complexity: priced before execution, charged to shared
+	// Redis buckets, actual cost refunded after (internal/cost).
+	gql.Use(cost.NewExtension(cost.ExtensionConfig{Buckets: cost.NewBuckets(d.Redis), Limits: costLimits(d.Config), MaxCost: costMax(d.Config), Log: d.Log}))
 	if d.Config.PublicCacheTTL > 0 {
 		pc := respcache.New(d.Redis, d.Config.PublicCacheTTL, 10000)
 		gql.Use(pc)
