@@ -17,6 +17,8 @@
 #   BENCH_MAX_WORKERS [512]                 bound on vegeta workers in the fixed-rate phases
 #   BENCH_READY_TIMEOUT [60]                seconds to wait for /readyz
 #   BENCH_BIN [./bin/cartograph]            server binary (built by the Makefile)
+#   BENCH_READ_ONLY=1                       only the listing and product scenarios (compare builds)
+#   BENCH_ATTACK_RATE [100]                 hostile documents per second in the under-attack phase
 #   DATABASE_URL, REDIS_URL                 as for .ci/services.sh (which picks the services)
 #
 # Scenarios (queries in .ci/bench/*.graphql, shop header X-Shop-Handle: bench-1):
@@ -215,7 +217,8 @@ start_server() {
   # norls=1 is the baseline for the RLS overhead figure: owner connection
   # (superuser: policies bypassed) and no per-statement shop setting.
   LISTEN_ADDR="$ADDR" DATABASE_URL="$BENCH_URL" REDIS_URL="$REDIS_URL" CARTOGRAPH_DEBUG_STATS=1 \
-    RATE_LIMIT_ANON=50000000 CARTOGRAPH_BENCH_NO_RLS="$norls" \
+    RATE_LIMIT_ANON=50000000 CARTOGRAPH_BENCH_NO_RLS="$norls" CARTOGRAPH_BENCH_NO_COST="${NOCOST:-}" \
+    COST_BUCKET_MAX=1000000000 COST_RESTORE_RATE=100000000 SHOP_COST_BUCKET_MAX=1000000000 SHOP_COST_RESTORE_RATE=100000000 \
     STRIPE_SECRET_KEY="${STRIPE_KEY:-}" STRIPE_API_BASE="${STRIPE_BASE:-}" PUBLIC_CACHE_TTL="${CACHE_TTL:-0}" \
     "$BIN" serve >"$OUT/server.log" 2>&1 &
   SERVER_PID=$!
@@ -389,7 +392,7 @@ write_summary() {
     printf '| scenario | capacity req/s | p50/p95/p99 ms @50%% | p50/p95/p99 ms @80%% | success @50%%/@80%% | server CPU-ms/req | PG CPU-ms/req | SQL stmts/req | server RSS peak MiB |\n'
     printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|\n'
     awk -F'\t' -v hwm_listing="${HWM_MB[listing]:-n/a}" -v hwm_product="${HWM_MB[product]:-n/a}" -v hwm_checkout="${HWM_MB[checkout]:-n/a}" '
-      $1 ~ /^rls-/ { next }
+      $1 ~ /^(rls|cost)-/ || $1 == "under-attack" { next }
       { key = $1 SUBSEP $2; for (i = 1; i <= NF; i++) v[key, i] = $i; if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } }
       END {
         for (k = 1; k <= n; k++) {
@@ -414,6 +417,20 @@ write_summary() {
           e = cap["rls-on"] / nc["rls-on"]; f = cap["rls-off"] / nc["rls-off"]
           printf "RLS overhead (listing, 3 alternating pairs): p95 at 400 req/s %.2f ms with RLS vs %.2f ms without (%+.1f%%); server+PG CPU-ms/req %.3f vs %.3f (%+.1f%%); capacity %.0f vs %.0f req/s (%+.1f%%).\n\n", a, b, (a / b - 1) * 100, c, d, (c / d - 1) * 100, e, f, (e / f - 1) * 100
         }
+      }' "$PHASES"
+    awk -F'\t' '
+      $1 ~ /^cost-/ && $2 ~ /^cap/ { cap[$1] += $5; srv[$1] += $10; nc[$1]++ }
+      $1 ~ /^cost-/ && $2 ~ /^fixed/ { p95[$1] += $8; nf[$1]++ }
+      $1 == "under-attack" { ap95[$2] = $8; ap99[$2] = $9; aok[$2] = $6 }
+      END {
+        if (nc["cost-on"] && nc["cost-off"] && nf["cost-on"] && nf["cost-off"]) {
+          a = p95["cost-on"] / nf["cost-on"]; b = p95["cost-off"] / nf["cost-off"]
+          c = srv["cost-on"] / nc["cost-on"]; d = srv["cost-off"] / nc["cost-off"]
+          e = cap["cost-on"] / nc["cost-on"]; f = cap["cost-off"] / nc["cost-off"]
+          printf "Query-cost overhead (listing, document limits + cost analysis + Redis bucket, 2 alternating pairs): p95 at 400 req/s %.2f ms with vs %.2f ms without (%+.2f ms); server CPU-ms/req %.3f vs %.3f (%+.1f%%); capacity %.0f vs %.0f req/s (%+.1f%%).\n\n", a, b, a - b, c, d, (c / d - 1) * 100, e, f, (e / f - 1) * 100
+        }
+        if ("baseline" in ap95 && "attacked" in ap95)
+          printf "Listing at 400 req/s while hostile documents are replayed: p95 %s ms / p99 %s ms (success %s) vs %s / %s ms (success %s) without the attack.\n\n", ap95["attacked"], ap99["attacked"], aok["attacked"], ap95["baseline"], ap99["baseline"], aok["baseline"]
       }' "$PHASES"
     printf '<details><summary>all phases</summary>\n\n'
     printf '| scenario | phase | requests | rate req/s | ok req/s | success | p50 ms | p95 ms | p99 ms | server CPU-ms/req | PG CPU-ms/req | SQL/req | status codes |\n'
@@ -454,6 +471,11 @@ if [[ "${BENCH_SKIP_READ:-}" != 1 ]]; then # BENCH_SKIP_READ=1: only the write p
 scenario listing "$ROOT/.ci/bench/listing.graphql" -vars '{"first":24}'
 scenario product "$ROOT/.ci/bench/product.graphql" -rotate h -prefix product- -n "$handles"
 fi
+if [[ "${BENCH_READ_ONLY:-}" == 1 ]]; then # BENCH_READ_ONLY=1: listing and product only (e.g. BENCH_BIN=an older build)
+  PGB_TPS=n/a PGB_LAT=n/a
+  write_summary
+  exit 0
+fi
 
 stop_server() {
   kill -TERM "$SERVER_PID" 2>/dev/null || true
@@ -476,6 +498,51 @@ for round in 1 2 3; do
     phase "rls-$mode" "fixed$round" "$rls_targets" -rate=400/1s -workers="$C" -max-workers="$MAX_WORKERS" -duration=10s
   done
 done
+
+# Query-cost overhead: the same listing with document limits and cost
+# analysis (and the Redis bucket round trip) and without them
+# (CARTOGRAPH_BENCH_NO_COST=1), in alternating pairs like the RLS figure.
+for round in 1 2; do
+  for mode in on off; do
+    stop_server
+    if [[ "$mode" == off ]]; then NOCOST=1 start_server; else start_server; fi
+    attack "cost-$mode-warm$round" "$rls_targets" -rate=0 -workers="$C" -max-workers="$C" -duration=3s
+    phase "cost-$mode" "cap$round" "$rls_targets" -rate=0 -workers="$C" -max-workers="$C" -duration=10s
+    phase "cost-$mode" "fixed$round" "$rls_targets" -rate=400/1s -workers="$C" -max-workers="$MAX_WORKERS" -duration=10s
+  done
+done
+
+# Hostile documents replayed at a steady rate while the listing is measured
+# at a fixed rate: the listing's latency with and without the attack.
+stop_server
+start_server
+hostile_targets="$RAW/hostile.targets.json"
+python3 - "$BASE/graphql" "$SHOP" >"$hostile_targets" <<'PY'
+import base64, json, sys
+url, shop = sys.argv[1], sys.argv[2]
+def body(q): return base64.b64encode(json.dumps({"query": q}).encode()).decode()
+rep = lambda s, n: s * n
+docs = [
+  "{ products(first: 250) { nodes { " + rep("variants(first: 250) { nodes { product { ", 3) + "id" + rep(" } } }", 3) + " } } }",
+  "{ " + " ".join("a%d: products(first: 250) { nodes { id } }" % i for i in range(10000)) + " }",
+  "{ " + rep("__typename ", 50000) + "}",
+  "{ " + " ".join("s%d: __schema { types { fields { name } } }" % i for i in range(2000)) + " }",
+  "{ products(first: 1) { nodes { ...F0 } } }\n" + "".join("fragment F%d on Product { ...F%d ...F%d ...F%d }\n" % (i, i+1, i+1, i+1) for i in range(30)) + "fragment F30 on Product { id }",
+  "{ products(first: 1) { nodes { " + rep("variants(first: 1) { nodes { product { ", 160) + "id" + rep(" } } }", 160) + " } } }",
+]
+for d in docs:
+  print(json.dumps({"method": "POST", "url": url, "body": body(d), "header": {"Content-Type": ["application/json"], "X-Shop-Handle": [shop]}}))
+PY
+attack "attack-warm" "$rls_targets" -rate=0 -workers="$C" -max-workers="$C" -duration=3s
+phase "under-attack" "baseline" "$rls_targets" -rate=400/1s -workers="$C" -max-workers="$MAX_WORKERS" -duration=10s
+"$VEGETA" attack -format=json -targets="$hostile_targets" -rate="${BENCH_ATTACK_RATE:-100}/1s" -duration=12s -timeout=10s -max-body=0 \
+  -output="$RAW/hostile.bin" &
+ATTACK_PID=$!
+sleep 1
+phase "under-attack" "attacked" "$rls_targets" -rate=400/1s -workers="$C" -max-workers="$MAX_WORKERS" -duration=10s
+wait "$ATTACK_PID" || true
+"$VEGETA" report -type=text "$RAW/hostile.bin" >"$RAW/hostile.txt"
+log "hostile documents: $(grep -E '^(Requests|Latencies|Status Codes)' "$RAW/hostile.txt" | tr -s ' ' | tr '\n' ';')"
 
 # The same reads with the public response cache on (PUBLIC_CACHE_TTL, the
 # production default): repeated catalog queries are answered from memory

@@ -68,6 +68,10 @@ type Config struct {
 	// CARTOGRAPH_DEBUG_STATS=1) serves as the owner without tenant settings:
 	// the baseline of the benchmark's RLS overhead figure. Never in production.
 	BenchNoRLS bool
+	// BenchNoCost (CARTOGRAPH_BENCH_NO_COST=1, only with
+	// CARTOGRAPH_DEBUG_STATS=1) serves without document limits and cost
+	// analysis: the baseline of the benchmark's cost-overhead figure.
+	BenchNoCost bool
 	// Stripe: with StripeSecretKey set, payments go through Stripe
 	// (STRIPE_SECRET_KEY); StripeAPIBase points elsewhere, e.g. stripe-mock
 	// (STRIPE_API_BASE); StripeWebhookSecret verifies /webhooks/stripe
@@ -188,12 +192,15 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 		PublicCacheTTL:      dur("PUBLIC_CACHE_TTL", 5*time.Second),
 		RequestTimeout:      dur("REQUEST_TIMEOUT", 15*time.Second),
 		MaxResponseBytes:    int(integer("MAX_RESPONSE_BYTES", 16<<20)),
-		MaxQueryCost:        int(integer("MAX_QUERY_COST", 1000)),
-		MaxQueryCostTrusted: int(integer("MAX_QUERY_COST_TRUSTED", 10000)),
-		CostBucketMax:       int(integer("COST_BUCKET_MAX", 2000)),
-		CostRestoreRate:     int(integer("COST_RESTORE_RATE", 100)),
-		ShopCostBucketMax:   int(integer("SHOP_COST_BUCKET_MAX", 200000)),
-		ShopCostRestoreRate: int(integer("SHOP_COST_RESTORE_RATE", 20000)),
+		// Shopify's Admin API caps a query at 1,000 points; priced the same
+		// way a storefront listing of 24 products × 10 variants costs 1,851,
+		// so the storefront default leaves room for real pages (README).
+		MaxQueryCost:        int(integer("MAX_QUERY_COST", 5000)),
+		MaxQueryCostTrusted: int(integer("MAX_QUERY_COST_TRUSTED", 50000)),
+		CostBucketMax:       int(integer("COST_BUCKET_MAX", 10000)),
+		CostRestoreRate:     int(integer("COST_RESTORE_RATE", 1000)),
+		ShopCostBucketMax:   int(integer("SHOP_COST_BUCKET_MAX", 1000000)),
+		ShopCostRestoreRate: int(integer("SHOP_COST_RESTORE_RATE", 200000)),
 	}
 	switch env := strings.ToLower(str("CARTOGRAPH_ENV", "development")); env {
 	case "production":
@@ -213,6 +220,7 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 		errs = append(errs, "MAX_QUERY_COST >= 1, MAX_QUERY_COST_TRUSTED >= MAX_QUERY_COST, COST_BUCKET_MAX >= MAX_QUERY_COST, COST_RESTORE_RATE >= 1")
 	}
 	c.BenchNoRLS = c.DebugStats && str("CARTOGRAPH_BENCH_NO_RLS", "") == "1"
+	c.BenchNoCost = c.DebugStats && str("CARTOGRAPH_BENCH_NO_COST", "") == "1"
 	c.AppDatabasePassword = str("APP_DATABASE_PASSWORD", "")
 	c.AppDatabaseURL = str("APP_DATABASE_URL", "")
 	if c.AppDatabaseURL == "" {

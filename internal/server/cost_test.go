@@ -13,8 +13,8 @@ import (
 	"cartograph/internal/config"
 )
 
-// productionCost restores the production cost defaults the harness relaxes.
-func productionCost(c *config.Config) {
+// strictCost sets Shopify Admin-like cost limits (the harness relaxes them).
+func strictCost(c *config.Config) {
 	c.MaxQueryCost, c.MaxQueryCostTrusted = 1000, 10000
 	c.CostBucketMax, c.CostRestoreRate = 2000, 100
 	c.ShopCostBucketMax, c.ShopCostRestoreRate = 200000, 20000
@@ -82,7 +82,7 @@ func queryBody(q string) []byte {
 const listingDoc = `{ products(first: 10) { nodes { id title variants(first: 5) { nodes { id price { amount } } } } } }`
 
 func TestQueryCost(t *testing.T) {
-	e := newEnvWith(t, 0, productionCost)
+	e := newEnvWith(t, 0, strictCost)
 	// Warm the shop cache so later statement counts are the query's alone.
 	costPost(t, e.srv.URL, queryBody(`{ shop { name } }`), nil)
 
@@ -167,7 +167,7 @@ func TestQueryCost(t *testing.T) {
 
 // TestHostileDocuments: every row is refused before any SQL, quickly.
 func TestHostileDocuments(t *testing.T) {
-	e := newEnvWith(t, 0, productionCost)
+	e := newEnvWith(t, 0, strictCost)
 	costPost(t, e.srv.URL, queryBody(`{ shop { name } }`), nil)
 	rep := func(s string, n int) string { return strings.Repeat(s, n) }
 	nest := func(depth int) string {
@@ -246,7 +246,7 @@ func TestHostileDocuments(t *testing.T) {
 // bucket per caller: a caller drained on A is throttled on B.
 func TestCostBucketSharedByInstances(t *testing.T) {
 	tune := func(c *config.Config) {
-		productionCost(c)
+		strictCost(c)
 		c.CostBucketMax, c.CostRestoreRate = 1000, 1
 	}
 	a := newEnvWith(t, 0, tune)

@@ -132,11 +132,17 @@ func New(d Deps) (*Server, error) {
 	gql.Use(extension.AutomaticPersistedQuery{Cache: apq.New(d.Redis, 24*time.Hour, 64<<10)})
 	// Document limits run after APQ has filled in a persisted query and
 	// before gqlgen's cache, parser and validator (internal/qlimits).
-	gql.Use(qlimits.Extension{})
+	if !d.Config.BenchNoCost {
+		gql.Use(qlimits.Extension{})
+	}
 	// Cost (declared with @cost/@listSize in the SDL) replaces gqlgen's
 	// field-count complexity: priced before execution, charged to shared
 	// Redis buckets, actual cost refunded after (internal/cost).
-	gql.Use(cost.NewExtension(cost.ExtensionConfig{Buckets: cost.NewBuckets(d.Redis), Limits: costLimits(d.Config), MaxCost: costMax(d.Config), Log: d.Log}))
+	if d.Config.BenchNoCost {
+		d.Log.Warn("CARTOGRAPH_BENCH_NO_COST: no document limits or query cost (benchmark baseline only)")
+	} else {
+		gql.Use(cost.NewExtension(cost.ExtensionConfig{Buckets: cost.NewBuckets(d.Redis), Limits: costLimits(d.Config), MaxCost: costMax(d.Config), Log: d.Log}))
+	}
 	if d.Config.PublicCacheTTL > 0 {
 		pc := respcache.New(d.Redis, d.Config.PublicCacheTTL, 10000)
 		gql.Use(pc)
