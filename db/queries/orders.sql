@@ -101,3 +101,46 @@ SELECT * FROM order_events WHERE shop_id = @shop_id AND order_id = ANY(@order_id
 -- Takes the order's expiry-queue row (if any) before the order row: the
 -- sweeper locks in the same order, so the two cannot deadlock.
 SELECT 1 FROM order_expiries WHERE shop_id = @shop_id AND order_id = @order_id FOR UPDATE;
+
+-- name: RefundPendingTotal :one
+-- What pending refunds of the order have reserved (call under the order lock).
+SELECT coalesce(sum(amount), 0)::bigint FROM refunds
+WHERE shop_id = @shop_id AND order_id = @order_id AND state = 'pending';
+
+-- name: RefundInsert :one
+INSERT INTO refunds (shop_id, order_id, id, amount, target_status, provider, provider_key, reason, actor)
+VALUES (@shop_id, @order_id, @id, @amount, @target_status, @provider, @provider_key, @reason, @actor)
+RETURNING *;
+
+-- name: RefundQueueInsert :exec
+INSERT INTO refund_queue (shop_id, refund_id) VALUES (@shop_id, @refund_id);
+
+-- name: RefundQueueDelete :exec
+DELETE FROM refund_queue WHERE shop_id = @shop_id AND refund_id = @refund_id;
+
+-- name: RefundQueueClaim :many
+-- Claims pending refunds untouched for a while; the caller pushes due_at
+-- forward (a lease) in the same transaction, so instances do not collide.
+SELECT shop_id, refund_id FROM refund_queue
+WHERE due_at <= @before
+ORDER BY due_at
+LIMIT @lim
+FOR UPDATE SKIP LOCKED;
+
+-- name: RefundQueueLease :exec
+UPDATE refund_queue SET due_at = @due_at WHERE shop_id = @shop_id AND refund_id = @refund_id;
+
+-- name: RefundGet :one
+SELECT * FROM refunds WHERE shop_id = @shop_id AND id = @id;
+
+-- name: RefundLock :one
+SELECT * FROM refunds WHERE shop_id = @shop_id AND id = @id FOR UPDATE;
+
+-- name: RefundFinish :one
+UPDATE refunds SET state = @state, provider_ref = coalesce(sqlc.narg('provider_ref'), provider_ref),
+  error = sqlc.narg('error'), updated_at = now()
+WHERE shop_id = @shop_id AND id = @id
+RETURNING *;
+
+-- name: RefundsByOrderIDs :many
+SELECT * FROM refunds WHERE shop_id = @shop_id AND order_id = ANY(@order_ids::uuid[]) ORDER BY order_id, created_at, id;

@@ -287,6 +287,29 @@ type ProductOption struct {
 	Values    []string
 }
 
+type Refund struct {
+	ShopID       uuid.UUID
+	OrderID      uuid.UUID
+	ID           uuid.UUID
+	Amount       int64
+	State        string
+	TargetStatus OrderStatus
+	Provider     string
+	ProviderKey  string
+	ProviderRef  *string
+	Error        *string
+	Reason       string
+	Actor        string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+type RefundQueue struct {
+	DueAt    time.Time
+	ShopID   uuid.UUID
+	RefundID uuid.UUID
+}
+
 type Shop struct {
 	ID                  uuid.UUID
 	Handle              string

@@ -722,6 +722,306 @@ func (q *Queries) OrdersPage(ctx context.Context, arg OrdersPageParams) ([]Order
 	return items, nil
 }
 
+const refundFinish = `-- name: RefundFinish :one
+UPDATE refunds SET state = $1, provider_ref = coalesce($2, provider_ref),
+  error = $3, updated_at = now()
+WHERE shop_id = $4 AND id = $5
+RETURNING shop_id, order_id, id, amount, state, target_status, provider, provider_key, provider_ref, error, reason, actor, created_at, updated_at
+`
+
+type RefundFinishParams struct {
+	State       string
+	ProviderRef *string
+	Error       *string
+	ShopID      uuid.UUID
+	ID          uuid.UUID
+}
+
+func (q *Queries) RefundFinish(ctx context.Context, arg RefundFinishParams) (Refund, error) {
+	row := q.db.QueryRow(ctx, refundFinish,
+		arg.State,
+		arg.ProviderRef,
+		arg.Error,
+		arg.ShopID,
+		arg.ID,
+	)
+	var i Refund
+	err := row.Scan(
+		&i.ShopID,
+		&i.OrderID,
+		&i.ID,
+		&i.Amount,
+		&i.State,
+		&i.TargetStatus,
+		&i.Provider,
+		&i.ProviderKey,
+		&i.ProviderRef,
+		&i.Error,
+		&i.Reason,
+		&i.Actor,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const refundGet = `-- name: RefundGet :one
+SELECT shop_id, order_id, id, amount, state, target_status, provider, provider_key, provider_ref, error, reason, actor, created_at, updated_at FROM refunds WHERE shop_id = $1 AND id = $2
+`
+
+type RefundGetParams struct {
+	ShopID uuid.UUID
+	ID     uuid.UUID
+}
+
+func (q *Queries) RefundGet(ctx context.Context, arg RefundGetParams) (Refund, error) {
+	row := q.db.QueryRow(ctx, refundGet, arg.ShopID, arg.ID)
+	var i Refund
+	err := row.Scan(
+		&i.ShopID,
+		&i.OrderID,
+		&i.ID,
+		&i.Amount,
+		&i.State,
+		&i.TargetStatus,
+		&i.Provider,
+		&i.ProviderKey,
+		&i.ProviderRef,
+		&i.Error,
+		&i.Reason,
+		&i.Actor,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const refundInsert = `-- name: RefundInsert :one
+INSERT INTO refunds (shop_id, order_id, id, amount, target_status, provider, provider_key, reason, actor)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+RETURNING shop_id, order_id, id, amount, state, target_status, provider, provider_key, provider_ref, error, reason, actor, created_at, updated_at
+`
+
+type RefundInsertParams struct {
+	ShopID       uuid.UUID
+	OrderID      uuid.UUID
+	ID           uuid.UUID
+	Amount       int64
+	TargetStatus OrderStatus
+	Provider     string
+	ProviderKey  string
+	Reason       string
+	Actor        string
+}
+
+func (q *Queries) RefundInsert(ctx context.Context, arg RefundInsertParams) (Refund, error) {
+	row := q.db.QueryRow(ctx, refundInsert,
+		arg.ShopID,
+		arg.OrderID,
+		arg.ID,
+		arg.Amount,
+		arg.TargetStatus,
+		arg.Provider,
+		arg.ProviderKey,
+		arg.Reason,
+		arg.Actor,
+	)
+	var i Refund
+	err := row.Scan(
+		&i.ShopID,
+		&i.OrderID,
+		&i.ID,
+		&i.Amount,
+		&i.State,
+		&i.TargetStatus,
+		&i.Provider,
+		&i.ProviderKey,
+		&i.ProviderRef,
+		&i.Error,
+		&i.Reason,
+		&i.Actor,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const refundLock = `-- name: RefundLock :one
+SELECT shop_id, order_id, id, amount, state, target_status, provider, provider_key, provider_ref, error, reason, actor, created_at, updated_at FROM refunds WHERE shop_id = $1 AND id = $2 FOR UPDATE
+`
+
+type RefundLockParams struct {
+	ShopID uuid.UUID
+	ID     uuid.UUID
+}
+
+func (q *Queries) RefundLock(ctx context.Context, arg RefundLockParams) (Refund, error) {
+	row := q.db.QueryRow(ctx, refundLock, arg.ShopID, arg.ID)
+	var i Refund
+	err := row.Scan(
+		&i.ShopID,
+		&i.OrderID,
+		&i.ID,
+		&i.Amount,
+		&i.State,
+		&i.TargetStatus,
+		&i.Provider,
+		&i.ProviderKey,
+		&i.ProviderRef,
+		&i.Error,
+		&i.Reason,
+		&i.Actor,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const refundPendingTotal = `-- name: RefundPendingTotal :one
+SELECT coalesce(sum(amount), 0)::bigint FROM refunds
+WHERE shop_id = $1 AND order_id = $2 AND state = 'pending'
+`
+
+type RefundPendingTotalParams struct {
+	ShopID  uuid.UUID
+	OrderID uuid.UUID
+}
+
+// What pending refunds of the order have reserved (call under the order lock).
+func (q *Queries) RefundPendingTotal(ctx context.Context, arg RefundPendingTotalParams) (int64, error) {
+	row := q.db.QueryRow(ctx, refundPendingTotal, arg.ShopID, arg.OrderID)
+	var column_1 int64
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
+const refundQueueClaim = `-- name: RefundQueueClaim :many
+SELECT shop_id, refund_id FROM refund_queue
+WHERE due_at <= $1
+ORDER BY due_at
+LIMIT $2
+FOR UPDATE SKIP LOCKED
+`
+
+type RefundQueueClaimParams struct {
+	Before time.Time
+	Lim    int32
+}
+
+type RefundQueueClaimRow struct {
+	ShopID   uuid.UUID
+	RefundID uuid.UUID
+}
+
+// Claims pending refunds untouched for a while; the caller pushes due_at
+// forward (a lease) in the same transaction, so instances do not collide.
+func (q *Queries) RefundQueueClaim(ctx context.Context, arg RefundQueueClaimParams) ([]RefundQueueClaimRow, error) {
+	rows, err := q.db.Query(ctx, refundQueueClaim, arg.Before, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []RefundQueueClaimRow{}
+	for rows.Next() {
+		var i RefundQueueClaimRow
+		if err := rows.Scan(&i.ShopID, &i.RefundID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const refundQueueDelete = `-- name: RefundQueueDelete :exec
+DELETE FROM refund_queue WHERE shop_id = $1 AND refund_id = $2
+`
+
+type RefundQueueDeleteParams struct {
+	ShopID   uuid.UUID
+	RefundID uuid.UUID
+}
+
+func (q *Queries) RefundQueueDelete(ctx context.Context, arg RefundQueueDeleteParams) error {
+	_, err := q.db.Exec(ctx, refundQueueDelete, arg.ShopID, arg.RefundID)
+	return err
+}
+
+const refundQueueInsert = `-- name: RefundQueueInsert :exec
+INSERT INTO refund_queue (shop_id, refund_id) VALUES ($1, $2)
+`
+
+type RefundQueueInsertParams struct {
+	ShopID   uuid.UUID
+	RefundID uuid.UUID
+}
+
+func (q *Queries) RefundQueueInsert(ctx context.Context, arg RefundQueueInsertParams) error {
+	_, err := q.db.Exec(ctx, refundQueueInsert, arg.ShopID, arg.RefundID)
+	return err
+}
+
+const refundQueueLease = `-- name: RefundQueueLease :exec
+UPDATE refund_queue SET due_at = $1 WHERE shop_id = $2 AND refund_id = $3
+`
+
+type RefundQueueLeaseParams struct {
+	DueAt    time.Time
+	ShopID   uuid.UUID
+	RefundID uuid.UUID
+}
+
+func (q *Queries) RefundQueueLease(ctx context.Context, arg RefundQueueLeaseParams) error {
+	_, err := q.db.Exec(ctx, refundQueueLease, arg.DueAt, arg.ShopID, arg.RefundID)
+	return err
+}
+
+const refundsByOrderIDs = `-- name: RefundsByOrderIDs :many
+SELECT shop_id, order_id, id, amount, state, target_status, provider, provider_key, provider_ref, error, reason, actor, created_at, updated_at FROM refunds WHERE shop_id = $1 AND order_id = ANY($2::uuid[]) ORDER BY order_id, created_at, id
+`
+
+type RefundsByOrderIDsParams struct {
+	ShopID   uuid.UUID
+	OrderIds []uuid.UUID
+}
+
+func (q *Queries) RefundsByOrderIDs(ctx context.Context, arg RefundsByOrderIDsParams) ([]Refund, error) {
+	rows, err := q.db.Query(ctx, refundsByOrderIDs, arg.ShopID, arg.OrderIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Refund{}
+	for rows.Next() {
+		var i Refund
+		if err := rows.Scan(
+			&i.ShopID,
+			&i.OrderID,
+			&i.ID,
+			&i.Amount,
+			&i.State,
+			&i.TargetStatus,
+			&i.Provider,
+			&i.ProviderKey,
+			&i.ProviderRef,
+			&i.Error,
+			&i.Reason,
+			&i.Actor,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const stripeEventRecord = `-- name: StripeEventRecord :execrows
 INSERT INTO stripe_events (event_id, type) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING
 `

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"cartograph/internal/apperr"
@@ -58,6 +59,10 @@ type Change struct {
 	PaymentRef *string
 	Refund     int64
 	Reason     *string
+	// From, when set, lists the only statuses the move may start from
+	// (e.g. releasing stock is only right for an unpaid order, even where
+	// the state machine would also allow the move from PAID).
+	From []Status
 }
 
 // Transition locks the order, checks the move and applies it with a
@@ -73,7 +78,7 @@ func Transition(ctx context.Context, tx pgx.Tx, shopID, orderID uuid.UUID, c Cha
 		return nil, pg.MapError(err)
 	}
 	o := orderFromRow(&row)
-	if !Allowed(o.Status, c.To) {
+	if !Allowed(o.Status, c.To) || (c.From != nil && !slices.Contains(c.From, o.Status)) {
 		return o, &TransitionError{From: o.Status, To: c.To}
 	}
 	if c.Refund > o.TotalAmount-o.RefundedAmount {
@@ -222,7 +227,7 @@ func (s *Service) release(ctx context.Context, shopID, orderID uuid.UUID, to Sta
 		if err := dropExpiry(ctx, tx, shopID, orderID); err != nil {
 			return err
 		}
-		o, err := Transition(ctx, tx, shopID, orderID, Change{To: to, Actor: actor, Note: note, Reason: reason, PaymentRef: ref})
+		o, err := Transition(ctx, tx, shopID, orderID, Change{To: to, Actor: actor, Note: note, Reason: reason, PaymentRef: ref, From: []Status{PendingPayment}})
 		if err != nil {
 			return err
 		}
@@ -261,7 +266,7 @@ func (s *Service) Cancel(ctx context.Context, orderID uuid.UUID, reason, key str
 			return Result{}, err
 		}
 		if o.Status == Paid {
-			return s.refund(ctx, sh.ID, o, o.TotalAmount-o.RefundedAmount, Cancelled, reason, key)
+			return s.refund(ctx, sh.ID, orderID, nil, true, reason)
 		}
 		cancelled, err := s.release(ctx, sh.ID, orderID, Cancelled, auth.FromContext(ctx).Ref(), reason, &reason, nil)
 		if err != nil {
@@ -289,52 +294,8 @@ func (s *Service) Refund(ctx context.Context, orderID uuid.UUID, amount *int64, 
 		return Result{}, apperr.BadInput("idempotencyKey", "orderRefund requires an idempotencyKey")
 	}
 	return s.staffAction(ctx, orderID, key, "orderRefund", []any{orderID, amount, reason}, func(ctx context.Context, sh *shop.Shop) (Result, error) {
-		o, err := s.order(ctx, sh.ID, orderID)
-		if err != nil {
-			return Result{}, err
-		}
-		left := o.TotalAmount - o.RefundedAmount
-		amt := left
-		if amount != nil {
-			amt = *amount
-		}
-		if amt <= 0 || amt > left {
-			return Result{UserErrors: []apperr.UserError{{Field: []string{"amount"}, Message: "refund must be positive and at most what is left to refund", Code: "INVALID"}}}, nil
-		}
-		to := Refunded
-		if amt < left {
-			to = PartiallyRefunded
-		}
-		return s.refund(ctx, sh.ID, o, amt, to, reason, key)
+		return s.refund(ctx, sh.ID, orderID, amount, false, reason)
 	})
-}
-
-func (s *Service) refund(ctx context.Context, shopID uuid.UUID, o *Order, amt int64, to Status, reason, key string) (Result, error) {
-	if !Allowed(o.Status, to) {
-		return userErr(&TransitionError{From: o.Status, To: to})
-	}
-	if o.PaymentIntentID == nil {
-		return Result{}, apperr.New(apperr.Internal, "order has no payment to refund")
-	}
-	ref, err := s.provider.Refund(ctx, *o.PaymentIntentID, amt, key+"-"+o.ID.String())
-	if err != nil {
-		return Result{}, err
-	}
-	var levels []inventory.Level
-	err = pg.WithTenantTx(pg.WithShopID(ctx, shopID), s.db, func(tx pgx.Tx) error {
-		_, err := Transition(ctx, tx, shopID, o.ID, Change{To: to, Actor: auth.FromContext(ctx).Ref(), Note: reason, PaymentRef: &ref, Refund: amt, Reason: nilIfEmpty(reason, to == Cancelled)})
-		if err != nil || to != Cancelled {
-			return err
-		}
-		// Cancelled before shipping: the goods never left, put them back.
-		levels, err = inventory.Restock(ctx, tx, shopID, o.ID)
-		return err
-	})
-	if err != nil {
-		return userErr(err)
-	}
-	s.notify(ctx, shopID, levels)
-	return Result{OrderID: o.ID}, nil
 }
 
 func nilIfEmpty(s string, keep bool) *string {
@@ -346,9 +307,37 @@ func nilIfEmpty(s string, keep bool) *string {
 
 // PaymentSucceeded handles the provider's confirmation, exactly once per
 // event id: PENDING_PAYMENT → PAID with stock committed and the cart
-// cleared. Unknown orders are acknowledged (false) and logged.
+// cleared. A payment that lands on an order already CANCELLED or EXPIRED
+// (its stock is gone) is refunded in full automatically: the refund is
+// recorded in the same transaction as the event, then settled like any
+// other refund (and resumed by the sweeper after a crash); the order keeps
+// its status and the timeline says so. Unknown orders are acknowledged
+// (false) and logged.
 func (s *Service) PaymentSucceeded(ctx context.Context, eventID, eventType string, shopID, orderID uuid.UUID, intentID string) (bool, error) {
-	return s.paymentEvent(ctx, eventID, eventType, shopID, orderID, intentID, func(tx pgx.Tx) ([]inventory.Level, *string, error) {
+	var late *dbq.Refund
+	applied, err := s.paymentEvent(ctx, eventID, eventType, shopID, orderID, intentID, func(tx pgx.Tx) ([]inventory.Level, *string, error) {
+		q := dbq.New(tx)
+		row, err := q.OrderLock(ctx, dbq.OrderLockParams{ShopID: shopID, ID: orderID})
+		if err != nil {
+			return nil, nil, pg.MapError(err)
+		}
+		if st := Status(row.Status); st == Cancelled || st == Expired {
+			pending, err := q.RefundPendingTotal(ctx, dbq.RefundPendingTotalParams{ShopID: shopID, OrderID: orderID})
+			if err != nil {
+				return nil, nil, pg.MapError(err)
+			}
+			left := row.TotalAmount - row.RefundedAmount - pending
+			if left <= 0 {
+				return nil, nil, &TransitionError{From: st, To: Paid}
+			}
+			r, err := insertRefund(ctx, q, shopID, orderID, left, st, row.PaymentProvider,
+				"payment arrived after the order was "+strings.ToLower(string(st))+"; refunded automatically", "stripe")
+			if err != nil {
+				return nil, nil, err
+			}
+			late = &r
+			return nil, nil, nil
+		}
 		o, err := Transition(ctx, tx, shopID, orderID, Change{To: Paid, Actor: "stripe", Note: eventType, PaymentRef: &intentID})
 		if err != nil {
 			return nil, nil, err
@@ -356,13 +345,22 @@ func (s *Service) PaymentSucceeded(ctx context.Context, eventID, eventType strin
 		levels, err := inventory.Commit(ctx, tx, shopID, orderID)
 		return levels, o.CartID, err
 	})
+	if err != nil || late == nil {
+		return applied, err
+	}
+	if err := s.settleRefund(context.WithoutCancel(ctx), late, intentID); err != nil {
+		// Recorded: a definite refusal is on the refund row, anything else
+		// is retried by the sweeper. The event itself is handled.
+		s.log.Error("refunding a payment for a closed order", "order", orderID, "refund", late.ID, "err", err)
+	}
+	return applied, nil
 }
 
 // PaymentFailed handles a failed or cancelled payment, exactly once per
 // event id: reservations released, order CANCELLED with the reason.
 func (s *Service) PaymentFailed(ctx context.Context, eventID, eventType string, shopID, orderID uuid.UUID, intentID, reason string) (bool, error) {
 	return s.paymentEvent(ctx, eventID, eventType, shopID, orderID, intentID, func(tx pgx.Tx) ([]inventory.Level, *string, error) {
-		if _, err := Transition(ctx, tx, shopID, orderID, Change{To: Cancelled, Actor: "stripe", Note: eventType, PaymentRef: &intentID, Reason: &reason}); err != nil {
+		if _, err := Transition(ctx, tx, shopID, orderID, Change{To: Cancelled, Actor: "stripe", Note: eventType, PaymentRef: &intentID, Reason: &reason, From: []Status{PendingPayment}}); err != nil {
 			return nil, nil, err
 		}
 		levels, err := inventory.Release(ctx, tx, shopID, orderID)
@@ -491,7 +489,11 @@ func (s *Service) SweepExpired(ctx context.Context, limit int) (int, error) {
 	return done, nil
 }
 
-// RunSweeper sweeps every interval until ctx ends.
+// ResumeRefundsAfter is how long a refund may stay pending before the
+// sweeper retries it: longer than any live provider call (refundCallTimeout).
+const ResumeRefundsAfter = 45 * time.Second
+
+// RunSweeper expires reservations and resumes stranded refunds every interval until ctx ends.
 func (s *Service) RunSweeper(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -502,6 +504,9 @@ func (s *Service) RunSweeper(ctx context.Context, every time.Duration) {
 		case <-t.C:
 			if _, err := s.SweepExpired(ctx, 100); err != nil && ctx.Err() == nil {
 				s.log.Warn("reservation sweep failed", "err", err)
+			}
+			if _, err := s.ResumeRefunds(ctx, ResumeRefundsAfter, 100); err != nil && ctx.Err() == nil {
+				s.log.Warn("resuming pending refunds failed", "err", err)
 			}
 		}
 	}

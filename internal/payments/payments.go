@@ -8,6 +8,7 @@ package payments
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -131,4 +132,19 @@ func (s *Stripe) Refund(ctx context.Context, intentID string, amount int64, key 
 		return "", apperr.Wrap(err, apperr.Internal, "payment provider unavailable")
 	}
 	return r.ID, nil
+}
+
+// Definite reports whether a provider error is a final answer (the request
+// was understood and refused: a 4xx other than 409 or 429), so nothing can
+// have happened at the provider and no retry will change the outcome. Any
+// other error (network, timeout, 5xx, conflict) may hide a side effect that
+// did happen: callers keep their record pending and retry with the same
+// idempotency key.
+func Definite(err error) bool {
+	var se *stripe.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	c := se.HTTPStatusCode
+	return c >= 400 && c < 500 && c != 409 && c != 429
 }

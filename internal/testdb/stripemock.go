@@ -52,7 +52,9 @@ func StartStripeMock() (*StripeMock, error) {
 	}
 	addr := ln.Addr().String()
 	_ = ln.Close()
-	cmd := exec.Command(bin, "-http-addr", addr)
+	// An explicit HTTPS address too: otherwise stripe-mock also binds its
+	// default :12112 and exits when another test run holds it.
+	cmd := exec.Command(bin, "-http-addr", addr, "-https-addr", "127.0.0.1:0")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
