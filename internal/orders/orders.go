@@ -32,7 +32,9 @@ import (
 
 // transitions is the whole state machine.
 var transitions = map[Status][]Status{
-	PendingPayment:    {Paid, Cancelled, Expired},
+	// PENDING_PAYMENT → PENDING_PAYMENT records a failed payment attempt
+	// on the timeline without changing anything else.
+	PendingPayment:    {PendingPayment, Paid, Cancelled, Expired},
 	Paid:              {Fulfilled, Refunded, PartiallyRefunded, Cancelled},
 	PartiallyRefunded: {PartiallyRefunded, Refunded},
 }
@@ -360,6 +362,15 @@ func (s *Service) PaymentSucceeded(ctx context.Context, eventID, eventType strin
 // event id: reservations released, order CANCELLED with the reason.
 func (s *Service) PaymentFailed(ctx context.Context, eventID, eventType string, shopID, orderID uuid.UUID, intentID, reason string) (bool, error) {
 	return s.paymentEvent(ctx, eventID, eventType, shopID, orderID, intentID, func(tx pgx.Tx) ([]inventory.Level, *string, error) {
+		if eventType == "payment_intent.payment_failed" {
+			// A declined attempt leaves the intent open: the buyer may
+			// retry with another card. The order keeps its reservation
+			// (until it expires, which cancels the intent) and the attempt
+			// goes on its timeline.
+			_, err := Transition(ctx, tx, shopID, orderID, Change{To: PendingPayment, Actor: "stripe", Note: "payment attempt failed: " + reason,
+				PaymentRef: &intentID, From: []Status{PendingPayment}})
+			return nil, nil, err
+		}
 		if _, err := Transition(ctx, tx, shopID, orderID, Change{To: Cancelled, Actor: "stripe", Note: eventType, PaymentRef: &intentID, Reason: &reason, From: []Status{PendingPayment}}); err != nil {
 			return nil, nil, err
 		}

@@ -391,7 +391,10 @@ func TestStripeWebhook(t *testing.T) {
 		}
 	})
 
-	t.Run("PaymentFailedReleasesStock", func(t *testing.T) {
+	// A declined card leaves the intent open for another attempt (Stripe's
+	// model): the order keeps its stock; only payment_intent.canceled (or
+	// expiry) ends it. The original "cancel on payment_failed" was wrong.
+	t.Run("PaymentFailedKeepsTheOrderOpenCanceledReleasesStock", func(t *testing.T) {
 		v2 := e.stock(t, "apparel", "trail-running-shorts", 4, 0)
 		c2 := e.newCart(t, h, v2, 4)
 		_, o2 := e.checkout(t, h, c2, "wh-2")
@@ -405,9 +408,33 @@ func TestStripeWebhook(t *testing.T) {
 		if got := e.deliver(t, stripeEvent("evt_fail_1", "payment_intent.payment_failed", in2, s2, id2), testWebhookSecret, time.Now(), false); got != 200 {
 			t.Fatalf("status %d", got)
 		}
+		if st := e.orderStatus(t, o2.CheckoutBegin.Order.ID); st != "PENDING_PAYMENT" {
+			t.Fatalf("a failed attempt moved the order to %s", st)
+		}
+		if _, res := e.levels(t, v2); res != 4 {
+			t.Fatalf("a failed attempt released stock: reserved %d", res)
+		}
+		if got := e.deliver(t, stripeEvent("evt_cancel_1", "payment_intent.canceled", in2, s2, id2), testWebhookSecret, time.Now(), false); got != 200 {
+			t.Fatalf("status %d", got)
+		}
 		onHand, res := e.levels(t, v2)
 		if e.orderStatus(t, o2.CheckoutBegin.Order.ID) != "CANCELLED" || onHand != 4 || res != 0 {
-			t.Fatalf("failed payment: status %s on_hand %d reserved %d", e.orderStatus(t, o2.CheckoutBegin.Order.ID), onHand, res)
+			t.Fatalf("canceled payment: status %s on_hand %d reserved %d", e.orderStatus(t, o2.CheckoutBegin.Order.ID), onHand, res)
+		}
+	})
+	t.Run("SucceededAfterAFailedAttemptPays", func(t *testing.T) {
+		v3 := e.stock(t, "apparel", "trail-running-shorts", 2, 0)
+		_, o3 := e.checkout(t, h, e.newCart(t, h, v3, 1), "wh-3")
+		if o3.CheckoutBegin.Order == nil {
+			t.Fatalf("checkout: %+v", o3)
+		}
+		in3, s3, id3 := e.intentOf(t, o3.CheckoutBegin.Order.ID)
+		e.deliver(t, stripeEvent("evt_fail_3", "payment_intent.payment_failed", in3, s3, id3), testWebhookSecret, time.Now(), false)
+		if got := e.deliver(t, stripeEvent("evt_ok_3", "payment_intent.succeeded", in3, s3, id3), testWebhookSecret, time.Now(), false); got != 200 {
+			t.Fatalf("status %d", got)
+		}
+		if st := e.orderStatus(t, o3.CheckoutBegin.Order.ID); st != "PAID" {
+			t.Fatalf("retry with another card: order %s, want PAID", st)
 		}
 	})
 }
