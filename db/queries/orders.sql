@@ -6,10 +6,10 @@ RETURNING last_number;
 -- name: OrderInsert :one
 INSERT INTO orders (shop_id, number, email, customer_id, customer_first_name, customer_last_name,
   shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount,
-  cart_id, payment_provider, reservation_expires_at)
+  cart_id, payment_provider, reservation_expires_at, checkout_scope, checkout_key)
 VALUES (@shop_id, @number, @email, @customer_id, @customer_first_name, @customer_last_name,
   @shipping_address, @billing_address, @currency_code, @subtotal_amount, @tax_amount, @total_amount,
-  @cart_id, @payment_provider, @reservation_expires_at)
+  @cart_id, @payment_provider, @reservation_expires_at, sqlc.narg('checkout_scope'), sqlc.narg('checkout_key'))
 RETURNING *;
 
 -- name: OrderLinesInsert :exec
@@ -92,7 +92,7 @@ DELETE FROM idempotency_keys WHERE shop_id = @shop_id AND principal = @principal
 
 -- name: IdemClearExpired :execrows
 DELETE FROM idempotency_keys WHERE shop_id = @shop_id AND principal = @principal AND key = @key
-  AND (expires_at <= now() OR (state = 'running' AND updated_at < now() - interval '2 minutes'));
+  AND (expires_at <= now() OR (state = 'running' AND updated_at < now() - make_interval(secs => @lease_seconds::float8)));
 
 -- name: OrderEventsByOrderIDs :many
 SELECT * FROM order_events WHERE shop_id = @shop_id AND order_id = ANY(@order_ids::uuid[]) ORDER BY order_id, created_at, id;
@@ -144,3 +144,7 @@ RETURNING *;
 
 -- name: RefundsByOrderIDs :many
 SELECT * FROM refunds WHERE shop_id = @shop_id AND order_id = ANY(@order_ids::uuid[]) ORDER BY order_id, created_at, id;
+
+-- name: OrderByCheckoutKey :many
+-- The order a checkout idempotency key placed (crash recovery).
+SELECT * FROM orders WHERE shop_id = @shop_id AND checkout_scope = @checkout_scope AND checkout_key = @checkout_key;

@@ -64,7 +64,14 @@ type Service struct {
 	ReservationTTL time.Duration
 	// OnStock observes committed stock movements (live inventory).
 	OnStock inventory.Observer
+	// afterPlace, when set (tests), runs between the order's commit and
+	// its payment: the window a crash would hit.
+	afterPlace func()
 }
+
+// SetAfterPlaceHook installs fn between the order's commit and its payment
+// (fault tests simulate a crash there). Never set in production.
+func (s *Service) SetAfterPlaceHook(fn func()) { s.afterPlace = fn }
 
 // New returns a checkout service.
 func New(db *pgxpool.Pool, ords *orders.Service, carts *cart.Service, provider payments.Provider, idem *idempotency.Store, log *slog.Logger, ttl time.Duration) *Service {
@@ -120,15 +127,64 @@ func (s *Service) Begin(ctx context.Context, in BeginInput) (BeginResult, error)
 	}
 	req := in
 	req.IdempotencyKey = ""
-	return idempotency.Do(ctx, s.idem, sh.ID, auth.FromContext(ctx).Ref(), in.IdempotencyKey, "checkoutBegin", req,
-		func(ctx context.Context) (BeginResult, error) { return s.begin(ctx, sh, in) })
+	scope := idempotencyScope(ctx, in.CartID)
+	return idempotency.Do(ctx, s.idem, sh.ID, scope, in.IdempotencyKey, "checkoutBegin", req,
+		func(ctx context.Context) (BeginResult, error) { return s.begin(ctx, sh, scope, in) })
+}
+
+// idempotencyScope namespaces checkout keys: per principal, and for public
+// (pk_) keys — shared by every shopper of a storefront — per cart too, so
+// two shoppers who both send "order-1" never collide.
+func idempotencyScope(ctx context.Context, cartID string) string {
+	p := auth.FromContext(ctx)
+	if p.Kind == auth.APIKey && p.KeyKind == "public" {
+		tok, _ := cart.ParseID("cartId", cartID)
+		return p.Ref() + ":cart:" + tok
+	}
+	return p.Ref()
+}
+
+// resume completes an order a previous attempt with the same key placed:
+// after a crash between the order's commit and its payment, the payment is
+// created now, with the provider idempotency key derived from the order, so
+// the provider never holds two intents for it.
+func (s *Service) resume(ctx context.Context, sh *shop.Shop, o *orders.Order) (BeginResult, error) {
+	if o.Status == orders.PendingPayment && o.PaymentIntentID == nil {
+		return s.pay(ctx, sh, o)
+	}
+	return BeginResult{OrderID: &o.ID, Provider: o.PaymentProvider, ClientSecret: o.PaymentClientSecret}, nil
+}
+
+// pay creates the order's payment and records it. A definite refusal by the
+// provider abandons the order (stock released); anything else (a timeout,
+// a crash) leaves it awaiting payment for a retry with the same key, or for
+// the reservation sweeper.
+func (s *Service) pay(ctx context.Context, sh *shop.Shop, o *orders.Order) (BeginResult, error) {
+	ctx = context.WithoutCancel(ctx)
+	intent, err := s.provider.CreateIntent(ctx, sh.ID, o.ID, o.TotalAmount, string(o.CurrencyCode))
+	if err != nil {
+		if payments.Definite(err) {
+			s.orders.Abandon(ctx, sh.ID, o.ID, "payment could not be created")
+		}
+		return BeginResult{}, err
+	}
+	if err := s.orders.AttachPayment(ctx, sh.ID, o.ID, intent.ID, intent.ClientSecret); err != nil {
+		return BeginResult{}, err
+	}
+	return BeginResult{OrderID: &o.ID, Provider: intent.Provider, ClientSecret: intent.ClientSecret}, nil
 }
 
 type outOfStock struct{ short []inventory.Shortage }
 
 func (outOfStock) Error() string { return "out of stock" }
 
-func (s *Service) begin(ctx context.Context, sh *shop.Shop, in BeginInput) (BeginResult, error) {
+func (s *Service) begin(ctx context.Context, sh *shop.Shop, scope string, in BeginInput) (BeginResult, error) {
+	if o, err := s.orders.ByCheckoutKey(ctx, sh.ID, scope, in.IdempotencyKey); err != nil || o != nil {
+		if err != nil {
+			return BeginResult{}, err
+		}
+		return s.resume(ctx, sh, o)
+	}
 	c, err := s.carts.Load(ctx, in.CartID)
 	if err != nil {
 		return BeginResult{}, err
@@ -152,7 +208,8 @@ func (s *Service) begin(ctx context.Context, sh *shop.Shop, in BeginInput) (Begi
 	}
 	place := orders.PlaceInput{ShopID: sh.ID, Email: strings.TrimSpace(in.Email), CustomerID: auth.OwnCustomer(ctx),
 		Shipping: in.Shipping, Billing: in.Shipping, Currency: sh.CurrencyCode, Subtotal: pr.Subtotal.Minor, Total: pr.Subtotal.Minor,
-		CartID: &in.CartID, Provider: s.provider.Name(), Actor: auth.FromContext(ctx).Ref(), ExpiresAt: time.Now().Add(s.ReservationTTL)}
+		CartID: &in.CartID, Provider: s.provider.Name(), Actor: auth.FromContext(ctx).Ref(), ExpiresAt: time.Now().Add(s.ReservationTTL),
+		CheckoutScope: scope, CheckoutKey: in.IdempotencyKey}
 	if in.Billing != nil {
 		place.Billing = *in.Billing
 	}
@@ -186,6 +243,19 @@ func (s *Service) begin(ctx context.Context, sh *shop.Shop, in BeginInput) (Begi
 		levels = lv
 		return nil
 	})
+	switch {
+	case errors.Is(err, orders.ErrCheckoutKeyTaken):
+		// A concurrent attempt with this key (one that took over a lapsed
+		// lease) placed the order first: converge on it.
+		o, err := s.orders.ByCheckoutKey(ctx, sh.ID, scope, in.IdempotencyKey)
+		if err != nil || o == nil {
+			return BeginResult{}, apperr.New(apperr.Conflict, "an identical checkout is in progress; retry")
+		}
+		return s.resume(ctx, sh, o)
+	case errors.Is(err, orders.ErrCartHasLiveOrder):
+		return BeginResult{UserErrors: []apperr.UserError{{Field: []string{"input", "cartId"},
+			Message: "this cart already has an order awaiting payment; pay or cancel it first", Code: "CHECKOUT_IN_PROGRESS"}}}, nil
+	}
 	var oos outOfStock
 	if errors.As(err, &oos) {
 		out := BeginResult{}
@@ -201,14 +271,8 @@ func (s *Service) begin(ctx context.Context, sh *shop.Shop, in BeginInput) (Begi
 	if s.OnStock != nil {
 		s.OnStock(ctx, sh.ID, levels)
 	}
-	intent, err := s.provider.CreateIntent(ctx, sh.ID, order.ID, order.TotalAmount, string(order.CurrencyCode))
-	if err != nil {
-		s.orders.Abandon(ctx, sh.ID, order.ID, "payment could not be created")
-		return BeginResult{}, err
+	if s.afterPlace != nil {
+		s.afterPlace()
 	}
-	if err := s.orders.AttachPayment(ctx, sh.ID, order.ID, intent.ID, intent.ClientSecret); err != nil {
-		s.orders.Abandon(ctx, sh.ID, order.ID, "payment could not be created")
-		return BeginResult{}, err
-	}
-	return BeginResult{OrderID: &order.ID, Provider: intent.Provider, ClientSecret: intent.ClientSecret}, nil
+	return s.pay(ctx, sh, order)
 }

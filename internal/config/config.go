@@ -68,6 +68,9 @@ type Config struct {
 	// CARTOGRAPH_DEBUG_STATS=1) serves as the owner without tenant settings:
 	// the baseline of the benchmark's RLS overhead figure. Never in production.
 	BenchNoRLS bool
+	// IdempotencyLease is how long a running idempotent request owns its
+	// key before a retry may take over (IDEMPOTENCY_LEASE).
+	IdempotencyLease time.Duration
 	// BenchNoCost (CARTOGRAPH_BENCH_NO_COST=1, only with
 	// CARTOGRAPH_DEBUG_STATS=1) serves without document limits and cost
 	// analysis: the baseline of the benchmark's cost-overhead figure.
@@ -191,6 +194,7 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 		CheckoutURLTemplate: str("CHECKOUT_URL_TEMPLATE", "https://{host}/checkout?cart={token}"),
 		PublicCacheTTL:      dur("PUBLIC_CACHE_TTL", 5*time.Second),
 		RequestTimeout:      dur("REQUEST_TIMEOUT", 15*time.Second),
+		IdempotencyLease:    dur("IDEMPOTENCY_LEASE", 10*time.Second),
 		MaxResponseBytes:    int(integer("MAX_RESPONSE_BYTES", 16<<20)),
 		// Shopify's Admin API caps a query at 1,000 points; priced the same
 		// way a storefront listing of 24 products × 10 variants costs 1,851,

@@ -214,6 +214,8 @@ type Order struct {
 	CancelReason         *string
 	CreatedAt            time.Time
 	UpdatedAt            time.Time
+	CheckoutScope        *string
+	CheckoutKey          *string
 }
 
 type OrderEvent struct {

@@ -30,17 +30,23 @@ func (q *Queries) IdemAbandon(ctx context.Context, arg IdemAbandonParams) error 
 
 const idemClearExpired = `-- name: IdemClearExpired :execrows
 DELETE FROM idempotency_keys WHERE shop_id = $1 AND principal = $2 AND key = $3
-  AND (expires_at <= now() OR (state = 'running' AND updated_at < now() - interval '2 minutes'))
+  AND (expires_at <= now() OR (state = 'running' AND updated_at < now() - make_interval(secs => $4::float8)))
 `
 
 type IdemClearExpiredParams struct {
-	ShopID    uuid.UUID
-	Principal string
-	Key       string
+	ShopID       uuid.UUID
+	Principal    string
+	Key          string
+	LeaseSeconds float64
 }
 
 func (q *Queries) IdemClearExpired(ctx context.Context, arg IdemClearExpiredParams) (int64, error) {
-	result, err := q.db.Exec(ctx, idemClearExpired, arg.ShopID, arg.Principal, arg.Key)
+	result, err := q.db.Exec(ctx, idemClearExpired,
+		arg.ShopID,
+		arg.Principal,
+		arg.Key,
+		arg.LeaseSeconds,
+	)
 	if err != nil {
 		return 0, err
 	}
@@ -123,6 +129,63 @@ func (q *Queries) IdemInsert(ctx context.Context, arg IdemInsertParams) (int64, 
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const orderByCheckoutKey = `-- name: OrderByCheckoutKey :many
+SELECT shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key FROM orders WHERE shop_id = $1 AND checkout_scope = $2 AND checkout_key = $3
+`
+
+type OrderByCheckoutKeyParams struct {
+	ShopID        uuid.UUID
+	CheckoutScope *string
+	CheckoutKey   *string
+}
+
+// The order a checkout idempotency key placed (crash recovery).
+func (q *Queries) OrderByCheckoutKey(ctx context.Context, arg OrderByCheckoutKeyParams) ([]Order, error) {
+	rows, err := q.db.Query(ctx, orderByCheckoutKey, arg.ShopID, arg.CheckoutScope, arg.CheckoutKey)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Order{}
+	for rows.Next() {
+		var i Order
+		if err := rows.Scan(
+			&i.ShopID,
+			&i.ID,
+			&i.Number,
+			&i.Status,
+			&i.Email,
+			&i.CustomerID,
+			&i.CustomerFirstName,
+			&i.CustomerLastName,
+			&i.ShippingAddress,
+			&i.BillingAddress,
+			&i.CurrencyCode,
+			&i.SubtotalAmount,
+			&i.TaxAmount,
+			&i.TotalAmount,
+			&i.RefundedAmount,
+			&i.CartID,
+			&i.PaymentProvider,
+			&i.PaymentIntentID,
+			&i.PaymentClientSecret,
+			&i.ReservationExpiresAt,
+			&i.CancelReason,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.CheckoutScope,
+			&i.CheckoutKey,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const orderEventInsert = `-- name: OrderEventInsert :exec
@@ -274,7 +337,7 @@ func (q *Queries) OrderExpiryLock(ctx context.Context, arg OrderExpiryLockParams
 }
 
 const orderGet = `-- name: OrderGet :one
-SELECT shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at FROM orders WHERE shop_id = $1 AND id = $2
+SELECT shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key FROM orders WHERE shop_id = $1 AND id = $2
 `
 
 type OrderGetParams struct {
@@ -309,6 +372,8 @@ func (q *Queries) OrderGet(ctx context.Context, arg OrderGetParams) (Order, erro
 		&i.CancelReason,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.CheckoutScope,
+		&i.CheckoutKey,
 	)
 	return i, err
 }
@@ -316,11 +381,11 @@ func (q *Queries) OrderGet(ctx context.Context, arg OrderGetParams) (Order, erro
 const orderInsert = `-- name: OrderInsert :one
 INSERT INTO orders (shop_id, number, email, customer_id, customer_first_name, customer_last_name,
   shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount,
-  cart_id, payment_provider, reservation_expires_at)
+  cart_id, payment_provider, reservation_expires_at, checkout_scope, checkout_key)
 VALUES ($1, $2, $3, $4, $5, $6,
   $7, $8, $9, $10, $11, $12,
-  $13, $14, $15)
-RETURNING shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at
+  $13, $14, $15, $16, $17)
+RETURNING shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key
 `
 
 type OrderInsertParams struct {
@@ -339,6 +404,8 @@ type OrderInsertParams struct {
 	CartID               *string
 	PaymentProvider      string
 	ReservationExpiresAt *time.Time
+	CheckoutScope        *string
+	CheckoutKey          *string
 }
 
 func (q *Queries) OrderInsert(ctx context.Context, arg OrderInsertParams) (Order, error) {
@@ -358,6 +425,8 @@ func (q *Queries) OrderInsert(ctx context.Context, arg OrderInsertParams) (Order
 		arg.CartID,
 		arg.PaymentProvider,
 		arg.ReservationExpiresAt,
+		arg.CheckoutScope,
+		arg.CheckoutKey,
 	)
 	var i Order
 	err := row.Scan(
@@ -384,6 +453,8 @@ func (q *Queries) OrderInsert(ctx context.Context, arg OrderInsertParams) (Order
 		&i.CancelReason,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.CheckoutScope,
+		&i.CheckoutKey,
 	)
 	return i, err
 }
@@ -467,7 +538,7 @@ func (q *Queries) OrderLinesInsert(ctx context.Context, arg OrderLinesInsertPara
 }
 
 const orderLock = `-- name: OrderLock :one
-SELECT shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at FROM orders WHERE shop_id = $1 AND id = $2 FOR UPDATE
+SELECT shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key FROM orders WHERE shop_id = $1 AND id = $2 FOR UPDATE
 `
 
 type OrderLockParams struct {
@@ -502,6 +573,8 @@ func (q *Queries) OrderLock(ctx context.Context, arg OrderLockParams) (Order, er
 		&i.CancelReason,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.CheckoutScope,
+		&i.CheckoutKey,
 	)
 	return i, err
 }
@@ -545,7 +618,7 @@ const orderSetStatus = `-- name: OrderSetStatus :one
 UPDATE orders SET status = $1, cancel_reason = coalesce($2, cancel_reason),
   refunded_amount = refunded_amount + $3, updated_at = now()
 WHERE shop_id = $4 AND id = $5
-RETURNING shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at
+RETURNING shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key
 `
 
 type OrderSetStatusParams struct {
@@ -589,12 +662,14 @@ func (q *Queries) OrderSetStatus(ctx context.Context, arg OrderSetStatusParams) 
 		&i.CancelReason,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.CheckoutScope,
+		&i.CheckoutKey,
 	)
 	return i, err
 }
 
 const ordersByIDs = `-- name: OrdersByIDs :many
-SELECT shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at FROM orders WHERE shop_id = $1 AND id = ANY($2::uuid[])
+SELECT shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key FROM orders WHERE shop_id = $1 AND id = ANY($2::uuid[])
 `
 
 type OrdersByIDsParams struct {
@@ -635,6 +710,8 @@ func (q *Queries) OrdersByIDs(ctx context.Context, arg OrdersByIDsParams) ([]Ord
 			&i.CancelReason,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.CheckoutScope,
+			&i.CheckoutKey,
 		); err != nil {
 			return nil, err
 		}
@@ -647,7 +724,7 @@ func (q *Queries) OrdersByIDs(ctx context.Context, arg OrdersByIDsParams) ([]Ord
 }
 
 const ordersPage = `-- name: OrdersPage :many
-SELECT shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at FROM orders
+SELECT shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key FROM orders
 WHERE shop_id = $1
   AND ($2::order_status IS NULL OR status = $2::order_status)
   AND ($3::uuid IS NULL OR customer_id = $3::uuid)
@@ -711,6 +788,8 @@ func (q *Queries) OrdersPage(ctx context.Context, arg OrdersPageParams) ([]Order
 			&i.CancelReason,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.CheckoutScope,
+			&i.CheckoutKey,
 		); err != nil {
 			return nil, err
 		}

@@ -29,11 +29,16 @@ type Store struct {
 	q *dbq.Queries
 	// Wait bounds how long a duplicate waits for the first request.
 	Wait time.Duration
+	// Lease is how long a running record is owned by its request; after it
+	// a retry takes over (a crashed owner never blocks its key for long).
+	// Operations that place something keep their own uniqueness (checkout
+	// finds its order by key), so a takeover never does the work twice.
+	Lease time.Duration
 }
 
 // New returns a Store over the application pool.
 func New(db *pgxpool.Pool) *Store {
-	return &Store{q: dbq.New(pg.Tenant{Pool: db}), Wait: 30 * time.Second}
+	return &Store{q: dbq.New(pg.Tenant{Pool: db}), Wait: 30 * time.Second, Lease: 10 * time.Second}
 }
 
 // Do runs fn once per (shop, principal, key). request is hashed to detect a
@@ -67,8 +72,8 @@ func Do[T any](ctx context.Context, s *Store, shopID uuid.UUID, principal, key, 
 		if err != nil {
 			return zero, pg.MapError(err)
 		}
-		if row.ExpiresAt.Before(time.Now()) || (row.State == "running" && time.Since(row.UpdatedAt) > 2*time.Minute) {
-			if _, err := s.q.IdemClearExpired(ctx, dbq.IdemClearExpiredParams(id)); err != nil {
+		if row.ExpiresAt.Before(time.Now()) || (row.State == "running" && time.Since(row.UpdatedAt) > s.Lease) {
+			if _, err := s.q.IdemClearExpired(ctx, dbq.IdemClearExpiredParams{ShopID: id.ShopID, Principal: id.Principal, Key: id.Key, LeaseSeconds: s.Lease.Seconds()}); err != nil {
 				return zero, pg.MapError(err)
 			}
 			continue

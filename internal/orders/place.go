@@ -3,6 +3,7 @@ package orders
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"cartograph/internal/dbq"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // PlaceInput is a new order as checkout priced it.
@@ -29,6 +31,10 @@ type PlaceInput struct {
 	Actor      string
 	// ExpiresAt is when the unpaid order's reservation lapses.
 	ExpiresAt time.Time
+	// CheckoutScope and CheckoutKey are the idempotency scope and key of
+	// the checkout that places the order: unique per shop, so a retry after
+	// a crash finds this order (ByCheckoutKey) instead of placing another.
+	CheckoutScope, CheckoutKey string
 	Lines     []LineItem
 }
 
@@ -60,8 +66,17 @@ func Place(ctx context.Context, tx pgx.Tx, in PlaceInput) (*Order, error) {
 	row, err := q.OrderInsert(ctx, dbq.OrderInsertParams{ShopID: in.ShopID, Number: in.Number, Email: in.Email, CustomerID: in.CustomerID,
 		CustomerFirstName: in.Shipping.FirstName, CustomerLastName: in.Shipping.LastName, ShippingAddress: shipJSON, BillingAddress: billJSON,
 		CurrencyCode: in.Currency, SubtotalAmount: in.Subtotal, TotalAmount: in.Total, CartID: in.CartID,
-		PaymentProvider: in.Provider, ReservationExpiresAt: &expires})
+		PaymentProvider: in.Provider, ReservationExpiresAt: &expires, CheckoutScope: nonEmpty(in.CheckoutScope), CheckoutKey: nonEmpty(in.CheckoutKey)})
 	if err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+			switch pgErr.ConstraintName {
+			case "orders_checkout_key_idx":
+				return nil, ErrCheckoutKeyTaken
+			case "orders_live_cart_idx":
+				return nil, ErrCartHasLiveOrder
+			}
+		}
 		return nil, pg.MapError(err)
 	}
 	lines := dbq.OrderLinesInsertParams{ShopID: in.ShopID, OrderID: row.ID}
@@ -86,6 +101,35 @@ func Place(ctx context.Context, tx pgx.Tx, in PlaceInput) (*Order, error) {
 		return nil, pg.MapError(err)
 	}
 	return orderFromRow(&row), nil
+}
+
+// Place's refusals, decided by unique indexes so they hold across
+// instances and crashes.
+var (
+	// ErrCheckoutKeyTaken: another attempt with the same idempotency key
+	// placed the order first (find it with ByCheckoutKey).
+	ErrCheckoutKeyTaken = errors.New("an order was already placed with this idempotency key")
+	// ErrCartHasLiveOrder: the cart already has an unpaid order holding
+	// its stock.
+	ErrCartHasLiveOrder = errors.New("the cart already has an order awaiting payment")
+)
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// ByCheckoutKey returns the order a checkout with this idempotency scope
+// and key placed, or nil. No principal check: the caller authorized the
+// checkout, and the scope names the principal.
+func (s *Service) ByCheckoutKey(ctx context.Context, shopID uuid.UUID, scope, key string) (*Order, error) {
+	rows, err := s.q.OrderByCheckoutKey(pg.WithShopID(ctx, shopID), dbq.OrderByCheckoutKeyParams{ShopID: shopID, CheckoutScope: &scope, CheckoutKey: &key})
+	if err != nil || len(rows) == 0 {
+		return nil, pg.MapError(err)
+	}
+	return orderFromRow(&rows[0]), nil
 }
 
 // AttachPayment records the provider's payment intent on a placed order.

@@ -61,6 +61,9 @@ type Order struct {
 	CartID               *string
 	PaymentProvider      string
 	PaymentIntentID      *string
+	// PaymentClientSecret is what the buyer's browser confirms the payment
+	// with; it is returned to checkoutBegin (and its retries) only.
+	PaymentClientSecret  *string
 	ReservationExpiresAt *time.Time
 	CancelReason         *string
 	CreatedAt            time.Time
@@ -112,7 +115,7 @@ func orderFromRow(r *dbq.Order) *Order {
 	o := &Order{ID: r.ID, ShopID: r.ShopID, Number: r.Number, Status: Status(r.Status), Email: r.Email, CustomerID: r.CustomerID,
 		CustomerFirstName: r.CustomerFirstName, CustomerLastName: r.CustomerLastName, CurrencyCode: r.CurrencyCode,
 		SubtotalAmount: r.SubtotalAmount, TaxAmount: r.TaxAmount, TotalAmount: r.TotalAmount, RefundedAmount: r.RefundedAmount,
-		CartID: r.CartID, PaymentProvider: r.PaymentProvider, PaymentIntentID: r.PaymentIntentID,
+		CartID: r.CartID, PaymentProvider: r.PaymentProvider, PaymentIntentID: r.PaymentIntentID, PaymentClientSecret: r.PaymentClientSecret,
 		ReservationExpiresAt: r.ReservationExpiresAt, CancelReason: r.CancelReason, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 	_ = json.Unmarshal(r.ShippingAddress, &o.ShippingAddress)
 	_ = json.Unmarshal(r.BillingAddress, &o.BillingAddress)

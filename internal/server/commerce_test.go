@@ -295,10 +295,19 @@ func TestCheckoutIdempotency(t *testing.T) {
 		t.Fatalf("reserved %d, want 2", reserved)
 	}
 	t.Run("ErrKeyReusedForAnotherRequest", func(t *testing.T) {
-		other := e.newCart(t, h, v, 1)
-		r, _ := e.checkout(t, h, other, "same-key-1")
+		r := e.do(t, h, checkoutMutation, map[string]any{"c": id, "k": "same-key-1", "email": "someone-else@example.com"})
 		if r.code() != "IDEMPOTENCY_KEY_REUSED" {
 			t.Fatalf("got %+v", r.Errors)
+		}
+	})
+	// A pk_ key is shared by every shopper of the storefront: its
+	// idempotency keys are namespaced by cart, so two shoppers who both
+	// send "same-key-1" get their own orders.
+	t.Run("AnotherShoppersSameKeyIsIndependent", func(t *testing.T) {
+		other := e.newCart(t, h, v, 1)
+		_, out := e.checkout(t, h, other, "same-key-1")
+		if out.CheckoutBegin.Order == nil || out.CheckoutBegin.Order.ID == first.Order.ID {
+			t.Fatalf("another cart with the same key: %+v", out.CheckoutBegin)
 		}
 	})
 	t.Run("ErrBadInputChangesNothing", func(t *testing.T) {
@@ -307,7 +316,7 @@ func TestCheckoutIdempotency(t *testing.T) {
 			t.Fatalf("got %s %+v", r.Data, r.Errors)
 		}
 		var n2 int
-		_ = e.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM orders`).Scan(&n2)
+		_ = e.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM orders WHERE cart_id = $1`, id).Scan(&n2)
 		if n2 != 1 {
 			t.Fatalf("invalid checkout created an order")
 		}

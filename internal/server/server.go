@@ -70,6 +70,8 @@ type Server struct {
 	keys    *auth.Keys
 	// Orders is the order service (webhooks, sweeper; exposed for tests).
 	Orders *orders.Service
+	// Checkout is the checkout service (exposed for fault tests).
+	Checkout *checkout.Service
 	// Provider is the payment provider in use.
 	Provider payments.Provider
 	requests atomic.Int64
@@ -108,9 +110,11 @@ func New(d Deps) (*Server, error) {
 	}
 	s.Provider = provider
 	idem := idempotency.New(d.DB)
+	idem.Lease = d.Config.IdempotencyLease
 	carts := cart.New(d.Redis, cat, d.Config.CartMaxQuantity, d.Config.BaseDomain, d.Config.CheckoutURLTemplate)
 	s.Orders = orders.NewService(d.DB, provider, idem, carts, d.Log)
 	checkoutSvc := checkout.New(d.DB, s.Orders, carts, provider, idem, d.Log, d.Config.ReservationTTL)
+	s.Checkout = checkoutSvc
 	res := &graph.Resolver{Catalog: cat, Auth: authSvc, CustomerService: custSvc, BaseDomain: d.Config.BaseDomain,
 		CartService: carts, CheckoutService: checkoutSvc, OrderService: s.Orders}
 	gql := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: res, Directives: generated.DirectiveRoot{
