@@ -13,6 +13,7 @@ import (
 	"cartograph/internal/checkout"
 	"cartograph/internal/relay"
 	"context"
+	"strconv"
 )
 
 // Lines is the resolver for the lines field.
@@ -35,40 +36,89 @@ func (r *mutationResolver) CartCreate(ctx context.Context, input *model.CartInpu
 		}
 	}
 	c, ues, err := r.CartService.Create(ctx, lines, email)
+	if err == nil && len(ues) == 0 && input != nil {
+		c, ues, err = r.cartExtras(ctx, c, input)
+	}
 	m, err := r.cartModel(ctx, c, err)
-	return &model.CartCreatePayload{Cart: m, UserErrors: ptrs(ues)}, err
+	return &model.CartCreatePayload{Cart: m, UserErrors: ptrs(ues), Warnings: noWarnings()}, err
 }
 
 // CartLinesAdd is the resolver for the cartLinesAdd field.
 func (r *mutationResolver) CartLinesAdd(ctx context.Context, cartID string, lines []*model.CartLineInput) (*model.CartLinesAddPayload, error) {
 	c, ues, err := r.CartService.AddLines(ctx, cartID, cartLines(lines))
 	m, err := r.cartModel(ctx, c, err)
-	return &model.CartLinesAddPayload{Cart: m, UserErrors: ptrs(ues)}, err
+	return &model.CartLinesAddPayload{Cart: m, UserErrors: ptrs(ues), Warnings: noWarnings()}, err
 }
 
 // CartLinesUpdate is the resolver for the cartLinesUpdate field.
 func (r *mutationResolver) CartLinesUpdate(ctx context.Context, cartID string, lines []*model.CartLineUpdateInput) (*model.CartLinesUpdatePayload, error) {
 	in := make([]cart.LineInput, len(lines))
 	for i, l := range lines {
-		in[i] = cart.LineInput{LineID: l.ID, Quantity: deref(l.Quantity, 0)}
+		in[i] = cart.LineInput{LineID: l.ID, MerchandiseID: deref(l.MerchandiseID, ""), Quantity: deref(l.Quantity, 0)}
 	}
 	c, ues, err := r.CartService.UpdateLines(ctx, cartID, in)
 	m, err := r.cartModel(ctx, c, err)
-	return &model.CartLinesUpdatePayload{Cart: m, UserErrors: ptrs(ues)}, err
+	return &model.CartLinesUpdatePayload{Cart: m, UserErrors: ptrs(ues), Warnings: noWarnings()}, err
 }
 
 // CartLinesRemove is the resolver for the cartLinesRemove field.
 func (r *mutationResolver) CartLinesRemove(ctx context.Context, cartID string, lineIds []string) (*model.CartLinesRemovePayload, error) {
 	c, ues, err := r.CartService.RemoveLines(ctx, cartID, lineIds)
 	m, err := r.cartModel(ctx, c, err)
-	return &model.CartLinesRemovePayload{Cart: m, UserErrors: ptrs(ues)}, err
+	return &model.CartLinesRemovePayload{Cart: m, UserErrors: ptrs(ues), Warnings: noWarnings()}, err
 }
 
 // CartBuyerIdentityUpdate is the resolver for the cartBuyerIdentityUpdate field.
 func (r *mutationResolver) CartBuyerIdentityUpdate(ctx context.Context, cartID string, buyerIdentity model.CartBuyerIdentityInput) (*model.CartBuyerIdentityUpdatePayload, error) {
 	c, ues, err := r.CartService.BuyerIdentityUpdate(ctx, cartID, deref(buyerIdentity.Email, ""))
 	m, err := r.cartModel(ctx, c, err)
-	return &model.CartBuyerIdentityUpdatePayload{Cart: m, UserErrors: ptrs(ues)}, err
+	return &model.CartBuyerIdentityUpdatePayload{Cart: m, UserErrors: ptrs(ues), Warnings: noWarnings()}, err
+}
+
+// CartNoteUpdate is the resolver for the cartNoteUpdate field.
+func (r *mutationResolver) CartNoteUpdate(ctx context.Context, cartID string, note string) (*model.CartNoteUpdatePayload, error) {
+	c, ues, err := r.CartService.SetNote(ctx, cartID, note)
+	m, err := r.cartModel(ctx, c, err)
+	return &model.CartNoteUpdatePayload{Cart: m, UserErrors: ptrs(ues), Warnings: noWarnings()}, err
+}
+
+// CartAttributesUpdate is the resolver for the cartAttributesUpdate field.
+func (r *mutationResolver) CartAttributesUpdate(ctx context.Context, cartID string, attributes []*model.AttributeInput) (*model.CartAttributesUpdatePayload, error) {
+	c, ues, err := r.CartService.SetAttributes(ctx, cartID, cartAttributes(attributes))
+	m, err := r.cartModel(ctx, c, err)
+	return &model.CartAttributesUpdatePayload{Cart: m, UserErrors: ptrs(ues), Warnings: noWarnings()}, err
+}
+
+// CartDiscountCodesUpdate is the resolver for the cartDiscountCodesUpdate field.
+func (r *mutationResolver) CartDiscountCodesUpdate(ctx context.Context, cartID string, discountCodes []string) (*model.CartDiscountCodesUpdatePayload, error) {
+	c, ues, err := r.CartService.SetDiscountCodes(ctx, cartID, discountCodes)
+	m, err := r.cartModel(ctx, c, err)
+	return &model.CartDiscountCodesUpdatePayload{Cart: m, UserErrors: ptrs(ues), Warnings: noWarnings()}, err
+}
+
+// CartGiftCardCodesUpdate is the resolver for the cartGiftCardCodesUpdate field.
+func (r *mutationResolver) CartGiftCardCodesUpdate(ctx context.Context, cartID string, giftCardCodes []string) (*model.CartGiftCardCodesUpdatePayload, error) {
+	c, _, err := r.CartService.Get(ctx, cartID)
+	m, err := r.cartModel(ctx, c, err)
+	return &model.CartGiftCardCodesUpdatePayload{Cart: m, UserErrors: giftCardErrors("giftCardCodes", giftCardCodes), Warnings: noWarnings()}, err
+}
+
+// CartGiftCardCodesAdd is the resolver for the cartGiftCardCodesAdd field.
+func (r *mutationResolver) CartGiftCardCodesAdd(ctx context.Context, cartID string, giftCardCodes []string) (*model.CartGiftCardCodesAddPayload, error) {
+	c, _, err := r.CartService.Get(ctx, cartID)
+	m, err := r.cartModel(ctx, c, err)
+	return &model.CartGiftCardCodesAddPayload{Cart: m, UserErrors: giftCardErrors("giftCardCodes", giftCardCodes), Warnings: noWarnings()}, err
+}
+
+// CartGiftCardCodesRemove is the resolver for the cartGiftCardCodesRemove field.
+func (r *mutationResolver) CartGiftCardCodesRemove(ctx context.Context, cartID string, appliedGiftCardIds []string) (*model.CartGiftCardCodesRemovePayload, error) {
+	c, _, err := r.CartService.Get(ctx, cartID)
+	m, err := r.cartModel(ctx, c, err)
+	ues := []*apperr.UserError{}
+	for i := range appliedGiftCardIds {
+		ues = append(ues, &apperr.UserError{Field: []string{"appliedGiftCardIds", strconv.Itoa(i)}, Message: "Applied gift card does not exist", Code: "INVALID"})
+	}
+	return &model.CartGiftCardCodesRemovePayload{Cart: m, UserErrors: ues, Warnings: noWarnings()}, err
 }
 
 // CheckoutBegin is the resolver for the checkoutBegin field.

@@ -10,6 +10,7 @@ import (
 	"cartograph/graph/model"
 	"cartograph/internal/catalog"
 	"cartograph/internal/loaders"
+	"cartograph/internal/money"
 	"cartograph/internal/relay"
 	"context"
 )
@@ -123,6 +124,72 @@ func (r *productResolver) Collections(ctx context.Context, obj *catalog.Product,
 	return catalog.CollectionPage(catalog.Compact(cs), p, deref(reverse, false))
 }
 
+// SelectedOrFirstAvailableVariant is the resolver for the selectedOrFirstAvailableVariant field.
+func (r *productResolver) SelectedOrFirstAvailableVariant(ctx context.Context, obj *catalog.Product, selectedOptions []*model.SelectedOptionInput, ignoreUnknownOptions *bool, caseInsensitiveMatch *bool) (*catalog.Variant, error) {
+	vs, err := loaders.For(ctx).VariantsByProduct.Load(ctx, obj.ID)()
+	if err != nil {
+		return nil, err
+	}
+	return catalog.SelectedOrFirstAvailable(vs, selections(selectedOptions), matchOptions(ignoreUnknownOptions, caseInsensitiveMatch)), nil
+}
+
+// VariantBySelectedOptions is the resolver for the variantBySelectedOptions field.
+func (r *productResolver) VariantBySelectedOptions(ctx context.Context, obj *catalog.Product, selectedOptions []*model.SelectedOptionInput, ignoreUnknownOptions *bool, caseInsensitiveMatch *bool) (*catalog.Variant, error) {
+	vs, err := loaders.For(ctx).VariantsByProduct.Load(ctx, obj.ID)()
+	if err != nil {
+		return nil, err
+	}
+	return catalog.VariantBySelectedOptions(vs, selections(selectedOptions), matchOptions(ignoreUnknownOptions, caseInsensitiveMatch)), nil
+}
+
+// AdjacentVariants is the resolver for the adjacentVariants field.
+func (r *productResolver) AdjacentVariants(ctx context.Context, obj *catalog.Product, selectedOptions []*model.SelectedOptionInput, ignoreUnknownOptions *bool, caseInsensitiveMatch *bool) ([]*catalog.Variant, error) {
+	vs, err := loaders.For(ctx).VariantsByProduct.Load(ctx, obj.ID)()
+	if err != nil {
+		return nil, err
+	}
+	return catalog.AdjacentVariants(vs, selections(selectedOptions), matchOptions(ignoreUnknownOptions, caseInsensitiveMatch)), nil
+}
+
+// EncodedVariantExistence is the resolver for the encodedVariantExistence field.
+func (r *productResolver) EncodedVariantExistence(ctx context.Context, obj *catalog.Product) (*string, error) {
+	return r.encodedVariants(ctx, obj, nil)
+}
+
+// EncodedVariantAvailability is the resolver for the encodedVariantAvailability field.
+func (r *productResolver) EncodedVariantAvailability(ctx context.Context, obj *catalog.Product) (*string, error) {
+	return r.encodedVariants(ctx, obj, func(v *catalog.Variant) bool { return v.Available > 0 })
+}
+
+// IsGiftCard is the resolver for the isGiftCard field.
+func (r *productResolver) IsGiftCard(ctx context.Context, obj *catalog.Product) (bool, error) {
+	return false, nil
+}
+
+// RequiresSellingPlan is the resolver for the requiresSellingPlan field.
+func (r *productResolver) RequiresSellingPlan(ctx context.Context, obj *catalog.Product) (bool, error) {
+	return false, nil
+}
+
+// TrackingParameters is the resolver for the trackingParameters field.
+func (r *productResolver) TrackingParameters(ctx context.Context, obj *catalog.Product) (*string, error) {
+	return nil, nil
+}
+
+// OptionValues is the resolver for the optionValues field.
+func (r *productOptionResolver) OptionValues(ctx context.Context, obj *catalog.Option) ([]*catalog.OptionValue, error) {
+	vs, err := loaders.For(ctx).VariantsByProduct.Load(ctx, obj.ProductID)()
+	if err != nil {
+		return nil, err
+	}
+	return catalog.OptionValues(obj, vs), nil
+}
+
+// Swatch is the resolver for the swatch field.
+func (r *productOptionValueResolver) Swatch(ctx context.Context, obj *catalog.OptionValue) (*model.ProductOptionValueSwatch, error) {
+	return nil, nil
+}
+
 // Product is the resolver for the product field.
 func (r *productVariantResolver) Product(ctx context.Context, obj *catalog.Variant) (*catalog.Product, error) {
 	return loaders.For(ctx).ProductByID.Load(ctx, obj.ProductID)()
@@ -144,6 +211,21 @@ func (r *productVariantResolver) Image(ctx context.Context, obj *catalog.Variant
 			return im, nil
 		}
 	}
+	return nil, nil
+}
+
+// UnitPrice is the resolver for the unitPrice field.
+func (r *productVariantResolver) UnitPrice(ctx context.Context, obj *catalog.Variant) (*money.Money, error) {
+	return nil, nil
+}
+
+// RequiresShipping is the resolver for the requiresShipping field.
+func (r *productVariantResolver) RequiresShipping(ctx context.Context, obj *catalog.Variant) (bool, error) {
+	return true, nil
+}
+
+// Barcode is the resolver for the barcode field.
+func (r *productVariantResolver) Barcode(ctx context.Context, obj *catalog.Variant) (*string, error) {
 	return nil, nil
 }
 
@@ -247,13 +329,23 @@ func (r *Resolver) Collection() generated.CollectionResolver { return &collectio
 // Product returns generated.ProductResolver implementation.
 func (r *Resolver) Product() generated.ProductResolver { return &productResolver{r} }
 
+// ProductOption returns generated.ProductOptionResolver implementation.
+func (r *Resolver) ProductOption() generated.ProductOptionResolver { return &productOptionResolver{r} }
+
+// ProductOptionValue returns generated.ProductOptionValueResolver implementation.
+func (r *Resolver) ProductOptionValue() generated.ProductOptionValueResolver {
+	return &productOptionValueResolver{r}
+}
+
 // ProductVariant returns generated.ProductVariantResolver implementation.
 func (r *Resolver) ProductVariant() generated.ProductVariantResolver {
 	return &productVariantResolver{r}
 }
 
 type (
-	collectionResolver     struct{ *Resolver }
-	productResolver        struct{ *Resolver }
-	productVariantResolver struct{ *Resolver }
+	collectionResolver         struct{ *Resolver }
+	productResolver            struct{ *Resolver }
+	productOptionResolver      struct{ *Resolver }
+	productOptionValueResolver struct{ *Resolver }
+	productVariantResolver     struct{ *Resolver }
 )

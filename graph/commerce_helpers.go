@@ -2,12 +2,14 @@ package graph
 
 import (
 	"context"
+	"strconv"
 	"strings"
 
 	"cartograph/graph/model"
 	"cartograph/internal/apperr"
 	"cartograph/internal/cart"
 	"cartograph/internal/loaders"
+	"cartograph/internal/localization"
 	"cartograph/internal/money"
 	"cartograph/internal/orders"
 	"cartograph/internal/relay"
@@ -50,17 +52,33 @@ func (r *Resolver) cartModel(ctx context.Context, c *cart.Cart, err error) (*mod
 		l.VariantByID.Prime(ctx, id, nil)
 	}
 	m := &model.Cart{Cart: c, BuyerIdentity: &model.CartBuyerIdentity{}, TotalQuantity: pr.TotalQuantity,
-		Cost:        &model.CartCost{SubtotalAmount: pr.Subtotal, TotalAmount: pr.Subtotal},
-		CheckoutURL: r.CartService.CheckoutURL(sh, c)}
+		Cost:        &model.CartCost{SubtotalAmount: pr.Subtotal, TotalAmount: pr.Subtotal, CheckoutChargeAmount: pr.Subtotal},
+		CheckoutURL: r.CartService.CheckoutURL(sh, c), CreatedAt: c.Meta.CreatedAt, UpdatedAt: c.Meta.UpdatedAt, Note: c.Meta.Note,
+		Attributes: make([]*model.Attribute, len(c.Meta.Attributes)), DiscountCodes: make([]*model.CartDiscountCode, len(c.Meta.DiscountCodes)),
+		AppliedGiftCards: []*model.AppliedGiftCard{}}
+	for i, a := range c.Meta.Attributes {
+		m.Attributes[i] = &model.Attribute{Key: a.Key, Value: &a.Value}
+	}
+	for i, code := range c.Meta.DiscountCodes {
+		m.DiscountCodes[i] = &model.CartDiscountCode{Code: code, Applicable: false}
+	}
 	for _, pl := range pr.Lines {
 		l.VariantByID.Prime(ctx, pl.Variant.ID, pl.Variant)
 		l.ProductByID.Prime(ctx, pl.Variant.ProductID, pl.Product)
-		m.Lines = append(m.Lines, &model.CartLine{LineID: cart.LineID(pl.Variant.ID), Quantity: pl.Quantity, Merchandise: pl.Variant,
-			Cost: &model.CartLineCost{AmountPerQuantity: pl.Unit, SubtotalAmount: pl.Total, TotalAmount: pl.Total}})
+		lc := &model.CartLineCost{AmountPerQuantity: pl.Unit, SubtotalAmount: pl.Total, TotalAmount: pl.Total}
+		if pl.Variant.CompareAtAmount != nil {
+			lc.CompareAtAmountPerQuantity = &money.Money{Minor: *pl.Variant.CompareAtAmount, Currency: pl.Unit.Currency}
+		}
+		m.Lines = append(m.Lines, &model.CartLine{LineID: cart.LineID(c.Token, pl.Variant.ID), Quantity: pl.Quantity, Merchandise: pl.Variant,
+			Cost: lc, Attributes: []*model.Attribute{}})
 	}
 	if c.Email != "" {
 		m.BuyerIdentity.Email = &c.Email
 	}
+	// The buyer's country is the operation's @inContext country (or the
+	// shop's default) until buyer addresses are stored.
+	cc := model.CountryCode(localization.FromContext(ctx).Country)
+	m.BuyerIdentity.CountryCode = &cc
 	if c.CustomerID != nil {
 		if cu, err := l.CustomerByID.Load(ctx, *c.CustomerID)(); err == nil && cu != nil {
 			m.BuyerIdentity.Customer = cu
@@ -86,7 +104,7 @@ func cartLinePage(c *model.Cart, p relay.Page) (*model.BaseCartLineConnection, e
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.BaseCartLineConnection{PageInfo: &info, Edges: []*model.BaseCartLineEdge{}, Nodes: []*model.CartLine{}}
+	conn := &model.BaseCartLineConnection{PageInfo: &info, Edges: []*model.BaseCartLineEdge{}, Nodes: []model.BaseCartLine{}}
 	for i := lo; i < hi; i++ {
 		conn.Edges = append(conn.Edges, &model.BaseCartLineEdge{Cursor: cur(i), Node: c.Lines[i]})
 		conn.Nodes = append(conn.Nodes, c.Lines[i])
@@ -143,4 +161,50 @@ func orderOf(ctx context.Context) money.Currency {
 		return sh.CurrencyCode
 	}
 	return "USD"
+}
+
+// noWarnings is the warnings list of a cart payload: nothing to warn about
+// yet (quantities over stock are refused, not adjusted).
+func noWarnings() []*model.CartWarning { return []*model.CartWarning{} }
+
+// cartAttributes maps attribute inputs.
+func cartAttributes(in []*model.AttributeInput) []cart.Attribute {
+	out := make([]cart.Attribute, len(in))
+	for i, a := range in {
+		out[i] = cart.Attribute{Key: a.Key, Value: a.Value}
+	}
+	return out
+}
+
+// giftCardErrors answers gift-card codes: gift cards are not a feature yet,
+// so every code is unknown (Shopify's user error for an unknown code).
+func giftCardErrors(field string, codes []string) []*apperr.UserError {
+	out := []*apperr.UserError{}
+	for i := range codes {
+		out = append(out, &apperr.UserError{Field: []string{field, strconv.Itoa(i)}, Message: "Gift card code is invalid", Code: "INVALID"})
+	}
+	return out
+}
+
+// cartExtras applies cartCreate's note, attributes and discount codes to
+// the new cart (gift card codes are answered as unknown by the caller).
+func (r *Resolver) cartExtras(ctx context.Context, c *cart.Cart, in *model.CartInput) (*cart.Cart, []apperr.UserError, error) {
+	var ues []apperr.UserError
+	var err error
+	if in.Note != nil {
+		if c, ues, err = r.CartService.SetNote(ctx, c.ID(), *in.Note); err != nil || len(ues) > 0 {
+			return c, ues, err
+		}
+	}
+	if in.Attributes != nil {
+		if c, ues, err = r.CartService.SetAttributes(ctx, c.ID(), cartAttributes(in.Attributes)); err != nil || len(ues) > 0 {
+			return c, ues, err
+		}
+	}
+	if in.DiscountCodes != nil {
+		if c, ues, err = r.CartService.SetDiscountCodes(ctx, c.ID(), in.DiscountCodes); err != nil || len(ues) > 0 {
+			return c, ues, err
+		}
+	}
+	return c, nil, nil
 }

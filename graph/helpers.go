@@ -3,8 +3,13 @@ package graph
 import (
 	"context"
 
+	"cartograph/graph/model"
 	"cartograph/internal/apperr"
+	"cartograph/internal/catalog"
+	"cartograph/internal/content"
 	"cartograph/internal/loaders"
+	"cartograph/internal/localization"
+	"cartograph/internal/shop"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -94,4 +99,77 @@ func relayBothErr(a, b string) error {
 
 func relayNeitherErr(a, b string) error {
 	return apperr.BadInput(a, "pass %s or %s", a, b)
+}
+
+func selections(in []*model.SelectedOptionInput) []catalog.Selection {
+	out := make([]catalog.Selection, len(in))
+	for i, s := range in {
+		out[i] = catalog.Selection{Name: s.Name, Value: s.Value}
+	}
+	return out
+}
+
+func matchOptions(ignoreUnknown, caseInsensitive *bool) catalog.MatchOptions {
+	return catalog.MatchOptions{IgnoreUnknown: deref(ignoreUnknown, false), CaseInsensitive: deref(caseInsensitive, false)}
+}
+
+// encodedVariants encodes the product's variants kept by keep in Shopify's
+// v1 option-value encoding; null for a product without variants.
+func (r *Resolver) encodedVariants(ctx context.Context, p *catalog.Product, keep func(*catalog.Variant) bool) (*string, error) {
+	l := loaders.For(ctx)
+	opts, err := l.OptionsByProduct.Load(ctx, p.ID)()
+	if err != nil {
+		return nil, err
+	}
+	vs, err := l.VariantsByProduct.Load(ctx, p.ID)()
+	if err != nil {
+		return nil, err
+	}
+	s := catalog.EncodeVariants(opts, vs, keep)
+	return &s, nil
+}
+
+// InContext implements @inContext: the operation runs in the requested
+// country and language when the shop sells there, else in its defaults
+// (internal/localization). buyer and preferredLocationId are accepted and
+// not used yet.
+func InContext(ctx context.Context, _ any, next graphql.Resolver, country *model.CountryCode, language *model.LanguageCode, _ *model.BuyerInput, _ *string) (any, error) {
+	sh, _ := shop.FromContext(ctx)
+	var c, l string
+	if country != nil {
+		c = string(*country)
+	}
+	if language != nil {
+		l = string(*language)
+	}
+	return next(localization.With(ctx, localization.Resolve(sh, c, l)))
+}
+
+func (r *Resolver) content() *content.Service { return content.New(r.BaseDomain) }
+
+// localizationModel describes the shop's markets and the request's context.
+func localizationModel(sh *shop.Shop, c localization.Context) *model.Localization {
+	set := localization.For(sh)
+	lang := func(code string) *model.Language {
+		return &model.Language{IsoCode: model.LanguageCode(code), Name: localization.LanguageName(code), EndonymName: localization.Endonym(code)}
+	}
+	langs := make([]*model.Language, len(set.Languages))
+	for i, l := range set.Languages {
+		langs[i] = lang(l)
+	}
+	country := func(code string) *model.Country {
+		cur := localization.CurrencyOf(sh, code)
+		unit := model.UnitSystemMetricSystem
+		if code == "US" || code == "LR" || code == "MM" {
+			unit = model.UnitSystemImperialSystem
+		}
+		return &model.Country{IsoCode: model.CountryCode(code), Name: localization.CountryName(code), UnitSystem: unit,
+			Currency:           &model.Currency{IsoCode: cur, Name: localization.CurrencyName(cur), Symbol: localization.CurrencySymbol(cur)},
+			AvailableLanguages: langs, DefaultLanguage: langs[0]}
+	}
+	out := &model.Localization{Country: country(c.Country), Language: lang(c.Language), AvailableLanguages: langs}
+	for _, code := range set.Countries {
+		out.AvailableCountries = append(out.AvailableCountries, country(code))
+	}
+	return out
 }

@@ -9,6 +9,8 @@ import (
 	"cartograph/internal/catalog"
 	"cartograph/internal/checkout"
 	"cartograph/internal/customers"
+	"cartograph/internal/events"
+	"cartograph/internal/inventory"
 	"cartograph/internal/orders"
 )
 
@@ -25,4 +27,8 @@ type Resolver struct {
 	CartService     *cart.Service
 	CheckoutService *checkout.Service
 	OrderService    *orders.Service
+	// Inventory runs staff stock movements and ledger reads; Events
+	// serves inventory subscriptions.
+	Inventory *inventory.Service
+	Events    *events.Hub
 }

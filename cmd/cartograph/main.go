@@ -46,7 +46,7 @@ const usage = `usage: cartograph <command>
   serve                          run the GraphQL gateway (LISTEN_ADDR)
   migrate up|down|status         manage the database schema (DATABASE_URL)
   seed [--products N --shops M]  seed the demo shops, or N products over M bench shops
-  keys create --shop HANDLE --kind public|secret [--scopes a,b] [--expires DURATION] [--name NAME] [--rate-limit N]
+  keys create --shop HANDLE --kind public|secret [--scopes a,b] [--expires DURATION] [--name NAME] [--rate-limit N] [--cost-limit N]
   keys list --shop HANDLE
   keys revoke ID
   schema print                   write the GraphQL SDL (with @cost/@listSize) to stdout`
@@ -211,6 +211,7 @@ func keysCmd(ctx context.Context, cfg config.Config, args []string) error {
 	expires := fs.Duration("expires", 0, "lifetime, e.g. 720h (default: none)")
 	name := fs.String("name", "", "a name to recognise the key")
 	rateLimit := fs.Int("rate-limit", 0, "requests per minute (default RATE_LIMIT_KEY)")
+	costLimit := fs.Int("cost-limit", 0, "the key's query-cost bucket in points (default COST_BUCKET_MAX)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -237,7 +238,7 @@ func keysCmd(ctx context.Context, cfg config.Config, args []string) error {
 		if *scopes != "" {
 			sc = strings.Split(*scopes, ",")
 		}
-		row, plain, ues, err := svc.CreateKey(ctx, sh, auth.KeyInput{Kind: *kind, Name: *name, Scopes: sc, ExpiresIn: *expires, RateLimit: *rateLimit}, nil)
+		row, plain, ues, err := svc.CreateKey(ctx, sh, auth.KeyInput{Kind: *kind, Name: *name, Scopes: sc, ExpiresIn: *expires, RateLimit: *rateLimit, CostLimit: *costLimit}, nil)
 		if err != nil {
 			return err
 		}

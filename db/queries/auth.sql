@@ -26,9 +26,9 @@ WHERE shop_id = @shop_id AND token_hash = @token_hash AND revoked_at IS NULL AND
 RETURNING staff_id;
 
 -- name: APIKeyCreate :one
-INSERT INTO api_keys (shop_id, kind, name, display_prefix, key_hash, scopes, rate_limit, expires_at, created_by)
-VALUES (@shop_id, @kind, @name, @display_prefix, @key_hash, @scopes, @rate_limit, @expires_at, @created_by)
-RETURNING id, shop_id, kind, name, display_prefix, scopes, rate_limit, expires_at, revoked_at, created_by, created_at, last_used_at;
+INSERT INTO api_keys (shop_id, kind, name, display_prefix, key_hash, scopes, rate_limit, expires_at, created_by, cost_limit)
+VALUES (@shop_id, @kind, @name, @display_prefix, @key_hash, @scopes, @rate_limit, @expires_at, @created_by, sqlc.narg('cost_limit'))
+RETURNING id, shop_id, kind, name, display_prefix, scopes, rate_limit, expires_at, revoked_at, created_by, created_at, last_used_at, cost_limit;
 
 -- name: APIKeyIndexInsert :exec
 INSERT INTO api_key_index (key_hash, shop_id, key_id) VALUES (@key_hash, @shop_id, @key_id);
@@ -37,17 +37,17 @@ INSERT INTO api_key_index (key_hash, shop_id, key_id) VALUES (@key_hash, @shop_i
 SELECT shop_id, key_id FROM api_key_index WHERE key_hash = @key_hash;
 
 -- name: APIKeyByID :one
-SELECT id, shop_id, kind, name, display_prefix, scopes, rate_limit, expires_at, revoked_at, created_by, created_at, last_used_at FROM api_keys WHERE shop_id = @shop_id AND id = @id;
+SELECT id, shop_id, kind, name, display_prefix, scopes, rate_limit, expires_at, revoked_at, created_by, created_at, last_used_at, cost_limit FROM api_keys WHERE shop_id = @shop_id AND id = @id;
 
 -- name: APIKeysPage :many
-SELECT id, shop_id, kind, name, display_prefix, scopes, rate_limit, expires_at, revoked_at, created_by, created_at, last_used_at FROM api_keys
+SELECT id, shop_id, kind, name, display_prefix, scopes, rate_limit, expires_at, revoked_at, created_by, created_at, last_used_at, cost_limit FROM api_keys
 WHERE shop_id = @shop_id AND (sqlc.narg('after_id')::uuid IS NULL OR id > sqlc.narg('after_id')::uuid)
 ORDER BY id LIMIT @lim;
 
 -- name: APIKeyRevoke :one
 UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
 WHERE shop_id = @shop_id AND id = @id
-RETURNING key_hash, id, shop_id, kind, name, display_prefix, scopes, rate_limit, expires_at, revoked_at, created_by, created_at, last_used_at;
+RETURNING key_hash, id, shop_id, kind, name, display_prefix, scopes, rate_limit, expires_at, revoked_at, created_by, created_at, last_used_at, cost_limit;
 
 -- name: APIKeysTouch :exec
 UPDATE api_keys k SET last_used_at = greatest(k.last_used_at, u.t)

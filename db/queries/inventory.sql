@@ -30,7 +30,7 @@ WITH r AS (
 UPDATE inventory_levels il SET on_hand = il.on_hand - r.quantity, reserved = il.reserved - r.quantity, updated_at = now()
 FROM r
 WHERE il.shop_id = @shop_id AND il.variant_id = r.variant_id AND il.warehouse_id = r.warehouse_id
-RETURNING il.variant_id, il.warehouse_id, il.on_hand, il.reserved;
+RETURNING il.variant_id, il.warehouse_id, il.on_hand, il.reserved, r.quantity;
 
 -- name: InventoryReleaseOrder :many
 -- Reserved units go back on sale.
@@ -42,7 +42,7 @@ WITH r AS (
 UPDATE inventory_levels il SET reserved = il.reserved - r.quantity, updated_at = now()
 FROM r
 WHERE il.shop_id = @shop_id AND il.variant_id = r.variant_id AND il.warehouse_id = r.warehouse_id
-RETURNING il.variant_id, il.warehouse_id, il.on_hand, il.reserved;
+RETURNING il.variant_id, il.warehouse_id, il.on_hand, il.reserved, r.quantity;
 
 -- name: InventoryRestockOrder :many
 -- Committed units come back on hand (a paid order cancelled before shipping).
@@ -54,4 +54,4 @@ WITH r AS (
 UPDATE inventory_levels il SET on_hand = il.on_hand + r.quantity, updated_at = now()
 FROM r
 WHERE il.shop_id = @shop_id AND il.variant_id = r.variant_id AND il.warehouse_id = r.warehouse_id
-RETURNING il.variant_id, il.warehouse_id, il.on_hand, il.reserved;
+RETURNING il.variant_id, il.warehouse_id, il.on_hand, il.reserved, r.quantity;

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"cartograph/graph/model"
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 
@@ -26,18 +27,25 @@ type ResolverRoot interface {
 	Cart() CartResolver
 	Collection() CollectionResolver
 	Customer() CustomerResolver
+	InventoryChange() InventoryChangeResolver
+	InventoryLevel() InventoryLevelResolver
+	MenuItem() MenuItemResolver
 	Mutation() MutationResolver
 	Order() OrderResolver
 	OrderEvent() OrderEventResolver
 	OrderLineItem() OrderLineItemResolver
 	Product() ProductResolver
+	ProductOption() ProductOptionResolver
+	ProductOptionValue() ProductOptionValueResolver
 	ProductVariant() ProductVariantResolver
 	Query() QueryResolver
 	Shop() ShopResolver
+	Subscription() SubscriptionResolver
 }
 
 type DirectiveRoot struct {
 	HasPermission func(ctx context.Context, obj any, next graphql.Resolver, scopes []string) (res any, err error)
+	InContext     func(ctx context.Context, obj any, next graphql.Resolver, country *model.CountryCode, language *model.LanguageCode, buyer *model.BuyerInput, preferredLocationID *string) (res any, err error)
 }
 
 type ComplexityRoot struct {
@@ -75,6 +83,55 @@ type ComplexityRoot struct {
 		APIKey func(childComplexity int) int
 	}
 
+	AppliedGiftCard struct {
+		AmountUsed     func(childComplexity int) int
+		Balance        func(childComplexity int) int
+		ID             func(childComplexity int) int
+		LastCharacters func(childComplexity int) int
+	}
+
+	Article struct {
+		AuthorV2           func(childComplexity int) int
+		Blog               func(childComplexity int) int
+		Content            func(childComplexity int, truncateAt *int) int
+		ContentHTML        func(childComplexity int) int
+		Excerpt            func(childComplexity int, truncateAt *int) int
+		ExcerptHTML        func(childComplexity int) int
+		Handle             func(childComplexity int) int
+		ID                 func(childComplexity int) int
+		Image              func(childComplexity int) int
+		OnlineStoreURL     func(childComplexity int) int
+		PublishedAt        func(childComplexity int) int
+		Seo                func(childComplexity int) int
+		Tags               func(childComplexity int) int
+		Title              func(childComplexity int) int
+		TrackingParameters func(childComplexity int) int
+	}
+
+	ArticleAuthor struct {
+		Bio       func(childComplexity int) int
+		Email     func(childComplexity int) int
+		FirstName func(childComplexity int) int
+		LastName  func(childComplexity int) int
+		Name      func(childComplexity int) int
+	}
+
+	ArticleConnection struct {
+		Edges    func(childComplexity int) int
+		Nodes    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	ArticleEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	Attribute struct {
+		Key   func(childComplexity int) int
+		Value func(childComplexity int) int
+	}
+
 	BaseCartLineConnection struct {
 		Edges    func(childComplexity int) int
 		Nodes    func(childComplexity int) int
@@ -86,62 +143,184 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	Blog struct {
+		ArticleByHandle func(childComplexity int, handle string) int
+		Articles        func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.ArticleSortKeys, query *string) int
+		Authors         func(childComplexity int) int
+		Handle          func(childComplexity int) int
+		ID              func(childComplexity int) int
+		OnlineStoreURL  func(childComplexity int) int
+		Seo             func(childComplexity int) int
+		Title           func(childComplexity int) int
+	}
+
+	BlogConnection struct {
+		Edges    func(childComplexity int) int
+		Nodes    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	BlogEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	Brand struct {
+		Colors           func(childComplexity int) int
+		CoverImage       func(childComplexity int) int
+		Logo             func(childComplexity int) int
+		ShortDescription func(childComplexity int) int
+		Slogan           func(childComplexity int) int
+		SquareLogo       func(childComplexity int) int
+	}
+
+	BrandColorGroup struct {
+		Background func(childComplexity int) int
+		Foreground func(childComplexity int) int
+	}
+
+	BrandColors struct {
+		Primary   func(childComplexity int) int
+		Secondary func(childComplexity int) int
+	}
+
 	Cart struct {
-		BuyerIdentity func(childComplexity int) int
-		CheckoutURL   func(childComplexity int) int
-		Cost          func(childComplexity int) int
-		Lines         func(childComplexity int, first *int, after *string, last *int, before *string) int
-		NodeID        func(childComplexity int) int
-		TotalQuantity func(childComplexity int) int
+		AppliedGiftCards func(childComplexity int) int
+		Attribute        func(childComplexity int, key string) int
+		Attributes       func(childComplexity int) int
+		BuyerIdentity    func(childComplexity int) int
+		CheckoutURL      func(childComplexity int) int
+		Cost             func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		DiscountCodes    func(childComplexity int) int
+		Lines            func(childComplexity int, first *int, after *string, last *int, before *string) int
+		NodeID           func(childComplexity int) int
+		Note             func(childComplexity int) int
+		TotalQuantity    func(childComplexity int) int
+		UpdatedAt        func(childComplexity int) int
+	}
+
+	CartAttributesUpdatePayload struct {
+		Cart       func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+		Warnings   func(childComplexity int) int
 	}
 
 	CartBuyerIdentity struct {
-		Customer func(childComplexity int) int
-		Email    func(childComplexity int) int
+		CountryCode func(childComplexity int) int
+		Customer    func(childComplexity int) int
+		Email       func(childComplexity int) int
+		Phone       func(childComplexity int) int
 	}
 
 	CartBuyerIdentityUpdatePayload struct {
 		Cart       func(childComplexity int) int
 		UserErrors func(childComplexity int) int
+		Warnings   func(childComplexity int) int
 	}
 
 	CartCost struct {
-		SubtotalAmount func(childComplexity int) int
-		TotalAmount    func(childComplexity int) int
-		TotalTaxAmount func(childComplexity int) int
+		CheckoutChargeAmount     func(childComplexity int) int
+		SubtotalAmount           func(childComplexity int) int
+		SubtotalAmountEstimated  func(childComplexity int) int
+		TotalAmount              func(childComplexity int) int
+		TotalAmountEstimated     func(childComplexity int) int
+		TotalDutyAmount          func(childComplexity int) int
+		TotalDutyAmountEstimated func(childComplexity int) int
+		TotalTaxAmount           func(childComplexity int) int
+		TotalTaxAmountEstimated  func(childComplexity int) int
 	}
 
 	CartCreatePayload struct {
 		Cart       func(childComplexity int) int
 		UserErrors func(childComplexity int) int
+		Warnings   func(childComplexity int) int
+	}
+
+	CartDiscountCode struct {
+		Applicable func(childComplexity int) int
+		Code       func(childComplexity int) int
+	}
+
+	CartDiscountCodesUpdatePayload struct {
+		Cart       func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+		Warnings   func(childComplexity int) int
+	}
+
+	CartGiftCardCodesAddPayload struct {
+		Cart       func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+		Warnings   func(childComplexity int) int
+	}
+
+	CartGiftCardCodesRemovePayload struct {
+		Cart       func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+		Warnings   func(childComplexity int) int
+	}
+
+	CartGiftCardCodesUpdatePayload struct {
+		Cart       func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+		Warnings   func(childComplexity int) int
 	}
 
 	CartLine struct {
-		Cost        func(childComplexity int) int
-		Merchandise func(childComplexity int) int
-		NodeID      func(childComplexity int) int
-		Quantity    func(childComplexity int) int
+		Attribute          func(childComplexity int, key string) int
+		Attributes         func(childComplexity int) int
+		Cost               func(childComplexity int) int
+		Merchandise        func(childComplexity int) int
+		NodeID             func(childComplexity int) int
+		ParentRelationship func(childComplexity int) int
+		Quantity           func(childComplexity int) int
 	}
 
 	CartLineCost struct {
-		AmountPerQuantity func(childComplexity int) int
-		SubtotalAmount    func(childComplexity int) int
-		TotalAmount       func(childComplexity int) int
+		AmountPerQuantity          func(childComplexity int) int
+		CompareAtAmountPerQuantity func(childComplexity int) int
+		SubtotalAmount             func(childComplexity int) int
+		TotalAmount                func(childComplexity int) int
+	}
+
+	CartLineParentRelationship struct {
+		Parent func(childComplexity int) int
 	}
 
 	CartLinesAddPayload struct {
 		Cart       func(childComplexity int) int
 		UserErrors func(childComplexity int) int
+		Warnings   func(childComplexity int) int
 	}
 
 	CartLinesRemovePayload struct {
 		Cart       func(childComplexity int) int
 		UserErrors func(childComplexity int) int
+		Warnings   func(childComplexity int) int
 	}
 
 	CartLinesUpdatePayload struct {
 		Cart       func(childComplexity int) int
 		UserErrors func(childComplexity int) int
+		Warnings   func(childComplexity int) int
+	}
+
+	CartNoteUpdatePayload struct {
+		Cart       func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+		Warnings   func(childComplexity int) int
+	}
+
+	CartUserError struct {
+		Code    func(childComplexity int) int
+		Field   func(childComplexity int) int
+		Message func(childComplexity int) int
+	}
+
+	CartWarning struct {
+		Code    func(childComplexity int) int
+		Message func(childComplexity int) int
+		Target  func(childComplexity int) int
 	}
 
 	CheckoutBeginPayload struct {
@@ -171,6 +350,31 @@ type ComplexityRoot struct {
 	CollectionEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	ComponentizableCartLine struct {
+		Attribute      func(childComplexity int, key string) int
+		Attributes     func(childComplexity int) int
+		Cost           func(childComplexity int) int
+		ID             func(childComplexity int) int
+		LineComponents func(childComplexity int) int
+		Merchandise    func(childComplexity int) int
+		Quantity       func(childComplexity int) int
+	}
+
+	Country struct {
+		AvailableLanguages func(childComplexity int) int
+		Currency           func(childComplexity int) int
+		DefaultLanguage    func(childComplexity int) int
+		IsoCode            func(childComplexity int) int
+		Name               func(childComplexity int) int
+		UnitSystem         func(childComplexity int) int
+	}
+
+	Currency struct {
+		IsoCode func(childComplexity int) int
+		Name    func(childComplexity int) int
+		Symbol  func(childComplexity int) int
 	}
 
 	Customer struct {
@@ -235,6 +439,90 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	InventoryAdjustQuantitiesPayload struct {
+		InventoryAdjustmentGroup func(childComplexity int) int
+		UserErrors               func(childComplexity int) int
+	}
+
+	InventoryAdjustmentGroup struct {
+		Changes      func(childComplexity int) int
+		CreatedAt    func(childComplexity int) int
+		NodeID       func(childComplexity int) int
+		Reason       func(childComplexity int) int
+		ReferenceURI func(childComplexity int) int
+	}
+
+	InventoryChange struct {
+		Actor               func(childComplexity int) int
+		At                  func(childComplexity int) int
+		Available           func(childComplexity int) int
+		Delta               func(childComplexity int) int
+		Name                func(childComplexity int) int
+		OnHand              func(childComplexity int) int
+		QuantityAfterChange func(childComplexity int) int
+		Reason              func(childComplexity int) int
+		ReferenceURI        func(childComplexity int) int
+		Reserved            func(childComplexity int) int
+		Sequence            func(childComplexity int) int
+		Variant             func(childComplexity int) int
+		Warehouse           func(childComplexity int) int
+	}
+
+	InventoryChangeConnection struct {
+		Edges    func(childComplexity int) int
+		Nodes    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	InventoryChangeEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	InventoryLevel struct {
+		Available func(childComplexity int) int
+		NodeID    func(childComplexity int) int
+		OnHand    func(childComplexity int) int
+		Reserved  func(childComplexity int) int
+		UpdatedAt func(childComplexity int) int
+		Variant   func(childComplexity int) int
+		Warehouse func(childComplexity int) int
+	}
+
+	InventoryLevelConnection struct {
+		Edges    func(childComplexity int) int
+		Nodes    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	InventoryLevelEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	InventorySetQuantitiesPayload struct {
+		InventoryAdjustmentGroup func(childComplexity int) int
+		UserErrors               func(childComplexity int) int
+	}
+
+	InventoryTransferPayload struct {
+		InventoryAdjustmentGroup func(childComplexity int) int
+		UserErrors               func(childComplexity int) int
+	}
+
+	Language struct {
+		EndonymName func(childComplexity int) int
+		IsoCode     func(childComplexity int) int
+		Name        func(childComplexity int) int
+	}
+
+	Localization struct {
+		AvailableCountries func(childComplexity int) int
+		AvailableLanguages func(childComplexity int) int
+		Country            func(childComplexity int) int
+		Language           func(childComplexity int) int
+	}
+
 	MailingAddress struct {
 		Address1  func(childComplexity int) int
 		Address2  func(childComplexity int) int
@@ -248,29 +536,64 @@ type ComplexityRoot struct {
 		Zip       func(childComplexity int) int
 	}
 
+	MediaImage struct {
+		Alt              func(childComplexity int) int
+		ID               func(childComplexity int) int
+		Image            func(childComplexity int) int
+		MediaContentType func(childComplexity int) int
+		PreviewImage     func(childComplexity int) int
+	}
+
+	Menu struct {
+		Handle     func(childComplexity int) int
+		Items      func(childComplexity int) int
+		ItemsCount func(childComplexity int) int
+		NodeID     func(childComplexity int) int
+		Title      func(childComplexity int) int
+	}
+
+	MenuItem struct {
+		Items      func(childComplexity int) int
+		NodeID     func(childComplexity int) int
+		ResourceID func(childComplexity int) int
+		Tags       func(childComplexity int) int
+		Title      func(childComplexity int) int
+		Type       func(childComplexity int) int
+		URL        func(childComplexity int) int
+	}
+
 	MoneyV2 struct {
 		Amount       func(childComplexity int) int
 		CurrencyCode func(childComplexity int) int
 	}
 
 	Mutation struct {
-		APIKeyCreate            func(childComplexity int, input model.APIKeyCreateInput) int
-		APIKeyRevoke            func(childComplexity int, id string) int
-		CartBuyerIdentityUpdate func(childComplexity int, cartID string, buyerIdentity model.CartBuyerIdentityInput) int
-		CartCreate              func(childComplexity int, input *model.CartInput) int
-		CartLinesAdd            func(childComplexity int, cartID string, lines []*model.CartLineInput) int
-		CartLinesRemove         func(childComplexity int, cartID string, lineIds []string) int
-		CartLinesUpdate         func(childComplexity int, cartID string, lines []*model.CartLineUpdateInput) int
-		CheckoutBegin           func(childComplexity int, input model.CheckoutBeginInput) int
-		CustomerLogin           func(childComplexity int, input model.CustomerLoginInput) int
-		CustomerLogout          func(childComplexity int) int
-		CustomerRegister        func(childComplexity int, input model.CustomerRegisterInput) int
-		OrderCancel             func(childComplexity int, id string, reason string, idempotencyKey *string) int
-		OrderFulfill            func(childComplexity int, id string, note *string, idempotencyKey *string) int
-		OrderMarkPaid           func(childComplexity int, id string, note *string, idempotencyKey *string) int
-		OrderRefund             func(childComplexity int, id string, amount *string, reason *string, idempotencyKey string) int
-		StaffLogin              func(childComplexity int, input model.StaffLoginInput) int
-		StaffTokenRefresh       func(childComplexity int, refreshToken string) int
+		APIKeyCreate              func(childComplexity int, input model.APIKeyCreateInput) int
+		APIKeyRevoke              func(childComplexity int, id string) int
+		CartAttributesUpdate      func(childComplexity int, cartID string, attributes []*model.AttributeInput) int
+		CartBuyerIdentityUpdate   func(childComplexity int, cartID string, buyerIdentity model.CartBuyerIdentityInput) int
+		CartCreate                func(childComplexity int, input *model.CartInput) int
+		CartDiscountCodesUpdate   func(childComplexity int, cartID string, discountCodes []string) int
+		CartGiftCardCodesAdd      func(childComplexity int, cartID string, giftCardCodes []string) int
+		CartGiftCardCodesRemove   func(childComplexity int, cartID string, appliedGiftCardIds []string) int
+		CartGiftCardCodesUpdate   func(childComplexity int, cartID string, giftCardCodes []string) int
+		CartLinesAdd              func(childComplexity int, cartID string, lines []*model.CartLineInput) int
+		CartLinesRemove           func(childComplexity int, cartID string, lineIds []string) int
+		CartLinesUpdate           func(childComplexity int, cartID string, lines []*model.CartLineUpdateInput) int
+		CartNoteUpdate            func(childComplexity int, cartID string, note string) int
+		CheckoutBegin             func(childComplexity int, input model.CheckoutBeginInput) int
+		CustomerLogin             func(childComplexity int, input model.CustomerLoginInput) int
+		CustomerLogout            func(childComplexity int) int
+		CustomerRegister          func(childComplexity int, input model.CustomerRegisterInput) int
+		InventoryAdjustQuantities func(childComplexity int, input model.InventoryAdjustQuantitiesInput, idempotencyKey string) int
+		InventorySetQuantities    func(childComplexity int, input model.InventorySetQuantitiesInput, idempotencyKey string) int
+		InventoryTransfer         func(childComplexity int, input model.InventoryTransferInput, idempotencyKey string) int
+		OrderCancel               func(childComplexity int, id string, reason string, idempotencyKey *string) int
+		OrderFulfill              func(childComplexity int, id string, note *string, idempotencyKey *string) int
+		OrderMarkPaid             func(childComplexity int, id string, note *string, idempotencyKey *string) int
+		OrderRefund               func(childComplexity int, id string, amount *string, reason *string, idempotencyKey string) int
+		StaffLogin                func(childComplexity int, input model.StaffLoginInput) int
+		StaffTokenRefresh         func(childComplexity int, refreshToken string) int
 	}
 
 	Order struct {
@@ -331,6 +654,30 @@ type ComplexityRoot struct {
 		UserErrors func(childComplexity int) int
 	}
 
+	Page struct {
+		Body               func(childComplexity int) int
+		BodySummary        func(childComplexity int) int
+		CreatedAt          func(childComplexity int) int
+		Handle             func(childComplexity int) int
+		NodeID             func(childComplexity int) int
+		OnlineStoreURL     func(childComplexity int) int
+		Seo                func(childComplexity int) int
+		Title              func(childComplexity int) int
+		TrackingParameters func(childComplexity int) int
+		UpdatedAt          func(childComplexity int) int
+	}
+
+	PageConnection struct {
+		Edges    func(childComplexity int) int
+		Nodes    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	PageEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	PageInfo struct {
 		EndCursor       func(childComplexity int) int
 		HasNextPage     func(childComplexity int) int
@@ -349,28 +696,36 @@ type ComplexityRoot struct {
 	}
 
 	Product struct {
-		AvailableForSale    func(childComplexity int) int
-		Collections         func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool) int
-		CompareAtPriceRange func(childComplexity int) int
-		CreatedAt           func(childComplexity int) int
-		DescriptionHtml     func(childComplexity int) int
-		DescriptionText     func(childComplexity int, truncateAt *int) int
-		FeaturedImage       func(childComplexity int) int
-		Handle              func(childComplexity int) int
-		Images              func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool) int
-		NodeID              func(childComplexity int) int
-		OnlineStoreURL      func(childComplexity int) int
-		Options             func(childComplexity int, first *int) int
-		PriceRange          func(childComplexity int) int
-		ProductType         func(childComplexity int) int
-		PublishedAt         func(childComplexity int) int
-		Seo                 func(childComplexity int) int
-		Tags                func(childComplexity int) int
-		Title               func(childComplexity int) int
-		TotalInventory      func(childComplexity int) int
-		UpdatedAt           func(childComplexity int) int
-		Variants            func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool) int
-		Vendor              func(childComplexity int) int
+		AdjacentVariants                func(childComplexity int, selectedOptions []*model.SelectedOptionInput, ignoreUnknownOptions *bool, caseInsensitiveMatch *bool) int
+		AvailableForSale                func(childComplexity int) int
+		Collections                     func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool) int
+		CompareAtPriceRange             func(childComplexity int) int
+		CreatedAt                       func(childComplexity int) int
+		DescriptionHtml                 func(childComplexity int) int
+		DescriptionText                 func(childComplexity int, truncateAt *int) int
+		EncodedVariantAvailability      func(childComplexity int) int
+		EncodedVariantExistence         func(childComplexity int) int
+		FeaturedImage                   func(childComplexity int) int
+		Handle                          func(childComplexity int) int
+		Images                          func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool) int
+		IsGiftCard                      func(childComplexity int) int
+		NodeID                          func(childComplexity int) int
+		OnlineStoreURL                  func(childComplexity int) int
+		Options                         func(childComplexity int, first *int) int
+		PriceRange                      func(childComplexity int) int
+		ProductType                     func(childComplexity int) int
+		PublishedAt                     func(childComplexity int) int
+		RequiresSellingPlan             func(childComplexity int) int
+		SelectedOrFirstAvailableVariant func(childComplexity int, selectedOptions []*model.SelectedOptionInput, ignoreUnknownOptions *bool, caseInsensitiveMatch *bool) int
+		Seo                             func(childComplexity int) int
+		Tags                            func(childComplexity int) int
+		Title                           func(childComplexity int) int
+		TotalInventory                  func(childComplexity int) int
+		TrackingParameters              func(childComplexity int) int
+		UpdatedAt                       func(childComplexity int) int
+		VariantBySelectedOptions        func(childComplexity int, selectedOptions []*model.SelectedOptionInput, ignoreUnknownOptions *bool, caseInsensitiveMatch *bool) int
+		Variants                        func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool) int
+		Vendor                          func(childComplexity int) int
 	}
 
 	ProductConnection struct {
@@ -385,9 +740,22 @@ type ComplexityRoot struct {
 	}
 
 	ProductOption struct {
-		Name   func(childComplexity int) int
-		NodeID func(childComplexity int) int
-		Values func(childComplexity int) int
+		Name         func(childComplexity int) int
+		NodeID       func(childComplexity int) int
+		OptionValues func(childComplexity int) int
+		Values       func(childComplexity int) int
+	}
+
+	ProductOptionValue struct {
+		FirstSelectableVariant func(childComplexity int) int
+		Name                   func(childComplexity int) int
+		NodeID                 func(childComplexity int) int
+		Swatch                 func(childComplexity int) int
+	}
+
+	ProductOptionValueSwatch struct {
+		Color func(childComplexity int) int
+		Image func(childComplexity int) int
 	}
 
 	ProductPriceRange struct {
@@ -397,6 +765,7 @@ type ComplexityRoot struct {
 
 	ProductVariant struct {
 		AvailableForSale    func(childComplexity int) int
+		Barcode             func(childComplexity int) int
 		CompareAtPrice      func(childComplexity int) int
 		CurrentlyNotInStock func(childComplexity int) int
 		Image               func(childComplexity int) int
@@ -404,9 +773,11 @@ type ComplexityRoot struct {
 		Price               func(childComplexity int) int
 		Product             func(childComplexity int) int
 		QuantityAvailable   func(childComplexity int) int
+		RequiresShipping    func(childComplexity int) int
 		SelectedOptions     func(childComplexity int) int
 		StockKeepingUnit    func(childComplexity int) int
 		Title               func(childComplexity int) int
+		UnitPrice           func(childComplexity int) int
 		Weight              func(childComplexity int) int
 		WeightUnit          func(childComplexity int) int
 	}
@@ -424,16 +795,26 @@ type ComplexityRoot struct {
 
 	Query struct {
 		APIKeys                func(childComplexity int, first *int, after *string) int
+		Articles               func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.ArticleSortKeys, query *string) int
+		Blog                   func(childComplexity int, id *string, handle *string) int
+		Blogs                  func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.BlogSortKeys, query *string) int
 		Cart                   func(childComplexity int, id string) int
 		Collection             func(childComplexity int, id *string, handle *string) int
 		Collections            func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.CollectionSortKeys, query *string) int
 		Customer               func(childComplexity int, id string) int
 		Customers              func(childComplexity int, first *int, after *string) int
+		InventoryHistory       func(childComplexity int, variantID string, first *int, after *string) int
+		InventoryLevels        func(childComplexity int, first *int, after *string, variantIds []string) int
+		Localization           func(childComplexity int) int
 		Me                     func(childComplexity int) int
+		Menu                   func(childComplexity int, handle string) int
 		Node                   func(childComplexity int, id string) int
 		Nodes                  func(childComplexity int, ids []string) int
 		Order                  func(childComplexity int, id string) int
 		Orders                 func(childComplexity int, first *int, after *string, filter *model.OrderFilter) int
+		Page                   func(childComplexity int, id *string, handle *string) int
+		PageByHandle           func(childComplexity int, handle string) int
+		Pages                  func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.PageSortKeys, query *string) int
 		Product                func(childComplexity int, id *string, handle *string) int
 		ProductRecommendations func(childComplexity int, productID *string, productHandle *string, intent *model.ProductRecommendationIntent) int
 		Products               func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.ProductSortKeys, query *string) int
@@ -451,11 +832,33 @@ type ComplexityRoot struct {
 	}
 
 	Shop struct {
-		Description     func(childComplexity int) int
-		Name            func(childComplexity int) int
-		NodeID          func(childComplexity int) int
-		PaymentSettings func(childComplexity int) int
-		PrimaryDomain   func(childComplexity int) int
+		Brand              func(childComplexity int) int
+		Description        func(childComplexity int) int
+		Name               func(childComplexity int) int
+		NodeID             func(childComplexity int) int
+		PaymentSettings    func(childComplexity int) int
+		PrimaryDomain      func(childComplexity int) int
+		PrivacyPolicy      func(childComplexity int) int
+		RefundPolicy       func(childComplexity int) int
+		ShippingPolicy     func(childComplexity int) int
+		SubscriptionPolicy func(childComplexity int) int
+		TermsOfService     func(childComplexity int) int
+	}
+
+	ShopPolicy struct {
+		Body   func(childComplexity int) int
+		Handle func(childComplexity int) int
+		NodeID func(childComplexity int) int
+		Title  func(childComplexity int) int
+		URL    func(childComplexity int) int
+	}
+
+	ShopPolicyWithDefault struct {
+		Body   func(childComplexity int) int
+		Handle func(childComplexity int) int
+		ID     func(childComplexity int) int
+		Title  func(childComplexity int) int
+		URL    func(childComplexity int) int
 	}
 
 	StaffSession struct {
@@ -466,10 +869,20 @@ type ComplexityRoot struct {
 		Scopes       func(childComplexity int) int
 	}
 
+	Subscription struct {
+		InventoryChanged func(childComplexity int, variantIds []string, productIds []string, warehouseIds []string, since *int) int
+	}
+
 	UserError struct {
 		Code    func(childComplexity int) int
 		Field   func(childComplexity int) int
 		Message func(childComplexity int) int
+	}
+
+	Warehouse struct {
+		Name     func(childComplexity int) int
+		NodeID   func(childComplexity int) int
+		Priority func(childComplexity int) int
 	}
 }
 
@@ -606,6 +1019,208 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ApiKeyRevokePayload.APIKey(childComplexity), true
 
+	case "AppliedGiftCard.amountUsed":
+		if e.ComplexityRoot.AppliedGiftCard.AmountUsed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppliedGiftCard.AmountUsed(childComplexity), true
+	case "AppliedGiftCard.balance":
+		if e.ComplexityRoot.AppliedGiftCard.Balance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppliedGiftCard.Balance(childComplexity), true
+	case "AppliedGiftCard.id":
+		if e.ComplexityRoot.AppliedGiftCard.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppliedGiftCard.ID(childComplexity), true
+	case "AppliedGiftCard.lastCharacters":
+		if e.ComplexityRoot.AppliedGiftCard.LastCharacters == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppliedGiftCard.LastCharacters(childComplexity), true
+
+	case "Article.authorV2":
+		if e.ComplexityRoot.Article.AuthorV2 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Article.AuthorV2(childComplexity), true
+	case "Article.blog":
+		if e.ComplexityRoot.Article.Blog == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Article.Blog(childComplexity), true
+	case "Article.content":
+		if e.ComplexityRoot.Article.Content == nil {
+			break
+		}
+
+		args, err := ec.field_Article_content_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Article.Content(childComplexity, args["truncateAt"].(*int)), true
+	case "Article.contentHtml":
+		if e.ComplexityRoot.Article.ContentHTML == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Article.ContentHTML(childComplexity), true
+	case "Article.excerpt":
+		if e.ComplexityRoot.Article.Excerpt == nil {
+			break
+		}
+
+		args, err := ec.field_Article_excerpt_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Article.Excerpt(childComplexity, args["truncateAt"].(*int)), true
+	case "Article.excerptHtml":
+		if e.ComplexityRoot.Article.ExcerptHTML == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Article.ExcerptHTML(childComplexity), true
+	case "Article.handle":
+		if e.ComplexityRoot.Article.Handle == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Article.Handle(childComplexity), true
+	case "Article.id":
+		if e.ComplexityRoot.Article.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Article.ID(childComplexity), true
+	case "Article.image":
+		if e.ComplexityRoot.Article.Image == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Article.Image(childComplexity), true
+	case "Article.onlineStoreUrl":
+		if e.ComplexityRoot.Article.OnlineStoreURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Article.OnlineStoreURL(childComplexity), true
+	case "Article.publishedAt":
+		if e.ComplexityRoot.Article.PublishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Article.PublishedAt(childComplexity), true
+	case "Article.seo":
+		if e.ComplexityRoot.Article.Seo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Article.Seo(childComplexity), true
+	case "Article.tags":
+		if e.ComplexityRoot.Article.Tags == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Article.Tags(childComplexity), true
+	case "Article.title":
+		if e.ComplexityRoot.Article.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Article.Title(childComplexity), true
+	case "Article.trackingParameters":
+		if e.ComplexityRoot.Article.TrackingParameters == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Article.TrackingParameters(childComplexity), true
+
+	case "ArticleAuthor.bio":
+		if e.ComplexityRoot.ArticleAuthor.Bio == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ArticleAuthor.Bio(childComplexity), true
+	case "ArticleAuthor.email":
+		if e.ComplexityRoot.ArticleAuthor.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ArticleAuthor.Email(childComplexity), true
+	case "ArticleAuthor.firstName":
+		if e.ComplexityRoot.ArticleAuthor.FirstName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ArticleAuthor.FirstName(childComplexity), true
+	case "ArticleAuthor.lastName":
+		if e.ComplexityRoot.ArticleAuthor.LastName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ArticleAuthor.LastName(childComplexity), true
+	case "ArticleAuthor.name":
+		if e.ComplexityRoot.ArticleAuthor.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ArticleAuthor.Name(childComplexity), true
+
+	case "ArticleConnection.edges":
+		if e.ComplexityRoot.ArticleConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ArticleConnection.Edges(childComplexity), true
+	case "ArticleConnection.nodes":
+		if e.ComplexityRoot.ArticleConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ArticleConnection.Nodes(childComplexity), true
+	case "ArticleConnection.pageInfo":
+		if e.ComplexityRoot.ArticleConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ArticleConnection.PageInfo(childComplexity), true
+
+	case "ArticleEdge.cursor":
+		if e.ComplexityRoot.ArticleEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ArticleEdge.Cursor(childComplexity), true
+	case "ArticleEdge.node":
+		if e.ComplexityRoot.ArticleEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ArticleEdge.Node(childComplexity), true
+
+	case "Attribute.key":
+		if e.ComplexityRoot.Attribute.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Attribute.Key(childComplexity), true
+	case "Attribute.value":
+		if e.ComplexityRoot.Attribute.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Attribute.Value(childComplexity), true
+
 	case "BaseCartLineConnection.edges":
 		if e.ComplexityRoot.BaseCartLineConnection.Edges == nil {
 			break
@@ -638,6 +1253,183 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.BaseCartLineEdge.Node(childComplexity), true
 
+	case "Blog.articleByHandle":
+		if e.ComplexityRoot.Blog.ArticleByHandle == nil {
+			break
+		}
+
+		args, err := ec.field_Blog_articleByHandle_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Blog.ArticleByHandle(childComplexity, args["handle"].(string)), true
+	case "Blog.articles":
+		if e.ComplexityRoot.Blog.Articles == nil {
+			break
+		}
+
+		args, err := ec.field_Blog_articles_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Blog.Articles(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string), args["reverse"].(*bool), args["sortKey"].(*model.ArticleSortKeys), args["query"].(*string)), true
+	case "Blog.authors":
+		if e.ComplexityRoot.Blog.Authors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blog.Authors(childComplexity), true
+	case "Blog.handle":
+		if e.ComplexityRoot.Blog.Handle == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blog.Handle(childComplexity), true
+	case "Blog.id":
+		if e.ComplexityRoot.Blog.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blog.ID(childComplexity), true
+	case "Blog.onlineStoreUrl":
+		if e.ComplexityRoot.Blog.OnlineStoreURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blog.OnlineStoreURL(childComplexity), true
+	case "Blog.seo":
+		if e.ComplexityRoot.Blog.Seo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blog.Seo(childComplexity), true
+	case "Blog.title":
+		if e.ComplexityRoot.Blog.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blog.Title(childComplexity), true
+
+	case "BlogConnection.edges":
+		if e.ComplexityRoot.BlogConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BlogConnection.Edges(childComplexity), true
+	case "BlogConnection.nodes":
+		if e.ComplexityRoot.BlogConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BlogConnection.Nodes(childComplexity), true
+	case "BlogConnection.pageInfo":
+		if e.ComplexityRoot.BlogConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BlogConnection.PageInfo(childComplexity), true
+
+	case "BlogEdge.cursor":
+		if e.ComplexityRoot.BlogEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BlogEdge.Cursor(childComplexity), true
+	case "BlogEdge.node":
+		if e.ComplexityRoot.BlogEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BlogEdge.Node(childComplexity), true
+
+	case "Brand.colors":
+		if e.ComplexityRoot.Brand.Colors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Brand.Colors(childComplexity), true
+	case "Brand.coverImage":
+		if e.ComplexityRoot.Brand.CoverImage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Brand.CoverImage(childComplexity), true
+	case "Brand.logo":
+		if e.ComplexityRoot.Brand.Logo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Brand.Logo(childComplexity), true
+	case "Brand.shortDescription":
+		if e.ComplexityRoot.Brand.ShortDescription == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Brand.ShortDescription(childComplexity), true
+	case "Brand.slogan":
+		if e.ComplexityRoot.Brand.Slogan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Brand.Slogan(childComplexity), true
+	case "Brand.squareLogo":
+		if e.ComplexityRoot.Brand.SquareLogo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Brand.SquareLogo(childComplexity), true
+
+	case "BrandColorGroup.background":
+		if e.ComplexityRoot.BrandColorGroup.Background == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BrandColorGroup.Background(childComplexity), true
+	case "BrandColorGroup.foreground":
+		if e.ComplexityRoot.BrandColorGroup.Foreground == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BrandColorGroup.Foreground(childComplexity), true
+
+	case "BrandColors.primary":
+		if e.ComplexityRoot.BrandColors.Primary == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BrandColors.Primary(childComplexity), true
+	case "BrandColors.secondary":
+		if e.ComplexityRoot.BrandColors.Secondary == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BrandColors.Secondary(childComplexity), true
+
+	case "Cart.appliedGiftCards":
+		if e.ComplexityRoot.Cart.AppliedGiftCards == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cart.AppliedGiftCards(childComplexity), true
+	case "Cart.attribute":
+		if e.ComplexityRoot.Cart.Attribute == nil {
+			break
+		}
+
+		args, err := ec.field_Cart_attribute_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Cart.Attribute(childComplexity, args["key"].(string)), true
+	case "Cart.attributes":
+		if e.ComplexityRoot.Cart.Attributes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cart.Attributes(childComplexity), true
 	case "Cart.buyerIdentity":
 		if e.ComplexityRoot.Cart.BuyerIdentity == nil {
 			break
@@ -656,6 +1448,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Cart.Cost(childComplexity), true
+	case "Cart.createdAt":
+		if e.ComplexityRoot.Cart.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cart.CreatedAt(childComplexity), true
+	case "Cart.discountCodes":
+		if e.ComplexityRoot.Cart.DiscountCodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cart.DiscountCodes(childComplexity), true
 	case "Cart.lines":
 		if e.ComplexityRoot.Cart.Lines == nil {
 			break
@@ -673,13 +1477,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Cart.NodeID(childComplexity), true
+	case "Cart.note":
+		if e.ComplexityRoot.Cart.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cart.Note(childComplexity), true
 	case "Cart.totalQuantity":
 		if e.ComplexityRoot.Cart.TotalQuantity == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Cart.TotalQuantity(childComplexity), true
+	case "Cart.updatedAt":
+		if e.ComplexityRoot.Cart.UpdatedAt == nil {
+			break
+		}
 
+		return e.ComplexityRoot.Cart.UpdatedAt(childComplexity), true
+
+	case "CartAttributesUpdatePayload.cart":
+		if e.ComplexityRoot.CartAttributesUpdatePayload.Cart == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartAttributesUpdatePayload.Cart(childComplexity), true
+	case "CartAttributesUpdatePayload.userErrors":
+		if e.ComplexityRoot.CartAttributesUpdatePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartAttributesUpdatePayload.UserErrors(childComplexity), true
+	case "CartAttributesUpdatePayload.warnings":
+		if e.ComplexityRoot.CartAttributesUpdatePayload.Warnings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartAttributesUpdatePayload.Warnings(childComplexity), true
+
+	case "CartBuyerIdentity.countryCode":
+		if e.ComplexityRoot.CartBuyerIdentity.CountryCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartBuyerIdentity.CountryCode(childComplexity), true
 	case "CartBuyerIdentity.customer":
 		if e.ComplexityRoot.CartBuyerIdentity.Customer == nil {
 			break
@@ -692,6 +1533,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CartBuyerIdentity.Email(childComplexity), true
+	case "CartBuyerIdentity.phone":
+		if e.ComplexityRoot.CartBuyerIdentity.Phone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartBuyerIdentity.Phone(childComplexity), true
 
 	case "CartBuyerIdentityUpdatePayload.cart":
 		if e.ComplexityRoot.CartBuyerIdentityUpdatePayload.Cart == nil {
@@ -705,25 +1552,67 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CartBuyerIdentityUpdatePayload.UserErrors(childComplexity), true
+	case "CartBuyerIdentityUpdatePayload.warnings":
+		if e.ComplexityRoot.CartBuyerIdentityUpdatePayload.Warnings == nil {
+			break
+		}
 
+		return e.ComplexityRoot.CartBuyerIdentityUpdatePayload.Warnings(childComplexity), true
+
+	case "CartCost.checkoutChargeAmount":
+		if e.ComplexityRoot.CartCost.CheckoutChargeAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartCost.CheckoutChargeAmount(childComplexity), true
 	case "CartCost.subtotalAmount":
 		if e.ComplexityRoot.CartCost.SubtotalAmount == nil {
 			break
 		}
 
 		return e.ComplexityRoot.CartCost.SubtotalAmount(childComplexity), true
+	case "CartCost.subtotalAmountEstimated":
+		if e.ComplexityRoot.CartCost.SubtotalAmountEstimated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartCost.SubtotalAmountEstimated(childComplexity), true
 	case "CartCost.totalAmount":
 		if e.ComplexityRoot.CartCost.TotalAmount == nil {
 			break
 		}
 
 		return e.ComplexityRoot.CartCost.TotalAmount(childComplexity), true
+	case "CartCost.totalAmountEstimated":
+		if e.ComplexityRoot.CartCost.TotalAmountEstimated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartCost.TotalAmountEstimated(childComplexity), true
+	case "CartCost.totalDutyAmount":
+		if e.ComplexityRoot.CartCost.TotalDutyAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartCost.TotalDutyAmount(childComplexity), true
+	case "CartCost.totalDutyAmountEstimated":
+		if e.ComplexityRoot.CartCost.TotalDutyAmountEstimated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartCost.TotalDutyAmountEstimated(childComplexity), true
 	case "CartCost.totalTaxAmount":
 		if e.ComplexityRoot.CartCost.TotalTaxAmount == nil {
 			break
 		}
 
 		return e.ComplexityRoot.CartCost.TotalTaxAmount(childComplexity), true
+	case "CartCost.totalTaxAmountEstimated":
+		if e.ComplexityRoot.CartCost.TotalTaxAmountEstimated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartCost.TotalTaxAmountEstimated(childComplexity), true
 
 	case "CartCreatePayload.cart":
 		if e.ComplexityRoot.CartCreatePayload.Cart == nil {
@@ -737,7 +1626,119 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CartCreatePayload.UserErrors(childComplexity), true
+	case "CartCreatePayload.warnings":
+		if e.ComplexityRoot.CartCreatePayload.Warnings == nil {
+			break
+		}
 
+		return e.ComplexityRoot.CartCreatePayload.Warnings(childComplexity), true
+
+	case "CartDiscountCode.applicable":
+		if e.ComplexityRoot.CartDiscountCode.Applicable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartDiscountCode.Applicable(childComplexity), true
+	case "CartDiscountCode.code":
+		if e.ComplexityRoot.CartDiscountCode.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartDiscountCode.Code(childComplexity), true
+
+	case "CartDiscountCodesUpdatePayload.cart":
+		if e.ComplexityRoot.CartDiscountCodesUpdatePayload.Cart == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartDiscountCodesUpdatePayload.Cart(childComplexity), true
+	case "CartDiscountCodesUpdatePayload.userErrors":
+		if e.ComplexityRoot.CartDiscountCodesUpdatePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartDiscountCodesUpdatePayload.UserErrors(childComplexity), true
+	case "CartDiscountCodesUpdatePayload.warnings":
+		if e.ComplexityRoot.CartDiscountCodesUpdatePayload.Warnings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartDiscountCodesUpdatePayload.Warnings(childComplexity), true
+
+	case "CartGiftCardCodesAddPayload.cart":
+		if e.ComplexityRoot.CartGiftCardCodesAddPayload.Cart == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartGiftCardCodesAddPayload.Cart(childComplexity), true
+	case "CartGiftCardCodesAddPayload.userErrors":
+		if e.ComplexityRoot.CartGiftCardCodesAddPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartGiftCardCodesAddPayload.UserErrors(childComplexity), true
+	case "CartGiftCardCodesAddPayload.warnings":
+		if e.ComplexityRoot.CartGiftCardCodesAddPayload.Warnings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartGiftCardCodesAddPayload.Warnings(childComplexity), true
+
+	case "CartGiftCardCodesRemovePayload.cart":
+		if e.ComplexityRoot.CartGiftCardCodesRemovePayload.Cart == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartGiftCardCodesRemovePayload.Cart(childComplexity), true
+	case "CartGiftCardCodesRemovePayload.userErrors":
+		if e.ComplexityRoot.CartGiftCardCodesRemovePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartGiftCardCodesRemovePayload.UserErrors(childComplexity), true
+	case "CartGiftCardCodesRemovePayload.warnings":
+		if e.ComplexityRoot.CartGiftCardCodesRemovePayload.Warnings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartGiftCardCodesRemovePayload.Warnings(childComplexity), true
+
+	case "CartGiftCardCodesUpdatePayload.cart":
+		if e.ComplexityRoot.CartGiftCardCodesUpdatePayload.Cart == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartGiftCardCodesUpdatePayload.Cart(childComplexity), true
+	case "CartGiftCardCodesUpdatePayload.userErrors":
+		if e.ComplexityRoot.CartGiftCardCodesUpdatePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartGiftCardCodesUpdatePayload.UserErrors(childComplexity), true
+	case "CartGiftCardCodesUpdatePayload.warnings":
+		if e.ComplexityRoot.CartGiftCardCodesUpdatePayload.Warnings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartGiftCardCodesUpdatePayload.Warnings(childComplexity), true
+
+	case "CartLine.attribute":
+		if e.ComplexityRoot.CartLine.Attribute == nil {
+			break
+		}
+
+		args, err := ec.field_CartLine_attribute_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.CartLine.Attribute(childComplexity, args["key"].(string)), true
+	case "CartLine.attributes":
+		if e.ComplexityRoot.CartLine.Attributes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLine.Attributes(childComplexity), true
 	case "CartLine.cost":
 		if e.ComplexityRoot.CartLine.Cost == nil {
 			break
@@ -756,6 +1757,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CartLine.NodeID(childComplexity), true
+	case "CartLine.parentRelationship":
+		if e.ComplexityRoot.CartLine.ParentRelationship == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLine.ParentRelationship(childComplexity), true
 	case "CartLine.quantity":
 		if e.ComplexityRoot.CartLine.Quantity == nil {
 			break
@@ -769,6 +1776,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CartLineCost.AmountPerQuantity(childComplexity), true
+	case "CartLineCost.compareAtAmountPerQuantity":
+		if e.ComplexityRoot.CartLineCost.CompareAtAmountPerQuantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLineCost.CompareAtAmountPerQuantity(childComplexity), true
 	case "CartLineCost.subtotalAmount":
 		if e.ComplexityRoot.CartLineCost.SubtotalAmount == nil {
 			break
@@ -782,6 +1795,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CartLineCost.TotalAmount(childComplexity), true
 
+	case "CartLineParentRelationship.parent":
+		if e.ComplexityRoot.CartLineParentRelationship.Parent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLineParentRelationship.Parent(childComplexity), true
+
 	case "CartLinesAddPayload.cart":
 		if e.ComplexityRoot.CartLinesAddPayload.Cart == nil {
 			break
@@ -794,6 +1814,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CartLinesAddPayload.UserErrors(childComplexity), true
+	case "CartLinesAddPayload.warnings":
+		if e.ComplexityRoot.CartLinesAddPayload.Warnings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLinesAddPayload.Warnings(childComplexity), true
 
 	case "CartLinesRemovePayload.cart":
 		if e.ComplexityRoot.CartLinesRemovePayload.Cart == nil {
@@ -807,6 +1833,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CartLinesRemovePayload.UserErrors(childComplexity), true
+	case "CartLinesRemovePayload.warnings":
+		if e.ComplexityRoot.CartLinesRemovePayload.Warnings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLinesRemovePayload.Warnings(childComplexity), true
 
 	case "CartLinesUpdatePayload.cart":
 		if e.ComplexityRoot.CartLinesUpdatePayload.Cart == nil {
@@ -820,6 +1852,69 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CartLinesUpdatePayload.UserErrors(childComplexity), true
+	case "CartLinesUpdatePayload.warnings":
+		if e.ComplexityRoot.CartLinesUpdatePayload.Warnings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLinesUpdatePayload.Warnings(childComplexity), true
+
+	case "CartNoteUpdatePayload.cart":
+		if e.ComplexityRoot.CartNoteUpdatePayload.Cart == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartNoteUpdatePayload.Cart(childComplexity), true
+	case "CartNoteUpdatePayload.userErrors":
+		if e.ComplexityRoot.CartNoteUpdatePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartNoteUpdatePayload.UserErrors(childComplexity), true
+	case "CartNoteUpdatePayload.warnings":
+		if e.ComplexityRoot.CartNoteUpdatePayload.Warnings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartNoteUpdatePayload.Warnings(childComplexity), true
+
+	case "CartUserError.code":
+		if e.ComplexityRoot.CartUserError.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartUserError.Code(childComplexity), true
+	case "CartUserError.field":
+		if e.ComplexityRoot.CartUserError.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartUserError.Field(childComplexity), true
+	case "CartUserError.message":
+		if e.ComplexityRoot.CartUserError.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartUserError.Message(childComplexity), true
+
+	case "CartWarning.code":
+		if e.ComplexityRoot.CartWarning.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartWarning.Code(childComplexity), true
+	case "CartWarning.message":
+		if e.ComplexityRoot.CartWarning.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartWarning.Message(childComplexity), true
+	case "CartWarning.target":
+		if e.ComplexityRoot.CartWarning.Target == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartWarning.Target(childComplexity), true
 
 	case "CheckoutBeginPayload.order":
 		if e.ComplexityRoot.CheckoutBeginPayload.Order == nil {
@@ -936,6 +2031,110 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CollectionEdge.Node(childComplexity), true
+
+	case "ComponentizableCartLine.attribute":
+		if e.ComplexityRoot.ComponentizableCartLine.Attribute == nil {
+			break
+		}
+
+		args, err := ec.field_ComponentizableCartLine_attribute_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ComponentizableCartLine.Attribute(childComplexity, args["key"].(string)), true
+	case "ComponentizableCartLine.attributes":
+		if e.ComplexityRoot.ComponentizableCartLine.Attributes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ComponentizableCartLine.Attributes(childComplexity), true
+	case "ComponentizableCartLine.cost":
+		if e.ComplexityRoot.ComponentizableCartLine.Cost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ComponentizableCartLine.Cost(childComplexity), true
+	case "ComponentizableCartLine.id":
+		if e.ComplexityRoot.ComponentizableCartLine.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ComponentizableCartLine.ID(childComplexity), true
+	case "ComponentizableCartLine.lineComponents":
+		if e.ComplexityRoot.ComponentizableCartLine.LineComponents == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ComponentizableCartLine.LineComponents(childComplexity), true
+	case "ComponentizableCartLine.merchandise":
+		if e.ComplexityRoot.ComponentizableCartLine.Merchandise == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ComponentizableCartLine.Merchandise(childComplexity), true
+	case "ComponentizableCartLine.quantity":
+		if e.ComplexityRoot.ComponentizableCartLine.Quantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ComponentizableCartLine.Quantity(childComplexity), true
+
+	case "Country.availableLanguages":
+		if e.ComplexityRoot.Country.AvailableLanguages == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Country.AvailableLanguages(childComplexity), true
+	case "Country.currency":
+		if e.ComplexityRoot.Country.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Country.Currency(childComplexity), true
+	case "Country.defaultLanguage":
+		if e.ComplexityRoot.Country.DefaultLanguage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Country.DefaultLanguage(childComplexity), true
+	case "Country.isoCode":
+		if e.ComplexityRoot.Country.IsoCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Country.IsoCode(childComplexity), true
+	case "Country.name":
+		if e.ComplexityRoot.Country.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Country.Name(childComplexity), true
+	case "Country.unitSystem":
+		if e.ComplexityRoot.Country.UnitSystem == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Country.UnitSystem(childComplexity), true
+
+	case "Currency.isoCode":
+		if e.ComplexityRoot.Currency.IsoCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Currency.IsoCode(childComplexity), true
+	case "Currency.name":
+		if e.ComplexityRoot.Currency.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Currency.Name(childComplexity), true
+	case "Currency.symbol":
+		if e.ComplexityRoot.Currency.Symbol == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Currency.Symbol(childComplexity), true
 
 	case "Customer.createdAt":
 		if e.ComplexityRoot.Customer.CreatedAt == nil {
@@ -1144,6 +2343,306 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ImageEdge.Node(childComplexity), true
 
+	case "InventoryAdjustQuantitiesPayload.inventoryAdjustmentGroup":
+		if e.ComplexityRoot.InventoryAdjustQuantitiesPayload.InventoryAdjustmentGroup == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryAdjustQuantitiesPayload.InventoryAdjustmentGroup(childComplexity), true
+	case "InventoryAdjustQuantitiesPayload.userErrors":
+		if e.ComplexityRoot.InventoryAdjustQuantitiesPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryAdjustQuantitiesPayload.UserErrors(childComplexity), true
+
+	case "InventoryAdjustmentGroup.changes":
+		if e.ComplexityRoot.InventoryAdjustmentGroup.Changes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryAdjustmentGroup.Changes(childComplexity), true
+	case "InventoryAdjustmentGroup.createdAt":
+		if e.ComplexityRoot.InventoryAdjustmentGroup.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryAdjustmentGroup.CreatedAt(childComplexity), true
+	case "InventoryAdjustmentGroup.id":
+		if e.ComplexityRoot.InventoryAdjustmentGroup.NodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryAdjustmentGroup.NodeID(childComplexity), true
+	case "InventoryAdjustmentGroup.reason":
+		if e.ComplexityRoot.InventoryAdjustmentGroup.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryAdjustmentGroup.Reason(childComplexity), true
+	case "InventoryAdjustmentGroup.referenceDocumentUri":
+		if e.ComplexityRoot.InventoryAdjustmentGroup.ReferenceURI == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryAdjustmentGroup.ReferenceURI(childComplexity), true
+
+	case "InventoryChange.actor":
+		if e.ComplexityRoot.InventoryChange.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryChange.Actor(childComplexity), true
+	case "InventoryChange.at":
+		if e.ComplexityRoot.InventoryChange.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryChange.At(childComplexity), true
+	case "InventoryChange.available":
+		if e.ComplexityRoot.InventoryChange.Available == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryChange.Available(childComplexity), true
+	case "InventoryChange.delta":
+		if e.ComplexityRoot.InventoryChange.Delta == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryChange.Delta(childComplexity), true
+	case "InventoryChange.name":
+		if e.ComplexityRoot.InventoryChange.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryChange.Name(childComplexity), true
+	case "InventoryChange.onHand":
+		if e.ComplexityRoot.InventoryChange.OnHand == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryChange.OnHand(childComplexity), true
+	case "InventoryChange.quantityAfterChange":
+		if e.ComplexityRoot.InventoryChange.QuantityAfterChange == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryChange.QuantityAfterChange(childComplexity), true
+	case "InventoryChange.reason":
+		if e.ComplexityRoot.InventoryChange.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryChange.Reason(childComplexity), true
+	case "InventoryChange.referenceDocumentUri":
+		if e.ComplexityRoot.InventoryChange.ReferenceURI == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryChange.ReferenceURI(childComplexity), true
+	case "InventoryChange.reserved":
+		if e.ComplexityRoot.InventoryChange.Reserved == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryChange.Reserved(childComplexity), true
+	case "InventoryChange.sequence":
+		if e.ComplexityRoot.InventoryChange.Sequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryChange.Sequence(childComplexity), true
+	case "InventoryChange.variant":
+		if e.ComplexityRoot.InventoryChange.Variant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryChange.Variant(childComplexity), true
+	case "InventoryChange.warehouse":
+		if e.ComplexityRoot.InventoryChange.Warehouse == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryChange.Warehouse(childComplexity), true
+
+	case "InventoryChangeConnection.edges":
+		if e.ComplexityRoot.InventoryChangeConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryChangeConnection.Edges(childComplexity), true
+	case "InventoryChangeConnection.nodes":
+		if e.ComplexityRoot.InventoryChangeConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryChangeConnection.Nodes(childComplexity), true
+	case "InventoryChangeConnection.pageInfo":
+		if e.ComplexityRoot.InventoryChangeConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryChangeConnection.PageInfo(childComplexity), true
+
+	case "InventoryChangeEdge.cursor":
+		if e.ComplexityRoot.InventoryChangeEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryChangeEdge.Cursor(childComplexity), true
+	case "InventoryChangeEdge.node":
+		if e.ComplexityRoot.InventoryChangeEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryChangeEdge.Node(childComplexity), true
+
+	case "InventoryLevel.available":
+		if e.ComplexityRoot.InventoryLevel.Available == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryLevel.Available(childComplexity), true
+	case "InventoryLevel.id":
+		if e.ComplexityRoot.InventoryLevel.NodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryLevel.NodeID(childComplexity), true
+	case "InventoryLevel.onHand":
+		if e.ComplexityRoot.InventoryLevel.OnHand == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryLevel.OnHand(childComplexity), true
+	case "InventoryLevel.reserved":
+		if e.ComplexityRoot.InventoryLevel.Reserved == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryLevel.Reserved(childComplexity), true
+	case "InventoryLevel.updatedAt":
+		if e.ComplexityRoot.InventoryLevel.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryLevel.UpdatedAt(childComplexity), true
+	case "InventoryLevel.variant":
+		if e.ComplexityRoot.InventoryLevel.Variant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryLevel.Variant(childComplexity), true
+	case "InventoryLevel.warehouse":
+		if e.ComplexityRoot.InventoryLevel.Warehouse == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryLevel.Warehouse(childComplexity), true
+
+	case "InventoryLevelConnection.edges":
+		if e.ComplexityRoot.InventoryLevelConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryLevelConnection.Edges(childComplexity), true
+	case "InventoryLevelConnection.nodes":
+		if e.ComplexityRoot.InventoryLevelConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryLevelConnection.Nodes(childComplexity), true
+	case "InventoryLevelConnection.pageInfo":
+		if e.ComplexityRoot.InventoryLevelConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryLevelConnection.PageInfo(childComplexity), true
+
+	case "InventoryLevelEdge.cursor":
+		if e.ComplexityRoot.InventoryLevelEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryLevelEdge.Cursor(childComplexity), true
+	case "InventoryLevelEdge.node":
+		if e.ComplexityRoot.InventoryLevelEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryLevelEdge.Node(childComplexity), true
+
+	case "InventorySetQuantitiesPayload.inventoryAdjustmentGroup":
+		if e.ComplexityRoot.InventorySetQuantitiesPayload.InventoryAdjustmentGroup == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventorySetQuantitiesPayload.InventoryAdjustmentGroup(childComplexity), true
+	case "InventorySetQuantitiesPayload.userErrors":
+		if e.ComplexityRoot.InventorySetQuantitiesPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventorySetQuantitiesPayload.UserErrors(childComplexity), true
+
+	case "InventoryTransferPayload.inventoryAdjustmentGroup":
+		if e.ComplexityRoot.InventoryTransferPayload.InventoryAdjustmentGroup == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryTransferPayload.InventoryAdjustmentGroup(childComplexity), true
+	case "InventoryTransferPayload.userErrors":
+		if e.ComplexityRoot.InventoryTransferPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryTransferPayload.UserErrors(childComplexity), true
+
+	case "Language.endonymName":
+		if e.ComplexityRoot.Language.EndonymName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Language.EndonymName(childComplexity), true
+	case "Language.isoCode":
+		if e.ComplexityRoot.Language.IsoCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Language.IsoCode(childComplexity), true
+	case "Language.name":
+		if e.ComplexityRoot.Language.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Language.Name(childComplexity), true
+
+	case "Localization.availableCountries":
+		if e.ComplexityRoot.Localization.AvailableCountries == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Localization.AvailableCountries(childComplexity), true
+	case "Localization.availableLanguages":
+		if e.ComplexityRoot.Localization.AvailableLanguages == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Localization.AvailableLanguages(childComplexity), true
+	case "Localization.country":
+		if e.ComplexityRoot.Localization.Country == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Localization.Country(childComplexity), true
+	case "Localization.language":
+		if e.ComplexityRoot.Localization.Language == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Localization.Language(childComplexity), true
+
 	case "MailingAddress.address1":
 		if e.ComplexityRoot.MailingAddress.Address1 == nil {
 			break
@@ -1205,6 +2704,111 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MailingAddress.Zip(childComplexity), true
 
+	case "MediaImage.alt":
+		if e.ComplexityRoot.MediaImage.Alt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MediaImage.Alt(childComplexity), true
+	case "MediaImage.id":
+		if e.ComplexityRoot.MediaImage.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MediaImage.ID(childComplexity), true
+	case "MediaImage.image":
+		if e.ComplexityRoot.MediaImage.Image == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MediaImage.Image(childComplexity), true
+	case "MediaImage.mediaContentType":
+		if e.ComplexityRoot.MediaImage.MediaContentType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MediaImage.MediaContentType(childComplexity), true
+	case "MediaImage.previewImage":
+		if e.ComplexityRoot.MediaImage.PreviewImage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MediaImage.PreviewImage(childComplexity), true
+
+	case "Menu.handle":
+		if e.ComplexityRoot.Menu.Handle == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Menu.Handle(childComplexity), true
+	case "Menu.items":
+		if e.ComplexityRoot.Menu.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Menu.Items(childComplexity), true
+	case "Menu.itemsCount":
+		if e.ComplexityRoot.Menu.ItemsCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Menu.ItemsCount(childComplexity), true
+	case "Menu.id":
+		if e.ComplexityRoot.Menu.NodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Menu.NodeID(childComplexity), true
+	case "Menu.title":
+		if e.ComplexityRoot.Menu.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Menu.Title(childComplexity), true
+
+	case "MenuItem.items":
+		if e.ComplexityRoot.MenuItem.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MenuItem.Items(childComplexity), true
+	case "MenuItem.id":
+		if e.ComplexityRoot.MenuItem.NodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MenuItem.NodeID(childComplexity), true
+	case "MenuItem.resourceId":
+		if e.ComplexityRoot.MenuItem.ResourceID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MenuItem.ResourceID(childComplexity), true
+	case "MenuItem.tags":
+		if e.ComplexityRoot.MenuItem.Tags == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MenuItem.Tags(childComplexity), true
+	case "MenuItem.title":
+		if e.ComplexityRoot.MenuItem.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MenuItem.Title(childComplexity), true
+	case "MenuItem.type":
+		if e.ComplexityRoot.MenuItem.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MenuItem.Type(childComplexity), true
+	case "MenuItem.url":
+		if e.ComplexityRoot.MenuItem.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MenuItem.URL(childComplexity), true
+
 	case "MoneyV2.amount":
 		if e.ComplexityRoot.MoneyV2.Amount == nil {
 			break
@@ -1240,6 +2844,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.APIKeyRevoke(childComplexity, args["id"].(string)), true
+	case "Mutation.cartAttributesUpdate":
+		if e.ComplexityRoot.Mutation.CartAttributesUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cartAttributesUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CartAttributesUpdate(childComplexity, args["cartId"].(string), args["attributes"].([]*model.AttributeInput)), true
 	case "Mutation.cartBuyerIdentityUpdate":
 		if e.ComplexityRoot.Mutation.CartBuyerIdentityUpdate == nil {
 			break
@@ -1262,6 +2877,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CartCreate(childComplexity, args["input"].(*model.CartInput)), true
+	case "Mutation.cartDiscountCodesUpdate":
+		if e.ComplexityRoot.Mutation.CartDiscountCodesUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cartDiscountCodesUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CartDiscountCodesUpdate(childComplexity, args["cartId"].(string), args["discountCodes"].([]string)), true
+	case "Mutation.cartGiftCardCodesAdd":
+		if e.ComplexityRoot.Mutation.CartGiftCardCodesAdd == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cartGiftCardCodesAdd_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CartGiftCardCodesAdd(childComplexity, args["cartId"].(string), args["giftCardCodes"].([]string)), true
+	case "Mutation.cartGiftCardCodesRemove":
+		if e.ComplexityRoot.Mutation.CartGiftCardCodesRemove == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cartGiftCardCodesRemove_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CartGiftCardCodesRemove(childComplexity, args["cartId"].(string), args["appliedGiftCardIds"].([]string)), true
+	case "Mutation.cartGiftCardCodesUpdate":
+		if e.ComplexityRoot.Mutation.CartGiftCardCodesUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cartGiftCardCodesUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CartGiftCardCodesUpdate(childComplexity, args["cartId"].(string), args["giftCardCodes"].([]string)), true
 	case "Mutation.cartLinesAdd":
 		if e.ComplexityRoot.Mutation.CartLinesAdd == nil {
 			break
@@ -1295,6 +2954,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CartLinesUpdate(childComplexity, args["cartId"].(string), args["lines"].([]*model.CartLineUpdateInput)), true
+	case "Mutation.cartNoteUpdate":
+		if e.ComplexityRoot.Mutation.CartNoteUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cartNoteUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CartNoteUpdate(childComplexity, args["cartId"].(string), args["note"].(string)), true
 	case "Mutation.checkoutBegin":
 		if e.ComplexityRoot.Mutation.CheckoutBegin == nil {
 			break
@@ -1334,6 +3004,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CustomerRegister(childComplexity, args["input"].(model.CustomerRegisterInput)), true
+	case "Mutation.inventoryAdjustQuantities":
+		if e.ComplexityRoot.Mutation.InventoryAdjustQuantities == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_inventoryAdjustQuantities_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.InventoryAdjustQuantities(childComplexity, args["input"].(model.InventoryAdjustQuantitiesInput), args["idempotencyKey"].(string)), true
+	case "Mutation.inventorySetQuantities":
+		if e.ComplexityRoot.Mutation.InventorySetQuantities == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_inventorySetQuantities_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.InventorySetQuantities(childComplexity, args["input"].(model.InventorySetQuantitiesInput), args["idempotencyKey"].(string)), true
+	case "Mutation.inventoryTransfer":
+		if e.ComplexityRoot.Mutation.InventoryTransfer == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_inventoryTransfer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.InventoryTransfer(childComplexity, args["input"].(model.InventoryTransferInput), args["idempotencyKey"].(string)), true
 	case "Mutation.orderCancel":
 		if e.ComplexityRoot.Mutation.OrderCancel == nil {
 			break
@@ -1647,6 +3350,99 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.OrderMutationPayload.UserErrors(childComplexity), true
 
+	case "Page.body":
+		if e.ComplexityRoot.Page.Body == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Page.Body(childComplexity), true
+	case "Page.bodySummary":
+		if e.ComplexityRoot.Page.BodySummary == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Page.BodySummary(childComplexity), true
+	case "Page.createdAt":
+		if e.ComplexityRoot.Page.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Page.CreatedAt(childComplexity), true
+	case "Page.handle":
+		if e.ComplexityRoot.Page.Handle == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Page.Handle(childComplexity), true
+	case "Page.id":
+		if e.ComplexityRoot.Page.NodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Page.NodeID(childComplexity), true
+	case "Page.onlineStoreUrl":
+		if e.ComplexityRoot.Page.OnlineStoreURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Page.OnlineStoreURL(childComplexity), true
+	case "Page.seo":
+		if e.ComplexityRoot.Page.Seo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Page.Seo(childComplexity), true
+	case "Page.title":
+		if e.ComplexityRoot.Page.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Page.Title(childComplexity), true
+	case "Page.trackingParameters":
+		if e.ComplexityRoot.Page.TrackingParameters == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Page.TrackingParameters(childComplexity), true
+	case "Page.updatedAt":
+		if e.ComplexityRoot.Page.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Page.UpdatedAt(childComplexity), true
+
+	case "PageConnection.edges":
+		if e.ComplexityRoot.PageConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageConnection.Edges(childComplexity), true
+	case "PageConnection.nodes":
+		if e.ComplexityRoot.PageConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageConnection.Nodes(childComplexity), true
+	case "PageConnection.pageInfo":
+		if e.ComplexityRoot.PageConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageConnection.PageInfo(childComplexity), true
+
+	case "PageEdge.cursor":
+		if e.ComplexityRoot.PageEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageEdge.Cursor(childComplexity), true
+	case "PageEdge.node":
+		if e.ComplexityRoot.PageEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageEdge.Node(childComplexity), true
+
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
 			break
@@ -1698,6 +3494,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PaymentSettings.CurrencyCode(childComplexity), true
 
+	case "Product.adjacentVariants":
+		if e.ComplexityRoot.Product.AdjacentVariants == nil {
+			break
+		}
+
+		args, err := ec.field_Product_adjacentVariants_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Product.AdjacentVariants(childComplexity, args["selectedOptions"].([]*model.SelectedOptionInput), args["ignoreUnknownOptions"].(*bool), args["caseInsensitiveMatch"].(*bool)), true
 	case "Product.availableForSale":
 		if e.ComplexityRoot.Product.AvailableForSale == nil {
 			break
@@ -1744,6 +3551,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Product.DescriptionText(childComplexity, args["truncateAt"].(*int)), true
+	case "Product.encodedVariantAvailability":
+		if e.ComplexityRoot.Product.EncodedVariantAvailability == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Product.EncodedVariantAvailability(childComplexity), true
+	case "Product.encodedVariantExistence":
+		if e.ComplexityRoot.Product.EncodedVariantExistence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Product.EncodedVariantExistence(childComplexity), true
 	case "Product.featuredImage":
 		if e.ComplexityRoot.Product.FeaturedImage == nil {
 			break
@@ -1767,6 +3586,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Product.Images(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string), args["reverse"].(*bool)), true
+	case "Product.isGiftCard":
+		if e.ComplexityRoot.Product.IsGiftCard == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Product.IsGiftCard(childComplexity), true
 	case "Product.id":
 		if e.ComplexityRoot.Product.NodeID == nil {
 			break
@@ -1808,6 +3633,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Product.PublishedAt(childComplexity), true
+	case "Product.requiresSellingPlan":
+		if e.ComplexityRoot.Product.RequiresSellingPlan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Product.RequiresSellingPlan(childComplexity), true
+	case "Product.selectedOrFirstAvailableVariant":
+		if e.ComplexityRoot.Product.SelectedOrFirstAvailableVariant == nil {
+			break
+		}
+
+		args, err := ec.field_Product_selectedOrFirstAvailableVariant_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Product.SelectedOrFirstAvailableVariant(childComplexity, args["selectedOptions"].([]*model.SelectedOptionInput), args["ignoreUnknownOptions"].(*bool), args["caseInsensitiveMatch"].(*bool)), true
 	case "Product.seo":
 		if e.ComplexityRoot.Product.Seo == nil {
 			break
@@ -1832,12 +3674,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Product.TotalInventory(childComplexity), true
+	case "Product.trackingParameters":
+		if e.ComplexityRoot.Product.TrackingParameters == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Product.TrackingParameters(childComplexity), true
 	case "Product.updatedAt":
 		if e.ComplexityRoot.Product.UpdatedAt == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Product.UpdatedAt(childComplexity), true
+	case "Product.variantBySelectedOptions":
+		if e.ComplexityRoot.Product.VariantBySelectedOptions == nil {
+			break
+		}
+
+		args, err := ec.field_Product_variantBySelectedOptions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Product.VariantBySelectedOptions(childComplexity, args["selectedOptions"].([]*model.SelectedOptionInput), args["ignoreUnknownOptions"].(*bool), args["caseInsensitiveMatch"].(*bool)), true
 	case "Product.variants":
 		if e.ComplexityRoot.Product.Variants == nil {
 			break
@@ -1900,12 +3759,56 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ProductOption.NodeID(childComplexity), true
+	case "ProductOption.optionValues":
+		if e.ComplexityRoot.ProductOption.OptionValues == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductOption.OptionValues(childComplexity), true
 	case "ProductOption.values":
 		if e.ComplexityRoot.ProductOption.Values == nil {
 			break
 		}
 
 		return e.ComplexityRoot.ProductOption.Values(childComplexity), true
+
+	case "ProductOptionValue.firstSelectableVariant":
+		if e.ComplexityRoot.ProductOptionValue.FirstSelectableVariant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductOptionValue.FirstSelectableVariant(childComplexity), true
+	case "ProductOptionValue.name":
+		if e.ComplexityRoot.ProductOptionValue.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductOptionValue.Name(childComplexity), true
+	case "ProductOptionValue.id":
+		if e.ComplexityRoot.ProductOptionValue.NodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductOptionValue.NodeID(childComplexity), true
+	case "ProductOptionValue.swatch":
+		if e.ComplexityRoot.ProductOptionValue.Swatch == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductOptionValue.Swatch(childComplexity), true
+
+	case "ProductOptionValueSwatch.color":
+		if e.ComplexityRoot.ProductOptionValueSwatch.Color == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductOptionValueSwatch.Color(childComplexity), true
+	case "ProductOptionValueSwatch.image":
+		if e.ComplexityRoot.ProductOptionValueSwatch.Image == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductOptionValueSwatch.Image(childComplexity), true
 
 	case "ProductPriceRange.maxVariantPrice":
 		if e.ComplexityRoot.ProductPriceRange.MaxVariantPrice == nil {
@@ -1926,6 +3829,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ProductVariant.AvailableForSale(childComplexity), true
+	case "ProductVariant.barcode":
+		if e.ComplexityRoot.ProductVariant.Barcode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariant.Barcode(childComplexity), true
 	case "ProductVariant.compareAtPrice":
 		if e.ComplexityRoot.ProductVariant.CompareAtPrice == nil {
 			break
@@ -1968,6 +3877,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ProductVariant.QuantityAvailable(childComplexity), true
+	case "ProductVariant.requiresShipping":
+		if e.ComplexityRoot.ProductVariant.RequiresShipping == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariant.RequiresShipping(childComplexity), true
 	case "ProductVariant.selectedOptions":
 		if e.ComplexityRoot.ProductVariant.SelectedOptions == nil {
 			break
@@ -1986,6 +3901,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ProductVariant.Title(childComplexity), true
+	case "ProductVariant.unitPrice":
+		if e.ComplexityRoot.ProductVariant.UnitPrice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariant.UnitPrice(childComplexity), true
 	case "ProductVariant.weight":
 		if e.ComplexityRoot.ProductVariant.Weight == nil {
 			break
@@ -2042,6 +3963,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.APIKeys(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Query.articles":
+		if e.ComplexityRoot.Query.Articles == nil {
+			break
+		}
+
+		args, err := ec.field_Query_articles_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Articles(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string), args["reverse"].(*bool), args["sortKey"].(*model.ArticleSortKeys), args["query"].(*string)), true
+	case "Query.blog":
+		if e.ComplexityRoot.Query.Blog == nil {
+			break
+		}
+
+		args, err := ec.field_Query_blog_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Blog(childComplexity, args["id"].(*string), args["handle"].(*string)), true
+	case "Query.blogs":
+		if e.ComplexityRoot.Query.Blogs == nil {
+			break
+		}
+
+		args, err := ec.field_Query_blogs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Blogs(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string), args["reverse"].(*bool), args["sortKey"].(*model.BlogSortKeys), args["query"].(*string)), true
 	case "Query.cart":
 		if e.ComplexityRoot.Query.Cart == nil {
 			break
@@ -2098,12 +4052,51 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Customers(childComplexity, args["first"].(*int), args["after"].(*string)), true
 
+	case "Query.inventoryHistory":
+		if e.ComplexityRoot.Query.InventoryHistory == nil {
+			break
+		}
+
+		args, err := ec.field_Query_inventoryHistory_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.InventoryHistory(childComplexity, args["variantId"].(string), args["first"].(*int), args["after"].(*string)), true
+	case "Query.inventoryLevels":
+		if e.ComplexityRoot.Query.InventoryLevels == nil {
+			break
+		}
+
+		args, err := ec.field_Query_inventoryLevels_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.InventoryLevels(childComplexity, args["first"].(*int), args["after"].(*string), args["variantIds"].([]string)), true
+	case "Query.localization":
+		if e.ComplexityRoot.Query.Localization == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Localization(childComplexity), true
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Query.Me(childComplexity), true
+	case "Query.menu":
+		if e.ComplexityRoot.Query.Menu == nil {
+			break
+		}
+
+		args, err := ec.field_Query_menu_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Menu(childComplexity, args["handle"].(string)), true
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
 			break
@@ -2148,6 +4141,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Orders(childComplexity, args["first"].(*int), args["after"].(*string), args["filter"].(*model.OrderFilter)), true
+	case "Query.page":
+		if e.ComplexityRoot.Query.Page == nil {
+			break
+		}
+
+		args, err := ec.field_Query_page_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Page(childComplexity, args["id"].(*string), args["handle"].(*string)), true
+	case "Query.pageByHandle":
+		if e.ComplexityRoot.Query.PageByHandle == nil {
+			break
+		}
+
+		args, err := ec.field_Query_pageByHandle_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PageByHandle(childComplexity, args["handle"].(string)), true
+	case "Query.pages":
+		if e.ComplexityRoot.Query.Pages == nil {
+			break
+		}
+
+		args, err := ec.field_Query_pages_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Pages(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string), args["reverse"].(*bool), args["sortKey"].(*model.PageSortKeys), args["query"].(*string)), true
 	case "Query.product":
 		if e.ComplexityRoot.Query.Product == nil {
 			break
@@ -2214,6 +4240,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SelectedOption.Value(childComplexity), true
 
+	case "Shop.brand":
+		if e.ComplexityRoot.Shop.Brand == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shop.Brand(childComplexity), true
 	case "Shop.description":
 		if e.ComplexityRoot.Shop.Description == nil {
 			break
@@ -2244,6 +4276,98 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Shop.PrimaryDomain(childComplexity), true
+	case "Shop.privacyPolicy":
+		if e.ComplexityRoot.Shop.PrivacyPolicy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shop.PrivacyPolicy(childComplexity), true
+	case "Shop.refundPolicy":
+		if e.ComplexityRoot.Shop.RefundPolicy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shop.RefundPolicy(childComplexity), true
+	case "Shop.shippingPolicy":
+		if e.ComplexityRoot.Shop.ShippingPolicy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shop.ShippingPolicy(childComplexity), true
+	case "Shop.subscriptionPolicy":
+		if e.ComplexityRoot.Shop.SubscriptionPolicy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shop.SubscriptionPolicy(childComplexity), true
+	case "Shop.termsOfService":
+		if e.ComplexityRoot.Shop.TermsOfService == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shop.TermsOfService(childComplexity), true
+
+	case "ShopPolicy.body":
+		if e.ComplexityRoot.ShopPolicy.Body == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShopPolicy.Body(childComplexity), true
+	case "ShopPolicy.handle":
+		if e.ComplexityRoot.ShopPolicy.Handle == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShopPolicy.Handle(childComplexity), true
+	case "ShopPolicy.id":
+		if e.ComplexityRoot.ShopPolicy.NodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShopPolicy.NodeID(childComplexity), true
+	case "ShopPolicy.title":
+		if e.ComplexityRoot.ShopPolicy.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShopPolicy.Title(childComplexity), true
+	case "ShopPolicy.url":
+		if e.ComplexityRoot.ShopPolicy.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShopPolicy.URL(childComplexity), true
+
+	case "ShopPolicyWithDefault.body":
+		if e.ComplexityRoot.ShopPolicyWithDefault.Body == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShopPolicyWithDefault.Body(childComplexity), true
+	case "ShopPolicyWithDefault.handle":
+		if e.ComplexityRoot.ShopPolicyWithDefault.Handle == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShopPolicyWithDefault.Handle(childComplexity), true
+	case "ShopPolicyWithDefault.id":
+		if e.ComplexityRoot.ShopPolicyWithDefault.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShopPolicyWithDefault.ID(childComplexity), true
+	case "ShopPolicyWithDefault.title":
+		if e.ComplexityRoot.ShopPolicyWithDefault.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShopPolicyWithDefault.Title(childComplexity), true
+	case "ShopPolicyWithDefault.url":
+		if e.ComplexityRoot.ShopPolicyWithDefault.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShopPolicyWithDefault.URL(childComplexity), true
 
 	case "StaffSession.accessToken":
 		if e.ComplexityRoot.StaffSession.AccessToken == nil {
@@ -2276,6 +4400,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.StaffSession.Scopes(childComplexity), true
 
+	case "Subscription.inventoryChanged":
+		if e.ComplexityRoot.Subscription.InventoryChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_inventoryChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.InventoryChanged(childComplexity, args["variantIds"].([]string), args["productIds"].([]string), args["warehouseIds"].([]string), args["since"].(*int)), true
+
 	case "UserError.code":
 		if e.ComplexityRoot.UserError.Code == nil {
 			break
@@ -2295,6 +4431,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UserError.Message(childComplexity), true
 
+	case "Warehouse.name":
+		if e.ComplexityRoot.Warehouse.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Warehouse.Name(childComplexity), true
+	case "Warehouse.id":
+		if e.ComplexityRoot.Warehouse.NodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Warehouse.NodeID(childComplexity), true
+	case "Warehouse.priority":
+		if e.ComplexityRoot.Warehouse.Priority == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Warehouse.Priority(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -2304,6 +4459,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
 		ec.unmarshalInputApiKeyCreateInput,
+		ec.unmarshalInputAttributeInput,
+		ec.unmarshalInputBuyerInput,
 		ec.unmarshalInputCartBuyerIdentityInput,
 		ec.unmarshalInputCartInput,
 		ec.unmarshalInputCartLineInput,
@@ -2311,8 +4468,14 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputCheckoutBeginInput,
 		ec.unmarshalInputCustomerLoginInput,
 		ec.unmarshalInputCustomerRegisterInput,
+		ec.unmarshalInputInventoryAdjustQuantitiesInput,
+		ec.unmarshalInputInventoryChangeInput,
+		ec.unmarshalInputInventoryQuantityInput,
+		ec.unmarshalInputInventorySetQuantitiesInput,
+		ec.unmarshalInputInventoryTransferInput,
 		ec.unmarshalInputMailingAddressInput,
 		ec.unmarshalInputOrderFilter,
+		ec.unmarshalInputSelectedOptionInput,
 		ec.unmarshalInputStaffLoginInput,
 	)
 	first := true
@@ -2325,7 +4488,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			if first {
 				first = false
 				ctx = graphql.WithUnmarshalerMap(ctx, inputUnmarshalMap)
-				data = ec._Query(ctx, opCtx.Operation.SelectionSet)
+				data = ec._queryMiddleware(ctx, opCtx.Operation, func(ctx context.Context) (any, error) {
+					return ec._Query(ctx, opCtx.Operation.SelectionSet), nil
+				})
 			} else {
 				if atomic.LoadInt32(&ec.PendingDeferred) > 0 {
 					result := <-ec.DeferredResults
@@ -2355,8 +4520,27 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			}
 			first = false
 			ctx = graphql.WithUnmarshalerMap(ctx, inputUnmarshalMap)
-			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
+			data := ec._mutationMiddleware(ctx, opCtx.Operation, func(ctx context.Context) (any, error) {
+				return ec._Mutation(ctx, opCtx.Operation.SelectionSet), nil
+			})
 			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
 			data.MarshalGQL(&buf)
 
 			return &graphql.Response{
@@ -2537,29 +4721,103 @@ type Cart implements Node {
   buyerIdentity: CartBuyerIdentity!
   cost: CartCost!
   lines(first: Int, after: String, last: Int, before: String): BaseCartLineConnection! @listSize(assumedSize: 20, slicingArguments: ["first", "last"], sizedFields: ["edges", "nodes"], requireOneSlicingArgument: false)
+  createdAt: DateTime!
+  updatedAt: DateTime!
+  "The buyer's note to the merchant."
+  note: String
+  "Custom key/value pairs set by the storefront."
+  attributes: [Attribute!]! @listSize(assumedSize: 10)
+  "One attribute by key."
+  attribute(key: String!): Attribute
+  "Discount codes entered; not applicable until discounts are priced."
+  discountCodes: [CartDiscountCode!]! @listSize(assumedSize: 5)
+  "Gift cards applied (gift cards are not a feature yet: always empty)."
+  appliedGiftCards: [AppliedGiftCard!]! @listSize(assumedSize: 5)
 }
 
 type CartBuyerIdentity {
   email: String
+  phone: String
+  countryCode: CountryCode
   customer: Customer
 }
 
 type CartCost {
   subtotalAmount: MoneyV2!
+  subtotalAmountEstimated: Boolean!
   totalAmount: MoneyV2!
+  totalAmountEstimated: Boolean!
   "Null: tax is not computed yet."
   totalTaxAmount: MoneyV2
+  totalTaxAmountEstimated: Boolean!
+  "Null: duties are not computed yet."
+  totalDutyAmount: MoneyV2
+  totalDutyAmountEstimated: Boolean!
+  "What the buyer pays at checkout."
+  checkoutChargeAmount: MoneyV2!
 }
 
-type CartLine implements Node {
+"A key/value pair on a cart or line."
+type Attribute {
+  key: String!
+  value: String
+}
+
+"A discount code entered on a cart."
+type CartDiscountCode {
+  code: String!
+  "Whether the code applies to the cart (false until discounts are priced)."
+  applicable: Boolean!
+}
+
+"A gift card applied to a cart."
+type AppliedGiftCard implements Node {
+  id: ID!
+  lastCharacters: String!
+  amountUsed: MoneyV2!
+  balance: MoneyV2!
+}
+
+"A cart line: a CartLine, or a ComponentizableCartLine (a bundle) of CartLines."
+interface BaseCartLine implements Node {
   id: ID!
   quantity: Int!
   cost: CartLineCost!
   merchandise: Merchandise!
+  attributes: [Attribute!]! @listSize(assumedSize: 10)
+  attribute(key: String!): Attribute
+}
+
+type CartLine implements BaseCartLine & Node {
+  "Unique per cart and stable across updates (gid://cartograph/CartLine/<variant>?cart=<token>)."
+  id: ID!
+  quantity: Int!
+  cost: CartLineCost!
+  merchandise: Merchandise!
+  attributes: [Attribute!]! @listSize(assumedSize: 10)
+  attribute(key: String!): Attribute
+  "The bundle line this line belongs to (always null: no bundles yet)."
+  parentRelationship: CartLineParentRelationship
+}
+
+"A bundle line made of component lines (no bundles yet: never returned)."
+type ComponentizableCartLine implements BaseCartLine & Node {
+  id: ID!
+  quantity: Int!
+  cost: CartLineCost!
+  merchandise: Merchandise!
+  attributes: [Attribute!]! @listSize(assumedSize: 10)
+  attribute(key: String!): Attribute
+  lineComponents: [CartLine!]! @listSize(assumedSize: 5)
+}
+
+type CartLineParentRelationship {
+  parent: CartLine!
 }
 
 type CartLineCost {
   amountPerQuantity: MoneyV2!
+  compareAtAmountPerQuantity: MoneyV2
   subtotalAmount: MoneyV2!
   totalAmount: MoneyV2!
 }
@@ -2568,36 +4826,110 @@ union Merchandise = ProductVariant
 
 type BaseCartLineConnection {
   edges: [BaseCartLineEdge!]!
-  nodes: [CartLine!]!
+  nodes: [BaseCartLine!]!
   pageInfo: PageInfo!
 }
 type BaseCartLineEdge {
   cursor: String!
-  node: CartLine!
+  node: BaseCartLine!
+}
+
+"A key/value pair to set."
+input AttributeInput {
+  key: String!
+  value: String!
 }
 
 input CartLineInput {
   merchandiseId: ID!
   quantity: Int = 1
+  "Accepted; line attributes are not stored yet."
+  attributes: [AttributeInput!]
+  "Accepted; selling plans are not a feature yet."
+  sellingPlanId: ID
 }
 input CartLineUpdateInput {
   id: ID!
   quantity: Int
+  "Accepted and must be the line's own variant (Next.js Commerce sends it)."
+  merchandiseId: ID
+  attributes: [AttributeInput!]
+  sellingPlanId: ID
 }
 input CartBuyerIdentityInput {
   email: String
+  phone: String
   countryCode: String
+  customerAccessToken: String
 }
 input CartInput {
   lines: [CartLineInput!]
   buyerIdentity: CartBuyerIdentityInput
+  note: String
+  attributes: [AttributeInput!]
+  discountCodes: [String!]
+  giftCardCodes: [String!]
 }
 
-type CartCreatePayload { cart: Cart userErrors: [UserError!]! @listSize(assumedSize: 5) }
-type CartLinesAddPayload { cart: Cart userErrors: [UserError!]! @listSize(assumedSize: 5) }
-type CartLinesUpdatePayload { cart: Cart userErrors: [UserError!]! @listSize(assumedSize: 5) }
-type CartLinesRemovePayload { cart: Cart userErrors: [UserError!]! @listSize(assumedSize: 5) }
-type CartBuyerIdentityUpdatePayload { cart: Cart userErrors: [UserError!]! @listSize(assumedSize: 5) }
+"Possible cart error codes (Shopify's CartErrorCode)."
+enum CartErrorCode {
+  ADDRESS_FIELD_CONTAINS_EMOJIS ADDRESS_FIELD_CONTAINS_HTML_TAGS ADDRESS_FIELD_CONTAINS_URL
+  ADDRESS_FIELD_DOES_NOT_MATCH_EXPECTED_PATTERN ADDRESS_FIELD_IS_REQUIRED ADDRESS_FIELD_IS_TOO_LONG
+  BUNDLES_AND_ADDONS_CANNOT_BE_MIXED BUYER_CANNOT_PURCHASE_FOR_COMPANY_LOCATION CART_TOO_LARGE
+  GIFT_CARD_RECIPIENT_INVALID INVALID INVALID_COMPANY_LOCATION INVALID_DELIVERY_ADDRESS_ID
+  INVALID_DELIVERY_GROUP INVALID_DELIVERY_OPTION INVALID_INCREMENT INVALID_MERCHANDISE_LINE
+  INVALID_METAFIELDS INVALID_PAYMENT INVALID_PAYMENT_DEFERRED_PAYMENT_REQUIRED INVALID_PAYMENT_EMPTY_CART
+  INVALID_ZIP_CODE_FOR_COUNTRY INVALID_ZIP_CODE_FOR_PROVINCE LESS_THAN MAXIMUM_EXCEEDED
+  MERCHANDISE_LINE_TRANSFORMERS_RUN_ERROR MERCHANDISE_NOT_APPLICABLE MINIMUM_NOT_MET
+  MISSING_CUSTOMER_ACCESS_TOKEN MISSING_DISCOUNT_CODE MISSING_NOTE NOTE_TOO_LONG
+  ONLY_ONE_DELIVERY_ADDRESS_CAN_BE_SELECTED PARENT_LINE_INVALID_REFERENCE PARENT_LINE_NESTING_TOO_DEEP
+  PARENT_LINE_NOT_FOUND PARENT_LINE_OPERATION_BLOCKED PAYMENTS_CREDIT_CARD_BASE_EXPIRED
+  PAYMENTS_CREDIT_CARD_BASE_GATEWAY_NOT_SUPPORTED PAYMENTS_CREDIT_CARD_GENERIC
+  PAYMENTS_CREDIT_CARD_MONTH_INCLUSION PAYMENTS_CREDIT_CARD_NUMBER_INVALID
+  PAYMENTS_CREDIT_CARD_NUMBER_INVALID_FORMAT PAYMENTS_CREDIT_CARD_VERIFICATION_VALUE_BLANK
+  PAYMENTS_CREDIT_CARD_VERIFICATION_VALUE_INVALID_FOR_CARD_TYPE PAYMENTS_CREDIT_CARD_YEAR_EXPIRED
+  PAYMENTS_CREDIT_CARD_YEAR_INVALID_EXPIRY_YEAR PAYMENT_METHOD_NOT_APPLICABLE PAYMENT_METHOD_NOT_SUPPORTED
+  PENDING_DELIVERY_GROUPS PROVINCE_NOT_FOUND SELLING_PLAN_NOT_APPLICABLE SERVICE_UNAVAILABLE
+  TOO_MANY_DELIVERY_ADDRESSES UNSPECIFIED_ADDRESS_ERROR VALIDATION_CUSTOM VARIANT_REQUIRES_SELLING_PLAN
+  ZIP_CODE_NOT_SUPPORTED
+}
+
+"A problem with a cart operation that the buyer can fix."
+type CartUserError {
+  code: CartErrorCode
+  field: [String!]
+  message: String!
+}
+
+"Possible cart warning codes (Shopify's CartWarningCode)."
+enum CartWarningCode {
+  DISCOUNT_CODE_NOT_HONOURED DISCOUNT_CURRENTLY_INACTIVE DISCOUNT_CUSTOMER_NOT_ELIGIBLE
+  DISCOUNT_CUSTOMER_USAGE_LIMIT_REACHED DISCOUNT_ELIGIBLE_CUSTOMER_MISSING DISCOUNT_INCOMPATIBLE_PURCHASE_TYPE
+  DISCOUNT_NOT_FOUND DISCOUNT_NO_ENTITLED_LINE_ITEMS DISCOUNT_NO_ENTITLED_SHIPPING_LINES
+  DISCOUNT_PURCHASE_NOT_IN_RANGE DISCOUNT_QUANTITY_NOT_IN_RANGE DISCOUNT_USAGE_LIMIT_REACHED
+  DUPLICATE_DELIVERY_ADDRESS MERCHANDISE_NOT_ENOUGH_STOCK MERCHANDISE_OUT_OF_STOCK
+  MERCHANDISE_SELLING_PLAN_NOT_APPLICABLE_ON_COMPANY_LOCATION PAYMENTS_GIFT_CARDS_UNAVAILABLE
+}
+
+"Something the buyer should know about a cart operation that succeeded."
+type CartWarning {
+  code: CartWarningCode!
+  message: String!
+  "The id of the object the warning is about."
+  target: ID!
+}
+
+type CartCreatePayload { cart: Cart userErrors: [CartUserError!]! @listSize(assumedSize: 5) warnings: [CartWarning!]! @listSize(assumedSize: 5) }
+type CartLinesAddPayload { cart: Cart userErrors: [CartUserError!]! @listSize(assumedSize: 5) warnings: [CartWarning!]! @listSize(assumedSize: 5) }
+type CartLinesUpdatePayload { cart: Cart userErrors: [CartUserError!]! @listSize(assumedSize: 5) warnings: [CartWarning!]! @listSize(assumedSize: 5) }
+type CartLinesRemovePayload { cart: Cart userErrors: [CartUserError!]! @listSize(assumedSize: 5) warnings: [CartWarning!]! @listSize(assumedSize: 5) }
+type CartBuyerIdentityUpdatePayload { cart: Cart userErrors: [CartUserError!]! @listSize(assumedSize: 5) warnings: [CartWarning!]! @listSize(assumedSize: 5) }
+type CartNoteUpdatePayload { cart: Cart userErrors: [CartUserError!]! @listSize(assumedSize: 5) warnings: [CartWarning!]! @listSize(assumedSize: 5) }
+type CartAttributesUpdatePayload { cart: Cart userErrors: [CartUserError!]! @listSize(assumedSize: 5) warnings: [CartWarning!]! @listSize(assumedSize: 5) }
+type CartDiscountCodesUpdatePayload { cart: Cart userErrors: [CartUserError!]! @listSize(assumedSize: 5) warnings: [CartWarning!]! @listSize(assumedSize: 5) }
+type CartGiftCardCodesUpdatePayload { cart: Cart userErrors: [CartUserError!]! @listSize(assumedSize: 5) warnings: [CartWarning!]! @listSize(assumedSize: 5) }
+type CartGiftCardCodesAddPayload { cart: Cart userErrors: [CartUserError!]! @listSize(assumedSize: 5) warnings: [CartWarning!]! @listSize(assumedSize: 5) }
+type CartGiftCardCodesRemovePayload { cart: Cart userErrors: [CartUserError!]! @listSize(assumedSize: 5) warnings: [CartWarning!]! @listSize(assumedSize: 5) }
 
 input MailingAddressInput {
   address1: String
@@ -2647,6 +4979,18 @@ extend type Mutation {
   cartLinesRemove(cartId: ID!, lineIds: [ID!]!): CartLinesRemovePayload! @hasPermission(scopes: ["checkout:write"])
   "Records the buyer; for a logged-in customer attaches the cart, merging it into the customer's existing cart."
   cartBuyerIdentityUpdate(cartId: ID!, buyerIdentity: CartBuyerIdentityInput!): CartBuyerIdentityUpdatePayload! @hasPermission(scopes: ["checkout:write"])
+  "Sets the buyer's note (at most 5,000 characters)."
+  cartNoteUpdate(cartId: ID!, note: String!): CartNoteUpdatePayload! @hasPermission(scopes: ["checkout:write"])
+  "Replaces the cart's attributes (keys unique; at most 250)."
+  cartAttributesUpdate(cartId: ID!, attributes: [AttributeInput!]!): CartAttributesUpdatePayload! @hasPermission(scopes: ["checkout:write"])
+  "Replaces the discount codes; stored and reported not applicable until discounts are priced."
+  cartDiscountCodesUpdate(cartId: ID!, discountCodes: [String!]): CartDiscountCodesUpdatePayload! @hasPermission(scopes: ["checkout:write"])
+  "Gift cards are not a feature yet: every code is answered as invalid."
+  cartGiftCardCodesUpdate(cartId: ID!, giftCardCodes: [String!]!): CartGiftCardCodesUpdatePayload! @hasPermission(scopes: ["checkout:write"])
+  "Gift cards are not a feature yet: every code is answered as invalid."
+  cartGiftCardCodesAdd(cartId: ID!, giftCardCodes: [String!]!): CartGiftCardCodesAddPayload! @hasPermission(scopes: ["checkout:write"])
+  "Gift cards are not a feature yet: no applied gift card exists to remove."
+  cartGiftCardCodesRemove(cartId: ID!, appliedGiftCardIds: [ID!]!): CartGiftCardCodesRemovePayload! @hasPermission(scopes: ["checkout:write"])
   "Reserve stock and create the order and its payment, in one step."
   checkoutBegin(input: CheckoutBeginInput!): CheckoutBeginPayload! @cost(weight: 50) @hasPermission(scopes: ["checkout:write"])
 }
@@ -2681,6 +5025,27 @@ type Product implements Node @synchronous {
   createdAt: DateTime!
   updatedAt: DateTime!
   publishedAt: DateTime!
+  "The variant matching selectedOptions, else the first available variant, else the first variant."
+  selectedOrFirstAvailableVariant(selectedOptions: [SelectedOptionInput!] = [], ignoreUnknownOptions: Boolean = false, caseInsensitiveMatch: Boolean = false): ProductVariant
+  "The variant with exactly these options; null when none."
+  variantBySelectedOptions(selectedOptions: [SelectedOptionInput!]!, ignoreUnknownOptions: Boolean = false, caseInsensitiveMatch: Boolean = false): ProductVariant
+  "Variants that differ from the selected one in exactly one option."
+  adjacentVariants(selectedOptions: [SelectedOptionInput!], ignoreUnknownOptions: Boolean = false, caseInsensitiveMatch: Boolean = false): [ProductVariant!]! @listSize(assumedSize: 20)
+  "The option-value combinations that exist, in Shopify's v1 encoding (decode with @shopify/hydrogen-react)."
+  encodedVariantExistence: String
+  "The option-value combinations available for sale, in Shopify's v1 encoding."
+  encodedVariantAvailability: String
+  "Always false: gift cards are not a feature yet."
+  isGiftCard: Boolean!
+  "Always false: selling plans are not a feature yet."
+  requiresSellingPlan: Boolean!
+  trackingParameters: String
+}
+
+"An option name and value to select a variant by."
+input SelectedOptionInput {
+  name: String!
+  value: String!
 }
 
 "A product option (Size, Color) and its ordered values."
@@ -2688,6 +5053,24 @@ type ProductOption implements Node {
   id: ID!
   name: String!
   values: [String!]!
+  "The option's values, in order, with the first variant that has each."
+  optionValues: [ProductOptionValue!]! @listSize(assumedSize: 10)
+}
+
+"A value of a product option."
+type ProductOptionValue implements Node {
+  id: ID!
+  name: String!
+  "The first available variant with this value, else the first variant with it."
+  firstSelectableVariant: ProductVariant
+  "Null: swatches are not stored yet."
+  swatch: ProductOptionValueSwatch
+}
+
+"How an option value is shown: a color or an image."
+type ProductOptionValueSwatch {
+  color: Color
+  image: Media
 }
 
 "The minimum and maximum variant prices of a product."
@@ -2714,6 +5097,11 @@ type ProductVariant implements Node @synchronous {
   weightUnit: WeightUnit!
   product: Product!
   image: Image
+  "Null: unit prices are not stored yet."
+  unitPrice: MoneyV2
+  "Always true: every variant is shipped."
+  requiresShipping: Boolean!
+  barcode: String
 }
 
 "Units of weight."
@@ -2816,6 +5204,466 @@ extend type Query {
   with it, in stock, best collection position first (at most 10).
   """
   productRecommendations(productId: ID, productHandle: String, intent: ProductRecommendationIntent = RELATED): [Product!] @listSize(assumedSize: 10) @public
+}
+`, BuiltIn: false},
+	{Name: "../../schema/content.graphqls", Input: `# Online-store content in the Shopify Storefront API dialect: menus, pages,
+# blogs, shop policies and brand.
+
+"A navigation menu (main-menu, footer, …)."
+type Menu implements Node {
+  id: ID!
+  handle: String!
+  title: String!
+  items: [MenuItem!]! @listSize(assumedSize: 20)
+  "Number of items, nested ones included."
+  itemsCount: Int!
+}
+
+"A menu entry, possibly with nested entries."
+type MenuItem implements Node {
+  id: ID!
+  items: [MenuItem!]! @listSize(assumedSize: 10)
+  "The linked resource (collection, product, page, blog…), if any."
+  resourceId: ID
+  tags: [String!]!
+  title: String!
+  type: MenuItemType!
+  url: URL
+}
+
+"What a menu item links to."
+enum MenuItemType { ARTICLE BLOG CATALOG COLLECTION COLLECTIONS CUSTOMER_ACCOUNT_PAGE FRONTPAGE HTTP METAOBJECT PAGE PRODUCT SEARCH SHOP_POLICY }
+
+"A page of the online store (About, FAQ, …)."
+type Page implements Node {
+  id: ID!
+  handle: String!
+  title: String!
+  body: HTML!
+  "Plain-text summary of the body."
+  bodySummary: String!
+  seo: SEO
+  createdAt: DateTime!
+  updatedAt: DateTime!
+  onlineStoreUrl: URL
+  trackingParameters: String
+}
+
+type PageConnection {
+  edges: [PageEdge!]!
+  nodes: [Page!]!
+  pageInfo: PageInfo!
+}
+type PageEdge {
+  cursor: String!
+  node: Page!
+}
+
+"Sort keys for the pages query."
+enum PageSortKeys { ID RELEVANCE TITLE UPDATED_AT }
+
+"A blog (not stored yet: queries answer null and empty lists)."
+type Blog implements Node {
+  id: ID!
+  handle: String!
+  title: String!
+  seo: SEO
+  onlineStoreUrl: URL
+  authors: [ArticleAuthor!]! @listSize(assumedSize: 5)
+  articleByHandle(handle: String!): Article
+  articles(first: Int, after: String, last: Int, before: String, reverse: Boolean = false, sortKey: ArticleSortKeys = ID, query: String @cost(weight: 5)): ArticleConnection! @listSize(slicingArguments: ["first", "last"], sizedFields: ["edges", "nodes"], requireOneSlicingArgument: false, assumedSize: 20)
+}
+
+"A blog article."
+type Article implements Node {
+  id: ID!
+  handle: String!
+  title: String!
+  content(truncateAt: Int): String!
+  contentHtml: HTML!
+  excerpt(truncateAt: Int): String
+  excerptHtml: HTML
+  publishedAt: DateTime!
+  authorV2: ArticleAuthor
+  image: Image
+  seo: SEO
+  tags: [String!]!
+  blog: Blog!
+  onlineStoreUrl: URL
+  trackingParameters: String
+}
+
+"The author of an article."
+type ArticleAuthor {
+  name: String!
+  firstName: String!
+  lastName: String!
+  email: String!
+  bio: String
+}
+
+type BlogConnection {
+  edges: [BlogEdge!]!
+  nodes: [Blog!]!
+  pageInfo: PageInfo!
+}
+type BlogEdge {
+  cursor: String!
+  node: Blog!
+}
+type ArticleConnection {
+  edges: [ArticleEdge!]!
+  nodes: [Article!]!
+  pageInfo: PageInfo!
+}
+type ArticleEdge {
+  cursor: String!
+  node: Article!
+}
+
+"Sort keys for blogs."
+enum BlogSortKeys { HANDLE ID RELEVANCE TITLE }
+"Sort keys for articles."
+enum ArticleSortKeys { AUTHOR BLOG_TITLE ID PUBLISHED_AT RELEVANCE TITLE UPDATED_AT }
+
+"A shop policy (privacy, refund, shipping, terms of service)."
+type ShopPolicy implements Node {
+  id: ID!
+  handle: String!
+  title: String!
+  body: String!
+  url: URL!
+}
+
+"A policy that has a default text when the merchant wrote none."
+type ShopPolicyWithDefault {
+  id: ID
+  handle: String!
+  title: String!
+  body: String!
+  url: URL!
+}
+
+"A hex color (#rrggbb)."
+scalar Color
+
+"The shop's brand assets."
+type Brand {
+  colors: BrandColors!
+  coverImage: MediaImage
+  logo: MediaImage
+  shortDescription: String
+  slogan: String
+  squareLogo: MediaImage
+}
+
+type BrandColors {
+  primary: [BrandColorGroup!]! @listSize(assumedSize: 2)
+  secondary: [BrandColorGroup!]! @listSize(assumedSize: 2)
+}
+
+type BrandColorGroup {
+  background: Color
+  foreground: Color
+}
+
+"What kind of media an object is."
+enum MediaContentType { EXTERNAL_VIDEO IMAGE MODEL_3D VIDEO }
+
+"Media: an image, video or 3D model."
+interface Media {
+  alt: String
+  id: ID!
+  mediaContentType: MediaContentType!
+  previewImage: Image
+}
+
+"An image as media."
+type MediaImage implements Media {
+  alt: String
+  id: ID!
+  image: Image
+  mediaContentType: MediaContentType!
+  previewImage: Image
+}
+
+extend type Shop {
+  brand: Brand
+  privacyPolicy: ShopPolicy
+  refundPolicy: ShopPolicy
+  shippingPolicy: ShopPolicy
+  termsOfService: ShopPolicy
+  subscriptionPolicy: ShopPolicyWithDefault
+}
+
+extend type Query {
+  "A menu by handle (main-menu, footer); null when unknown."
+  menu(handle: String!): Menu @public
+  "A page by id or handle; null when unknown."
+  page(id: ID, handle: String): Page @public
+  "A page by handle (Shopify's deprecated form, used by Next.js Commerce)."
+  pageByHandle(handle: String!): Page @public
+  pages(first: Int, after: String, last: Int, before: String, reverse: Boolean = false, sortKey: PageSortKeys = ID, query: String @cost(weight: 5)): PageConnection! @listSize(slicingArguments: ["first", "last"], sizedFields: ["edges", "nodes"]) @public
+  "A blog by id or handle; null when unknown (blogs are not stored yet)."
+  blog(id: ID, handle: String): Blog @public
+  blogs(first: Int, after: String, last: Int, before: String, reverse: Boolean = false, sortKey: BlogSortKeys = ID, query: String @cost(weight: 5)): BlogConnection! @listSize(slicingArguments: ["first", "last"], sizedFields: ["edges", "nodes"], requireOneSlicingArgument: false, assumedSize: 10) @public
+  articles(first: Int, after: String, last: Int, before: String, reverse: Boolean = false, sortKey: ArticleSortKeys = ID, query: String @cost(weight: 5)): ArticleConnection! @listSize(slicingArguments: ["first", "last"], sizedFields: ["edges", "nodes"], requireOneSlicingArgument: false, assumedSize: 20) @public
+}
+`, BuiltIn: false},
+	{Name: "../../schema/inventory.graphqls", Input: `# Inventory: the ledger, staff stock movements and live changes. Our admin
+# design in Shopify Admin API shapes: product variants stand in for
+# inventory items and warehouses for locations.
+
+"A stock location (Shopify's Location)."
+type Warehouse implements Node {
+  id: ID!
+  name: String!
+  "Checkout draws from lower priorities first."
+  priority: Int!
+}
+
+"""
+One movement of one stock level: a ledger row, and the event
+inventoryChanged delivers. Quantities are the level's after the movement.
+"""
+type InventoryChange {
+  "The shop's gap-free, commit-ordered sequence number: resume a subscription with since."
+  sequence: Int!
+  "The variant (inventory item); null once it is gone."
+  variant: ProductVariant
+  "The warehouse (location); null once it is gone."
+  warehouse: Warehouse
+  "The quantity the movement is about: available, on_hand or reserved."
+  name: String!
+  "Change of the named quantity."
+  delta: Int!
+  "The named quantity after the movement."
+  quantityAfterChange: Int!
+  onHand: Int!
+  reserved: Int!
+  available: Int!
+  "Shopify's adjustment reason (correction, received, …) or the order flow's (reservation_created, order_committed, reservation_deleted, restock)."
+  reason: String!
+  "Who moved it: staff:<id>, key:<id>, customer:<id> or anonymous (checkout)."
+  actor: String!
+  "What caused it, e.g. gid://cartograph/Order/… for order movements."
+  referenceDocumentUri: String
+  at: DateTime!
+}
+
+"A current stock level of a variant at a warehouse."
+type InventoryLevel {
+  id: ID!
+  variant: ProductVariant
+  warehouse: Warehouse
+  onHand: Int!
+  reserved: Int!
+  available: Int!
+  updatedAt: DateTime!
+}
+
+type InventoryLevelConnection {
+  edges: [InventoryLevelEdge!]!
+  nodes: [InventoryLevel!]!
+  pageInfo: PageInfo!
+}
+type InventoryLevelEdge {
+  cursor: String!
+  node: InventoryLevel!
+}
+
+type InventoryChangeConnection {
+  edges: [InventoryChangeEdge!]!
+  nodes: [InventoryChange!]!
+  pageInfo: PageInfo!
+}
+type InventoryChangeEdge {
+  cursor: String!
+  node: InventoryChange!
+}
+
+"The ledger rows one staff movement appended (Shopify's InventoryAdjustmentGroup)."
+type InventoryAdjustmentGroup {
+  id: ID!
+  createdAt: DateTime!
+  reason: String!
+  referenceDocumentUri: String
+  changes: [InventoryChange!]! @listSize(assumedSize: 10)
+}
+
+"""
+A delta to one quantity. changeFromQuantity is compare-and-swap: the
+quantity's current value; when it is stale nothing changes and the user
+error names the current value.
+"""
+input InventoryChangeInput {
+  "A ProductVariant id."
+  inventoryItemId: ID!
+  "A Warehouse id."
+  locationId: ID!
+  delta: Int!
+  changeFromQuantity: Int!
+}
+
+input InventoryAdjustQuantitiesInput {
+  "available or on_hand."
+  name: String!
+  "One of Shopify's reasons: correction, cycle_count_available, damaged, movement_created, received, restock, shrinkage, other, …"
+  reason: String!
+  referenceDocumentUri: String
+  changes: [InventoryChangeInput!]!
+}
+
+"A quantity to set; changeFromQuantity as in InventoryChangeInput."
+input InventoryQuantityInput {
+  inventoryItemId: ID!
+  locationId: ID!
+  quantity: Int!
+  changeFromQuantity: Int!
+}
+
+input InventorySetQuantitiesInput {
+  "available or on_hand."
+  name: String!
+  reason: String!
+  referenceDocumentUri: String
+  quantities: [InventoryQuantityInput!]!
+}
+
+"Move available units of a variant between two warehouses, atomically."
+input InventoryTransferInput {
+  inventoryItemId: ID!
+  fromLocationId: ID!
+  toLocationId: ID!
+  quantity: Int!
+  "The source's current available quantity (compare-and-swap)."
+  changeFromQuantity: Int!
+  reason: String = "movement_created"
+  referenceDocumentUri: String
+}
+
+type InventoryAdjustQuantitiesPayload {
+  inventoryAdjustmentGroup: InventoryAdjustmentGroup
+  userErrors: [UserError!]! @listSize(assumedSize: 5)
+}
+type InventorySetQuantitiesPayload {
+  inventoryAdjustmentGroup: InventoryAdjustmentGroup
+  userErrors: [UserError!]! @listSize(assumedSize: 5)
+}
+type InventoryTransferPayload {
+  inventoryAdjustmentGroup: InventoryAdjustmentGroup
+  userErrors: [UserError!]! @listSize(assumedSize: 5)
+}
+
+extend type Query {
+  "Current stock levels, by variant then warehouse; optionally of some variants."
+  inventoryLevels(first: Int, after: String, variantIds: [ID!]): InventoryLevelConnection! @listSize(assumedSize: 20, slicingArguments: ["first"], sizedFields: ["edges", "nodes"], requireOneSlicingArgument: false) @hasPermission(scopes: ["inventory:read"])
+  "A variant's ledger, newest first."
+  inventoryHistory(variantId: ID!, first: Int, after: String): InventoryChangeConnection! @listSize(assumedSize: 50, slicingArguments: ["first"], sizedFields: ["edges", "nodes"], requireOneSlicingArgument: false) @hasPermission(scopes: ["inventory:read"])
+}
+
+extend type Mutation {
+  "Apply deltas to available or on_hand (Shopify's inventoryAdjustQuantities); all lines or none."
+  inventoryAdjustQuantities(input: InventoryAdjustQuantitiesInput!, idempotencyKey: String!): InventoryAdjustQuantitiesPayload! @cost(weight: 20) @hasPermission(scopes: ["inventory:write"])
+  "Set available or on_hand (Shopify's inventorySetQuantities); all lines or none."
+  inventorySetQuantities(input: InventorySetQuantitiesInput!, idempotencyKey: String!): InventorySetQuantitiesPayload! @cost(weight: 20) @hasPermission(scopes: ["inventory:write"])
+  "Move units between warehouses atomically."
+  inventoryTransfer(input: InventoryTransferInput!, idempotencyKey: String!): InventoryTransferPayload! @cost(weight: 20) @hasPermission(scopes: ["inventory:write"])
+}
+
+type Subscription {
+  """
+  Committed stock changes of this shop, in sequence order, exactly once.
+  Filters are ANDed; empty matches all. since replays every change after
+  that sequence first (a reconnecting client passes the last sequence it
+  saw); SINCE_TOO_OLD when it is too far back. Over graphql-transport-ws,
+  graphql-ws or SSE.
+  """
+  inventoryChanged(variantIds: [ID!], productIds: [ID!], warehouseIds: [ID!], since: Int): InventoryChange! @cost(weight: 10) @hasPermission(scopes: ["inventory:read"])
+}
+`, BuiltIn: false},
+	{Name: "../../schema/localization.graphqls", Input: `# Localization in the Shopify Storefront API dialect: the @inContext
+# directive and the countries and languages a shop sells in.
+
+"""
+The country and language the operation runs in (Shopify's @inContext).
+Values the shop does not sell to or speak fall back to the shop's defaults;
+the context used is available to every resolver. buyer and
+preferredLocationId are accepted and not used yet.
+"""
+directive @inContext(country: CountryCode, language: LanguageCode, buyer: BuyerInput, preferredLocationId: ID) on QUERY | MUTATION
+
+"The buyer of a B2B operation (accepted; not used yet)."
+input BuyerInput {
+  customerAccessToken: String!
+  companyLocationId: ID
+}
+
+"The country and language of the request, and the ones the shop offers."
+type Localization {
+  "Countries the shop sells to."
+  availableCountries: [Country!]! @listSize(assumedSize: 20)
+  "Languages of the shop in the current country."
+  availableLanguages: [Language!]! @listSize(assumedSize: 5)
+  "The country of the request (from @inContext, else the shop's default)."
+  country: Country!
+  "The language of the request (from @inContext, else the shop's default)."
+  language: Language!
+}
+
+"A country the shop sells to."
+type Country {
+  availableLanguages: [Language!]! @listSize(assumedSize: 5)
+  currency: Currency!
+  defaultLanguage: Language!
+  isoCode: CountryCode!
+  name: String!
+  unitSystem: UnitSystem!
+}
+
+"Systems of weights and measures."
+enum UnitSystem { IMPERIAL_SYSTEM METRIC_SYSTEM }
+
+"A language."
+type Language {
+  "The language's name in itself."
+  endonymName: String!
+  isoCode: LanguageCode!
+  "The language's name in English."
+  name: String!
+}
+
+"A currency."
+type Currency {
+  isoCode: CurrencyCode!
+  name: String!
+  symbol: String!
+}
+
+extend type Query {
+  "The request's localization and what the shop offers."
+  localization: Localization! @public
+}
+
+"ISO 3166-1 alpha-2 country codes, as in the Shopify Storefront API (ZZ: unknown region)."
+enum CountryCode {
+  AC AD AE AF AG AI AL AM AN AO AR AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT
+  BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH
+  ER ES ET FI FJ FK FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GW GY HK HM HN HR HT HU ID
+  IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU
+  LV LY MA MC MD ME MF MG MK ML MM MN MO MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR
+  NU NZ OM PA PE PF PG PH PK PL PM PN PS PT PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM
+  SN SO SR SS ST SV SX SY SZ TA TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA
+  VC VE VG VN VU WF WS XK YE YT ZA ZM ZW ZZ
+}
+
+"ISO 639-1 language codes (with regional variants such as PT_BR), as in the Shopify Storefront API."
+enum LanguageCode {
+  AF AK AM AR AS AZ BE BG BM BN BO BR BS CA CE CKB CS CU CY DA DE DZ EE EL EN EO ES ET EU FA FF FI FIL
+  FO FR FY GA GD GL GU GV HA HE HI HR HU HY IA ID IG II IS IT JA JV KA KI KK KL KM KN KO KS KU KW KY
+  LA LB LG LN LO LT LU LV MG MI MK ML MN MO MR MS MT MY NB ND NE NL NN NO OM OR OS PA PL PS PT PT_BR
+  PT_PT QU RM RN RO RU RW SA SC SD SE SG SH SI SK SL SN SO SQ SR SU SV SW TA TE TG TH TI TK TO TR TT
+  UG UK UR UZ VI VO WO XH YI YO ZH ZH_CN ZH_TW ZU
 }
 `, BuiltIn: false},
 	{Name: "../../schema/money.graphqls", Input: `"An amount of money: integer minor units on the server, a Decimal string on the wire."
@@ -3118,6 +5966,104 @@ func (ec *executionContext) childFields_ApiKeyRevokePayload(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type ApiKeyRevokePayload", field.Name)
 }
 
+func (ec *executionContext) childFields_AppliedGiftCard(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_AppliedGiftCard_id(ctx, field)
+	case "lastCharacters":
+		return ec.fieldContext_AppliedGiftCard_lastCharacters(ctx, field)
+	case "amountUsed":
+		return ec.fieldContext_AppliedGiftCard_amountUsed(ctx, field)
+	case "balance":
+		return ec.fieldContext_AppliedGiftCard_balance(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AppliedGiftCard", field.Name)
+}
+
+func (ec *executionContext) childFields_Article(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Article_id(ctx, field)
+	case "handle":
+		return ec.fieldContext_Article_handle(ctx, field)
+	case "title":
+		return ec.fieldContext_Article_title(ctx, field)
+	case "content":
+		return ec.fieldContext_Article_content(ctx, field)
+	case "contentHtml":
+		return ec.fieldContext_Article_contentHtml(ctx, field)
+	case "excerpt":
+		return ec.fieldContext_Article_excerpt(ctx, field)
+	case "excerptHtml":
+		return ec.fieldContext_Article_excerptHtml(ctx, field)
+	case "publishedAt":
+		return ec.fieldContext_Article_publishedAt(ctx, field)
+	case "authorV2":
+		return ec.fieldContext_Article_authorV2(ctx, field)
+	case "image":
+		return ec.fieldContext_Article_image(ctx, field)
+	case "seo":
+		return ec.fieldContext_Article_seo(ctx, field)
+	case "tags":
+		return ec.fieldContext_Article_tags(ctx, field)
+	case "blog":
+		return ec.fieldContext_Article_blog(ctx, field)
+	case "onlineStoreUrl":
+		return ec.fieldContext_Article_onlineStoreUrl(ctx, field)
+	case "trackingParameters":
+		return ec.fieldContext_Article_trackingParameters(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Article", field.Name)
+}
+
+func (ec *executionContext) childFields_ArticleAuthor(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_ArticleAuthor_name(ctx, field)
+	case "firstName":
+		return ec.fieldContext_ArticleAuthor_firstName(ctx, field)
+	case "lastName":
+		return ec.fieldContext_ArticleAuthor_lastName(ctx, field)
+	case "email":
+		return ec.fieldContext_ArticleAuthor_email(ctx, field)
+	case "bio":
+		return ec.fieldContext_ArticleAuthor_bio(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ArticleAuthor", field.Name)
+}
+
+func (ec *executionContext) childFields_ArticleConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ArticleConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_ArticleConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ArticleConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ArticleConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ArticleEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ArticleEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ArticleEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ArticleEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_Attribute(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_Attribute_key(ctx, field)
+	case "value":
+		return ec.fieldContext_Attribute_value(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Attribute", field.Name)
+}
+
 func (ec *executionContext) childFields_BaseCartLineConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "edges":
@@ -3140,6 +6086,88 @@ func (ec *executionContext) childFields_BaseCartLineEdge(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type BaseCartLineEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_Blog(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Blog_id(ctx, field)
+	case "handle":
+		return ec.fieldContext_Blog_handle(ctx, field)
+	case "title":
+		return ec.fieldContext_Blog_title(ctx, field)
+	case "seo":
+		return ec.fieldContext_Blog_seo(ctx, field)
+	case "onlineStoreUrl":
+		return ec.fieldContext_Blog_onlineStoreUrl(ctx, field)
+	case "authors":
+		return ec.fieldContext_Blog_authors(ctx, field)
+	case "articleByHandle":
+		return ec.fieldContext_Blog_articleByHandle(ctx, field)
+	case "articles":
+		return ec.fieldContext_Blog_articles(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Blog", field.Name)
+}
+
+func (ec *executionContext) childFields_BlogConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_BlogConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_BlogConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_BlogConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BlogConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_BlogEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_BlogEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_BlogEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BlogEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_Brand(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "colors":
+		return ec.fieldContext_Brand_colors(ctx, field)
+	case "coverImage":
+		return ec.fieldContext_Brand_coverImage(ctx, field)
+	case "logo":
+		return ec.fieldContext_Brand_logo(ctx, field)
+	case "shortDescription":
+		return ec.fieldContext_Brand_shortDescription(ctx, field)
+	case "slogan":
+		return ec.fieldContext_Brand_slogan(ctx, field)
+	case "squareLogo":
+		return ec.fieldContext_Brand_squareLogo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Brand", field.Name)
+}
+
+func (ec *executionContext) childFields_BrandColorGroup(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "background":
+		return ec.fieldContext_BrandColorGroup_background(ctx, field)
+	case "foreground":
+		return ec.fieldContext_BrandColorGroup_foreground(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BrandColorGroup", field.Name)
+}
+
+func (ec *executionContext) childFields_BrandColors(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "primary":
+		return ec.fieldContext_BrandColors_primary(ctx, field)
+	case "secondary":
+		return ec.fieldContext_BrandColors_secondary(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BrandColors", field.Name)
+}
+
 func (ec *executionContext) childFields_Cart(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -3154,14 +6182,44 @@ func (ec *executionContext) childFields_Cart(ctx context.Context, field graphql.
 		return ec.fieldContext_Cart_cost(ctx, field)
 	case "lines":
 		return ec.fieldContext_Cart_lines(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Cart_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Cart_updatedAt(ctx, field)
+	case "note":
+		return ec.fieldContext_Cart_note(ctx, field)
+	case "attributes":
+		return ec.fieldContext_Cart_attributes(ctx, field)
+	case "attribute":
+		return ec.fieldContext_Cart_attribute(ctx, field)
+	case "discountCodes":
+		return ec.fieldContext_Cart_discountCodes(ctx, field)
+	case "appliedGiftCards":
+		return ec.fieldContext_Cart_appliedGiftCards(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Cart", field.Name)
+}
+
+func (ec *executionContext) childFields_CartAttributesUpdatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cart":
+		return ec.fieldContext_CartAttributesUpdatePayload_cart(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CartAttributesUpdatePayload_userErrors(ctx, field)
+	case "warnings":
+		return ec.fieldContext_CartAttributesUpdatePayload_warnings(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartAttributesUpdatePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_CartBuyerIdentity(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "email":
 		return ec.fieldContext_CartBuyerIdentity_email(ctx, field)
+	case "phone":
+		return ec.fieldContext_CartBuyerIdentity_phone(ctx, field)
+	case "countryCode":
+		return ec.fieldContext_CartBuyerIdentity_countryCode(ctx, field)
 	case "customer":
 		return ec.fieldContext_CartBuyerIdentity_customer(ctx, field)
 	}
@@ -3174,6 +6232,8 @@ func (ec *executionContext) childFields_CartBuyerIdentityUpdatePayload(ctx conte
 		return ec.fieldContext_CartBuyerIdentityUpdatePayload_cart(ctx, field)
 	case "userErrors":
 		return ec.fieldContext_CartBuyerIdentityUpdatePayload_userErrors(ctx, field)
+	case "warnings":
+		return ec.fieldContext_CartBuyerIdentityUpdatePayload_warnings(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CartBuyerIdentityUpdatePayload", field.Name)
 }
@@ -3182,10 +6242,22 @@ func (ec *executionContext) childFields_CartCost(ctx context.Context, field grap
 	switch field.Name {
 	case "subtotalAmount":
 		return ec.fieldContext_CartCost_subtotalAmount(ctx, field)
+	case "subtotalAmountEstimated":
+		return ec.fieldContext_CartCost_subtotalAmountEstimated(ctx, field)
 	case "totalAmount":
 		return ec.fieldContext_CartCost_totalAmount(ctx, field)
+	case "totalAmountEstimated":
+		return ec.fieldContext_CartCost_totalAmountEstimated(ctx, field)
 	case "totalTaxAmount":
 		return ec.fieldContext_CartCost_totalTaxAmount(ctx, field)
+	case "totalTaxAmountEstimated":
+		return ec.fieldContext_CartCost_totalTaxAmountEstimated(ctx, field)
+	case "totalDutyAmount":
+		return ec.fieldContext_CartCost_totalDutyAmount(ctx, field)
+	case "totalDutyAmountEstimated":
+		return ec.fieldContext_CartCost_totalDutyAmountEstimated(ctx, field)
+	case "checkoutChargeAmount":
+		return ec.fieldContext_CartCost_checkoutChargeAmount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CartCost", field.Name)
 }
@@ -3196,8 +6268,68 @@ func (ec *executionContext) childFields_CartCreatePayload(ctx context.Context, f
 		return ec.fieldContext_CartCreatePayload_cart(ctx, field)
 	case "userErrors":
 		return ec.fieldContext_CartCreatePayload_userErrors(ctx, field)
+	case "warnings":
+		return ec.fieldContext_CartCreatePayload_warnings(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CartCreatePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CartDiscountCode(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_CartDiscountCode_code(ctx, field)
+	case "applicable":
+		return ec.fieldContext_CartDiscountCode_applicable(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartDiscountCode", field.Name)
+}
+
+func (ec *executionContext) childFields_CartDiscountCodesUpdatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cart":
+		return ec.fieldContext_CartDiscountCodesUpdatePayload_cart(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CartDiscountCodesUpdatePayload_userErrors(ctx, field)
+	case "warnings":
+		return ec.fieldContext_CartDiscountCodesUpdatePayload_warnings(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartDiscountCodesUpdatePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CartGiftCardCodesAddPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cart":
+		return ec.fieldContext_CartGiftCardCodesAddPayload_cart(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CartGiftCardCodesAddPayload_userErrors(ctx, field)
+	case "warnings":
+		return ec.fieldContext_CartGiftCardCodesAddPayload_warnings(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartGiftCardCodesAddPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CartGiftCardCodesRemovePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cart":
+		return ec.fieldContext_CartGiftCardCodesRemovePayload_cart(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CartGiftCardCodesRemovePayload_userErrors(ctx, field)
+	case "warnings":
+		return ec.fieldContext_CartGiftCardCodesRemovePayload_warnings(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartGiftCardCodesRemovePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CartGiftCardCodesUpdatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cart":
+		return ec.fieldContext_CartGiftCardCodesUpdatePayload_cart(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CartGiftCardCodesUpdatePayload_userErrors(ctx, field)
+	case "warnings":
+		return ec.fieldContext_CartGiftCardCodesUpdatePayload_warnings(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartGiftCardCodesUpdatePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_CartLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3210,6 +6342,12 @@ func (ec *executionContext) childFields_CartLine(ctx context.Context, field grap
 		return ec.fieldContext_CartLine_cost(ctx, field)
 	case "merchandise":
 		return ec.fieldContext_CartLine_merchandise(ctx, field)
+	case "attributes":
+		return ec.fieldContext_CartLine_attributes(ctx, field)
+	case "attribute":
+		return ec.fieldContext_CartLine_attribute(ctx, field)
+	case "parentRelationship":
+		return ec.fieldContext_CartLine_parentRelationship(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CartLine", field.Name)
 }
@@ -3218,6 +6356,8 @@ func (ec *executionContext) childFields_CartLineCost(ctx context.Context, field 
 	switch field.Name {
 	case "amountPerQuantity":
 		return ec.fieldContext_CartLineCost_amountPerQuantity(ctx, field)
+	case "compareAtAmountPerQuantity":
+		return ec.fieldContext_CartLineCost_compareAtAmountPerQuantity(ctx, field)
 	case "subtotalAmount":
 		return ec.fieldContext_CartLineCost_subtotalAmount(ctx, field)
 	case "totalAmount":
@@ -3226,12 +6366,22 @@ func (ec *executionContext) childFields_CartLineCost(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type CartLineCost", field.Name)
 }
 
+func (ec *executionContext) childFields_CartLineParentRelationship(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "parent":
+		return ec.fieldContext_CartLineParentRelationship_parent(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartLineParentRelationship", field.Name)
+}
+
 func (ec *executionContext) childFields_CartLinesAddPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "cart":
 		return ec.fieldContext_CartLinesAddPayload_cart(ctx, field)
 	case "userErrors":
 		return ec.fieldContext_CartLinesAddPayload_userErrors(ctx, field)
+	case "warnings":
+		return ec.fieldContext_CartLinesAddPayload_warnings(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CartLinesAddPayload", field.Name)
 }
@@ -3242,6 +6392,8 @@ func (ec *executionContext) childFields_CartLinesRemovePayload(ctx context.Conte
 		return ec.fieldContext_CartLinesRemovePayload_cart(ctx, field)
 	case "userErrors":
 		return ec.fieldContext_CartLinesRemovePayload_userErrors(ctx, field)
+	case "warnings":
+		return ec.fieldContext_CartLinesRemovePayload_warnings(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CartLinesRemovePayload", field.Name)
 }
@@ -3252,8 +6404,46 @@ func (ec *executionContext) childFields_CartLinesUpdatePayload(ctx context.Conte
 		return ec.fieldContext_CartLinesUpdatePayload_cart(ctx, field)
 	case "userErrors":
 		return ec.fieldContext_CartLinesUpdatePayload_userErrors(ctx, field)
+	case "warnings":
+		return ec.fieldContext_CartLinesUpdatePayload_warnings(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CartLinesUpdatePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CartNoteUpdatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cart":
+		return ec.fieldContext_CartNoteUpdatePayload_cart(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CartNoteUpdatePayload_userErrors(ctx, field)
+	case "warnings":
+		return ec.fieldContext_CartNoteUpdatePayload_warnings(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartNoteUpdatePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CartUserError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_CartUserError_code(ctx, field)
+	case "field":
+		return ec.fieldContext_CartUserError_field(ctx, field)
+	case "message":
+		return ec.fieldContext_CartUserError_message(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartUserError", field.Name)
+}
+
+func (ec *executionContext) childFields_CartWarning(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_CartWarning_code(ctx, field)
+	case "message":
+		return ec.fieldContext_CartWarning_message(ctx, field)
+	case "target":
+		return ec.fieldContext_CartWarning_target(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartWarning", field.Name)
 }
 
 func (ec *executionContext) childFields_CheckoutBeginPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3312,6 +6502,36 @@ func (ec *executionContext) childFields_CollectionEdge(ctx context.Context, fiel
 		return ec.fieldContext_CollectionEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CollectionEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_Country(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "availableLanguages":
+		return ec.fieldContext_Country_availableLanguages(ctx, field)
+	case "currency":
+		return ec.fieldContext_Country_currency(ctx, field)
+	case "defaultLanguage":
+		return ec.fieldContext_Country_defaultLanguage(ctx, field)
+	case "isoCode":
+		return ec.fieldContext_Country_isoCode(ctx, field)
+	case "name":
+		return ec.fieldContext_Country_name(ctx, field)
+	case "unitSystem":
+		return ec.fieldContext_Country_unitSystem(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Country", field.Name)
+}
+
+func (ec *executionContext) childFields_Currency(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "isoCode":
+		return ec.fieldContext_Currency_isoCode(ctx, field)
+	case "name":
+		return ec.fieldContext_Currency_name(ctx, field)
+	case "symbol":
+		return ec.fieldContext_Currency_symbol(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Currency", field.Name)
 }
 
 func (ec *executionContext) childFields_Customer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3438,6 +6658,174 @@ func (ec *executionContext) childFields_ImageEdge(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type ImageEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_InventoryAdjustQuantitiesPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "inventoryAdjustmentGroup":
+		return ec.fieldContext_InventoryAdjustQuantitiesPayload_inventoryAdjustmentGroup(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_InventoryAdjustQuantitiesPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InventoryAdjustQuantitiesPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_InventoryAdjustmentGroup(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_InventoryAdjustmentGroup_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_InventoryAdjustmentGroup_createdAt(ctx, field)
+	case "reason":
+		return ec.fieldContext_InventoryAdjustmentGroup_reason(ctx, field)
+	case "referenceDocumentUri":
+		return ec.fieldContext_InventoryAdjustmentGroup_referenceDocumentUri(ctx, field)
+	case "changes":
+		return ec.fieldContext_InventoryAdjustmentGroup_changes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InventoryAdjustmentGroup", field.Name)
+}
+
+func (ec *executionContext) childFields_InventoryChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "sequence":
+		return ec.fieldContext_InventoryChange_sequence(ctx, field)
+	case "variant":
+		return ec.fieldContext_InventoryChange_variant(ctx, field)
+	case "warehouse":
+		return ec.fieldContext_InventoryChange_warehouse(ctx, field)
+	case "name":
+		return ec.fieldContext_InventoryChange_name(ctx, field)
+	case "delta":
+		return ec.fieldContext_InventoryChange_delta(ctx, field)
+	case "quantityAfterChange":
+		return ec.fieldContext_InventoryChange_quantityAfterChange(ctx, field)
+	case "onHand":
+		return ec.fieldContext_InventoryChange_onHand(ctx, field)
+	case "reserved":
+		return ec.fieldContext_InventoryChange_reserved(ctx, field)
+	case "available":
+		return ec.fieldContext_InventoryChange_available(ctx, field)
+	case "reason":
+		return ec.fieldContext_InventoryChange_reason(ctx, field)
+	case "actor":
+		return ec.fieldContext_InventoryChange_actor(ctx, field)
+	case "referenceDocumentUri":
+		return ec.fieldContext_InventoryChange_referenceDocumentUri(ctx, field)
+	case "at":
+		return ec.fieldContext_InventoryChange_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InventoryChange", field.Name)
+}
+
+func (ec *executionContext) childFields_InventoryChangeConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_InventoryChangeConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_InventoryChangeConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_InventoryChangeConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InventoryChangeConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_InventoryChangeEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_InventoryChangeEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_InventoryChangeEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InventoryChangeEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_InventoryLevel(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_InventoryLevel_id(ctx, field)
+	case "variant":
+		return ec.fieldContext_InventoryLevel_variant(ctx, field)
+	case "warehouse":
+		return ec.fieldContext_InventoryLevel_warehouse(ctx, field)
+	case "onHand":
+		return ec.fieldContext_InventoryLevel_onHand(ctx, field)
+	case "reserved":
+		return ec.fieldContext_InventoryLevel_reserved(ctx, field)
+	case "available":
+		return ec.fieldContext_InventoryLevel_available(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_InventoryLevel_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InventoryLevel", field.Name)
+}
+
+func (ec *executionContext) childFields_InventoryLevelConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_InventoryLevelConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_InventoryLevelConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_InventoryLevelConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InventoryLevelConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_InventoryLevelEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_InventoryLevelEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_InventoryLevelEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InventoryLevelEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_InventorySetQuantitiesPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "inventoryAdjustmentGroup":
+		return ec.fieldContext_InventorySetQuantitiesPayload_inventoryAdjustmentGroup(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_InventorySetQuantitiesPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InventorySetQuantitiesPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_InventoryTransferPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "inventoryAdjustmentGroup":
+		return ec.fieldContext_InventoryTransferPayload_inventoryAdjustmentGroup(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_InventoryTransferPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InventoryTransferPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Language(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "endonymName":
+		return ec.fieldContext_Language_endonymName(ctx, field)
+	case "isoCode":
+		return ec.fieldContext_Language_isoCode(ctx, field)
+	case "name":
+		return ec.fieldContext_Language_name(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Language", field.Name)
+}
+
+func (ec *executionContext) childFields_Localization(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "availableCountries":
+		return ec.fieldContext_Localization_availableCountries(ctx, field)
+	case "availableLanguages":
+		return ec.fieldContext_Localization_availableLanguages(ctx, field)
+	case "country":
+		return ec.fieldContext_Localization_country(ctx, field)
+	case "language":
+		return ec.fieldContext_Localization_language(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Localization", field.Name)
+}
+
 func (ec *executionContext) childFields_MailingAddress(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "firstName":
@@ -3462,6 +6850,58 @@ func (ec *executionContext) childFields_MailingAddress(ctx context.Context, fiel
 		return ec.fieldContext_MailingAddress_phone(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MailingAddress", field.Name)
+}
+
+func (ec *executionContext) childFields_MediaImage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "alt":
+		return ec.fieldContext_MediaImage_alt(ctx, field)
+	case "id":
+		return ec.fieldContext_MediaImage_id(ctx, field)
+	case "image":
+		return ec.fieldContext_MediaImage_image(ctx, field)
+	case "mediaContentType":
+		return ec.fieldContext_MediaImage_mediaContentType(ctx, field)
+	case "previewImage":
+		return ec.fieldContext_MediaImage_previewImage(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MediaImage", field.Name)
+}
+
+func (ec *executionContext) childFields_Menu(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Menu_id(ctx, field)
+	case "handle":
+		return ec.fieldContext_Menu_handle(ctx, field)
+	case "title":
+		return ec.fieldContext_Menu_title(ctx, field)
+	case "items":
+		return ec.fieldContext_Menu_items(ctx, field)
+	case "itemsCount":
+		return ec.fieldContext_Menu_itemsCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Menu", field.Name)
+}
+
+func (ec *executionContext) childFields_MenuItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_MenuItem_id(ctx, field)
+	case "items":
+		return ec.fieldContext_MenuItem_items(ctx, field)
+	case "resourceId":
+		return ec.fieldContext_MenuItem_resourceId(ctx, field)
+	case "tags":
+		return ec.fieldContext_MenuItem_tags(ctx, field)
+	case "title":
+		return ec.fieldContext_MenuItem_title(ctx, field)
+	case "type":
+		return ec.fieldContext_MenuItem_type(ctx, field)
+	case "url":
+		return ec.fieldContext_MenuItem_url(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MenuItem", field.Name)
 }
 
 func (ec *executionContext) childFields_MoneyV2(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3590,6 +7030,54 @@ func (ec *executionContext) childFields_OrderMutationPayload(ctx context.Context
 	return nil, fmt.Errorf("no field named %q was found under type OrderMutationPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_Page(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Page_id(ctx, field)
+	case "handle":
+		return ec.fieldContext_Page_handle(ctx, field)
+	case "title":
+		return ec.fieldContext_Page_title(ctx, field)
+	case "body":
+		return ec.fieldContext_Page_body(ctx, field)
+	case "bodySummary":
+		return ec.fieldContext_Page_bodySummary(ctx, field)
+	case "seo":
+		return ec.fieldContext_Page_seo(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Page_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Page_updatedAt(ctx, field)
+	case "onlineStoreUrl":
+		return ec.fieldContext_Page_onlineStoreUrl(ctx, field)
+	case "trackingParameters":
+		return ec.fieldContext_Page_trackingParameters(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Page", field.Name)
+}
+
+func (ec *executionContext) childFields_PageConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_PageConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_PageConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_PageConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PageConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_PageEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_PageEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_PageEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PageEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "hasNextPage":
@@ -3670,6 +7158,22 @@ func (ec *executionContext) childFields_Product(ctx context.Context, field graph
 		return ec.fieldContext_Product_updatedAt(ctx, field)
 	case "publishedAt":
 		return ec.fieldContext_Product_publishedAt(ctx, field)
+	case "selectedOrFirstAvailableVariant":
+		return ec.fieldContext_Product_selectedOrFirstAvailableVariant(ctx, field)
+	case "variantBySelectedOptions":
+		return ec.fieldContext_Product_variantBySelectedOptions(ctx, field)
+	case "adjacentVariants":
+		return ec.fieldContext_Product_adjacentVariants(ctx, field)
+	case "encodedVariantExistence":
+		return ec.fieldContext_Product_encodedVariantExistence(ctx, field)
+	case "encodedVariantAvailability":
+		return ec.fieldContext_Product_encodedVariantAvailability(ctx, field)
+	case "isGiftCard":
+		return ec.fieldContext_Product_isGiftCard(ctx, field)
+	case "requiresSellingPlan":
+		return ec.fieldContext_Product_requiresSellingPlan(ctx, field)
+	case "trackingParameters":
+		return ec.fieldContext_Product_trackingParameters(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Product", field.Name)
 }
@@ -3704,8 +7208,34 @@ func (ec *executionContext) childFields_ProductOption(ctx context.Context, field
 		return ec.fieldContext_ProductOption_name(ctx, field)
 	case "values":
 		return ec.fieldContext_ProductOption_values(ctx, field)
+	case "optionValues":
+		return ec.fieldContext_ProductOption_optionValues(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ProductOption", field.Name)
+}
+
+func (ec *executionContext) childFields_ProductOptionValue(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ProductOptionValue_id(ctx, field)
+	case "name":
+		return ec.fieldContext_ProductOptionValue_name(ctx, field)
+	case "firstSelectableVariant":
+		return ec.fieldContext_ProductOptionValue_firstSelectableVariant(ctx, field)
+	case "swatch":
+		return ec.fieldContext_ProductOptionValue_swatch(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductOptionValue", field.Name)
+}
+
+func (ec *executionContext) childFields_ProductOptionValueSwatch(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "color":
+		return ec.fieldContext_ProductOptionValueSwatch_color(ctx, field)
+	case "image":
+		return ec.fieldContext_ProductOptionValueSwatch_image(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductOptionValueSwatch", field.Name)
 }
 
 func (ec *executionContext) childFields_ProductPriceRange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3746,6 +7276,12 @@ func (ec *executionContext) childFields_ProductVariant(ctx context.Context, fiel
 		return ec.fieldContext_ProductVariant_product(ctx, field)
 	case "image":
 		return ec.fieldContext_ProductVariant_image(ctx, field)
+	case "unitPrice":
+		return ec.fieldContext_ProductVariant_unitPrice(ctx, field)
+	case "requiresShipping":
+		return ec.fieldContext_ProductVariant_requiresShipping(ctx, field)
+	case "barcode":
+		return ec.fieldContext_ProductVariant_barcode(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ProductVariant", field.Name)
 }
@@ -3804,8 +7340,52 @@ func (ec *executionContext) childFields_Shop(ctx context.Context, field graphql.
 		return ec.fieldContext_Shop_primaryDomain(ctx, field)
 	case "paymentSettings":
 		return ec.fieldContext_Shop_paymentSettings(ctx, field)
+	case "brand":
+		return ec.fieldContext_Shop_brand(ctx, field)
+	case "privacyPolicy":
+		return ec.fieldContext_Shop_privacyPolicy(ctx, field)
+	case "refundPolicy":
+		return ec.fieldContext_Shop_refundPolicy(ctx, field)
+	case "shippingPolicy":
+		return ec.fieldContext_Shop_shippingPolicy(ctx, field)
+	case "termsOfService":
+		return ec.fieldContext_Shop_termsOfService(ctx, field)
+	case "subscriptionPolicy":
+		return ec.fieldContext_Shop_subscriptionPolicy(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Shop", field.Name)
+}
+
+func (ec *executionContext) childFields_ShopPolicy(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ShopPolicy_id(ctx, field)
+	case "handle":
+		return ec.fieldContext_ShopPolicy_handle(ctx, field)
+	case "title":
+		return ec.fieldContext_ShopPolicy_title(ctx, field)
+	case "body":
+		return ec.fieldContext_ShopPolicy_body(ctx, field)
+	case "url":
+		return ec.fieldContext_ShopPolicy_url(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ShopPolicy", field.Name)
+}
+
+func (ec *executionContext) childFields_ShopPolicyWithDefault(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ShopPolicyWithDefault_id(ctx, field)
+	case "handle":
+		return ec.fieldContext_ShopPolicyWithDefault_handle(ctx, field)
+	case "title":
+		return ec.fieldContext_ShopPolicyWithDefault_title(ctx, field)
+	case "body":
+		return ec.fieldContext_ShopPolicyWithDefault_body(ctx, field)
+	case "url":
+		return ec.fieldContext_ShopPolicyWithDefault_url(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ShopPolicyWithDefault", field.Name)
 }
 
 func (ec *executionContext) childFields_StaffSession(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3834,6 +7414,18 @@ func (ec *executionContext) childFields_UserError(ctx context.Context, field gra
 		return ec.fieldContext_UserError_code(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UserError", field.Name)
+}
+
+func (ec *executionContext) childFields_Warehouse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Warehouse_id(ctx, field)
+	case "name":
+		return ec.fieldContext_Warehouse_name(ctx, field)
+	case "priority":
+		return ec.fieldContext_Warehouse_priority(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Warehouse", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3946,4 +7538,70 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 		return ec.fieldContext___Type_isOneOf(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type __Type", field.Name)
+}
+
+func (ec *executionContext) _queryMiddleware(ctx context.Context, obj *ast.OperationDefinition, next func(ctx context.Context) (any, error)) graphql.Marshaler {
+
+	for _, d := range obj.Directives {
+		switch d.Name {
+		case "inContext":
+			rawArgs := d.ArgumentMap(ec.Variables)
+			args, err := ec.dir_inContext_args(ctx, rawArgs)
+			if err != nil {
+				ec.Error(ctx, err)
+				return graphql.Null
+			}
+			n := next
+			next = func(ctx context.Context) (any, error) {
+				if ec.Directives.InContext == nil {
+					return nil, errors.New("directive inContext is not implemented")
+				}
+				return ec.Directives.InContext(ctx, obj, n, args["country"].(*model.CountryCode), args["language"].(*model.LanguageCode), args["buyer"].(*model.BuyerInput), args["preferredLocationId"].(*string))
+			}
+		}
+	}
+	tmp, err := next(ctx)
+	if err != nil {
+		ec.Error(ctx, err)
+		return graphql.Null
+	}
+	if data, ok := tmp.(graphql.Marshaler); ok {
+		return data
+	}
+	graphql.AddErrorf(ctx, `unexpected type %T from directive, should be graphql.Marshaler`, tmp)
+	return graphql.Null
+
+}
+
+func (ec *executionContext) _mutationMiddleware(ctx context.Context, obj *ast.OperationDefinition, next func(ctx context.Context) (any, error)) graphql.Marshaler {
+
+	for _, d := range obj.Directives {
+		switch d.Name {
+		case "inContext":
+			rawArgs := d.ArgumentMap(ec.Variables)
+			args, err := ec.dir_inContext_args(ctx, rawArgs)
+			if err != nil {
+				ec.Error(ctx, err)
+				return graphql.Null
+			}
+			n := next
+			next = func(ctx context.Context) (any, error) {
+				if ec.Directives.InContext == nil {
+					return nil, errors.New("directive inContext is not implemented")
+				}
+				return ec.Directives.InContext(ctx, obj, n, args["country"].(*model.CountryCode), args["language"].(*model.LanguageCode), args["buyer"].(*model.BuyerInput), args["preferredLocationId"].(*string))
+			}
+		}
+	}
+	tmp, err := next(ctx)
+	if err != nil {
+		ec.Error(ctx, err)
+		return graphql.Null
+	}
+	if data, ok := tmp.(graphql.Marshaler); ok {
+		return data
+	}
+	graphql.AddErrorf(ctx, `unexpected type %T from directive, should be graphql.Marshaler`, tmp)
+	return graphql.Null
+
 }

@@ -1,6 +1,8 @@
 package model
 
 import (
+	"time"
+
 	"cartograph/internal/cart"
 	"cartograph/internal/money"
 )
@@ -13,6 +15,25 @@ type Cart struct {
 	BuyerIdentity *CartBuyerIdentity
 	Cost          *CartCost
 	Lines         []*CartLine
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	Note          *string
+	Attributes    []*Attribute
+	DiscountCodes []*CartDiscountCode
+	// AppliedGiftCards is always empty: gift cards are not a feature yet.
+	AppliedGiftCards []*AppliedGiftCard
+}
+
+// Attribute returns the cart attribute with key, or nil.
+func (c *Cart) Attribute(key string) *Attribute { return findAttribute(c.Attributes, key) }
+
+func findAttribute(as []*Attribute, key string) *Attribute {
+	for _, a := range as {
+		if a.Key == key {
+			return a
+		}
+	}
+	return nil
 }
 
 // IsNode marks Cart as a Node.
@@ -23,12 +44,22 @@ func (c *Cart) NodeID() string { return c.Cart.ID() }
 
 // CartLine is a priced cart line.
 type CartLine struct {
-	// LineID is the line's global id (gid://cartograph/CartLine/<variant>).
+	// LineID is the line's global id, unique per cart
+	// (gid://cartograph/CartLine/<variant>?cart=<token>).
 	LineID      string
 	Quantity    int
 	Cost        *CartLineCost
 	Merchandise Merchandise
+	Attributes  []*Attribute
+	// ParentRelationship is always nil: no bundles yet.
+	ParentRelationship *CartLineParentRelationship
 }
+
+// IsBaseCartLine marks CartLine as a BaseCartLine.
+func (*CartLine) IsBaseCartLine() {}
+
+// Attribute returns the line attribute with key, or nil.
+func (l *CartLine) Attribute(key string) *Attribute { return findAttribute(l.Attributes, key) }
 
 // IsNode marks CartLine as a Node.
 func (*CartLine) IsNode() {}
@@ -41,11 +72,20 @@ type CartCost struct {
 	SubtotalAmount money.Money
 	TotalAmount    money.Money
 	TotalTaxAmount *money.Money
+	// TotalDutyAmount is nil: duties are not computed yet.
+	TotalDutyAmount          *money.Money
+	CheckoutChargeAmount     money.Money
+	SubtotalAmountEstimated  bool
+	TotalAmountEstimated     bool
+	TotalTaxAmountEstimated  bool
+	TotalDutyAmountEstimated bool
 }
 
 // CartLineCost is a line's prices.
 type CartLineCost struct {
 	AmountPerQuantity money.Money
-	SubtotalAmount    money.Money
-	TotalAmount       money.Money
+	// CompareAtAmountPerQuantity is the variant's compare-at price, if any.
+	CompareAtAmountPerQuantity *money.Money
+	SubtotalAmount             money.Money
+	TotalAmount                money.Money
 }

@@ -6,7 +6,10 @@ import (
 	"bytes"
 	"cartograph/internal/apperr"
 	"cartograph/internal/auth"
+	"cartograph/internal/catalog"
+	"cartograph/internal/content"
 	"cartograph/internal/customers"
+	"cartograph/internal/inventory"
 	"cartograph/internal/money"
 	"cartograph/internal/orders"
 	"cartograph/internal/relay"
@@ -15,6 +18,17 @@ import (
 	"strconv"
 	"time"
 )
+
+// A cart line: a CartLine, or a ComponentizableCartLine (a bundle) of CartLines.
+type BaseCartLine interface {
+	IsNode()
+	IsBaseCartLine()
+}
+
+// Media: an image, video or 3D model.
+type Media interface {
+	IsMedia()
+}
 
 type Merchandise interface {
 	IsMerchandise()
@@ -58,65 +72,255 @@ type APIKeyRevokePayload struct {
 	APIKey *auth.Key `json:"apiKey,omitempty"`
 }
 
+// A gift card applied to a cart.
+type AppliedGiftCard struct {
+	ID             string       `json:"id"`
+	LastCharacters string       `json:"lastCharacters"`
+	AmountUsed     *money.Money `json:"amountUsed"`
+	Balance        *money.Money `json:"balance"`
+}
+
+func (AppliedGiftCard) IsNode() {}
+
+// A blog article.
+type Article struct {
+	ID                 string         `json:"id"`
+	Handle             string         `json:"handle"`
+	Title              string         `json:"title"`
+	Content            string         `json:"content"`
+	ContentHTML        string         `json:"contentHtml"`
+	Excerpt            *string        `json:"excerpt,omitempty"`
+	ExcerptHTML        *string        `json:"excerptHtml,omitempty"`
+	PublishedAt        time.Time      `json:"publishedAt"`
+	AuthorV2           *ArticleAuthor `json:"authorV2,omitempty"`
+	Image              *catalog.Image `json:"image,omitempty"`
+	Seo                *catalog.SEO   `json:"seo,omitempty"`
+	Tags               []string       `json:"tags"`
+	Blog               *Blog          `json:"blog"`
+	OnlineStoreURL     *string        `json:"onlineStoreUrl,omitempty"`
+	TrackingParameters *string        `json:"trackingParameters,omitempty"`
+}
+
+func (Article) IsNode() {}
+
+// The author of an article.
+type ArticleAuthor struct {
+	Name      string  `json:"name"`
+	FirstName string  `json:"firstName"`
+	LastName  string  `json:"lastName"`
+	Email     string  `json:"email"`
+	Bio       *string `json:"bio,omitempty"`
+}
+
+type ArticleConnection struct {
+	Edges    []*ArticleEdge  `json:"edges"`
+	Nodes    []*Article      `json:"nodes"`
+	PageInfo *relay.PageInfo `json:"pageInfo"`
+}
+
+type ArticleEdge struct {
+	Cursor string   `json:"cursor"`
+	Node   *Article `json:"node"`
+}
+
+// A key/value pair on a cart or line.
+type Attribute struct {
+	Key   string  `json:"key"`
+	Value *string `json:"value,omitempty"`
+}
+
+// A key/value pair to set.
+type AttributeInput struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
 type BaseCartLineConnection struct {
 	Edges    []*BaseCartLineEdge `json:"edges"`
-	Nodes    []*CartLine         `json:"nodes"`
+	Nodes    []BaseCartLine      `json:"nodes"`
 	PageInfo *relay.PageInfo     `json:"pageInfo"`
 }
 
 type BaseCartLineEdge struct {
-	Cursor string    `json:"cursor"`
-	Node   *CartLine `json:"node"`
+	Cursor string       `json:"cursor"`
+	Node   BaseCartLine `json:"node"`
+}
+
+// A blog (not stored yet: queries answer null and empty lists).
+type Blog struct {
+	ID              string             `json:"id"`
+	Handle          string             `json:"handle"`
+	Title           string             `json:"title"`
+	Seo             *catalog.SEO       `json:"seo,omitempty"`
+	OnlineStoreURL  *string            `json:"onlineStoreUrl,omitempty"`
+	Authors         []*ArticleAuthor   `json:"authors"`
+	ArticleByHandle *Article           `json:"articleByHandle,omitempty"`
+	Articles        *ArticleConnection `json:"articles"`
+}
+
+func (Blog) IsNode() {}
+
+type BlogConnection struct {
+	Edges    []*BlogEdge     `json:"edges"`
+	Nodes    []*Blog         `json:"nodes"`
+	PageInfo *relay.PageInfo `json:"pageInfo"`
+}
+
+type BlogEdge struct {
+	Cursor string `json:"cursor"`
+	Node   *Blog  `json:"node"`
+}
+
+// The shop's brand assets.
+type Brand struct {
+	Colors           *BrandColors `json:"colors"`
+	CoverImage       *MediaImage  `json:"coverImage,omitempty"`
+	Logo             *MediaImage  `json:"logo,omitempty"`
+	ShortDescription *string      `json:"shortDescription,omitempty"`
+	Slogan           *string      `json:"slogan,omitempty"`
+	SquareLogo       *MediaImage  `json:"squareLogo,omitempty"`
+}
+
+type BrandColorGroup struct {
+	Background *string `json:"background,omitempty"`
+	Foreground *string `json:"foreground,omitempty"`
+}
+
+type BrandColors struct {
+	Primary   []*BrandColorGroup `json:"primary"`
+	Secondary []*BrandColorGroup `json:"secondary"`
+}
+
+// The buyer of a B2B operation (accepted; not used yet).
+type BuyerInput struct {
+	CustomerAccessToken string  `json:"customerAccessToken"`
+	CompanyLocationID   *string `json:"companyLocationId,omitempty"`
+}
+
+type CartAttributesUpdatePayload struct {
+	Cart       *Cart               `json:"cart,omitempty"`
+	UserErrors []*apperr.UserError `json:"userErrors"`
+	Warnings   []*CartWarning      `json:"warnings"`
 }
 
 type CartBuyerIdentity struct {
-	Email    *string             `json:"email,omitempty"`
-	Customer *customers.Customer `json:"customer,omitempty"`
+	Email       *string             `json:"email,omitempty"`
+	Phone       *string             `json:"phone,omitempty"`
+	CountryCode *CountryCode        `json:"countryCode,omitempty"`
+	Customer    *customers.Customer `json:"customer,omitempty"`
 }
 
 type CartBuyerIdentityInput struct {
-	Email       *string `json:"email,omitempty"`
-	CountryCode *string `json:"countryCode,omitempty"`
+	Email               *string `json:"email,omitempty"`
+	Phone               *string `json:"phone,omitempty"`
+	CountryCode         *string `json:"countryCode,omitempty"`
+	CustomerAccessToken *string `json:"customerAccessToken,omitempty"`
 }
 
 type CartBuyerIdentityUpdatePayload struct {
 	Cart       *Cart               `json:"cart,omitempty"`
 	UserErrors []*apperr.UserError `json:"userErrors"`
+	Warnings   []*CartWarning      `json:"warnings"`
 }
 
 type CartCreatePayload struct {
 	Cart       *Cart               `json:"cart,omitempty"`
 	UserErrors []*apperr.UserError `json:"userErrors"`
+	Warnings   []*CartWarning      `json:"warnings"`
+}
+
+// A discount code entered on a cart.
+type CartDiscountCode struct {
+	Code string `json:"code"`
+	// Whether the code applies to the cart (false until discounts are priced).
+	Applicable bool `json:"applicable"`
+}
+
+type CartDiscountCodesUpdatePayload struct {
+	Cart       *Cart               `json:"cart,omitempty"`
+	UserErrors []*apperr.UserError `json:"userErrors"`
+	Warnings   []*CartWarning      `json:"warnings"`
+}
+
+type CartGiftCardCodesAddPayload struct {
+	Cart       *Cart               `json:"cart,omitempty"`
+	UserErrors []*apperr.UserError `json:"userErrors"`
+	Warnings   []*CartWarning      `json:"warnings"`
+}
+
+type CartGiftCardCodesRemovePayload struct {
+	Cart       *Cart               `json:"cart,omitempty"`
+	UserErrors []*apperr.UserError `json:"userErrors"`
+	Warnings   []*CartWarning      `json:"warnings"`
+}
+
+type CartGiftCardCodesUpdatePayload struct {
+	Cart       *Cart               `json:"cart,omitempty"`
+	UserErrors []*apperr.UserError `json:"userErrors"`
+	Warnings   []*CartWarning      `json:"warnings"`
 }
 
 type CartInput struct {
 	Lines         []*CartLineInput        `json:"lines,omitempty"`
 	BuyerIdentity *CartBuyerIdentityInput `json:"buyerIdentity,omitempty"`
+	Note          *string                 `json:"note,omitempty"`
+	Attributes    []*AttributeInput       `json:"attributes,omitempty"`
+	DiscountCodes []string                `json:"discountCodes,omitempty"`
+	GiftCardCodes []string                `json:"giftCardCodes,omitempty"`
 }
 
 type CartLineInput struct {
 	MerchandiseID string `json:"merchandiseId"`
 	Quantity      *int   `json:"quantity,omitempty"`
+	// Accepted; line attributes are not stored yet.
+	Attributes []*AttributeInput `json:"attributes,omitempty"`
+	// Accepted; selling plans are not a feature yet.
+	SellingPlanID *string `json:"sellingPlanId,omitempty"`
+}
+
+type CartLineParentRelationship struct {
+	Parent *CartLine `json:"parent"`
 }
 
 type CartLineUpdateInput struct {
 	ID       string `json:"id"`
 	Quantity *int   `json:"quantity,omitempty"`
+	// Accepted and must be the line's own variant (Next.js Commerce sends it).
+	MerchandiseID *string           `json:"merchandiseId,omitempty"`
+	Attributes    []*AttributeInput `json:"attributes,omitempty"`
+	SellingPlanID *string           `json:"sellingPlanId,omitempty"`
 }
 
 type CartLinesAddPayload struct {
 	Cart       *Cart               `json:"cart,omitempty"`
 	UserErrors []*apperr.UserError `json:"userErrors"`
+	Warnings   []*CartWarning      `json:"warnings"`
 }
 
 type CartLinesRemovePayload struct {
 	Cart       *Cart               `json:"cart,omitempty"`
 	UserErrors []*apperr.UserError `json:"userErrors"`
+	Warnings   []*CartWarning      `json:"warnings"`
 }
 
 type CartLinesUpdatePayload struct {
 	Cart       *Cart               `json:"cart,omitempty"`
 	UserErrors []*apperr.UserError `json:"userErrors"`
+	Warnings   []*CartWarning      `json:"warnings"`
+}
+
+type CartNoteUpdatePayload struct {
+	Cart       *Cart               `json:"cart,omitempty"`
+	UserErrors []*apperr.UserError `json:"userErrors"`
+	Warnings   []*CartWarning      `json:"warnings"`
+}
+
+// Something the buyer should know about a cart operation that succeeded.
+type CartWarning struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// The id of the object the warning is about.
+	Target string `json:"target"`
 }
 
 type CheckoutBeginInput struct {
@@ -133,6 +337,38 @@ type CheckoutBeginPayload struct {
 	Order      *orders.Order       `json:"order,omitempty"`
 	Payment    *PaymentSession     `json:"payment,omitempty"`
 	UserErrors []*apperr.UserError `json:"userErrors"`
+}
+
+// A bundle line made of component lines (no bundles yet: never returned).
+type ComponentizableCartLine struct {
+	ID             string        `json:"id"`
+	Quantity       int           `json:"quantity"`
+	Cost           *CartLineCost `json:"cost"`
+	Merchandise    Merchandise   `json:"merchandise"`
+	Attributes     []*Attribute  `json:"attributes"`
+	Attribute      *Attribute    `json:"attribute,omitempty"`
+	LineComponents []*CartLine   `json:"lineComponents"`
+}
+
+func (ComponentizableCartLine) IsBaseCartLine() {}
+
+func (ComponentizableCartLine) IsNode() {}
+
+// A country the shop sells to.
+type Country struct {
+	AvailableLanguages []*Language `json:"availableLanguages"`
+	Currency           *Currency   `json:"currency"`
+	DefaultLanguage    *Language   `json:"defaultLanguage"`
+	IsoCode            CountryCode `json:"isoCode"`
+	Name               string      `json:"name"`
+	UnitSystem         UnitSystem  `json:"unitSystem"`
+}
+
+// A currency.
+type Currency struct {
+	IsoCode money.Currency `json:"isoCode"`
+	Name    string         `json:"name"`
+	Symbol  string         `json:"symbol"`
 }
 
 type CustomerConnection struct {
@@ -182,6 +418,113 @@ type Domain struct {
 	URL        string `json:"url"`
 }
 
+type InventoryAdjustQuantitiesInput struct {
+	// available or on_hand.
+	Name string `json:"name"`
+	// One of Shopify's reasons: correction, cycle_count_available, damaged, movement_created, received, restock, shrinkage, other, …
+	Reason               string                  `json:"reason"`
+	ReferenceDocumentURI *string                 `json:"referenceDocumentUri,omitempty"`
+	Changes              []*InventoryChangeInput `json:"changes"`
+}
+
+type InventoryAdjustQuantitiesPayload struct {
+	InventoryAdjustmentGroup *inventory.Group    `json:"inventoryAdjustmentGroup,omitempty"`
+	UserErrors               []*apperr.UserError `json:"userErrors"`
+}
+
+type InventoryChangeConnection struct {
+	Edges    []*InventoryChangeEdge `json:"edges"`
+	Nodes    []*inventory.Change    `json:"nodes"`
+	PageInfo *relay.PageInfo        `json:"pageInfo"`
+}
+
+type InventoryChangeEdge struct {
+	Cursor string            `json:"cursor"`
+	Node   *inventory.Change `json:"node"`
+}
+
+// A delta to one quantity. changeFromQuantity is compare-and-swap: the
+// quantity's current value; when it is stale nothing changes and the user
+// error names the current value.
+type InventoryChangeInput struct {
+	// A ProductVariant id.
+	InventoryItemID string `json:"inventoryItemId"`
+	// A Warehouse id.
+	LocationID         string `json:"locationId"`
+	Delta              int    `json:"delta"`
+	ChangeFromQuantity int    `json:"changeFromQuantity"`
+}
+
+type InventoryLevelConnection struct {
+	Edges    []*InventoryLevelEdge `json:"edges"`
+	Nodes    []*inventory.LevelRow `json:"nodes"`
+	PageInfo *relay.PageInfo       `json:"pageInfo"`
+}
+
+type InventoryLevelEdge struct {
+	Cursor string              `json:"cursor"`
+	Node   *inventory.LevelRow `json:"node"`
+}
+
+// A quantity to set; changeFromQuantity as in InventoryChangeInput.
+type InventoryQuantityInput struct {
+	InventoryItemID    string `json:"inventoryItemId"`
+	LocationID         string `json:"locationId"`
+	Quantity           int    `json:"quantity"`
+	ChangeFromQuantity int    `json:"changeFromQuantity"`
+}
+
+type InventorySetQuantitiesInput struct {
+	// available or on_hand.
+	Name                 string                    `json:"name"`
+	Reason               string                    `json:"reason"`
+	ReferenceDocumentURI *string                   `json:"referenceDocumentUri,omitempty"`
+	Quantities           []*InventoryQuantityInput `json:"quantities"`
+}
+
+type InventorySetQuantitiesPayload struct {
+	InventoryAdjustmentGroup *inventory.Group    `json:"inventoryAdjustmentGroup,omitempty"`
+	UserErrors               []*apperr.UserError `json:"userErrors"`
+}
+
+// Move available units of a variant between two warehouses, atomically.
+type InventoryTransferInput struct {
+	InventoryItemID string `json:"inventoryItemId"`
+	FromLocationID  string `json:"fromLocationId"`
+	ToLocationID    string `json:"toLocationId"`
+	Quantity        int    `json:"quantity"`
+	// The source's current available quantity (compare-and-swap).
+	ChangeFromQuantity   int     `json:"changeFromQuantity"`
+	Reason               *string `json:"reason,omitempty"`
+	ReferenceDocumentURI *string `json:"referenceDocumentUri,omitempty"`
+}
+
+type InventoryTransferPayload struct {
+	InventoryAdjustmentGroup *inventory.Group    `json:"inventoryAdjustmentGroup,omitempty"`
+	UserErrors               []*apperr.UserError `json:"userErrors"`
+}
+
+// A language.
+type Language struct {
+	// The language's name in itself.
+	EndonymName string       `json:"endonymName"`
+	IsoCode     LanguageCode `json:"isoCode"`
+	// The language's name in English.
+	Name string `json:"name"`
+}
+
+// The country and language of the request, and the ones the shop offers.
+type Localization struct {
+	// Countries the shop sells to.
+	AvailableCountries []*Country `json:"availableCountries"`
+	// Languages of the shop in the current country.
+	AvailableLanguages []*Language `json:"availableLanguages"`
+	// The country of the request (from @inContext, else the shop's default).
+	Country *Country `json:"country"`
+	// The language of the request (from @inContext, else the shop's default).
+	Language *Language `json:"language"`
+}
+
 type MailingAddressInput struct {
 	Address1 *string `json:"address1,omitempty"`
 	Address2 *string `json:"address2,omitempty"`
@@ -195,6 +538,17 @@ type MailingAddressInput struct {
 	Province  *string `json:"province,omitempty"`
 	Zip       *string `json:"zip,omitempty"`
 }
+
+// An image as media.
+type MediaImage struct {
+	Alt              *string          `json:"alt,omitempty"`
+	ID               string           `json:"id"`
+	Image            *catalog.Image   `json:"image,omitempty"`
+	MediaContentType MediaContentType `json:"mediaContentType"`
+	PreviewImage     *catalog.Image   `json:"previewImage,omitempty"`
+}
+
+func (MediaImage) IsMedia() {}
 
 type Mutation struct {
 }
@@ -222,6 +576,17 @@ type OrderMutationPayload struct {
 	UserErrors []*apperr.UserError `json:"userErrors"`
 }
 
+type PageConnection struct {
+	Edges    []*PageEdge     `json:"edges"`
+	Nodes    []*content.Page `json:"nodes"`
+	PageInfo *relay.PageInfo `json:"pageInfo"`
+}
+
+type PageEdge struct {
+	Cursor string        `json:"cursor"`
+	Node   *content.Page `json:"node"`
+}
+
 // How the buyer pays: with Stripe, confirm clientSecret with Stripe.js; manual orders are marked paid by staff.
 type PaymentSession struct {
 	Provider     string  `json:"provider"`
@@ -235,7 +600,28 @@ type PaymentSettings struct {
 	CountryCode  *string        `json:"countryCode,omitempty"`
 }
 
+// How an option value is shown: a color or an image.
+type ProductOptionValueSwatch struct {
+	Color *string `json:"color,omitempty"`
+	Image Media   `json:"image,omitempty"`
+}
+
 type Query struct {
+}
+
+// An option name and value to select a variant by.
+type SelectedOptionInput struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// A policy that has a default text when the merchant wrote none.
+type ShopPolicyWithDefault struct {
+	ID     *string `json:"id,omitempty"`
+	Handle string  `json:"handle"`
+	Title  string  `json:"title"`
+	Body   string  `json:"body"`
+	URL    string  `json:"url"`
 }
 
 type StaffLoginInput struct {
@@ -250,6 +636,9 @@ type StaffSession struct {
 	RefreshToken string   `json:"refreshToken"`
 	Role         string   `json:"role"`
 	Scopes       []string `json:"scopes"`
+}
+
+type Subscription struct {
 }
 
 type APIKeyKind string
@@ -304,6 +693,132 @@ func (e *APIKeyKind) UnmarshalJSON(b []byte) error {
 }
 
 func (e APIKeyKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Sort keys for articles.
+type ArticleSortKeys string
+
+const (
+	ArticleSortKeysAuthor      ArticleSortKeys = "AUTHOR"
+	ArticleSortKeysBlogTitle   ArticleSortKeys = "BLOG_TITLE"
+	ArticleSortKeysID          ArticleSortKeys = "ID"
+	ArticleSortKeysPublishedAt ArticleSortKeys = "PUBLISHED_AT"
+	ArticleSortKeysRelevance   ArticleSortKeys = "RELEVANCE"
+	ArticleSortKeysTitle       ArticleSortKeys = "TITLE"
+	ArticleSortKeysUpdatedAt   ArticleSortKeys = "UPDATED_AT"
+)
+
+var AllArticleSortKeys = []ArticleSortKeys{
+	ArticleSortKeysAuthor,
+	ArticleSortKeysBlogTitle,
+	ArticleSortKeysID,
+	ArticleSortKeysPublishedAt,
+	ArticleSortKeysRelevance,
+	ArticleSortKeysTitle,
+	ArticleSortKeysUpdatedAt,
+}
+
+func (e ArticleSortKeys) IsValid() bool {
+	switch e {
+	case ArticleSortKeysAuthor, ArticleSortKeysBlogTitle, ArticleSortKeysID, ArticleSortKeysPublishedAt, ArticleSortKeysRelevance, ArticleSortKeysTitle, ArticleSortKeysUpdatedAt:
+		return true
+	}
+	return false
+}
+
+func (e ArticleSortKeys) String() string {
+	return string(e)
+}
+
+func (e *ArticleSortKeys) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ArticleSortKeys(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ArticleSortKeys", str)
+	}
+	return nil
+}
+
+func (e ArticleSortKeys) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ArticleSortKeys) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ArticleSortKeys) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Sort keys for blogs.
+type BlogSortKeys string
+
+const (
+	BlogSortKeysHandle    BlogSortKeys = "HANDLE"
+	BlogSortKeysID        BlogSortKeys = "ID"
+	BlogSortKeysRelevance BlogSortKeys = "RELEVANCE"
+	BlogSortKeysTitle     BlogSortKeys = "TITLE"
+)
+
+var AllBlogSortKeys = []BlogSortKeys{
+	BlogSortKeysHandle,
+	BlogSortKeysID,
+	BlogSortKeysRelevance,
+	BlogSortKeysTitle,
+}
+
+func (e BlogSortKeys) IsValid() bool {
+	switch e {
+	case BlogSortKeysHandle, BlogSortKeysID, BlogSortKeysRelevance, BlogSortKeysTitle:
+		return true
+	}
+	return false
+}
+
+func (e BlogSortKeys) String() string {
+	return string(e)
+}
+
+func (e *BlogSortKeys) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = BlogSortKeys(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid BlogSortKeys", str)
+	}
+	return nil
+}
+
+func (e BlogSortKeys) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *BlogSortKeys) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e BlogSortKeys) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
@@ -364,6 +879,1086 @@ func (e *CollectionSortKeys) UnmarshalJSON(b []byte) error {
 }
 
 func (e CollectionSortKeys) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// ISO 3166-1 alpha-2 country codes, as in the Shopify Storefront API (ZZ: unknown region).
+type CountryCode string
+
+const (
+	CountryCodeAc CountryCode = "AC"
+	CountryCodeAd CountryCode = "AD"
+	CountryCodeAe CountryCode = "AE"
+	CountryCodeAf CountryCode = "AF"
+	CountryCodeAg CountryCode = "AG"
+	CountryCodeAi CountryCode = "AI"
+	CountryCodeAl CountryCode = "AL"
+	CountryCodeAm CountryCode = "AM"
+	CountryCodeAn CountryCode = "AN"
+	CountryCodeAo CountryCode = "AO"
+	CountryCodeAr CountryCode = "AR"
+	CountryCodeAt CountryCode = "AT"
+	CountryCodeAu CountryCode = "AU"
+	CountryCodeAw CountryCode = "AW"
+	CountryCodeAx CountryCode = "AX"
+	CountryCodeAz CountryCode = "AZ"
+	CountryCodeBa CountryCode = "BA"
+	CountryCodeBb CountryCode = "BB"
+	CountryCodeBd CountryCode = "BD"
+	CountryCodeBe CountryCode = "BE"
+	CountryCodeBf CountryCode = "BF"
+	CountryCodeBg CountryCode = "BG"
+	CountryCodeBh CountryCode = "BH"
+	CountryCodeBi CountryCode = "BI"
+	CountryCodeBj CountryCode = "BJ"
+	CountryCodeBl CountryCode = "BL"
+	CountryCodeBm CountryCode = "BM"
+	CountryCodeBn CountryCode = "BN"
+	CountryCodeBo CountryCode = "BO"
+	CountryCodeBq CountryCode = "BQ"
+	CountryCodeBr CountryCode = "BR"
+	CountryCodeBs CountryCode = "BS"
+	CountryCodeBt CountryCode = "BT"
+	CountryCodeBv CountryCode = "BV"
+	CountryCodeBw CountryCode = "BW"
+	CountryCodeBy CountryCode = "BY"
+	CountryCodeBz CountryCode = "BZ"
+	CountryCodeCa CountryCode = "CA"
+	CountryCodeCc CountryCode = "CC"
+	CountryCodeCd CountryCode = "CD"
+	CountryCodeCf CountryCode = "CF"
+	CountryCodeCg CountryCode = "CG"
+	CountryCodeCh CountryCode = "CH"
+	CountryCodeCi CountryCode = "CI"
+	CountryCodeCk CountryCode = "CK"
+	CountryCodeCl CountryCode = "CL"
+	CountryCodeCm CountryCode = "CM"
+	CountryCodeCn CountryCode = "CN"
+	CountryCodeCo CountryCode = "CO"
+	CountryCodeCr CountryCode = "CR"
+	CountryCodeCu CountryCode = "CU"
+	CountryCodeCv CountryCode = "CV"
+	CountryCodeCw CountryCode = "CW"
+	CountryCodeCx CountryCode = "CX"
+	CountryCodeCy CountryCode = "CY"
+	CountryCodeCz CountryCode = "CZ"
+	CountryCodeDe CountryCode = "DE"
+	CountryCodeDj CountryCode = "DJ"
+	CountryCodeDk CountryCode = "DK"
+	CountryCodeDm CountryCode = "DM"
+	CountryCodeDo CountryCode = "DO"
+	CountryCodeDz CountryCode = "DZ"
+	CountryCodeEc CountryCode = "EC"
+	CountryCodeEe CountryCode = "EE"
+	CountryCodeEg CountryCode = "EG"
+	CountryCodeEh CountryCode = "EH"
+	CountryCodeEr CountryCode = "ER"
+	CountryCodeEs CountryCode = "ES"
+	CountryCodeEt CountryCode = "ET"
+	CountryCodeFi CountryCode = "FI"
+	CountryCodeFj CountryCode = "FJ"
+	CountryCodeFk CountryCode = "FK"
+	CountryCodeFo CountryCode = "FO"
+	CountryCodeFr CountryCode = "FR"
+	CountryCodeGa CountryCode = "GA"
+	CountryCodeGb CountryCode = "GB"
+	CountryCodeGd CountryCode = "GD"
+	CountryCodeGe CountryCode = "GE"
+	CountryCodeGf CountryCode = "GF"
+	CountryCodeGg CountryCode = "GG"
+	CountryCodeGh CountryCode = "GH"
+	CountryCodeGi CountryCode = "GI"
+	CountryCodeGl CountryCode = "GL"
+	CountryCodeGm CountryCode = "GM"
+	CountryCodeGn CountryCode = "GN"
+	CountryCodeGp CountryCode = "GP"
+	CountryCodeGq CountryCode = "GQ"
+	CountryCodeGr CountryCode = "GR"
+	CountryCodeGs CountryCode = "GS"
+	CountryCodeGt CountryCode = "GT"
+	CountryCodeGw CountryCode = "GW"
+	CountryCodeGy CountryCode = "GY"
+	CountryCodeHk CountryCode = "HK"
+	CountryCodeHm CountryCode = "HM"
+	CountryCodeHn CountryCode = "HN"
+	CountryCodeHr CountryCode = "HR"
+	CountryCodeHt CountryCode = "HT"
+	CountryCodeHu CountryCode = "HU"
+	CountryCodeID CountryCode = "ID"
+	CountryCodeIe CountryCode = "IE"
+	CountryCodeIl CountryCode = "IL"
+	CountryCodeIm CountryCode = "IM"
+	CountryCodeIn CountryCode = "IN"
+	CountryCodeIo CountryCode = "IO"
+	CountryCodeIq CountryCode = "IQ"
+	CountryCodeIr CountryCode = "IR"
+	CountryCodeIs CountryCode = "IS"
+	CountryCodeIt CountryCode = "IT"
+	CountryCodeJe CountryCode = "JE"
+	CountryCodeJm CountryCode = "JM"
+	CountryCodeJo CountryCode = "JO"
+	CountryCodeJp CountryCode = "JP"
+	CountryCodeKe CountryCode = "KE"
+	CountryCodeKg CountryCode = "KG"
+	CountryCodeKh CountryCode = "KH"
+	CountryCodeKi CountryCode = "KI"
+	CountryCodeKm CountryCode = "KM"
+	CountryCodeKn CountryCode = "KN"
+	CountryCodeKp CountryCode = "KP"
+	CountryCodeKr CountryCode = "KR"
+	CountryCodeKw CountryCode = "KW"
+	CountryCodeKy CountryCode = "KY"
+	CountryCodeKz CountryCode = "KZ"
+	CountryCodeLa CountryCode = "LA"
+	CountryCodeLb CountryCode = "LB"
+	CountryCodeLc CountryCode = "LC"
+	CountryCodeLi CountryCode = "LI"
+	CountryCodeLk CountryCode = "LK"
+	CountryCodeLr CountryCode = "LR"
+	CountryCodeLs CountryCode = "LS"
+	CountryCodeLt CountryCode = "LT"
+	CountryCodeLu CountryCode = "LU"
+	CountryCodeLv CountryCode = "LV"
+	CountryCodeLy CountryCode = "LY"
+	CountryCodeMa CountryCode = "MA"
+	CountryCodeMc CountryCode = "MC"
+	CountryCodeMd CountryCode = "MD"
+	CountryCodeMe CountryCode = "ME"
+	CountryCodeMf CountryCode = "MF"
+	CountryCodeMg CountryCode = "MG"
+	CountryCodeMk CountryCode = "MK"
+	CountryCodeMl CountryCode = "ML"
+	CountryCodeMm CountryCode = "MM"
+	CountryCodeMn CountryCode = "MN"
+	CountryCodeMo CountryCode = "MO"
+	CountryCodeMq CountryCode = "MQ"
+	CountryCodeMr CountryCode = "MR"
+	CountryCodeMs CountryCode = "MS"
+	CountryCodeMt CountryCode = "MT"
+	CountryCodeMu CountryCode = "MU"
+	CountryCodeMv CountryCode = "MV"
+	CountryCodeMw CountryCode = "MW"
+	CountryCodeMx CountryCode = "MX"
+	CountryCodeMy CountryCode = "MY"
+	CountryCodeMz CountryCode = "MZ"
+	CountryCodeNa CountryCode = "NA"
+	CountryCodeNc CountryCode = "NC"
+	CountryCodeNe CountryCode = "NE"
+	CountryCodeNf CountryCode = "NF"
+	CountryCodeNg CountryCode = "NG"
+	CountryCodeNi CountryCode = "NI"
+	CountryCodeNl CountryCode = "NL"
+	CountryCodeNo CountryCode = "NO"
+	CountryCodeNp CountryCode = "NP"
+	CountryCodeNr CountryCode = "NR"
+	CountryCodeNu CountryCode = "NU"
+	CountryCodeNz CountryCode = "NZ"
+	CountryCodeOm CountryCode = "OM"
+	CountryCodePa CountryCode = "PA"
+	CountryCodePe CountryCode = "PE"
+	CountryCodePf CountryCode = "PF"
+	CountryCodePg CountryCode = "PG"
+	CountryCodePh CountryCode = "PH"
+	CountryCodePk CountryCode = "PK"
+	CountryCodePl CountryCode = "PL"
+	CountryCodePm CountryCode = "PM"
+	CountryCodePn CountryCode = "PN"
+	CountryCodePs CountryCode = "PS"
+	CountryCodePt CountryCode = "PT"
+	CountryCodePy CountryCode = "PY"
+	CountryCodeQa CountryCode = "QA"
+	CountryCodeRe CountryCode = "RE"
+	CountryCodeRo CountryCode = "RO"
+	CountryCodeRs CountryCode = "RS"
+	CountryCodeRu CountryCode = "RU"
+	CountryCodeRw CountryCode = "RW"
+	CountryCodeSa CountryCode = "SA"
+	CountryCodeSb CountryCode = "SB"
+	CountryCodeSc CountryCode = "SC"
+	CountryCodeSd CountryCode = "SD"
+	CountryCodeSe CountryCode = "SE"
+	CountryCodeSg CountryCode = "SG"
+	CountryCodeSh CountryCode = "SH"
+	CountryCodeSi CountryCode = "SI"
+	CountryCodeSj CountryCode = "SJ"
+	CountryCodeSk CountryCode = "SK"
+	CountryCodeSl CountryCode = "SL"
+	CountryCodeSm CountryCode = "SM"
+	CountryCodeSn CountryCode = "SN"
+	CountryCodeSo CountryCode = "SO"
+	CountryCodeSr CountryCode = "SR"
+	CountryCodeSs CountryCode = "SS"
+	CountryCodeSt CountryCode = "ST"
+	CountryCodeSv CountryCode = "SV"
+	CountryCodeSx CountryCode = "SX"
+	CountryCodeSy CountryCode = "SY"
+	CountryCodeSz CountryCode = "SZ"
+	CountryCodeTa CountryCode = "TA"
+	CountryCodeTc CountryCode = "TC"
+	CountryCodeTd CountryCode = "TD"
+	CountryCodeTf CountryCode = "TF"
+	CountryCodeTg CountryCode = "TG"
+	CountryCodeTh CountryCode = "TH"
+	CountryCodeTj CountryCode = "TJ"
+	CountryCodeTk CountryCode = "TK"
+	CountryCodeTl CountryCode = "TL"
+	CountryCodeTm CountryCode = "TM"
+	CountryCodeTn CountryCode = "TN"
+	CountryCodeTo CountryCode = "TO"
+	CountryCodeTr CountryCode = "TR"
+	CountryCodeTt CountryCode = "TT"
+	CountryCodeTv CountryCode = "TV"
+	CountryCodeTw CountryCode = "TW"
+	CountryCodeTz CountryCode = "TZ"
+	CountryCodeUa CountryCode = "UA"
+	CountryCodeUg CountryCode = "UG"
+	CountryCodeUm CountryCode = "UM"
+	CountryCodeUs CountryCode = "US"
+	CountryCodeUy CountryCode = "UY"
+	CountryCodeUz CountryCode = "UZ"
+	CountryCodeVa CountryCode = "VA"
+	CountryCodeVc CountryCode = "VC"
+	CountryCodeVe CountryCode = "VE"
+	CountryCodeVg CountryCode = "VG"
+	CountryCodeVn CountryCode = "VN"
+	CountryCodeVu CountryCode = "VU"
+	CountryCodeWf CountryCode = "WF"
+	CountryCodeWs CountryCode = "WS"
+	CountryCodeXk CountryCode = "XK"
+	CountryCodeYe CountryCode = "YE"
+	CountryCodeYt CountryCode = "YT"
+	CountryCodeZa CountryCode = "ZA"
+	CountryCodeZm CountryCode = "ZM"
+	CountryCodeZw CountryCode = "ZW"
+	CountryCodeZz CountryCode = "ZZ"
+)
+
+var AllCountryCode = []CountryCode{
+	CountryCodeAc,
+	CountryCodeAd,
+	CountryCodeAe,
+	CountryCodeAf,
+	CountryCodeAg,
+	CountryCodeAi,
+	CountryCodeAl,
+	CountryCodeAm,
+	CountryCodeAn,
+	CountryCodeAo,
+	CountryCodeAr,
+	CountryCodeAt,
+	CountryCodeAu,
+	CountryCodeAw,
+	CountryCodeAx,
+	CountryCodeAz,
+	CountryCodeBa,
+	CountryCodeBb,
+	CountryCodeBd,
+	CountryCodeBe,
+	CountryCodeBf,
+	CountryCodeBg,
+	CountryCodeBh,
+	CountryCodeBi,
+	CountryCodeBj,
+	CountryCodeBl,
+	CountryCodeBm,
+	CountryCodeBn,
+	CountryCodeBo,
+	CountryCodeBq,
+	CountryCodeBr,
+	CountryCodeBs,
+	CountryCodeBt,
+	CountryCodeBv,
+	CountryCodeBw,
+	CountryCodeBy,
+	CountryCodeBz,
+	CountryCodeCa,
+	CountryCodeCc,
+	CountryCodeCd,
+	CountryCodeCf,
+	CountryCodeCg,
+	CountryCodeCh,
+	CountryCodeCi,
+	CountryCodeCk,
+	CountryCodeCl,
+	CountryCodeCm,
+	CountryCodeCn,
+	CountryCodeCo,
+	CountryCodeCr,
+	CountryCodeCu,
+	CountryCodeCv,
+	CountryCodeCw,
+	CountryCodeCx,
+	CountryCodeCy,
+	CountryCodeCz,
+	CountryCodeDe,
+	CountryCodeDj,
+	CountryCodeDk,
+	CountryCodeDm,
+	CountryCodeDo,
+	CountryCodeDz,
+	CountryCodeEc,
+	CountryCodeEe,
+	CountryCodeEg,
+	CountryCodeEh,
+	CountryCodeEr,
+	CountryCodeEs,
+	CountryCodeEt,
+	CountryCodeFi,
+	CountryCodeFj,
+	CountryCodeFk,
+	CountryCodeFo,
+	CountryCodeFr,
+	CountryCodeGa,
+	CountryCodeGb,
+	CountryCodeGd,
+	CountryCodeGe,
+	CountryCodeGf,
+	CountryCodeGg,
+	CountryCodeGh,
+	CountryCodeGi,
+	CountryCodeGl,
+	CountryCodeGm,
+	CountryCodeGn,
+	CountryCodeGp,
+	CountryCodeGq,
+	CountryCodeGr,
+	CountryCodeGs,
+	CountryCodeGt,
+	CountryCodeGw,
+	CountryCodeGy,
+	CountryCodeHk,
+	CountryCodeHm,
+	CountryCodeHn,
+	CountryCodeHr,
+	CountryCodeHt,
+	CountryCodeHu,
+	CountryCodeID,
+	CountryCodeIe,
+	CountryCodeIl,
+	CountryCodeIm,
+	CountryCodeIn,
+	CountryCodeIo,
+	CountryCodeIq,
+	CountryCodeIr,
+	CountryCodeIs,
+	CountryCodeIt,
+	CountryCodeJe,
+	CountryCodeJm,
+	CountryCodeJo,
+	CountryCodeJp,
+	CountryCodeKe,
+	CountryCodeKg,
+	CountryCodeKh,
+	CountryCodeKi,
+	CountryCodeKm,
+	CountryCodeKn,
+	CountryCodeKp,
+	CountryCodeKr,
+	CountryCodeKw,
+	CountryCodeKy,
+	CountryCodeKz,
+	CountryCodeLa,
+	CountryCodeLb,
+	CountryCodeLc,
+	CountryCodeLi,
+	CountryCodeLk,
+	CountryCodeLr,
+	CountryCodeLs,
+	CountryCodeLt,
+	CountryCodeLu,
+	CountryCodeLv,
+	CountryCodeLy,
+	CountryCodeMa,
+	CountryCodeMc,
+	CountryCodeMd,
+	CountryCodeMe,
+	CountryCodeMf,
+	CountryCodeMg,
+	CountryCodeMk,
+	CountryCodeMl,
+	CountryCodeMm,
+	CountryCodeMn,
+	CountryCodeMo,
+	CountryCodeMq,
+	CountryCodeMr,
+	CountryCodeMs,
+	CountryCodeMt,
+	CountryCodeMu,
+	CountryCodeMv,
+	CountryCodeMw,
+	CountryCodeMx,
+	CountryCodeMy,
+	CountryCodeMz,
+	CountryCodeNa,
+	CountryCodeNc,
+	CountryCodeNe,
+	CountryCodeNf,
+	CountryCodeNg,
+	CountryCodeNi,
+	CountryCodeNl,
+	CountryCodeNo,
+	CountryCodeNp,
+	CountryCodeNr,
+	CountryCodeNu,
+	CountryCodeNz,
+	CountryCodeOm,
+	CountryCodePa,
+	CountryCodePe,
+	CountryCodePf,
+	CountryCodePg,
+	CountryCodePh,
+	CountryCodePk,
+	CountryCodePl,
+	CountryCodePm,
+	CountryCodePn,
+	CountryCodePs,
+	CountryCodePt,
+	CountryCodePy,
+	CountryCodeQa,
+	CountryCodeRe,
+	CountryCodeRo,
+	CountryCodeRs,
+	CountryCodeRu,
+	CountryCodeRw,
+	CountryCodeSa,
+	CountryCodeSb,
+	CountryCodeSc,
+	CountryCodeSd,
+	CountryCodeSe,
+	CountryCodeSg,
+	CountryCodeSh,
+	CountryCodeSi,
+	CountryCodeSj,
+	CountryCodeSk,
+	CountryCodeSl,
+	CountryCodeSm,
+	CountryCodeSn,
+	CountryCodeSo,
+	CountryCodeSr,
+	CountryCodeSs,
+	CountryCodeSt,
+	CountryCodeSv,
+	CountryCodeSx,
+	CountryCodeSy,
+	CountryCodeSz,
+	CountryCodeTa,
+	CountryCodeTc,
+	CountryCodeTd,
+	CountryCodeTf,
+	CountryCodeTg,
+	CountryCodeTh,
+	CountryCodeTj,
+	CountryCodeTk,
+	CountryCodeTl,
+	CountryCodeTm,
+	CountryCodeTn,
+	CountryCodeTo,
+	CountryCodeTr,
+	CountryCodeTt,
+	CountryCodeTv,
+	CountryCodeTw,
+	CountryCodeTz,
+	CountryCodeUa,
+	CountryCodeUg,
+	CountryCodeUm,
+	CountryCodeUs,
+	CountryCodeUy,
+	CountryCodeUz,
+	CountryCodeVa,
+	CountryCodeVc,
+	CountryCodeVe,
+	CountryCodeVg,
+	CountryCodeVn,
+	CountryCodeVu,
+	CountryCodeWf,
+	CountryCodeWs,
+	CountryCodeXk,
+	CountryCodeYe,
+	CountryCodeYt,
+	CountryCodeZa,
+	CountryCodeZm,
+	CountryCodeZw,
+	CountryCodeZz,
+}
+
+func (e CountryCode) IsValid() bool {
+	switch e {
+	case CountryCodeAc, CountryCodeAd, CountryCodeAe, CountryCodeAf, CountryCodeAg, CountryCodeAi, CountryCodeAl, CountryCodeAm, CountryCodeAn, CountryCodeAo, CountryCodeAr, CountryCodeAt, CountryCodeAu, CountryCodeAw, CountryCodeAx, CountryCodeAz, CountryCodeBa, CountryCodeBb, CountryCodeBd, CountryCodeBe, CountryCodeBf, CountryCodeBg, CountryCodeBh, CountryCodeBi, CountryCodeBj, CountryCodeBl, CountryCodeBm, CountryCodeBn, CountryCodeBo, CountryCodeBq, CountryCodeBr, CountryCodeBs, CountryCodeBt, CountryCodeBv, CountryCodeBw, CountryCodeBy, CountryCodeBz, CountryCodeCa, CountryCodeCc, CountryCodeCd, CountryCodeCf, CountryCodeCg, CountryCodeCh, CountryCodeCi, CountryCodeCk, CountryCodeCl, CountryCodeCm, CountryCodeCn, CountryCodeCo, CountryCodeCr, CountryCodeCu, CountryCodeCv, CountryCodeCw, CountryCodeCx, CountryCodeCy, CountryCodeCz, CountryCodeDe, CountryCodeDj, CountryCodeDk, CountryCodeDm, CountryCodeDo, CountryCodeDz, CountryCodeEc, CountryCodeEe, CountryCodeEg, CountryCodeEh, CountryCodeEr, CountryCodeEs, CountryCodeEt, CountryCodeFi, CountryCodeFj, CountryCodeFk, CountryCodeFo, CountryCodeFr, CountryCodeGa, CountryCodeGb, CountryCodeGd, CountryCodeGe, CountryCodeGf, CountryCodeGg, CountryCodeGh, CountryCodeGi, CountryCodeGl, CountryCodeGm, CountryCodeGn, CountryCodeGp, CountryCodeGq, CountryCodeGr, CountryCodeGs, CountryCodeGt, CountryCodeGw, CountryCodeGy, CountryCodeHk, CountryCodeHm, CountryCodeHn, CountryCodeHr, CountryCodeHt, CountryCodeHu, CountryCodeID, CountryCodeIe, CountryCodeIl, CountryCodeIm, CountryCodeIn, CountryCodeIo, CountryCodeIq, CountryCodeIr, CountryCodeIs, CountryCodeIt, CountryCodeJe, CountryCodeJm, CountryCodeJo, CountryCodeJp, CountryCodeKe, CountryCodeKg, CountryCodeKh, CountryCodeKi, CountryCodeKm, CountryCodeKn, CountryCodeKp, CountryCodeKr, CountryCodeKw, CountryCodeKy, CountryCodeKz, CountryCodeLa, CountryCodeLb, CountryCodeLc, CountryCodeLi, CountryCodeLk, CountryCodeLr, CountryCodeLs, CountryCodeLt, CountryCodeLu, CountryCodeLv, CountryCodeLy, CountryCodeMa, CountryCodeMc, CountryCodeMd, CountryCodeMe, CountryCodeMf, CountryCodeMg, CountryCodeMk, CountryCodeMl, CountryCodeMm, CountryCodeMn, CountryCodeMo, CountryCodeMq, CountryCodeMr, CountryCodeMs, CountryCodeMt, CountryCodeMu, CountryCodeMv, CountryCodeMw, CountryCodeMx, CountryCodeMy, CountryCodeMz, CountryCodeNa, CountryCodeNc, CountryCodeNe, CountryCodeNf, CountryCodeNg, CountryCodeNi, CountryCodeNl, CountryCodeNo, CountryCodeNp, CountryCodeNr, CountryCodeNu, CountryCodeNz, CountryCodeOm, CountryCodePa, CountryCodePe, CountryCodePf, CountryCodePg, CountryCodePh, CountryCodePk, CountryCodePl, CountryCodePm, CountryCodePn, CountryCodePs, CountryCodePt, CountryCodePy, CountryCodeQa, CountryCodeRe, CountryCodeRo, CountryCodeRs, CountryCodeRu, CountryCodeRw, CountryCodeSa, CountryCodeSb, CountryCodeSc, CountryCodeSd, CountryCodeSe, CountryCodeSg, CountryCodeSh, CountryCodeSi, CountryCodeSj, CountryCodeSk, CountryCodeSl, CountryCodeSm, CountryCodeSn, CountryCodeSo, CountryCodeSr, CountryCodeSs, CountryCodeSt, CountryCodeSv, CountryCodeSx, CountryCodeSy, CountryCodeSz, CountryCodeTa, CountryCodeTc, CountryCodeTd, CountryCodeTf, CountryCodeTg, CountryCodeTh, CountryCodeTj, CountryCodeTk, CountryCodeTl, CountryCodeTm, CountryCodeTn, CountryCodeTo, CountryCodeTr, CountryCodeTt, CountryCodeTv, CountryCodeTw, CountryCodeTz, CountryCodeUa, CountryCodeUg, CountryCodeUm, CountryCodeUs, CountryCodeUy, CountryCodeUz, CountryCodeVa, CountryCodeVc, CountryCodeVe, CountryCodeVg, CountryCodeVn, CountryCodeVu, CountryCodeWf, CountryCodeWs, CountryCodeXk, CountryCodeYe, CountryCodeYt, CountryCodeZa, CountryCodeZm, CountryCodeZw, CountryCodeZz:
+		return true
+	}
+	return false
+}
+
+func (e CountryCode) String() string {
+	return string(e)
+}
+
+func (e *CountryCode) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = CountryCode(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid CountryCode", str)
+	}
+	return nil
+}
+
+func (e CountryCode) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *CountryCode) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e CountryCode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// ISO 639-1 language codes (with regional variants such as PT_BR), as in the Shopify Storefront API.
+type LanguageCode string
+
+const (
+	LanguageCodeAf   LanguageCode = "AF"
+	LanguageCodeAk   LanguageCode = "AK"
+	LanguageCodeAm   LanguageCode = "AM"
+	LanguageCodeAr   LanguageCode = "AR"
+	LanguageCodeAs   LanguageCode = "AS"
+	LanguageCodeAz   LanguageCode = "AZ"
+	LanguageCodeBe   LanguageCode = "BE"
+	LanguageCodeBg   LanguageCode = "BG"
+	LanguageCodeBm   LanguageCode = "BM"
+	LanguageCodeBn   LanguageCode = "BN"
+	LanguageCodeBo   LanguageCode = "BO"
+	LanguageCodeBr   LanguageCode = "BR"
+	LanguageCodeBs   LanguageCode = "BS"
+	LanguageCodeCa   LanguageCode = "CA"
+	LanguageCodeCe   LanguageCode = "CE"
+	LanguageCodeCkb  LanguageCode = "CKB"
+	LanguageCodeCs   LanguageCode = "CS"
+	LanguageCodeCu   LanguageCode = "CU"
+	LanguageCodeCy   LanguageCode = "CY"
+	LanguageCodeDa   LanguageCode = "DA"
+	LanguageCodeDe   LanguageCode = "DE"
+	LanguageCodeDz   LanguageCode = "DZ"
+	LanguageCodeEe   LanguageCode = "EE"
+	LanguageCodeEl   LanguageCode = "EL"
+	LanguageCodeEn   LanguageCode = "EN"
+	LanguageCodeEo   LanguageCode = "EO"
+	LanguageCodeEs   LanguageCode = "ES"
+	LanguageCodeEt   LanguageCode = "ET"
+	LanguageCodeEu   LanguageCode = "EU"
+	LanguageCodeFa   LanguageCode = "FA"
+	LanguageCodeFf   LanguageCode = "FF"
+	LanguageCodeFi   LanguageCode = "FI"
+	LanguageCodeFil  LanguageCode = "FIL"
+	LanguageCodeFo   LanguageCode = "FO"
+	LanguageCodeFr   LanguageCode = "FR"
+	LanguageCodeFy   LanguageCode = "FY"
+	LanguageCodeGa   LanguageCode = "GA"
+	LanguageCodeGd   LanguageCode = "GD"
+	LanguageCodeGl   LanguageCode = "GL"
+	LanguageCodeGu   LanguageCode = "GU"
+	LanguageCodeGv   LanguageCode = "GV"
+	LanguageCodeHa   LanguageCode = "HA"
+	LanguageCodeHe   LanguageCode = "HE"
+	LanguageCodeHi   LanguageCode = "HI"
+	LanguageCodeHr   LanguageCode = "HR"
+	LanguageCodeHu   LanguageCode = "HU"
+	LanguageCodeHy   LanguageCode = "HY"
+	LanguageCodeIa   LanguageCode = "IA"
+	LanguageCodeID   LanguageCode = "ID"
+	LanguageCodeIg   LanguageCode = "IG"
+	LanguageCodeIi   LanguageCode = "II"
+	LanguageCodeIs   LanguageCode = "IS"
+	LanguageCodeIt   LanguageCode = "IT"
+	LanguageCodeJa   LanguageCode = "JA"
+	LanguageCodeJv   LanguageCode = "JV"
+	LanguageCodeKa   LanguageCode = "KA"
+	LanguageCodeKi   LanguageCode = "KI"
+	LanguageCodeKk   LanguageCode = "KK"
+	LanguageCodeKl   LanguageCode = "KL"
+	LanguageCodeKm   LanguageCode = "KM"
+	LanguageCodeKn   LanguageCode = "KN"
+	LanguageCodeKo   LanguageCode = "KO"
+	LanguageCodeKs   LanguageCode = "KS"
+	LanguageCodeKu   LanguageCode = "KU"
+	LanguageCodeKw   LanguageCode = "KW"
+	LanguageCodeKy   LanguageCode = "KY"
+	LanguageCodeLa   LanguageCode = "LA"
+	LanguageCodeLb   LanguageCode = "LB"
+	LanguageCodeLg   LanguageCode = "LG"
+	LanguageCodeLn   LanguageCode = "LN"
+	LanguageCodeLo   LanguageCode = "LO"
+	LanguageCodeLt   LanguageCode = "LT"
+	LanguageCodeLu   LanguageCode = "LU"
+	LanguageCodeLv   LanguageCode = "LV"
+	LanguageCodeMg   LanguageCode = "MG"
+	LanguageCodeMi   LanguageCode = "MI"
+	LanguageCodeMk   LanguageCode = "MK"
+	LanguageCodeMl   LanguageCode = "ML"
+	LanguageCodeMn   LanguageCode = "MN"
+	LanguageCodeMo   LanguageCode = "MO"
+	LanguageCodeMr   LanguageCode = "MR"
+	LanguageCodeMs   LanguageCode = "MS"
+	LanguageCodeMt   LanguageCode = "MT"
+	LanguageCodeMy   LanguageCode = "MY"
+	LanguageCodeNb   LanguageCode = "NB"
+	LanguageCodeNd   LanguageCode = "ND"
+	LanguageCodeNe   LanguageCode = "NE"
+	LanguageCodeNl   LanguageCode = "NL"
+	LanguageCodeNn   LanguageCode = "NN"
+	LanguageCodeNo   LanguageCode = "NO"
+	LanguageCodeOm   LanguageCode = "OM"
+	LanguageCodeOr   LanguageCode = "OR"
+	LanguageCodeOs   LanguageCode = "OS"
+	LanguageCodePa   LanguageCode = "PA"
+	LanguageCodePl   LanguageCode = "PL"
+	LanguageCodePs   LanguageCode = "PS"
+	LanguageCodePt   LanguageCode = "PT"
+	LanguageCodePtBr LanguageCode = "PT_BR"
+	LanguageCodePtPt LanguageCode = "PT_PT"
+	LanguageCodeQu   LanguageCode = "QU"
+	LanguageCodeRm   LanguageCode = "RM"
+	LanguageCodeRn   LanguageCode = "RN"
+	LanguageCodeRo   LanguageCode = "RO"
+	LanguageCodeRu   LanguageCode = "RU"
+	LanguageCodeRw   LanguageCode = "RW"
+	LanguageCodeSa   LanguageCode = "SA"
+	LanguageCodeSc   LanguageCode = "SC"
+	LanguageCodeSd   LanguageCode = "SD"
+	LanguageCodeSe   LanguageCode = "SE"
+	LanguageCodeSg   LanguageCode = "SG"
+	LanguageCodeSh   LanguageCode = "SH"
+	LanguageCodeSi   LanguageCode = "SI"
+	LanguageCodeSk   LanguageCode = "SK"
+	LanguageCodeSl   LanguageCode = "SL"
+	LanguageCodeSn   LanguageCode = "SN"
+	LanguageCodeSo   LanguageCode = "SO"
+	LanguageCodeSq   LanguageCode = "SQ"
+	LanguageCodeSr   LanguageCode = "SR"
+	LanguageCodeSu   LanguageCode = "SU"
+	LanguageCodeSv   LanguageCode = "SV"
+	LanguageCodeSw   LanguageCode = "SW"
+	LanguageCodeTa   LanguageCode = "TA"
+	LanguageCodeTe   LanguageCode = "TE"
+	LanguageCodeTg   LanguageCode = "TG"
+	LanguageCodeTh   LanguageCode = "TH"
+	LanguageCodeTi   LanguageCode = "TI"
+	LanguageCodeTk   LanguageCode = "TK"
+	LanguageCodeTo   LanguageCode = "TO"
+	LanguageCodeTr   LanguageCode = "TR"
+	LanguageCodeTt   LanguageCode = "TT"
+	LanguageCodeUg   LanguageCode = "UG"
+	LanguageCodeUk   LanguageCode = "UK"
+	LanguageCodeUr   LanguageCode = "UR"
+	LanguageCodeUz   LanguageCode = "UZ"
+	LanguageCodeVi   LanguageCode = "VI"
+	LanguageCodeVo   LanguageCode = "VO"
+	LanguageCodeWo   LanguageCode = "WO"
+	LanguageCodeXh   LanguageCode = "XH"
+	LanguageCodeYi   LanguageCode = "YI"
+	LanguageCodeYo   LanguageCode = "YO"
+	LanguageCodeZh   LanguageCode = "ZH"
+	LanguageCodeZhCn LanguageCode = "ZH_CN"
+	LanguageCodeZhTw LanguageCode = "ZH_TW"
+	LanguageCodeZu   LanguageCode = "ZU"
+)
+
+var AllLanguageCode = []LanguageCode{
+	LanguageCodeAf,
+	LanguageCodeAk,
+	LanguageCodeAm,
+	LanguageCodeAr,
+	LanguageCodeAs,
+	LanguageCodeAz,
+	LanguageCodeBe,
+	LanguageCodeBg,
+	LanguageCodeBm,
+	LanguageCodeBn,
+	LanguageCodeBo,
+	LanguageCodeBr,
+	LanguageCodeBs,
+	LanguageCodeCa,
+	LanguageCodeCe,
+	LanguageCodeCkb,
+	LanguageCodeCs,
+	LanguageCodeCu,
+	LanguageCodeCy,
+	LanguageCodeDa,
+	LanguageCodeDe,
+	LanguageCodeDz,
+	LanguageCodeEe,
+	LanguageCodeEl,
+	LanguageCodeEn,
+	LanguageCodeEo,
+	LanguageCodeEs,
+	LanguageCodeEt,
+	LanguageCodeEu,
+	LanguageCodeFa,
+	LanguageCodeFf,
+	LanguageCodeFi,
+	LanguageCodeFil,
+	LanguageCodeFo,
+	LanguageCodeFr,
+	LanguageCodeFy,
+	LanguageCodeGa,
+	LanguageCodeGd,
+	LanguageCodeGl,
+	LanguageCodeGu,
+	LanguageCodeGv,
+	LanguageCodeHa,
+	LanguageCodeHe,
+	LanguageCodeHi,
+	LanguageCodeHr,
+	LanguageCodeHu,
+	LanguageCodeHy,
+	LanguageCodeIa,
+	LanguageCodeID,
+	LanguageCodeIg,
+	LanguageCodeIi,
+	LanguageCodeIs,
+	LanguageCodeIt,
+	LanguageCodeJa,
+	LanguageCodeJv,
+	LanguageCodeKa,
+	LanguageCodeKi,
+	LanguageCodeKk,
+	LanguageCodeKl,
+	LanguageCodeKm,
+	LanguageCodeKn,
+	LanguageCodeKo,
+	LanguageCodeKs,
+	LanguageCodeKu,
+	LanguageCodeKw,
+	LanguageCodeKy,
+	LanguageCodeLa,
+	LanguageCodeLb,
+	LanguageCodeLg,
+	LanguageCodeLn,
+	LanguageCodeLo,
+	LanguageCodeLt,
+	LanguageCodeLu,
+	LanguageCodeLv,
+	LanguageCodeMg,
+	LanguageCodeMi,
+	LanguageCodeMk,
+	LanguageCodeMl,
+	LanguageCodeMn,
+	LanguageCodeMo,
+	LanguageCodeMr,
+	LanguageCodeMs,
+	LanguageCodeMt,
+	LanguageCodeMy,
+	LanguageCodeNb,
+	LanguageCodeNd,
+	LanguageCodeNe,
+	LanguageCodeNl,
+	LanguageCodeNn,
+	LanguageCodeNo,
+	LanguageCodeOm,
+	LanguageCodeOr,
+	LanguageCodeOs,
+	LanguageCodePa,
+	LanguageCodePl,
+	LanguageCodePs,
+	LanguageCodePt,
+	LanguageCodePtBr,
+	LanguageCodePtPt,
+	LanguageCodeQu,
+	LanguageCodeRm,
+	LanguageCodeRn,
+	LanguageCodeRo,
+	LanguageCodeRu,
+	LanguageCodeRw,
+	LanguageCodeSa,
+	LanguageCodeSc,
+	LanguageCodeSd,
+	LanguageCodeSe,
+	LanguageCodeSg,
+	LanguageCodeSh,
+	LanguageCodeSi,
+	LanguageCodeSk,
+	LanguageCodeSl,
+	LanguageCodeSn,
+	LanguageCodeSo,
+	LanguageCodeSq,
+	LanguageCodeSr,
+	LanguageCodeSu,
+	LanguageCodeSv,
+	LanguageCodeSw,
+	LanguageCodeTa,
+	LanguageCodeTe,
+	LanguageCodeTg,
+	LanguageCodeTh,
+	LanguageCodeTi,
+	LanguageCodeTk,
+	LanguageCodeTo,
+	LanguageCodeTr,
+	LanguageCodeTt,
+	LanguageCodeUg,
+	LanguageCodeUk,
+	LanguageCodeUr,
+	LanguageCodeUz,
+	LanguageCodeVi,
+	LanguageCodeVo,
+	LanguageCodeWo,
+	LanguageCodeXh,
+	LanguageCodeYi,
+	LanguageCodeYo,
+	LanguageCodeZh,
+	LanguageCodeZhCn,
+	LanguageCodeZhTw,
+	LanguageCodeZu,
+}
+
+func (e LanguageCode) IsValid() bool {
+	switch e {
+	case LanguageCodeAf, LanguageCodeAk, LanguageCodeAm, LanguageCodeAr, LanguageCodeAs, LanguageCodeAz, LanguageCodeBe, LanguageCodeBg, LanguageCodeBm, LanguageCodeBn, LanguageCodeBo, LanguageCodeBr, LanguageCodeBs, LanguageCodeCa, LanguageCodeCe, LanguageCodeCkb, LanguageCodeCs, LanguageCodeCu, LanguageCodeCy, LanguageCodeDa, LanguageCodeDe, LanguageCodeDz, LanguageCodeEe, LanguageCodeEl, LanguageCodeEn, LanguageCodeEo, LanguageCodeEs, LanguageCodeEt, LanguageCodeEu, LanguageCodeFa, LanguageCodeFf, LanguageCodeFi, LanguageCodeFil, LanguageCodeFo, LanguageCodeFr, LanguageCodeFy, LanguageCodeGa, LanguageCodeGd, LanguageCodeGl, LanguageCodeGu, LanguageCodeGv, LanguageCodeHa, LanguageCodeHe, LanguageCodeHi, LanguageCodeHr, LanguageCodeHu, LanguageCodeHy, LanguageCodeIa, LanguageCodeID, LanguageCodeIg, LanguageCodeIi, LanguageCodeIs, LanguageCodeIt, LanguageCodeJa, LanguageCodeJv, LanguageCodeKa, LanguageCodeKi, LanguageCodeKk, LanguageCodeKl, LanguageCodeKm, LanguageCodeKn, LanguageCodeKo, LanguageCodeKs, LanguageCodeKu, LanguageCodeKw, LanguageCodeKy, LanguageCodeLa, LanguageCodeLb, LanguageCodeLg, LanguageCodeLn, LanguageCodeLo, LanguageCodeLt, LanguageCodeLu, LanguageCodeLv, LanguageCodeMg, LanguageCodeMi, LanguageCodeMk, LanguageCodeMl, LanguageCodeMn, LanguageCodeMo, LanguageCodeMr, LanguageCodeMs, LanguageCodeMt, LanguageCodeMy, LanguageCodeNb, LanguageCodeNd, LanguageCodeNe, LanguageCodeNl, LanguageCodeNn, LanguageCodeNo, LanguageCodeOm, LanguageCodeOr, LanguageCodeOs, LanguageCodePa, LanguageCodePl, LanguageCodePs, LanguageCodePt, LanguageCodePtBr, LanguageCodePtPt, LanguageCodeQu, LanguageCodeRm, LanguageCodeRn, LanguageCodeRo, LanguageCodeRu, LanguageCodeRw, LanguageCodeSa, LanguageCodeSc, LanguageCodeSd, LanguageCodeSe, LanguageCodeSg, LanguageCodeSh, LanguageCodeSi, LanguageCodeSk, LanguageCodeSl, LanguageCodeSn, LanguageCodeSo, LanguageCodeSq, LanguageCodeSr, LanguageCodeSu, LanguageCodeSv, LanguageCodeSw, LanguageCodeTa, LanguageCodeTe, LanguageCodeTg, LanguageCodeTh, LanguageCodeTi, LanguageCodeTk, LanguageCodeTo, LanguageCodeTr, LanguageCodeTt, LanguageCodeUg, LanguageCodeUk, LanguageCodeUr, LanguageCodeUz, LanguageCodeVi, LanguageCodeVo, LanguageCodeWo, LanguageCodeXh, LanguageCodeYi, LanguageCodeYo, LanguageCodeZh, LanguageCodeZhCn, LanguageCodeZhTw, LanguageCodeZu:
+		return true
+	}
+	return false
+}
+
+func (e LanguageCode) String() string {
+	return string(e)
+}
+
+func (e *LanguageCode) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = LanguageCode(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid LanguageCode", str)
+	}
+	return nil
+}
+
+func (e LanguageCode) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *LanguageCode) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e LanguageCode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What kind of media an object is.
+type MediaContentType string
+
+const (
+	MediaContentTypeExternalVideo MediaContentType = "EXTERNAL_VIDEO"
+	MediaContentTypeImage         MediaContentType = "IMAGE"
+	MediaContentTypeModel3d       MediaContentType = "MODEL_3D"
+	MediaContentTypeVideo         MediaContentType = "VIDEO"
+)
+
+var AllMediaContentType = []MediaContentType{
+	MediaContentTypeExternalVideo,
+	MediaContentTypeImage,
+	MediaContentTypeModel3d,
+	MediaContentTypeVideo,
+}
+
+func (e MediaContentType) IsValid() bool {
+	switch e {
+	case MediaContentTypeExternalVideo, MediaContentTypeImage, MediaContentTypeModel3d, MediaContentTypeVideo:
+		return true
+	}
+	return false
+}
+
+func (e MediaContentType) String() string {
+	return string(e)
+}
+
+func (e *MediaContentType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = MediaContentType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid MediaContentType", str)
+	}
+	return nil
+}
+
+func (e MediaContentType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *MediaContentType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e MediaContentType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What a menu item links to.
+type MenuItemType string
+
+const (
+	MenuItemTypeArticle             MenuItemType = "ARTICLE"
+	MenuItemTypeBlog                MenuItemType = "BLOG"
+	MenuItemTypeCatalog             MenuItemType = "CATALOG"
+	MenuItemTypeCollection          MenuItemType = "COLLECTION"
+	MenuItemTypeCollections         MenuItemType = "COLLECTIONS"
+	MenuItemTypeCustomerAccountPage MenuItemType = "CUSTOMER_ACCOUNT_PAGE"
+	MenuItemTypeFrontpage           MenuItemType = "FRONTPAGE"
+	MenuItemTypeHTTP                MenuItemType = "HTTP"
+	MenuItemTypeMetaobject          MenuItemType = "METAOBJECT"
+	MenuItemTypePage                MenuItemType = "PAGE"
+	MenuItemTypeProduct             MenuItemType = "PRODUCT"
+	MenuItemTypeSearch              MenuItemType = "SEARCH"
+	MenuItemTypeShopPolicy          MenuItemType = "SHOP_POLICY"
+)
+
+var AllMenuItemType = []MenuItemType{
+	MenuItemTypeArticle,
+	MenuItemTypeBlog,
+	MenuItemTypeCatalog,
+	MenuItemTypeCollection,
+	MenuItemTypeCollections,
+	MenuItemTypeCustomerAccountPage,
+	MenuItemTypeFrontpage,
+	MenuItemTypeHTTP,
+	MenuItemTypeMetaobject,
+	MenuItemTypePage,
+	MenuItemTypeProduct,
+	MenuItemTypeSearch,
+	MenuItemTypeShopPolicy,
+}
+
+func (e MenuItemType) IsValid() bool {
+	switch e {
+	case MenuItemTypeArticle, MenuItemTypeBlog, MenuItemTypeCatalog, MenuItemTypeCollection, MenuItemTypeCollections, MenuItemTypeCustomerAccountPage, MenuItemTypeFrontpage, MenuItemTypeHTTP, MenuItemTypeMetaobject, MenuItemTypePage, MenuItemTypeProduct, MenuItemTypeSearch, MenuItemTypeShopPolicy:
+		return true
+	}
+	return false
+}
+
+func (e MenuItemType) String() string {
+	return string(e)
+}
+
+func (e *MenuItemType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = MenuItemType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid MenuItemType", str)
+	}
+	return nil
+}
+
+func (e MenuItemType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *MenuItemType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e MenuItemType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Sort keys for the pages query.
+type PageSortKeys string
+
+const (
+	PageSortKeysID        PageSortKeys = "ID"
+	PageSortKeysRelevance PageSortKeys = "RELEVANCE"
+	PageSortKeysTitle     PageSortKeys = "TITLE"
+	PageSortKeysUpdatedAt PageSortKeys = "UPDATED_AT"
+)
+
+var AllPageSortKeys = []PageSortKeys{
+	PageSortKeysID,
+	PageSortKeysRelevance,
+	PageSortKeysTitle,
+	PageSortKeysUpdatedAt,
+}
+
+func (e PageSortKeys) IsValid() bool {
+	switch e {
+	case PageSortKeysID, PageSortKeysRelevance, PageSortKeysTitle, PageSortKeysUpdatedAt:
+		return true
+	}
+	return false
+}
+
+func (e PageSortKeys) String() string {
+	return string(e)
+}
+
+func (e *PageSortKeys) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = PageSortKeys(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid PageSortKeys", str)
+	}
+	return nil
+}
+
+func (e PageSortKeys) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *PageSortKeys) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e PageSortKeys) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
@@ -558,6 +2153,62 @@ func (e *ProductSortKeys) UnmarshalJSON(b []byte) error {
 }
 
 func (e ProductSortKeys) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Systems of weights and measures.
+type UnitSystem string
+
+const (
+	UnitSystemImperialSystem UnitSystem = "IMPERIAL_SYSTEM"
+	UnitSystemMetricSystem   UnitSystem = "METRIC_SYSTEM"
+)
+
+var AllUnitSystem = []UnitSystem{
+	UnitSystemImperialSystem,
+	UnitSystemMetricSystem,
+}
+
+func (e UnitSystem) IsValid() bool {
+	switch e {
+	case UnitSystemImperialSystem, UnitSystemMetricSystem:
+		return true
+	}
+	return false
+}
+
+func (e UnitSystem) String() string {
+	return string(e)
+}
+
+func (e *UnitSystem) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = UnitSystem(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid UnitSystem", str)
+	}
+	return nil
+}
+
+func (e UnitSystem) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *UnitSystem) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e UnitSystem) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -23,6 +23,9 @@ const (
 	Conflict        Code = "CONFLICT"
 	ShopNotFound    Code = "SHOP_NOT_FOUND"
 	Internal        Code = "INTERNAL"
+	// ServiceUnavailable: a dependency the operation needs (Redis for carts
+	// and checkout, PostgreSQL) is down; retry later (HTTP 503, Retry-After).
+	ServiceUnavailable Code = "SERVICE_UNAVAILABLE"
 )
 
 // Error is a coded, client-safe error. Message is shown to clients; Cause

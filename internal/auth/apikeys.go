@@ -16,6 +16,7 @@ import (
 	"cartograph/internal/relay"
 
 	"github.com/google/uuid"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -69,6 +70,14 @@ func parseKey(key string) (kind string, err error) {
 	return kind, nil
 }
 
+// maxKeyMisses bounds the negative key cache; KeyMissTTL is how long an
+// unknown key is remembered (a key is random and secret, so nobody can
+// present it before it exists: a long negative TTL is safe).
+const (
+	maxKeyMisses = 10000
+	KeyMissTTL   = 30 * time.Second
+)
+
 type cachedKey struct {
 	key     *Key
 	expires time.Time
@@ -80,13 +89,17 @@ type Keys struct {
 	owner *pgxpool.Pool // app pool; global index read plainly
 	mu    sync.Mutex
 	cache map[[32]byte]cachedKey
-	used  map[uuid.UUID]map[uuid.UUID]time.Time // shop → key → last use
-	now   func() time.Time
+	// misses remembers unknown keys apart from cache, bounded, so a flood
+	// of random keys costs SQL once per key and evicts only other misses.
+	misses *lru.Cache[[32]byte, time.Time]
+	used   map[uuid.UUID]map[uuid.UUID]time.Time // shop → key → last use
+	now    func() time.Time
 }
 
 // NewKeys returns a verifier over the application pool.
 func NewKeys(db *pgxpool.Pool) *Keys {
-	return &Keys{owner: db, cache: map[[32]byte]cachedKey{}, used: map[uuid.UUID]map[uuid.UUID]time.Time{}, now: time.Now}
+	misses, _ := lru.New[[32]byte, time.Time](maxKeyMisses)
+	return &Keys{owner: db, cache: map[[32]byte]cachedKey{}, misses: misses, used: map[uuid.UUID]map[uuid.UUID]time.Time{}, now: time.Now}
 }
 
 // Verify returns the live key row for a presented key, or UNAUTHENTICATED
@@ -105,10 +118,16 @@ func (k *Keys) Verify(ctx context.Context, presented string) (*Key, error) {
 	var row *Key
 	if ok && now.Before(c.expires) {
 		row = c.key
+	} else if until, miss := k.misses.Get(h); miss && now.Before(until) {
+		row = nil
 	} else {
 		row, err = k.load(ctx, h[:])
 		if err != nil {
 			return nil, err
+		}
+		if row == nil {
+			k.misses.Add(h, now.Add(KeyMissTTL))
+			return nil, apperr.New(apperr.Unauthenticated, "unknown API key")
 		}
 		k.mu.Lock()
 		if len(k.cache) > 50000 {
@@ -167,6 +186,8 @@ type Key struct {
 	CreatedBy     *uuid.UUID
 	CreatedAt     time.Time
 	LastUsedAt    *time.Time
+	// CostLimit is the key's own query-cost bucket (nil: the default).
+	CostLimit *int32
 }
 
 // NodeID is the key's global ID.

@@ -5,12 +5,16 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"time"
 
 	"cartograph/internal/apperr"
+	"cartograph/internal/metrics"
 	"cartograph/internal/ratelimit"
 	"cartograph/internal/shop"
 
 	"github.com/google/uuid"
+	lru "github.com/hashicorp/golang-lru/v2"
 )
 
 // Limits are requests per minute by principal kind (API keys carry their own).
@@ -28,6 +32,60 @@ type Gateway struct {
 	Auth    *Service
 	Limiter *ratelimit.Limiter
 	Limits  Limits
+	// FailPerMinute limits failed authentications (unknown or malformed
+	// key, unknown shop or host, bad or revoked token) per client IP
+	// (AUTH_FAIL_PER_MINUTE; 0 disables). Once an IP is over it, its
+	// requests are refused THROTTLED on this instance before any lookup
+	// until the limiter's retry time.
+	FailPerMinute int
+
+	blockOnce sync.Once
+	blocked   *lru.Cache[string, time.Time] // IP → refused until
+}
+
+// blockedIPs bounds the per-instance refusal list.
+const blockedIPs = 65536
+
+func (g *Gateway) blocklist() *lru.Cache[string, time.Time] {
+	g.blockOnce.Do(func() { g.blocked, _ = lru.New[string, time.Time](blockedIPs) })
+	return g.blocked
+}
+
+// Authenticate returns ctx carrying the shop, the principal and the client
+// IP, or a coded error: UNAUTHENTICATED, SHOP_NOT_FOUND, THROTTLED,
+// SERVICE_UNAVAILABLE. Failed authentications are rate-limited per IP; an
+// IP over that limit costs a map lookup, not SQL.
+func (g *Gateway) Authenticate(ctx context.Context, c Credentials) (context.Context, error) {
+	if g.FailPerMinute > 0 {
+		if until, ok := g.blocklist().Get(c.RemoteIP); ok {
+			if wait := time.Until(until); wait > 0 {
+				metrics.RateLimited("authfail")
+				retry := int(wait/time.Second) + 1
+				e := apperr.New(apperr.Throttled, "too many failed authentications; retry after %ds", retry)
+				e.Extensions = map[string]any{"retryAfter": retry}
+				return ctx, e
+			}
+			g.blocked.Remove(c.RemoteIP)
+		}
+	}
+	out, err := g.authenticate(ctx, c)
+	if err == nil {
+		return out, nil
+	}
+	switch apperr.CodeOf(err) {
+	case apperr.Unauthenticated, apperr.ShopNotFound:
+		if g.FailPerMinute > 0 {
+			if lerr := g.Limiter.Allow(ctx, ratelimit.Key("authfail", c.RemoteIP), g.FailPerMinute); lerr != nil {
+				if ae, ok := apperr.As(lerr); ok && ae.Code == apperr.Throttled {
+					ra, _ := ae.Extensions["retryAfter"].(int)
+					g.blocklist().Add(c.RemoteIP, time.Now().Add(time.Duration(max(ra, 1))*time.Second))
+				}
+			}
+		}
+	case apperr.Throttled:
+		metrics.RateLimited("principal")
+	}
+	return out, err
 }
 
 // SessionCookie is the cookie a session token may travel in.
@@ -58,9 +116,7 @@ func bearer(h http.Header) string {
 	return ""
 }
 
-// Authenticate returns ctx carrying the shop, the principal and the client
-// IP, or a coded error: UNAUTHENTICATED, SHOP_NOT_FOUND, THROTTLED.
-func (g *Gateway) Authenticate(ctx context.Context, c Credentials) (context.Context, error) {
+func (g *Gateway) authenticate(ctx context.Context, c Credentials) (context.Context, error) {
 	ctx = WithClientIP(ctx, c.RemoteIP)
 	req := &http.Request{Header: c.Header, Host: c.Host}
 	key := c.Header.Get("X-Api-Key")
@@ -73,6 +129,16 @@ func (g *Gateway) Authenticate(ctx context.Context, c Credentials) (context.Cont
 		if t := c.Header.Get("X-Shopify-Storefront-Access-Token"); t != "" {
 			if !strings.HasPrefix(t, "pk_") {
 				return ctx, apperr.New(apperr.Unauthenticated, "X-Shopify-Storefront-Access-Token takes a public (pk_) key only")
+			}
+			key = t
+		}
+	}
+	if key == "" {
+		// Hydrogen's and other server-side storefronts' private token: a
+		// secret key (never sent to browsers).
+		if t := c.Header.Get("Shopify-Storefront-Private-Token"); t != "" {
+			if !strings.HasPrefix(t, "sk_") {
+				return ctx, apperr.New(apperr.Unauthenticated, "Shopify-Storefront-Private-Token takes a secret (sk_) key only")
 			}
 			key = t
 		}
@@ -92,6 +158,9 @@ func (g *Gateway) Authenticate(ctx context.Context, c Credentials) (context.Cont
 			return ctx, apperr.New(apperr.Unauthenticated, "API key belongs to another shop")
 		}
 		p = &Principal{Kind: APIKey, ShopID: sh.ID, Scopes: row.Scopes, KeyID: row.ID, KeyKind: row.Kind, RateLimit: int(row.RateLimit)}
+		if row.CostLimit != nil {
+			p.CostLimit = int(*row.CostLimit)
+		}
 	} else {
 		var err error
 		sh, err = g.Shops.Resolve(ctx, req)
@@ -121,15 +190,32 @@ func (g *Gateway) Authenticate(ctx context.Context, c Credentials) (context.Cont
 			p = &Principal{ShopID: sh.ID, Scopes: claims.Scopes, TokenID: claims.ID, Role: claims.Role}
 			if claims.Typ == "customer" {
 				p.Kind, p.CustomerID, p.RateLimit = Customer, sub, g.Limits.Customer
-				revoked, err := g.Auth.Revoked(ctx, claims.ID)
+				revoked, err := g.Auth.Revoked(shop.WithShop(ctx, sh), claims.ID)
 				if err != nil {
-					return ctx, apperr.Wrap(err, apperr.Internal, "session check")
+					return ctx, err
 				}
 				if revoked {
 					return ctx, apperr.New(apperr.Unauthenticated, "session has been logged out")
 				}
+				exists, err := g.Auth.CustomerExists(ctx, sh.ID, sub)
+				if err != nil {
+					return ctx, err
+				}
+				if !exists {
+					return ctx, apperr.New(apperr.Unauthenticated, "unknown customer")
+				}
 			} else {
+				// Trust the membership as it is now, not the token's claims:
+				// a removed member is refused, a narrowed one narrowed.
+				role, scopes, member, err := g.Auth.Membership(ctx, sh.ID, sub)
+				if err != nil {
+					return ctx, err
+				}
+				if !member {
+					return ctx, apperr.New(apperr.Unauthenticated, "not a staff member of this shop")
+				}
 				p.Kind, p.StaffID, p.RateLimit = Staff, sub, g.Limits.Staff
+				p.Role, p.Scopes = role, narrow(claims.Scopes, scopes)
 			}
 		} else {
 			p = &Principal{Kind: Anonymous, ShopID: sh.ID, RateLimit: g.Limits.Anonymous}

@@ -55,6 +55,9 @@ func NewSigner(spec string) (*Signer, error) {
 		if !ok || kid == "" || len(secret) < 32 {
 			return nil, fmt.Errorf("JWT_KEYS: entry %d must be kid:secret with a secret of at least 32 bytes", i+1)
 		}
+		if strings.Contains(strings.ToLower(secret), "change-me") {
+			return nil, fmt.Errorf("JWT_KEYS: entry %d is a published example secret; generate your own (e.g. openssl rand -hex 32)", i+1)
+		}
 		s.keys[kid] = []byte(secret)
 		if i == 0 {
 			s.signID = kid

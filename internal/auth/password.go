@@ -1,12 +1,18 @@
 package auth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
+
+	"cartograph/internal/apperr"
+	"cartograph/internal/metrics"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -20,8 +26,89 @@ const (
 	argonKeyLen  = 32
 )
 
-// HashPassword returns an argon2id PHC string for pw.
+// hashing bounds argon2id work: each hash takes 64 MiB and a core for
+// tens of milliseconds, so at most slots run at once and at most queue
+// more wait; beyond that a login or registration is refused THROTTLED
+// instead of growing memory without bound.
+type hashing struct {
+	slots   chan struct{}
+	waiting atomic.Int64
+	queue   int64
+}
+
+var passwordGate atomic.Pointer[hashing]
+
+func init() { SetPasswordConcurrency(runtime.NumCPU(), 2*runtime.NumCPU()) }
+
+// SetPasswordConcurrency sets how many argon2id hashes may run at once
+// (PASSWORD_CONCURRENCY) and how many more may wait (PASSWORD_QUEUE).
+// Called once at start-up by the server.
+func SetPasswordConcurrency(n, queue int) {
+	if n < 1 {
+		n = 1
+	}
+	passwordGate.Store(&hashing{slots: make(chan struct{}, n), queue: int64(max(queue, 0))})
+}
+
+// acquire takes a hashing slot, waiting in the bounded queue; it returns
+// THROTTLED when the queue is full or ctx ends first.
+func acquire(ctx context.Context) (func(), error) {
+	g := passwordGate.Load()
+	select {
+	case g.slots <- struct{}{}:
+		return func() { <-g.slots }, nil
+	default:
+	}
+	if g.waiting.Add(1) > g.queue {
+		g.waiting.Add(-1)
+		return nil, throttledHash()
+	}
+	defer g.waiting.Add(-1)
+	select {
+	case g.slots <- struct{}{}:
+		return func() { <-g.slots }, nil
+	case <-ctx.Done():
+		return nil, throttledHash()
+	}
+}
+
+func throttledHash() error {
+	metrics.RateLimited("password")
+	e := apperr.New(apperr.Throttled, "too many logins in progress; retry after 1s")
+	e.Extensions = map[string]any{"retryAfter": 1}
+	return e
+}
+
+// VerifyPassword is CheckPassword under the hashing bound: THROTTLED when
+// too many hashes are running and waiting.
+func VerifyPassword(ctx context.Context, hash, pw string) (bool, error) {
+	release, err := acquire(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer release()
+	return CheckPassword(hash, pw), nil
+}
+
+// NormalizeEmail is the one form of an email address used for login
+// limits, lookups and storage: surrounding white space trimmed and
+// lower-cased with Unicode simple case folding (strings.ToLower). No other
+// Unicode normalisation is applied (NFC/NFKC would merge addresses that
+// mail servers treat as distinct).
+func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// HashPassword returns an argon2id PHC string for pw, under the hashing
+// bound (THROTTLED when it is exhausted).
 func HashPassword(pw string) (string, error) {
+	release, err := acquire(context.Background())
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	return hashPassword(pw)
+}
+
+func hashPassword(pw string) (string, error) {
 	salt := make([]byte, 16)
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
@@ -57,6 +144,6 @@ func CheckPassword(hash, pw string) bool {
 // It is made on first use, not at start-up: argon2id costs 64 MiB and tens
 // of milliseconds, and most processes (migrate, seed, keys) never need it.
 var dummyHash = sync.OnceValue(func() string {
-	h, _ := HashPassword("cartograph-timing-equaliser")
+	h, _ := hashPassword("cartograph-timing-equaliser")
 	return h
 })

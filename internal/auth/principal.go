@@ -69,6 +69,9 @@ type Principal struct {
 	TokenID string
 	// RateLimit is requests per minute for this principal (0: default).
 	RateLimit int
+	// CostLimit is an API key's own query-cost bucket in points (0: the
+	// configured default).
+	CostLimit int
 }
 
 // Ref names the principal for timelines and idempotency records:

@@ -7,16 +7,19 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"cartograph/internal/apperr"
 	"cartograph/internal/dbq"
+	"cartograph/internal/metrics"
 	"cartograph/internal/pg"
 	"cartograph/internal/ratelimit"
 	"cartograph/internal/relay"
 	"cartograph/internal/shop"
 
 	"github.com/google/uuid"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
@@ -38,6 +41,7 @@ type Settings struct {
 // *customers.Service; customers own that table).
 type CustomerCredentials interface {
 	Credentials(ctx context.Context, shopID uuid.UUID, email string) (id uuid.UUID, hash string, ok bool, err error)
+	Exists(ctx context.Context, shopID, id uuid.UUID) (bool, error)
 }
 
 // Service implements sessions, registration and API key management. Every
@@ -53,8 +57,13 @@ type Service struct {
 	set     Settings
 	now     func() time.Time
 	admin   *KeyAdmin
+	// members and customerSeen cache principal checks for a second.
+	members, customerSeen principalCache
 	// customers answers customer logins; set by UseCustomers.
 	customers CustomerCredentials
+
+	revOnce  sync.Once
+	revCache *lru.Cache[string, revocation]
 }
 
 // UseCustomers wires the customer store that customer logins check.
@@ -111,7 +120,7 @@ func clientIP(ctx context.Context) string {
 }
 
 func (s *Service) throttleLogin(ctx context.Context, shopID uuid.UUID, email string) error {
-	if err := s.limiter.Allow(ctx, ratelimit.Key("login", shopID.String(), strings.ToLower(email)), s.set.LoginPerMinute); err != nil {
+	if err := s.limiter.Allow(ctx, ratelimit.Key("login", shopID.String(), NormalizeEmail(email)), s.set.LoginPerMinute); err != nil {
 		return err
 	}
 	return s.limiter.Allow(ctx, ratelimit.Key("loginip", clientIP(ctx)), s.set.LoginPerMinute*4)
@@ -131,6 +140,7 @@ func randomToken() (string, []byte, error) {
 // Wrong email, wrong password and "not staff of this shop" are the same
 // UNAUTHENTICATED answer.
 func (s *Service) StaffLogin(ctx context.Context, email, password string) (*Session, error) {
+	email = NormalizeEmail(email)
 	sh, err := shop.FromContext(ctx)
 	if err != nil {
 		return nil, err
@@ -141,13 +151,17 @@ func (s *Service) StaffLogin(ctx context.Context, email, password string) (*Sess
 	invalid := apperr.New(apperr.Unauthenticated, "invalid email or password")
 	u, err := s.global.StaffByEmail(ctx, email)
 	if errors.Is(err, pgx.ErrNoRows) {
-		CheckPassword(dummyHash(), password)
+		if _, err := VerifyPassword(ctx, dummyHash(), password); err != nil {
+			return nil, err
+		}
 		return nil, invalid
 	}
 	if err != nil {
 		return nil, pg.MapError(err)
 	}
-	if !CheckPassword(u.PasswordHash, password) {
+	if ok, err := VerifyPassword(ctx, u.PasswordHash, password); err != nil {
+		return nil, err
+	} else if !ok {
 		return nil, invalid
 	}
 	return s.staffSession(ctx, sh.ID, u.ID, invalid)
@@ -201,6 +215,7 @@ func (s *Service) StaffRefresh(ctx context.Context, refreshToken string) (*Sessi
 // CustomerLogin checks a customer's password at the request's shop (and only
 // there) and issues an access token bound to that shop.
 func (s *Service) CustomerLogin(ctx context.Context, email, password string) (*Session, []apperr.UserError, error) {
+	email = NormalizeEmail(email)
 	sh, err := shop.FromContext(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -217,10 +232,11 @@ func (s *Service) CustomerLogin(ctx context.Context, email, password string) (*S
 		return nil, nil, err
 	}
 	if !ok {
-		CheckPassword(dummyHash(), password)
-		return nil, unidentified, nil
+		hash = dummyHash()
 	}
-	if !CheckPassword(hash, password) {
+	if match, err := VerifyPassword(ctx, hash, password); err != nil {
+		return nil, nil, err
+	} else if !ok || !match {
 		return nil, unidentified, nil
 	}
 	tok, claims, err := s.signer.Sign("customer", id, sh.ID, "", CustomerScopes, s.set.CustomerTokenTTL, s.now())
@@ -232,23 +248,89 @@ func (s *Service) CustomerLogin(ctx context.Context, email, password string) (*S
 
 func denyKey(jti string) string { return "jwt:deny:" + jti }
 
+// revokedNegativeTTL is how long this instance trusts "not logged out"
+// without asking PostgreSQL again (Redis, when up, tells every instance at
+// once; this bounds the delay after a Redis restart lost the deny-list).
+const revokedNegativeTTL = 2 * time.Second
+
+// maxRevocationCache bounds the per-instance revocation cache.
+const maxRevocationCache = 50000
+
+type revocation struct {
+	revoked bool
+	until   time.Time
+}
+
 // CustomerLogout revokes the calling customer's session token until it
-// would have expired (a Redis deny-list shared by all instances).
+// would have expired: durably in PostgreSQL (survives a Redis restart),
+// then in the Redis deny-list (every instance sees it at once) and this
+// instance's cache.
 func (s *Service) CustomerLogout(ctx context.Context) error {
 	p := FromContext(ctx)
 	if p.Kind != Customer {
 		return apperr.New(apperr.Forbidden, "only a customer session can log out")
 	}
-	if err := s.rdb.Set(ctx, denyKey(p.TokenID), "1", s.set.CustomerTokenTTL+time.Minute).Err(); err != nil {
-		return apperr.Wrap(err, apperr.Internal, "logout")
+	until := s.now().Add(s.set.CustomerTokenTTL + time.Minute)
+	if err := s.tenant.SessionRevoke(ctx, dbq.SessionRevokeParams{ShopID: p.ShopID, Jti: p.TokenID, ExpiresAt: until}); err != nil {
+		return pg.MapError(err)
+	}
+	s.revocations().Add(p.TokenID, revocation{revoked: true, until: until})
+	rctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if err := s.rdb.Set(rctx, denyKey(p.TokenID), "1", s.set.CustomerTokenTTL+time.Minute).Err(); err != nil {
+		metrics.RedisError("session") // durable already; other instances learn within revokedNegativeTTL
+	}
+	if s.now().UnixNano()%64 == 0 { // now and then, drop the shop's expired rows
+		_ = s.tenant.SessionRevocationsPurge(ctx, p.ShopID)
 	}
 	return nil
 }
 
-// Revoked reports whether a session token id was logged out.
+func (s *Service) revocations() *lru.Cache[string, revocation] {
+	s.revOnce.Do(func() { s.revCache, _ = lru.New[string, revocation](maxRevocationCache) })
+	return s.revCache
+}
+
+// Revoked reports whether a session token id was logged out; ctx must
+// carry the token's shop. It asks this instance's cache, then Redis (when
+// reachable), then PostgreSQL, which is the durable record.
+// SERVICE_UNAVAILABLE when PostgreSQL cannot answer.
 func (s *Service) Revoked(ctx context.Context, jti string) (bool, error) {
-	n, err := s.rdb.Exists(ctx, denyKey(jti)).Result()
-	return n > 0, err
+	now := s.now()
+	cache := s.revocations()
+	c, cached := cache.Get(jti)
+	if cached && c.revoked {
+		return true, nil
+	}
+	if s.limiter == nil || !s.limiter.Degraded() {
+		rctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		n, err := s.rdb.Exists(rctx, denyKey(jti)).Result()
+		cancel()
+		if err == nil && n > 0 {
+			cache.Add(jti, revocation{revoked: true, until: now.Add(s.set.CustomerTokenTTL)})
+			return true, nil
+		}
+		if err != nil {
+			metrics.RedisError("session")
+		}
+	}
+	if cached && now.Before(c.until) {
+		return false, nil
+	}
+	shopID, ok := pg.ShopIDFrom(ctx)
+	if !ok {
+		return false, apperr.New(apperr.Internal, "revocation check without a shop")
+	}
+	revoked, err := s.tenant.SessionRevoked(ctx, dbq.SessionRevokedParams{ShopID: shopID, Jti: jti})
+	if err != nil {
+		return false, pg.MapError(err)
+	}
+	if revoked {
+		cache.Add(jti, revocation{revoked: true, until: now.Add(s.set.CustomerTokenTTL)})
+	} else {
+		cache.Add(jti, revocation{until: now.Add(revokedNegativeTTL)})
+	}
+	return revoked, nil
 }
 
 // KeyInput describes a key to create.
@@ -257,6 +339,7 @@ type KeyInput struct {
 	Name      string
 	Scopes    []string // nil: the kind's default
 	RateLimit int      // 0: default
+	CostLimit int      // 0: the configured default bucket
 	ExpiresIn time.Duration
 }
 
@@ -270,9 +353,17 @@ func (s *Service) APIKeyCreate(ctx context.Context, in KeyInput) (*Key, string, 
 	if err != nil {
 		return nil, "", nil, err
 	}
+	p := FromContext(ctx)
 	var by *uuid.UUID
-	if p := FromContext(ctx); p.Kind == Staff {
+	if p.Kind == Staff {
 		by = &p.StaffID
+	}
+	requested := in.Scopes
+	if requested == nil {
+		requested = defaultScopes(in.Kind)
+	}
+	if err := grantable(p, requested); err != nil {
+		return nil, "", nil, err
 	}
 	return s.admin.CreateKey(ctx, sh, in, by)
 }
@@ -286,10 +377,7 @@ func (s *KeyAdmin) CreateKey(ctx context.Context, sh *shop.Shop, in KeyInput, cr
 	}
 	scopes := in.Scopes
 	if scopes == nil {
-		scopes = PublicKeyScopes
-		if in.Kind == "secret" {
-			scopes = slices.DeleteFunc(slices.Clone(AllScopes), func(s string) bool { return s == ScopeAPIKeysManage })
-		}
+		scopes = defaultScopes(in.Kind)
 	}
 	for _, sc := range scopes {
 		switch {
@@ -298,6 +386,9 @@ func (s *KeyAdmin) CreateKey(ctx context.Context, sh *shop.Shop, in KeyInput, cr
 		case in.Kind == "public" && !slices.Contains(PublicKeyScopes, sc):
 			ues = append(ues, apperr.UserError{Field: []string{"input", "scopes"}, Message: "public keys may only hold " + strings.Join(PublicKeyScopes, ", "), Code: "NOT_ALLOWED_FOR_PUBLIC_KEY"})
 		}
+	}
+	if in.CostLimit < 0 || in.CostLimit > 100_000_000 {
+		ues = append(ues, apperr.UserError{Field: []string{"input", "costLimit"}, Message: "costLimit must be 1..100000000 points", Code: "INVALID"})
 	}
 	if in.RateLimit < 0 || in.RateLimit > 1_000_000 {
 		ues = append(ues, apperr.UserError{Field: []string{"input", "rateLimit"}, Message: "rateLimit must be 1..1000000 per minute", Code: "INVALID"})
@@ -327,7 +418,7 @@ func (s *KeyAdmin) CreateKey(ctx context.Context, sh *shop.Shop, in KeyInput, cr
 		q := dbq.New(tx)
 		var err error
 		r, err := q.APIKeyCreate(ctx, dbq.APIKeyCreateParams{ShopID: sh.ID, Kind: in.Kind, Name: in.Name,
-			DisplayPrefix: plain[:len(plain)-keySecretHex+4], KeyHash: hash, Scopes: scopes, RateLimit: int32(rl), ExpiresAt: exp, CreatedBy: createdBy})
+			DisplayPrefix: plain[:len(plain)-keySecretHex+4], KeyHash: hash, Scopes: scopes, RateLimit: int32(rl), ExpiresAt: exp, CreatedBy: createdBy, CostLimit: costLimit(in.CostLimit)})
 		if err != nil {
 			return pg.MapError(err)
 		}
@@ -367,7 +458,7 @@ func (s *KeyAdmin) RevokeKey(ctx context.Context, shopID, id uuid.UUID) (*Key, e
 		s.keys.Forget(row.KeyHash)
 	}
 	key := Key{ID: row.ID, ShopID: row.ShopID, Kind: row.Kind, Name: row.Name, DisplayPrefix: row.DisplayPrefix, Scopes: row.Scopes,
-		RateLimit: row.RateLimit, ExpiresAt: row.ExpiresAt, RevokedAt: row.RevokedAt, CreatedBy: row.CreatedBy, CreatedAt: row.CreatedAt, LastUsedAt: row.LastUsedAt}
+		RateLimit: row.RateLimit, ExpiresAt: row.ExpiresAt, RevokedAt: row.RevokedAt, CreatedBy: row.CreatedBy, CreatedAt: row.CreatedAt, LastUsedAt: row.LastUsedAt, CostLimit: row.CostLimit}
 	return &key, nil
 }
 
@@ -409,4 +500,22 @@ func (s *KeyAdmin) ShopOfKey(ctx context.Context, id uuid.UUID) (uuid.UUID, erro
 		return uuid.Nil, apperr.New(apperr.NotFound, "no such API key")
 	}
 	return shopID, pg.MapError(err)
+}
+
+// defaultScopes are a new key's scopes when none are asked for: the
+// storefront scopes for public keys, everything but apikeys:manage for
+// secret ones.
+func defaultScopes(kind string) []string {
+	if kind == "secret" {
+		return slices.DeleteFunc(slices.Clone(AllScopes), func(s string) bool { return s == ScopeAPIKeysManage })
+	}
+	return PublicKeyScopes
+}
+
+func costLimit(n int) *int32 {
+	if n <= 0 {
+		return nil
+	}
+	v := int32(n)
+	return &v
 }

@@ -27,6 +27,9 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// DefaultMaxLines is the default bound on lines per cart (as Shopify).
+const DefaultMaxLines = 250
+
 // TTL is how long an untouched cart lives.
 const TTL = 7 * 24 * time.Hour
 
@@ -38,22 +41,32 @@ const (
 )
 
 // apply: KEYS[1] cart; ARGV[1] mode add|set, ARGV[2] max, ARGV[3] ttl s,
-// ARGV[4] must exist 1|0, ARGV[5] now (unix s), then field/value pairs.
-// All lines are checked before any is written: a batch is all-or-nothing.
-// Returns {0} ok, {-1} no such cart, {-2, i, current} line i over max.
+// ARGV[4] must exist 1|0, ARGV[5] now (unix s), ARGV[6] max lines, then
+// field/value pairs. All lines are checked before any is written: a batch
+// is all-or-nothing. Returns {0} ok, {-1} no such cart, {-2, i, current}
+// line i over max, {-3, lines} the cart would hold more than max lines.
 var apply = redis.NewScript(`
 if ARGV[4] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
 local max = tonumber(ARGV[2])
 local new = {}
-for i = 6, #ARGV, 2 do
+for i = 7, #ARGV, 2 do
   local f, v = ARGV[i], tonumber(ARGV[i + 1])
   local q = v
   if ARGV[1] == 'add' then
     q = (new[f] or tonumber(redis.call('HGET', KEYS[1], f)) or 0) + v
   end
-  if q > max then return {-2, (i - 6) / 2, q - v} end
+  if q > max then return {-2, (i - 7) / 2, q - v} end
   new[f] = q
 end
+local count = 0
+for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if string.sub(f, 1, 2) == 'l:' then count = count + 1 end
+end
+for f, q in pairs(new) do
+  local had = redis.call('HEXISTS', KEYS[1], f) == 1
+  if had and q <= 0 then count = count - 1 elseif not had and q > 0 then count = count + 1 end
+end
+if count > tonumber(ARGV[6]) then return {-3, count} end
 for f, q in pairs(new) do
   if q <= 0 then redis.call('HDEL', KEYS[1], f) else redis.call('HSET', KEYS[1], f, q) end
 end
@@ -62,14 +75,21 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 return {0}
 `)
 
-// merge: KEYS[1] guest cart, KEYS[2] target cart; ARGV[1] max, ARGV[2] ttl.
-// Adds the guest's lines into the target (capped at max) and deletes the
-// guest cart, atomically.
+// merge: KEYS[1] guest cart, KEYS[2] target cart; ARGV[1] max, ARGV[2] ttl,
+// ARGV[3] max lines. Adds the guest's lines into the target (capped at max
+// quantity; lines beyond max lines are dropped) and deletes the guest cart,
+// atomically.
 var merge = redis.NewScript(`
 local lines = redis.call('HGETALL', KEYS[1])
+local count = 0
+for _, f in ipairs(redis.call('HKEYS', KEYS[2])) do
+  if string.sub(f, 1, 2) == 'l:' then count = count + 1 end
+end
 for i = 1, #lines, 2 do
   local f = lines[i]
-  if string.sub(f, 1, 2) == 'l:' then
+  local fresh = redis.call('HEXISTS', KEYS[2], f) == 0
+  if string.sub(f, 1, 2) == 'l:' and not (fresh and count >= tonumber(ARGV[3])) then
+    if fresh then count = count + 1 end
     local q = (tonumber(redis.call('HGET', KEYS[2], f)) or 0) + tonumber(lines[i + 1])
     if q > tonumber(ARGV[1]) then q = tonumber(ARGV[1]) end
     redis.call('HSET', KEYS[2], f, q)
@@ -93,13 +113,19 @@ type Cart struct {
 	Lines      []Line
 	CustomerID *uuid.UUID
 	Email      string
+	// Meta holds the note, attributes, discount codes and timestamps.
+	Meta Meta
 }
 
 // ID is the cart's global id.
 func (c *Cart) ID() string { return "gid://cartograph/Cart/" + c.Token }
 
-// LineID is a line's global id (lines are keyed by variant).
-func LineID(variant uuid.UUID) string { return relay.GlobalID("CartLine", variant) }
+// LineID is a line's global id: unique per cart (Apollo-style normalized
+// caches key lines by id) and stable across updates, in Shopify's form
+// gid://cartograph/CartLine/<variant>?cart=<token>.
+func LineID(token string, variant uuid.UUID) string {
+	return relay.GlobalID("CartLine", variant) + "?cart=" + token
+}
 
 // Catalog is what the cart needs from the catalog (a *catalog.Service).
 type Catalog interface {
@@ -113,6 +139,10 @@ type Service struct {
 	catalog Catalog
 	// MaxQuantity bounds a line's quantity.
 	MaxQuantity int
+	// MaxLines bounds the distinct lines of one cart (Shopify's 250; set
+	// from CART_MAX_LINES). A change that would exceed it is refused with a
+	// userError and leaves the cart unchanged.
+	MaxLines int
 	// baseDomain and checkoutTemplate build Cart.checkoutUrl.
 	baseDomain, checkoutTemplate string
 }
@@ -120,7 +150,7 @@ type Service struct {
 // New returns a cart service. checkoutTemplate is the default checkout URL
 // ({host}, {token}, {cartId}); a shop's own template wins.
 func New(rdb *redis.Client, cat Catalog, maxQuantity int, baseDomain, checkoutTemplate string) *Service {
-	return &Service{rdb: rdb, catalog: cat, MaxQuantity: maxQuantity, baseDomain: baseDomain, checkoutTemplate: checkoutTemplate}
+	return &Service{rdb: rdb, catalog: cat, MaxQuantity: maxQuantity, MaxLines: DefaultMaxLines, baseDomain: baseDomain, checkoutTemplate: checkoutTemplate}
 }
 
 func key(shopID uuid.UUID, token string) string { return "cart:" + shopID.String() + ":" + token }
@@ -130,8 +160,18 @@ func customerKey(shopID, customerID uuid.UUID) string {
 }
 
 // ParseID validates a cart id; malformed → BAD_USER_INPUT on field.
+// Accepted forms: gid://cartograph/Cart/<token> and Shopify's
+// gid://shopify/Cart/<token> (storefronts such as Hydrogen keep only the
+// token and rebuild the id), each with or without a ?key=… suffix.
 func ParseID(field, id string) (string, error) {
 	tok, ok := strings.CutPrefix(id, "gid://cartograph/Cart/")
+	if !ok {
+		tok, ok = strings.CutPrefix(id, "gid://shopify/Cart/")
+	}
+	if t, q, found := strings.Cut(tok, "?"); found {
+		tok = t
+		ok = ok && strings.HasPrefix(q, "key=") && len(q) <= 128
+	}
 	if ok && len(tok) == 32 {
 		if _, err := hex.DecodeString(tok); err == nil {
 			return tok, nil
@@ -148,6 +188,9 @@ type LineInput struct {
 }
 
 func (s *Service) resolveLines(ctx context.Context, in []LineInput, byLine bool, allowZero bool) ([]Line, []apperr.UserError, error) {
+	if len(in) > s.maxLines() {
+		return nil, []apperr.UserError{{Field: []string{"lines"}, Message: "a cart holds at most " + strconv.Itoa(s.maxLines()) + " lines", Code: "INVALID"}}, nil
+	}
 	var ues []apperr.UserError
 	lines := make([]Line, 0, len(in))
 	ids := make([]uuid.UUID, 0, len(in))
@@ -195,17 +238,19 @@ func (s *Service) run(ctx context.Context, k, mode string, mustExist bool, lines
 	if mustExist {
 		exist = "1"
 	}
-	args := []any{mode, s.MaxQuantity, int(TTL / time.Second), exist, time.Now().Unix()}
+	args := []any{mode, s.MaxQuantity, int(TTL / time.Second), exist, time.Now().Unix(), s.maxLines()}
 	for _, l := range lines {
 		args = append(args, linePrefix+l.VariantID.String(), l.Quantity)
 	}
 	res, err := apply.Run(ctx, s.rdb, []string{k}, args...).Int64Slice()
 	if err != nil {
-		return nil, apperr.Wrap(err, apperr.Internal, "cart store unavailable")
+		return nil, unavailable(err)
 	}
 	switch res[0] {
 	case -1:
 		return nil, apperr.New(apperr.NotFound, "no such cart")
+	case -3:
+		return []apperr.UserError{{Field: []string{"lines"}, Message: "a cart holds at most " + strconv.Itoa(s.maxLines()) + " lines", Code: "INVALID"}}, nil
 	case -2:
 		return []apperr.UserError{{Field: []string{"lines", strconv.FormatInt(res[1], 10), "quantity"},
 			Message: "quantity would exceed " + strconv.Itoa(s.MaxQuantity), Code: "INVALID"}}, nil
@@ -234,7 +279,7 @@ func (s *Service) Create(ctx context.Context, in []LineInput, email string) (*Ca
 	}
 	if email != "" {
 		if err := s.rdb.HSet(ctx, key(sh.ID, tok), fieldEmail, email).Err(); err != nil {
-			return nil, nil, apperr.Wrap(err, apperr.Internal, "cart store unavailable")
+			return nil, nil, unavailable(err)
 		}
 	}
 	if own := auth.OwnCustomer(ctx); own != nil {
@@ -271,8 +316,12 @@ func (s *Service) change(ctx context.Context, cartID string, in []LineInput, mod
 	if err != nil {
 		return nil, nil, err
 	}
+	in, ues := normalizeLines(tok, in, byLine)
+	if len(ues) > 0 {
+		return nil, ues, nil
+	}
 	if n, err := s.rdb.Exists(ctx, key(sh.ID, tok)).Result(); err != nil {
-		return nil, nil, apperr.Wrap(err, apperr.Internal, "cart store unavailable")
+		return nil, nil, unavailable(err)
 	} else if n == 0 {
 		return nil, nil, apperr.New(apperr.NotFound, "no such cart")
 	}
@@ -303,12 +352,12 @@ func (s *Service) Get(ctx context.Context, cartID string) (*Cart, []apperr.UserE
 func (s *Service) load(ctx context.Context, shopID uuid.UUID, tok string) (*Cart, error) {
 	m, err := s.rdb.HGetAll(ctx, key(shopID, tok)).Result()
 	if err != nil {
-		return nil, apperr.Wrap(err, apperr.Internal, "cart store unavailable")
+		return nil, unavailable(err)
 	}
 	if len(m) == 0 {
 		return nil, apperr.New(apperr.NotFound, "no such cart")
 	}
-	c := &Cart{Token: tok, ShopID: shopID, Email: m[fieldEmail]}
+	c := &Cart{Token: tok, ShopID: shopID, Email: m[fieldEmail], Meta: metaOf(m)}
 	for f, v := range m {
 		if id, ok := strings.CutPrefix(f, linePrefix); ok {
 			vid, err1 := uuid.Parse(id)
@@ -346,7 +395,7 @@ func (s *Service) BuyerIdentityUpdate(ctx context.Context, cartID, email string)
 	}
 	if email != "" {
 		if err := s.rdb.HSet(ctx, key(sh.ID, tok), fieldEmail, email).Err(); err != nil {
-			return nil, nil, apperr.Wrap(err, apperr.Internal, "cart store unavailable")
+			return nil, nil, unavailable(err)
 		}
 	}
 	if own := auth.OwnCustomer(ctx); own != nil {
@@ -359,17 +408,17 @@ func (s *Service) attach(ctx context.Context, shopID uuid.UUID, tok string, cust
 	ck := customerKey(shopID, customer)
 	existing, err := s.rdb.Get(ctx, ck).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, nil, apperr.Wrap(err, apperr.Internal, "cart store unavailable")
+		return nil, nil, unavailable(err)
 	}
 	target := tok
 	if existing != "" && existing != tok {
 		n, err := s.rdb.Exists(ctx, key(shopID, existing)).Result()
 		if err != nil {
-			return nil, nil, apperr.Wrap(err, apperr.Internal, "cart store unavailable")
+			return nil, nil, unavailable(err)
 		}
 		if n == 1 {
-			if err := merge.Run(ctx, s.rdb, []string{key(shopID, tok), key(shopID, existing)}, s.MaxQuantity, int(TTL/time.Second)).Err(); err != nil {
-				return nil, nil, apperr.Wrap(err, apperr.Internal, "cart store unavailable")
+			if err := merge.Run(ctx, s.rdb, []string{key(shopID, tok), key(shopID, existing)}, s.MaxQuantity, int(TTL/time.Second), s.maxLines()).Err(); err != nil {
+				return nil, nil, unavailable(err)
 			}
 			target = existing
 		}
@@ -378,7 +427,7 @@ func (s *Service) attach(ctx context.Context, shopID uuid.UUID, tok string, cust
 	pipe.HSet(ctx, key(shopID, target), fieldBuyer, customer.String())
 	pipe.Set(ctx, ck, target, TTL)
 	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, nil, apperr.Wrap(err, apperr.Internal, "cart store unavailable")
+		return nil, nil, unavailable(err)
 	}
 	c, err := s.load(ctx, shopID, target)
 	return c, nil, err
@@ -397,4 +446,19 @@ func (s *Service) Clear(ctx context.Context, shopID uuid.UUID, cartID string) er
 func (s *Service) Load(ctx context.Context, cartID string) (*Cart, error) {
 	c, _, err := s.Get(ctx, cartID)
 	return c, err
+}
+
+func (s *Service) maxLines() int {
+	if s.MaxLines > 0 {
+		return s.MaxLines
+	}
+	return DefaultMaxLines
+}
+
+// unavailable reports a cart store (Redis) failure as SERVICE_UNAVAILABLE:
+// the client should retry later, and catalog reads keep serving meanwhile.
+func unavailable(err error) error {
+	e := apperr.Wrap(err, apperr.ServiceUnavailable, "the cart service is temporarily unavailable; retry shortly")
+	e.Extensions = map[string]any{"retryAfter": 5}
+	return e
 }

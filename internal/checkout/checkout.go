@@ -21,6 +21,7 @@ import (
 	"cartograph/internal/cart"
 	"cartograph/internal/idempotency"
 	"cartograph/internal/inventory"
+	"cartograph/internal/metrics"
 	"cartograph/internal/orders"
 	"cartograph/internal/payments"
 	"cartograph/internal/pg"
@@ -258,6 +259,7 @@ func (s *Service) begin(ctx context.Context, sh *shop.Shop, scope string, in Beg
 	}
 	var oos outOfStock
 	if errors.As(err, &oos) {
+		metrics.ReservationOutOfStock()
 		out := BeginResult{}
 		for _, sh := range oos.short {
 			out.UserErrors = append(out.UserErrors, apperr.UserError{Field: []string{"input", "cartId", relay.GlobalID("ProductVariant", sh.VariantID)},
@@ -271,6 +273,7 @@ func (s *Service) begin(ctx context.Context, sh *shop.Shop, scope string, in Beg
 	if s.OnStock != nil {
 		s.OnStock(ctx, sh.ID, levels)
 	}
+	metrics.CheckoutBegun()
 	if s.afterPlace != nil {
 		s.afterPlace()
 	}

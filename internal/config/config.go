@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -52,8 +53,6 @@ type Config struct {
 	MemLimitBytes int64
 	// DebugStats exposes GET /debug/sqlstats for the benchmark (CARTOGRAPH_DEBUG_STATS=1).
 	DebugStats bool
-	// MaxComplexity caps query complexity (MAX_QUERY_COMPLEXITY).
-	MaxComplexity int
 	// JWTKeys signs and verifies session tokens: "kid:secret,…", first signs
 	// (JWT_KEYS). Empty: a random per-process key (development only).
 	JWTKeys string
@@ -119,6 +118,21 @@ type Config struct {
 	// AllowedOrigins are the browser origins allowed to call the API
 	// (CORS; ALLOWED_ORIGINS, comma-separated; "*" for any).
 	AllowedOrigins []string
+	// CartMaxLines bounds distinct lines per cart (CART_MAX_LINES, default
+	// 250 as Shopify).
+	CartMaxLines int
+	// PublicCacheMaxBytes bounds the public response cache's total size
+	// (PUBLIC_CACHE_MAX_BYTES, default 32 MiB).
+	PublicCacheMaxBytes int64
+	// AuthFailPerMinute is how many failed authentications (unknown key,
+	// shop or host, bad token) one IP may make per minute before it is
+	// refused THROTTLED without any lookup (AUTH_FAIL_PER_MINUTE, default 300, a burst of 50).
+	AuthFailPerMinute int
+	// PasswordConcurrency bounds concurrent argon2id hashes (64 MiB each;
+	// PASSWORD_CONCURRENCY, default the number of CPUs); PasswordQueue is
+	// how many more may wait (PASSWORD_QUEUE, default 2x that) before
+	// logins are refused THROTTLED.
+	PasswordConcurrency, PasswordQueue int
 }
 
 // Load reads the environment. It fails on malformed values instead of
@@ -174,7 +188,6 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 		GCPercent:           int(integer("GC_PERCENT", 400)),
 		MemLimitBytes:       integer("GOMEMLIMIT_BYTES", 160<<20),
 		DebugStats:          str("CARTOGRAPH_DEBUG_STATS", "") == "1",
-		MaxComplexity:       int(integer("MAX_QUERY_COMPLEXITY", 50000)),
 		JWTKeys:             str("JWT_KEYS", ""),
 		StaffTokenTTL:       dur("STAFF_TOKEN_TTL", 15*time.Minute),
 		RefreshTokenTTL:     dur("REFRESH_TOKEN_TTL", 30*24*time.Hour),
@@ -205,6 +218,14 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 		CostRestoreRate:     int(integer("COST_RESTORE_RATE", 1000)),
 		ShopCostBucketMax:   int(integer("SHOP_COST_BUCKET_MAX", 1000000)),
 		ShopCostRestoreRate: int(integer("SHOP_COST_RESTORE_RATE", 200000)),
+		CartMaxLines:        int(integer("CART_MAX_LINES", 250)),
+		PublicCacheMaxBytes: integer("PUBLIC_CACHE_MAX_BYTES", 32<<20),
+		AuthFailPerMinute:   int(integer("AUTH_FAIL_PER_MINUTE", 300)),
+		PasswordConcurrency: int(integer("PASSWORD_CONCURRENCY", int64(runtime.NumCPU()))),
+	}
+	c.PasswordQueue = int(integer("PASSWORD_QUEUE", int64(2*c.PasswordConcurrency)))
+	if c.CartMaxLines < 1 || c.PublicCacheMaxBytes < 0 || c.PasswordConcurrency < 1 || c.PasswordQueue < 0 {
+		errs = append(errs, "CART_MAX_LINES >= 1, PUBLIC_CACHE_MAX_BYTES >= 0, PASSWORD_CONCURRENCY >= 1, PASSWORD_QUEUE >= 0")
 	}
 	switch env := strings.ToLower(str("CARTOGRAPH_ENV", "development")); env {
 	case "production":

@@ -133,6 +133,16 @@ func (s *Service) Credentials(ctx context.Context, shopID uuid.UUID, email strin
 	return r.ID, r.PasswordHash, true, nil
 }
 
+// Exists reports whether the shop has a customer with id (session tokens
+// of deleted customers are refused; internal/auth caches the answer).
+func (s *Service) Exists(ctx context.Context, shopID, id uuid.UUID) (bool, error) {
+	rows, err := s.q.CustomersByIDs(pg.WithShopID(ctx, shopID), dbq.CustomersByIDsParams{ShopID: shopID, Ids: []uuid.UUID{id}})
+	if err != nil {
+		return false, pg.MapError(err)
+	}
+	return len(rows) == 1, nil
+}
+
 // Me returns the logged-in customer (nil for any other principal).
 func (s *Service) Me(ctx context.Context) (*Customer, error) {
 	own := auth.OwnCustomer(ctx)

@@ -13,7 +13,7 @@ import (
 )
 
 const aPIKeyByID = `-- name: APIKeyByID :one
-SELECT id, shop_id, kind, name, display_prefix, scopes, rate_limit, expires_at, revoked_at, created_by, created_at, last_used_at FROM api_keys WHERE shop_id = $1 AND id = $2
+SELECT id, shop_id, kind, name, display_prefix, scopes, rate_limit, expires_at, revoked_at, created_by, created_at, last_used_at, cost_limit FROM api_keys WHERE shop_id = $1 AND id = $2
 `
 
 type APIKeyByIDParams struct {
@@ -34,6 +34,7 @@ type APIKeyByIDRow struct {
 	CreatedBy     *uuid.UUID
 	CreatedAt     time.Time
 	LastUsedAt    *time.Time
+	CostLimit     *int32
 }
 
 func (q *Queries) APIKeyByID(ctx context.Context, arg APIKeyByIDParams) (APIKeyByIDRow, error) {
@@ -52,14 +53,15 @@ func (q *Queries) APIKeyByID(ctx context.Context, arg APIKeyByIDParams) (APIKeyB
 		&i.CreatedBy,
 		&i.CreatedAt,
 		&i.LastUsedAt,
+		&i.CostLimit,
 	)
 	return i, err
 }
 
 const aPIKeyCreate = `-- name: APIKeyCreate :one
-INSERT INTO api_keys (shop_id, kind, name, display_prefix, key_hash, scopes, rate_limit, expires_at, created_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-RETURNING id, shop_id, kind, name, display_prefix, scopes, rate_limit, expires_at, revoked_at, created_by, created_at, last_used_at
+INSERT INTO api_keys (shop_id, kind, name, display_prefix, key_hash, scopes, rate_limit, expires_at, created_by, cost_limit)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+RETURNING id, shop_id, kind, name, display_prefix, scopes, rate_limit, expires_at, revoked_at, created_by, created_at, last_used_at, cost_limit
 `
 
 type APIKeyCreateParams struct {
@@ -72,6 +74,7 @@ type APIKeyCreateParams struct {
 	RateLimit     int32
 	ExpiresAt     *time.Time
 	CreatedBy     *uuid.UUID
+	CostLimit     *int32
 }
 
 type APIKeyCreateRow struct {
@@ -87,6 +90,7 @@ type APIKeyCreateRow struct {
 	CreatedBy     *uuid.UUID
 	CreatedAt     time.Time
 	LastUsedAt    *time.Time
+	CostLimit     *int32
 }
 
 func (q *Queries) APIKeyCreate(ctx context.Context, arg APIKeyCreateParams) (APIKeyCreateRow, error) {
@@ -100,6 +104,7 @@ func (q *Queries) APIKeyCreate(ctx context.Context, arg APIKeyCreateParams) (API
 		arg.RateLimit,
 		arg.ExpiresAt,
 		arg.CreatedBy,
+		arg.CostLimit,
 	)
 	var i APIKeyCreateRow
 	err := row.Scan(
@@ -115,6 +120,7 @@ func (q *Queries) APIKeyCreate(ctx context.Context, arg APIKeyCreateParams) (API
 		&i.CreatedBy,
 		&i.CreatedAt,
 		&i.LastUsedAt,
+		&i.CostLimit,
 	)
 	return i, err
 }
@@ -153,7 +159,7 @@ func (q *Queries) APIKeyIndexLookup(ctx context.Context, keyHash []byte) (APIKey
 const aPIKeyRevoke = `-- name: APIKeyRevoke :one
 UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
 WHERE shop_id = $1 AND id = $2
-RETURNING key_hash, id, shop_id, kind, name, display_prefix, scopes, rate_limit, expires_at, revoked_at, created_by, created_at, last_used_at
+RETURNING key_hash, id, shop_id, kind, name, display_prefix, scopes, rate_limit, expires_at, revoked_at, created_by, created_at, last_used_at, cost_limit
 `
 
 type APIKeyRevokeParams struct {
@@ -175,6 +181,7 @@ type APIKeyRevokeRow struct {
 	CreatedBy     *uuid.UUID
 	CreatedAt     time.Time
 	LastUsedAt    *time.Time
+	CostLimit     *int32
 }
 
 func (q *Queries) APIKeyRevoke(ctx context.Context, arg APIKeyRevokeParams) (APIKeyRevokeRow, error) {
@@ -194,6 +201,7 @@ func (q *Queries) APIKeyRevoke(ctx context.Context, arg APIKeyRevokeParams) (API
 		&i.CreatedBy,
 		&i.CreatedAt,
 		&i.LastUsedAt,
+		&i.CostLimit,
 	)
 	return i, err
 }
@@ -210,7 +218,7 @@ func (q *Queries) APIKeyShop(ctx context.Context, keyID uuid.UUID) (uuid.UUID, e
 }
 
 const aPIKeysPage = `-- name: APIKeysPage :many
-SELECT id, shop_id, kind, name, display_prefix, scopes, rate_limit, expires_at, revoked_at, created_by, created_at, last_used_at FROM api_keys
+SELECT id, shop_id, kind, name, display_prefix, scopes, rate_limit, expires_at, revoked_at, created_by, created_at, last_used_at, cost_limit FROM api_keys
 WHERE shop_id = $1 AND ($2::uuid IS NULL OR id > $2::uuid)
 ORDER BY id LIMIT $3
 `
@@ -234,6 +242,7 @@ type APIKeysPageRow struct {
 	CreatedBy     *uuid.UUID
 	CreatedAt     time.Time
 	LastUsedAt    *time.Time
+	CostLimit     *int32
 }
 
 func (q *Queries) APIKeysPage(ctx context.Context, arg APIKeysPageParams) ([]APIKeysPageRow, error) {
@@ -258,6 +267,7 @@ func (q *Queries) APIKeysPage(ctx context.Context, arg APIKeysPageParams) ([]API
 			&i.CreatedBy,
 			&i.CreatedAt,
 			&i.LastUsedAt,
+			&i.CostLimit,
 		); err != nil {
 			return nil, err
 		}

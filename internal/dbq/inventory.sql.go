@@ -20,7 +20,7 @@ WITH r AS (
 UPDATE inventory_levels il SET on_hand = il.on_hand - r.quantity, reserved = il.reserved - r.quantity, updated_at = now()
 FROM r
 WHERE il.shop_id = $1 AND il.variant_id = r.variant_id AND il.warehouse_id = r.warehouse_id
-RETURNING il.variant_id, il.warehouse_id, il.on_hand, il.reserved
+RETURNING il.variant_id, il.warehouse_id, il.on_hand, il.reserved, r.quantity
 `
 
 type InventoryCommitOrderParams struct {
@@ -33,6 +33,7 @@ type InventoryCommitOrderRow struct {
 	WarehouseID uuid.UUID
 	OnHand      int32
 	Reserved    int32
+	Quantity    int32
 }
 
 // Reserved units leave the building: on_hand and reserved both drop.
@@ -50,6 +51,7 @@ func (q *Queries) InventoryCommitOrder(ctx context.Context, arg InventoryCommitO
 			&i.WarehouseID,
 			&i.OnHand,
 			&i.Reserved,
+			&i.Quantity,
 		); err != nil {
 			return nil, err
 		}
@@ -115,7 +117,7 @@ WITH r AS (
 UPDATE inventory_levels il SET reserved = il.reserved - r.quantity, updated_at = now()
 FROM r
 WHERE il.shop_id = $1 AND il.variant_id = r.variant_id AND il.warehouse_id = r.warehouse_id
-RETURNING il.variant_id, il.warehouse_id, il.on_hand, il.reserved
+RETURNING il.variant_id, il.warehouse_id, il.on_hand, il.reserved, r.quantity
 `
 
 type InventoryReleaseOrderParams struct {
@@ -128,6 +130,7 @@ type InventoryReleaseOrderRow struct {
 	WarehouseID uuid.UUID
 	OnHand      int32
 	Reserved    int32
+	Quantity    int32
 }
 
 // Reserved units go back on sale.
@@ -145,6 +148,7 @@ func (q *Queries) InventoryReleaseOrder(ctx context.Context, arg InventoryReleas
 			&i.WarehouseID,
 			&i.OnHand,
 			&i.Reserved,
+			&i.Quantity,
 		); err != nil {
 			return nil, err
 		}
@@ -191,7 +195,7 @@ WITH r AS (
 UPDATE inventory_levels il SET on_hand = il.on_hand + r.quantity, updated_at = now()
 FROM r
 WHERE il.shop_id = $1 AND il.variant_id = r.variant_id AND il.warehouse_id = r.warehouse_id
-RETURNING il.variant_id, il.warehouse_id, il.on_hand, il.reserved
+RETURNING il.variant_id, il.warehouse_id, il.on_hand, il.reserved, r.quantity
 `
 
 type InventoryRestockOrderParams struct {
@@ -204,6 +208,7 @@ type InventoryRestockOrderRow struct {
 	WarehouseID uuid.UUID
 	OnHand      int32
 	Reserved    int32
+	Quantity    int32
 }
 
 // Committed units come back on hand (a paid order cancelled before shipping).
@@ -221,6 +226,7 @@ func (q *Queries) InventoryRestockOrder(ctx context.Context, arg InventoryRestoc
 			&i.WarehouseID,
 			&i.OnHand,
 			&i.Reserved,
+			&i.Quantity,
 		); err != nil {
 			return nil, err
 		}

@@ -117,6 +117,7 @@ type ApiKey struct {
 	CreatedBy     *uuid.UUID
 	LastUsedAt    *time.Time
 	CreatedAt     time.Time
+	CostLimit     *int32
 }
 
 type ApiKeyIndex struct {
@@ -181,6 +182,25 @@ type Image struct {
 	Position  int32
 }
 
+type InventoryLedger struct {
+	ShopID               uuid.UUID
+	Sequence             int64
+	VariantID            uuid.UUID
+	ProductID            uuid.UUID
+	WarehouseID          uuid.UUID
+	Name                 string
+	Delta                int32
+	OnHandDelta          int32
+	ReservedDelta        int32
+	OnHand               int32
+	Reserved             int32
+	Reason               string
+	Actor                string
+	ReferenceDocumentUri *string
+	IdempotencyKey       *string
+	CreatedAt            time.Time
+}
+
 type InventoryLevel struct {
 	ShopID      uuid.UUID
 	VariantID   uuid.UUID
@@ -188,6 +208,17 @@ type InventoryLevel struct {
 	OnHand      int32
 	Reserved    int32
 	UpdatedAt   time.Time
+}
+
+type InventoryOutbox struct {
+	ShopID    uuid.UUID
+	Sequence  int64
+	CreatedAt time.Time
+}
+
+type InventorySequence struct {
+	ShopID  uuid.UUID
+	LastSeq int64
 }
 
 type Order struct {
@@ -310,6 +341,13 @@ type RefundQueue struct {
 	DueAt    time.Time
 	ShopID   uuid.UUID
 	RefundID uuid.UUID
+}
+
+type SessionRevocation struct {
+	ShopID    uuid.UUID
+	Jti       string
+	ExpiresAt time.Time
+	CreatedAt time.Time
 }
 
 type Shop struct {

@@ -1,9 +1,12 @@
 // Package inventory is the single code path for stock movements: reserve
-// (checkout), commit (payment succeeded) and release (payment failed,
-// cancelled or expired). Each runs inside the caller's transaction, so the
-// movement and the order change commit together. Every movement reports the
-// levels it changed, so the live-inventory publisher can hook in here
-// without touching checkout.
+// (checkout), commit (payment succeeded), release (payment failed,
+// cancelled or expired), restock (paid order cancelled), and the staff
+// movements adjust, set and transfer (Service). Each runs inside one
+// transaction — the caller's for order movements — and appends, in that same
+// transaction, one ledger row per level it changed (numbered by the shop's
+// gap-free sequence) and one outbox row per ledger row; internal/events
+// relays the outbox to Redis once the transaction has committed. So an
+// event exists if and only if its movement committed.
 package inventory
 
 import (
@@ -30,10 +33,12 @@ type Shortage struct {
 	Available int
 }
 
-// Level is a stock level after a movement.
+// Level is a stock level after a movement. OnHandDelta and ReservedDelta
+// are what the movement changed (also written to the ledger).
 type Level struct {
-	VariantID, WarehouseID uuid.UUID
-	OnHand, Reserved       int
+	VariantID, WarehouseID     uuid.UUID
+	OnHand, Reserved           int
+	OnHandDelta, ReservedDelta int
 }
 
 // Observer is told of every committed movement's new levels (the
@@ -96,9 +101,15 @@ func Reserve(ctx context.Context, tx pgx.Tx, shopID, orderID uuid.UUID, lines []
 			if err := q.ReservationInsert(ctx, dbq.ReservationInsertParams{ShopID: shopID, OrderID: orderID, VariantID: vid, WarehouseID: r.WarehouseID, Quantity: int32(take)}); err != nil {
 				return nil, nil, pg.MapError(err)
 			}
-			levels = append(levels, Level{VariantID: vid, WarehouseID: r.WarehouseID, OnHand: int(r.OnHand), Reserved: int(r.Reserved) + take})
+			levels = append(levels, Level{VariantID: vid, WarehouseID: r.WarehouseID, OnHand: int(r.OnHand), Reserved: int(r.Reserved) + take, ReservedDelta: take})
 			left -= take
 		}
+	}
+	if len(short) > 0 {
+		return short, levels, nil
+	}
+	if err := appendLedger(ctx, tx, shopID, orderMeta(ctx, "reservation_created", orderID), movesOf(levels, NameReserved)); err != nil {
+		return nil, nil, err
 	}
 	return short, levels, nil
 }
@@ -108,17 +119,20 @@ func Reserve(ctx context.Context, tx pgx.Tx, shopID, orderID uuid.UUID, lines []
 // reservations are untouched.
 func Commit(ctx context.Context, tx pgx.Tx, shopID, orderID uuid.UUID) ([]Level, error) {
 	rows, err := dbq.New(tx).InventoryCommitOrder(ctx, dbq.InventoryCommitOrderParams{ShopID: shopID, OrderID: orderID})
-	return levelsOf(rows, err, func(r dbq.InventoryCommitOrderRow) Level {
-		return Level{VariantID: r.VariantID, WarehouseID: r.WarehouseID, OnHand: int(r.OnHand), Reserved: int(r.Reserved)}
+	levels, err := levelsOf(rows, err, func(r dbq.InventoryCommitOrderRow) Level {
+		q := int(r.Quantity)
+		return Level{VariantID: r.VariantID, WarehouseID: r.WarehouseID, OnHand: int(r.OnHand), Reserved: int(r.Reserved), OnHandDelta: -q, ReservedDelta: -q}
 	})
+	return ledgered(ctx, tx, shopID, orderMeta(ctx, "order_committed", orderID), NameOnHand, levels, err)
 }
 
 // Release puts an order's reserved units back on sale. Idempotent.
 func Release(ctx context.Context, tx pgx.Tx, shopID, orderID uuid.UUID) ([]Level, error) {
 	rows, err := dbq.New(tx).InventoryReleaseOrder(ctx, dbq.InventoryReleaseOrderParams{ShopID: shopID, OrderID: orderID})
-	return levelsOf(rows, err, func(r dbq.InventoryReleaseOrderRow) Level {
-		return Level{VariantID: r.VariantID, WarehouseID: r.WarehouseID, OnHand: int(r.OnHand), Reserved: int(r.Reserved)}
+	levels, err := levelsOf(rows, err, func(r dbq.InventoryReleaseOrderRow) Level {
+		return Level{VariantID: r.VariantID, WarehouseID: r.WarehouseID, OnHand: int(r.OnHand), Reserved: int(r.Reserved), ReservedDelta: -int(r.Quantity)}
 	})
+	return ledgered(ctx, tx, shopID, orderMeta(ctx, "reservation_deleted", orderID), NameReserved, levels, err)
 }
 
 func levelsOf[R any](rows []R, err error, f func(R) Level) ([]Level, error) {
@@ -136,7 +150,8 @@ func levelsOf[R any](rows []R, err error, f func(R) Level) ([]Level, error) {
 // cancelled before it shipped). Idempotent.
 func Restock(ctx context.Context, tx pgx.Tx, shopID, orderID uuid.UUID) ([]Level, error) {
 	rows, err := dbq.New(tx).InventoryRestockOrder(ctx, dbq.InventoryRestockOrderParams{ShopID: shopID, OrderID: orderID})
-	return levelsOf(rows, err, func(r dbq.InventoryRestockOrderRow) Level {
-		return Level{VariantID: r.VariantID, WarehouseID: r.WarehouseID, OnHand: int(r.OnHand), Reserved: int(r.Reserved)}
+	levels, err := levelsOf(rows, err, func(r dbq.InventoryRestockOrderRow) Level {
+		return Level{VariantID: r.VariantID, WarehouseID: r.WarehouseID, OnHand: int(r.OnHand), Reserved: int(r.Reserved), OnHandDelta: int(r.Quantity)}
 	})
+	return ledgered(ctx, tx, shopID, orderMeta(ctx, "restock", orderID), NameOnHand, levels, err)
 }

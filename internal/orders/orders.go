@@ -21,6 +21,7 @@ import (
 	"cartograph/internal/dbq"
 	"cartograph/internal/idempotency"
 	"cartograph/internal/inventory"
+	"cartograph/internal/metrics"
 	"cartograph/internal/payments"
 	"cartograph/internal/pg"
 	"cartograph/internal/shop"
@@ -211,6 +212,7 @@ func (s *Service) paid(ctx context.Context, shopID, orderID uuid.UUID, actor, no
 	if err != nil {
 		return err
 	}
+	metrics.OrderPaid()
 	s.notify(ctx, shopID, levels)
 	if cartID != nil && s.carts != nil {
 		if err := s.carts.Clear(ctx, shopID, *cartID); err != nil {
@@ -347,6 +349,9 @@ func (s *Service) PaymentSucceeded(ctx context.Context, eventID, eventType strin
 		levels, err := inventory.Commit(ctx, tx, shopID, orderID)
 		return levels, o.CartID, err
 	})
+	if err == nil && applied && late == nil {
+		metrics.OrderPaid()
+	}
 	if err != nil || late == nil {
 		return applied, err
 	}

@@ -35,7 +35,7 @@ type PlaceInput struct {
 	// the checkout that places the order: unique per shop, so a retry after
 	// a crash finds this order (ByCheckoutKey) instead of placing another.
 	CheckoutScope, CheckoutKey string
-	Lines     []LineItem
+	Lines                      []LineItem
 }
 
 // NextNumber takes the shop's next order number. It runs in its own short

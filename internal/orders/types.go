@@ -43,24 +43,24 @@ type Address struct {
 
 // Order is an order with its line snapshot and timeline.
 type Order struct {
-	ID                   uuid.UUID
-	ShopID               uuid.UUID
-	Number               int64
-	Status               Status
-	Email                string
-	CustomerID           *uuid.UUID
-	CustomerFirstName    string
-	CustomerLastName     string
-	ShippingAddress      Address
-	BillingAddress       Address
-	CurrencyCode         money.Currency
-	SubtotalAmount       int64
-	TaxAmount            int64
-	TotalAmount          int64
-	RefundedAmount       int64
-	CartID               *string
-	PaymentProvider      string
-	PaymentIntentID      *string
+	ID                uuid.UUID
+	ShopID            uuid.UUID
+	Number            int64
+	Status            Status
+	Email             string
+	CustomerID        *uuid.UUID
+	CustomerFirstName string
+	CustomerLastName  string
+	ShippingAddress   Address
+	BillingAddress    Address
+	CurrencyCode      money.Currency
+	SubtotalAmount    int64
+	TaxAmount         int64
+	TotalAmount       int64
+	RefundedAmount    int64
+	CartID            *string
+	PaymentProvider   string
+	PaymentIntentID   *string
 	// PaymentClientSecret is what the buyer's browser confirms the payment
 	// with; it is returned to checkoutBegin (and its retries) only.
 	PaymentClientSecret  *string

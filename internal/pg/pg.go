@@ -7,9 +7,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"sync/atomic"
 
 	"cartograph/internal/apperr"
+	"cartograph/internal/metrics"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -44,6 +47,7 @@ type tracer struct{ stats *Stats }
 
 func (t tracer) count(ctx context.Context, n int64) {
 	t.stats.statements.Add(n)
+	metrics.SQLStatements(n)
 	if c, ok := ctx.Value(counterKey{}).(*atomic.Int64); ok {
 		c.Add(n)
 	}
@@ -83,6 +87,13 @@ func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, *Stat
 	stats := &Stats{}
 	cfg.ConnConfig.Tracer = tracer{stats: stats}
 	cfg.ConnConfig.RuntimeParams["application_name"] = "cartograph"
+	// A stuck statement or an abandoned transaction must not hold locks
+	// and connections forever (the URL may override either).
+	for k, v := range map[string]string{"statement_timeout": "30s", "idle_in_transaction_session_timeout": "60s"} {
+		if _, ok := cfg.ConnConfig.RuntimeParams[k]; !ok {
+			cfg.ConnConfig.RuntimeParams[k] = v
+		}
+	}
 	// Encode and scan google/uuid natively (binary), not through its
 	// driver.Valuer string form: ids are in every query.
 	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
@@ -124,9 +135,11 @@ const (
 )
 
 // MapError converts a PostgreSQL error into a coded apperr: constraint
-// violations become CONFLICT / BAD_USER_INPUT naming the constraint, anything
-// else INTERNAL with the cause kept for logs. nil stays nil and existing
-// apperr errors pass through.
+// violations become CONFLICT / NOT_FOUND / BAD_USER_INPUT with a generic
+// message (constraint, table and column names stay in the logged cause,
+// never in the client message), an unreachable server or a statement
+// timeout SERVICE_UNAVAILABLE, anything else INTERNAL. nil stays nil and
+// existing apperr errors pass through.
 func MapError(err error) error {
 	if err == nil {
 		return nil
@@ -138,14 +151,28 @@ func MapError(err error) error {
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
 		case uniqueViolation:
-			return apperr.Wrap(err, apperr.Conflict, "already exists (%s)", pgErr.ConstraintName)
+			return apperr.Wrap(err, apperr.Conflict, "already exists")
 		case foreignKeyViolation:
-			return apperr.Wrap(err, apperr.NotFound, "referenced object does not exist (%s)", pgErr.ConstraintName)
+			return apperr.Wrap(err, apperr.NotFound, "a referenced object does not exist")
 		case checkViolation, notNullViolation:
-			return apperr.Wrap(err, apperr.BadUserInput, "value rejected (%s)", pgErr.ConstraintName)
-		case invalidTextRep:
+			return apperr.Wrap(err, apperr.BadUserInput, "value rejected")
+		case invalidTextRep, "22021", "54000":
 			return apperr.Wrap(err, apperr.BadUserInput, "malformed value")
+		case "57014", "57P01", "57P02", "57P03", "53300", "08000", "08003", "08006", "08001", "08004":
+			return unavailable(err)
 		}
+		return apperr.Wrap(err, apperr.Internal, "database error")
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	if errors.As(err, &ce) || errors.As(err, &ne) || pgconn.Timeout(err) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return unavailable(err)
 	}
 	return apperr.Wrap(err, apperr.Internal, "database error")
+}
+
+func unavailable(err error) error {
+	e := apperr.Wrap(err, apperr.ServiceUnavailable, "the database is temporarily unavailable; retry shortly")
+	e.Extensions = map[string]any{"retryAfter": 5}
+	return e
 }

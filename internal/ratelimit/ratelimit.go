@@ -1,15 +1,20 @@
 // Package ratelimit is a Redis-backed GCRA rate limiter shared by every
 // gateway instance (one atomic Lua script per check, no read-modify-write
-// race). Callers turn a denial into apperr THROTTLED with retryAfter.
+// race), with a per-instance in-memory fallback while Redis is down. It
+// returns apperr THROTTLED with retryAfter.
 package ratelimit
 
 import (
 	"context"
+	"log/slog"
 	"math"
+	"sync"
 	"time"
 
 	"cartograph/internal/apperr"
+	"cartograph/internal/metrics"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -33,17 +38,98 @@ redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil((new_tat - now) / 1000) + 10
 return {1, 0}
 `)
 
-// Limiter checks limits in Redis.
+// Limiter checks limits in Redis. When Redis is unreachable it falls back
+// to a per-instance in-memory GCRA with the same parameters (so each
+// instance admits at most the shared rate: degraded, never open, never
+// closed), logs the outage once, sets the fallback metric, and probes Redis
+// again every ProbeEvery; the first success switches back.
 type Limiter struct {
-	rdb *redis.Client
+	rdb redis.Cmdable
+	log *slog.Logger
+	// Timeout bounds one Redis round trip (default 200 ms): an outage costs
+	// a request at most this, and after the first failure nothing until
+	// the next probe.
+	Timeout time.Duration
+	// ProbeEvery is how often Redis is retried during an outage (default 1 s).
+	ProbeEvery time.Duration
+
+	mu        sync.Mutex
+	down      bool
+	nextProbe time.Time
+	local     *lru.Cache[string, int64] // key → theoretical arrival time (µs)
+	now       func() time.Time
 }
 
-// New returns a Limiter over rdb.
-func New(rdb *redis.Client) *Limiter { return &Limiter{rdb: rdb} }
+// localBuckets bounds the fallback's memory: least recently used buckets
+// are dropped (a dropped bucket starts full again).
+const localBuckets = 100_000
+
+// New returns a Limiter over rdb; log (may be nil) receives outage and
+// recovery lines.
+func New(rdb redis.Cmdable, log ...*slog.Logger) *Limiter {
+	l, _ := lru.New[string, int64](localBuckets)
+	lim := &Limiter{rdb: rdb, Timeout: 200 * time.Millisecond, ProbeEvery: time.Second, local: l, now: time.Now, log: slog.New(discard{})}
+	if len(log) > 0 && log[0] != nil {
+		lim.log = log[0]
+	}
+	return lim
+}
+
+type discard struct{}
+
+func (discard) Enabled(context.Context, slog.Level) bool  { return false }
+func (discard) Handle(context.Context, slog.Record) error { return nil }
+func (d discard) WithAttrs([]slog.Attr) slog.Handler      { return d }
+func (d discard) WithGroup(string) slog.Handler           { return d }
+
+// Degraded reports whether the limiter is running on per-instance memory.
+func (l *Limiter) Degraded() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.down
+}
+
+// useRedis says whether to try Redis now (not in an outage, or a probe is due).
+func (l *Limiter) useRedis() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.down {
+		return true
+	}
+	if now := l.now(); !now.Before(l.nextProbe) {
+		l.nextProbe = now.Add(l.ProbeEvery)
+		return true
+	}
+	return false
+}
+
+func (l *Limiter) setDown(err error) {
+	metrics.RedisError("ratelimit")
+	l.mu.Lock()
+	was := l.down
+	l.down, l.nextProbe = true, l.now().Add(l.ProbeEvery)
+	l.mu.Unlock()
+	if !was {
+		metrics.LimiterFallback(true)
+		l.log.Error("redis unreachable: rate limits fall back to per-instance memory until it returns", "err", err)
+	}
+}
+
+func (l *Limiter) setUp() {
+	l.mu.Lock()
+	was := l.down
+	l.down = false
+	l.mu.Unlock()
+	if was {
+		metrics.LimiterFallback(false)
+		l.log.Info("redis reachable again: rate limits are shared again")
+	}
+}
 
 // Allow admits one event for key at perMinute with a burst of perMinute/6
 // (at least 1). It returns THROTTLED with extensions.retryAfter (seconds)
-// when the caller must wait. A Redis failure is reported, not ignored.
+// when the caller must wait. It never fails for a Redis outage: it falls
+// back to this instance's memory instead.
 func (l *Limiter) Allow(ctx context.Context, key string, perMinute int) error {
 	if perMinute <= 0 || perMinute >= 60_000_000 {
 		return nil // off, or beyond one event per microsecond: unlimited
@@ -51,17 +137,52 @@ func (l *Limiter) Allow(ctx context.Context, key string, perMinute int) error {
 	interval := int64(time.Minute/time.Microsecond) / int64(perMinute)
 	burst := int64(math.Max(1, float64(perMinute)/6))
 	tolerance := interval * burst
-	res, err := gcra.Run(ctx, l.rdb, []string{"rl:" + key}, interval, tolerance).Int64Slice()
-	if err != nil {
-		return apperr.Wrap(err, apperr.Internal, "rate limiter unavailable")
+	var wait int64
+	if l.useRedis() {
+		rctx, cancel := context.WithTimeout(ctx, l.Timeout)
+		res, err := gcra.Run(rctx, l.rdb, []string{"rl:" + key}, interval, tolerance).Int64Slice()
+		cancel()
+		switch {
+		case err == nil:
+			l.setUp()
+			if res[0] == 1 {
+				return nil
+			}
+			wait = res[1]
+		case ctx.Err() != nil:
+			return apperr.Wrap(ctx.Err(), apperr.Throttled, "request cancelled")
+		default:
+			l.setDown(err)
+			wait = l.localAllow(key, interval, tolerance)
+		}
+	} else {
+		wait = l.localAllow(key, interval, tolerance)
 	}
-	if res[0] == 1 {
+	if wait <= 0 {
 		return nil
 	}
-	retry := int(math.Ceil(float64(res[1]) / 1e6))
+	retry := int(math.Ceil(float64(wait) / 1e6))
 	e := apperr.New(apperr.Throttled, "too many requests; retry after %ds", retry)
 	e.Extensions = map[string]any{"retryAfter": retry}
 	return e
+}
+
+// localAllow is the GCRA script on this instance's memory; it returns 0
+// when admitted, else the wait in µs.
+func (l *Limiter) localAllow(key string, interval, tolerance int64) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now().UnixMicro()
+	tat, ok := l.local.Get(key)
+	if !ok || tat < now {
+		tat = now
+	}
+	newTat := tat + interval
+	if allowAt := newTat - tolerance - interval; allowAt > now {
+		return allowAt - now
+	}
+	l.local.Add(key, newTat)
+	return 0
 }
 
 // Key joins parts into a limiter key.

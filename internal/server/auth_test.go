@@ -257,8 +257,14 @@ func TestSessionTokensAreVerified(t *testing.T) {
 	if err := e.db.Pool.QueryRow(context.Background(), `SELECT id::text FROM shops WHERE handle = 'apparel'`).Scan(&shopID); err != nil {
 		t.Fatal(err)
 	}
+	// The forged tokens name the real owner: a token for a staff id that
+	// does not exist is refused for that reason alone (issue 9).
+	var ownerID string
+	if err := e.db.Pool.QueryRow(context.Background(), `SELECT id::text FROM staff_users WHERE email = 'owner@apparel.example'`).Scan(&ownerID); err != nil {
+		t.Fatal(err)
+	}
 	claims := func(mut func(jwt.MapClaims)) jwt.MapClaims {
-		c := jwt.MapClaims{"iss": "cartograph", "aud": []string{"cartograph-api"}, "sub": "01a20084-0000-7000-8000-000000000000",
+		c := jwt.MapClaims{"iss": "cartograph", "aud": []string{"cartograph-api"}, "sub": ownerID,
 			"shop": shopID, "typ": "staff", "role": "owner", "scopes": []string{"apikeys:manage"},
 			"exp": time.Now().Add(time.Hour).Unix(), "iat": time.Now().Unix(), "jti": "x"}
 		if mut != nil {

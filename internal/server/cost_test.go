@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"cartograph/internal/auth"
 	"cartograph/internal/config"
+	"cartograph/internal/shop"
 )
 
 // strictCost sets Shopify Admin-like cost limits (the harness relaxes them).
@@ -292,3 +295,33 @@ fragment TypeRef on __Type {
   kind name
   ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } }
 }`
+
+// TestKeyCostLimit: a key created with its own cost budget
+// (keys create --cost-limit) is throttled by it, not by the default.
+func TestKeyCostLimit(t *testing.T) {
+	e := newEnvWith(t, 0, func(c *config.Config) { c.CostRestoreRate = 1 })
+	ctx := context.Background()
+	sh, err := shop.NewResolver(e.db.App, "", "", 0).ByHandle(ctx, "apparel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, plain, ues, err := auth.NewKeyAdmin(e.db.App, nil, 1000).CreateKey(ctx, sh, auth.KeyInput{Kind: "secret", Scopes: []string{"catalog:read"}, CostLimit: 100}, nil)
+	if err != nil || len(ues) > 0 {
+		t.Fatalf("create: %v %+v", err, ues)
+	}
+	doc := queryBody(`{ products(first: 30) { nodes { id } } }`)
+	var last *costResponse
+	for i := 0; i < 6; i++ {
+		last = costPost(t, e.srv.URL, doc, map[string]string{"X-Api-Key": plain})
+		if last.status == http.StatusTooManyRequests {
+			break
+		}
+	}
+	if last.status != http.StatusTooManyRequests || last.Extensions.Cost == nil && last.Errors[0].Extensions["cost"] == nil {
+		t.Fatalf("a key with a 100-point budget was not throttled: %s", last.raw)
+	}
+	// The default budget (10,000,000 here) still serves anonymous callers.
+	if r := costPost(t, e.srv.URL, doc, nil); r.status != 200 {
+		t.Fatalf("anonymous caller: %s", r.raw)
+	}
+}

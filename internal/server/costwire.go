@@ -30,6 +30,9 @@ func costLimits(cfg config.Config) func(ctx context.Context) []cost.Limit {
 		if trusted(p) {
 			max = float64(max2(cfg.CostBucketMax, cfg.MaxQueryCostTrusted))
 		}
+		if p.CostLimit > 0 { // the key's own budget (keys create --cost-limit)
+			max = float64(p.CostLimit)
+		}
 		limits := []cost.Limit{{Key: key, Max: max, RestorePerSec: float64(cfg.CostRestoreRate)}}
 		if sh, err := shop.FromContext(ctx); err == nil {
 			limits = append(limits, cost.Limit{Key: "shop:" + sh.ID.String(), Max: float64(cfg.ShopCostBucketMax), RestorePerSec: float64(cfg.ShopCostRestoreRate)})

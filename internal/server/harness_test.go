@@ -125,6 +125,7 @@ func startServer(t *testing.T, db *testdb.DB, logs io.Writer, tune func(*config.
 	// Generous limits: tests that exercise throttling set their own.
 	cfg.RateLimitAnon, cfg.RateLimitCustomer, cfg.RateLimitStaff, cfg.RateLimitKey = 1_000_000, 1_000_000, 1_000_000, 1_000_000
 	cfg.LoginPerMinute = 1000
+	cfg.AuthFailPerMinute = 1_000_000 // TestCheapRejections sets its own
 	// Generous cost limits too (the catalog tests ask for big pages); the
 	// cost tests run with the production defaults.
 	cfg.MaxQueryCost, cfg.MaxQueryCostTrusted = 1_000_000, 1_000_000

@@ -1,13 +1,16 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"cartograph/internal/apperr"
 	"cartograph/internal/auth"
@@ -113,6 +116,9 @@ func withAuth(g *auth.Gateway, next http.Handler) http.Handler {
 				status = http.StatusUnauthorized
 			case apperr.ShopNotFound:
 				status = http.StatusNotFound
+			case apperr.ServiceUnavailable:
+				status = http.StatusServiceUnavailable
+				w.Header().Set("Retry-After", "5")
 			case apperr.Throttled:
 				status = http.StatusTooManyRequests
 				if ra, ok := ae.Extensions["retryAfter"].(int); ok {
@@ -135,6 +141,24 @@ func withBodyLimit(limit int64, next http.Handler) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		if r.Method == http.MethodPost {
+			// Read the (bounded) body once to refuse invalid UTF-8 before
+			// JSON decoding silently turns it into U+FFFD.
+			b, err := io.ReadAll(r.Body)
+			if err != nil {
+				if _, ok := err.(*http.MaxBytesError); ok {
+					writeError(w, http.StatusRequestEntityTooLarge, apperr.BadUserInput, "request body too large", nil)
+				} else {
+					writeError(w, http.StatusBadRequest, apperr.BadUserInput, "could not read request body", nil)
+				}
+				return
+			}
+			if !utf8.Valid(b) {
+				writeError(w, http.StatusBadRequest, apperr.BadUserInput, "request body is not valid UTF-8", nil)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(b))
+		}
 		next.ServeHTTP(w, r)
 	})
 }

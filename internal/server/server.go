@@ -28,10 +28,12 @@ import (
 	"cartograph/internal/config"
 	"cartograph/internal/cost"
 	"cartograph/internal/customers"
+	"cartograph/internal/events"
 	"cartograph/internal/graphiql"
 	"cartograph/internal/idempotency"
 	"cartograph/internal/inventory"
 	"cartograph/internal/loaders"
+	"cartograph/internal/metrics"
 	"cartograph/internal/orders"
 	"cartograph/internal/payments"
 	"cartograph/internal/pg"
@@ -68,12 +70,15 @@ type Server struct {
 	deps    Deps
 	handler http.Handler
 	keys    *auth.Keys
+	limiter *ratelimit.Limiter
 	// Orders is the order service (webhooks, sweeper; exposed for tests).
 	Orders *orders.Service
 	// Checkout is the checkout service (exposed for fault tests).
 	Checkout *checkout.Service
 	// Provider is the payment provider in use.
 	Provider payments.Provider
+	// Events relays inventory changes and serves subscriptions.
+	Events   *events.Hub
 	requests atomic.Int64
 }
 
@@ -94,7 +99,8 @@ func New(d Deps) (*Server, error) {
 		d.Log.Warn("JWT_KEYS is not set: using a random per-process signing key (sessions end on restart and are not shared between instances)")
 	}
 	shops := shop.NewResolver(d.DB, d.Config.BaseDomain, d.Config.DefaultShop, d.Config.ShopCacheTTL)
-	limiter := ratelimit.New(d.Redis)
+	limiter := ratelimit.New(d.Redis, d.Log)
+	s.limiter = limiter
 	s.keys = auth.NewKeys(d.DB)
 	authSvc := auth.NewService(d.DB, d.Redis, signer, s.keys, limiter, auth.Settings{
 		StaffTokenTTL: d.Config.StaffTokenTTL, RefreshTokenTTL: d.Config.RefreshTokenTTL, CustomerTokenTTL: d.Config.CustomerTokenTTL,
@@ -102,7 +108,8 @@ func New(d Deps) (*Server, error) {
 	})
 	custSvc := customers.New(d.DB, limiter, d.Config.LoginPerMinute*4)
 	authSvc.UseCustomers(custSvc)
-	gateway := &auth.Gateway{Shops: shops, Keys: s.keys, Signer: signer, Auth: authSvc, Limiter: limiter,
+	auth.SetPasswordConcurrency(d.Config.PasswordConcurrency, d.Config.PasswordQueue)
+	gateway := &auth.Gateway{Shops: shops, Keys: s.keys, Signer: signer, Auth: authSvc, Limiter: limiter, FailPerMinute: d.Config.AuthFailPerMinute,
 		Limits: auth.Limits{Anonymous: d.Config.RateLimitAnon, Customer: d.Config.RateLimitCustomer, Staff: d.Config.RateLimitStaff}}
 	var provider payments.Provider = payments.Manual{}
 	if d.Config.StripeSecretKey != "" {
@@ -112,12 +119,18 @@ func New(d Deps) (*Server, error) {
 	idem := idempotency.New(d.DB)
 	idem.Lease = d.Config.IdempotencyLease
 	carts := cart.New(d.Redis, cat, d.Config.CartMaxQuantity, d.Config.BaseDomain, d.Config.CheckoutURLTemplate)
+	carts.MaxLines = d.Config.CartMaxLines
 	s.Orders = orders.NewService(d.DB, provider, idem, carts, d.Log)
 	checkoutSvc := checkout.New(d.DB, s.Orders, carts, provider, idem, d.Log, d.Config.ReservationTTL)
+	invSvc := inventory.New(d.DB, idem)
+	s.Events = events.New(d.DB, d.Redis, invSvc, d.Log)
+	invSvc.OnCommit = func(_ context.Context, shopID uuid.UUID) { s.Events.Kick(shopID) }
 	s.Checkout = checkoutSvc
 	res := &graph.Resolver{Catalog: cat, Auth: authSvc, CustomerService: custSvc, BaseDomain: d.Config.BaseDomain,
 		CartService: carts, CheckoutService: checkoutSvc, OrderService: s.Orders}
+	res.Inventory, res.Events = invSvc, s.Events
 	gql := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: res, Directives: generated.DirectiveRoot{
+		InContext: graph.InContext,
 		HasPermission: func(ctx context.Context, _ any, next graphql.Resolver, scopes []string) (any, error) {
 			if err := auth.Require(ctx, scopes...); err != nil {
 				return nil, err
@@ -127,6 +140,7 @@ func New(d Deps) (*Server, error) {
 	}}))
 	gql.AddTransport(transport.Options{})
 	gql.AddTransport(transport.GET{})
+	addSubscriptionTransports(gql, gateway, d.Config.AllowedOrigins) // before POST
 	gql.AddTransport(postJSON{})
 	gql.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	if d.Config.Introspection {
@@ -148,7 +162,8 @@ func New(d Deps) (*Server, error) {
 		gql.Use(cost.NewExtension(cost.ExtensionConfig{Buckets: cost.NewBuckets(d.Redis), Limits: costLimits(d.Config), MaxCost: costMax(d.Config), Log: d.Log}))
 	}
 	if d.Config.PublicCacheTTL > 0 {
-		pc := respcache.New(d.Redis, d.Config.PublicCacheTTL, 10000)
+		pc := respcache.New(d.Redis, d.Config.PublicCacheTTL, d.Config.PublicCacheMaxBytes)
+		pc.Down = limiter.Degraded
 		gql.Use(pc)
 		onStock := func(ctx context.Context, shopID uuid.UUID, _ []inventory.Level) {
 			if err := pc.Invalidate(context.WithoutCancel(ctx), shopID); err != nil {
@@ -157,6 +172,8 @@ func New(d Deps) (*Server, error) {
 		}
 		s.Orders.OnStock, checkoutSvc.OnStock = onStock, onStock
 	}
+	s.Orders.OnStock, checkoutSvc.OnStock = s.Events.Chain(s.Orders.OnStock), s.Events.Chain(checkoutSvc.OnStock)
+	gql.Use(observer{})
 	gql.SetErrorPresenter(presentError(d.Log))
 	gql.SetRecoverFunc(recoverPanic(d.Log))
 
@@ -168,6 +185,10 @@ func New(d Deps) (*Server, error) {
 	api = withAuth(gateway, api)
 	api = withBodyLimit(d.Config.MaxBodyBytes, api)
 	api = withTimeout(d.Config.RequestTimeout, api)
+	api = withSubscriptions(gateway, func(h http.Handler) http.Handler { return loaders.Middleware(cat, custSvc, d.Config.LoaderWait, h) }, d.Config.MaxBodyBytes,
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.requests.Add(1); gql.ServeHTTP(w, r) }), api)
+	api = withObserve(api)
+	api = withCORS(d.Config.AllowedOrigins, api)
 
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", api)
@@ -183,6 +204,7 @@ func New(d Deps) (*Server, error) {
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
+	mux.Handle("GET /metrics", metrics.Handler())
 	mux.Handle("POST /webhooks/stripe", payments.StripeWebhook(d.Config.StripeWebhookSecret, d.Config.WebhookTolerance, s.Orders, d.Log))
 	if d.Config.DebugStats {
 		mux.HandleFunc("GET /debug/sqlstats", func(w http.ResponseWriter, _ *http.Request) {
@@ -202,6 +224,7 @@ func New(d Deps) (*Server, error) {
 // last-use flushing and the reservation sweeper (safe on every instance).
 func (s *Server) Background(ctx context.Context) {
 	go s.Orders.RunSweeper(ctx, s.deps.Config.SweepInterval)
+	go s.Events.RunRelay(ctx, time.Second)
 	s.keys.RunFlusher(ctx, 2*time.Second, func(err error) {
 		s.deps.Log.Warn("api key last-use flush failed", "err", err)
 	})
@@ -213,14 +236,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	status := map[string]string{"postgres": "ok", "redis": "ok"}
-	code := http.StatusOK
-	if err := s.deps.DB.Ping(ctx); err != nil {
-		status["postgres"], code = "unreachable", http.StatusServiceUnavailable
-	}
-	if err := s.deps.Redis.Ping(ctx).Err(); err != nil {
-		status["redis"], code = "unreachable", http.StatusServiceUnavailable
-	}
+	status, code := s.readiness(ctx)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(status)

@@ -16,13 +16,13 @@ import (
 
 // tenantTables must list every table with a shop_id column; the test
 // derives the real list from the catalog and fails on any difference.
-var tenantTables = []string{"api_keys", "collection_products", "collections", "customers", "idempotency_keys", "images", "inventory_levels",
-	"order_events", "order_lines", "order_reservations", "orders", "product_options", "products", "refunds", "shop_order_counters",
+var tenantTables = []string{"api_keys", "collection_products", "collections", "customers", "idempotency_keys", "images", "inventory_ledger", "inventory_levels", "inventory_sequences",
+	"order_events", "order_lines", "order_reservations", "orders", "product_options", "products", "refunds", "session_revocations", "shop_order_counters",
 	"staff_memberships", "staff_refresh_tokens", "variants", "warehouses"}
 
 // unfilled are tenant tables the fixture leaves empty (no refund or
 // refresh token is made); RLS is still checked on them.
-var unfilled = map[string]bool{"staff_refresh_tokens": true, "refunds": true}
+var unfilled = map[string]bool{"staff_refresh_tokens": true, "refunds": true, "session_revocations": true}
 
 func TestRowLevelSecurity(t *testing.T) {
 	e := newEnv(t, 0)
@@ -192,6 +192,8 @@ func TestCrossTenantMatrix(t *testing.T) {
 	}
 	bOrder := bOut.CheckoutBegin.Order.ID
 	bLine := strings.Replace(bVariantStocked, "ProductVariant", "CartLine", 1)
+	bWarehouses := e.warehouses(t, "electronics")
+	bWarehouse, bWarehouse2 := bWarehouses[0], bWarehouses[1]
 
 	// Principals of shop A.
 	staffA := e.staffToken(t, "apparel")
@@ -260,6 +262,36 @@ func TestCrossTenantMatrix(t *testing.T) {
 		"orderFulfill":  {`mutation($id: ID!) { orderFulfill(id: $id) { order { id } } }`, map[string]any{"id": bOrder}, denied},
 		"orderCancel":   {`mutation($id: ID!) { orderCancel(id: $id, reason: "x") { order { id } } }`, map[string]any{"id": bOrder}, denied},
 		"orderRefund":   {`mutation($id: ID!) { orderRefund(id: $id, idempotencyKey: "x") { order { id } } }`, map[string]any{"id": bOrder}, denied},
+		// Content and localization (content.graphqls, localization.graphqls): shop A's own, never B's name, host or markets.
+		"menu":         {`{ menu(handle: "main-menu") { title items { title url } } }`, nil, func(r *gqlResponse) bool { return noB(r) && !strings.Contains(string(r.Data), "electronics") }},
+		"page":         {`{ page(handle: "about") { title body onlineStoreUrl } }`, nil, func(r *gqlResponse) bool { return noB(r) && !strings.Contains(string(r.Data), "electronics") }},
+		"pageByHandle": {`{ pageByHandle(handle: "about") { title body } }`, nil, noB},
+		"pages":        {`{ pages(first: 250) { nodes { title body } } }`, nil, noB},
+		"blog":         {`{ blog(handle: "news") { id } }`, nil, nullOr("blog")},
+		"blogs":        {`{ blogs(first: 250) { nodes { id } } }`, nil, noB},
+		"articles":     {`{ articles(first: 250) { nodes { id } } }`, nil, noB},
+		"localization": {`{ localization { country { isoCode } availableCountries { isoCode } } }`, nil, func(r *gqlResponse) bool { return noB(r) && !strings.Contains(string(r.Data), `"DE"`) }},
+		// Cart metadata mutations: shop B's cart is unknown in shop A.
+		"cartNoteUpdate":          {`mutation($c: ID!) { cartNoteUpdate(cartId: $c, note: "x") { cart { id } } }`, map[string]any{"c": bCart}, denied},
+		"cartAttributesUpdate":    {`mutation($c: ID!) { cartAttributesUpdate(cartId: $c, attributes: [{key: "k", value: "v"}]) { cart { id } } }`, map[string]any{"c": bCart}, denied},
+		"cartDiscountCodesUpdate": {`mutation($c: ID!) { cartDiscountCodesUpdate(cartId: $c, discountCodes: ["X"]) { cart { id } } }`, map[string]any{"c": bCart}, denied},
+		"cartGiftCardCodesUpdate": {`mutation($c: ID!) { cartGiftCardCodesUpdate(cartId: $c, giftCardCodes: ["X"]) { cart { id } } }`, map[string]any{"c": bCart}, denied},
+		"cartGiftCardCodesAdd":    {`mutation($c: ID!) { cartGiftCardCodesAdd(cartId: $c, giftCardCodes: ["X"]) { cart { id } } }`, map[string]any{"c": bCart}, denied},
+		"cartGiftCardCodesRemove": {`mutation($c: ID!) { cartGiftCardCodesRemove(cartId: $c, appliedGiftCardIds: ["gid://shopify/AppliedGiftCard/1"]) { cart { id } } }`, map[string]any{"c": bCart}, denied},
+		// Inventory (inventory.graphqls): shop B's variants and warehouses are unknown in shop A.
+		"inventoryLevels": {`query($v: ID!) { inventoryLevels(first: 250, variantIds: [$v]) { nodes { onHand } } }`, map[string]any{"v": bVariantStocked},
+			func(r *gqlResponse) bool { return denied(r) || string(r.Data) == `{"inventoryLevels":{"nodes":[]}}` }},
+		"inventoryHistory": {`query($v: ID!) { inventoryHistory(variantId: $v, first: 250) { nodes { sequence } } }`, map[string]any{"v": bVariantStocked},
+			func(r *gqlResponse) bool { return denied(r) || string(r.Data) == `{"inventoryHistory":{"nodes":[]}}` }},
+		"inventoryAdjustQuantities": {`mutation($v: ID!, $w: ID!) { inventoryAdjustQuantities(input: {name: "available", reason: "correction", changes: [{inventoryItemId: $v, locationId: $w, delta: 5, changeFromQuantity: 19}]}, idempotencyKey: "xt-adjust") { inventoryAdjustmentGroup { id } } }`,
+			map[string]any{"v": bVariantStocked, "w": bWarehouse}, nullOr("inventoryAdjustmentGroup")},
+		"inventorySetQuantities": {`mutation($v: ID!, $w: ID!) { inventorySetQuantities(input: {name: "on_hand", reason: "correction", quantities: [{inventoryItemId: $v, locationId: $w, quantity: 0, changeFromQuantity: 20}]}, idempotencyKey: "xt-set") { inventoryAdjustmentGroup { id } } }`,
+			map[string]any{"v": bVariantStocked, "w": bWarehouse}, nullOr("inventoryAdjustmentGroup")},
+		"inventoryTransfer": {`mutation($v: ID!, $w: ID!, $w2: ID!) { inventoryTransfer(input: {inventoryItemId: $v, fromLocationId: $w, toLocationId: $w2, quantity: 1, changeFromQuantity: 19}, idempotencyKey: "xt-transfer") { inventoryAdjustmentGroup { id } } }`,
+			map[string]any{"v": bVariantStocked, "w": bWarehouse, "w2": bWarehouse2}, nullOr("inventoryAdjustmentGroup")},
+		// Over POST a subscription is refused; over websockets see TestInventorySubscriptionAuth.
+		"inventoryChanged": {`subscription($v: ID!) { inventoryChanged(variantIds: [$v], since: 0) { sequence } }`, map[string]any{"v": bVariantStocked},
+			func(r *gqlResponse) bool { return !strings.Contains(string(r.Data), "sequence") }},
 	}
 
 	schema := generated.NewExecutableSchema(generated.Config{}).Schema()

@@ -18,6 +18,7 @@ import (
 	"cartograph/internal/relay"
 
 	"github.com/google/uuid"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -70,7 +71,8 @@ type entry struct {
 
 // Resolver finds shops by handle or domain with a short in-process cache,
 // so resolving the tenant costs no SQL on the hot path. Negative results are
-// cached too (an unknown Host cannot be used to hammer the database).
+// cached too, in a separate bounded cache (an unknown Host cannot be used
+// to hammer the database, nor to flush the known shops).
 type Resolver struct {
 	q          *dbq.Queries
 	baseDomain string
@@ -78,15 +80,31 @@ type Resolver struct {
 	ttl        time.Duration
 	mu         sync.RWMutex
 	cache      map[string]entry
-	now        func() time.Time
+	// misses caches unknown handles/hosts apart from cache, bounded, so a
+	// flood of distinct misses evicts only other misses.
+	misses *lru.Cache[string, time.Time]
+	now    func() time.Time
 }
+
+// maxMisses bounds the negative cache; maxShops the positive one.
+const (
+	maxMisses = 10000
+	maxShops  = 100000
+)
 
 // NewResolver returns a Resolver. baseDomain enables <handle>.<baseDomain>;
 // fallback (may be empty) is the shop handle used when nothing in the
 // request names one — for local development only.
 func NewResolver(db dbq.DBTX, baseDomain, fallback string, ttl time.Duration) *Resolver {
 	return &Resolver{q: dbq.New(db), baseDomain: strings.ToLower(baseDomain), fallback: fallback, ttl: ttl,
-		cache: map[string]entry{}, now: time.Now}
+		cache: map[string]entry{}, misses: must(lru.New[string, time.Time](maxMisses)), now: time.Now}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
 
 // ByHandle returns the shop with handle (cached like Resolve).
@@ -145,10 +163,10 @@ func (r *Resolver) lookup(ctx context.Context, kind, key string) (*Shop, error) 
 	e, ok := r.cache[ck]
 	r.mu.RUnlock()
 	if ok && now.Before(e.expires) {
-		if e.shop == nil {
-			return nil, unknown(kind, key)
-		}
 		return e.shop, nil
+	}
+	if until, ok := r.misses.Get(ck); ok && now.Before(until) {
+		return nil, unknown(kind, key)
 	}
 	var s dbq.Shop
 	var err error
@@ -172,17 +190,19 @@ func (r *Resolver) lookup(ctx context.Context, kind, key string) (*Shop, error) 
 		res = &Shop{s}
 	case errors.Is(err, pgx.ErrNoRows):
 	default:
-		return nil, apperr.Wrap(err, apperr.Internal, "resolving shop")
+		return nil, pg.MapError(err)
 	}
+	if res == nil {
+		r.misses.Add(ck, now.Add(r.ttl))
+		return nil, unknown(kind, key)
+	}
+	r.misses.Remove(ck)
 	r.mu.Lock()
-	if len(r.cache) > 10000 {
+	if len(r.cache) >= maxShops {
 		r.cache = map[string]entry{}
 	}
 	r.cache[ck] = entry{shop: res, expires: now.Add(r.ttl)}
 	r.mu.Unlock()
-	if res == nil {
-		return nil, unknown(kind, key)
-	}
 	return res, nil
 }
 

@@ -1,0 +1,52 @@
+package graph
+
+import (
+	"strconv"
+
+	"cartograph/internal/apperr"
+	"cartograph/internal/relay"
+
+	"github.com/google/uuid"
+)
+
+// maxFilterIDs bounds id-list arguments of inventory fields.
+const maxFilterIDs = 250
+
+// typedIDs parses a list of global ids of one type (nil for nil).
+func typedIDs(field, typ string, gids []string) ([]uuid.UUID, error) {
+	if gids == nil {
+		return nil, nil
+	}
+	if len(gids) > maxFilterIDs {
+		return nil, apperr.BadInput(field, "at most %d ids", maxFilterIDs)
+	}
+	out := make([]uuid.UUID, len(gids))
+	for i, g := range gids {
+		id, err := relay.ParseTypedID(field, typ, g)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = id
+	}
+	return out, nil
+}
+
+// itemLocation parses an inventory item (variant) and location (warehouse) id.
+func itemLocation(i int, list, item, location string) (uuid.UUID, uuid.UUID, error) {
+	prefix := "input."
+	if list != "" {
+		prefix += list + "." + strconv.Itoa(i) + "."
+	}
+	v, err := relay.ParseTypedID(prefix+"inventoryItemId", "ProductVariant", item)
+	if err != nil {
+		return uuid.Nil, uuid.Nil, err
+	}
+	l, err := relay.ParseTypedID(prefix+"locationId", "Warehouse", location)
+	if list == "" {
+		l, err = relay.ParseTypedID(prefix+"fromLocationId", "Warehouse", location)
+	}
+	if err != nil {
+		return uuid.Nil, uuid.Nil, err
+	}
+	return v, l, nil
+}

@@ -1,0 +1,146 @@
+package inventory
+
+import (
+	"context"
+	"time"
+
+	"cartograph/internal/auth"
+	"cartograph/internal/dbq"
+	"cartograph/internal/pg"
+	"cartograph/internal/relay"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Quantity names (Shopify's): staff write available and on_hand; reserved
+// is what checkouts hold for unpaid orders.
+const (
+	NameAvailable = "available"
+	NameOnHand    = "on_hand"
+	NameReserved  = "reserved"
+)
+
+// Change is one ledger row: a movement of one level, the quantities after
+// it, and why. Sequence orders a shop's changes without gaps, in commit
+// order. It is also the event internal/events relays and subscribers get.
+type Change struct {
+	ShopID      uuid.UUID `json:"s"`
+	Sequence    int64     `json:"q"`
+	VariantID   uuid.UUID `json:"v"`
+	ProductID   uuid.UUID `json:"p"`
+	WarehouseID uuid.UUID `json:"w"`
+	// Name is the quantity the movement is about; Delta its change.
+	Name  string `json:"n"`
+	Delta int    `json:"d"`
+	// OnHandDelta and ReservedDelta are the exact level changes, so the
+	// ledger sums to the level.
+	OnHandDelta   int       `json:"od"`
+	ReservedDelta int       `json:"rd"`
+	OnHand        int       `json:"oh"`
+	Reserved      int       `json:"r"`
+	Reason        string    `json:"rs"`
+	Actor         string    `json:"a"`
+	ReferenceURI  *string   `json:"u,omitempty"`
+	IdemKey       *string   `json:"k,omitempty"`
+	At            time.Time `json:"t"`
+}
+
+// Available is on hand minus reserved.
+func (c *Change) Available() int { return c.OnHand - c.Reserved }
+
+// QuantityAfterChange is the named quantity after the movement (Shopify's
+// InventoryChange.quantityAfterChange).
+func (c *Change) QuantityAfterChange() int {
+	switch c.Name {
+	case NameOnHand:
+		return c.OnHand
+	case NameReserved:
+		return c.Reserved
+	}
+	return c.Available()
+}
+
+// NodeID is the variant's global id (variants stand in for inventory items).
+func (c *Change) NodeID() string { return relay.GlobalID("ProductVariant", c.VariantID) }
+
+// ChangeOf maps a ledger row.
+func ChangeOf(r dbq.InventoryLedger) *Change {
+	return &Change{ShopID: r.ShopID, Sequence: r.Sequence, VariantID: r.VariantID, ProductID: r.ProductID, WarehouseID: r.WarehouseID,
+		Name: r.Name, Delta: int(r.Delta), OnHandDelta: int(r.OnHandDelta), ReservedDelta: int(r.ReservedDelta),
+		OnHand: int(r.OnHand), Reserved: int(r.Reserved), Reason: r.Reason, Actor: r.Actor,
+		ReferenceURI: r.ReferenceDocumentUri, IdemKey: r.IdempotencyKey, At: r.CreatedAt}
+}
+
+// meta is why a batch of movements happened.
+type meta struct {
+	Reason, Actor   string
+	RefURI, IdemKey *string
+}
+
+func actorOf(ctx context.Context) string {
+	return auth.FromContext(ctx).Ref()
+}
+
+func orderMeta(ctx context.Context, reason string, orderID uuid.UUID) meta {
+	ref := relay.GlobalID("Order", orderID)
+	return meta{Reason: reason, Actor: actorOf(ctx), RefURI: &ref}
+}
+
+// move is one ledger row to append.
+type move struct {
+	Level
+	Name  string
+	Delta int
+}
+
+func movesOf(levels []Level, name string) []move {
+	out := make([]move, 0, len(levels))
+	for _, l := range levels {
+		d := l.OnHandDelta
+		if name == NameReserved {
+			d = l.ReservedDelta
+		}
+		out = append(out, move{Level: l, Name: name, Delta: d})
+	}
+	return out
+}
+
+func ledgered(ctx context.Context, tx pgx.Tx, shopID uuid.UUID, m meta, name string, levels []Level, err error) ([]Level, error) {
+	if err != nil {
+		return nil, err
+	}
+	if err := appendLedger(ctx, tx, shopID, m, movesOf(levels, name)); err != nil {
+		return nil, err
+	}
+	return levels, nil
+}
+
+// appendLedger numbers moves from the shop's counter (locked until the
+// transaction ends) and writes their ledger and outbox rows. It runs last
+// in every movement, so the counter is held for as short as possible and
+// always after the level rows (one lock order: no deadlocks between
+// movements).
+func appendLedger(ctx context.Context, tx pgx.Tx, shopID uuid.UUID, m meta, moves []move) error {
+	if len(moves) == 0 {
+		return nil
+	}
+	q := dbq.New(tx)
+	last, err := q.InventorySequenceNext(ctx, dbq.InventorySequenceNextParams{ShopID: shopID, Cnt: int64(len(moves))})
+	if err != nil {
+		return pg.MapError(err)
+	}
+	p := dbq.InventoryLedgerAppendParams{ShopID: shopID, FirstSeq: last - int64(len(moves)) + 1, Reason: m.Reason, Actor: m.Actor,
+		ReferenceDocumentUri: m.RefURI, IdempotencyKey: m.IdemKey}
+	for _, mv := range moves {
+		p.VariantIds = append(p.VariantIds, mv.VariantID)
+		p.WarehouseIds = append(p.WarehouseIds, mv.WarehouseID)
+		p.Names = append(p.Names, mv.Name)
+		p.Deltas = append(p.Deltas, int32(mv.Delta))
+		p.OnHandDeltas = append(p.OnHandDeltas, int32(mv.OnHandDelta))
+		p.ReservedDeltas = append(p.ReservedDeltas, int32(mv.ReservedDelta))
+		p.OnHands = append(p.OnHands, int32(mv.OnHand))
+		p.Reserveds = append(p.Reserveds, int32(mv.Reserved))
+	}
+	return pg.MapError(q.InventoryLedgerAppend(ctx, p))
+}

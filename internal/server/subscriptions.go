@@ -1,0 +1,138 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"cartograph/internal/apperr"
+	"cartograph/internal/auth"
+
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	coderws "github.com/coder/websocket"
+)
+
+// Websocket close codes (graphql-transport-ws): 4403 refuses the
+// connection_init credentials — unlike gqlgen's default 1000, graphql-ws
+// clients do not reconnect in a tight loop on it.
+const (
+	closeForbidden = 4403
+	closeThrottled = 4429
+	closeInternal  = 1011
+)
+
+type wsCredsKey struct{}
+
+// addSubscriptionTransports registers the websocket (graphql-transport-ws
+// and legacy graphql-ws) and SSE transports; call it before the POST
+// transport, which would otherwise claim SSE requests.
+func addSubscriptionTransports(gql *handler.Server, g *auth.Gateway, origins []string) {
+	gql.AddTransport(transport.Websocket{
+		Implementation:        transport.CoderWebsocketImplementation{AcceptOptions: wsAcceptOptions(origins)},
+		InitFunc:              wsInit(g),
+		InitTimeout:           10 * time.Second,
+		KeepAlivePingInterval: 10 * time.Second,
+		PingPongInterval:      20 * time.Second,
+	})
+	gql.AddTransport(transport.SSE{KeepAlivePingInterval: 15 * time.Second})
+}
+
+// wsAcceptOptions allows the configured browser origins (same-origin and
+// non-browser clients, which send no Origin, are always allowed).
+func wsAcceptOptions(origins []string) coderws.AcceptOptions {
+	var o coderws.AcceptOptions
+	for _, origin := range origins {
+		if origin == "*" {
+			o.InsecureSkipVerify = true
+			continue
+		}
+		if u, err := url.Parse(origin); err == nil && u.Host != "" {
+			o.OriginPatterns = append(o.OriginPatterns, u.Host)
+		}
+	}
+	return o
+}
+
+// wsInit authenticates connection_init through the same auth.Gateway as
+// HTTP: payload keys (or a "headers" object, as Apollo's connectionParams
+// send) named like the HTTP headers — Authorization, X-Api-Key,
+// X-Shopify-Storefront-Access-Token, X-Shop-Handle — override the upgrade
+// request's headers. Refusals close with 4403 (4429 when throttled).
+func wsInit(g *auth.Gateway) transport.WebsocketInitFunc {
+	return func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+		creds, _ := ctx.Value(wsCredsKey{}).(auth.Credentials)
+		h := http.Header{}
+		for k, v := range creds.Header {
+			h[k] = v
+		}
+		set := func(m map[string]any) {
+			for k, v := range m {
+				if s, ok := v.(string); ok && len(s) <= 4096 {
+					switch http.CanonicalHeaderKey(k) {
+					case "Authorization", "X-Api-Key", "X-Shopify-Storefront-Access-Token", "X-Shop-Handle":
+						h.Set(k, s)
+					}
+				}
+			}
+		}
+		if hs, ok := p["headers"].(map[string]any); ok {
+			set(hs)
+		}
+		set(p)
+		creds.Header = h
+		out, err := g.Authenticate(ctx, creds)
+		if err != nil {
+			code := closeInternal
+			switch apperr.CodeOf(err) {
+			case apperr.Unauthenticated, apperr.ShopNotFound, apperr.Forbidden:
+				code = closeForbidden
+			case apperr.Throttled:
+				code = closeThrottled
+			}
+			msg := "internal error"
+			if ae, ok := apperr.As(err); ok && ae.Code != apperr.Internal {
+				msg = ae.Message
+			}
+			ctx = transport.WithWebsocketCloseCode(ctx, code)
+			return transport.AppendCloseReason(ctx, truncate(msg, 100)), nil, apperr.New(apperr.CodeOf(err), "%s", msg)
+		}
+		return out, nil, nil
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// isSubscriptionRequest reports a websocket upgrade or an SSE request.
+func isSubscriptionRequest(r *http.Request) bool {
+	return r.Header.Get("Upgrade") != "" ||
+		(r.Method == http.MethodPost && strings.Contains(r.Header.Get("Accept"), "text/event-stream"))
+}
+
+// withSubscriptions routes websocket upgrades and SSE requests to their own
+// chain: no request timeout (they are long-lived); SSE authenticates from
+// its headers like any request, websockets in connection_init (browsers
+// cannot set headers on an upgrade). Dataloaders and the body limit apply
+// to both.
+func withSubscriptions(g *auth.Gateway, loadersMW func(http.Handler) http.Handler, maxBody int64, gql http.Handler, next http.Handler) http.Handler {
+	sse := withBodyLimit(maxBody, withAuth(g, loadersMW(gql)))
+	ws := loadersMW(gql)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Header.Get("Upgrade") != "":
+			ctx := context.WithValue(r.Context(), wsCredsKey{}, auth.FromRequest(r))
+			ws.ServeHTTP(w, r.WithContext(ctx))
+		case isSubscriptionRequest(r):
+			sse.ServeHTTP(w, r)
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
+}
