@@ -171,6 +171,9 @@ func TestSubscriberGetsEverySequenceOnceInOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.adjust(t, 20) // nobody reads slow
+		// Give the relay (1 s poll) and the consumer time to fill the
+		// 4-event buffer and overflow it before anything is read.
+		time.Sleep(2500 * time.Millisecond)
 		deadline := time.After(10 * time.Second)
 		n := 0
 		for {
@@ -183,7 +186,6 @@ func TestSubscriberGetsEverySequenceOnceInOrder(t *testing.T) {
 					return
 				}
 				n++
-				time.Sleep(50 * time.Millisecond)
 			case <-deadline:
 				t.Fatal("the slow subscriber was never closed")
 			}
