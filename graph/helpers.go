@@ -62,7 +62,9 @@ func productChildren(opCtx *graphql.OperationContext, fields []graphql.Collected
 		case "featuredImage", "images":
 			c.Images = true
 		case "options":
-			c.Options = true
+			// ProductOption is @synchronous: its optionValues read the
+			// variants, so prime them with the options.
+			c.Options, c.Variants = true, true
 		case "collections":
 			c.Collections = true
 		}

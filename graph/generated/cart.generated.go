@@ -4825,7 +4825,7 @@ func (ec *executionContext) marshalNBaseCartLineConnection2ᚖcartographᚋgraph
 }
 
 func (ec *executionContext) marshalNBaseCartLineEdge2ᚕᚖcartographᚋgraphᚋmodelᚐBaseCartLineEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.BaseCartLineEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNBaseCartLineEdge2ᚖcartographᚋgraphᚋmodelᚐBaseCartLineEdge(ctx, sel, v[i])
@@ -4972,7 +4972,7 @@ func (ec *executionContext) marshalNCartGiftCardCodesUpdatePayload2ᚖcartograph
 }
 
 func (ec *executionContext) marshalNCartLine2ᚕᚖcartographᚋgraphᚋmodelᚐCartLineᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CartLine) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNCartLine2ᚖcartographᚋgraphᚋmodelᚐCartLine(ctx, sel, v[i])

@@ -3371,56 +3371,23 @@ func (ec *executionContext) _ProductOption(ctx context.Context, sel ast.Selectio
 		case "id":
 			out.Values[i] = ec._ProductOption_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "name":
 			out.Values[i] = ec._ProductOption_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "values":
 			out.Values[i] = ec._ProductOption_values(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "optionValues":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._ProductOption_optionValues(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._ProductOption_optionValues(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -3459,56 +3426,23 @@ func (ec *executionContext) _ProductOptionValue(ctx context.Context, sel ast.Sel
 		case "id":
 			out.Values[i] = ec._ProductOptionValue_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "name":
 			out.Values[i] = ec._ProductOptionValue_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "firstSelectableVariant":
 			out.Values[i] = ec._ProductOptionValue_firstSelectableVariant(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "swatch":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._ProductOptionValue_swatch(ctx, field, obj)
-				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._ProductOptionValue_swatch(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -3927,7 +3861,7 @@ func (ec *executionContext) _SelectedOption(ctx context.Context, sel ast.Selecti
 // region    ***************************** type.gotpl *****************************
 
 func (ec *executionContext) marshalNCollection2ᚕᚖcartographᚋinternalᚋcatalogᚐCollectionᚄ(ctx context.Context, sel ast.SelectionSet, v []*catalog.Collection) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNCollection2ᚖcartographᚋinternalᚋcatalogᚐCollection(ctx, sel, v[i])
@@ -3967,7 +3901,7 @@ func (ec *executionContext) marshalNCollectionEdge2cartographᚋinternalᚋcatal
 }
 
 func (ec *executionContext) marshalNCollectionEdge2ᚕcartographᚋinternalᚋcatalogᚐCollectionEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []catalog.CollectionEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNCollectionEdge2cartographᚋinternalᚋcatalogᚐCollectionEdge(ctx, sel, v[i])
@@ -4039,7 +3973,7 @@ func (ec *executionContext) marshalNImageEdge2ᚕcartographᚋinternalᚋcatalog
 }
 
 func (ec *executionContext) marshalNProduct2ᚕᚖcartographᚋinternalᚋcatalogᚐProductᚄ(ctx context.Context, sel ast.SelectionSet, v []*catalog.Product) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNProduct2ᚖcartographᚋinternalᚋcatalogᚐProduct(ctx, sel, v[i])
@@ -4079,7 +4013,7 @@ func (ec *executionContext) marshalNProductEdge2cartographᚋinternalᚋcatalog�
 }
 
 func (ec *executionContext) marshalNProductEdge2ᚕcartographᚋinternalᚋcatalogᚐProductEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []catalog.ProductEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNProductEdge2cartographᚋinternalᚋcatalogᚐProductEdge(ctx, sel, v[i])
@@ -4095,7 +4029,7 @@ func (ec *executionContext) marshalNProductEdge2ᚕcartographᚋinternalᚋcatal
 }
 
 func (ec *executionContext) marshalNProductOption2ᚕᚖcartographᚋinternalᚋcatalogᚐOptionᚄ(ctx context.Context, sel ast.SelectionSet, v []*catalog.Option) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNProductOption2ᚖcartographᚋinternalᚋcatalogᚐOption(ctx, sel, v[i])
@@ -4121,7 +4055,7 @@ func (ec *executionContext) marshalNProductOption2ᚖcartographᚋinternalᚋcat
 }
 
 func (ec *executionContext) marshalNProductOptionValue2ᚕᚖcartographᚋinternalᚋcatalogᚐOptionValueᚄ(ctx context.Context, sel ast.SelectionSet, v []*catalog.OptionValue) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNProductOptionValue2ᚖcartographᚋinternalᚋcatalogᚐOptionValue(ctx, sel, v[i])
@@ -4161,7 +4095,7 @@ func (ec *executionContext) marshalNProductPriceRange2ᚖcartographᚋinternal�
 }
 
 func (ec *executionContext) marshalNProductVariant2ᚕᚖcartographᚋinternalᚋcatalogᚐVariantᚄ(ctx context.Context, sel ast.SelectionSet, v []*catalog.Variant) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNProductVariant2ᚖcartographᚋinternalᚋcatalogᚐVariant(ctx, sel, v[i])
@@ -4201,7 +4135,7 @@ func (ec *executionContext) marshalNProductVariantEdge2cartographᚋinternalᚋc
 }
 
 func (ec *executionContext) marshalNProductVariantEdge2ᚕcartographᚋinternalᚋcatalogᚐVariantEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []catalog.VariantEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNProductVariantEdge2cartographᚋinternalᚋcatalogᚐVariantEdge(ctx, sel, v[i])
@@ -4309,7 +4243,7 @@ func (ec *executionContext) marshalOProduct2ᚕᚖcartographᚋinternalᚋcatalo
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNProduct2ᚖcartographᚋinternalᚋcatalogᚐProduct(ctx, sel, v[i])

@@ -5049,7 +5049,7 @@ input SelectedOptionInput {
 }
 
 "A product option (Size, Color) and its ordered values."
-type ProductOption implements Node {
+type ProductOption implements Node @synchronous {
   id: ID!
   name: String!
   values: [String!]!
@@ -5058,7 +5058,7 @@ type ProductOption implements Node {
 }
 
 "A value of a product option."
-type ProductOptionValue implements Node {
+type ProductOptionValue implements Node @synchronous {
   id: ID!
   name: String!
   "The first available variant with this value, else the first variant with it."

@@ -60,12 +60,28 @@ func (p *synchronous) GenerateCode(data *codegen.Data) error {
 			}
 		}
 	}
+	// An interface or union is inline when every type that implements it is.
+	abstract := map[string][]string{}
+	for name, i := range data.Interfaces {
+		for _, impl := range i.Implementors {
+			abstract[name] = append(abstract[name], impl.Name)
+		}
+	}
 	state := map[string]int{} // 1 visiting, 2 done
 	var visit func(name string) bool
 	visit = func(name string) bool {
 		o, ok := objs[name]
 		if !ok {
-			return false // interfaces, unions: leave gqlgen's behaviour
+			impls, isAbstract := abstract[name]
+			if !isAbstract || len(impls) == 0 {
+				return false
+			}
+			for _, impl := range impls {
+				if _, isObj := objs[impl]; !isObj || !visit(impl) {
+					return false
+				}
+			}
+			return true
 		}
 		switch state[name] {
 		case 1:
@@ -91,6 +107,13 @@ func (p *synchronous) GenerateCode(data *codegen.Data) error {
 	}
 	for name := range objs {
 		visit(name)
+	}
+	if os.Getenv("CODEGEN_DEBUG") != "" {
+		for name := range objs {
+			if !p.inline[name] {
+				fmt.Fprintln(os.Stderr, "not inline:", name, "concurrent:", objs[name].IsConcurrent())
+			}
+		}
 	}
 	return nil
 }
