@@ -91,6 +91,11 @@ func (r *orderResolver) Events(ctx context.Context, obj *orders.Order) ([]*order
 	return ptrs(obj.Events), nil
 }
 
+// Refunds is the resolver for the refunds field.
+func (r *orderResolver) Refunds(ctx context.Context, obj *orders.Order) ([]*orders.Refund, error) {
+	return ptrs(obj.Refunds), nil
+}
+
 // Customer is the resolver for the customer field.
 func (r *orderResolver) Customer(ctx context.Context, obj *orders.Order) (*customers.Customer, error) {
 	if obj.CustomerID == nil {
@@ -121,6 +126,11 @@ func (r *orderLineItemResolver) OriginalTotalPrice(ctx context.Context, obj *ord
 // Variant is the resolver for the variant field.
 func (r *orderLineItemResolver) Variant(ctx context.Context, obj *orders.LineItem) (*catalog.Variant, error) {
 	return loaders.For(ctx).VariantByID.Load(ctx, obj.VariantID)()
+}
+
+// Amount is the resolver for the amount field.
+func (r *orderRefundResolver) Amount(ctx context.Context, obj *orders.Refund) (*money.Money, error) {
+	return &money.Money{Minor: obj.Amount, Currency: orderOf(ctx)}, nil
 }
 
 // Order is the resolver for the order field.
@@ -161,8 +171,12 @@ func (r *Resolver) OrderEvent() generated.OrderEventResolver { return &orderEven
 // OrderLineItem returns generated.OrderLineItemResolver implementation.
 func (r *Resolver) OrderLineItem() generated.OrderLineItemResolver { return &orderLineItemResolver{r} }
 
+// OrderRefund returns generated.OrderRefundResolver implementation.
+func (r *Resolver) OrderRefund() generated.OrderRefundResolver { return &orderRefundResolver{r} }
+
 type (
 	orderResolver         struct{ *Resolver }
 	orderEventResolver    struct{ *Resolver }
 	orderLineItemResolver struct{ *Resolver }
+	orderRefundResolver   struct{ *Resolver }
 )

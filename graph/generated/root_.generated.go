@@ -34,6 +34,7 @@ type ResolverRoot interface {
 	Order() OrderResolver
 	OrderEvent() OrderEventResolver
 	OrderLineItem() OrderLineItemResolver
+	OrderRefund() OrderRefundResolver
 	Product() ProductResolver
 	ProductOption() ProductOptionResolver
 	ProductOptionValue() ProductOptionValueResolver
@@ -609,6 +610,7 @@ type ComplexityRoot struct {
 		NodeID               func(childComplexity int) int
 		Number               func(childComplexity int) int
 		PaymentProvider      func(childComplexity int) int
+		Refunds              func(childComplexity int) int
 		ReservationExpiresAt func(childComplexity int) int
 		ShippingAddress      func(childComplexity int) int
 		Status               func(childComplexity int) int
@@ -652,6 +654,17 @@ type ComplexityRoot struct {
 	OrderMutationPayload struct {
 		Order      func(childComplexity int) int
 		UserErrors func(childComplexity int) int
+	}
+
+	OrderRefund struct {
+		Actor       func(childComplexity int) int
+		Amount      func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		NodeID      func(childComplexity int) int
+		ProviderRef func(childComplexity int) int
+		Reason      func(childComplexity int) int
+		State       func(childComplexity int) int
+		UpdatedAt   func(childComplexity int) int
 	}
 
 	Page struct {
@@ -3176,6 +3189,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Order.PaymentProvider(childComplexity), true
+	case "Order.refunds":
+		if e.ComplexityRoot.Order.Refunds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.Refunds(childComplexity), true
 	case "Order.reservationExpiresAt":
 		if e.ComplexityRoot.Order.ReservationExpiresAt == nil {
 			break
@@ -3349,6 +3368,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OrderMutationPayload.UserErrors(childComplexity), true
+
+	case "OrderRefund.actor":
+		if e.ComplexityRoot.OrderRefund.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderRefund.Actor(childComplexity), true
+	case "OrderRefund.amount":
+		if e.ComplexityRoot.OrderRefund.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderRefund.Amount(childComplexity), true
+	case "OrderRefund.createdAt":
+		if e.ComplexityRoot.OrderRefund.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderRefund.CreatedAt(childComplexity), true
+	case "OrderRefund.id":
+		if e.ComplexityRoot.OrderRefund.NodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderRefund.NodeID(childComplexity), true
+	case "OrderRefund.providerReference":
+		if e.ComplexityRoot.OrderRefund.ProviderRef == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderRefund.ProviderRef(childComplexity), true
+	case "OrderRefund.reason":
+		if e.ComplexityRoot.OrderRefund.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderRefund.Reason(childComplexity), true
+	case "OrderRefund.state":
+		if e.ComplexityRoot.OrderRefund.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderRefund.State(childComplexity), true
+	case "OrderRefund.updatedAt":
+		if e.ComplexityRoot.OrderRefund.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderRefund.UpdatedAt(childComplexity), true
 
 	case "Page.body":
 		if e.ComplexityRoot.Page.Body == nil {
@@ -5704,6 +5772,8 @@ type Order implements Node {
   reservationExpiresAt: DateTime
   "Every status change: time, actor, note, payment reference."
   events: [OrderEvent!]! @listSize(assumedSize: 10)
+  "Every refund, recorded before the provider was asked (PENDING), then settled."
+  refunds: [OrderRefund!]! @listSize(assumedSize: 5)
   customer: Customer
   createdAt: DateTime!
   updatedAt: DateTime!
@@ -5786,6 +5856,21 @@ extend type Mutation {
   orderCancel(id: ID!, reason: String!, idempotencyKey: String): OrderMutationPayload! @cost(weight: 50) @hasPermission(scopes: ["orders:write"])
   "Refund all (amount omitted) or part of a paid order through the payment provider."
   orderRefund(id: ID!, amount: Decimal, reason: String, idempotencyKey: String!): OrderMutationPayload! @cost(weight: 50) @hasPermission(scopes: ["orders:write"])
+}
+
+enum RefundState { PENDING SUCCEEDED FAILED }
+
+"A refund of an order. PENDING: recorded and being paid out (retried with the same provider key until settled)."
+type OrderRefund {
+  id: ID!
+  amount: MoneyV2!
+  state: RefundState!
+  "The provider's refund id once it succeeded."
+  providerReference: String
+  reason: String!
+  actor: String!
+  createdAt: DateTime!
+  updatedAt: DateTime!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/schema.graphqls", Input: `# Root types and shared conventions. Each domain extends Query in its own file.
@@ -6948,6 +7033,8 @@ func (ec *executionContext) childFields_Order(ctx context.Context, field graphql
 		return ec.fieldContext_Order_reservationExpiresAt(ctx, field)
 	case "events":
 		return ec.fieldContext_Order_events(ctx, field)
+	case "refunds":
+		return ec.fieldContext_Order_refunds(ctx, field)
 	case "customer":
 		return ec.fieldContext_Order_customer(ctx, field)
 	case "createdAt":
@@ -7028,6 +7115,28 @@ func (ec *executionContext) childFields_OrderMutationPayload(ctx context.Context
 		return ec.fieldContext_OrderMutationPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OrderMutationPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_OrderRefund(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_OrderRefund_id(ctx, field)
+	case "amount":
+		return ec.fieldContext_OrderRefund_amount(ctx, field)
+	case "state":
+		return ec.fieldContext_OrderRefund_state(ctx, field)
+	case "providerReference":
+		return ec.fieldContext_OrderRefund_providerReference(ctx, field)
+	case "reason":
+		return ec.fieldContext_OrderRefund_reason(ctx, field)
+	case "actor":
+		return ec.fieldContext_OrderRefund_actor(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_OrderRefund_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_OrderRefund_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrderRefund", field.Name)
 }
 
 func (ec *executionContext) childFields_Page(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -49,6 +49,13 @@ func (s *Service) withDetails(ctx context.Context, shopID uuid.UUID, rows []dbq.
 	for _, e := range events {
 		by[e.OrderID].Events = append(by[e.OrderID].Events, eventFromRow(e))
 	}
+	refunds, err := s.q.RefundsByOrderIDs(ctx, dbq.RefundsByOrderIDsParams{ShopID: shopID, OrderIds: ids})
+	if err != nil {
+		return nil, pg.MapError(err)
+	}
+	for _, r := range refunds {
+		by[r.OrderID].Refunds = append(by[r.OrderID].Refunds, refundFromRow(r))
+	}
 	return out, nil
 }
 

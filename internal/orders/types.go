@@ -3,6 +3,7 @@ package orders
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 
 	"cartograph/internal/dbq"
@@ -69,8 +70,37 @@ type Order struct {
 	CreatedAt            time.Time
 	UpdatedAt            time.Time
 
-	Lines  []LineItem
-	Events []Event
+	Lines   []LineItem
+	Events  []Event
+	Refunds []Refund
+}
+
+// RefundState is where a refund stands (the GraphQL enum RefundState).
+type RefundState string
+
+// A refund's state in the API is its stored state (refunds.go's
+// RefundPending…) in upper case: PENDING, SUCCEEDED, FAILED.
+
+// Refund is one refund of an order, recorded before the provider was
+// called (see refunds.go).
+type Refund struct {
+	ID          uuid.UUID
+	OrderID     uuid.UUID
+	Amount      int64
+	State       RefundState
+	ProviderRef *string
+	Reason      string
+	Actor       string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// NodeID is the refund's global ID.
+func (r *Refund) NodeID() string { return relay.GlobalID("OrderRefund", r.ID) }
+
+func refundFromRow(r dbq.Refund) Refund {
+	return Refund{ID: r.ID, OrderID: r.OrderID, Amount: r.Amount, State: RefundState(strings.ToUpper(r.State)), ProviderRef: r.ProviderRef,
+		Reason: r.Reason, Actor: r.Actor, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }
 
 // NodeID is the order's global ID.
