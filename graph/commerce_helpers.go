@@ -7,6 +7,7 @@ import (
 
 	"cartograph/graph/model"
 	"cartograph/internal/apperr"
+	"cartograph/internal/auth"
 	"cartograph/internal/cart"
 	"cartograph/internal/loaders"
 	"cartograph/internal/localization"
@@ -72,14 +73,16 @@ func (r *Resolver) cartModel(ctx context.Context, c *cart.Cart, err error) (*mod
 		m.Lines = append(m.Lines, &model.CartLine{LineID: cart.LineID(c.Token, pl.Variant.ID), Quantity: pl.Quantity, Merchandise: pl.Variant,
 			Cost: lc, Attributes: []*model.Attribute{}})
 	}
-	if c.Email != "" {
+	// Holding a cart id is not a licence to read who the buyer is.
+	personal := auth.SeesPersonalData(ctx, c.CustomerID)
+	if c.Email != "" && personal {
 		m.BuyerIdentity.Email = &c.Email
 	}
 	// The buyer's country is the operation's @inContext country (or the
 	// shop's default) until buyer addresses are stored.
 	cc := model.CountryCode(localization.FromContext(ctx).Country)
 	m.BuyerIdentity.CountryCode = &cc
-	if c.CustomerID != nil {
+	if c.CustomerID != nil && personal {
 		if cu, err := l.CustomerByID.Load(ctx, *c.CustomerID)(); err == nil && cu != nil {
 			m.BuyerIdentity.Customer = cu
 		}

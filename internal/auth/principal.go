@@ -178,3 +178,18 @@ func OwnerOrStaff(ctx context.Context, customerID uuid.UUID, scopes ...string) e
 	}
 	return nil
 }
+
+// SeesPersonalData reports whether the caller may read the buyer's personal
+// data (email, name) on a record of customerID (nil: a guest's): staff and
+// secret keys act for the shop, and a customer sees their own. A public key
+// or an anonymous caller — anyone who holds a cart id — does not.
+func SeesPersonalData(ctx context.Context, customerID *uuid.UUID) bool {
+	p := FromContext(ctx)
+	switch {
+	case p.Kind == Staff, p.Kind == APIKey && p.KeyKind == "secret":
+		return true
+	case p.Kind == Customer:
+		return customerID != nil && *customerID == p.CustomerID
+	}
+	return false
+}
