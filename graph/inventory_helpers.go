@@ -41,10 +41,11 @@ func itemLocation(i int, list, item, location string) (uuid.UUID, uuid.UUID, err
 	if err != nil {
 		return uuid.Nil, uuid.Nil, err
 	}
-	l, err := relay.ParseTypedID(prefix+"locationId", "Warehouse", location)
-	if list == "" {
-		l, err = relay.ParseTypedID(prefix+"fromLocationId", "Warehouse", location)
+	field := "locationId"
+	if list == "" { // a transfer names its source location
+		field = "fromLocationId"
 	}
+	l, err := relay.ParseTypedID(prefix+field, "Warehouse", location)
 	if err != nil {
 		return uuid.Nil, uuid.Nil, err
 	}

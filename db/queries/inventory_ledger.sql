@@ -99,7 +99,3 @@ LIMIT @lim;
 
 -- name: InventoryWarehousesByIDs :many
 SELECT id, name, priority FROM warehouses WHERE shop_id = @shop_id AND id = ANY(@ids::uuid[]);
-
--- name: InventoryProductVariants :many
--- The variant ids of the given products (subscription filters).
-SELECT id FROM variants WHERE shop_id = @shop_id AND product_id = ANY(@product_ids::uuid[]);

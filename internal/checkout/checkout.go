@@ -120,7 +120,8 @@ func (s *Service) Begin(ctx context.Context, in BeginInput) (BeginResult, error)
 	if err != nil {
 		return BeginResult{}, err
 	}
-	if _, err := cart.ParseID("cartId", in.CartID); err != nil {
+	cartToken, err := cart.ParseID("cartId", in.CartID)
+	if err != nil {
 		return BeginResult{}, err
 	}
 	if ues := validate(in); len(ues) > 0 {
@@ -128,7 +129,7 @@ func (s *Service) Begin(ctx context.Context, in BeginInput) (BeginResult, error)
 	}
 	req := in
 	req.IdempotencyKey = ""
-	scope := idempotencyScope(ctx, in.CartID)
+	scope := idempotencyScope(ctx, cartToken)
 	return idempotency.Do(ctx, s.idem, sh.ID, scope, in.IdempotencyKey, "checkoutBegin", req,
 		func(ctx context.Context) (BeginResult, error) { return s.begin(ctx, sh, scope, in) })
 }
@@ -136,11 +137,10 @@ func (s *Service) Begin(ctx context.Context, in BeginInput) (BeginResult, error)
 // idempotencyScope namespaces checkout keys: per principal, and for public
 // (pk_) keys — shared by every shopper of a storefront — per cart too, so
 // two shoppers who both send "order-1" never collide.
-func idempotencyScope(ctx context.Context, cartID string) string {
+func idempotencyScope(ctx context.Context, cartToken string) string {
 	p := auth.FromContext(ctx)
 	if p.Kind == auth.APIKey && p.KeyKind == "public" {
-		tok, _ := cart.ParseID("cartId", cartID)
-		return p.Ref() + ":cart:" + tok
+		return p.Ref() + ":cart:" + cartToken
 	}
 	return p.Ref()
 }

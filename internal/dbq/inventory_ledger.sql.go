@@ -424,36 +424,6 @@ func (q *Queries) InventoryOutboxTryLock(ctx context.Context, lockKey string) (b
 	return pg_try_advisory_xact_lock, err
 }
 
-const inventoryProductVariants = `-- name: InventoryProductVariants :many
-SELECT id FROM variants WHERE shop_id = $1 AND product_id = ANY($2::uuid[])
-`
-
-type InventoryProductVariantsParams struct {
-	ShopID     uuid.UUID
-	ProductIds []uuid.UUID
-}
-
-// The variant ids of the given products (subscription filters).
-func (q *Queries) InventoryProductVariants(ctx context.Context, arg InventoryProductVariantsParams) ([]uuid.UUID, error) {
-	rows, err := q.db.Query(ctx, inventoryProductVariants, arg.ShopID, arg.ProductIds)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []uuid.UUID{}
-	for rows.Next() {
-		var id uuid.UUID
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		items = append(items, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const inventorySequenceNext = `-- name: InventorySequenceNext :one
 
 INSERT INTO inventory_sequences (shop_id, last_seq) VALUES ($1, $2::bigint)

@@ -89,8 +89,7 @@ type feed struct {
 }
 
 type sub struct {
-	ch      chan *inventory.Change
-	dropped bool
+	ch chan *inventory.Change
 }
 
 // New returns a Hub; nothing runs until the first Kick or subscriber.
@@ -386,7 +385,6 @@ func (h *Hub) dispatch(res []redis.XStream) {
 				select {
 				case s.ch <- c:
 				default: // too far behind: drop it; the client resumes with since
-					s.dropped = true
 					close(s.ch)
 					delete(fd.subs, s)
 				}

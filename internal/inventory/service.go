@@ -24,17 +24,16 @@ import (
 
 // User error codes of the staff movements (Shopify's where it has one).
 const (
-	CodeStale          = "CHANGE_FROM_QUANTITY_STALE"
-	CodeInvalidName    = "INVALID_QUANTITY_NAME"
-	CodeInvalidReason  = "INVALID_REASON"
-	CodeNotFound       = "NOT_FOUND"
-	CodeTooLow         = "INVALID_QUANTITY_TOO_LOW"
-	CodeTooHigh        = "INVALID_QUANTITY_TOO_HIGH"
-	CodeDuplicate      = "DUPLICATE_ITEM_LOCATION"
-	CodeSameLocation   = "SAME_LOCATION"
-	maxChanges         = 250
-	maxQuantity        = 1_000_000_000
-	defaultHistorySize = 50
+	CodeStale         = "CHANGE_FROM_QUANTITY_STALE"
+	CodeInvalidName   = "INVALID_QUANTITY_NAME"
+	CodeInvalidReason = "INVALID_REASON"
+	CodeNotFound      = "NOT_FOUND"
+	CodeTooLow        = "INVALID_QUANTITY_TOO_LOW"
+	CodeTooHigh       = "INVALID_QUANTITY_TOO_HIGH"
+	CodeDuplicate     = "DUPLICATE_ITEM_LOCATION"
+	CodeSameLocation  = "SAME_LOCATION"
+	maxChanges        = 250
+	maxQuantity       = 1_000_000_000
 )
 
 // Reasons are Shopify's inventory adjustment reasons.
@@ -473,12 +472,6 @@ func (s *Service) Since(ctx context.Context, shopID uuid.UUID, after, upto int64
 func (s *Service) LastSequence(ctx context.Context, shopID uuid.UUID) (int64, error) {
 	n, err := s.q.InventoryLastSequence(pg.WithShopID(ctx, shopID), shopID)
 	return n, pg.MapError(err)
-}
-
-// VariantsOfProducts returns the ids of the products' variants.
-func (s *Service) VariantsOfProducts(ctx context.Context, shopID uuid.UUID, productIDs []uuid.UUID) ([]uuid.UUID, error) {
-	ids, err := s.q.InventoryProductVariants(pg.WithShopID(ctx, shopID), dbq.InventoryProductVariantsParams{ShopID: shopID, ProductIds: productIDs})
-	return ids, pg.MapError(err)
 }
 
 // IsNode marks Warehouse as a GraphQL Node.

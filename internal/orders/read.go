@@ -130,19 +130,19 @@ func (s *Service) List(ctx context.Context, f Filter, p relay.Page) (relay.Conn[
 	if err != nil {
 		return none, pg.MapError(err)
 	}
-	if len(rows) > p.Limit {
-		rows = rows[:p.Limit+1] // keep the probe row for ForwardConn, skip its details
+	more := len(rows) > p.Limit
+	if more {
+		rows = rows[:p.Limit] // the probe row only says there is a next page
 	}
-	list, err := s.withDetails(ctx, sh.ID, rows[:min(len(rows), p.Limit)])
+	list, err := s.withDetails(ctx, sh.ID, rows)
 	if err != nil {
 		return none, err
 	}
-	if len(rows) > p.Limit {
-		list = append(list, nil)
-	}
-	return relay.ForwardConn(list, p.Limit, p.After != "", func(o *Order) string {
+	c := relay.ForwardConn(list, p.Limit, p.After != "", func(o *Order) string {
 		return relay.EncodeCursor("ORD", o.ID.String(), o.CreatedAt.UTC().Format(time.RFC3339Nano))
-	}), nil
+	})
+	c.PageInfo.HasNextPage = more
+	return c, nil
 }
 
 // CustomerOrders pages one customer's orders: the customer themself, or

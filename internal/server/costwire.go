@@ -26,14 +26,14 @@ func costLimits(cfg config.Config) func(ctx context.Context) []cost.Limit {
 		default:
 			key = p.Ref()
 		}
-		max := float64(cfg.CostBucketMax)
+		budget := float64(cfg.CostBucketMax)
 		if trusted(p) {
-			max = float64(max2(cfg.CostBucketMax, cfg.MaxQueryCostTrusted))
+			budget = float64(max(cfg.CostBucketMax, cfg.MaxQueryCostTrusted))
 		}
 		if p.CostLimit > 0 { // the key's own budget (keys create --cost-limit)
-			max = float64(p.CostLimit)
+			budget = float64(p.CostLimit)
 		}
-		limits := []cost.Limit{{Key: key, Max: max, RestorePerSec: float64(cfg.CostRestoreRate)}}
+		limits := []cost.Limit{{Key: key, Max: budget, RestorePerSec: float64(cfg.CostRestoreRate)}}
 		if sh, err := shop.FromContext(ctx); err == nil {
 			limits = append(limits, cost.Limit{Key: "shop:" + sh.ID.String(), Max: float64(cfg.ShopCostBucketMax), RestorePerSec: float64(cfg.ShopCostRestoreRate)})
 			limits[0].Key = sh.ID.String() + ":" + limits[0].Key
@@ -55,11 +55,4 @@ func costMax(cfg config.Config) func(ctx context.Context) int {
 
 func trusted(p *auth.Principal) bool {
 	return p.Kind == auth.Staff || (p.Kind == auth.APIKey && p.KeyKind == "secret")
-}
-
-func max2(a, b int) int {
-	if a > b {
-		return a
-	}
-	return b
 }
