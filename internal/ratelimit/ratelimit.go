@@ -68,19 +68,12 @@ const localBuckets = 100_000
 // recovery lines.
 func New(rdb redis.Cmdable, log ...*slog.Logger) *Limiter {
 	l, _ := lru.New[string, int64](localBuckets)
-	lim := &Limiter{rdb: rdb, Timeout: 200 * time.Millisecond, ProbeEvery: time.Second, local: l, now: time.Now, log: slog.New(discard{})}
+	lim := &Limiter{rdb: rdb, Timeout: 200 * time.Millisecond, ProbeEvery: time.Second, local: l, now: time.Now, log: slog.New(slog.DiscardHandler)}
 	if len(log) > 0 && log[0] != nil {
 		lim.log = log[0]
 	}
 	return lim
 }
-
-type discard struct{}
-
-func (discard) Enabled(context.Context, slog.Level) bool  { return false }
-func (discard) Handle(context.Context, slog.Record) error { return nil }
-func (d discard) WithAttrs([]slog.Attr) slog.Handler      { return d }
-func (d discard) WithGroup(string) slog.Handler           { return d }
 
 // Degraded reports whether the limiter is running on per-instance memory.
 func (l *Limiter) Degraded() bool {

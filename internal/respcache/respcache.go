@@ -72,22 +72,6 @@ func New(rdb redis.Cmdable, ttl time.Duration, maxBytes int64) *Cache {
 		order: list.New(), byKey: map[string]*list.Element{}}
 }
 
-// Bytes returns the bytes the cache holds (data plus overhead).
-func (c *Cache) Bytes() int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.expireLocked(c.now())
-	return c.bytes
-}
-
-// Len returns the number of entries held.
-func (c *Cache) Len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.expireLocked(c.now())
-	return c.order.Len()
-}
-
 func size(e *entry) int64 { return int64(len(e.data)+len(e.key)) + entryOverhead }
 
 func (c *Cache) removeLocked(el *list.Element) {
