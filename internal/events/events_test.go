@@ -143,7 +143,7 @@ func TestRelayIsEffectivelyOnce(t *testing.T) {
 func TestSubscriberGetsEverySequenceOnceInOrder(t *testing.T) {
 	f := newFixture(t)
 	h := f.hub()
-	f.inv.OnCommit = func(_ context.Context, id uuid.UUID) { h.Kick(id) }
+	f.inv.OnStock = h.Chain(nil)
 	since := int64(0)
 	ctx, cancel := context.WithCancel(f.ctx)
 	defer cancel()

@@ -48,9 +48,11 @@ type Service struct {
 	db   *pgxpool.Pool
 	q    *dbq.Queries
 	idem *idempotency.Store
-	// OnCommit is called after a movement committed (the relay wakes up).
-	OnCommit func(ctx context.Context, shopID uuid.UUID)
-	whCache  sync.Map // [shop, warehouse] → whEntry
+	// OnStock observes committed staff movements, like the observers of
+	// checkout and orders (the relay wakes up, the public cache drops the
+	// shop's responses).
+	OnStock Observer
+	whCache sync.Map // [shop, warehouse] → whEntry
 }
 
 // New returns a Service over the application pool.
@@ -173,8 +175,8 @@ func (s *Service) move(ctx context.Context, m Movement, key, op string) (Result,
 	if err != nil {
 		return Result{}, err
 	}
-	if res.Group != nil && len(res.Group.Changes) > 0 && s.OnCommit != nil {
-		s.OnCommit(ctx, sh.ID)
+	if res.Group != nil && len(res.Group.Changes) > 0 && s.OnStock != nil {
+		s.OnStock(ctx, sh.ID, nil)
 	}
 	return res, nil
 }

@@ -124,7 +124,6 @@ func New(d Deps) (*Server, error) {
 	checkoutSvc := checkout.New(d.DB, s.Orders, carts, provider, idem, d.Log, d.Config.ReservationTTL)
 	invSvc := inventory.New(d.DB, idem)
 	s.Events = events.New(d.DB, d.Redis, invSvc, d.Log)
-	invSvc.OnCommit = func(_ context.Context, shopID uuid.UUID) { s.Events.Kick(shopID) }
 	s.Checkout = checkoutSvc
 	res := &graph.Resolver{Catalog: cat, Auth: authSvc, CustomerService: custSvc, BaseDomain: d.Config.BaseDomain,
 		CartService: carts, CheckoutService: checkoutSvc, OrderService: s.Orders}
@@ -161,18 +160,21 @@ func New(d Deps) (*Server, error) {
 	} else {
 		gql.Use(cost.NewExtension(cost.ExtensionConfig{Buckets: cost.NewBuckets(d.Redis), Limits: costLimits(d.Config), MaxCost: costMax(d.Config), Log: d.Log}))
 	}
+	var invalidate inventory.Observer
 	if d.Config.PublicCacheTTL > 0 {
 		pc := respcache.New(d.Redis, d.Config.PublicCacheTTL, d.Config.PublicCacheMaxBytes)
 		pc.Down = limiter.Degraded
 		gql.Use(pc)
-		onStock := func(ctx context.Context, shopID uuid.UUID, _ []inventory.Level) {
+		invalidate = func(ctx context.Context, shopID uuid.UUID, _ []inventory.Level) {
 			if err := pc.Invalidate(context.WithoutCancel(ctx), shopID); err != nil {
 				d.Log.Warn("public cache invalidation failed", "shop", shopID, "err", err)
 			}
 		}
-		s.Orders.OnStock, checkoutSvc.OnStock = onStock, onStock
 	}
-	s.Orders.OnStock, checkoutSvc.OnStock = s.Events.Chain(s.Orders.OnStock), s.Events.Chain(checkoutSvc.OnStock)
+	// Every committed stock movement — checkout, orders, staff — drops the
+	// shop's cached responses and wakes the events relay.
+	onStock := s.Events.Chain(invalidate)
+	s.Orders.OnStock, checkoutSvc.OnStock, invSvc.OnStock = onStock, onStock, onStock
 	gql.Use(observer{})
 	gql.SetErrorPresenter(presentError(d.Log))
 	gql.SetRecoverFunc(recoverPanic(d.Log))
