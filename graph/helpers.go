@@ -63,8 +63,11 @@ func productChildren(opCtx *graphql.OperationContext, fields []graphql.Collected
 			c.Images = true
 		case "options":
 			// ProductOption is @synchronous: its optionValues read the
-			// variants, so prime them with the options.
-			c.Options, c.Variants = true, true
+			// variants, so prime them when optionValues is selected.
+			c.Options = true
+			if len(subFields(opCtx, f.Selections, "optionValues")) > 0 {
+				c.Variants = true
+			}
 		case "collections":
 			c.Collections = true
 		}

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -204,7 +205,7 @@ func EncodeVariants(opts []*Option, vs []*Variant, keep func(*Variant) bool) str
 	var write func(n *node, depth int)
 	write = func(n *node, depth int) {
 		keys := append([]int(nil), n.keys...)
-		sortInts(keys)
+		slices.Sort(keys)
 		if depth == len(opts)-1 {
 			for i := 0; i < len(keys); {
 				j := i
@@ -235,12 +236,4 @@ func EncodeVariants(opts []*Option, vs []*Variant, keep func(*Variant) bool) str
 	}
 	write(root, 0)
 	return "v1_" + b.String()
-}
-
-func sortInts(a []int) {
-	for i := 1; i < len(a); i++ {
-		for j := i; j > 0 && a[j] < a[j-1]; j-- {
-			a[j], a[j-1] = a[j-1], a[j]
-		}
-	}
 }

@@ -54,12 +54,6 @@ func (t *Tracker) Actual() int {
 	return int(min(t.total.Load(), Cap))
 }
 
-// fork returns an empty Tracker for another response of the same
-// operation (a subscription event).
-func (t *Tracker) fork() *Tracker {
-	return &Tracker{m: t.m, extra: t.extra}
-}
-
 func (t *Tracker) record(fc *fieldCost, f *ast.Field, length int) {
 	c := fc.weight
 	switch {
