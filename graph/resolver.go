@@ -9,6 +9,7 @@ import (
 	"cartograph/internal/catalog"
 	"cartograph/internal/checkout"
 	"cartograph/internal/customers"
+	"cartograph/internal/documents"
 	"cartograph/internal/events"
 	"cartograph/internal/inventory"
 	"cartograph/internal/orders"
@@ -31,4 +32,6 @@ type Resolver struct {
 	// serves inventory subscriptions.
 	Inventory *inventory.Service
 	Events    *events.Hub
+	// Documents manages the shop's API policy and trusted documents.
+	Documents *documents.Service
 }

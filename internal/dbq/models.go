@@ -126,6 +126,15 @@ type ApiKeyIndex struct {
 	KeyID   uuid.UUID
 }
 
+type ApiPolicy struct {
+	ShopID               uuid.UUID
+	TrustedDocumentsOnly bool
+	MaxQueryCost         *int32
+	CostBucketMax        *int32
+	CostRestoreRate      *int32
+	UpdatedAt            time.Time
+}
+
 type Collection struct {
 	ShopID          uuid.UUID
 	ID              uuid.UUID
@@ -395,6 +404,14 @@ type StripeEvent struct {
 	EventID    string
 	Type       string
 	ReceivedAt time.Time
+}
+
+type TrustedDocument struct {
+	ShopID    uuid.UUID
+	Hash      string
+	Body      string
+	Name      *string
+	CreatedAt time.Time
 }
 
 type Variant struct {

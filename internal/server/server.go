@@ -28,6 +28,7 @@ import (
 	"cartograph/internal/config"
 	"cartograph/internal/cost"
 	"cartograph/internal/customers"
+	"cartograph/internal/documents"
 	"cartograph/internal/events"
 	"cartograph/internal/graphiql"
 	"cartograph/internal/idempotency"
@@ -50,6 +51,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/formatter"
 )
@@ -128,7 +130,9 @@ func New(d Deps) (*Server, error) {
 	res := &graph.Resolver{Catalog: cat, Auth: authSvc, CustomerService: custSvc, BaseDomain: d.Config.BaseDomain,
 		CartService: carts, CheckoutService: checkoutSvc, OrderService: s.Orders}
 	res.Inventory, res.Events = invSvc, s.Events
-	gql := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: res, Directives: generated.DirectiveRoot{
+	docs := documents.New(d.DB)
+	res.Documents = docs
+	es := generated.NewExecutableSchema(generated.Config{Resolvers: res, Directives: generated.DirectiveRoot{
 		InContext: graph.InContext,
 		HasPermission: func(ctx context.Context, _ any, next graphql.Resolver, scopes []string) (any, error) {
 			if err := auth.Require(ctx, scopes...); err != nil {
@@ -136,7 +140,19 @@ func New(d Deps) (*Server, error) {
 			}
 			return next(ctx)
 		},
-	}}))
+	}})
+	// A document is registered only if it could run: within the document
+	// limits, parsed and valid against this schema.
+	docs.Validate = func(body string) error {
+		if err := (qlimits.Limits{}).Check(body); err != nil {
+			return err
+		}
+		if _, errs := gqlparser.LoadQuery(es.Schema(), body); len(errs) > 0 {
+			return errs[0]
+		}
+		return nil
+	}
+	gql := handler.New(es)
 	gql.AddTransport(transport.Options{})
 	gql.AddTransport(transport.GET{})
 	addSubscriptionTransports(gql, gateway, d.Config.AllowedOrigins) // before POST
@@ -145,6 +161,9 @@ func New(d Deps) (*Server, error) {
 	if d.Config.Introspection {
 		gql.Use(extension.Introspection{})
 	}
+	// Registered (trusted) documents by id, and the shop's
+	// trusted-documents-only mode: before APQ and the document limits.
+	gql.Use(documents.Extension{Service: docs})
 	// Persisted queries are shared by every instance through Redis.
 	gql.Use(extension.AutomaticPersistedQuery{Cache: apq.New(d.Redis, 24*time.Hour, 64<<10)})
 	// Document limits run after APQ has filled in a persisted query and
@@ -158,7 +177,7 @@ func New(d Deps) (*Server, error) {
 	if d.Config.BenchNoCost {
 		d.Log.Warn("CARTOGRAPH_BENCH_NO_COST: no document limits or query cost (benchmark baseline only)")
 	} else {
-		gql.Use(cost.NewExtension(cost.ExtensionConfig{Buckets: cost.NewBuckets(d.Redis), Limits: costLimits(d.Config), MaxCost: costMax(d.Config), Log: d.Log}))
+		gql.Use(cost.NewExtension(cost.ExtensionConfig{Buckets: cost.NewBuckets(d.Redis), Limits: costLimits(d.Config, docs), MaxCost: costMax(d.Config, docs), Log: d.Log}))
 	}
 	var invalidate inventory.Observer
 	if d.Config.PublicCacheTTL > 0 {
