@@ -37,8 +37,12 @@ type Config struct {
 	BaseDomain string
 	// DBMaxConns caps the pgx pool (DB_MAX_CONNS).
 	DBMaxConns int32
-	// MaxBodyBytes limits request bodies (MAX_BODY_BYTES).
+	// MaxBodyBytes limits request bodies of staff and secret keys
+	// (MAX_BODY_BYTES).
 	MaxBodyBytes int64
+	// MaxBodyBytesPublic limits request bodies of public callers:
+	// anonymous, pk_ keys, customers (MAX_BODY_BYTES_PUBLIC).
+	MaxBodyBytesPublic int64
 	// LoaderWait is the dataloader batch window (LOADER_WAIT).
 	LoaderWait time.Duration
 	// ShopCacheTTL bounds how long a resolved shop is cached in process (SHOP_CACHE_TTL).
@@ -181,6 +185,7 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 		DefaultShop:         strings.ToLower(str("DEFAULT_SHOP", "")),
 		DBMaxConns:          int32(integer("DB_MAX_CONNS", 16)),
 		MaxBodyBytes:        integer("MAX_BODY_BYTES", 1<<20),
+		MaxBodyBytesPublic:  integer("MAX_BODY_BYTES_PUBLIC", 128<<10),
 		LoaderWait:          dur("LOADER_WAIT", 500*time.Microsecond),
 		ShopCacheTTL:        dur("SHOP_CACHE_TTL", 5*time.Second),
 		ShutdownTimeout:     dur("SHUTDOWN_TIMEOUT", 15*time.Second),
@@ -268,6 +273,9 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, "MAX_BODY_BYTES: must be >= 1024")
+	}
+	if c.MaxBodyBytesPublic < 1024 || c.MaxBodyBytesPublic > c.MaxBodyBytes {
+		errs = append(errs, "MAX_BODY_BYTES_PUBLIC: must be >= 1024 and <= MAX_BODY_BYTES")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -203,10 +203,10 @@ func New(d Deps) (*Server, error) {
 		gql.ServeHTTP(protocolStatus{w}, r)
 	})
 	api = loaders.Middleware(cat, custSvc, d.Config.LoaderWait, api)
+	api = withBodyLimit(d.Config.MaxBodyBytes, d.Config.MaxBodyBytesPublic, api)
 	api = withAuth(gateway, api)
-	api = withBodyLimit(d.Config.MaxBodyBytes, api)
 	api = withTimeout(d.Config.RequestTimeout, api)
-	api = withSubscriptions(gateway, func(h http.Handler) http.Handler { return loaders.Middleware(cat, custSvc, d.Config.LoaderWait, h) }, d.Config.MaxBodyBytes,
+	api = withSubscriptions(gateway, func(h http.Handler) http.Handler { return loaders.Middleware(cat, custSvc, d.Config.LoaderWait, h) }, d.Config.MaxBodyBytes, d.Config.MaxBodyBytesPublic,
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.requests.Add(1); gql.ServeHTTP(w, r) }), api)
 	api = withObserve(api)
 	api = withCORS(d.Config.AllowedOrigins, api)

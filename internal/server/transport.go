@@ -80,7 +80,7 @@ func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 	ct := responseType(r)
 	w.Header().Set("Content-Type", ct)
 	start := graphql.Now()
-	body, err := io.ReadAll(r.Body)
+	body, err := bodyBytes(r)
 	if err != nil {
 		status := http.StatusBadRequest
 		if _, ok := err.(*http.MaxBytesError); ok {
