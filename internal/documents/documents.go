@@ -102,8 +102,8 @@ type state struct {
 
 // Service reads and manages policies and documents.
 type Service struct {
-	q        *dbq.Queries
-	db       *pgxpool.Pool
+	q      *dbq.Queries
+	db     *pgxpool.Pool
 	states *expirable.LRU[uuid.UUID, *state]
 	docs   *expirable.LRU[docKey, string]
 	// Validate, when set, checks a document before it is registered (the
