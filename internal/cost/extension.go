@@ -269,13 +269,11 @@ func (e *Extension) InterceptOperation(ctx context.Context, next graphql.Operati
 		if st.budgeted {
 			s := st.status
 			if refund := st.charged - actual; refund > 0 && st.op != ast.Subscription && !st.refunded.Swap(true) {
-				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.RedisTimeout)
-				if err := e.cfg.Buckets.Refund(rctx, refund, st.limits...); err != nil {
-					e.redisFailed(ctx, err)
-				} else {
-					s.Available = min(s.Maximum, s.Available+float64(refund))
-				}
-				cancel()
+				// The refund is written behind the response (pipelined
+				// with others); the status reports the bucket after it.
+				logCtx := context.WithoutCancel(ctx)
+				e.cfg.Buckets.RefundLater(refund, func(err error) { e.redisFailed(logCtx, err) }, st.limits...)
+				s.Available = min(s.Maximum, s.Available+float64(refund))
 			}
 			status = &s
 		}
