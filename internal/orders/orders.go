@@ -372,6 +372,9 @@ func (s *Service) PaymentSucceeded(ctx context.Context, eventID, eventType strin
 			late = &r
 			return nil, nil, nil
 		}
+		if err := dropExpiry(ctx, tx, shopID, orderID); err != nil {
+			return nil, nil, err
+		}
 		o, err := Transition(ctx, tx, shopID, orderID, Change{To: Paid, Actor: "stripe", Note: eventType, PaymentRef: &intentID})
 		if err != nil {
 			return nil, nil, err
@@ -404,6 +407,9 @@ func (s *Service) PaymentFailed(ctx context.Context, eventID, eventType string, 
 			// goes on its timeline.
 			_, err := Transition(ctx, tx, shopID, orderID, Change{To: PendingPayment, Actor: "stripe", Note: "payment attempt failed: " + reason,
 				PaymentRef: &intentID, From: []Status{PendingPayment}})
+			return nil, nil, err
+		}
+		if err := dropExpiry(ctx, tx, shopID, orderID); err != nil {
 			return nil, nil, err
 		}
 		if _, err := Transition(ctx, tx, shopID, orderID, Change{To: Cancelled, Actor: "stripe", Note: eventType, PaymentRef: &intentID, Reason: &reason, From: []Status{PendingPayment}}); err != nil {
@@ -446,9 +452,9 @@ func (s *Service) paymentEvent(ctx context.Context, eventID, eventType string, s
 			s.log.Warn("payment event for another payment of the order", "event", eventID, "order", orderID, "intent", intentID)
 			return nil
 		}
-		if err := dropExpiry(ctx, tx, shopID, orderID); err != nil {
-			return err
-		}
+		// fn drops the order's expiry itself when it moves the order out
+		// of PENDING_PAYMENT: a declined attempt must leave it queued, or
+		// the reservation would never expire.
 		levels, cartID, err = fn(tx)
 		var te *TransitionError
 		if errors.As(err, &te) || apperr.CodeOf(err) == apperr.NotFound {
