@@ -301,7 +301,9 @@ func variant(t *testing.T, db *testdb.DB, product string, onHand int) (gid, id s
 func newCart(g *gateway, store map[string]string, variant string, qty int) (string, result) {
 	r := g.do(store, `mutation($v: ID!, $q: Int) { cartCreate(input: {lines: [{merchandiseId: $v, quantity: $q}]}) { cart { id } userErrors { code } } }`,
 		map[string]any{"v": variant, "q": qty})
-	var out struct{ CartCreate struct{ Cart *struct{ ID string } } }
+	var out struct {
+		CartCreate struct{ Cart *struct{ ID string } }
+	}
 	if r.Err == nil && len(r.Errors) == 0 {
 		b, _ := json.Marshal(r.Data)
 		_ = json.Unmarshal(b, &out)
@@ -319,7 +321,9 @@ const checkoutQ = `mutation($c: ID!, $k: String!) { checkoutBegin(input: {cartId
 // checkout returns the order's global id ("" if none) and the answer.
 func checkout(g *gateway, store map[string]string, cart, key string) (string, result) {
 	r := g.do(store, checkoutQ, map[string]any{"c": cart, "k": key})
-	var out struct{ CheckoutBegin struct{ Order *struct{ ID string } } }
+	var out struct {
+		CheckoutBegin struct{ Order *struct{ ID string } }
+	}
 	if r.Err == nil && len(r.Errors) == 0 {
 		b, _ := json.Marshal(r.Data)
 		_ = json.Unmarshal(b, &out)
@@ -367,7 +371,9 @@ func (l *latencies) String() string {
 	}
 	s := slices.Clone(l.d)
 	slices.Sort(s)
-	pct := func(p float64) time.Duration { return s[min(len(s)-1, int(p*float64(len(s))))].Round(100 * time.Microsecond) }
+	pct := func(p float64) time.Duration {
+		return s[min(len(s)-1, int(p*float64(len(s))))].Round(100 * time.Microsecond)
+	}
 	return fmt.Sprintf("n=%d p50=%v p95=%v max=%v", len(s), pct(0.50), pct(0.95), s[len(s)-1].Round(100*time.Microsecond))
 }
 
