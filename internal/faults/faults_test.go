@@ -155,6 +155,9 @@ func TestKillDuringCheckoutsAndRefunds(t *testing.T) {
 		}
 		return g.do(staff, refundQ, map[string]any{"id": j.target, "k": j.key, "a": partial[j.target]})
 	}
+	// A slow provider widens the window between record and act, so the
+	// kill lands inside provider calls too.
+	rec.SetDelay(40 * time.Millisecond)
 	first := make([]result, len(jobs))
 	var sent atomic.Int64
 	killed := make(chan struct{})
@@ -190,6 +193,7 @@ func TestKillDuringCheckoutsAndRefunds(t *testing.T) {
 	_ = db.Pool.QueryRow(ctx, `SELECT count(*) FROM idempotency_keys WHERE state = 'running'`).Scan(&runningAtKill)
 
 	// Restart and retry everything with the same keys.
+	rec.SetDelay(0)
 	g.start(t)
 	time.Sleep(1100 * time.Millisecond) // the idempotency lease of a dead request
 	after := counts{}
