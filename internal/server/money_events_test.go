@@ -515,3 +515,130 @@ func assertMoneyAndStock(t *testing.T, e *env, rec *testdb.Recorder, p paidOrder
 		t.Fatalf("%d ledger movements for the order, want %d", moves, wantMoves)
 	}
 }
+
+// TestRefusedMoneyMovesReachNoProvider: refunds and cancels that cannot
+// be honoured are refused with coded user errors and never reach the
+// provider (counted with the recording provider, refused calls included).
+func TestRefusedMoneyMovesReachNoProvider(t *testing.T) {
+	e, rec := moneyEnv(t)
+	ctx := context.Background()
+	staff := e.staff(t, "apparel")
+	h := e.storefront(t, "apparel")
+	refundQ := `mutation($id: ID!, $k: String!, $a: Decimal) { orderRefund(id: $id, amount: $a, reason: "x", idempotencyKey: $k) { order { id } userErrors { field message code } } }`
+	refuse := func(t *testing.T, p paidOrder, call func() *gqlResponse, code string) {
+		t.Helper()
+		refunds, cancels := rec.Attempts("/v1/refunds"), rec.Calls("cancel")
+		status := e.orderStatus(t, p.GID)
+		var rows int
+		_ = e.db.Pool.QueryRow(ctx, `SELECT count(*) FROM refunds WHERE order_id = $1`, p.ID).Scan(&rows)
+		r := call()
+		got := r.code()
+		if len(r.Errors) == 0 {
+			var d map[string]struct{ UserErrors []struct{ Code string } }
+			_ = json.Unmarshal(r.Data, &d)
+			for _, v := range d {
+				if len(v.UserErrors) > 0 {
+					got = v.UserErrors[0].Code
+				}
+			}
+		}
+		if got != code {
+			t.Fatalf("answer %s (errors %+v), want code %s", r.Data, r.Errors, code)
+		}
+		var rowsAfter int
+		_ = e.db.Pool.QueryRow(ctx, `SELECT count(*) FROM refunds WHERE order_id = $1`, p.ID).Scan(&rowsAfter)
+		if rec.Attempts("/v1/refunds") != refunds || rec.Calls("cancel") != cancels || e.orderStatus(t, p.GID) != status || rowsAfter != rows {
+			t.Fatalf("a refused call changed something: provider refunds %d→%d, cancels %d→%d, status %s→%s, refund rows %d→%d",
+				refunds, rec.Attempts("/v1/refunds"), cancels, rec.Calls("cancel"), status, e.orderStatus(t, p.GID), rows, rowsAfter)
+		}
+	}
+	refund := func(p paidOrder, amount, key string) func() *gqlResponse {
+		return func() *gqlResponse {
+			vars := map[string]any{"id": p.GID, "k": key}
+			if amount != "" {
+				vars["a"] = amount
+			}
+			return e.do(t, staff, refundQ, vars)
+		}
+	}
+	cancel := func(p paidOrder, key string) func() *gqlResponse {
+		return func() *gqlResponse {
+			return e.do(t, staff, `mutation($id: ID!, $k: String!) { orderCancel(id: $id, reason: "x", idempotencyKey: $k) { order { id } userErrors { field message code } } }`,
+				map[string]any{"id": p.GID, "k": key})
+		}
+	}
+	p := e.payOrder(t, "cashmere-beanie", 2)
+	t.Run("MoreThanWasPaid", func(t *testing.T) { refuse(t, p, refund(p, decimal(p.Total+1), "big"), "INVALID") })
+	t.Run("ZeroAmount", func(t *testing.T) { refuse(t, p, refund(p, "0.00", "zero"), "INVALID") })
+	t.Run("NegativeAmount", func(t *testing.T) { refuse(t, p, refund(p, "-1.00", "neg"), "INVALID") })
+	t.Run("MoreThanIsLeft", func(t *testing.T) {
+		if o := e.refundCall(t, staff, "refund", p.GID, p.Total/2, "half"); !o.OK {
+			t.Fatalf("half refund: %+v", o)
+		}
+		refuse(t, p, refund(p, decimal(p.Total-p.Total/2+1), "rest+1"), "INVALID")
+	})
+	t.Run("WhileARefundIsPending", func(t *testing.T) {
+		q := e.payOrder(t, "cashmere-beanie", 1)
+		id := uuid.Must(uuid.NewV7()).String()
+		if _, err := e.db.Pool.Exec(ctx, `INSERT INTO refunds (shop_id, order_id, id, amount, target_status, provider, provider_key, reason, actor)
+			VALUES ($1, $2, $3::uuid, $4, 'REFUNDED', 'stripe', 'refund-' || $3::text, 'in flight', 'test')`, q.ShopID, q.ID, id, q.Total/2); err != nil {
+			t.Fatal(err)
+		}
+		refuse(t, q, cancel(q, "cx-pending"), "INVALID")
+		refuse(t, q, refund(q, decimal(q.Total-q.Total/2+1), "over-pending"), "INVALID")
+		// What the pending refund does not reserve can still be refunded.
+		if o := e.refundCall(t, staff, "refund", q.GID, 0, "rest-pending"); !o.OK {
+			t.Fatalf("refund of the rest: %+v", o)
+		}
+		if got := rec.RefundedTotal(q.Intent); got != q.Total-q.Total/2 {
+			t.Fatalf("provider refunded %d, want the %d not reserved by the pending refund", got, q.Total-q.Total/2)
+		}
+	})
+	t.Run("UnpaidOrder", func(t *testing.T) {
+		v := e.stock(t, "apparel", "everyday-canvas-tote", 5, 0)
+		u := e.openOrder(t, h, v, 1)
+		refuse(t, u, refund(u, "", "unpaid"), "INVALID_TRANSITION")
+		refuse(t, u, refund(u, "1.00", "unpaid-part"), "INVALID_TRANSITION")
+		if o := e.refundCall(t, staff, "cancel", u.GID, 0, "cx-unpaid"); !o.OK {
+			t.Fatalf("cancel: %+v", o)
+		}
+		refuse(t, u, refund(u, "", "cancelled"), "INVALID_TRANSITION")
+		refuse(t, u, cancel(u, "cx-again"), "INVALID_TRANSITION")
+	})
+	t.Run("RefundedOrder", func(t *testing.T) {
+		q := e.payOrder(t, "cashmere-beanie", 1)
+		if o := e.refundCall(t, staff, "refund", q.GID, 0, "all"); !o.OK {
+			t.Fatalf("refund: %+v", o)
+		}
+		refuse(t, q, cancel(q, "cx-refunded"), "INVALID_TRANSITION")
+		refuse(t, q, refund(q, "", "again"), "INVALID")
+		e.books(t, rec, q)
+	})
+	t.Run("CancelRacingRefund", func(t *testing.T) {
+		rec.SetDelay(20 * time.Millisecond)
+		defer rec.SetDelay(0)
+		for i := range 3 {
+			q := e.payOrder(t, "cashmere-beanie", 1)
+			before := rec.Attempts("/v1/refunds")
+			var outs [2]moneyOut
+			var wg sync.WaitGroup
+			for j, op := range []string{"cancel", "refund"} {
+				wg.Go(func() { outs[j] = e.refundCall(t, staff, op, q.GID, 0, fmt.Sprintf("race-%d-%d", i, j)) })
+			}
+			wg.Wait()
+			won, lost := 0, 0
+			for _, o := range outs {
+				switch {
+				case o.OK:
+					won++
+				case len(o.Errors) == 0 && len(o.UserErrors) == 1:
+					lost++
+				}
+			}
+			if won != 1 || lost != 1 || rec.Attempts("/v1/refunds")-before != 1 {
+				t.Fatalf("cancel racing refund: %+v; provider refund attempts %d (want one winner, one user error, one provider call)", outs, rec.Attempts("/v1/refunds")-before)
+			}
+			e.books(t, rec, q)
+		}
+	})
+}

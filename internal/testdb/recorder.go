@@ -23,7 +23,11 @@ type RecordedRefund struct {
 // honours Idempotency-Key like Stripe (the same key returns the first
 // response and does nothing new; concurrent requests with one key are
 // serialised). Refunds beyond an intent's amount are refused with 400, as
-// Stripe does. Point payments.NewStripe(key, r.URL) at it.
+// Stripe does. Intents can be read back (GET) and paid (Pay, as a buyer
+// would); cancelling a paid or cancelled intent is refused with
+// payment_intent_unexpected_state carrying the intent, as at Stripe.
+// SetFail makes calls fail (a 5xx also tells stripe-go not to retry) and
+// SetDelay makes them slow. Point payments.NewStripe(key, r.URL) at it.
 type Recorder struct {
 	URL string
 	srv *httptest.Server
