@@ -16,7 +16,7 @@ SERVICES     := eval "$$(.ci/services.sh)"; export DATABASE_URL REDIS_URL
 # The app database lives next to the admin one: .../postgres? -> .../cartograph?
 APP_DB       := export DATABASE_URL="$$(sed -E 's,/postgres([?]|$$),/cartograph\1,' <<<"$$DATABASE_URL")"
 
-.PHONY: help run test build assets generate check-generate vet lint bench new-migration clean
+.PHONY: help run test build assets generate check-generate vet lint bench faults new-migration clean
 
 help:
 	@echo "make run       bring up PostgreSQL+Redis, migrate, seed the demo shops, serve GraphiQL on http://$(LISTEN_ADDR)/"
@@ -24,6 +24,7 @@ help:
 	@echo "make generate  regenerate gqlgen and sqlc code"
 	@echo "make assets    install the pinned GraphiQL from npm into internal/graphiql/dist (build, run and test do it)"
 	@echo "make lint      go vet + staticcheck"
+	@echo "make faults    fault injection (kill -9, Redis down, PostgreSQL restart, payment orderings); PASS/FAIL with figures"
 	@echo "make bench     load benchmark (vegeta + pgbench baseline), figures in .data/bench/summary.md"
 	@echo "make new-migration NAME=add_things"
 
@@ -75,6 +76,10 @@ assets:
 
 bench: build
 	.ci/bench.sh
+
+# Fault injection against the real binary (README "Faults"); not part of test.
+faults: $(TOOLS)/stripe-mock
+	@STRIPE_MOCK_BIN=$(TOOLS)/stripe-mock .ci/faults.sh
 
 new-migration:
 	@test -n "$(NAME)" || { echo "usage: make new-migration NAME=add_things"; exit 1; }
