@@ -31,8 +31,8 @@ import (
 	"cartograph/internal/server"
 	"cartograph/internal/shop"
 
+	"cartograph/internal/redisconn"
 	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 )
 
 func main() {
@@ -110,11 +110,11 @@ func serve(ctx context.Context, cfg config.Config) error {
 		return fmt.Errorf("%w (APP_DATABASE_URL; run `cartograph migrate up` first, it creates role cartograph_app)", err)
 	}
 	defer pool.Close()
-	ropts, err := redis.ParseURL(cfg.RedisURL)
+	rdb, rkind, err := redisconn.Open(cfg.RedisURL)
 	if err != nil {
-		return fmt.Errorf("REDIS_URL: %w", err)
+		return err
 	}
-	rdb := redis.NewClient(ropts)
+	log.Info("redis", "deployment", string(rkind))
 	defer rdb.Close()
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redis: %w", err)

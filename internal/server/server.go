@@ -62,7 +62,7 @@ type Deps struct {
 	// tenant table is behind row-level security.
 	DB      *pgxpool.Pool
 	DBStats *pg.Stats
-	Redis   *redis.Client
+	Redis   redis.UniversalClient
 }
 
 // Server is Cartograph's HTTP handler.
