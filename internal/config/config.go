@@ -118,6 +118,10 @@ type Config struct {
 	// AllowedOrigins are the browser origins allowed to call the API
 	// (CORS; ALLOWED_ORIGINS, comma-separated; "*" for any).
 	AllowedOrigins []string
+	// MaxStringInput bounds, in characters, every GraphQL string input with
+	// no narrower bound of its own (MAX_STRING_INPUT, default 5000; the
+	// narrower ones are server.StringBounds).
+	MaxStringInput int
 	// CartMaxLines bounds distinct lines per cart (CART_MAX_LINES, default
 	// 250 as Shopify).
 	CartMaxLines int
@@ -219,13 +223,14 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 		ShopCostBucketMax:   int(integer("SHOP_COST_BUCKET_MAX", 1000000)),
 		ShopCostRestoreRate: int(integer("SHOP_COST_RESTORE_RATE", 200000)),
 		CartMaxLines:        int(integer("CART_MAX_LINES", 250)),
+		MaxStringInput:      int(integer("MAX_STRING_INPUT", 5000)),
 		PublicCacheMaxBytes: integer("PUBLIC_CACHE_MAX_BYTES", 32<<20),
 		AuthFailPerMinute:   int(integer("AUTH_FAIL_PER_MINUTE", 300)),
 		PasswordConcurrency: int(integer("PASSWORD_CONCURRENCY", int64(runtime.NumCPU()))),
 	}
 	c.PasswordQueue = int(integer("PASSWORD_QUEUE", int64(2*c.PasswordConcurrency)))
-	if c.CartMaxLines < 1 || c.PublicCacheMaxBytes < 0 || c.PasswordConcurrency < 1 || c.PasswordQueue < 0 {
-		errs = append(errs, "CART_MAX_LINES >= 1, PUBLIC_CACHE_MAX_BYTES >= 0, PASSWORD_CONCURRENCY >= 1, PASSWORD_QUEUE >= 0")
+	if c.CartMaxLines < 1 || c.MaxStringInput < 1 || c.PublicCacheMaxBytes < 0 || c.PasswordConcurrency < 1 || c.PasswordQueue < 0 {
+		errs = append(errs, "CART_MAX_LINES >= 1, MAX_STRING_INPUT >= 1, PUBLIC_CACHE_MAX_BYTES >= 0, PASSWORD_CONCURRENCY >= 1, PASSWORD_QUEUE >= 0")
 	}
 	switch env := strings.ToLower(str("CARTOGRAPH_ENV", "development")); env {
 	case "production":

@@ -176,6 +176,7 @@ func New(d Deps) (*Server, error) {
 	onStock := s.Events.Chain(invalidate)
 	s.Orders.OnStock, checkoutSvc.OnStock, invSvc.OnStock = onStock, onStock, onStock
 	gql.Use(observer{})
+	gql.Use(&inputBounds{def: d.Config.MaxStringInput})
 	gql.SetErrorPresenter(presentError(d.Log))
 	gql.SetRecoverFunc(recoverPanic(d.Log))
 
