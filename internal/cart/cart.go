@@ -20,6 +20,7 @@ import (
 	"cartograph/internal/apperr"
 	"cartograph/internal/auth"
 	"cartograph/internal/catalog"
+	"cartograph/internal/metrics"
 	"cartograph/internal/relay"
 	"cartograph/internal/shop"
 
@@ -280,6 +281,7 @@ func (s *Service) Create(ctx context.Context, in []LineInput, email string) (*Ca
 	if ues, err := s.run(ctx, key(sh.ID, tok), "add", false, lines); err != nil || len(ues) > 0 {
 		return nil, ues, err
 	}
+	metrics.CartCreated()
 	if email != "" {
 		if err := s.rdb.HSet(ctx, key(sh.ID, tok), fieldEmail, email).Err(); err != nil {
 			return nil, nil, unavailable(err)

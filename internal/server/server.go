@@ -99,6 +99,7 @@ func New(d Deps) (*Server, error) {
 		d.Log.Warn("JWT_KEYS is not set: using a random per-process signing key (sessions end on restart and are not shared between instances)")
 	}
 	shops := shop.NewResolver(d.DB, d.Config.BaseDomain, d.Config.DefaultShop, d.Config.ShopCacheTTL)
+	metrics.ObservePool(d.DB)
 	limiter := ratelimit.New(d.Redis, d.Log)
 	s.limiter = limiter
 	s.keys = auth.NewKeys(d.DB)
