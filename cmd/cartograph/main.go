@@ -32,6 +32,7 @@ import (
 	"cartograph/internal/shop"
 
 	"cartograph/internal/redisconn"
+	"cartograph/internal/tracing"
 	"github.com/google/uuid"
 )
 
@@ -110,6 +111,18 @@ func serve(ctx context.Context, cfg config.Config) error {
 		return fmt.Errorf("%w (APP_DATABASE_URL; run `cartograph migrate up` first, it creates role cartograph_app)", err)
 	}
 	defer pool.Close()
+	if cfg.Tracing {
+		shutdown, err := tracing.Setup(ctx, tracing.Config{ServiceName: cfg.TracingServiceName, SampleRatio: cfg.TracingSampleRatio})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = shutdown(sctx)
+		}()
+		log.Info("tracing on (OTLP/HTTP)", "sample_ratio", cfg.TracingSampleRatio)
+	}
 	rdb, rkind, err := redisconn.Open(cfg.RedisURL)
 	if err != nil {
 		return err

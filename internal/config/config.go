@@ -118,6 +118,19 @@ type Config struct {
 	// AllowedOrigins are the browser origins allowed to call the API
 	// (CORS; ALLOWED_ORIGINS, comma-separated; "*" for any).
 	AllowedOrigins []string
+	// Tracing turns OpenTelemetry tracing on (OTLP/HTTP exporter). Off by
+	// default; on when OTEL_EXPORTER_OTLP_ENDPOINT or
+	// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set (the exporter reads those and
+	// the other standard OTEL_EXPORTER_OTLP_* variables itself) or when
+	// TRACING=otlp; TRACING=off or OTEL_SDK_DISABLED=true force it off.
+	Tracing bool
+	// TracingSampleRatio is the share of new traces sampled
+	// (TRACING_SAMPLE_RATIO, 0 < r <= 1, default 1; callers' sampled
+	// traces are always continued).
+	TracingSampleRatio float64
+	// TracingServiceName is service.name on every span (OTEL_SERVICE_NAME,
+	// default cartograph).
+	TracingServiceName string
 	// MaxStringInput bounds, in characters, every GraphQL string input with
 	// no narrower bound of its own (MAX_STRING_INPUT, default 5000; the
 	// narrower ones are server.StringBounds).
@@ -229,6 +242,28 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 		PasswordConcurrency: int(integer("PASSWORD_CONCURRENCY", int64(runtime.NumCPU()))),
 	}
 	c.PasswordQueue = int(integer("PASSWORD_QUEUE", int64(2*c.PasswordConcurrency)))
+	switch t := strings.ToLower(str("TRACING", "")); t {
+	case "otlp", "on", "true", "1":
+		c.Tracing = true
+	case "off", "false", "0":
+	case "":
+		c.Tracing = str("OTEL_EXPORTER_OTLP_ENDPOINT", "") != "" || str("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "") != ""
+	default:
+		errs = append(errs, fmt.Sprintf("TRACING: want otlp|off, got %q", t))
+	}
+	if strings.EqualFold(str("OTEL_SDK_DISABLED", ""), "true") {
+		c.Tracing = false
+	}
+	c.TracingServiceName = str("OTEL_SERVICE_NAME", "cartograph")
+	c.TracingSampleRatio = 1
+	if v := str("TRACING_SAMPLE_RATIO", ""); v != "" {
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(r > 0 && r <= 1) {
+			errs = append(errs, fmt.Sprintf("TRACING_SAMPLE_RATIO: want 0 < r <= 1, got %q", v))
+		} else {
+			c.TracingSampleRatio = r
+		}
+	}
 	if c.CartMaxLines < 1 || c.MaxStringInput < 1 || c.PublicCacheMaxBytes < 0 || c.PasswordConcurrency < 1 || c.PasswordQueue < 0 {
 		errs = append(errs, "CART_MAX_LINES >= 1, MAX_STRING_INPUT >= 1, PUBLIC_CACHE_MAX_BYTES >= 0, PASSWORD_CONCURRENCY >= 1, PASSWORD_QUEUE >= 0")
 	}

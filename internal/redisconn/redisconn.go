@@ -52,7 +52,7 @@ func Open(rawURL string) (redis.UniversalClient, Kind, error) {
 		if err != nil {
 			return nil, "", scrub(err, u)
 		}
-		return redis.NewClient(o), Single, nil
+		return traced(redis.NewClient(o)), Single, nil
 	case "redis-sentinel", "rediss-sentinel":
 		std, err := multiHost(u, strings.TrimSuffix(u.Scheme, "-sentinel"))
 		if err != nil {
@@ -65,7 +65,7 @@ func Open(rawURL string) (redis.UniversalClient, Kind, error) {
 		if o.MasterName == "" {
 			return nil, "", fmt.Errorf("REDIS_URL: a sentinel URL needs ?master_name=<name>")
 		}
-		return redis.NewFailoverClient(o), Sentinel, nil
+		return traced(redis.NewFailoverClient(o)), Sentinel, nil
 	case "redis-cluster", "rediss-cluster":
 		std, err := multiHost(u, strings.TrimSuffix(u.Scheme, "-cluster"))
 		if err != nil {
@@ -75,7 +75,7 @@ func Open(rawURL string) (redis.UniversalClient, Kind, error) {
 		if err != nil {
 			return nil, "", scrub(err, u)
 		}
-		return redis.NewClusterClient(o), Cluster, nil
+		return traced(redis.NewClusterClient(o)), Cluster, nil
 	default:
 		return nil, "", fmt.Errorf("REDIS_URL: unknown scheme %q (redis, rediss, redis-sentinel, rediss-sentinel, redis-cluster, rediss-cluster)", u.Scheme)
 	}
@@ -111,4 +111,9 @@ func scrub(err error, u *url.URL) error {
 		msg = strings.ReplaceAll(msg, p, "xxxxx")
 	}
 	return fmt.Errorf("REDIS_URL: %s", msg)
+}
+
+func traced(c redis.UniversalClient) redis.UniversalClient {
+	c.AddHook(TraceHook{})
+	return c
 }

@@ -41,6 +41,7 @@ import (
 	"cartograph/internal/ratelimit"
 	"cartograph/internal/respcache"
 	"cartograph/internal/shop"
+	"cartograph/internal/tracing"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -146,6 +147,9 @@ func New(d Deps) (*Server, error) {
 	if d.Config.Introspection {
 		gql.Use(extension.Introspection{})
 	}
+	// Outermost operation interceptor, so its span covers the cost
+	// charge and sees extensions.cost.
+	gql.Use(opTracer{})
 	// Persisted queries are shared by every instance through Redis.
 	gql.Use(extension.AutomaticPersistedQuery{Cache: apq.New(d.Redis, 24*time.Hour, 64<<10)})
 	// Document limits run after APQ has filled in a persisted query and
@@ -192,6 +196,7 @@ func New(d Deps) (*Server, error) {
 	api = withSubscriptions(gateway, func(h http.Handler) http.Handler { return loaders.Middleware(cat, custSvc, d.Config.LoaderWait, h) }, d.Config.MaxBodyBytes,
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.requests.Add(1); gql.ServeHTTP(w, r) }), api)
 	api = withObserve(api)
+	api = tracing.Middleware("/graphql", api)
 	api = withCORS(d.Config.AllowedOrigins, api)
 
 	mux := http.NewServeMux()
@@ -209,7 +214,7 @@ func New(d Deps) (*Server, error) {
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.Handle("GET /metrics", metrics.Handler())
-	mux.Handle("POST /webhooks/stripe", payments.StripeWebhook(d.Config.StripeWebhookSecret, d.Config.WebhookTolerance, s.Orders, d.Log))
+	mux.Handle("POST /webhooks/stripe", tracing.Middleware("/webhooks/stripe", payments.StripeWebhook(d.Config.StripeWebhookSecret, d.Config.WebhookTolerance, s.Orders, d.Log)))
 	if d.Config.DebugStats {
 		mux.HandleFunc("GET /debug/sqlstats", func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
