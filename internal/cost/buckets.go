@@ -45,15 +45,15 @@ type Status struct {
 // expires once it would be full again (a missing key is a full bucket), so
 // idle principals cost no memory.
 type Buckets struct {
-	rdb *redis.Client
 	// the RefundLater writer
 	startWriter sync.Once
 	refunds     chan refund
 	pending     sync.WaitGroup
+	rdb         redis.UniversalClient
 }
 
 // NewBuckets returns Buckets stored in rdb under keys "cost:<Limit.Key>".
-func NewBuckets(rdb *redis.Client) *Buckets { return &Buckets{rdb: rdb} }
+func NewBuckets(rdb redis.UniversalClient) *Buckets { return &Buckets{rdb: rdb} }
 
 // KeyPrefix prefixes every bucket key in Redis.
 const KeyPrefix = "cost:"

@@ -399,6 +399,18 @@ func (s *Service) PaymentSucceeded(ctx context.Context, eventID, eventType strin
 // PaymentFailed handles a failed or cancelled payment, exactly once per
 // event id: reservations released, order CANCELLED with the reason.
 func (s *Service) PaymentFailed(ctx context.Context, eventID, eventType string, shopID, orderID uuid.UUID, intentID, reason string) (bool, error) {
+	applied, err := s.paymentFailed(ctx, eventID, eventType, shopID, orderID, intentID, reason)
+	if applied && err == nil {
+		if eventType == "payment_intent.payment_failed" {
+			metrics.PaymentFailed("failed")
+		} else {
+			metrics.PaymentFailed("canceled")
+		}
+	}
+	return applied, err
+}
+
+func (s *Service) paymentFailed(ctx context.Context, eventID, eventType string, shopID, orderID uuid.UUID, intentID, reason string) (bool, error) {
 	return s.paymentEvent(ctx, eventID, eventType, shopID, orderID, intentID, func(tx pgx.Tx) ([]inventory.Level, *string, error) {
 		if eventType == "payment_intent.payment_failed" {
 			// A declined attempt leaves the intent open: the buyer may
@@ -563,6 +575,7 @@ func (s *Service) SweepExpired(ctx context.Context, limit int) (int, error) {
 			continue
 		}
 		if expired != nil {
+			metrics.CheckoutAbandoned()
 			done++
 			s.notify(ctx, shopID, levels)
 		}

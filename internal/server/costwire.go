@@ -62,8 +62,11 @@ func costLimits(cfg config.Config, docs *documents.Service) func(ctx context.Con
 		}
 		limits := []cost.Limit{{Key: key, Max: budget, RestorePerSec: restore}}
 		if sh, err := shop.FromContext(ctx); err == nil {
-			limits = append(limits, cost.Limit{Key: "shop:" + sh.ID.String(), Max: float64(cfg.ShopCostBucketMax), RestorePerSec: float64(cfg.ShopCostRestoreRate)})
-			limits[0].Key = sh.ID.String() + ":" + limits[0].Key
+			// Both buckets carry the shop as a Redis Cluster hash tag: the
+			// take script updates them together, in one slot.
+			tag := "{" + sh.ID.String() + "}:"
+			limits = append(limits, cost.Limit{Key: tag + "shop", Max: float64(cfg.ShopCostBucketMax), RestorePerSec: float64(cfg.ShopCostRestoreRate)})
+			limits[0].Key = tag + limits[0].Key
 		}
 		return limits
 	}

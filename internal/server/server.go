@@ -42,6 +42,7 @@ import (
 	"cartograph/internal/ratelimit"
 	"cartograph/internal/respcache"
 	"cartograph/internal/shop"
+	"cartograph/internal/tracing"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -64,7 +65,7 @@ type Deps struct {
 	// tenant table is behind row-level security.
 	DB      *pgxpool.Pool
 	DBStats *pg.Stats
-	Redis   *redis.Client
+	Redis   redis.UniversalClient
 }
 
 // Server is Cartograph's HTTP handler.
@@ -101,6 +102,7 @@ func New(d Deps) (*Server, error) {
 		d.Log.Warn("JWT_KEYS is not set: using a random per-process signing key (sessions end on restart and are not shared between instances)")
 	}
 	shops := shop.NewResolver(d.DB, d.Config.BaseDomain, d.Config.DefaultShop, d.Config.ShopCacheTTL)
+	metrics.ObservePool(d.DB)
 	limiter := ratelimit.New(d.Redis, d.Log)
 	s.limiter = limiter
 	s.keys = auth.NewKeys(d.DB)
@@ -164,6 +166,9 @@ func New(d Deps) (*Server, error) {
 	// Registered (trusted) documents by id, and the shop's
 	// trusted-documents-only mode: before APQ and the document limits.
 	gql.Use(documents.Extension{Service: docs})
+	// Outermost operation interceptor, so its span covers the cost
+	// charge and sees extensions.cost.
+	gql.Use(opTracer{})
 	// Persisted queries are shared by every instance through Redis.
 	gql.Use(extension.AutomaticPersistedQuery{Cache: apq.New(d.Redis, 24*time.Hour, 64<<10)})
 	// Document limits run after APQ has filled in a persisted query and
@@ -195,6 +200,7 @@ func New(d Deps) (*Server, error) {
 	onStock := s.Events.Chain(invalidate)
 	s.Orders.OnStock, checkoutSvc.OnStock, invSvc.OnStock = onStock, onStock, onStock
 	gql.Use(observer{})
+	gql.Use(&inputBounds{def: d.Config.MaxStringInput})
 	gql.SetErrorPresenter(presentError(d.Log))
 	gql.SetRecoverFunc(recoverPanic(d.Log))
 
@@ -209,6 +215,7 @@ func New(d Deps) (*Server, error) {
 	api = withSubscriptions(gateway, func(h http.Handler) http.Handler { return loaders.Middleware(cat, custSvc, d.Config.LoaderWait, h) }, d.Config.MaxBodyBytes, d.Config.MaxBodyBytesPublic,
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.requests.Add(1); gql.ServeHTTP(w, r) }), api)
 	api = withObserve(api)
+	api = tracing.Middleware("/graphql", api)
 	api = withCORS(d.Config.AllowedOrigins, api)
 
 	mux := http.NewServeMux()
@@ -226,7 +233,7 @@ func New(d Deps) (*Server, error) {
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.Handle("GET /metrics", metrics.Handler())
-	mux.Handle("POST /webhooks/stripe", payments.StripeWebhook(d.Config.StripeWebhookSecret, d.Config.WebhookTolerance, s.Orders, d.Log))
+	mux.Handle("POST /webhooks/stripe", tracing.Middleware("/webhooks/stripe", payments.StripeWebhook(d.Config.StripeWebhookSecret, d.Config.WebhookTolerance, s.Orders, d.Log)))
 	if d.Config.DebugStats {
 		mux.HandleFunc("GET /debug/sqlstats", func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
