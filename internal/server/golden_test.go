@@ -109,7 +109,9 @@ func TestResponsesMatchGoldens(t *testing.T) {
 
 	// A cart in the demo shop, over two variants of a known product.
 	var p struct {
-		Product struct{ Variants struct{ Nodes []struct{ ID string } } }
+		Product struct {
+			Variants struct{ Nodes []struct{ ID string } }
+		}
 	}
 	e.query(t, "apparel", `{ product(handle: "merino-crew-tee") { variants(first: 2) { nodes { id } } } }`, nil, &p)
 	if len(p.Product.Variants.Nodes) < 2 {
