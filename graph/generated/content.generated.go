@@ -13,7 +13,6 @@ import (
 	"math"
 	"strconv"
 	"sync/atomic"
-	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -252,46 +251,14 @@ func (ec *executionContext) fieldContext_Article_excerpt(ctx context.Context, fi
 }
 
 func (ec *executionContext) _Article_excerptHtml(ctx context.Context, field graphql.CollectedField, obj *model.Article) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Article_excerptHtml(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.ExcerptHTML, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOHTML2ᚖstring(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	return ec.marshalOHTML2ᚖstring(ctx, field.Selections, obj.ExcerptHTML)
 }
 func (ec *executionContext) fieldContext_Article_excerptHtml(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Article", field, false, false, errors.New("field of type HTML does not have child fields"))
 }
 
 func (ec *executionContext) _Article_publishedAt(ctx context.Context, field graphql.CollectedField, obj *model.Article) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Article_publishedAt(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.PublishedAt, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
-			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	return ec.marshalNDateTime2timeᚐTime(ctx, field.Selections, obj.PublishedAt)
 }
 func (ec *executionContext) fieldContext_Article_publishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Article", field, false, false, errors.New("field of type DateTime does not have child fields"))
@@ -394,23 +361,7 @@ func (ec *executionContext) fieldContext_Article_seo(_ context.Context, field gr
 }
 
 func (ec *executionContext) _Article_tags(ctx context.Context, field graphql.CollectedField, obj *model.Article) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Article_tags(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Tags, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
-			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	return ec.marshalNString2ᚕstringᚄ(ctx, field.Selections, obj.Tags)
 }
 func (ec *executionContext) fieldContext_Article_tags(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Article", field, false, false, errors.New("field of type String does not have child fields"))
@@ -449,46 +400,14 @@ func (ec *executionContext) fieldContext_Article_blog(_ context.Context, field g
 }
 
 func (ec *executionContext) _Article_onlineStoreUrl(ctx context.Context, field graphql.CollectedField, obj *model.Article) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Article_onlineStoreUrl(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.OnlineStoreURL, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOURL2ᚖstring(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	return ec.marshalOURL2ᚖstring(ctx, field.Selections, obj.OnlineStoreURL)
 }
 func (ec *executionContext) fieldContext_Article_onlineStoreUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Article", field, false, false, errors.New("field of type URL does not have child fields"))
 }
 
 func (ec *executionContext) _Article_trackingParameters(ctx context.Context, field graphql.CollectedField, obj *model.Article) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Article_trackingParameters(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.TrackingParameters, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.TrackingParameters)
 }
 func (ec *executionContext) fieldContext_Article_trackingParameters(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Article", field, false, false, errors.New("field of type String does not have child fields"))
@@ -523,23 +442,7 @@ func (ec *executionContext) fieldContext_ArticleAuthor_email(_ context.Context, 
 }
 
 func (ec *executionContext) _ArticleAuthor_bio(ctx context.Context, field graphql.CollectedField, obj *model.ArticleAuthor) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ArticleAuthor_bio(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Bio, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.Bio)
 }
 func (ec *executionContext) fieldContext_ArticleAuthor_bio(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ArticleAuthor", field, false, false, errors.New("field of type String does not have child fields"))
@@ -734,23 +637,7 @@ func (ec *executionContext) fieldContext_Blog_seo(_ context.Context, field graph
 }
 
 func (ec *executionContext) _Blog_onlineStoreUrl(ctx context.Context, field graphql.CollectedField, obj *model.Blog) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Blog_onlineStoreUrl(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.OnlineStoreURL, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOURL2ᚖstring(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	return ec.marshalOURL2ᚖstring(ctx, field.Selections, obj.OnlineStoreURL)
 }
 func (ec *executionContext) fieldContext_Blog_onlineStoreUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Blog", field, false, false, errors.New("field of type URL does not have child fields"))
@@ -1106,46 +993,14 @@ func (ec *executionContext) fieldContext_Brand_logo(_ context.Context, field gra
 }
 
 func (ec *executionContext) _Brand_shortDescription(ctx context.Context, field graphql.CollectedField, obj *model.Brand) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Brand_shortDescription(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.ShortDescription, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.ShortDescription)
 }
 func (ec *executionContext) fieldContext_Brand_shortDescription(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Brand", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _Brand_slogan(ctx context.Context, field graphql.CollectedField, obj *model.Brand) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Brand_slogan(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Slogan, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.Slogan)
 }
 func (ec *executionContext) fieldContext_Brand_slogan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Brand", field, false, false, errors.New("field of type String does not have child fields"))
@@ -1184,46 +1039,14 @@ func (ec *executionContext) fieldContext_Brand_squareLogo(_ context.Context, fie
 }
 
 func (ec *executionContext) _BrandColorGroup_background(ctx context.Context, field graphql.CollectedField, obj *model.BrandColorGroup) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_BrandColorGroup_background(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Background, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOColor2ᚖstring(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	return ec.marshalOColor2ᚖstring(ctx, field.Selections, obj.Background)
 }
 func (ec *executionContext) fieldContext_BrandColorGroup_background(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("BrandColorGroup", field, false, false, errors.New("field of type Color does not have child fields"))
 }
 
 func (ec *executionContext) _BrandColorGroup_foreground(ctx context.Context, field graphql.CollectedField, obj *model.BrandColorGroup) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_BrandColorGroup_foreground(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Foreground, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOColor2ᚖstring(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	return ec.marshalOColor2ᚖstring(ctx, field.Selections, obj.Foreground)
 }
 func (ec *executionContext) fieldContext_BrandColorGroup_foreground(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("BrandColorGroup", field, false, false, errors.New("field of type Color does not have child fields"))
@@ -1294,23 +1117,7 @@ func (ec *executionContext) fieldContext_BrandColors_secondary(_ context.Context
 }
 
 func (ec *executionContext) _MediaImage_alt(ctx context.Context, field graphql.CollectedField, obj *model.MediaImage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_MediaImage_alt(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Alt, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.Alt)
 }
 func (ec *executionContext) fieldContext_MediaImage_alt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MediaImage", field, false, false, errors.New("field of type String does not have child fields"))
@@ -1356,23 +1163,7 @@ func (ec *executionContext) fieldContext_MediaImage_image(_ context.Context, fie
 }
 
 func (ec *executionContext) _MediaImage_mediaContentType(ctx context.Context, field graphql.CollectedField, obj *model.MediaImage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_MediaImage_mediaContentType(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.MediaContentType, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.MediaContentType) graphql.Marshaler {
-			return ec.marshalNMediaContentType2cartographᚋgraphᚋmodelᚐMediaContentType(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	return ec.marshalNMediaContentType2cartographᚋgraphᚋmodelᚐMediaContentType(ctx, field.Selections, obj.MediaContentType)
 }
 func (ec *executionContext) fieldContext_MediaImage_mediaContentType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MediaImage", field, false, false, errors.New("field of type MediaContentType does not have child fields"))
@@ -1510,46 +1301,14 @@ func (ec *executionContext) fieldContext_MenuItem_items(_ context.Context, field
 }
 
 func (ec *executionContext) _MenuItem_resourceId(ctx context.Context, field graphql.CollectedField, obj *content.MenuItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_MenuItem_resourceId(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.ResourceID, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOID2ᚖstring(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	return ec.marshalOID2ᚖstring(ctx, field.Selections, obj.ResourceID)
 }
 func (ec *executionContext) fieldContext_MenuItem_resourceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MenuItem", field, false, false, errors.New("field of type ID does not have child fields"))
 }
 
 func (ec *executionContext) _MenuItem_tags(ctx context.Context, field graphql.CollectedField, obj *content.MenuItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_MenuItem_tags(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Tags, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
-			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	return ec.marshalNString2ᚕstringᚄ(ctx, field.Selections, obj.Tags)
 }
 func (ec *executionContext) fieldContext_MenuItem_tags(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MenuItem", field, false, false, errors.New("field of type String does not have child fields"))
@@ -1586,23 +1345,7 @@ func (ec *executionContext) fieldContext_MenuItem_type(_ context.Context, field 
 }
 
 func (ec *executionContext) _MenuItem_url(ctx context.Context, field graphql.CollectedField, obj *content.MenuItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_MenuItem_url(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.URL, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOURL2ᚖstring(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	return ec.marshalOURL2ᚖstring(ctx, field.Selections, obj.URL)
 }
 func (ec *executionContext) fieldContext_MenuItem_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MenuItem", field, false, false, errors.New("field of type URL does not have child fields"))
@@ -1676,92 +1419,28 @@ func (ec *executionContext) fieldContext_Page_seo(_ context.Context, field graph
 }
 
 func (ec *executionContext) _Page_createdAt(ctx context.Context, field graphql.CollectedField, obj *content.Page) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Page_createdAt(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
-			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	return ec.marshalNDateTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
 }
 func (ec *executionContext) fieldContext_Page_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Page", field, false, false, errors.New("field of type DateTime does not have child fields"))
 }
 
 func (ec *executionContext) _Page_updatedAt(ctx context.Context, field graphql.CollectedField, obj *content.Page) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Page_updatedAt(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.UpdatedAt, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
-			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	return ec.marshalNDateTime2timeᚐTime(ctx, field.Selections, obj.UpdatedAt)
 }
 func (ec *executionContext) fieldContext_Page_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Page", field, false, false, errors.New("field of type DateTime does not have child fields"))
 }
 
 func (ec *executionContext) _Page_onlineStoreUrl(ctx context.Context, field graphql.CollectedField, obj *content.Page) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Page_onlineStoreUrl(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.OnlineStoreURL(), nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOURL2ᚖstring(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	return ec.marshalOURL2ᚖstring(ctx, field.Selections, obj.OnlineStoreURL())
 }
 func (ec *executionContext) fieldContext_Page_onlineStoreUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Page", field, true, false, errors.New("field of type URL does not have child fields"))
 }
 
 func (ec *executionContext) _Page_trackingParameters(ctx context.Context, field graphql.CollectedField, obj *content.Page) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Page_trackingParameters(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.TrackingParameters(), nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.TrackingParameters())
 }
 func (ec *executionContext) fieldContext_Page_trackingParameters(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Page", field, true, false, errors.New("field of type String does not have child fields"))
@@ -1938,23 +1617,7 @@ func (ec *executionContext) fieldContext_ShopPolicy_url(_ context.Context, field
 }
 
 func (ec *executionContext) _ShopPolicyWithDefault_id(ctx context.Context, field graphql.CollectedField, obj *model.ShopPolicyWithDefault) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ShopPolicyWithDefault_id(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOID2ᚖstring(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	return ec.marshalOID2ᚖstring(ctx, field.Selections, obj.ID)
 }
 func (ec *executionContext) fieldContext_ShopPolicyWithDefault_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ShopPolicyWithDefault", field, false, false, errors.New("field of type ID does not have child fields"))

@@ -13,7 +13,6 @@ import (
 	"math"
 	"strconv"
 	"sync/atomic"
-	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -151,23 +150,7 @@ func (ec *executionContext) fieldContext_InventoryAdjustmentGroup_id(_ context.C
 }
 
 func (ec *executionContext) _InventoryAdjustmentGroup_createdAt(ctx context.Context, field graphql.CollectedField, obj *inventory.Group) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryAdjustmentGroup_createdAt(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
-			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	return ec.marshalNDateTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
 }
 func (ec *executionContext) fieldContext_InventoryAdjustmentGroup_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("InventoryAdjustmentGroup", field, false, false, errors.New("field of type DateTime does not have child fields"))
@@ -181,23 +164,7 @@ func (ec *executionContext) fieldContext_InventoryAdjustmentGroup_reason(_ conte
 }
 
 func (ec *executionContext) _InventoryAdjustmentGroup_referenceDocumentUri(ctx context.Context, field graphql.CollectedField, obj *inventory.Group) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryAdjustmentGroup_referenceDocumentUri(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.ReferenceURI, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.ReferenceURI)
 }
 func (ec *executionContext) fieldContext_InventoryAdjustmentGroup_referenceDocumentUri(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("InventoryAdjustmentGroup", field, false, false, errors.New("field of type String does not have child fields"))
@@ -363,46 +330,14 @@ func (ec *executionContext) fieldContext_InventoryChange_actor(_ context.Context
 }
 
 func (ec *executionContext) _InventoryChange_referenceDocumentUri(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryChange_referenceDocumentUri(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.ReferenceURI, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.ReferenceURI)
 }
 func (ec *executionContext) fieldContext_InventoryChange_referenceDocumentUri(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("InventoryChange", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _InventoryChange_at(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryChange_at(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.At, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
-			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	return ec.marshalNDateTime2timeᚐTime(ctx, field.Selections, obj.At)
 }
 func (ec *executionContext) fieldContext_InventoryChange_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("InventoryChange", field, false, false, errors.New("field of type DateTime does not have child fields"))
@@ -636,23 +571,7 @@ func (ec *executionContext) fieldContext_InventoryLevel_available(_ context.Cont
 }
 
 func (ec *executionContext) _InventoryLevel_updatedAt(ctx context.Context, field graphql.CollectedField, obj *inventory.LevelRow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryLevel_updatedAt(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.UpdatedAt, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
-			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	return ec.marshalNDateTime2timeᚐTime(ctx, field.Selections, obj.UpdatedAt)
 }
 func (ec *executionContext) fieldContext_InventoryLevel_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("InventoryLevel", field, false, false, errors.New("field of type DateTime does not have child fields"))

@@ -4,7 +4,6 @@ package generated
 
 import (
 	"cartograph/graph/model"
-	"cartograph/internal/money"
 	"context"
 	"errors"
 	"math"
@@ -160,23 +159,7 @@ func (ec *executionContext) fieldContext_Country_defaultLanguage(_ context.Conte
 }
 
 func (ec *executionContext) _Country_isoCode(ctx context.Context, field graphql.CollectedField, obj *model.Country) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Country_isoCode(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.IsoCode, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.CountryCode) graphql.Marshaler {
-			return ec.marshalNCountryCode2cartographᚋgraphᚋmodelᚐCountryCode(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	return ec.marshalNCountryCode2cartographᚋgraphᚋmodelᚐCountryCode(ctx, field.Selections, obj.IsoCode)
 }
 func (ec *executionContext) fieldContext_Country_isoCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Country", field, false, false, errors.New("field of type CountryCode does not have child fields"))
@@ -190,46 +173,14 @@ func (ec *executionContext) fieldContext_Country_name(_ context.Context, field g
 }
 
 func (ec *executionContext) _Country_unitSystem(ctx context.Context, field graphql.CollectedField, obj *model.Country) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Country_unitSystem(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.UnitSystem, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.UnitSystem) graphql.Marshaler {
-			return ec.marshalNUnitSystem2cartographᚋgraphᚋmodelᚐUnitSystem(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	return ec.marshalNUnitSystem2cartographᚋgraphᚋmodelᚐUnitSystem(ctx, field.Selections, obj.UnitSystem)
 }
 func (ec *executionContext) fieldContext_Country_unitSystem(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Country", field, false, false, errors.New("field of type UnitSystem does not have child fields"))
 }
 
 func (ec *executionContext) _Currency_isoCode(ctx context.Context, field graphql.CollectedField, obj *model.Currency) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Currency_isoCode(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.IsoCode, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v money.Currency) graphql.Marshaler {
-			return ec.marshalNCurrencyCode2cartographᚋinternalᚋmoneyᚐCurrency(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	return ec.marshalNCurrencyCode2cartographᚋinternalᚋmoneyᚐCurrency(ctx, field.Selections, obj.IsoCode)
 }
 func (ec *executionContext) fieldContext_Currency_isoCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Currency", field, false, false, errors.New("field of type CurrencyCode does not have child fields"))
@@ -257,23 +208,7 @@ func (ec *executionContext) fieldContext_Language_endonymName(_ context.Context,
 }
 
 func (ec *executionContext) _Language_isoCode(ctx context.Context, field graphql.CollectedField, obj *model.Language) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Language_isoCode(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.IsoCode, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.LanguageCode) graphql.Marshaler {
-			return ec.marshalNLanguageCode2cartographᚋgraphᚋmodelᚐLanguageCode(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	return ec.marshalNLanguageCode2cartographᚋgraphᚋmodelᚐLanguageCode(ctx, field.Selections, obj.IsoCode)
 }
 func (ec *executionContext) fieldContext_Language_isoCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Language", field, false, false, errors.New("field of type LanguageCode does not have child fields"))

@@ -11,7 +11,6 @@ package main
 
 import (
 	"fmt"
-	"go/format"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,6 +19,7 @@ import (
 	"github.com/99designs/gqlgen/api"
 	"github.com/99designs/gqlgen/codegen"
 	"github.com/99designs/gqlgen/codegen/config"
+	"golang.org/x/tools/imports"
 )
 
 type synchronous struct {
@@ -129,7 +129,7 @@ var leafField = regexp.MustCompile(`(?m)^(func \(ec \*executionContext\) _(\w+)\
 	`\t\tfunc\(ctx context\.Context, field graphql\.CollectedField\) \(\*graphql\.FieldContext, error\) \{\n\t\t\treturn ec\.fieldContext_\w+\(ctx, field\)\n\t\t\},\n` +
 	`\t\tfunc\(ctx context\.Context\) \(any, error\) \{\n\t\t\treturn (.+), nil\n\t\t\},\n` +
 	`\t\tnil,\n` +
-	`\t\tfunc\(ctx context\.Context, selections ast\.SelectionSet, v ([^)]+)\) graphql\.Marshaler \{\n\t\t\treturn (ec\.\w+)\(ctx, selections, v\)\n\t\t\},\n` +
+	`\t\tfunc\(ctx context\.Context, selections ast\.SelectionSet, v ([^)]+)\) graphql\.Marshaler \{\n\t\t\treturn (ec\.marshal[^\s(]+)\(ctx, selections, v\)\n\t\t\},\n` +
 	`\t\t(?:true|false),\n\t\t(?:true|false),\n\t\)\n\}`)
 
 var sliceMarshaler = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) marshal[NO](\w+?)2ᚕ`)
@@ -180,6 +180,11 @@ func (p *synchronous) rewriteSource(src string, st *rewriteStats) string {
 		if !p.leaves[sub[2]] || strings.Contains(sub[3], "fc.") {
 			return m
 		}
+		// A nil pointer in a non-null field is an error reported at the
+		// field's own path, which needs the field context: keep those.
+		if strings.HasPrefix(sub[4], "*") && strings.HasPrefix(sub[5], "ec.marshalN") {
+			return m
+		}
 		st.leavesMatched[sub[2]] = true
 		return sub[1] + "\treturn " + sub[5] + "(ctx, field.Selections, " + sub[3] + ")\n}"
 	})
@@ -203,7 +208,8 @@ func (p *synchronous) rewrite(dir string) error {
 		src := string(b)
 		rewritten := p.rewriteSource(src, st)
 		if rewritten != src {
-			formatted, err := format.Source([]byte(rewritten))
+			// imports.Process also drops imports the rewrites left unused.
+			formatted, err := imports.Process(file, []byte(rewritten), &imports.Options{Comments: true, TabIndent: true, TabWidth: 8, FormatOnly: false})
 			if err != nil {
 				return fmt.Errorf("%s: %w", file, err)
 			}

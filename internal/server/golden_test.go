@@ -90,7 +90,7 @@ func (e *env) rawPost(t *testing.T, headers map[string]string, query string, var
 	return b
 }
 
-func benchDoc(t *testing.T, name string) string {
+func benchDoc(t testing.TB, name string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", ".ci", "bench", name))
 	if err != nil {
