@@ -17,7 +17,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
-	pgxuuid "github.com/vgarvardt/pgx-google-uuid/v5"
 )
 
 // Stats counts SQL statements sent to PostgreSQL by a pool. A query, an exec
@@ -97,7 +96,7 @@ func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, *Stat
 	// Encode and scan google/uuid natively (binary), not through its
 	// driver.Valuer string form: ids are in every query.
 	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
-		pgxuuid.Register(c.TypeMap())
+		registerUUID(c.TypeMap())
 		return nil
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
