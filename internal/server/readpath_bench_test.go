@@ -68,3 +68,43 @@ func BenchmarkListing(b *testing.B) { benchRead(b, "listing") }
 
 // BenchmarkProduct is .ci/bench/product.graphql (one product by handle).
 func BenchmarkProduct(b *testing.B) { benchRead(b, "product") }
+
+// Allocation ceilings of the read path, a little above what it reaches
+// (allocation counts are deterministic, timings are not): a change that
+// allocates more per request fails here instead of in `make bench`. The
+// race detector makes sync.Pool drop items at random, so -race runs get
+// their own, looser ceilings.
+// The statement count per request is exact: the listing is its page, its
+// variants and its images (three statements), the product one more for
+// its options.
+var readPathCeilings = map[string]struct {
+	plain, race float64
+	statements  int64
+}{
+	"listing": {18_600, 19_500, 3},
+	"product": {1_650, 1_800, 4},
+}
+
+func TestReadPathAllocationCeiling(t *testing.T) {
+	rp := newReadPath(t)
+	for _, name := range []string{"listing", "product"} {
+		for range 10 {
+			rp.do(t, name)
+		}
+		before := rp.stats()
+		rp.do(t, name)
+		stmts := rp.stats() - before
+		allocs := testing.AllocsPerRun(30, func() { rp.do(t, name) })
+		ceiling := readPathCeilings[name].plain
+		if raceEnabled {
+			ceiling = readPathCeilings[name].race
+		}
+		t.Logf("%s: %.0f allocs/request (ceiling %.0f), %d statements/request", name, allocs, ceiling, stmts)
+		if allocs > ceiling {
+			t.Errorf("%s: %.0f allocations per request, ceiling %.0f", name, allocs, ceiling)
+		}
+		if want := readPathCeilings[name].statements; stmts != want {
+			t.Errorf("%s: %d SQL statements per request, want %d", name, stmts, want)
+		}
+	}
+}
