@@ -612,6 +612,11 @@ func (ec *executionContext) field_Mutation_staffTokenRefresh_args(ctx context.Co
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _ApiKey_id(ctx context.Context, field graphql.CollectedField, obj *auth.Key) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ApiKey_id, r)
+		}
+	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
 func (ec *executionContext) fieldContext_ApiKey_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -642,6 +647,11 @@ func (ec *executionContext) fieldContext_ApiKey_kind(_ context.Context, field gr
 }
 
 func (ec *executionContext) _ApiKey_name(ctx context.Context, field graphql.CollectedField, obj *auth.Key) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ApiKey_name, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
 }
 func (ec *executionContext) fieldContext_ApiKey_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -649,6 +659,11 @@ func (ec *executionContext) fieldContext_ApiKey_name(_ context.Context, field gr
 }
 
 func (ec *executionContext) _ApiKey_displayPrefix(ctx context.Context, field graphql.CollectedField, obj *auth.Key) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ApiKey_displayPrefix, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.DisplayPrefix)
 }
 func (ec *executionContext) fieldContext_ApiKey_displayPrefix(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -656,6 +671,11 @@ func (ec *executionContext) fieldContext_ApiKey_displayPrefix(_ context.Context,
 }
 
 func (ec *executionContext) _ApiKey_scopes(ctx context.Context, field graphql.CollectedField, obj *auth.Key) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ApiKey_scopes, r)
+		}
+	}()
 	return ec.marshalNString2ᚕstringᚄ(ctx, field.Selections, obj.Scopes)
 }
 func (ec *executionContext) fieldContext_ApiKey_scopes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -663,6 +683,11 @@ func (ec *executionContext) fieldContext_ApiKey_scopes(_ context.Context, field 
 }
 
 func (ec *executionContext) _ApiKey_rateLimit(ctx context.Context, field graphql.CollectedField, obj *auth.Key) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ApiKey_rateLimit, r)
+		}
+	}()
 	return ec.marshalNInt2int32(ctx, field.Selections, obj.RateLimit)
 }
 func (ec *executionContext) fieldContext_ApiKey_rateLimit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -670,6 +695,11 @@ func (ec *executionContext) fieldContext_ApiKey_rateLimit(_ context.Context, fie
 }
 
 func (ec *executionContext) _ApiKey_expiresAt(ctx context.Context, field graphql.CollectedField, obj *auth.Key) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ApiKey_expiresAt, r)
+		}
+	}()
 	return ec.marshalODateTime2ᚖtimeᚐTime(ctx, field.Selections, obj.ExpiresAt)
 }
 func (ec *executionContext) fieldContext_ApiKey_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -677,6 +707,11 @@ func (ec *executionContext) fieldContext_ApiKey_expiresAt(_ context.Context, fie
 }
 
 func (ec *executionContext) _ApiKey_revokedAt(ctx context.Context, field graphql.CollectedField, obj *auth.Key) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ApiKey_revokedAt, r)
+		}
+	}()
 	return ec.marshalODateTime2ᚖtimeᚐTime(ctx, field.Selections, obj.RevokedAt)
 }
 func (ec *executionContext) fieldContext_ApiKey_revokedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -684,6 +719,11 @@ func (ec *executionContext) fieldContext_ApiKey_revokedAt(_ context.Context, fie
 }
 
 func (ec *executionContext) _ApiKey_lastUsedAt(ctx context.Context, field graphql.CollectedField, obj *auth.Key) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ApiKey_lastUsedAt, r)
+		}
+	}()
 	return ec.marshalODateTime2ᚖtimeᚐTime(ctx, field.Selections, obj.LastUsedAt)
 }
 func (ec *executionContext) fieldContext_ApiKey_lastUsedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -691,6 +731,11 @@ func (ec *executionContext) fieldContext_ApiKey_lastUsedAt(_ context.Context, fi
 }
 
 func (ec *executionContext) _ApiKey_createdAt(ctx context.Context, field graphql.CollectedField, obj *auth.Key) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ApiKey_createdAt, r)
+		}
+	}()
 	return ec.marshalNDateTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
 }
 func (ec *executionContext) fieldContext_ApiKey_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -826,6 +871,11 @@ func (ec *executionContext) fieldContext_ApiKeyCreatePayload_apiKey(_ context.Co
 }
 
 func (ec *executionContext) _ApiKeyCreatePayload_key(ctx context.Context, field graphql.CollectedField, obj *model.APIKeyCreatePayload) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ApiKeyCreatePayload_key, r)
+		}
+	}()
 	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.Key)
 }
 func (ec *executionContext) fieldContext_ApiKeyCreatePayload_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -865,6 +915,11 @@ func (ec *executionContext) fieldContext_ApiKeyCreatePayload_userErrors(_ contex
 }
 
 func (ec *executionContext) _ApiKeyEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.APIKeyEdge) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ApiKeyEdge_cursor, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Cursor)
 }
 func (ec *executionContext) fieldContext_ApiKeyEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -936,6 +991,11 @@ func (ec *executionContext) fieldContext_ApiKeyRevokePayload_apiKey(_ context.Co
 }
 
 func (ec *executionContext) _Customer_id(ctx context.Context, field graphql.CollectedField, obj *customers.Customer) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Customer_id, r)
+		}
+	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
 func (ec *executionContext) fieldContext_Customer_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -943,6 +1003,11 @@ func (ec *executionContext) fieldContext_Customer_id(_ context.Context, field gr
 }
 
 func (ec *executionContext) _Customer_email(ctx context.Context, field graphql.CollectedField, obj *customers.Customer) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Customer_email, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Email)
 }
 func (ec *executionContext) fieldContext_Customer_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -950,6 +1015,11 @@ func (ec *executionContext) fieldContext_Customer_email(_ context.Context, field
 }
 
 func (ec *executionContext) _Customer_firstName(ctx context.Context, field graphql.CollectedField, obj *customers.Customer) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Customer_firstName, r)
+		}
+	}()
 	return ec.marshalOString2string(ctx, field.Selections, obj.FirstName)
 }
 func (ec *executionContext) fieldContext_Customer_firstName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -957,6 +1027,11 @@ func (ec *executionContext) fieldContext_Customer_firstName(_ context.Context, f
 }
 
 func (ec *executionContext) _Customer_lastName(ctx context.Context, field graphql.CollectedField, obj *customers.Customer) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Customer_lastName, r)
+		}
+	}()
 	return ec.marshalOString2string(ctx, field.Selections, obj.LastName)
 }
 func (ec *executionContext) fieldContext_Customer_lastName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -964,6 +1039,11 @@ func (ec *executionContext) fieldContext_Customer_lastName(_ context.Context, fi
 }
 
 func (ec *executionContext) _Customer_displayName(ctx context.Context, field graphql.CollectedField, obj *customers.Customer) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Customer_displayName, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.DisplayName())
 }
 func (ec *executionContext) fieldContext_Customer_displayName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -971,6 +1051,11 @@ func (ec *executionContext) fieldContext_Customer_displayName(_ context.Context,
 }
 
 func (ec *executionContext) _Customer_createdAt(ctx context.Context, field graphql.CollectedField, obj *customers.Customer) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Customer_createdAt, r)
+		}
+	}()
 	return ec.marshalNDateTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
 }
 func (ec *executionContext) fieldContext_Customer_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1118,6 +1203,11 @@ func (ec *executionContext) fieldContext_CustomerConnection_pageInfo(_ context.C
 }
 
 func (ec *executionContext) _CustomerEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.CustomerEdge) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CustomerEdge_cursor, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Cursor)
 }
 func (ec *executionContext) fieldContext_CustomerEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1157,6 +1247,11 @@ func (ec *executionContext) fieldContext_CustomerEdge_node(_ context.Context, fi
 }
 
 func (ec *executionContext) _CustomerLoginPayload_accessToken(ctx context.Context, field graphql.CollectedField, obj *model.CustomerLoginPayload) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CustomerLoginPayload_accessToken, r)
+		}
+	}()
 	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.AccessToken)
 }
 func (ec *executionContext) fieldContext_CustomerLoginPayload_accessToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1164,6 +1259,11 @@ func (ec *executionContext) fieldContext_CustomerLoginPayload_accessToken(_ cont
 }
 
 func (ec *executionContext) _CustomerLoginPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.CustomerLoginPayload) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CustomerLoginPayload_expiresAt, r)
+		}
+	}()
 	return ec.marshalODateTime2ᚖtimeᚐTime(ctx, field.Selections, obj.ExpiresAt)
 }
 func (ec *executionContext) fieldContext_CustomerLoginPayload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1235,6 +1335,11 @@ func (ec *executionContext) fieldContext_CustomerLoginPayload_userErrors(_ conte
 }
 
 func (ec *executionContext) _CustomerLogoutPayload_loggedOut(ctx context.Context, field graphql.CollectedField, obj *model.CustomerLogoutPayload) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CustomerLogoutPayload_loggedOut, r)
+		}
+	}()
 	return ec.marshalNBoolean2bool(ctx, field.Selections, obj.LoggedOut)
 }
 func (ec *executionContext) fieldContext_CustomerLogoutPayload_loggedOut(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2834,6 +2939,11 @@ func (ec *executionContext) fieldContext_Mutation_orderRefund(ctx context.Contex
 }
 
 func (ec *executionContext) _StaffSession_accessToken(ctx context.Context, field graphql.CollectedField, obj *model.StaffSession) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_StaffSession_accessToken, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.AccessToken)
 }
 func (ec *executionContext) fieldContext_StaffSession_accessToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2841,6 +2951,11 @@ func (ec *executionContext) fieldContext_StaffSession_accessToken(_ context.Cont
 }
 
 func (ec *executionContext) _StaffSession_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.StaffSession) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_StaffSession_expiresAt, r)
+		}
+	}()
 	return ec.marshalNDateTime2timeᚐTime(ctx, field.Selections, obj.ExpiresAt)
 }
 func (ec *executionContext) fieldContext_StaffSession_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2848,6 +2963,11 @@ func (ec *executionContext) fieldContext_StaffSession_expiresAt(_ context.Contex
 }
 
 func (ec *executionContext) _StaffSession_refreshToken(ctx context.Context, field graphql.CollectedField, obj *model.StaffSession) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_StaffSession_refreshToken, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.RefreshToken)
 }
 func (ec *executionContext) fieldContext_StaffSession_refreshToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2855,6 +2975,11 @@ func (ec *executionContext) fieldContext_StaffSession_refreshToken(_ context.Con
 }
 
 func (ec *executionContext) _StaffSession_role(ctx context.Context, field graphql.CollectedField, obj *model.StaffSession) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_StaffSession_role, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Role)
 }
 func (ec *executionContext) fieldContext_StaffSession_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2862,6 +2987,11 @@ func (ec *executionContext) fieldContext_StaffSession_role(_ context.Context, fi
 }
 
 func (ec *executionContext) _StaffSession_scopes(ctx context.Context, field graphql.CollectedField, obj *model.StaffSession) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_StaffSession_scopes, r)
+		}
+	}()
 	return ec.marshalNString2ᚕstringᚄ(ctx, field.Selections, obj.Scopes)
 }
 func (ec *executionContext) fieldContext_StaffSession_scopes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {

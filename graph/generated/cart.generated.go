@@ -116,6 +116,11 @@ func (ec *executionContext) field_ComponentizableCartLine_attribute_args(ctx con
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _AppliedGiftCard_id(ctx context.Context, field graphql.CollectedField, obj *model.AppliedGiftCard) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_AppliedGiftCard_id, r)
+		}
+	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.ID)
 }
 func (ec *executionContext) fieldContext_AppliedGiftCard_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -123,6 +128,11 @@ func (ec *executionContext) fieldContext_AppliedGiftCard_id(_ context.Context, f
 }
 
 func (ec *executionContext) _AppliedGiftCard_lastCharacters(ctx context.Context, field graphql.CollectedField, obj *model.AppliedGiftCard) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_AppliedGiftCard_lastCharacters, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.LastCharacters)
 }
 func (ec *executionContext) fieldContext_AppliedGiftCard_lastCharacters(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -194,6 +204,11 @@ func (ec *executionContext) fieldContext_AppliedGiftCard_balance(_ context.Conte
 }
 
 func (ec *executionContext) _Attribute_key(ctx context.Context, field graphql.CollectedField, obj *model.Attribute) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Attribute_key, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Key)
 }
 func (ec *executionContext) fieldContext_Attribute_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -201,6 +216,11 @@ func (ec *executionContext) fieldContext_Attribute_key(_ context.Context, field 
 }
 
 func (ec *executionContext) _Attribute_value(ctx context.Context, field graphql.CollectedField, obj *model.Attribute) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Attribute_value, r)
+		}
+	}()
 	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.Value)
 }
 func (ec *executionContext) fieldContext_Attribute_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -304,6 +324,11 @@ func (ec *executionContext) fieldContext_BaseCartLineConnection_pageInfo(_ conte
 }
 
 func (ec *executionContext) _BaseCartLineEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.BaseCartLineEdge) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_BaseCartLineEdge_cursor, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Cursor)
 }
 func (ec *executionContext) fieldContext_BaseCartLineEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -343,6 +368,11 @@ func (ec *executionContext) fieldContext_BaseCartLineEdge_node(_ context.Context
 }
 
 func (ec *executionContext) _Cart_id(ctx context.Context, field graphql.CollectedField, obj *model.Cart) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Cart_id, r)
+		}
+	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
 func (ec *executionContext) fieldContext_Cart_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -350,6 +380,11 @@ func (ec *executionContext) fieldContext_Cart_id(_ context.Context, field graphq
 }
 
 func (ec *executionContext) _Cart_checkoutUrl(ctx context.Context, field graphql.CollectedField, obj *model.Cart) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Cart_checkoutUrl, r)
+		}
+	}()
 	return ec.marshalNURL2string(ctx, field.Selections, obj.CheckoutURL)
 }
 func (ec *executionContext) fieldContext_Cart_checkoutUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -357,6 +392,11 @@ func (ec *executionContext) fieldContext_Cart_checkoutUrl(_ context.Context, fie
 }
 
 func (ec *executionContext) _Cart_totalQuantity(ctx context.Context, field graphql.CollectedField, obj *model.Cart) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Cart_totalQuantity, r)
+		}
+	}()
 	return ec.marshalNInt2int(ctx, field.Selections, obj.TotalQuantity)
 }
 func (ec *executionContext) fieldContext_Cart_totalQuantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -472,6 +512,11 @@ func (ec *executionContext) fieldContext_Cart_lines(ctx context.Context, field g
 }
 
 func (ec *executionContext) _Cart_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.Cart) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Cart_createdAt, r)
+		}
+	}()
 	return ec.marshalNDateTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
 }
 func (ec *executionContext) fieldContext_Cart_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -479,6 +524,11 @@ func (ec *executionContext) fieldContext_Cart_createdAt(_ context.Context, field
 }
 
 func (ec *executionContext) _Cart_updatedAt(ctx context.Context, field graphql.CollectedField, obj *model.Cart) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Cart_updatedAt, r)
+		}
+	}()
 	return ec.marshalNDateTime2timeᚐTime(ctx, field.Selections, obj.UpdatedAt)
 }
 func (ec *executionContext) fieldContext_Cart_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -486,6 +536,11 @@ func (ec *executionContext) fieldContext_Cart_updatedAt(_ context.Context, field
 }
 
 func (ec *executionContext) _Cart_note(ctx context.Context, field graphql.CollectedField, obj *model.Cart) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Cart_note, r)
+		}
+	}()
 	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.Note)
 }
 func (ec *executionContext) fieldContext_Cart_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -729,6 +784,11 @@ func (ec *executionContext) fieldContext_CartAttributesUpdatePayload_warnings(_ 
 }
 
 func (ec *executionContext) _CartBuyerIdentity_email(ctx context.Context, field graphql.CollectedField, obj *model.CartBuyerIdentity) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CartBuyerIdentity_email, r)
+		}
+	}()
 	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.Email)
 }
 func (ec *executionContext) fieldContext_CartBuyerIdentity_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -736,6 +796,11 @@ func (ec *executionContext) fieldContext_CartBuyerIdentity_email(_ context.Conte
 }
 
 func (ec *executionContext) _CartBuyerIdentity_phone(ctx context.Context, field graphql.CollectedField, obj *model.CartBuyerIdentity) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CartBuyerIdentity_phone, r)
+		}
+	}()
 	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.Phone)
 }
 func (ec *executionContext) fieldContext_CartBuyerIdentity_phone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -743,6 +808,11 @@ func (ec *executionContext) fieldContext_CartBuyerIdentity_phone(_ context.Conte
 }
 
 func (ec *executionContext) _CartBuyerIdentity_countryCode(ctx context.Context, field graphql.CollectedField, obj *model.CartBuyerIdentity) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CartBuyerIdentity_countryCode, r)
+		}
+	}()
 	return ec.marshalOCountryCode2ᚖcartographᚋgraphᚋmodelᚐCountryCode(ctx, field.Selections, obj.CountryCode)
 }
 func (ec *executionContext) fieldContext_CartBuyerIdentity_countryCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -910,6 +980,11 @@ func (ec *executionContext) fieldContext_CartCost_subtotalAmount(_ context.Conte
 }
 
 func (ec *executionContext) _CartCost_subtotalAmountEstimated(ctx context.Context, field graphql.CollectedField, obj *model.CartCost) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CartCost_subtotalAmountEstimated, r)
+		}
+	}()
 	return ec.marshalNBoolean2bool(ctx, field.Selections, obj.SubtotalAmountEstimated)
 }
 func (ec *executionContext) fieldContext_CartCost_subtotalAmountEstimated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -949,6 +1024,11 @@ func (ec *executionContext) fieldContext_CartCost_totalAmount(_ context.Context,
 }
 
 func (ec *executionContext) _CartCost_totalAmountEstimated(ctx context.Context, field graphql.CollectedField, obj *model.CartCost) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CartCost_totalAmountEstimated, r)
+		}
+	}()
 	return ec.marshalNBoolean2bool(ctx, field.Selections, obj.TotalAmountEstimated)
 }
 func (ec *executionContext) fieldContext_CartCost_totalAmountEstimated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -988,6 +1068,11 @@ func (ec *executionContext) fieldContext_CartCost_totalTaxAmount(_ context.Conte
 }
 
 func (ec *executionContext) _CartCost_totalTaxAmountEstimated(ctx context.Context, field graphql.CollectedField, obj *model.CartCost) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CartCost_totalTaxAmountEstimated, r)
+		}
+	}()
 	return ec.marshalNBoolean2bool(ctx, field.Selections, obj.TotalTaxAmountEstimated)
 }
 func (ec *executionContext) fieldContext_CartCost_totalTaxAmountEstimated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1027,6 +1112,11 @@ func (ec *executionContext) fieldContext_CartCost_totalDutyAmount(_ context.Cont
 }
 
 func (ec *executionContext) _CartCost_totalDutyAmountEstimated(ctx context.Context, field graphql.CollectedField, obj *model.CartCost) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CartCost_totalDutyAmountEstimated, r)
+		}
+	}()
 	return ec.marshalNBoolean2bool(ctx, field.Selections, obj.TotalDutyAmountEstimated)
 }
 func (ec *executionContext) fieldContext_CartCost_totalDutyAmountEstimated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1162,6 +1252,11 @@ func (ec *executionContext) fieldContext_CartCreatePayload_warnings(_ context.Co
 }
 
 func (ec *executionContext) _CartDiscountCode_code(ctx context.Context, field graphql.CollectedField, obj *model.CartDiscountCode) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CartDiscountCode_code, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Code)
 }
 func (ec *executionContext) fieldContext_CartDiscountCode_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1169,6 +1264,11 @@ func (ec *executionContext) fieldContext_CartDiscountCode_code(_ context.Context
 }
 
 func (ec *executionContext) _CartDiscountCode_applicable(ctx context.Context, field graphql.CollectedField, obj *model.CartDiscountCode) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CartDiscountCode_applicable, r)
+		}
+	}()
 	return ec.marshalNBoolean2bool(ctx, field.Selections, obj.Applicable)
 }
 func (ec *executionContext) fieldContext_CartDiscountCode_applicable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1560,6 +1660,11 @@ func (ec *executionContext) fieldContext_CartGiftCardCodesUpdatePayload_warnings
 }
 
 func (ec *executionContext) _CartLine_id(ctx context.Context, field graphql.CollectedField, obj *model.CartLine) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CartLine_id, r)
+		}
+	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
 func (ec *executionContext) fieldContext_CartLine_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1567,6 +1672,11 @@ func (ec *executionContext) fieldContext_CartLine_id(_ context.Context, field gr
 }
 
 func (ec *executionContext) _CartLine_quantity(ctx context.Context, field graphql.CollectedField, obj *model.CartLine) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CartLine_quantity, r)
+		}
+	}()
 	return ec.marshalNInt2int(ctx, field.Selections, obj.Quantity)
 }
 func (ec *executionContext) fieldContext_CartLine_quantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2281,6 +2391,11 @@ func (ec *executionContext) fieldContext_CartNoteUpdatePayload_warnings(_ contex
 }
 
 func (ec *executionContext) _CartUserError_code(ctx context.Context, field graphql.CollectedField, obj *apperr.UserError) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CartUserError_code, r)
+		}
+	}()
 	return ec.marshalOCartErrorCode2string(ctx, field.Selections, obj.Code)
 }
 func (ec *executionContext) fieldContext_CartUserError_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2288,6 +2403,11 @@ func (ec *executionContext) fieldContext_CartUserError_code(_ context.Context, f
 }
 
 func (ec *executionContext) _CartUserError_field(ctx context.Context, field graphql.CollectedField, obj *apperr.UserError) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CartUserError_field, r)
+		}
+	}()
 	return ec.marshalOString2ᚕstringᚄ(ctx, field.Selections, obj.Field)
 }
 func (ec *executionContext) fieldContext_CartUserError_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2295,6 +2415,11 @@ func (ec *executionContext) fieldContext_CartUserError_field(_ context.Context, 
 }
 
 func (ec *executionContext) _CartUserError_message(ctx context.Context, field graphql.CollectedField, obj *apperr.UserError) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CartUserError_message, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Message)
 }
 func (ec *executionContext) fieldContext_CartUserError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2302,6 +2427,11 @@ func (ec *executionContext) fieldContext_CartUserError_message(_ context.Context
 }
 
 func (ec *executionContext) _CartWarning_code(ctx context.Context, field graphql.CollectedField, obj *model.CartWarning) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CartWarning_code, r)
+		}
+	}()
 	return ec.marshalNCartWarningCode2string(ctx, field.Selections, obj.Code)
 }
 func (ec *executionContext) fieldContext_CartWarning_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2309,6 +2439,11 @@ func (ec *executionContext) fieldContext_CartWarning_code(_ context.Context, fie
 }
 
 func (ec *executionContext) _CartWarning_message(ctx context.Context, field graphql.CollectedField, obj *model.CartWarning) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CartWarning_message, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Message)
 }
 func (ec *executionContext) fieldContext_CartWarning_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2316,6 +2451,11 @@ func (ec *executionContext) fieldContext_CartWarning_message(_ context.Context, 
 }
 
 func (ec *executionContext) _CartWarning_target(ctx context.Context, field graphql.CollectedField, obj *model.CartWarning) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CartWarning_target, r)
+		}
+	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.Target)
 }
 func (ec *executionContext) fieldContext_CartWarning_target(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2419,6 +2559,11 @@ func (ec *executionContext) fieldContext_CheckoutBeginPayload_userErrors(_ conte
 }
 
 func (ec *executionContext) _ComponentizableCartLine_id(ctx context.Context, field graphql.CollectedField, obj *model.ComponentizableCartLine) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ComponentizableCartLine_id, r)
+		}
+	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.ID)
 }
 func (ec *executionContext) fieldContext_ComponentizableCartLine_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2426,6 +2571,11 @@ func (ec *executionContext) fieldContext_ComponentizableCartLine_id(_ context.Co
 }
 
 func (ec *executionContext) _ComponentizableCartLine_quantity(ctx context.Context, field graphql.CollectedField, obj *model.ComponentizableCartLine) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ComponentizableCartLine_quantity, r)
+		}
+	}()
 	return ec.marshalNInt2int(ctx, field.Selections, obj.Quantity)
 }
 func (ec *executionContext) fieldContext_ComponentizableCartLine_quantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2595,6 +2745,11 @@ func (ec *executionContext) fieldContext_ComponentizableCartLine_lineComponents(
 }
 
 func (ec *executionContext) _PaymentSession_provider(ctx context.Context, field graphql.CollectedField, obj *model.PaymentSession) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_PaymentSession_provider, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Provider)
 }
 func (ec *executionContext) fieldContext_PaymentSession_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2602,6 +2757,11 @@ func (ec *executionContext) fieldContext_PaymentSession_provider(_ context.Conte
 }
 
 func (ec *executionContext) _PaymentSession_clientSecret(ctx context.Context, field graphql.CollectedField, obj *model.PaymentSession) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_PaymentSession_clientSecret, r)
+		}
+	}()
 	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.ClientSecret)
 }
 func (ec *executionContext) fieldContext_PaymentSession_clientSecret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {

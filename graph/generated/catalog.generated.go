@@ -389,6 +389,11 @@ func (ec *executionContext) field_Product_variants_args(ctx context.Context, raw
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _Collection_id(ctx context.Context, field graphql.CollectedField, obj *catalog.Collection) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Collection_id, r)
+		}
+	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
 func (ec *executionContext) fieldContext_Collection_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -396,6 +401,11 @@ func (ec *executionContext) fieldContext_Collection_id(_ context.Context, field 
 }
 
 func (ec *executionContext) _Collection_handle(ctx context.Context, field graphql.CollectedField, obj *catalog.Collection) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Collection_handle, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Handle)
 }
 func (ec *executionContext) fieldContext_Collection_handle(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -403,6 +413,11 @@ func (ec *executionContext) fieldContext_Collection_handle(_ context.Context, fi
 }
 
 func (ec *executionContext) _Collection_title(ctx context.Context, field graphql.CollectedField, obj *catalog.Collection) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Collection_title, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Title)
 }
 func (ec *executionContext) fieldContext_Collection_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -454,6 +469,11 @@ func (ec *executionContext) fieldContext_Collection_description(ctx context.Cont
 }
 
 func (ec *executionContext) _Collection_descriptionHtml(ctx context.Context, field graphql.CollectedField, obj *catalog.Collection) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Collection_descriptionHtml, r)
+		}
+	}()
 	return ec.marshalNHTML2string(ctx, field.Selections, obj.DescriptionHtml)
 }
 func (ec *executionContext) fieldContext_Collection_descriptionHtml(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -525,6 +545,11 @@ func (ec *executionContext) fieldContext_Collection_seo(_ context.Context, field
 }
 
 func (ec *executionContext) _Collection_updatedAt(ctx context.Context, field graphql.CollectedField, obj *catalog.Collection) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Collection_updatedAt, r)
+		}
+	}()
 	return ec.marshalNDateTime2timeᚐTime(ctx, field.Selections, obj.UpdatedAt)
 }
 func (ec *executionContext) fieldContext_Collection_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -672,6 +697,11 @@ func (ec *executionContext) fieldContext_CollectionConnection_pageInfo(_ context
 }
 
 func (ec *executionContext) _CollectionEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *catalog.CollectionEdge) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CollectionEdge_cursor, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Cursor)
 }
 func (ec *executionContext) fieldContext_CollectionEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -711,6 +741,11 @@ func (ec *executionContext) fieldContext_CollectionEdge_node(_ context.Context, 
 }
 
 func (ec *executionContext) _Image_id(ctx context.Context, field graphql.CollectedField, obj *catalog.Image) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Image_id, r)
+		}
+	}()
 	return ec.marshalOID2ᚖstring(ctx, field.Selections, obj.NodeID())
 }
 func (ec *executionContext) fieldContext_Image_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -718,6 +753,11 @@ func (ec *executionContext) fieldContext_Image_id(_ context.Context, field graph
 }
 
 func (ec *executionContext) _Image_url(ctx context.Context, field graphql.CollectedField, obj *catalog.Image) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Image_url, r)
+		}
+	}()
 	return ec.marshalNURL2string(ctx, field.Selections, obj.Url)
 }
 func (ec *executionContext) fieldContext_Image_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -725,6 +765,11 @@ func (ec *executionContext) fieldContext_Image_url(_ context.Context, field grap
 }
 
 func (ec *executionContext) _Image_altText(ctx context.Context, field graphql.CollectedField, obj *catalog.Image) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Image_altText, r)
+		}
+	}()
 	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.AltText)
 }
 func (ec *executionContext) fieldContext_Image_altText(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -732,6 +777,11 @@ func (ec *executionContext) fieldContext_Image_altText(_ context.Context, field 
 }
 
 func (ec *executionContext) _Image_width(ctx context.Context, field graphql.CollectedField, obj *catalog.Image) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Image_width, r)
+		}
+	}()
 	return ec.marshalOInt2ᚖint32(ctx, field.Selections, obj.Width)
 }
 func (ec *executionContext) fieldContext_Image_width(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -739,6 +789,11 @@ func (ec *executionContext) fieldContext_Image_width(_ context.Context, field gr
 }
 
 func (ec *executionContext) _Image_height(ctx context.Context, field graphql.CollectedField, obj *catalog.Image) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Image_height, r)
+		}
+	}()
 	return ec.marshalOInt2ᚖint32(ctx, field.Selections, obj.Height)
 }
 func (ec *executionContext) fieldContext_Image_height(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -842,6 +897,11 @@ func (ec *executionContext) fieldContext_ImageConnection_pageInfo(_ context.Cont
 }
 
 func (ec *executionContext) _ImageEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *catalog.ImageEdge) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ImageEdge_cursor, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Cursor)
 }
 func (ec *executionContext) fieldContext_ImageEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -881,6 +941,11 @@ func (ec *executionContext) fieldContext_ImageEdge_node(_ context.Context, field
 }
 
 func (ec *executionContext) _Product_id(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Product_id, r)
+		}
+	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
 func (ec *executionContext) fieldContext_Product_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -888,6 +953,11 @@ func (ec *executionContext) fieldContext_Product_id(_ context.Context, field gra
 }
 
 func (ec *executionContext) _Product_handle(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Product_handle, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Handle)
 }
 func (ec *executionContext) fieldContext_Product_handle(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -895,6 +965,11 @@ func (ec *executionContext) fieldContext_Product_handle(_ context.Context, field
 }
 
 func (ec *executionContext) _Product_title(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Product_title, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Title)
 }
 func (ec *executionContext) fieldContext_Product_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -946,6 +1021,11 @@ func (ec *executionContext) fieldContext_Product_description(ctx context.Context
 }
 
 func (ec *executionContext) _Product_descriptionHtml(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Product_descriptionHtml, r)
+		}
+	}()
 	return ec.marshalNHTML2string(ctx, field.Selections, obj.DescriptionHtml)
 }
 func (ec *executionContext) fieldContext_Product_descriptionHtml(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -953,6 +1033,11 @@ func (ec *executionContext) fieldContext_Product_descriptionHtml(_ context.Conte
 }
 
 func (ec *executionContext) _Product_productType(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Product_productType, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.ProductType)
 }
 func (ec *executionContext) fieldContext_Product_productType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -960,6 +1045,11 @@ func (ec *executionContext) fieldContext_Product_productType(_ context.Context, 
 }
 
 func (ec *executionContext) _Product_vendor(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Product_vendor, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Vendor)
 }
 func (ec *executionContext) fieldContext_Product_vendor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1317,6 +1407,11 @@ func (ec *executionContext) fieldContext_Product_seo(_ context.Context, field gr
 }
 
 func (ec *executionContext) _Product_tags(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Product_tags, r)
+		}
+	}()
 	return ec.marshalNString2ᚕstringᚄ(ctx, field.Selections, obj.Tags)
 }
 func (ec *executionContext) fieldContext_Product_tags(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1324,6 +1419,11 @@ func (ec *executionContext) fieldContext_Product_tags(_ context.Context, field g
 }
 
 func (ec *executionContext) _Product_onlineStoreUrl(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Product_onlineStoreUrl, r)
+		}
+	}()
 	return ec.marshalOURL2ᚖstring(ctx, field.Selections, obj.OnlineStoreURL())
 }
 func (ec *executionContext) fieldContext_Product_onlineStoreUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1331,6 +1431,11 @@ func (ec *executionContext) fieldContext_Product_onlineStoreUrl(_ context.Contex
 }
 
 func (ec *executionContext) _Product_createdAt(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Product_createdAt, r)
+		}
+	}()
 	return ec.marshalNDateTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
 }
 func (ec *executionContext) fieldContext_Product_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1338,6 +1443,11 @@ func (ec *executionContext) fieldContext_Product_createdAt(_ context.Context, fi
 }
 
 func (ec *executionContext) _Product_updatedAt(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Product_updatedAt, r)
+		}
+	}()
 	return ec.marshalNDateTime2timeᚐTime(ctx, field.Selections, obj.UpdatedAt)
 }
 func (ec *executionContext) fieldContext_Product_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1345,6 +1455,11 @@ func (ec *executionContext) fieldContext_Product_updatedAt(_ context.Context, fi
 }
 
 func (ec *executionContext) _Product_publishedAt(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Product_publishedAt, r)
+		}
+	}()
 	return ec.marshalNDateTime2timeᚐTime(ctx, field.Selections, obj.PublishedAt())
 }
 func (ec *executionContext) fieldContext_Product_publishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1695,6 +1810,11 @@ func (ec *executionContext) fieldContext_ProductConnection_pageInfo(_ context.Co
 }
 
 func (ec *executionContext) _ProductEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *catalog.ProductEdge) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductEdge_cursor, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Cursor)
 }
 func (ec *executionContext) fieldContext_ProductEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1734,6 +1854,11 @@ func (ec *executionContext) fieldContext_ProductEdge_node(_ context.Context, fie
 }
 
 func (ec *executionContext) _ProductOption_id(ctx context.Context, field graphql.CollectedField, obj *catalog.Option) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductOption_id, r)
+		}
+	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
 func (ec *executionContext) fieldContext_ProductOption_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1741,6 +1866,11 @@ func (ec *executionContext) fieldContext_ProductOption_id(_ context.Context, fie
 }
 
 func (ec *executionContext) _ProductOption_name(ctx context.Context, field graphql.CollectedField, obj *catalog.Option) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductOption_name, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
 }
 func (ec *executionContext) fieldContext_ProductOption_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1748,6 +1878,11 @@ func (ec *executionContext) fieldContext_ProductOption_name(_ context.Context, f
 }
 
 func (ec *executionContext) _ProductOption_values(ctx context.Context, field graphql.CollectedField, obj *catalog.Option) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductOption_values, r)
+		}
+	}()
 	return ec.marshalNString2ᚕstringᚄ(ctx, field.Selections, obj.Values)
 }
 func (ec *executionContext) fieldContext_ProductOption_values(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1787,6 +1922,11 @@ func (ec *executionContext) fieldContext_ProductOption_optionValues(_ context.Co
 }
 
 func (ec *executionContext) _ProductOptionValue_id(ctx context.Context, field graphql.CollectedField, obj *catalog.OptionValue) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductOptionValue_id, r)
+		}
+	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
 func (ec *executionContext) fieldContext_ProductOptionValue_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1794,6 +1934,11 @@ func (ec *executionContext) fieldContext_ProductOptionValue_id(_ context.Context
 }
 
 func (ec *executionContext) _ProductOptionValue_name(ctx context.Context, field graphql.CollectedField, obj *catalog.OptionValue) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductOptionValue_name, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
 }
 func (ec *executionContext) fieldContext_ProductOptionValue_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1865,6 +2010,11 @@ func (ec *executionContext) fieldContext_ProductOptionValue_swatch(_ context.Con
 }
 
 func (ec *executionContext) _ProductOptionValueSwatch_color(ctx context.Context, field graphql.CollectedField, obj *model.ProductOptionValueSwatch) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductOptionValueSwatch_color, r)
+		}
+	}()
 	return ec.marshalOColor2ᚖstring(ctx, field.Selections, obj.Color)
 }
 func (ec *executionContext) fieldContext_ProductOptionValueSwatch_color(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1968,6 +2118,11 @@ func (ec *executionContext) fieldContext_ProductPriceRange_maxVariantPrice(_ con
 }
 
 func (ec *executionContext) _ProductVariant_id(ctx context.Context, field graphql.CollectedField, obj *catalog.Variant) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductVariant_id, r)
+		}
+	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
 func (ec *executionContext) fieldContext_ProductVariant_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1975,6 +2130,11 @@ func (ec *executionContext) fieldContext_ProductVariant_id(_ context.Context, fi
 }
 
 func (ec *executionContext) _ProductVariant_title(ctx context.Context, field graphql.CollectedField, obj *catalog.Variant) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductVariant_title, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Title)
 }
 func (ec *executionContext) fieldContext_ProductVariant_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1982,6 +2142,11 @@ func (ec *executionContext) fieldContext_ProductVariant_title(_ context.Context,
 }
 
 func (ec *executionContext) _ProductVariant_sku(ctx context.Context, field graphql.CollectedField, obj *catalog.Variant) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductVariant_sku, r)
+		}
+	}()
 	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.StockKeepingUnit())
 }
 func (ec *executionContext) fieldContext_ProductVariant_sku(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1989,6 +2154,11 @@ func (ec *executionContext) fieldContext_ProductVariant_sku(_ context.Context, f
 }
 
 func (ec *executionContext) _ProductVariant_availableForSale(ctx context.Context, field graphql.CollectedField, obj *catalog.Variant) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductVariant_availableForSale, r)
+		}
+	}()
 	return ec.marshalNBoolean2bool(ctx, field.Selections, obj.AvailableForSale())
 }
 func (ec *executionContext) fieldContext_ProductVariant_availableForSale(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1996,6 +2166,11 @@ func (ec *executionContext) fieldContext_ProductVariant_availableForSale(_ conte
 }
 
 func (ec *executionContext) _ProductVariant_quantityAvailable(ctx context.Context, field graphql.CollectedField, obj *catalog.Variant) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductVariant_quantityAvailable, r)
+		}
+	}()
 	return ec.marshalOInt2ᚖint(ctx, field.Selections, obj.QuantityAvailable())
 }
 func (ec *executionContext) fieldContext_ProductVariant_quantityAvailable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2003,6 +2178,11 @@ func (ec *executionContext) fieldContext_ProductVariant_quantityAvailable(_ cont
 }
 
 func (ec *executionContext) _ProductVariant_currentlyNotInStock(ctx context.Context, field graphql.CollectedField, obj *catalog.Variant) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductVariant_currentlyNotInStock, r)
+		}
+	}()
 	return ec.marshalNBoolean2bool(ctx, field.Selections, obj.CurrentlyNotInStock())
 }
 func (ec *executionContext) fieldContext_ProductVariant_currentlyNotInStock(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2106,6 +2286,11 @@ func (ec *executionContext) fieldContext_ProductVariant_compareAtPrice(_ context
 }
 
 func (ec *executionContext) _ProductVariant_weight(ctx context.Context, field graphql.CollectedField, obj *catalog.Variant) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductVariant_weight, r)
+		}
+	}()
 	return ec.marshalOInt2ᚖint(ctx, field.Selections, obj.Weight())
 }
 func (ec *executionContext) fieldContext_ProductVariant_weight(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2113,6 +2298,11 @@ func (ec *executionContext) fieldContext_ProductVariant_weight(_ context.Context
 }
 
 func (ec *executionContext) _ProductVariant_weightUnit(ctx context.Context, field graphql.CollectedField, obj *catalog.Variant) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductVariant_weightUnit, r)
+		}
+	}()
 	return ec.marshalNWeightUnit2string(ctx, field.Selections, obj.WeightUnit())
 }
 func (ec *executionContext) fieldContext_ProductVariant_weightUnit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2358,6 +2548,11 @@ func (ec *executionContext) fieldContext_ProductVariantConnection_pageInfo(_ con
 }
 
 func (ec *executionContext) _ProductVariantEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *catalog.VariantEdge) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductVariantEdge_cursor, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Cursor)
 }
 func (ec *executionContext) fieldContext_ProductVariantEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2397,6 +2592,11 @@ func (ec *executionContext) fieldContext_ProductVariantEdge_node(_ context.Conte
 }
 
 func (ec *executionContext) _SEO_title(ctx context.Context, field graphql.CollectedField, obj *catalog.SEO) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_SEO_title, r)
+		}
+	}()
 	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.Title)
 }
 func (ec *executionContext) fieldContext_SEO_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2404,6 +2604,11 @@ func (ec *executionContext) fieldContext_SEO_title(_ context.Context, field grap
 }
 
 func (ec *executionContext) _SEO_description(ctx context.Context, field graphql.CollectedField, obj *catalog.SEO) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_SEO_description, r)
+		}
+	}()
 	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.Description)
 }
 func (ec *executionContext) fieldContext_SEO_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2411,6 +2616,11 @@ func (ec *executionContext) fieldContext_SEO_description(_ context.Context, fiel
 }
 
 func (ec *executionContext) _SelectedOption_name(ctx context.Context, field graphql.CollectedField, obj *catalog.SelectedOption) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_SelectedOption_name, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
 }
 func (ec *executionContext) fieldContext_SelectedOption_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2418,6 +2628,11 @@ func (ec *executionContext) fieldContext_SelectedOption_name(_ context.Context, 
 }
 
 func (ec *executionContext) _SelectedOption_value(ctx context.Context, field graphql.CollectedField, obj *catalog.SelectedOption) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_SelectedOption_value, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Value)
 }
 func (ec *executionContext) fieldContext_SelectedOption_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {

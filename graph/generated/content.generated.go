@@ -137,6 +137,11 @@ func (ec *executionContext) field_Blog_articles_args(ctx context.Context, rawArg
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _Article_id(ctx context.Context, field graphql.CollectedField, obj *model.Article) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Article_id, r)
+		}
+	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.ID)
 }
 func (ec *executionContext) fieldContext_Article_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -144,6 +149,11 @@ func (ec *executionContext) fieldContext_Article_id(_ context.Context, field gra
 }
 
 func (ec *executionContext) _Article_handle(ctx context.Context, field graphql.CollectedField, obj *model.Article) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Article_handle, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Handle)
 }
 func (ec *executionContext) fieldContext_Article_handle(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -151,6 +161,11 @@ func (ec *executionContext) fieldContext_Article_handle(_ context.Context, field
 }
 
 func (ec *executionContext) _Article_title(ctx context.Context, field graphql.CollectedField, obj *model.Article) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Article_title, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Title)
 }
 func (ec *executionContext) fieldContext_Article_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -201,6 +216,11 @@ func (ec *executionContext) fieldContext_Article_content(ctx context.Context, fi
 }
 
 func (ec *executionContext) _Article_contentHtml(ctx context.Context, field graphql.CollectedField, obj *model.Article) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Article_contentHtml, r)
+		}
+	}()
 	return ec.marshalNHTML2string(ctx, field.Selections, obj.ContentHTML)
 }
 func (ec *executionContext) fieldContext_Article_contentHtml(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -251,6 +271,11 @@ func (ec *executionContext) fieldContext_Article_excerpt(ctx context.Context, fi
 }
 
 func (ec *executionContext) _Article_excerptHtml(ctx context.Context, field graphql.CollectedField, obj *model.Article) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Article_excerptHtml, r)
+		}
+	}()
 	return ec.marshalOHTML2ᚖstring(ctx, field.Selections, obj.ExcerptHTML)
 }
 func (ec *executionContext) fieldContext_Article_excerptHtml(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -258,6 +283,11 @@ func (ec *executionContext) fieldContext_Article_excerptHtml(_ context.Context, 
 }
 
 func (ec *executionContext) _Article_publishedAt(ctx context.Context, field graphql.CollectedField, obj *model.Article) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Article_publishedAt, r)
+		}
+	}()
 	return ec.marshalNDateTime2timeᚐTime(ctx, field.Selections, obj.PublishedAt)
 }
 func (ec *executionContext) fieldContext_Article_publishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -361,6 +391,11 @@ func (ec *executionContext) fieldContext_Article_seo(_ context.Context, field gr
 }
 
 func (ec *executionContext) _Article_tags(ctx context.Context, field graphql.CollectedField, obj *model.Article) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Article_tags, r)
+		}
+	}()
 	return ec.marshalNString2ᚕstringᚄ(ctx, field.Selections, obj.Tags)
 }
 func (ec *executionContext) fieldContext_Article_tags(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -400,6 +435,11 @@ func (ec *executionContext) fieldContext_Article_blog(_ context.Context, field g
 }
 
 func (ec *executionContext) _Article_onlineStoreUrl(ctx context.Context, field graphql.CollectedField, obj *model.Article) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Article_onlineStoreUrl, r)
+		}
+	}()
 	return ec.marshalOURL2ᚖstring(ctx, field.Selections, obj.OnlineStoreURL)
 }
 func (ec *executionContext) fieldContext_Article_onlineStoreUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -407,6 +447,11 @@ func (ec *executionContext) fieldContext_Article_onlineStoreUrl(_ context.Contex
 }
 
 func (ec *executionContext) _Article_trackingParameters(ctx context.Context, field graphql.CollectedField, obj *model.Article) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Article_trackingParameters, r)
+		}
+	}()
 	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.TrackingParameters)
 }
 func (ec *executionContext) fieldContext_Article_trackingParameters(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -414,6 +459,11 @@ func (ec *executionContext) fieldContext_Article_trackingParameters(_ context.Co
 }
 
 func (ec *executionContext) _ArticleAuthor_name(ctx context.Context, field graphql.CollectedField, obj *model.ArticleAuthor) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ArticleAuthor_name, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
 }
 func (ec *executionContext) fieldContext_ArticleAuthor_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -421,6 +471,11 @@ func (ec *executionContext) fieldContext_ArticleAuthor_name(_ context.Context, f
 }
 
 func (ec *executionContext) _ArticleAuthor_firstName(ctx context.Context, field graphql.CollectedField, obj *model.ArticleAuthor) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ArticleAuthor_firstName, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.FirstName)
 }
 func (ec *executionContext) fieldContext_ArticleAuthor_firstName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -428,6 +483,11 @@ func (ec *executionContext) fieldContext_ArticleAuthor_firstName(_ context.Conte
 }
 
 func (ec *executionContext) _ArticleAuthor_lastName(ctx context.Context, field graphql.CollectedField, obj *model.ArticleAuthor) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ArticleAuthor_lastName, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.LastName)
 }
 func (ec *executionContext) fieldContext_ArticleAuthor_lastName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -435,6 +495,11 @@ func (ec *executionContext) fieldContext_ArticleAuthor_lastName(_ context.Contex
 }
 
 func (ec *executionContext) _ArticleAuthor_email(ctx context.Context, field graphql.CollectedField, obj *model.ArticleAuthor) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ArticleAuthor_email, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Email)
 }
 func (ec *executionContext) fieldContext_ArticleAuthor_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -442,6 +507,11 @@ func (ec *executionContext) fieldContext_ArticleAuthor_email(_ context.Context, 
 }
 
 func (ec *executionContext) _ArticleAuthor_bio(ctx context.Context, field graphql.CollectedField, obj *model.ArticleAuthor) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ArticleAuthor_bio, r)
+		}
+	}()
 	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.Bio)
 }
 func (ec *executionContext) fieldContext_ArticleAuthor_bio(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -545,6 +615,11 @@ func (ec *executionContext) fieldContext_ArticleConnection_pageInfo(_ context.Co
 }
 
 func (ec *executionContext) _ArticleEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ArticleEdge) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ArticleEdge_cursor, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Cursor)
 }
 func (ec *executionContext) fieldContext_ArticleEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -584,6 +659,11 @@ func (ec *executionContext) fieldContext_ArticleEdge_node(_ context.Context, fie
 }
 
 func (ec *executionContext) _Blog_id(ctx context.Context, field graphql.CollectedField, obj *model.Blog) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Blog_id, r)
+		}
+	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.ID)
 }
 func (ec *executionContext) fieldContext_Blog_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -591,6 +671,11 @@ func (ec *executionContext) fieldContext_Blog_id(_ context.Context, field graphq
 }
 
 func (ec *executionContext) _Blog_handle(ctx context.Context, field graphql.CollectedField, obj *model.Blog) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Blog_handle, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Handle)
 }
 func (ec *executionContext) fieldContext_Blog_handle(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -598,6 +683,11 @@ func (ec *executionContext) fieldContext_Blog_handle(_ context.Context, field gr
 }
 
 func (ec *executionContext) _Blog_title(ctx context.Context, field graphql.CollectedField, obj *model.Blog) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Blog_title, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Title)
 }
 func (ec *executionContext) fieldContext_Blog_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -637,6 +727,11 @@ func (ec *executionContext) fieldContext_Blog_seo(_ context.Context, field graph
 }
 
 func (ec *executionContext) _Blog_onlineStoreUrl(ctx context.Context, field graphql.CollectedField, obj *model.Blog) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Blog_onlineStoreUrl, r)
+		}
+	}()
 	return ec.marshalOURL2ᚖstring(ctx, field.Selections, obj.OnlineStoreURL)
 }
 func (ec *executionContext) fieldContext_Blog_onlineStoreUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -858,6 +953,11 @@ func (ec *executionContext) fieldContext_BlogConnection_pageInfo(_ context.Conte
 }
 
 func (ec *executionContext) _BlogEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.BlogEdge) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_BlogEdge_cursor, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Cursor)
 }
 func (ec *executionContext) fieldContext_BlogEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -993,6 +1093,11 @@ func (ec *executionContext) fieldContext_Brand_logo(_ context.Context, field gra
 }
 
 func (ec *executionContext) _Brand_shortDescription(ctx context.Context, field graphql.CollectedField, obj *model.Brand) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Brand_shortDescription, r)
+		}
+	}()
 	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.ShortDescription)
 }
 func (ec *executionContext) fieldContext_Brand_shortDescription(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1000,6 +1105,11 @@ func (ec *executionContext) fieldContext_Brand_shortDescription(_ context.Contex
 }
 
 func (ec *executionContext) _Brand_slogan(ctx context.Context, field graphql.CollectedField, obj *model.Brand) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Brand_slogan, r)
+		}
+	}()
 	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.Slogan)
 }
 func (ec *executionContext) fieldContext_Brand_slogan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1039,6 +1149,11 @@ func (ec *executionContext) fieldContext_Brand_squareLogo(_ context.Context, fie
 }
 
 func (ec *executionContext) _BrandColorGroup_background(ctx context.Context, field graphql.CollectedField, obj *model.BrandColorGroup) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_BrandColorGroup_background, r)
+		}
+	}()
 	return ec.marshalOColor2ᚖstring(ctx, field.Selections, obj.Background)
 }
 func (ec *executionContext) fieldContext_BrandColorGroup_background(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1046,6 +1161,11 @@ func (ec *executionContext) fieldContext_BrandColorGroup_background(_ context.Co
 }
 
 func (ec *executionContext) _BrandColorGroup_foreground(ctx context.Context, field graphql.CollectedField, obj *model.BrandColorGroup) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_BrandColorGroup_foreground, r)
+		}
+	}()
 	return ec.marshalOColor2ᚖstring(ctx, field.Selections, obj.Foreground)
 }
 func (ec *executionContext) fieldContext_BrandColorGroup_foreground(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1117,6 +1237,11 @@ func (ec *executionContext) fieldContext_BrandColors_secondary(_ context.Context
 }
 
 func (ec *executionContext) _MediaImage_alt(ctx context.Context, field graphql.CollectedField, obj *model.MediaImage) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_MediaImage_alt, r)
+		}
+	}()
 	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.Alt)
 }
 func (ec *executionContext) fieldContext_MediaImage_alt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1124,6 +1249,11 @@ func (ec *executionContext) fieldContext_MediaImage_alt(_ context.Context, field
 }
 
 func (ec *executionContext) _MediaImage_id(ctx context.Context, field graphql.CollectedField, obj *model.MediaImage) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_MediaImage_id, r)
+		}
+	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.ID)
 }
 func (ec *executionContext) fieldContext_MediaImage_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1163,6 +1293,11 @@ func (ec *executionContext) fieldContext_MediaImage_image(_ context.Context, fie
 }
 
 func (ec *executionContext) _MediaImage_mediaContentType(ctx context.Context, field graphql.CollectedField, obj *model.MediaImage) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_MediaImage_mediaContentType, r)
+		}
+	}()
 	return ec.marshalNMediaContentType2cartographᚋgraphᚋmodelᚐMediaContentType(ctx, field.Selections, obj.MediaContentType)
 }
 func (ec *executionContext) fieldContext_MediaImage_mediaContentType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1202,6 +1337,11 @@ func (ec *executionContext) fieldContext_MediaImage_previewImage(_ context.Conte
 }
 
 func (ec *executionContext) _Menu_id(ctx context.Context, field graphql.CollectedField, obj *content.Menu) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Menu_id, r)
+		}
+	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
 func (ec *executionContext) fieldContext_Menu_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1209,6 +1349,11 @@ func (ec *executionContext) fieldContext_Menu_id(_ context.Context, field graphq
 }
 
 func (ec *executionContext) _Menu_handle(ctx context.Context, field graphql.CollectedField, obj *content.Menu) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Menu_handle, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Handle)
 }
 func (ec *executionContext) fieldContext_Menu_handle(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1216,6 +1361,11 @@ func (ec *executionContext) fieldContext_Menu_handle(_ context.Context, field gr
 }
 
 func (ec *executionContext) _Menu_title(ctx context.Context, field graphql.CollectedField, obj *content.Menu) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Menu_title, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Title)
 }
 func (ec *executionContext) fieldContext_Menu_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1255,6 +1405,11 @@ func (ec *executionContext) fieldContext_Menu_items(_ context.Context, field gra
 }
 
 func (ec *executionContext) _Menu_itemsCount(ctx context.Context, field graphql.CollectedField, obj *content.Menu) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Menu_itemsCount, r)
+		}
+	}()
 	return ec.marshalNInt2int(ctx, field.Selections, obj.ItemsCount())
 }
 func (ec *executionContext) fieldContext_Menu_itemsCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1262,6 +1417,11 @@ func (ec *executionContext) fieldContext_Menu_itemsCount(_ context.Context, fiel
 }
 
 func (ec *executionContext) _MenuItem_id(ctx context.Context, field graphql.CollectedField, obj *content.MenuItem) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_MenuItem_id, r)
+		}
+	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
 func (ec *executionContext) fieldContext_MenuItem_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1301,6 +1461,11 @@ func (ec *executionContext) fieldContext_MenuItem_items(_ context.Context, field
 }
 
 func (ec *executionContext) _MenuItem_resourceId(ctx context.Context, field graphql.CollectedField, obj *content.MenuItem) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_MenuItem_resourceId, r)
+		}
+	}()
 	return ec.marshalOID2ᚖstring(ctx, field.Selections, obj.ResourceID)
 }
 func (ec *executionContext) fieldContext_MenuItem_resourceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1308,6 +1473,11 @@ func (ec *executionContext) fieldContext_MenuItem_resourceId(_ context.Context, 
 }
 
 func (ec *executionContext) _MenuItem_tags(ctx context.Context, field graphql.CollectedField, obj *content.MenuItem) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_MenuItem_tags, r)
+		}
+	}()
 	return ec.marshalNString2ᚕstringᚄ(ctx, field.Selections, obj.Tags)
 }
 func (ec *executionContext) fieldContext_MenuItem_tags(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1315,6 +1485,11 @@ func (ec *executionContext) fieldContext_MenuItem_tags(_ context.Context, field 
 }
 
 func (ec *executionContext) _MenuItem_title(ctx context.Context, field graphql.CollectedField, obj *content.MenuItem) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_MenuItem_title, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Title)
 }
 func (ec *executionContext) fieldContext_MenuItem_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1345,6 +1520,11 @@ func (ec *executionContext) fieldContext_MenuItem_type(_ context.Context, field 
 }
 
 func (ec *executionContext) _MenuItem_url(ctx context.Context, field graphql.CollectedField, obj *content.MenuItem) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_MenuItem_url, r)
+		}
+	}()
 	return ec.marshalOURL2ᚖstring(ctx, field.Selections, obj.URL)
 }
 func (ec *executionContext) fieldContext_MenuItem_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1352,6 +1532,11 @@ func (ec *executionContext) fieldContext_MenuItem_url(_ context.Context, field g
 }
 
 func (ec *executionContext) _Page_id(ctx context.Context, field graphql.CollectedField, obj *content.Page) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Page_id, r)
+		}
+	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
 func (ec *executionContext) fieldContext_Page_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1359,6 +1544,11 @@ func (ec *executionContext) fieldContext_Page_id(_ context.Context, field graphq
 }
 
 func (ec *executionContext) _Page_handle(ctx context.Context, field graphql.CollectedField, obj *content.Page) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Page_handle, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Handle)
 }
 func (ec *executionContext) fieldContext_Page_handle(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1366,6 +1556,11 @@ func (ec *executionContext) fieldContext_Page_handle(_ context.Context, field gr
 }
 
 func (ec *executionContext) _Page_title(ctx context.Context, field graphql.CollectedField, obj *content.Page) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Page_title, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Title)
 }
 func (ec *executionContext) fieldContext_Page_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1373,6 +1568,11 @@ func (ec *executionContext) fieldContext_Page_title(_ context.Context, field gra
 }
 
 func (ec *executionContext) _Page_body(ctx context.Context, field graphql.CollectedField, obj *content.Page) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Page_body, r)
+		}
+	}()
 	return ec.marshalNHTML2string(ctx, field.Selections, obj.Body)
 }
 func (ec *executionContext) fieldContext_Page_body(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1380,6 +1580,11 @@ func (ec *executionContext) fieldContext_Page_body(_ context.Context, field grap
 }
 
 func (ec *executionContext) _Page_bodySummary(ctx context.Context, field graphql.CollectedField, obj *content.Page) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Page_bodySummary, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.BodySummary)
 }
 func (ec *executionContext) fieldContext_Page_bodySummary(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1419,6 +1624,11 @@ func (ec *executionContext) fieldContext_Page_seo(_ context.Context, field graph
 }
 
 func (ec *executionContext) _Page_createdAt(ctx context.Context, field graphql.CollectedField, obj *content.Page) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Page_createdAt, r)
+		}
+	}()
 	return ec.marshalNDateTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
 }
 func (ec *executionContext) fieldContext_Page_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1426,6 +1636,11 @@ func (ec *executionContext) fieldContext_Page_createdAt(_ context.Context, field
 }
 
 func (ec *executionContext) _Page_updatedAt(ctx context.Context, field graphql.CollectedField, obj *content.Page) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Page_updatedAt, r)
+		}
+	}()
 	return ec.marshalNDateTime2timeᚐTime(ctx, field.Selections, obj.UpdatedAt)
 }
 func (ec *executionContext) fieldContext_Page_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1433,6 +1648,11 @@ func (ec *executionContext) fieldContext_Page_updatedAt(_ context.Context, field
 }
 
 func (ec *executionContext) _Page_onlineStoreUrl(ctx context.Context, field graphql.CollectedField, obj *content.Page) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Page_onlineStoreUrl, r)
+		}
+	}()
 	return ec.marshalOURL2ᚖstring(ctx, field.Selections, obj.OnlineStoreURL())
 }
 func (ec *executionContext) fieldContext_Page_onlineStoreUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1440,6 +1660,11 @@ func (ec *executionContext) fieldContext_Page_onlineStoreUrl(_ context.Context, 
 }
 
 func (ec *executionContext) _Page_trackingParameters(ctx context.Context, field graphql.CollectedField, obj *content.Page) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Page_trackingParameters, r)
+		}
+	}()
 	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.TrackingParameters())
 }
 func (ec *executionContext) fieldContext_Page_trackingParameters(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1543,6 +1768,11 @@ func (ec *executionContext) fieldContext_PageConnection_pageInfo(_ context.Conte
 }
 
 func (ec *executionContext) _PageEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.PageEdge) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_PageEdge_cursor, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Cursor)
 }
 func (ec *executionContext) fieldContext_PageEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1582,6 +1812,11 @@ func (ec *executionContext) fieldContext_PageEdge_node(_ context.Context, field 
 }
 
 func (ec *executionContext) _ShopPolicy_id(ctx context.Context, field graphql.CollectedField, obj *content.Policy) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ShopPolicy_id, r)
+		}
+	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
 func (ec *executionContext) fieldContext_ShopPolicy_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1589,6 +1824,11 @@ func (ec *executionContext) fieldContext_ShopPolicy_id(_ context.Context, field 
 }
 
 func (ec *executionContext) _ShopPolicy_handle(ctx context.Context, field graphql.CollectedField, obj *content.Policy) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ShopPolicy_handle, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Handle)
 }
 func (ec *executionContext) fieldContext_ShopPolicy_handle(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1596,6 +1836,11 @@ func (ec *executionContext) fieldContext_ShopPolicy_handle(_ context.Context, fi
 }
 
 func (ec *executionContext) _ShopPolicy_title(ctx context.Context, field graphql.CollectedField, obj *content.Policy) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ShopPolicy_title, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Title)
 }
 func (ec *executionContext) fieldContext_ShopPolicy_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1603,6 +1848,11 @@ func (ec *executionContext) fieldContext_ShopPolicy_title(_ context.Context, fie
 }
 
 func (ec *executionContext) _ShopPolicy_body(ctx context.Context, field graphql.CollectedField, obj *content.Policy) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ShopPolicy_body, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Body)
 }
 func (ec *executionContext) fieldContext_ShopPolicy_body(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1610,6 +1860,11 @@ func (ec *executionContext) fieldContext_ShopPolicy_body(_ context.Context, fiel
 }
 
 func (ec *executionContext) _ShopPolicy_url(ctx context.Context, field graphql.CollectedField, obj *content.Policy) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ShopPolicy_url, r)
+		}
+	}()
 	return ec.marshalNURL2string(ctx, field.Selections, obj.URL)
 }
 func (ec *executionContext) fieldContext_ShopPolicy_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1617,6 +1872,11 @@ func (ec *executionContext) fieldContext_ShopPolicy_url(_ context.Context, field
 }
 
 func (ec *executionContext) _ShopPolicyWithDefault_id(ctx context.Context, field graphql.CollectedField, obj *model.ShopPolicyWithDefault) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ShopPolicyWithDefault_id, r)
+		}
+	}()
 	return ec.marshalOID2ᚖstring(ctx, field.Selections, obj.ID)
 }
 func (ec *executionContext) fieldContext_ShopPolicyWithDefault_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1624,6 +1884,11 @@ func (ec *executionContext) fieldContext_ShopPolicyWithDefault_id(_ context.Cont
 }
 
 func (ec *executionContext) _ShopPolicyWithDefault_handle(ctx context.Context, field graphql.CollectedField, obj *model.ShopPolicyWithDefault) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ShopPolicyWithDefault_handle, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Handle)
 }
 func (ec *executionContext) fieldContext_ShopPolicyWithDefault_handle(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1631,6 +1896,11 @@ func (ec *executionContext) fieldContext_ShopPolicyWithDefault_handle(_ context.
 }
 
 func (ec *executionContext) _ShopPolicyWithDefault_title(ctx context.Context, field graphql.CollectedField, obj *model.ShopPolicyWithDefault) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ShopPolicyWithDefault_title, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Title)
 }
 func (ec *executionContext) fieldContext_ShopPolicyWithDefault_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1638,6 +1908,11 @@ func (ec *executionContext) fieldContext_ShopPolicyWithDefault_title(_ context.C
 }
 
 func (ec *executionContext) _ShopPolicyWithDefault_body(ctx context.Context, field graphql.CollectedField, obj *model.ShopPolicyWithDefault) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ShopPolicyWithDefault_body, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Body)
 }
 func (ec *executionContext) fieldContext_ShopPolicyWithDefault_body(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1645,6 +1920,11 @@ func (ec *executionContext) fieldContext_ShopPolicyWithDefault_body(_ context.Co
 }
 
 func (ec *executionContext) _ShopPolicyWithDefault_url(ctx context.Context, field graphql.CollectedField, obj *model.ShopPolicyWithDefault) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ShopPolicyWithDefault_url, r)
+		}
+	}()
 	return ec.marshalNURL2string(ctx, field.Selections, obj.URL)
 }
 func (ec *executionContext) fieldContext_ShopPolicyWithDefault_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {

@@ -8,6 +8,21 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 )
 
+// recoverLeaf reports a panic in a rewritten leaf field the way
+// graphql.ResolveField does: the error carries the field's path, the
+// field's value is null, and the parent object turns a null in a non-null
+// field into null propagation.
+func recoverLeaf(ctx context.Context, oc *graphql.OperationContext, field graphql.CollectedField,
+	fieldContext func(context.Context, graphql.CollectedField) (*graphql.FieldContext, error), r any) graphql.Marshaler {
+	fc, err := fieldContext(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	oc.Error(ctx, oc.Recover(ctx, r))
+	return graphql.Null
+}
+
 // marshalSliceInline is graphql.MarshalSliceConcurrently without the
 // goroutine per element, for lists whose elements resolve synchronously.
 // A panic in one element is recovered and nulls the list, as upstream does.

@@ -143,6 +143,11 @@ func (ec *executionContext) fieldContext_InventoryAdjustQuantitiesPayload_userEr
 }
 
 func (ec *executionContext) _InventoryAdjustmentGroup_id(ctx context.Context, field graphql.CollectedField, obj *inventory.Group) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryAdjustmentGroup_id, r)
+		}
+	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
 func (ec *executionContext) fieldContext_InventoryAdjustmentGroup_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -150,6 +155,11 @@ func (ec *executionContext) fieldContext_InventoryAdjustmentGroup_id(_ context.C
 }
 
 func (ec *executionContext) _InventoryAdjustmentGroup_createdAt(ctx context.Context, field graphql.CollectedField, obj *inventory.Group) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryAdjustmentGroup_createdAt, r)
+		}
+	}()
 	return ec.marshalNDateTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
 }
 func (ec *executionContext) fieldContext_InventoryAdjustmentGroup_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -157,6 +167,11 @@ func (ec *executionContext) fieldContext_InventoryAdjustmentGroup_createdAt(_ co
 }
 
 func (ec *executionContext) _InventoryAdjustmentGroup_reason(ctx context.Context, field graphql.CollectedField, obj *inventory.Group) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryAdjustmentGroup_reason, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Reason)
 }
 func (ec *executionContext) fieldContext_InventoryAdjustmentGroup_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -164,6 +179,11 @@ func (ec *executionContext) fieldContext_InventoryAdjustmentGroup_reason(_ conte
 }
 
 func (ec *executionContext) _InventoryAdjustmentGroup_referenceDocumentUri(ctx context.Context, field graphql.CollectedField, obj *inventory.Group) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryAdjustmentGroup_referenceDocumentUri, r)
+		}
+	}()
 	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.ReferenceURI)
 }
 func (ec *executionContext) fieldContext_InventoryAdjustmentGroup_referenceDocumentUri(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -203,6 +223,11 @@ func (ec *executionContext) fieldContext_InventoryAdjustmentGroup_changes(_ cont
 }
 
 func (ec *executionContext) _InventoryChange_sequence(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryChange_sequence, r)
+		}
+	}()
 	return ec.marshalNInt2int64(ctx, field.Selections, obj.Sequence)
 }
 func (ec *executionContext) fieldContext_InventoryChange_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -274,6 +299,11 @@ func (ec *executionContext) fieldContext_InventoryChange_warehouse(_ context.Con
 }
 
 func (ec *executionContext) _InventoryChange_name(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryChange_name, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
 }
 func (ec *executionContext) fieldContext_InventoryChange_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -281,6 +311,11 @@ func (ec *executionContext) fieldContext_InventoryChange_name(_ context.Context,
 }
 
 func (ec *executionContext) _InventoryChange_delta(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryChange_delta, r)
+		}
+	}()
 	return ec.marshalNInt2int(ctx, field.Selections, obj.Delta)
 }
 func (ec *executionContext) fieldContext_InventoryChange_delta(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -288,6 +323,11 @@ func (ec *executionContext) fieldContext_InventoryChange_delta(_ context.Context
 }
 
 func (ec *executionContext) _InventoryChange_quantityAfterChange(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryChange_quantityAfterChange, r)
+		}
+	}()
 	return ec.marshalNInt2int(ctx, field.Selections, obj.QuantityAfterChange())
 }
 func (ec *executionContext) fieldContext_InventoryChange_quantityAfterChange(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -295,6 +335,11 @@ func (ec *executionContext) fieldContext_InventoryChange_quantityAfterChange(_ c
 }
 
 func (ec *executionContext) _InventoryChange_onHand(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryChange_onHand, r)
+		}
+	}()
 	return ec.marshalNInt2int(ctx, field.Selections, obj.OnHand)
 }
 func (ec *executionContext) fieldContext_InventoryChange_onHand(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -302,6 +347,11 @@ func (ec *executionContext) fieldContext_InventoryChange_onHand(_ context.Contex
 }
 
 func (ec *executionContext) _InventoryChange_reserved(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryChange_reserved, r)
+		}
+	}()
 	return ec.marshalNInt2int(ctx, field.Selections, obj.Reserved)
 }
 func (ec *executionContext) fieldContext_InventoryChange_reserved(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -309,6 +359,11 @@ func (ec *executionContext) fieldContext_InventoryChange_reserved(_ context.Cont
 }
 
 func (ec *executionContext) _InventoryChange_available(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryChange_available, r)
+		}
+	}()
 	return ec.marshalNInt2int(ctx, field.Selections, obj.Available())
 }
 func (ec *executionContext) fieldContext_InventoryChange_available(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -316,6 +371,11 @@ func (ec *executionContext) fieldContext_InventoryChange_available(_ context.Con
 }
 
 func (ec *executionContext) _InventoryChange_reason(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryChange_reason, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Reason)
 }
 func (ec *executionContext) fieldContext_InventoryChange_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -323,6 +383,11 @@ func (ec *executionContext) fieldContext_InventoryChange_reason(_ context.Contex
 }
 
 func (ec *executionContext) _InventoryChange_actor(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryChange_actor, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Actor)
 }
 func (ec *executionContext) fieldContext_InventoryChange_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -330,6 +395,11 @@ func (ec *executionContext) fieldContext_InventoryChange_actor(_ context.Context
 }
 
 func (ec *executionContext) _InventoryChange_referenceDocumentUri(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryChange_referenceDocumentUri, r)
+		}
+	}()
 	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.ReferenceURI)
 }
 func (ec *executionContext) fieldContext_InventoryChange_referenceDocumentUri(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -337,6 +407,11 @@ func (ec *executionContext) fieldContext_InventoryChange_referenceDocumentUri(_ 
 }
 
 func (ec *executionContext) _InventoryChange_at(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryChange_at, r)
+		}
+	}()
 	return ec.marshalNDateTime2timeᚐTime(ctx, field.Selections, obj.At)
 }
 func (ec *executionContext) fieldContext_InventoryChange_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -440,6 +515,11 @@ func (ec *executionContext) fieldContext_InventoryChangeConnection_pageInfo(_ co
 }
 
 func (ec *executionContext) _InventoryChangeEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.InventoryChangeEdge) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryChangeEdge_cursor, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Cursor)
 }
 func (ec *executionContext) fieldContext_InventoryChangeEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -479,6 +559,11 @@ func (ec *executionContext) fieldContext_InventoryChangeEdge_node(_ context.Cont
 }
 
 func (ec *executionContext) _InventoryLevel_id(ctx context.Context, field graphql.CollectedField, obj *inventory.LevelRow) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryLevel_id, r)
+		}
+	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
 func (ec *executionContext) fieldContext_InventoryLevel_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -550,6 +635,11 @@ func (ec *executionContext) fieldContext_InventoryLevel_warehouse(_ context.Cont
 }
 
 func (ec *executionContext) _InventoryLevel_onHand(ctx context.Context, field graphql.CollectedField, obj *inventory.LevelRow) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryLevel_onHand, r)
+		}
+	}()
 	return ec.marshalNInt2int(ctx, field.Selections, obj.OnHand)
 }
 func (ec *executionContext) fieldContext_InventoryLevel_onHand(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -557,6 +647,11 @@ func (ec *executionContext) fieldContext_InventoryLevel_onHand(_ context.Context
 }
 
 func (ec *executionContext) _InventoryLevel_reserved(ctx context.Context, field graphql.CollectedField, obj *inventory.LevelRow) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryLevel_reserved, r)
+		}
+	}()
 	return ec.marshalNInt2int(ctx, field.Selections, obj.Reserved)
 }
 func (ec *executionContext) fieldContext_InventoryLevel_reserved(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -564,6 +659,11 @@ func (ec *executionContext) fieldContext_InventoryLevel_reserved(_ context.Conte
 }
 
 func (ec *executionContext) _InventoryLevel_available(ctx context.Context, field graphql.CollectedField, obj *inventory.LevelRow) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryLevel_available, r)
+		}
+	}()
 	return ec.marshalNInt2int(ctx, field.Selections, obj.Available())
 }
 func (ec *executionContext) fieldContext_InventoryLevel_available(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -571,6 +671,11 @@ func (ec *executionContext) fieldContext_InventoryLevel_available(_ context.Cont
 }
 
 func (ec *executionContext) _InventoryLevel_updatedAt(ctx context.Context, field graphql.CollectedField, obj *inventory.LevelRow) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryLevel_updatedAt, r)
+		}
+	}()
 	return ec.marshalNDateTime2timeᚐTime(ctx, field.Selections, obj.UpdatedAt)
 }
 func (ec *executionContext) fieldContext_InventoryLevel_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -674,6 +779,11 @@ func (ec *executionContext) fieldContext_InventoryLevelConnection_pageInfo(_ con
 }
 
 func (ec *executionContext) _InventoryLevelEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.InventoryLevelEdge) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryLevelEdge_cursor, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Cursor)
 }
 func (ec *executionContext) fieldContext_InventoryLevelEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -903,6 +1013,11 @@ func (ec *executionContext) fieldContext_Subscription_inventoryChanged(ctx conte
 }
 
 func (ec *executionContext) _Warehouse_id(ctx context.Context, field graphql.CollectedField, obj *inventory.Warehouse) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Warehouse_id, r)
+		}
+	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
 func (ec *executionContext) fieldContext_Warehouse_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -910,6 +1025,11 @@ func (ec *executionContext) fieldContext_Warehouse_id(_ context.Context, field g
 }
 
 func (ec *executionContext) _Warehouse_name(ctx context.Context, field graphql.CollectedField, obj *inventory.Warehouse) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Warehouse_name, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
 }
 func (ec *executionContext) fieldContext_Warehouse_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -917,6 +1037,11 @@ func (ec *executionContext) fieldContext_Warehouse_name(_ context.Context, field
 }
 
 func (ec *executionContext) _Warehouse_priority(ctx context.Context, field graphql.CollectedField, obj *inventory.Warehouse) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Warehouse_priority, r)
+		}
+	}()
 	return ec.marshalNInt2int(ctx, field.Selections, obj.Priority)
 }
 func (ec *executionContext) fieldContext_Warehouse_priority(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {

@@ -159,6 +159,11 @@ func (ec *executionContext) fieldContext_Country_defaultLanguage(_ context.Conte
 }
 
 func (ec *executionContext) _Country_isoCode(ctx context.Context, field graphql.CollectedField, obj *model.Country) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Country_isoCode, r)
+		}
+	}()
 	return ec.marshalNCountryCode2cartographᚋgraphᚋmodelᚐCountryCode(ctx, field.Selections, obj.IsoCode)
 }
 func (ec *executionContext) fieldContext_Country_isoCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -166,6 +171,11 @@ func (ec *executionContext) fieldContext_Country_isoCode(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Country_name(ctx context.Context, field graphql.CollectedField, obj *model.Country) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Country_name, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
 }
 func (ec *executionContext) fieldContext_Country_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -173,6 +183,11 @@ func (ec *executionContext) fieldContext_Country_name(_ context.Context, field g
 }
 
 func (ec *executionContext) _Country_unitSystem(ctx context.Context, field graphql.CollectedField, obj *model.Country) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Country_unitSystem, r)
+		}
+	}()
 	return ec.marshalNUnitSystem2cartographᚋgraphᚋmodelᚐUnitSystem(ctx, field.Selections, obj.UnitSystem)
 }
 func (ec *executionContext) fieldContext_Country_unitSystem(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -180,6 +195,11 @@ func (ec *executionContext) fieldContext_Country_unitSystem(_ context.Context, f
 }
 
 func (ec *executionContext) _Currency_isoCode(ctx context.Context, field graphql.CollectedField, obj *model.Currency) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Currency_isoCode, r)
+		}
+	}()
 	return ec.marshalNCurrencyCode2cartographᚋinternalᚋmoneyᚐCurrency(ctx, field.Selections, obj.IsoCode)
 }
 func (ec *executionContext) fieldContext_Currency_isoCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -187,6 +207,11 @@ func (ec *executionContext) fieldContext_Currency_isoCode(_ context.Context, fie
 }
 
 func (ec *executionContext) _Currency_name(ctx context.Context, field graphql.CollectedField, obj *model.Currency) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Currency_name, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
 }
 func (ec *executionContext) fieldContext_Currency_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -194,6 +219,11 @@ func (ec *executionContext) fieldContext_Currency_name(_ context.Context, field 
 }
 
 func (ec *executionContext) _Currency_symbol(ctx context.Context, field graphql.CollectedField, obj *model.Currency) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Currency_symbol, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Symbol)
 }
 func (ec *executionContext) fieldContext_Currency_symbol(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -201,6 +231,11 @@ func (ec *executionContext) fieldContext_Currency_symbol(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Language_endonymName(ctx context.Context, field graphql.CollectedField, obj *model.Language) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Language_endonymName, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.EndonymName)
 }
 func (ec *executionContext) fieldContext_Language_endonymName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -208,6 +243,11 @@ func (ec *executionContext) fieldContext_Language_endonymName(_ context.Context,
 }
 
 func (ec *executionContext) _Language_isoCode(ctx context.Context, field graphql.CollectedField, obj *model.Language) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Language_isoCode, r)
+		}
+	}()
 	return ec.marshalNLanguageCode2cartographᚋgraphᚋmodelᚐLanguageCode(ctx, field.Selections, obj.IsoCode)
 }
 func (ec *executionContext) fieldContext_Language_isoCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -215,6 +255,11 @@ func (ec *executionContext) fieldContext_Language_isoCode(_ context.Context, fie
 }
 
 func (ec *executionContext) _Language_name(ctx context.Context, field graphql.CollectedField, obj *model.Language) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Language_name, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
 }
 func (ec *executionContext) fieldContext_Language_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {

@@ -25,6 +25,11 @@ import (
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _MoneyV2_amount(ctx context.Context, field graphql.CollectedField, obj *money.Money) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_MoneyV2_amount, r)
+		}
+	}()
 	return ec.marshalNDecimal2string(ctx, field.Selections, obj.Amount())
 }
 func (ec *executionContext) fieldContext_MoneyV2_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -32,6 +37,11 @@ func (ec *executionContext) fieldContext_MoneyV2_amount(_ context.Context, field
 }
 
 func (ec *executionContext) _MoneyV2_currencyCode(ctx context.Context, field graphql.CollectedField, obj *money.Money) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_MoneyV2_currencyCode, r)
+		}
+	}()
 	return ec.marshalNCurrencyCode2cartographᚋinternalᚋmoneyᚐCurrency(ctx, field.Selections, obj.CurrencyCode())
 }
 func (ec *executionContext) fieldContext_MoneyV2_currencyCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {

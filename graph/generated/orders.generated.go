@@ -53,6 +53,11 @@ type OrderRefundResolver interface {
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _MailingAddress_firstName(ctx context.Context, field graphql.CollectedField, obj *orders.Address) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_MailingAddress_firstName, r)
+		}
+	}()
 	return ec.marshalOString2string(ctx, field.Selections, obj.FirstName)
 }
 func (ec *executionContext) fieldContext_MailingAddress_firstName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -60,6 +65,11 @@ func (ec *executionContext) fieldContext_MailingAddress_firstName(_ context.Cont
 }
 
 func (ec *executionContext) _MailingAddress_lastName(ctx context.Context, field graphql.CollectedField, obj *orders.Address) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_MailingAddress_lastName, r)
+		}
+	}()
 	return ec.marshalOString2string(ctx, field.Selections, obj.LastName)
 }
 func (ec *executionContext) fieldContext_MailingAddress_lastName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -67,6 +77,11 @@ func (ec *executionContext) fieldContext_MailingAddress_lastName(_ context.Conte
 }
 
 func (ec *executionContext) _MailingAddress_company(ctx context.Context, field graphql.CollectedField, obj *orders.Address) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_MailingAddress_company, r)
+		}
+	}()
 	return ec.marshalOString2string(ctx, field.Selections, obj.Company)
 }
 func (ec *executionContext) fieldContext_MailingAddress_company(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -74,6 +89,11 @@ func (ec *executionContext) fieldContext_MailingAddress_company(_ context.Contex
 }
 
 func (ec *executionContext) _MailingAddress_address1(ctx context.Context, field graphql.CollectedField, obj *orders.Address) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_MailingAddress_address1, r)
+		}
+	}()
 	return ec.marshalOString2string(ctx, field.Selections, obj.Address1)
 }
 func (ec *executionContext) fieldContext_MailingAddress_address1(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -81,6 +101,11 @@ func (ec *executionContext) fieldContext_MailingAddress_address1(_ context.Conte
 }
 
 func (ec *executionContext) _MailingAddress_address2(ctx context.Context, field graphql.CollectedField, obj *orders.Address) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_MailingAddress_address2, r)
+		}
+	}()
 	return ec.marshalOString2string(ctx, field.Selections, obj.Address2)
 }
 func (ec *executionContext) fieldContext_MailingAddress_address2(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -88,6 +113,11 @@ func (ec *executionContext) fieldContext_MailingAddress_address2(_ context.Conte
 }
 
 func (ec *executionContext) _MailingAddress_city(ctx context.Context, field graphql.CollectedField, obj *orders.Address) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_MailingAddress_city, r)
+		}
+	}()
 	return ec.marshalOString2string(ctx, field.Selections, obj.City)
 }
 func (ec *executionContext) fieldContext_MailingAddress_city(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -95,6 +125,11 @@ func (ec *executionContext) fieldContext_MailingAddress_city(_ context.Context, 
 }
 
 func (ec *executionContext) _MailingAddress_province(ctx context.Context, field graphql.CollectedField, obj *orders.Address) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_MailingAddress_province, r)
+		}
+	}()
 	return ec.marshalOString2string(ctx, field.Selections, obj.Province)
 }
 func (ec *executionContext) fieldContext_MailingAddress_province(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -102,6 +137,11 @@ func (ec *executionContext) fieldContext_MailingAddress_province(_ context.Conte
 }
 
 func (ec *executionContext) _MailingAddress_zip(ctx context.Context, field graphql.CollectedField, obj *orders.Address) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_MailingAddress_zip, r)
+		}
+	}()
 	return ec.marshalOString2string(ctx, field.Selections, obj.Zip)
 }
 func (ec *executionContext) fieldContext_MailingAddress_zip(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -109,6 +149,11 @@ func (ec *executionContext) fieldContext_MailingAddress_zip(_ context.Context, f
 }
 
 func (ec *executionContext) _MailingAddress_country(ctx context.Context, field graphql.CollectedField, obj *orders.Address) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_MailingAddress_country, r)
+		}
+	}()
 	return ec.marshalOString2string(ctx, field.Selections, obj.Country)
 }
 func (ec *executionContext) fieldContext_MailingAddress_country(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -116,6 +161,11 @@ func (ec *executionContext) fieldContext_MailingAddress_country(_ context.Contex
 }
 
 func (ec *executionContext) _MailingAddress_phone(ctx context.Context, field graphql.CollectedField, obj *orders.Address) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_MailingAddress_phone, r)
+		}
+	}()
 	return ec.marshalOString2string(ctx, field.Selections, obj.Phone)
 }
 func (ec *executionContext) fieldContext_MailingAddress_phone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -123,6 +173,11 @@ func (ec *executionContext) fieldContext_MailingAddress_phone(_ context.Context,
 }
 
 func (ec *executionContext) _Order_id(ctx context.Context, field graphql.CollectedField, obj *orders.Order) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Order_id, r)
+		}
+	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
 func (ec *executionContext) fieldContext_Order_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -130,6 +185,11 @@ func (ec *executionContext) fieldContext_Order_id(_ context.Context, field graph
 }
 
 func (ec *executionContext) _Order_name(ctx context.Context, field graphql.CollectedField, obj *orders.Order) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Order_name, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Name())
 }
 func (ec *executionContext) fieldContext_Order_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -137,6 +197,11 @@ func (ec *executionContext) fieldContext_Order_name(_ context.Context, field gra
 }
 
 func (ec *executionContext) _Order_number(ctx context.Context, field graphql.CollectedField, obj *orders.Order) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Order_number, r)
+		}
+	}()
 	return ec.marshalNInt2int64(ctx, field.Selections, obj.Number)
 }
 func (ec *executionContext) fieldContext_Order_number(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -144,6 +209,11 @@ func (ec *executionContext) fieldContext_Order_number(_ context.Context, field g
 }
 
 func (ec *executionContext) _Order_status(ctx context.Context, field graphql.CollectedField, obj *orders.Order) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Order_status, r)
+		}
+	}()
 	return ec.marshalNOrderStatus2cartographᚋinternalᚋordersᚐStatus(ctx, field.Selections, obj.Status)
 }
 func (ec *executionContext) fieldContext_Order_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -151,6 +221,11 @@ func (ec *executionContext) fieldContext_Order_status(_ context.Context, field g
 }
 
 func (ec *executionContext) _Order_email(ctx context.Context, field graphql.CollectedField, obj *orders.Order) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Order_email, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Email)
 }
 func (ec *executionContext) fieldContext_Order_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -158,6 +233,11 @@ func (ec *executionContext) fieldContext_Order_email(_ context.Context, field gr
 }
 
 func (ec *executionContext) _Order_currencyCode(ctx context.Context, field graphql.CollectedField, obj *orders.Order) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Order_currencyCode, r)
+		}
+	}()
 	return ec.marshalNCurrencyCode2cartographᚋinternalᚋmoneyᚐCurrency(ctx, field.Selections, obj.CurrencyCode)
 }
 func (ec *executionContext) fieldContext_Order_currencyCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -357,6 +437,11 @@ func (ec *executionContext) fieldContext_Order_billingAddress(_ context.Context,
 }
 
 func (ec *executionContext) _Order_paymentProvider(ctx context.Context, field graphql.CollectedField, obj *orders.Order) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Order_paymentProvider, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.PaymentProvider)
 }
 func (ec *executionContext) fieldContext_Order_paymentProvider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -364,6 +449,11 @@ func (ec *executionContext) fieldContext_Order_paymentProvider(_ context.Context
 }
 
 func (ec *executionContext) _Order_cancelReason(ctx context.Context, field graphql.CollectedField, obj *orders.Order) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Order_cancelReason, r)
+		}
+	}()
 	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.CancelReason)
 }
 func (ec *executionContext) fieldContext_Order_cancelReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -371,6 +461,11 @@ func (ec *executionContext) fieldContext_Order_cancelReason(_ context.Context, f
 }
 
 func (ec *executionContext) _Order_reservationExpiresAt(ctx context.Context, field graphql.CollectedField, obj *orders.Order) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Order_reservationExpiresAt, r)
+		}
+	}()
 	return ec.marshalODateTime2ᚖtimeᚐTime(ctx, field.Selections, obj.ReservationExpiresAt)
 }
 func (ec *executionContext) fieldContext_Order_reservationExpiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -474,6 +569,11 @@ func (ec *executionContext) fieldContext_Order_customer(_ context.Context, field
 }
 
 func (ec *executionContext) _Order_createdAt(ctx context.Context, field graphql.CollectedField, obj *orders.Order) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Order_createdAt, r)
+		}
+	}()
 	return ec.marshalNDateTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
 }
 func (ec *executionContext) fieldContext_Order_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -481,6 +581,11 @@ func (ec *executionContext) fieldContext_Order_createdAt(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Order_updatedAt(ctx context.Context, field graphql.CollectedField, obj *orders.Order) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Order_updatedAt, r)
+		}
+	}()
 	return ec.marshalNDateTime2timeᚐTime(ctx, field.Selections, obj.UpdatedAt)
 }
 func (ec *executionContext) fieldContext_Order_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -584,6 +689,11 @@ func (ec *executionContext) fieldContext_OrderConnection_pageInfo(_ context.Cont
 }
 
 func (ec *executionContext) _OrderEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.OrderEdge) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_OrderEdge_cursor, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Cursor)
 }
 func (ec *executionContext) fieldContext_OrderEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -623,6 +733,11 @@ func (ec *executionContext) fieldContext_OrderEdge_node(_ context.Context, field
 }
 
 func (ec *executionContext) _OrderEvent_at(ctx context.Context, field graphql.CollectedField, obj *orders.Event) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_OrderEvent_at, r)
+		}
+	}()
 	return ec.marshalNDateTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
 }
 func (ec *executionContext) fieldContext_OrderEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -630,6 +745,11 @@ func (ec *executionContext) fieldContext_OrderEvent_at(_ context.Context, field 
 }
 
 func (ec *executionContext) _OrderEvent_fromStatus(ctx context.Context, field graphql.CollectedField, obj *orders.Event) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_OrderEvent_fromStatus, r)
+		}
+	}()
 	return ec.marshalOOrderStatus2ᚖcartographᚋinternalᚋordersᚐStatus(ctx, field.Selections, obj.FromStatus)
 }
 func (ec *executionContext) fieldContext_OrderEvent_fromStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -637,6 +757,11 @@ func (ec *executionContext) fieldContext_OrderEvent_fromStatus(_ context.Context
 }
 
 func (ec *executionContext) _OrderEvent_toStatus(ctx context.Context, field graphql.CollectedField, obj *orders.Event) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_OrderEvent_toStatus, r)
+		}
+	}()
 	return ec.marshalNOrderStatus2cartographᚋinternalᚋordersᚐStatus(ctx, field.Selections, obj.ToStatus)
 }
 func (ec *executionContext) fieldContext_OrderEvent_toStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -644,6 +769,11 @@ func (ec *executionContext) fieldContext_OrderEvent_toStatus(_ context.Context, 
 }
 
 func (ec *executionContext) _OrderEvent_actor(ctx context.Context, field graphql.CollectedField, obj *orders.Event) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_OrderEvent_actor, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Actor)
 }
 func (ec *executionContext) fieldContext_OrderEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -651,6 +781,11 @@ func (ec *executionContext) fieldContext_OrderEvent_actor(_ context.Context, fie
 }
 
 func (ec *executionContext) _OrderEvent_note(ctx context.Context, field graphql.CollectedField, obj *orders.Event) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_OrderEvent_note, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Note)
 }
 func (ec *executionContext) fieldContext_OrderEvent_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -658,6 +793,11 @@ func (ec *executionContext) fieldContext_OrderEvent_note(_ context.Context, fiel
 }
 
 func (ec *executionContext) _OrderEvent_paymentReference(ctx context.Context, field graphql.CollectedField, obj *orders.Event) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_OrderEvent_paymentReference, r)
+		}
+	}()
 	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.PaymentRef)
 }
 func (ec *executionContext) fieldContext_OrderEvent_paymentReference(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -697,6 +837,11 @@ func (ec *executionContext) fieldContext_OrderEvent_amount(_ context.Context, fi
 }
 
 func (ec *executionContext) _OrderLineItem_title(ctx context.Context, field graphql.CollectedField, obj *orders.LineItem) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_OrderLineItem_title, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.ProductTitle)
 }
 func (ec *executionContext) fieldContext_OrderLineItem_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -704,6 +849,11 @@ func (ec *executionContext) fieldContext_OrderLineItem_title(_ context.Context, 
 }
 
 func (ec *executionContext) _OrderLineItem_variantTitle(ctx context.Context, field graphql.CollectedField, obj *orders.LineItem) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_OrderLineItem_variantTitle, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.VariantTitle)
 }
 func (ec *executionContext) fieldContext_OrderLineItem_variantTitle(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -711,6 +861,11 @@ func (ec *executionContext) fieldContext_OrderLineItem_variantTitle(_ context.Co
 }
 
 func (ec *executionContext) _OrderLineItem_sku(ctx context.Context, field graphql.CollectedField, obj *orders.LineItem) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_OrderLineItem_sku, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Sku)
 }
 func (ec *executionContext) fieldContext_OrderLineItem_sku(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -718,6 +873,11 @@ func (ec *executionContext) fieldContext_OrderLineItem_sku(_ context.Context, fi
 }
 
 func (ec *executionContext) _OrderLineItem_quantity(ctx context.Context, field graphql.CollectedField, obj *orders.LineItem) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_OrderLineItem_quantity, r)
+		}
+	}()
 	return ec.marshalNInt2int32(ctx, field.Selections, obj.Quantity)
 }
 func (ec *executionContext) fieldContext_OrderLineItem_quantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -885,6 +1045,11 @@ func (ec *executionContext) fieldContext_OrderMutationPayload_userErrors(_ conte
 }
 
 func (ec *executionContext) _OrderRefund_id(ctx context.Context, field graphql.CollectedField, obj *orders.Refund) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_OrderRefund_id, r)
+		}
+	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
 func (ec *executionContext) fieldContext_OrderRefund_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -924,6 +1089,11 @@ func (ec *executionContext) fieldContext_OrderRefund_amount(_ context.Context, f
 }
 
 func (ec *executionContext) _OrderRefund_state(ctx context.Context, field graphql.CollectedField, obj *orders.Refund) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_OrderRefund_state, r)
+		}
+	}()
 	return ec.marshalNRefundState2cartographᚋinternalᚋordersᚐRefundState(ctx, field.Selections, obj.State)
 }
 func (ec *executionContext) fieldContext_OrderRefund_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -931,6 +1101,11 @@ func (ec *executionContext) fieldContext_OrderRefund_state(_ context.Context, fi
 }
 
 func (ec *executionContext) _OrderRefund_providerReference(ctx context.Context, field graphql.CollectedField, obj *orders.Refund) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_OrderRefund_providerReference, r)
+		}
+	}()
 	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.ProviderRef)
 }
 func (ec *executionContext) fieldContext_OrderRefund_providerReference(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -938,6 +1113,11 @@ func (ec *executionContext) fieldContext_OrderRefund_providerReference(_ context
 }
 
 func (ec *executionContext) _OrderRefund_reason(ctx context.Context, field graphql.CollectedField, obj *orders.Refund) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_OrderRefund_reason, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Reason)
 }
 func (ec *executionContext) fieldContext_OrderRefund_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -945,6 +1125,11 @@ func (ec *executionContext) fieldContext_OrderRefund_reason(_ context.Context, f
 }
 
 func (ec *executionContext) _OrderRefund_actor(ctx context.Context, field graphql.CollectedField, obj *orders.Refund) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_OrderRefund_actor, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Actor)
 }
 func (ec *executionContext) fieldContext_OrderRefund_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -952,6 +1137,11 @@ func (ec *executionContext) fieldContext_OrderRefund_actor(_ context.Context, fi
 }
 
 func (ec *executionContext) _OrderRefund_createdAt(ctx context.Context, field graphql.CollectedField, obj *orders.Refund) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_OrderRefund_createdAt, r)
+		}
+	}()
 	return ec.marshalNDateTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
 }
 func (ec *executionContext) fieldContext_OrderRefund_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -959,6 +1149,11 @@ func (ec *executionContext) fieldContext_OrderRefund_createdAt(_ context.Context
 }
 
 func (ec *executionContext) _OrderRefund_updatedAt(ctx context.Context, field graphql.CollectedField, obj *orders.Refund) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_OrderRefund_updatedAt, r)
+		}
+	}()
 	return ec.marshalNDateTime2timeᚐTime(ctx, field.Selections, obj.UpdatedAt)
 }
 func (ec *executionContext) fieldContext_OrderRefund_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {

@@ -38,6 +38,11 @@ type ShopResolver interface {
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _Domain_host(ctx context.Context, field graphql.CollectedField, obj *model.Domain) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Domain_host, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Host)
 }
 func (ec *executionContext) fieldContext_Domain_host(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -45,6 +50,11 @@ func (ec *executionContext) fieldContext_Domain_host(_ context.Context, field gr
 }
 
 func (ec *executionContext) _Domain_sslEnabled(ctx context.Context, field graphql.CollectedField, obj *model.Domain) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Domain_sslEnabled, r)
+		}
+	}()
 	return ec.marshalNBoolean2bool(ctx, field.Selections, obj.SslEnabled)
 }
 func (ec *executionContext) fieldContext_Domain_sslEnabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -52,6 +62,11 @@ func (ec *executionContext) fieldContext_Domain_sslEnabled(_ context.Context, fi
 }
 
 func (ec *executionContext) _Domain_url(ctx context.Context, field graphql.CollectedField, obj *model.Domain) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Domain_url, r)
+		}
+	}()
 	return ec.marshalNURL2string(ctx, field.Selections, obj.URL)
 }
 func (ec *executionContext) fieldContext_Domain_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -59,6 +74,11 @@ func (ec *executionContext) fieldContext_Domain_url(_ context.Context, field gra
 }
 
 func (ec *executionContext) _PaymentSettings_currencyCode(ctx context.Context, field graphql.CollectedField, obj *model.PaymentSettings) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_PaymentSettings_currencyCode, r)
+		}
+	}()
 	return ec.marshalNCurrencyCode2cartographᚋinternalᚋmoneyᚐCurrency(ctx, field.Selections, obj.CurrencyCode)
 }
 func (ec *executionContext) fieldContext_PaymentSettings_currencyCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -66,6 +86,11 @@ func (ec *executionContext) fieldContext_PaymentSettings_currencyCode(_ context.
 }
 
 func (ec *executionContext) _PaymentSettings_countryCode(ctx context.Context, field graphql.CollectedField, obj *model.PaymentSettings) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_PaymentSettings_countryCode, r)
+		}
+	}()
 	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.CountryCode)
 }
 func (ec *executionContext) fieldContext_PaymentSettings_countryCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -73,6 +98,11 @@ func (ec *executionContext) fieldContext_PaymentSettings_countryCode(_ context.C
 }
 
 func (ec *executionContext) _Shop_id(ctx context.Context, field graphql.CollectedField, obj *shop.Shop) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Shop_id, r)
+		}
+	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
 func (ec *executionContext) fieldContext_Shop_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -80,6 +110,11 @@ func (ec *executionContext) fieldContext_Shop_id(_ context.Context, field graphq
 }
 
 func (ec *executionContext) _Shop_name(ctx context.Context, field graphql.CollectedField, obj *shop.Shop) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Shop_name, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
 }
 func (ec *executionContext) fieldContext_Shop_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -87,6 +122,11 @@ func (ec *executionContext) fieldContext_Shop_name(_ context.Context, field grap
 }
 
 func (ec *executionContext) _Shop_description(ctx context.Context, field graphql.CollectedField, obj *shop.Shop) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Shop_description, r)
+		}
+	}()
 	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.Description())
 }
 func (ec *executionContext) fieldContext_Shop_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {

@@ -122,15 +122,16 @@ var deferGroup = regexp.MustCompile(`(?m)^(\tec\.ProcessDeferredGroup\(graphql\.
 
 // leafField matches a generated field function whose resolver is a plain
 // expression and whose marshaller is one call. Groups: 1 the signature
-// line, 2 Object_field, 3 the value expression, 4 the value's type, 5 the
-// marshaller.
+// line, 2 Object_field, 3 the field-context function, 4 the value
+// expression, 5 the value's type, 6 the marshaller, 7 whether gqlgen
+// recovers panics in it.
 var leafField = regexp.MustCompile(`(?m)^(func \(ec \*executionContext\) _(\w+)\(ctx context\.Context, field graphql\.CollectedField, obj [^)]*\) \(ret graphql\.Marshaler\) \{\n)` +
 	`\treturn graphql\.ResolveField\(\n\t\tctx,\n\t\tec\.OperationContext,\n\t\tfield,\n` +
-	`\t\tfunc\(ctx context\.Context, field graphql\.CollectedField\) \(\*graphql\.FieldContext, error\) \{\n\t\t\treturn ec\.fieldContext_\w+\(ctx, field\)\n\t\t\},\n` +
+	`\t\tfunc\(ctx context\.Context, field graphql\.CollectedField\) \(\*graphql\.FieldContext, error\) \{\n\t\t\treturn (ec\.fieldContext_\w+)\(ctx, field\)\n\t\t\},\n` +
 	`\t\tfunc\(ctx context\.Context\) \(any, error\) \{\n\t\t\treturn (.+), nil\n\t\t\},\n` +
 	`\t\tnil,\n` +
 	`\t\tfunc\(ctx context\.Context, selections ast\.SelectionSet, v ([^)]+)\) graphql\.Marshaler \{\n\t\t\treturn (ec\.marshal[^\s(]+)\(ctx, selections, v\)\n\t\t\},\n` +
-	`\t\t(?:true|false),\n\t\t(?:true|false),\n\t\)\n\}`)
+	`\t\t(true|false),\n\t\t(?:true|false),\n\t\)\n\}`)
 
 var sliceMarshaler = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) marshal[NO](\w+?)2ᚕ`)
 
@@ -177,16 +178,26 @@ func (p *synchronous) rewriteSource(src string, st *rewriteStats) string {
 	// accounting nor error handling changes.
 	return leafField.ReplaceAllStringFunc(rewritten, func(m string) string {
 		sub := leafField.FindStringSubmatch(m)
-		if !p.leaves[sub[2]] || strings.Contains(sub[3], "fc.") {
+		name, fieldContext, value, typ, marshal, recovers := sub[2], sub[3], sub[4], sub[5], sub[6], sub[7] == "true"
+		if !p.leaves[name] || strings.Contains(value, "fc.") {
 			return m
 		}
 		// A nil pointer in a non-null field is an error reported at the
 		// field's own path, which needs the field context: keep those.
-		if strings.HasPrefix(sub[4], "*") && strings.HasPrefix(sub[5], "ec.marshalN") {
+		if strings.HasPrefix(typ, "*") && strings.HasPrefix(marshal, "ec.marshalN") {
 			return m
 		}
-		st.leavesMatched[sub[2]] = true
-		return sub[1] + "\treturn " + sub[5] + "(ctx, field.Selections, " + sub[3] + ")\n}"
+		st.leavesMatched[name] = true
+		body := "\treturn " + marshal + "(ctx, field.Selections, " + value + ")\n}"
+		if recovers {
+			// A panic (the only way such a field fails) is reported as
+			// gqlgen reports it — at the field's own path, the field
+			// null, non-null propagation left to the parent — building
+			// the field context only then.
+			body = "\tdefer func() {\n\t\tif r := recover(); r != nil {\n\t\t\tret = recoverLeaf(ctx, ec.OperationContext, field, " +
+				fieldContext + ", r)\n\t\t}\n\t}()\n" + body
+		}
+		return sub[1] + body
 	})
 }
 
@@ -257,6 +268,21 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 )
+
+// recoverLeaf reports a panic in a rewritten leaf field the way
+// graphql.ResolveField does: the error carries the field's path, the
+// field's value is null, and the parent object turns a null in a non-null
+// field into null propagation.
+func recoverLeaf(ctx context.Context, oc *graphql.OperationContext, field graphql.CollectedField,
+	fieldContext func(context.Context, graphql.CollectedField) (*graphql.FieldContext, error), r any) graphql.Marshaler {
+	fc, err := fieldContext(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	oc.Error(ctx, oc.Recover(ctx, r))
+	return graphql.Null
+}
 
 // marshalSliceInline is graphql.MarshalSliceConcurrently without the
 // goroutine per element, for lists whose elements resolve synchronously.
