@@ -320,13 +320,21 @@ func main() {
 		fmt.Fprintln(os.Stderr, "codegen: load gqlgen.yml:", err)
 		os.Exit(2)
 	}
-	p := &synchronous{}
-	if err := api.Generate(cfg, api.AddPlugin(p)); err != nil {
+	if err := generate(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "codegen:", err)
 		os.Exit(3)
 	}
-	if err := p.rewrite(cfg.Exec.Dir()); err != nil {
-		fmt.Fprintln(os.Stderr, "codegen: inline lists:", err)
-		os.Exit(4)
+}
+
+// generate runs gqlgen with the plugin, then the rewrites; it fails when
+// a rewrite that should apply matched nothing.
+func generate(cfg *config.Config) error {
+	p := &synchronous{}
+	if err := api.Generate(cfg, api.AddPlugin(p)); err != nil {
+		return err
 	}
+	if err := p.rewrite(cfg.Exec.Dir()); err != nil {
+		return fmt.Errorf("rewrites: %w", err)
+	}
+	return nil
 }
