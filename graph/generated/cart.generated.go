@@ -6,10 +6,6 @@ import (
 	"cartograph/graph/model"
 	"cartograph/internal/apperr"
 	"cartograph/internal/catalog"
-	"cartograph/internal/customers"
-	"cartograph/internal/money"
-	"cartograph/internal/orders"
-	"cartograph/internal/relay"
 	"context"
 	"errors"
 	"fmt"
@@ -140,23 +136,20 @@ func (ec *executionContext) fieldContext_AppliedGiftCard_lastCharacters(_ contex
 }
 
 func (ec *executionContext) _AppliedGiftCard_amountUsed(ctx context.Context, field graphql.CollectedField, obj *model.AppliedGiftCard) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AppliedGiftCard_amountUsed(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.AmountUsed, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *money.Money) graphql.Marshaler {
-			return ec.marshalNMoneyV22ᚖcartographᚋinternalᚋmoneyᚐMoney(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_AppliedGiftCard_amountUsed(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.AmountUsed
+	recordField(ctx, field, 0)
+	return ec.marshalNMoneyV22ᚖcartographᚋinternalᚋmoneyᚐMoney(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_AppliedGiftCard_amountUsed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -172,23 +165,20 @@ func (ec *executionContext) fieldContext_AppliedGiftCard_amountUsed(_ context.Co
 }
 
 func (ec *executionContext) _AppliedGiftCard_balance(ctx context.Context, field graphql.CollectedField, obj *model.AppliedGiftCard) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AppliedGiftCard_balance(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Balance, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *money.Money) graphql.Marshaler {
-			return ec.marshalNMoneyV22ᚖcartographᚋinternalᚋmoneyᚐMoney(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_AppliedGiftCard_balance(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Balance
+	recordField(ctx, field, 0)
+	return ec.marshalNMoneyV22ᚖcartographᚋinternalᚋmoneyᚐMoney(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_AppliedGiftCard_balance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -228,23 +218,20 @@ func (ec *executionContext) fieldContext_Attribute_value(_ context.Context, fiel
 }
 
 func (ec *executionContext) _BaseCartLineConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.BaseCartLineConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_BaseCartLineConnection_edges(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.BaseCartLineEdge) graphql.Marshaler {
-			return ec.marshalNBaseCartLineEdge2ᚕᚖcartographᚋgraphᚋmodelᚐBaseCartLineEdgeᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_BaseCartLineConnection_edges(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Edges
+	recordField(ctx, field, len(v))
+	return ec.marshalNBaseCartLineEdge2ᚕᚖcartographᚋgraphᚋmodelᚐBaseCartLineEdgeᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_BaseCartLineConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -292,23 +279,20 @@ func (ec *executionContext) fieldContext_BaseCartLineConnection_nodes(_ context.
 }
 
 func (ec *executionContext) _BaseCartLineConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.BaseCartLineConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_BaseCartLineConnection_pageInfo(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *relay.PageInfo) graphql.Marshaler {
-			return ec.marshalNPageInfo2ᚖcartographᚋinternalᚋrelayᚐPageInfo(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_BaseCartLineConnection_pageInfo(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.PageInfo
+	recordField(ctx, field, 0)
+	return ec.marshalNPageInfo2ᚖcartographᚋinternalᚋrelayᚐPageInfo(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_BaseCartLineConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -404,23 +388,20 @@ func (ec *executionContext) fieldContext_Cart_totalQuantity(_ context.Context, f
 }
 
 func (ec *executionContext) _Cart_buyerIdentity(ctx context.Context, field graphql.CollectedField, obj *model.Cart) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Cart_buyerIdentity(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.BuyerIdentity, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.CartBuyerIdentity) graphql.Marshaler {
-			return ec.marshalNCartBuyerIdentity2ᚖcartographᚋgraphᚋmodelᚐCartBuyerIdentity(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Cart_buyerIdentity(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.BuyerIdentity
+	recordField(ctx, field, 0)
+	return ec.marshalNCartBuyerIdentity2ᚖcartographᚋgraphᚋmodelᚐCartBuyerIdentity(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Cart_buyerIdentity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -436,23 +417,20 @@ func (ec *executionContext) fieldContext_Cart_buyerIdentity(_ context.Context, f
 }
 
 func (ec *executionContext) _Cart_cost(ctx context.Context, field graphql.CollectedField, obj *model.Cart) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Cart_cost(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cost, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.CartCost) graphql.Marshaler {
-			return ec.marshalNCartCost2ᚖcartographᚋgraphᚋmodelᚐCartCost(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Cart_cost(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Cost
+	recordField(ctx, field, 0)
+	return ec.marshalNCartCost2ᚖcartographᚋgraphᚋmodelᚐCartCost(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Cart_cost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -548,23 +526,20 @@ func (ec *executionContext) fieldContext_Cart_note(_ context.Context, field grap
 }
 
 func (ec *executionContext) _Cart_attributes(ctx context.Context, field graphql.CollectedField, obj *model.Cart) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Cart_attributes(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Attributes, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.Attribute) graphql.Marshaler {
-			return ec.marshalNAttribute2ᚕᚖcartographᚋgraphᚋmodelᚐAttributeᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Cart_attributes(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Attributes
+	recordField(ctx, field, len(v))
+	return ec.marshalNAttribute2ᚕᚖcartographᚋgraphᚋmodelᚐAttributeᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Cart_attributes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -624,23 +599,20 @@ func (ec *executionContext) fieldContext_Cart_attribute(ctx context.Context, fie
 }
 
 func (ec *executionContext) _Cart_discountCodes(ctx context.Context, field graphql.CollectedField, obj *model.Cart) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Cart_discountCodes(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.DiscountCodes, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.CartDiscountCode) graphql.Marshaler {
-			return ec.marshalNCartDiscountCode2ᚕᚖcartographᚋgraphᚋmodelᚐCartDiscountCodeᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Cart_discountCodes(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.DiscountCodes
+	recordField(ctx, field, len(v))
+	return ec.marshalNCartDiscountCode2ᚕᚖcartographᚋgraphᚋmodelᚐCartDiscountCodeᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Cart_discountCodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -656,23 +628,20 @@ func (ec *executionContext) fieldContext_Cart_discountCodes(_ context.Context, f
 }
 
 func (ec *executionContext) _Cart_appliedGiftCards(ctx context.Context, field graphql.CollectedField, obj *model.Cart) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Cart_appliedGiftCards(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.AppliedGiftCards, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.AppliedGiftCard) graphql.Marshaler {
-			return ec.marshalNAppliedGiftCard2ᚕᚖcartographᚋgraphᚋmodelᚐAppliedGiftCardᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Cart_appliedGiftCards(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.AppliedGiftCards
+	recordField(ctx, field, len(v))
+	return ec.marshalNAppliedGiftCard2ᚕᚖcartographᚋgraphᚋmodelᚐAppliedGiftCardᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Cart_appliedGiftCards(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -688,23 +657,20 @@ func (ec *executionContext) fieldContext_Cart_appliedGiftCards(_ context.Context
 }
 
 func (ec *executionContext) _CartAttributesUpdatePayload_cart(ctx context.Context, field graphql.CollectedField, obj *model.CartAttributesUpdatePayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartAttributesUpdatePayload_cart(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cart, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Cart) graphql.Marshaler {
-			return ec.marshalOCart2ᚖcartographᚋgraphᚋmodelᚐCart(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_CartAttributesUpdatePayload_cart(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Cart
+	recordField(ctx, field, 0)
+	return ec.marshalOCart2ᚖcartographᚋgraphᚋmodelᚐCart(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartAttributesUpdatePayload_cart(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -720,23 +686,20 @@ func (ec *executionContext) fieldContext_CartAttributesUpdatePayload_cart(_ cont
 }
 
 func (ec *executionContext) _CartAttributesUpdatePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CartAttributesUpdatePayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartAttributesUpdatePayload_userErrors(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.UserErrors, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*apperr.UserError) graphql.Marshaler {
-			return ec.marshalNCartUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CartAttributesUpdatePayload_userErrors(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.UserErrors
+	recordField(ctx, field, len(v))
+	return ec.marshalNCartUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartAttributesUpdatePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -752,23 +715,20 @@ func (ec *executionContext) fieldContext_CartAttributesUpdatePayload_userErrors(
 }
 
 func (ec *executionContext) _CartAttributesUpdatePayload_warnings(ctx context.Context, field graphql.CollectedField, obj *model.CartAttributesUpdatePayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartAttributesUpdatePayload_warnings(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Warnings, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.CartWarning) graphql.Marshaler {
-			return ec.marshalNCartWarning2ᚕᚖcartographᚋgraphᚋmodelᚐCartWarningᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CartAttributesUpdatePayload_warnings(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Warnings
+	recordField(ctx, field, len(v))
+	return ec.marshalNCartWarning2ᚕᚖcartographᚋgraphᚋmodelᚐCartWarningᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartAttributesUpdatePayload_warnings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -820,23 +780,20 @@ func (ec *executionContext) fieldContext_CartBuyerIdentity_countryCode(_ context
 }
 
 func (ec *executionContext) _CartBuyerIdentity_customer(ctx context.Context, field graphql.CollectedField, obj *model.CartBuyerIdentity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartBuyerIdentity_customer(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Customer, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *customers.Customer) graphql.Marshaler {
-			return ec.marshalOCustomer2ᚖcartographᚋinternalᚋcustomersᚐCustomer(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_CartBuyerIdentity_customer(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Customer
+	recordField(ctx, field, 0)
+	return ec.marshalOCustomer2ᚖcartographᚋinternalᚋcustomersᚐCustomer(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartBuyerIdentity_customer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -852,23 +809,20 @@ func (ec *executionContext) fieldContext_CartBuyerIdentity_customer(_ context.Co
 }
 
 func (ec *executionContext) _CartBuyerIdentityUpdatePayload_cart(ctx context.Context, field graphql.CollectedField, obj *model.CartBuyerIdentityUpdatePayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartBuyerIdentityUpdatePayload_cart(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cart, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Cart) graphql.Marshaler {
-			return ec.marshalOCart2ᚖcartographᚋgraphᚋmodelᚐCart(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_CartBuyerIdentityUpdatePayload_cart(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Cart
+	recordField(ctx, field, 0)
+	return ec.marshalOCart2ᚖcartographᚋgraphᚋmodelᚐCart(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartBuyerIdentityUpdatePayload_cart(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -884,23 +838,20 @@ func (ec *executionContext) fieldContext_CartBuyerIdentityUpdatePayload_cart(_ c
 }
 
 func (ec *executionContext) _CartBuyerIdentityUpdatePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CartBuyerIdentityUpdatePayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartBuyerIdentityUpdatePayload_userErrors(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.UserErrors, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*apperr.UserError) graphql.Marshaler {
-			return ec.marshalNCartUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CartBuyerIdentityUpdatePayload_userErrors(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.UserErrors
+	recordField(ctx, field, len(v))
+	return ec.marshalNCartUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartBuyerIdentityUpdatePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -916,23 +867,20 @@ func (ec *executionContext) fieldContext_CartBuyerIdentityUpdatePayload_userErro
 }
 
 func (ec *executionContext) _CartBuyerIdentityUpdatePayload_warnings(ctx context.Context, field graphql.CollectedField, obj *model.CartBuyerIdentityUpdatePayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartBuyerIdentityUpdatePayload_warnings(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Warnings, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.CartWarning) graphql.Marshaler {
-			return ec.marshalNCartWarning2ᚕᚖcartographᚋgraphᚋmodelᚐCartWarningᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CartBuyerIdentityUpdatePayload_warnings(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Warnings
+	recordField(ctx, field, len(v))
+	return ec.marshalNCartWarning2ᚕᚖcartographᚋgraphᚋmodelᚐCartWarningᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartBuyerIdentityUpdatePayload_warnings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -948,23 +896,20 @@ func (ec *executionContext) fieldContext_CartBuyerIdentityUpdatePayload_warnings
 }
 
 func (ec *executionContext) _CartCost_subtotalAmount(ctx context.Context, field graphql.CollectedField, obj *model.CartCost) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartCost_subtotalAmount(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.SubtotalAmount, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v money.Money) graphql.Marshaler {
-			return ec.marshalNMoneyV22cartographᚋinternalᚋmoneyᚐMoney(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CartCost_subtotalAmount(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.SubtotalAmount
+	recordField(ctx, field, 0)
+	return ec.marshalNMoneyV22cartographᚋinternalᚋmoneyᚐMoney(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartCost_subtotalAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -992,23 +937,20 @@ func (ec *executionContext) fieldContext_CartCost_subtotalAmountEstimated(_ cont
 }
 
 func (ec *executionContext) _CartCost_totalAmount(ctx context.Context, field graphql.CollectedField, obj *model.CartCost) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartCost_totalAmount(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.TotalAmount, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v money.Money) graphql.Marshaler {
-			return ec.marshalNMoneyV22cartographᚋinternalᚋmoneyᚐMoney(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CartCost_totalAmount(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.TotalAmount
+	recordField(ctx, field, 0)
+	return ec.marshalNMoneyV22cartographᚋinternalᚋmoneyᚐMoney(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartCost_totalAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1036,23 +978,20 @@ func (ec *executionContext) fieldContext_CartCost_totalAmountEstimated(_ context
 }
 
 func (ec *executionContext) _CartCost_totalTaxAmount(ctx context.Context, field graphql.CollectedField, obj *model.CartCost) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartCost_totalTaxAmount(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.TotalTaxAmount, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *money.Money) graphql.Marshaler {
-			return ec.marshalOMoneyV22ᚖcartographᚋinternalᚋmoneyᚐMoney(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_CartCost_totalTaxAmount(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.TotalTaxAmount
+	recordField(ctx, field, 0)
+	return ec.marshalOMoneyV22ᚖcartographᚋinternalᚋmoneyᚐMoney(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartCost_totalTaxAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1080,23 +1019,20 @@ func (ec *executionContext) fieldContext_CartCost_totalTaxAmountEstimated(_ cont
 }
 
 func (ec *executionContext) _CartCost_totalDutyAmount(ctx context.Context, field graphql.CollectedField, obj *model.CartCost) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartCost_totalDutyAmount(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.TotalDutyAmount, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *money.Money) graphql.Marshaler {
-			return ec.marshalOMoneyV22ᚖcartographᚋinternalᚋmoneyᚐMoney(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_CartCost_totalDutyAmount(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.TotalDutyAmount
+	recordField(ctx, field, 0)
+	return ec.marshalOMoneyV22ᚖcartographᚋinternalᚋmoneyᚐMoney(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartCost_totalDutyAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1124,23 +1060,20 @@ func (ec *executionContext) fieldContext_CartCost_totalDutyAmountEstimated(_ con
 }
 
 func (ec *executionContext) _CartCost_checkoutChargeAmount(ctx context.Context, field graphql.CollectedField, obj *model.CartCost) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartCost_checkoutChargeAmount(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.CheckoutChargeAmount, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v money.Money) graphql.Marshaler {
-			return ec.marshalNMoneyV22cartographᚋinternalᚋmoneyᚐMoney(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CartCost_checkoutChargeAmount(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.CheckoutChargeAmount
+	recordField(ctx, field, 0)
+	return ec.marshalNMoneyV22cartographᚋinternalᚋmoneyᚐMoney(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartCost_checkoutChargeAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1156,23 +1089,20 @@ func (ec *executionContext) fieldContext_CartCost_checkoutChargeAmount(_ context
 }
 
 func (ec *executionContext) _CartCreatePayload_cart(ctx context.Context, field graphql.CollectedField, obj *model.CartCreatePayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartCreatePayload_cart(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cart, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Cart) graphql.Marshaler {
-			return ec.marshalOCart2ᚖcartographᚋgraphᚋmodelᚐCart(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_CartCreatePayload_cart(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Cart
+	recordField(ctx, field, 0)
+	return ec.marshalOCart2ᚖcartographᚋgraphᚋmodelᚐCart(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartCreatePayload_cart(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1188,23 +1118,20 @@ func (ec *executionContext) fieldContext_CartCreatePayload_cart(_ context.Contex
 }
 
 func (ec *executionContext) _CartCreatePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CartCreatePayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartCreatePayload_userErrors(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.UserErrors, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*apperr.UserError) graphql.Marshaler {
-			return ec.marshalNCartUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CartCreatePayload_userErrors(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.UserErrors
+	recordField(ctx, field, len(v))
+	return ec.marshalNCartUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartCreatePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1220,23 +1147,20 @@ func (ec *executionContext) fieldContext_CartCreatePayload_userErrors(_ context.
 }
 
 func (ec *executionContext) _CartCreatePayload_warnings(ctx context.Context, field graphql.CollectedField, obj *model.CartCreatePayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartCreatePayload_warnings(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Warnings, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.CartWarning) graphql.Marshaler {
-			return ec.marshalNCartWarning2ᚕᚖcartographᚋgraphᚋmodelᚐCartWarningᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CartCreatePayload_warnings(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Warnings
+	recordField(ctx, field, len(v))
+	return ec.marshalNCartWarning2ᚕᚖcartographᚋgraphᚋmodelᚐCartWarningᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartCreatePayload_warnings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1276,23 +1200,20 @@ func (ec *executionContext) fieldContext_CartDiscountCode_applicable(_ context.C
 }
 
 func (ec *executionContext) _CartDiscountCodesUpdatePayload_cart(ctx context.Context, field graphql.CollectedField, obj *model.CartDiscountCodesUpdatePayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartDiscountCodesUpdatePayload_cart(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cart, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Cart) graphql.Marshaler {
-			return ec.marshalOCart2ᚖcartographᚋgraphᚋmodelᚐCart(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_CartDiscountCodesUpdatePayload_cart(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Cart
+	recordField(ctx, field, 0)
+	return ec.marshalOCart2ᚖcartographᚋgraphᚋmodelᚐCart(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartDiscountCodesUpdatePayload_cart(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1308,23 +1229,20 @@ func (ec *executionContext) fieldContext_CartDiscountCodesUpdatePayload_cart(_ c
 }
 
 func (ec *executionContext) _CartDiscountCodesUpdatePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CartDiscountCodesUpdatePayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartDiscountCodesUpdatePayload_userErrors(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.UserErrors, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*apperr.UserError) graphql.Marshaler {
-			return ec.marshalNCartUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CartDiscountCodesUpdatePayload_userErrors(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.UserErrors
+	recordField(ctx, field, len(v))
+	return ec.marshalNCartUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartDiscountCodesUpdatePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1340,23 +1258,20 @@ func (ec *executionContext) fieldContext_CartDiscountCodesUpdatePayload_userErro
 }
 
 func (ec *executionContext) _CartDiscountCodesUpdatePayload_warnings(ctx context.Context, field graphql.CollectedField, obj *model.CartDiscountCodesUpdatePayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartDiscountCodesUpdatePayload_warnings(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Warnings, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.CartWarning) graphql.Marshaler {
-			return ec.marshalNCartWarning2ᚕᚖcartographᚋgraphᚋmodelᚐCartWarningᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CartDiscountCodesUpdatePayload_warnings(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Warnings
+	recordField(ctx, field, len(v))
+	return ec.marshalNCartWarning2ᚕᚖcartographᚋgraphᚋmodelᚐCartWarningᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartDiscountCodesUpdatePayload_warnings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1372,23 +1287,20 @@ func (ec *executionContext) fieldContext_CartDiscountCodesUpdatePayload_warnings
 }
 
 func (ec *executionContext) _CartGiftCardCodesAddPayload_cart(ctx context.Context, field graphql.CollectedField, obj *model.CartGiftCardCodesAddPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartGiftCardCodesAddPayload_cart(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cart, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Cart) graphql.Marshaler {
-			return ec.marshalOCart2ᚖcartographᚋgraphᚋmodelᚐCart(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_CartGiftCardCodesAddPayload_cart(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Cart
+	recordField(ctx, field, 0)
+	return ec.marshalOCart2ᚖcartographᚋgraphᚋmodelᚐCart(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartGiftCardCodesAddPayload_cart(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1404,23 +1316,20 @@ func (ec *executionContext) fieldContext_CartGiftCardCodesAddPayload_cart(_ cont
 }
 
 func (ec *executionContext) _CartGiftCardCodesAddPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CartGiftCardCodesAddPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartGiftCardCodesAddPayload_userErrors(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.UserErrors, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*apperr.UserError) graphql.Marshaler {
-			return ec.marshalNCartUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CartGiftCardCodesAddPayload_userErrors(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.UserErrors
+	recordField(ctx, field, len(v))
+	return ec.marshalNCartUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartGiftCardCodesAddPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1436,23 +1345,20 @@ func (ec *executionContext) fieldContext_CartGiftCardCodesAddPayload_userErrors(
 }
 
 func (ec *executionContext) _CartGiftCardCodesAddPayload_warnings(ctx context.Context, field graphql.CollectedField, obj *model.CartGiftCardCodesAddPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartGiftCardCodesAddPayload_warnings(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Warnings, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.CartWarning) graphql.Marshaler {
-			return ec.marshalNCartWarning2ᚕᚖcartographᚋgraphᚋmodelᚐCartWarningᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CartGiftCardCodesAddPayload_warnings(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Warnings
+	recordField(ctx, field, len(v))
+	return ec.marshalNCartWarning2ᚕᚖcartographᚋgraphᚋmodelᚐCartWarningᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartGiftCardCodesAddPayload_warnings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1468,23 +1374,20 @@ func (ec *executionContext) fieldContext_CartGiftCardCodesAddPayload_warnings(_ 
 }
 
 func (ec *executionContext) _CartGiftCardCodesRemovePayload_cart(ctx context.Context, field graphql.CollectedField, obj *model.CartGiftCardCodesRemovePayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartGiftCardCodesRemovePayload_cart(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cart, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Cart) graphql.Marshaler {
-			return ec.marshalOCart2ᚖcartographᚋgraphᚋmodelᚐCart(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_CartGiftCardCodesRemovePayload_cart(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Cart
+	recordField(ctx, field, 0)
+	return ec.marshalOCart2ᚖcartographᚋgraphᚋmodelᚐCart(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartGiftCardCodesRemovePayload_cart(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1500,23 +1403,20 @@ func (ec *executionContext) fieldContext_CartGiftCardCodesRemovePayload_cart(_ c
 }
 
 func (ec *executionContext) _CartGiftCardCodesRemovePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CartGiftCardCodesRemovePayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartGiftCardCodesRemovePayload_userErrors(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.UserErrors, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*apperr.UserError) graphql.Marshaler {
-			return ec.marshalNCartUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CartGiftCardCodesRemovePayload_userErrors(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.UserErrors
+	recordField(ctx, field, len(v))
+	return ec.marshalNCartUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartGiftCardCodesRemovePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1532,23 +1432,20 @@ func (ec *executionContext) fieldContext_CartGiftCardCodesRemovePayload_userErro
 }
 
 func (ec *executionContext) _CartGiftCardCodesRemovePayload_warnings(ctx context.Context, field graphql.CollectedField, obj *model.CartGiftCardCodesRemovePayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartGiftCardCodesRemovePayload_warnings(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Warnings, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.CartWarning) graphql.Marshaler {
-			return ec.marshalNCartWarning2ᚕᚖcartographᚋgraphᚋmodelᚐCartWarningᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CartGiftCardCodesRemovePayload_warnings(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Warnings
+	recordField(ctx, field, len(v))
+	return ec.marshalNCartWarning2ᚕᚖcartographᚋgraphᚋmodelᚐCartWarningᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartGiftCardCodesRemovePayload_warnings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1564,23 +1461,20 @@ func (ec *executionContext) fieldContext_CartGiftCardCodesRemovePayload_warnings
 }
 
 func (ec *executionContext) _CartGiftCardCodesUpdatePayload_cart(ctx context.Context, field graphql.CollectedField, obj *model.CartGiftCardCodesUpdatePayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartGiftCardCodesUpdatePayload_cart(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cart, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Cart) graphql.Marshaler {
-			return ec.marshalOCart2ᚖcartographᚋgraphᚋmodelᚐCart(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_CartGiftCardCodesUpdatePayload_cart(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Cart
+	recordField(ctx, field, 0)
+	return ec.marshalOCart2ᚖcartographᚋgraphᚋmodelᚐCart(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartGiftCardCodesUpdatePayload_cart(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1596,23 +1490,20 @@ func (ec *executionContext) fieldContext_CartGiftCardCodesUpdatePayload_cart(_ c
 }
 
 func (ec *executionContext) _CartGiftCardCodesUpdatePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CartGiftCardCodesUpdatePayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartGiftCardCodesUpdatePayload_userErrors(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.UserErrors, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*apperr.UserError) graphql.Marshaler {
-			return ec.marshalNCartUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CartGiftCardCodesUpdatePayload_userErrors(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.UserErrors
+	recordField(ctx, field, len(v))
+	return ec.marshalNCartUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartGiftCardCodesUpdatePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1628,23 +1519,20 @@ func (ec *executionContext) fieldContext_CartGiftCardCodesUpdatePayload_userErro
 }
 
 func (ec *executionContext) _CartGiftCardCodesUpdatePayload_warnings(ctx context.Context, field graphql.CollectedField, obj *model.CartGiftCardCodesUpdatePayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartGiftCardCodesUpdatePayload_warnings(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Warnings, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.CartWarning) graphql.Marshaler {
-			return ec.marshalNCartWarning2ᚕᚖcartographᚋgraphᚋmodelᚐCartWarningᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CartGiftCardCodesUpdatePayload_warnings(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Warnings
+	recordField(ctx, field, len(v))
+	return ec.marshalNCartWarning2ᚕᚖcartographᚋgraphᚋmodelᚐCartWarningᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartGiftCardCodesUpdatePayload_warnings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1684,23 +1572,20 @@ func (ec *executionContext) fieldContext_CartLine_quantity(_ context.Context, fi
 }
 
 func (ec *executionContext) _CartLine_cost(ctx context.Context, field graphql.CollectedField, obj *model.CartLine) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartLine_cost(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cost, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.CartLineCost) graphql.Marshaler {
-			return ec.marshalNCartLineCost2ᚖcartographᚋgraphᚋmodelᚐCartLineCost(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CartLine_cost(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Cost
+	recordField(ctx, field, 0)
+	return ec.marshalNCartLineCost2ᚖcartographᚋgraphᚋmodelᚐCartLineCost(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartLine_cost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1739,23 +1624,20 @@ func (ec *executionContext) fieldContext_CartLine_merchandise(_ context.Context,
 }
 
 func (ec *executionContext) _CartLine_attributes(ctx context.Context, field graphql.CollectedField, obj *model.CartLine) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartLine_attributes(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Attributes, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.Attribute) graphql.Marshaler {
-			return ec.marshalNAttribute2ᚕᚖcartographᚋgraphᚋmodelᚐAttributeᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CartLine_attributes(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Attributes
+	recordField(ctx, field, len(v))
+	return ec.marshalNAttribute2ᚕᚖcartographᚋgraphᚋmodelᚐAttributeᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartLine_attributes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1815,23 +1697,20 @@ func (ec *executionContext) fieldContext_CartLine_attribute(ctx context.Context,
 }
 
 func (ec *executionContext) _CartLine_parentRelationship(ctx context.Context, field graphql.CollectedField, obj *model.CartLine) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartLine_parentRelationship(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.ParentRelationship, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.CartLineParentRelationship) graphql.Marshaler {
-			return ec.marshalOCartLineParentRelationship2ᚖcartographᚋgraphᚋmodelᚐCartLineParentRelationship(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_CartLine_parentRelationship(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.ParentRelationship
+	recordField(ctx, field, 0)
+	return ec.marshalOCartLineParentRelationship2ᚖcartographᚋgraphᚋmodelᚐCartLineParentRelationship(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartLine_parentRelationship(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1847,23 +1726,20 @@ func (ec *executionContext) fieldContext_CartLine_parentRelationship(_ context.C
 }
 
 func (ec *executionContext) _CartLineCost_amountPerQuantity(ctx context.Context, field graphql.CollectedField, obj *model.CartLineCost) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartLineCost_amountPerQuantity(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.AmountPerQuantity, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v money.Money) graphql.Marshaler {
-			return ec.marshalNMoneyV22cartographᚋinternalᚋmoneyᚐMoney(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CartLineCost_amountPerQuantity(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.AmountPerQuantity
+	recordField(ctx, field, 0)
+	return ec.marshalNMoneyV22cartographᚋinternalᚋmoneyᚐMoney(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartLineCost_amountPerQuantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1879,23 +1755,20 @@ func (ec *executionContext) fieldContext_CartLineCost_amountPerQuantity(_ contex
 }
 
 func (ec *executionContext) _CartLineCost_compareAtAmountPerQuantity(ctx context.Context, field graphql.CollectedField, obj *model.CartLineCost) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartLineCost_compareAtAmountPerQuantity(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.CompareAtAmountPerQuantity, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *money.Money) graphql.Marshaler {
-			return ec.marshalOMoneyV22ᚖcartographᚋinternalᚋmoneyᚐMoney(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_CartLineCost_compareAtAmountPerQuantity(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.CompareAtAmountPerQuantity
+	recordField(ctx, field, 0)
+	return ec.marshalOMoneyV22ᚖcartographᚋinternalᚋmoneyᚐMoney(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartLineCost_compareAtAmountPerQuantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1911,23 +1784,20 @@ func (ec *executionContext) fieldContext_CartLineCost_compareAtAmountPerQuantity
 }
 
 func (ec *executionContext) _CartLineCost_subtotalAmount(ctx context.Context, field graphql.CollectedField, obj *model.CartLineCost) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartLineCost_subtotalAmount(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.SubtotalAmount, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v money.Money) graphql.Marshaler {
-			return ec.marshalNMoneyV22cartographᚋinternalᚋmoneyᚐMoney(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CartLineCost_subtotalAmount(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.SubtotalAmount
+	recordField(ctx, field, 0)
+	return ec.marshalNMoneyV22cartographᚋinternalᚋmoneyᚐMoney(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartLineCost_subtotalAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1943,23 +1813,20 @@ func (ec *executionContext) fieldContext_CartLineCost_subtotalAmount(_ context.C
 }
 
 func (ec *executionContext) _CartLineCost_totalAmount(ctx context.Context, field graphql.CollectedField, obj *model.CartLineCost) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartLineCost_totalAmount(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.TotalAmount, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v money.Money) graphql.Marshaler {
-			return ec.marshalNMoneyV22cartographᚋinternalᚋmoneyᚐMoney(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CartLineCost_totalAmount(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.TotalAmount
+	recordField(ctx, field, 0)
+	return ec.marshalNMoneyV22cartographᚋinternalᚋmoneyᚐMoney(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartLineCost_totalAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1975,23 +1842,20 @@ func (ec *executionContext) fieldContext_CartLineCost_totalAmount(_ context.Cont
 }
 
 func (ec *executionContext) _CartLineParentRelationship_parent(ctx context.Context, field graphql.CollectedField, obj *model.CartLineParentRelationship) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartLineParentRelationship_parent(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Parent, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.CartLine) graphql.Marshaler {
-			return ec.marshalNCartLine2ᚖcartographᚋgraphᚋmodelᚐCartLine(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CartLineParentRelationship_parent(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Parent
+	recordField(ctx, field, 0)
+	return ec.marshalNCartLine2ᚖcartographᚋgraphᚋmodelᚐCartLine(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartLineParentRelationship_parent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -2007,23 +1871,20 @@ func (ec *executionContext) fieldContext_CartLineParentRelationship_parent(_ con
 }
 
 func (ec *executionContext) _CartLinesAddPayload_cart(ctx context.Context, field graphql.CollectedField, obj *model.CartLinesAddPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartLinesAddPayload_cart(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cart, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Cart) graphql.Marshaler {
-			return ec.marshalOCart2ᚖcartographᚋgraphᚋmodelᚐCart(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_CartLinesAddPayload_cart(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Cart
+	recordField(ctx, field, 0)
+	return ec.marshalOCart2ᚖcartographᚋgraphᚋmodelᚐCart(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartLinesAddPayload_cart(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -2039,23 +1900,20 @@ func (ec *executionContext) fieldContext_CartLinesAddPayload_cart(_ context.Cont
 }
 
 func (ec *executionContext) _CartLinesAddPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CartLinesAddPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartLinesAddPayload_userErrors(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.UserErrors, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*apperr.UserError) graphql.Marshaler {
-			return ec.marshalNCartUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CartLinesAddPayload_userErrors(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.UserErrors
+	recordField(ctx, field, len(v))
+	return ec.marshalNCartUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartLinesAddPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -2071,23 +1929,20 @@ func (ec *executionContext) fieldContext_CartLinesAddPayload_userErrors(_ contex
 }
 
 func (ec *executionContext) _CartLinesAddPayload_warnings(ctx context.Context, field graphql.CollectedField, obj *model.CartLinesAddPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartLinesAddPayload_warnings(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Warnings, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.CartWarning) graphql.Marshaler {
-			return ec.marshalNCartWarning2ᚕᚖcartographᚋgraphᚋmodelᚐCartWarningᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CartLinesAddPayload_warnings(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Warnings
+	recordField(ctx, field, len(v))
+	return ec.marshalNCartWarning2ᚕᚖcartographᚋgraphᚋmodelᚐCartWarningᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartLinesAddPayload_warnings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -2103,23 +1958,20 @@ func (ec *executionContext) fieldContext_CartLinesAddPayload_warnings(_ context.
 }
 
 func (ec *executionContext) _CartLinesRemovePayload_cart(ctx context.Context, field graphql.CollectedField, obj *model.CartLinesRemovePayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartLinesRemovePayload_cart(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cart, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Cart) graphql.Marshaler {
-			return ec.marshalOCart2ᚖcartographᚋgraphᚋmodelᚐCart(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_CartLinesRemovePayload_cart(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Cart
+	recordField(ctx, field, 0)
+	return ec.marshalOCart2ᚖcartographᚋgraphᚋmodelᚐCart(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartLinesRemovePayload_cart(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -2135,23 +1987,20 @@ func (ec *executionContext) fieldContext_CartLinesRemovePayload_cart(_ context.C
 }
 
 func (ec *executionContext) _CartLinesRemovePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CartLinesRemovePayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartLinesRemovePayload_userErrors(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.UserErrors, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*apperr.UserError) graphql.Marshaler {
-			return ec.marshalNCartUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CartLinesRemovePayload_userErrors(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.UserErrors
+	recordField(ctx, field, len(v))
+	return ec.marshalNCartUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartLinesRemovePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -2167,23 +2016,20 @@ func (ec *executionContext) fieldContext_CartLinesRemovePayload_userErrors(_ con
 }
 
 func (ec *executionContext) _CartLinesRemovePayload_warnings(ctx context.Context, field graphql.CollectedField, obj *model.CartLinesRemovePayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartLinesRemovePayload_warnings(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Warnings, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.CartWarning) graphql.Marshaler {
-			return ec.marshalNCartWarning2ᚕᚖcartographᚋgraphᚋmodelᚐCartWarningᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CartLinesRemovePayload_warnings(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Warnings
+	recordField(ctx, field, len(v))
+	return ec.marshalNCartWarning2ᚕᚖcartographᚋgraphᚋmodelᚐCartWarningᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartLinesRemovePayload_warnings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -2199,23 +2045,20 @@ func (ec *executionContext) fieldContext_CartLinesRemovePayload_warnings(_ conte
 }
 
 func (ec *executionContext) _CartLinesUpdatePayload_cart(ctx context.Context, field graphql.CollectedField, obj *model.CartLinesUpdatePayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartLinesUpdatePayload_cart(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cart, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Cart) graphql.Marshaler {
-			return ec.marshalOCart2ᚖcartographᚋgraphᚋmodelᚐCart(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_CartLinesUpdatePayload_cart(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Cart
+	recordField(ctx, field, 0)
+	return ec.marshalOCart2ᚖcartographᚋgraphᚋmodelᚐCart(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartLinesUpdatePayload_cart(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -2231,23 +2074,20 @@ func (ec *executionContext) fieldContext_CartLinesUpdatePayload_cart(_ context.C
 }
 
 func (ec *executionContext) _CartLinesUpdatePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CartLinesUpdatePayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartLinesUpdatePayload_userErrors(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.UserErrors, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*apperr.UserError) graphql.Marshaler {
-			return ec.marshalNCartUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CartLinesUpdatePayload_userErrors(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.UserErrors
+	recordField(ctx, field, len(v))
+	return ec.marshalNCartUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartLinesUpdatePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -2263,23 +2103,20 @@ func (ec *executionContext) fieldContext_CartLinesUpdatePayload_userErrors(_ con
 }
 
 func (ec *executionContext) _CartLinesUpdatePayload_warnings(ctx context.Context, field graphql.CollectedField, obj *model.CartLinesUpdatePayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartLinesUpdatePayload_warnings(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Warnings, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.CartWarning) graphql.Marshaler {
-			return ec.marshalNCartWarning2ᚕᚖcartographᚋgraphᚋmodelᚐCartWarningᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CartLinesUpdatePayload_warnings(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Warnings
+	recordField(ctx, field, len(v))
+	return ec.marshalNCartWarning2ᚕᚖcartographᚋgraphᚋmodelᚐCartWarningᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartLinesUpdatePayload_warnings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -2295,23 +2132,20 @@ func (ec *executionContext) fieldContext_CartLinesUpdatePayload_warnings(_ conte
 }
 
 func (ec *executionContext) _CartNoteUpdatePayload_cart(ctx context.Context, field graphql.CollectedField, obj *model.CartNoteUpdatePayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartNoteUpdatePayload_cart(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cart, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Cart) graphql.Marshaler {
-			return ec.marshalOCart2ᚖcartographᚋgraphᚋmodelᚐCart(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_CartNoteUpdatePayload_cart(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Cart
+	recordField(ctx, field, 0)
+	return ec.marshalOCart2ᚖcartographᚋgraphᚋmodelᚐCart(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartNoteUpdatePayload_cart(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -2327,23 +2161,20 @@ func (ec *executionContext) fieldContext_CartNoteUpdatePayload_cart(_ context.Co
 }
 
 func (ec *executionContext) _CartNoteUpdatePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CartNoteUpdatePayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartNoteUpdatePayload_userErrors(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.UserErrors, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*apperr.UserError) graphql.Marshaler {
-			return ec.marshalNCartUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CartNoteUpdatePayload_userErrors(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.UserErrors
+	recordField(ctx, field, len(v))
+	return ec.marshalNCartUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartNoteUpdatePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -2359,23 +2190,20 @@ func (ec *executionContext) fieldContext_CartNoteUpdatePayload_userErrors(_ cont
 }
 
 func (ec *executionContext) _CartNoteUpdatePayload_warnings(ctx context.Context, field graphql.CollectedField, obj *model.CartNoteUpdatePayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CartNoteUpdatePayload_warnings(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Warnings, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.CartWarning) graphql.Marshaler {
-			return ec.marshalNCartWarning2ᚕᚖcartographᚋgraphᚋmodelᚐCartWarningᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CartNoteUpdatePayload_warnings(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Warnings
+	recordField(ctx, field, len(v))
+	return ec.marshalNCartWarning2ᚕᚖcartographᚋgraphᚋmodelᚐCartWarningᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CartNoteUpdatePayload_warnings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -2463,23 +2291,20 @@ func (ec *executionContext) fieldContext_CartWarning_target(_ context.Context, f
 }
 
 func (ec *executionContext) _CheckoutBeginPayload_order(ctx context.Context, field graphql.CollectedField, obj *model.CheckoutBeginPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CheckoutBeginPayload_order(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Order, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *orders.Order) graphql.Marshaler {
-			return ec.marshalOOrder2ᚖcartographᚋinternalᚋordersᚐOrder(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_CheckoutBeginPayload_order(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Order
+	recordField(ctx, field, 0)
+	return ec.marshalOOrder2ᚖcartographᚋinternalᚋordersᚐOrder(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CheckoutBeginPayload_order(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -2495,23 +2320,20 @@ func (ec *executionContext) fieldContext_CheckoutBeginPayload_order(_ context.Co
 }
 
 func (ec *executionContext) _CheckoutBeginPayload_payment(ctx context.Context, field graphql.CollectedField, obj *model.CheckoutBeginPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CheckoutBeginPayload_payment(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Payment, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.PaymentSession) graphql.Marshaler {
-			return ec.marshalOPaymentSession2ᚖcartographᚋgraphᚋmodelᚐPaymentSession(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_CheckoutBeginPayload_payment(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Payment
+	recordField(ctx, field, 0)
+	return ec.marshalOPaymentSession2ᚖcartographᚋgraphᚋmodelᚐPaymentSession(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CheckoutBeginPayload_payment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -2527,23 +2349,20 @@ func (ec *executionContext) fieldContext_CheckoutBeginPayload_payment(_ context.
 }
 
 func (ec *executionContext) _CheckoutBeginPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CheckoutBeginPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CheckoutBeginPayload_userErrors(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.UserErrors, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*apperr.UserError) graphql.Marshaler {
-			return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CheckoutBeginPayload_userErrors(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.UserErrors
+	recordField(ctx, field, len(v))
+	return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CheckoutBeginPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -2583,23 +2402,20 @@ func (ec *executionContext) fieldContext_ComponentizableCartLine_quantity(_ cont
 }
 
 func (ec *executionContext) _ComponentizableCartLine_cost(ctx context.Context, field graphql.CollectedField, obj *model.ComponentizableCartLine) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ComponentizableCartLine_cost(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cost, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.CartLineCost) graphql.Marshaler {
-			return ec.marshalNCartLineCost2ᚖcartographᚋgraphᚋmodelᚐCartLineCost(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_ComponentizableCartLine_cost(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Cost
+	recordField(ctx, field, 0)
+	return ec.marshalNCartLineCost2ᚖcartographᚋgraphᚋmodelᚐCartLineCost(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ComponentizableCartLine_cost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -2638,23 +2454,20 @@ func (ec *executionContext) fieldContext_ComponentizableCartLine_merchandise(_ c
 }
 
 func (ec *executionContext) _ComponentizableCartLine_attributes(ctx context.Context, field graphql.CollectedField, obj *model.ComponentizableCartLine) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ComponentizableCartLine_attributes(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Attributes, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.Attribute) graphql.Marshaler {
-			return ec.marshalNAttribute2ᚕᚖcartographᚋgraphᚋmodelᚐAttributeᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_ComponentizableCartLine_attributes(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Attributes
+	recordField(ctx, field, len(v))
+	return ec.marshalNAttribute2ᚕᚖcartographᚋgraphᚋmodelᚐAttributeᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ComponentizableCartLine_attributes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -2713,23 +2526,20 @@ func (ec *executionContext) fieldContext_ComponentizableCartLine_attribute(ctx c
 }
 
 func (ec *executionContext) _ComponentizableCartLine_lineComponents(ctx context.Context, field graphql.CollectedField, obj *model.ComponentizableCartLine) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ComponentizableCartLine_lineComponents(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.LineComponents, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.CartLine) graphql.Marshaler {
-			return ec.marshalNCartLine2ᚕᚖcartographᚋgraphᚋmodelᚐCartLineᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_ComponentizableCartLine_lineComponents(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.LineComponents
+	recordField(ctx, field, len(v))
+	return ec.marshalNCartLine2ᚕᚖcartographᚋgraphᚋmodelᚐCartLineᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ComponentizableCartLine_lineComponents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{

@@ -6,7 +6,6 @@ import (
 	"cartograph/graph/model"
 	"cartograph/internal/catalog"
 	"cartograph/internal/money"
-	"cartograph/internal/relay"
 	"context"
 	"errors"
 	"math"
@@ -481,23 +480,20 @@ func (ec *executionContext) fieldContext_Collection_descriptionHtml(_ context.Co
 }
 
 func (ec *executionContext) _Collection_image(ctx context.Context, field graphql.CollectedField, obj *catalog.Collection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Collection_image(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Image(), nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *catalog.Image) graphql.Marshaler {
-			return ec.marshalOImage2ᚖcartographᚋinternalᚋcatalogᚐImage(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_Collection_image(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Image()
+	recordField(ctx, field, 0)
+	return ec.marshalOImage2ᚖcartographᚋinternalᚋcatalogᚐImage(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Collection_image(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -513,23 +509,20 @@ func (ec *executionContext) fieldContext_Collection_image(_ context.Context, fie
 }
 
 func (ec *executionContext) _Collection_seo(ctx context.Context, field graphql.CollectedField, obj *catalog.Collection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Collection_seo(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Seo(), nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v catalog.SEO) graphql.Marshaler {
-			return ec.marshalNSEO2cartographᚋinternalᚋcatalogᚐSEO(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Collection_seo(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Seo()
+	recordField(ctx, field, 0)
+	return ec.marshalNSEO2cartographᚋinternalᚋcatalogᚐSEO(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Collection_seo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -601,23 +594,20 @@ func (ec *executionContext) fieldContext_Collection_products(ctx context.Context
 }
 
 func (ec *executionContext) _CollectionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *catalog.CollectionConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CollectionConnection_edges(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []catalog.CollectionEdge) graphql.Marshaler {
-			return ec.marshalNCollectionEdge2ᚕcartographᚋinternalᚋcatalogᚐCollectionEdgeᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CollectionConnection_edges(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Edges
+	recordField(ctx, field, len(v))
+	return ec.marshalNCollectionEdge2ᚕcartographᚋinternalᚋcatalogᚐCollectionEdgeᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CollectionConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -633,23 +623,20 @@ func (ec *executionContext) fieldContext_CollectionConnection_edges(_ context.Co
 }
 
 func (ec *executionContext) _CollectionConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *catalog.CollectionConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CollectionConnection_nodes(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Nodes(), nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*catalog.Collection) graphql.Marshaler {
-			return ec.marshalNCollection2ᚕᚖcartographᚋinternalᚋcatalogᚐCollectionᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CollectionConnection_nodes(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Nodes()
+	recordField(ctx, field, len(v))
+	return ec.marshalNCollection2ᚕᚖcartographᚋinternalᚋcatalogᚐCollectionᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CollectionConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -665,23 +652,20 @@ func (ec *executionContext) fieldContext_CollectionConnection_nodes(_ context.Co
 }
 
 func (ec *executionContext) _CollectionConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *catalog.CollectionConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CollectionConnection_pageInfo(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v relay.PageInfo) graphql.Marshaler {
-			return ec.marshalNPageInfo2cartographᚋinternalᚋrelayᚐPageInfo(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CollectionConnection_pageInfo(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.PageInfo
+	recordField(ctx, field, 0)
+	return ec.marshalNPageInfo2cartographᚋinternalᚋrelayᚐPageInfo(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CollectionConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -709,23 +693,20 @@ func (ec *executionContext) fieldContext_CollectionEdge_cursor(_ context.Context
 }
 
 func (ec *executionContext) _CollectionEdge_node(ctx context.Context, field graphql.CollectedField, obj *catalog.CollectionEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CollectionEdge_node(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Node, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *catalog.Collection) graphql.Marshaler {
-			return ec.marshalNCollection2ᚖcartographᚋinternalᚋcatalogᚐCollection(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_CollectionEdge_node(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Node
+	recordField(ctx, field, 0)
+	return ec.marshalNCollection2ᚖcartographᚋinternalᚋcatalogᚐCollection(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_CollectionEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -801,23 +782,20 @@ func (ec *executionContext) fieldContext_Image_height(_ context.Context, field g
 }
 
 func (ec *executionContext) _ImageConnection_edges(ctx context.Context, field graphql.CollectedField, obj *catalog.ImageConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ImageConnection_edges(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []catalog.ImageEdge) graphql.Marshaler {
-			return ec.marshalNImageEdge2ᚕcartographᚋinternalᚋcatalogᚐImageEdgeᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_ImageConnection_edges(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Edges
+	recordField(ctx, field, len(v))
+	return ec.marshalNImageEdge2ᚕcartographᚋinternalᚋcatalogᚐImageEdgeᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ImageConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -833,23 +811,20 @@ func (ec *executionContext) fieldContext_ImageConnection_edges(_ context.Context
 }
 
 func (ec *executionContext) _ImageConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *catalog.ImageConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ImageConnection_nodes(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Nodes(), nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*catalog.Image) graphql.Marshaler {
-			return ec.marshalNImage2ᚕᚖcartographᚋinternalᚋcatalogᚐImageᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_ImageConnection_nodes(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Nodes()
+	recordField(ctx, field, len(v))
+	return ec.marshalNImage2ᚕᚖcartographᚋinternalᚋcatalogᚐImageᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ImageConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -865,23 +840,20 @@ func (ec *executionContext) fieldContext_ImageConnection_nodes(_ context.Context
 }
 
 func (ec *executionContext) _ImageConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *catalog.ImageConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ImageConnection_pageInfo(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v relay.PageInfo) graphql.Marshaler {
-			return ec.marshalNPageInfo2cartographᚋinternalᚋrelayᚐPageInfo(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_ImageConnection_pageInfo(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.PageInfo
+	recordField(ctx, field, 0)
+	return ec.marshalNPageInfo2cartographᚋinternalᚋrelayᚐPageInfo(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ImageConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -909,23 +881,20 @@ func (ec *executionContext) fieldContext_ImageEdge_cursor(_ context.Context, fie
 }
 
 func (ec *executionContext) _ImageEdge_node(ctx context.Context, field graphql.CollectedField, obj *catalog.ImageEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ImageEdge_node(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Node, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *catalog.Image) graphql.Marshaler {
-			return ec.marshalNImage2ᚖcartographᚋinternalᚋcatalogᚐImage(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_ImageEdge_node(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Node
+	recordField(ctx, field, 0)
+	return ec.marshalNImage2ᚖcartographᚋinternalᚋcatalogᚐImage(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ImageEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1147,23 +1116,20 @@ func (ec *executionContext) fieldContext_Product_options(ctx context.Context, fi
 }
 
 func (ec *executionContext) _Product_priceRange(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Product_priceRange(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.PriceRange(), nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v catalog.PriceRange) graphql.Marshaler {
-			return ec.marshalNProductPriceRange2cartographᚋinternalᚋcatalogᚐPriceRange(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Product_priceRange(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.PriceRange()
+	recordField(ctx, field, 0)
+	return ec.marshalNProductPriceRange2cartographᚋinternalᚋcatalogᚐPriceRange(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Product_priceRange(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1375,23 +1341,20 @@ func (ec *executionContext) fieldContext_Product_collections(ctx context.Context
 }
 
 func (ec *executionContext) _Product_seo(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Product_seo(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Seo(), nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v catalog.SEO) graphql.Marshaler {
-			return ec.marshalNSEO2cartographᚋinternalᚋcatalogᚐSEO(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Product_seo(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Seo()
+	recordField(ctx, field, 0)
+	return ec.marshalNSEO2cartographᚋinternalᚋcatalogᚐSEO(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Product_seo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1714,23 +1677,20 @@ func (ec *executionContext) fieldContext_Product_trackingParameters(_ context.Co
 }
 
 func (ec *executionContext) _ProductConnection_edges(ctx context.Context, field graphql.CollectedField, obj *catalog.ProductConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ProductConnection_edges(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []catalog.ProductEdge) graphql.Marshaler {
-			return ec.marshalNProductEdge2ᚕcartographᚋinternalᚋcatalogᚐProductEdgeᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_ProductConnection_edges(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Edges
+	recordField(ctx, field, len(v))
+	return ec.marshalNProductEdge2ᚕcartographᚋinternalᚋcatalogᚐProductEdgeᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ProductConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1746,23 +1706,20 @@ func (ec *executionContext) fieldContext_ProductConnection_edges(_ context.Conte
 }
 
 func (ec *executionContext) _ProductConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *catalog.ProductConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ProductConnection_nodes(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Nodes(), nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*catalog.Product) graphql.Marshaler {
-			return ec.marshalNProduct2ᚕᚖcartographᚋinternalᚋcatalogᚐProductᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_ProductConnection_nodes(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Nodes()
+	recordField(ctx, field, len(v))
+	return ec.marshalNProduct2ᚕᚖcartographᚋinternalᚋcatalogᚐProductᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ProductConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1778,23 +1735,20 @@ func (ec *executionContext) fieldContext_ProductConnection_nodes(_ context.Conte
 }
 
 func (ec *executionContext) _ProductConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *catalog.ProductConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ProductConnection_pageInfo(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v relay.PageInfo) graphql.Marshaler {
-			return ec.marshalNPageInfo2cartographᚋinternalᚋrelayᚐPageInfo(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_ProductConnection_pageInfo(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.PageInfo
+	recordField(ctx, field, 0)
+	return ec.marshalNPageInfo2cartographᚋinternalᚋrelayᚐPageInfo(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ProductConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1822,23 +1776,20 @@ func (ec *executionContext) fieldContext_ProductEdge_cursor(_ context.Context, f
 }
 
 func (ec *executionContext) _ProductEdge_node(ctx context.Context, field graphql.CollectedField, obj *catalog.ProductEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ProductEdge_node(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Node, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *catalog.Product) graphql.Marshaler {
-			return ec.marshalNProduct2ᚖcartographᚋinternalᚋcatalogᚐProduct(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_ProductEdge_node(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Node
+	recordField(ctx, field, 0)
+	return ec.marshalNProduct2ᚖcartographᚋinternalᚋcatalogᚐProduct(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ProductEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1946,23 +1897,20 @@ func (ec *executionContext) fieldContext_ProductOptionValue_name(_ context.Conte
 }
 
 func (ec *executionContext) _ProductOptionValue_firstSelectableVariant(ctx context.Context, field graphql.CollectedField, obj *catalog.OptionValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ProductOptionValue_firstSelectableVariant(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.FirstSelectableVariant, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *catalog.Variant) graphql.Marshaler {
-			return ec.marshalOProductVariant2ᚖcartographᚋinternalᚋcatalogᚐVariant(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_ProductOptionValue_firstSelectableVariant(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.FirstSelectableVariant
+	recordField(ctx, field, 0)
+	return ec.marshalOProductVariant2ᚖcartographᚋinternalᚋcatalogᚐVariant(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ProductOptionValue_firstSelectableVariant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -2054,23 +2002,20 @@ func (ec *executionContext) fieldContext_ProductOptionValueSwatch_image(_ contex
 }
 
 func (ec *executionContext) _ProductPriceRange_minVariantPrice(ctx context.Context, field graphql.CollectedField, obj *catalog.PriceRange) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ProductPriceRange_minVariantPrice(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.MinVariantPrice, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v money.Money) graphql.Marshaler {
-			return ec.marshalNMoneyV22cartographᚋinternalᚋmoneyᚐMoney(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_ProductPriceRange_minVariantPrice(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.MinVariantPrice
+	recordField(ctx, field, 0)
+	return ec.marshalNMoneyV22cartographᚋinternalᚋmoneyᚐMoney(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ProductPriceRange_minVariantPrice(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -2086,23 +2031,20 @@ func (ec *executionContext) fieldContext_ProductPriceRange_minVariantPrice(_ con
 }
 
 func (ec *executionContext) _ProductPriceRange_maxVariantPrice(ctx context.Context, field graphql.CollectedField, obj *catalog.PriceRange) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ProductPriceRange_maxVariantPrice(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.MaxVariantPrice, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v money.Money) graphql.Marshaler {
-			return ec.marshalNMoneyV22cartographᚋinternalᚋmoneyᚐMoney(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_ProductPriceRange_maxVariantPrice(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.MaxVariantPrice
+	recordField(ctx, field, 0)
+	return ec.marshalNMoneyV22cartographᚋinternalᚋmoneyᚐMoney(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ProductPriceRange_maxVariantPrice(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -2190,23 +2132,20 @@ func (ec *executionContext) fieldContext_ProductVariant_currentlyNotInStock(_ co
 }
 
 func (ec *executionContext) _ProductVariant_selectedOptions(ctx context.Context, field graphql.CollectedField, obj *catalog.Variant) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ProductVariant_selectedOptions(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.SelectedOptions(), nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []catalog.SelectedOption) graphql.Marshaler {
-			return ec.marshalNSelectedOption2ᚕcartographᚋinternalᚋcatalogᚐSelectedOptionᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_ProductVariant_selectedOptions(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.SelectedOptions()
+	recordField(ctx, field, len(v))
+	return ec.marshalNSelectedOption2ᚕcartographᚋinternalᚋcatalogᚐSelectedOptionᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ProductVariant_selectedOptions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -2222,23 +2161,20 @@ func (ec *executionContext) fieldContext_ProductVariant_selectedOptions(_ contex
 }
 
 func (ec *executionContext) _ProductVariant_price(ctx context.Context, field graphql.CollectedField, obj *catalog.Variant) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ProductVariant_price(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Price(), nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v money.Money) graphql.Marshaler {
-			return ec.marshalNMoneyV22cartographᚋinternalᚋmoneyᚐMoney(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_ProductVariant_price(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Price()
+	recordField(ctx, field, 0)
+	return ec.marshalNMoneyV22cartographᚋinternalᚋmoneyᚐMoney(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ProductVariant_price(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -2254,23 +2190,20 @@ func (ec *executionContext) fieldContext_ProductVariant_price(_ context.Context,
 }
 
 func (ec *executionContext) _ProductVariant_compareAtPrice(ctx context.Context, field graphql.CollectedField, obj *catalog.Variant) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ProductVariant_compareAtPrice(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.CompareAtPrice(), nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *money.Money) graphql.Marshaler {
-			return ec.marshalOMoneyV22ᚖcartographᚋinternalᚋmoneyᚐMoney(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_ProductVariant_compareAtPrice(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.CompareAtPrice()
+	recordField(ctx, field, 0)
+	return ec.marshalOMoneyV22ᚖcartographᚋinternalᚋmoneyᚐMoney(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ProductVariant_compareAtPrice(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -2452,23 +2385,20 @@ func (ec *executionContext) fieldContext_ProductVariant_barcode(_ context.Contex
 }
 
 func (ec *executionContext) _ProductVariantConnection_edges(ctx context.Context, field graphql.CollectedField, obj *catalog.VariantConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ProductVariantConnection_edges(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []catalog.VariantEdge) graphql.Marshaler {
-			return ec.marshalNProductVariantEdge2ᚕcartographᚋinternalᚋcatalogᚐVariantEdgeᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_ProductVariantConnection_edges(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Edges
+	recordField(ctx, field, len(v))
+	return ec.marshalNProductVariantEdge2ᚕcartographᚋinternalᚋcatalogᚐVariantEdgeᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ProductVariantConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -2484,23 +2414,20 @@ func (ec *executionContext) fieldContext_ProductVariantConnection_edges(_ contex
 }
 
 func (ec *executionContext) _ProductVariantConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *catalog.VariantConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ProductVariantConnection_nodes(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Nodes(), nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*catalog.Variant) graphql.Marshaler {
-			return ec.marshalNProductVariant2ᚕᚖcartographᚋinternalᚋcatalogᚐVariantᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_ProductVariantConnection_nodes(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Nodes()
+	recordField(ctx, field, len(v))
+	return ec.marshalNProductVariant2ᚕᚖcartographᚋinternalᚋcatalogᚐVariantᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ProductVariantConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -2516,23 +2443,20 @@ func (ec *executionContext) fieldContext_ProductVariantConnection_nodes(_ contex
 }
 
 func (ec *executionContext) _ProductVariantConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *catalog.VariantConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ProductVariantConnection_pageInfo(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v relay.PageInfo) graphql.Marshaler {
-			return ec.marshalNPageInfo2cartographᚋinternalᚋrelayᚐPageInfo(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_ProductVariantConnection_pageInfo(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.PageInfo
+	recordField(ctx, field, 0)
+	return ec.marshalNPageInfo2cartographᚋinternalᚋrelayᚐPageInfo(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ProductVariantConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -2560,23 +2484,20 @@ func (ec *executionContext) fieldContext_ProductVariantEdge_cursor(_ context.Con
 }
 
 func (ec *executionContext) _ProductVariantEdge_node(ctx context.Context, field graphql.CollectedField, obj *catalog.VariantEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ProductVariantEdge_node(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Node, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *catalog.Variant) graphql.Marshaler {
-			return ec.marshalNProductVariant2ᚖcartographᚋinternalᚋcatalogᚐVariant(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_ProductVariantEdge_node(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Node
+	recordField(ctx, field, 0)
+	return ec.marshalNProductVariant2ᚖcartographᚋinternalᚋcatalogᚐVariant(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ProductVariantEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{

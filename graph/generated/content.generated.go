@@ -4,9 +4,7 @@ package generated
 
 import (
 	"cartograph/graph/model"
-	"cartograph/internal/catalog"
 	"cartograph/internal/content"
-	"cartograph/internal/relay"
 	"context"
 	"errors"
 	"fmt"
@@ -295,23 +293,20 @@ func (ec *executionContext) fieldContext_Article_publishedAt(_ context.Context, 
 }
 
 func (ec *executionContext) _Article_authorV2(ctx context.Context, field graphql.CollectedField, obj *model.Article) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Article_authorV2(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.AuthorV2, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.ArticleAuthor) graphql.Marshaler {
-			return ec.marshalOArticleAuthor2ᚖcartographᚋgraphᚋmodelᚐArticleAuthor(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_Article_authorV2(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.AuthorV2
+	recordField(ctx, field, 0)
+	return ec.marshalOArticleAuthor2ᚖcartographᚋgraphᚋmodelᚐArticleAuthor(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Article_authorV2(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -327,23 +322,20 @@ func (ec *executionContext) fieldContext_Article_authorV2(_ context.Context, fie
 }
 
 func (ec *executionContext) _Article_image(ctx context.Context, field graphql.CollectedField, obj *model.Article) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Article_image(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Image, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *catalog.Image) graphql.Marshaler {
-			return ec.marshalOImage2ᚖcartographᚋinternalᚋcatalogᚐImage(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_Article_image(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Image
+	recordField(ctx, field, 0)
+	return ec.marshalOImage2ᚖcartographᚋinternalᚋcatalogᚐImage(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Article_image(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -359,23 +351,20 @@ func (ec *executionContext) fieldContext_Article_image(_ context.Context, field 
 }
 
 func (ec *executionContext) _Article_seo(ctx context.Context, field graphql.CollectedField, obj *model.Article) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Article_seo(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Seo, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *catalog.SEO) graphql.Marshaler {
-			return ec.marshalOSEO2ᚖcartographᚋinternalᚋcatalogᚐSEO(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_Article_seo(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Seo
+	recordField(ctx, field, 0)
+	return ec.marshalOSEO2ᚖcartographᚋinternalᚋcatalogᚐSEO(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Article_seo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -403,23 +392,20 @@ func (ec *executionContext) fieldContext_Article_tags(_ context.Context, field g
 }
 
 func (ec *executionContext) _Article_blog(ctx context.Context, field graphql.CollectedField, obj *model.Article) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Article_blog(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Blog, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Blog) graphql.Marshaler {
-			return ec.marshalNBlog2ᚖcartographᚋgraphᚋmodelᚐBlog(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Article_blog(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Blog
+	recordField(ctx, field, 0)
+	return ec.marshalNBlog2ᚖcartographᚋgraphᚋmodelᚐBlog(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Article_blog(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -519,23 +505,20 @@ func (ec *executionContext) fieldContext_ArticleAuthor_bio(_ context.Context, fi
 }
 
 func (ec *executionContext) _ArticleConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ArticleConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ArticleConnection_edges(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.ArticleEdge) graphql.Marshaler {
-			return ec.marshalNArticleEdge2ᚕᚖcartographᚋgraphᚋmodelᚐArticleEdgeᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_ArticleConnection_edges(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Edges
+	recordField(ctx, field, len(v))
+	return ec.marshalNArticleEdge2ᚕᚖcartographᚋgraphᚋmodelᚐArticleEdgeᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ArticleConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -551,23 +534,20 @@ func (ec *executionContext) fieldContext_ArticleConnection_edges(_ context.Conte
 }
 
 func (ec *executionContext) _ArticleConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.ArticleConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ArticleConnection_nodes(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Nodes, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.Article) graphql.Marshaler {
-			return ec.marshalNArticle2ᚕᚖcartographᚋgraphᚋmodelᚐArticleᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_ArticleConnection_nodes(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Nodes
+	recordField(ctx, field, len(v))
+	return ec.marshalNArticle2ᚕᚖcartographᚋgraphᚋmodelᚐArticleᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ArticleConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -583,23 +563,20 @@ func (ec *executionContext) fieldContext_ArticleConnection_nodes(_ context.Conte
 }
 
 func (ec *executionContext) _ArticleConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ArticleConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ArticleConnection_pageInfo(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *relay.PageInfo) graphql.Marshaler {
-			return ec.marshalNPageInfo2ᚖcartographᚋinternalᚋrelayᚐPageInfo(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_ArticleConnection_pageInfo(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.PageInfo
+	recordField(ctx, field, 0)
+	return ec.marshalNPageInfo2ᚖcartographᚋinternalᚋrelayᚐPageInfo(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ArticleConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -627,23 +604,20 @@ func (ec *executionContext) fieldContext_ArticleEdge_cursor(_ context.Context, f
 }
 
 func (ec *executionContext) _ArticleEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ArticleEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ArticleEdge_node(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Node, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Article) graphql.Marshaler {
-			return ec.marshalNArticle2ᚖcartographᚋgraphᚋmodelᚐArticle(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_ArticleEdge_node(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Node
+	recordField(ctx, field, 0)
+	return ec.marshalNArticle2ᚖcartographᚋgraphᚋmodelᚐArticle(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ArticleEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -695,23 +669,20 @@ func (ec *executionContext) fieldContext_Blog_title(_ context.Context, field gra
 }
 
 func (ec *executionContext) _Blog_seo(ctx context.Context, field graphql.CollectedField, obj *model.Blog) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Blog_seo(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Seo, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *catalog.SEO) graphql.Marshaler {
-			return ec.marshalOSEO2ᚖcartographᚋinternalᚋcatalogᚐSEO(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_Blog_seo(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Seo
+	recordField(ctx, field, 0)
+	return ec.marshalOSEO2ᚖcartographᚋinternalᚋcatalogᚐSEO(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Blog_seo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -739,23 +710,20 @@ func (ec *executionContext) fieldContext_Blog_onlineStoreUrl(_ context.Context, 
 }
 
 func (ec *executionContext) _Blog_authors(ctx context.Context, field graphql.CollectedField, obj *model.Blog) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Blog_authors(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Authors, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.ArticleAuthor) graphql.Marshaler {
-			return ec.marshalNArticleAuthor2ᚕᚖcartographᚋgraphᚋmodelᚐArticleAuthorᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Blog_authors(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Authors
+	recordField(ctx, field, len(v))
+	return ec.marshalNArticleAuthor2ᚕᚖcartographᚋgraphᚋmodelᚐArticleAuthorᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Blog_authors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -857,23 +825,20 @@ func (ec *executionContext) fieldContext_Blog_articles(ctx context.Context, fiel
 }
 
 func (ec *executionContext) _BlogConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.BlogConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_BlogConnection_edges(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.BlogEdge) graphql.Marshaler {
-			return ec.marshalNBlogEdge2ᚕᚖcartographᚋgraphᚋmodelᚐBlogEdgeᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_BlogConnection_edges(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Edges
+	recordField(ctx, field, len(v))
+	return ec.marshalNBlogEdge2ᚕᚖcartographᚋgraphᚋmodelᚐBlogEdgeᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_BlogConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -889,23 +854,20 @@ func (ec *executionContext) fieldContext_BlogConnection_edges(_ context.Context,
 }
 
 func (ec *executionContext) _BlogConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.BlogConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_BlogConnection_nodes(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Nodes, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.Blog) graphql.Marshaler {
-			return ec.marshalNBlog2ᚕᚖcartographᚋgraphᚋmodelᚐBlogᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_BlogConnection_nodes(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Nodes
+	recordField(ctx, field, len(v))
+	return ec.marshalNBlog2ᚕᚖcartographᚋgraphᚋmodelᚐBlogᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_BlogConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -921,23 +883,20 @@ func (ec *executionContext) fieldContext_BlogConnection_nodes(_ context.Context,
 }
 
 func (ec *executionContext) _BlogConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.BlogConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_BlogConnection_pageInfo(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *relay.PageInfo) graphql.Marshaler {
-			return ec.marshalNPageInfo2ᚖcartographᚋinternalᚋrelayᚐPageInfo(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_BlogConnection_pageInfo(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.PageInfo
+	recordField(ctx, field, 0)
+	return ec.marshalNPageInfo2ᚖcartographᚋinternalᚋrelayᚐPageInfo(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_BlogConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -965,23 +924,20 @@ func (ec *executionContext) fieldContext_BlogEdge_cursor(_ context.Context, fiel
 }
 
 func (ec *executionContext) _BlogEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.BlogEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_BlogEdge_node(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Node, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Blog) graphql.Marshaler {
-			return ec.marshalNBlog2ᚖcartographᚋgraphᚋmodelᚐBlog(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_BlogEdge_node(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Node
+	recordField(ctx, field, 0)
+	return ec.marshalNBlog2ᚖcartographᚋgraphᚋmodelᚐBlog(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_BlogEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -997,23 +953,20 @@ func (ec *executionContext) fieldContext_BlogEdge_node(_ context.Context, field 
 }
 
 func (ec *executionContext) _Brand_colors(ctx context.Context, field graphql.CollectedField, obj *model.Brand) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Brand_colors(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Colors, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.BrandColors) graphql.Marshaler {
-			return ec.marshalNBrandColors2ᚖcartographᚋgraphᚋmodelᚐBrandColors(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Brand_colors(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Colors
+	recordField(ctx, field, 0)
+	return ec.marshalNBrandColors2ᚖcartographᚋgraphᚋmodelᚐBrandColors(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Brand_colors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1029,23 +982,20 @@ func (ec *executionContext) fieldContext_Brand_colors(_ context.Context, field g
 }
 
 func (ec *executionContext) _Brand_coverImage(ctx context.Context, field graphql.CollectedField, obj *model.Brand) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Brand_coverImage(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.CoverImage, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.MediaImage) graphql.Marshaler {
-			return ec.marshalOMediaImage2ᚖcartographᚋgraphᚋmodelᚐMediaImage(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_Brand_coverImage(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.CoverImage
+	recordField(ctx, field, 0)
+	return ec.marshalOMediaImage2ᚖcartographᚋgraphᚋmodelᚐMediaImage(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Brand_coverImage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1061,23 +1011,20 @@ func (ec *executionContext) fieldContext_Brand_coverImage(_ context.Context, fie
 }
 
 func (ec *executionContext) _Brand_logo(ctx context.Context, field graphql.CollectedField, obj *model.Brand) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Brand_logo(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Logo, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.MediaImage) graphql.Marshaler {
-			return ec.marshalOMediaImage2ᚖcartographᚋgraphᚋmodelᚐMediaImage(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_Brand_logo(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Logo
+	recordField(ctx, field, 0)
+	return ec.marshalOMediaImage2ᚖcartographᚋgraphᚋmodelᚐMediaImage(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Brand_logo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1117,23 +1064,20 @@ func (ec *executionContext) fieldContext_Brand_slogan(_ context.Context, field g
 }
 
 func (ec *executionContext) _Brand_squareLogo(ctx context.Context, field graphql.CollectedField, obj *model.Brand) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Brand_squareLogo(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.SquareLogo, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.MediaImage) graphql.Marshaler {
-			return ec.marshalOMediaImage2ᚖcartographᚋgraphᚋmodelᚐMediaImage(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_Brand_squareLogo(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.SquareLogo
+	recordField(ctx, field, 0)
+	return ec.marshalOMediaImage2ᚖcartographᚋgraphᚋmodelᚐMediaImage(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Brand_squareLogo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1173,23 +1117,20 @@ func (ec *executionContext) fieldContext_BrandColorGroup_foreground(_ context.Co
 }
 
 func (ec *executionContext) _BrandColors_primary(ctx context.Context, field graphql.CollectedField, obj *model.BrandColors) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_BrandColors_primary(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Primary, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.BrandColorGroup) graphql.Marshaler {
-			return ec.marshalNBrandColorGroup2ᚕᚖcartographᚋgraphᚋmodelᚐBrandColorGroupᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_BrandColors_primary(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Primary
+	recordField(ctx, field, len(v))
+	return ec.marshalNBrandColorGroup2ᚕᚖcartographᚋgraphᚋmodelᚐBrandColorGroupᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_BrandColors_primary(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1205,23 +1146,20 @@ func (ec *executionContext) fieldContext_BrandColors_primary(_ context.Context, 
 }
 
 func (ec *executionContext) _BrandColors_secondary(ctx context.Context, field graphql.CollectedField, obj *model.BrandColors) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_BrandColors_secondary(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Secondary, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.BrandColorGroup) graphql.Marshaler {
-			return ec.marshalNBrandColorGroup2ᚕᚖcartographᚋgraphᚋmodelᚐBrandColorGroupᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_BrandColors_secondary(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Secondary
+	recordField(ctx, field, len(v))
+	return ec.marshalNBrandColorGroup2ᚕᚖcartographᚋgraphᚋmodelᚐBrandColorGroupᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_BrandColors_secondary(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1261,23 +1199,20 @@ func (ec *executionContext) fieldContext_MediaImage_id(_ context.Context, field 
 }
 
 func (ec *executionContext) _MediaImage_image(ctx context.Context, field graphql.CollectedField, obj *model.MediaImage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_MediaImage_image(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Image, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *catalog.Image) graphql.Marshaler {
-			return ec.marshalOImage2ᚖcartographᚋinternalᚋcatalogᚐImage(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_MediaImage_image(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Image
+	recordField(ctx, field, 0)
+	return ec.marshalOImage2ᚖcartographᚋinternalᚋcatalogᚐImage(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_MediaImage_image(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1305,23 +1240,20 @@ func (ec *executionContext) fieldContext_MediaImage_mediaContentType(_ context.C
 }
 
 func (ec *executionContext) _MediaImage_previewImage(ctx context.Context, field graphql.CollectedField, obj *model.MediaImage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_MediaImage_previewImage(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.PreviewImage, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *catalog.Image) graphql.Marshaler {
-			return ec.marshalOImage2ᚖcartographᚋinternalᚋcatalogᚐImage(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_MediaImage_previewImage(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.PreviewImage
+	recordField(ctx, field, 0)
+	return ec.marshalOImage2ᚖcartographᚋinternalᚋcatalogᚐImage(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_MediaImage_previewImage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1373,23 +1305,20 @@ func (ec *executionContext) fieldContext_Menu_title(_ context.Context, field gra
 }
 
 func (ec *executionContext) _Menu_items(ctx context.Context, field graphql.CollectedField, obj *content.Menu) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Menu_items(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Items, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*content.MenuItem) graphql.Marshaler {
-			return ec.marshalNMenuItem2ᚕᚖcartographᚋinternalᚋcontentᚐMenuItemᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Menu_items(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Items
+	recordField(ctx, field, len(v))
+	return ec.marshalNMenuItem2ᚕᚖcartographᚋinternalᚋcontentᚐMenuItemᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Menu_items(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1429,23 +1358,20 @@ func (ec *executionContext) fieldContext_MenuItem_id(_ context.Context, field gr
 }
 
 func (ec *executionContext) _MenuItem_items(ctx context.Context, field graphql.CollectedField, obj *content.MenuItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_MenuItem_items(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Items, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*content.MenuItem) graphql.Marshaler {
-			return ec.marshalNMenuItem2ᚕᚖcartographᚋinternalᚋcontentᚐMenuItemᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_MenuItem_items(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Items
+	recordField(ctx, field, len(v))
+	return ec.marshalNMenuItem2ᚕᚖcartographᚋinternalᚋcontentᚐMenuItemᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_MenuItem_items(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1592,23 +1518,20 @@ func (ec *executionContext) fieldContext_Page_bodySummary(_ context.Context, fie
 }
 
 func (ec *executionContext) _Page_seo(ctx context.Context, field graphql.CollectedField, obj *content.Page) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Page_seo(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Seo, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *catalog.SEO) graphql.Marshaler {
-			return ec.marshalOSEO2ᚖcartographᚋinternalᚋcatalogᚐSEO(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_Page_seo(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Seo
+	recordField(ctx, field, 0)
+	return ec.marshalOSEO2ᚖcartographᚋinternalᚋcatalogᚐSEO(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Page_seo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1672,23 +1595,20 @@ func (ec *executionContext) fieldContext_Page_trackingParameters(_ context.Conte
 }
 
 func (ec *executionContext) _PageConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.PageConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_PageConnection_edges(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.PageEdge) graphql.Marshaler {
-			return ec.marshalNPageEdge2ᚕᚖcartographᚋgraphᚋmodelᚐPageEdgeᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_PageConnection_edges(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Edges
+	recordField(ctx, field, len(v))
+	return ec.marshalNPageEdge2ᚕᚖcartographᚋgraphᚋmodelᚐPageEdgeᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_PageConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1704,23 +1624,20 @@ func (ec *executionContext) fieldContext_PageConnection_edges(_ context.Context,
 }
 
 func (ec *executionContext) _PageConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.PageConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_PageConnection_nodes(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Nodes, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*content.Page) graphql.Marshaler {
-			return ec.marshalNPage2ᚕᚖcartographᚋinternalᚋcontentᚐPageᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_PageConnection_nodes(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Nodes
+	recordField(ctx, field, len(v))
+	return ec.marshalNPage2ᚕᚖcartographᚋinternalᚋcontentᚐPageᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_PageConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1736,23 +1653,20 @@ func (ec *executionContext) fieldContext_PageConnection_nodes(_ context.Context,
 }
 
 func (ec *executionContext) _PageConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.PageConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_PageConnection_pageInfo(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *relay.PageInfo) graphql.Marshaler {
-			return ec.marshalNPageInfo2ᚖcartographᚋinternalᚋrelayᚐPageInfo(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_PageConnection_pageInfo(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.PageInfo
+	recordField(ctx, field, 0)
+	return ec.marshalNPageInfo2ᚖcartographᚋinternalᚋrelayᚐPageInfo(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_PageConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1780,23 +1694,20 @@ func (ec *executionContext) fieldContext_PageEdge_cursor(_ context.Context, fiel
 }
 
 func (ec *executionContext) _PageEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.PageEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_PageEdge_node(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Node, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *content.Page) graphql.Marshaler {
-			return ec.marshalNPage2ᚖcartographᚋinternalᚋcontentᚐPage(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_PageEdge_node(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Node
+	recordField(ctx, field, 0)
+	return ec.marshalNPage2ᚖcartographᚋinternalᚋcontentᚐPage(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_PageEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{

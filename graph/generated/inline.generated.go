@@ -5,8 +5,16 @@ package generated
 import (
 	"context"
 
+	"cartograph/internal/cost"
+
 	"github.com/99designs/gqlgen/graphql"
 )
+
+// recordField counts a rewritten object field into the request's cost
+// tracker, as the cost extension's field interceptor does for the rest.
+func recordField(ctx context.Context, field graphql.CollectedField, length int) {
+	cost.Record(ctx, field.Field, length)
+}
 
 // recoverLeaf reports a panic in a rewritten leaf field the way
 // graphql.ResolveField does: the error carries the field's path, the

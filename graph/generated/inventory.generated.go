@@ -4,10 +4,8 @@ package generated
 
 import (
 	"cartograph/graph/model"
-	"cartograph/internal/apperr"
 	"cartograph/internal/catalog"
 	"cartograph/internal/inventory"
-	"cartograph/internal/relay"
 	"context"
 	"errors"
 	"math"
@@ -79,23 +77,20 @@ func (ec *executionContext) field_Subscription_inventoryChanged_args(ctx context
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _InventoryAdjustQuantitiesPayload_inventoryAdjustmentGroup(ctx context.Context, field graphql.CollectedField, obj *model.InventoryAdjustQuantitiesPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryAdjustQuantitiesPayload_inventoryAdjustmentGroup(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.InventoryAdjustmentGroup, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *inventory.Group) graphql.Marshaler {
-			return ec.marshalOInventoryAdjustmentGroup2ᚖcartographᚋinternalᚋinventoryᚐGroup(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_InventoryAdjustQuantitiesPayload_inventoryAdjustmentGroup(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.InventoryAdjustmentGroup
+	recordField(ctx, field, 0)
+	return ec.marshalOInventoryAdjustmentGroup2ᚖcartographᚋinternalᚋinventoryᚐGroup(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_InventoryAdjustQuantitiesPayload_inventoryAdjustmentGroup(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -111,23 +106,20 @@ func (ec *executionContext) fieldContext_InventoryAdjustQuantitiesPayload_invent
 }
 
 func (ec *executionContext) _InventoryAdjustQuantitiesPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.InventoryAdjustQuantitiesPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryAdjustQuantitiesPayload_userErrors(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.UserErrors, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*apperr.UserError) graphql.Marshaler {
-			return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_InventoryAdjustQuantitiesPayload_userErrors(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.UserErrors
+	recordField(ctx, field, len(v))
+	return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_InventoryAdjustQuantitiesPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -191,23 +183,20 @@ func (ec *executionContext) fieldContext_InventoryAdjustmentGroup_referenceDocum
 }
 
 func (ec *executionContext) _InventoryAdjustmentGroup_changes(ctx context.Context, field graphql.CollectedField, obj *inventory.Group) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryAdjustmentGroup_changes(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Changes, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*inventory.Change) graphql.Marshaler {
-			return ec.marshalNInventoryChange2ᚕᚖcartographᚋinternalᚋinventoryᚐChangeᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_InventoryAdjustmentGroup_changes(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Changes
+	recordField(ctx, field, len(v))
+	return ec.marshalNInventoryChange2ᚕᚖcartographᚋinternalᚋinventoryᚐChangeᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_InventoryAdjustmentGroup_changes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -419,23 +408,20 @@ func (ec *executionContext) fieldContext_InventoryChange_at(_ context.Context, f
 }
 
 func (ec *executionContext) _InventoryChangeConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.InventoryChangeConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryChangeConnection_edges(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.InventoryChangeEdge) graphql.Marshaler {
-			return ec.marshalNInventoryChangeEdge2ᚕᚖcartographᚋgraphᚋmodelᚐInventoryChangeEdgeᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_InventoryChangeConnection_edges(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Edges
+	recordField(ctx, field, len(v))
+	return ec.marshalNInventoryChangeEdge2ᚕᚖcartographᚋgraphᚋmodelᚐInventoryChangeEdgeᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_InventoryChangeConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -451,23 +437,20 @@ func (ec *executionContext) fieldContext_InventoryChangeConnection_edges(_ conte
 }
 
 func (ec *executionContext) _InventoryChangeConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.InventoryChangeConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryChangeConnection_nodes(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Nodes, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*inventory.Change) graphql.Marshaler {
-			return ec.marshalNInventoryChange2ᚕᚖcartographᚋinternalᚋinventoryᚐChangeᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_InventoryChangeConnection_nodes(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Nodes
+	recordField(ctx, field, len(v))
+	return ec.marshalNInventoryChange2ᚕᚖcartographᚋinternalᚋinventoryᚐChangeᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_InventoryChangeConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -483,23 +466,20 @@ func (ec *executionContext) fieldContext_InventoryChangeConnection_nodes(_ conte
 }
 
 func (ec *executionContext) _InventoryChangeConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.InventoryChangeConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryChangeConnection_pageInfo(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *relay.PageInfo) graphql.Marshaler {
-			return ec.marshalNPageInfo2ᚖcartographᚋinternalᚋrelayᚐPageInfo(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_InventoryChangeConnection_pageInfo(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.PageInfo
+	recordField(ctx, field, 0)
+	return ec.marshalNPageInfo2ᚖcartographᚋinternalᚋrelayᚐPageInfo(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_InventoryChangeConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -527,23 +507,20 @@ func (ec *executionContext) fieldContext_InventoryChangeEdge_cursor(_ context.Co
 }
 
 func (ec *executionContext) _InventoryChangeEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.InventoryChangeEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryChangeEdge_node(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Node, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *inventory.Change) graphql.Marshaler {
-			return ec.marshalNInventoryChange2ᚖcartographᚋinternalᚋinventoryᚐChange(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_InventoryChangeEdge_node(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Node
+	recordField(ctx, field, 0)
+	return ec.marshalNInventoryChange2ᚖcartographᚋinternalᚋinventoryᚐChange(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_InventoryChangeEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -683,23 +660,20 @@ func (ec *executionContext) fieldContext_InventoryLevel_updatedAt(_ context.Cont
 }
 
 func (ec *executionContext) _InventoryLevelConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.InventoryLevelConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryLevelConnection_edges(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.InventoryLevelEdge) graphql.Marshaler {
-			return ec.marshalNInventoryLevelEdge2ᚕᚖcartographᚋgraphᚋmodelᚐInventoryLevelEdgeᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_InventoryLevelConnection_edges(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Edges
+	recordField(ctx, field, len(v))
+	return ec.marshalNInventoryLevelEdge2ᚕᚖcartographᚋgraphᚋmodelᚐInventoryLevelEdgeᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_InventoryLevelConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -715,23 +689,20 @@ func (ec *executionContext) fieldContext_InventoryLevelConnection_edges(_ contex
 }
 
 func (ec *executionContext) _InventoryLevelConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.InventoryLevelConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryLevelConnection_nodes(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Nodes, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*inventory.LevelRow) graphql.Marshaler {
-			return ec.marshalNInventoryLevel2ᚕᚖcartographᚋinternalᚋinventoryᚐLevelRowᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_InventoryLevelConnection_nodes(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Nodes
+	recordField(ctx, field, len(v))
+	return ec.marshalNInventoryLevel2ᚕᚖcartographᚋinternalᚋinventoryᚐLevelRowᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_InventoryLevelConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -747,23 +718,20 @@ func (ec *executionContext) fieldContext_InventoryLevelConnection_nodes(_ contex
 }
 
 func (ec *executionContext) _InventoryLevelConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.InventoryLevelConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryLevelConnection_pageInfo(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *relay.PageInfo) graphql.Marshaler {
-			return ec.marshalNPageInfo2ᚖcartographᚋinternalᚋrelayᚐPageInfo(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_InventoryLevelConnection_pageInfo(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.PageInfo
+	recordField(ctx, field, 0)
+	return ec.marshalNPageInfo2ᚖcartographᚋinternalᚋrelayᚐPageInfo(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_InventoryLevelConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -791,23 +759,20 @@ func (ec *executionContext) fieldContext_InventoryLevelEdge_cursor(_ context.Con
 }
 
 func (ec *executionContext) _InventoryLevelEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.InventoryLevelEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryLevelEdge_node(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Node, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *inventory.LevelRow) graphql.Marshaler {
-			return ec.marshalNInventoryLevel2ᚖcartographᚋinternalᚋinventoryᚐLevelRow(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_InventoryLevelEdge_node(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Node
+	recordField(ctx, field, 0)
+	return ec.marshalNInventoryLevel2ᚖcartographᚋinternalᚋinventoryᚐLevelRow(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_InventoryLevelEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -823,23 +788,20 @@ func (ec *executionContext) fieldContext_InventoryLevelEdge_node(_ context.Conte
 }
 
 func (ec *executionContext) _InventorySetQuantitiesPayload_inventoryAdjustmentGroup(ctx context.Context, field graphql.CollectedField, obj *model.InventorySetQuantitiesPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventorySetQuantitiesPayload_inventoryAdjustmentGroup(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.InventoryAdjustmentGroup, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *inventory.Group) graphql.Marshaler {
-			return ec.marshalOInventoryAdjustmentGroup2ᚖcartographᚋinternalᚋinventoryᚐGroup(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_InventorySetQuantitiesPayload_inventoryAdjustmentGroup(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.InventoryAdjustmentGroup
+	recordField(ctx, field, 0)
+	return ec.marshalOInventoryAdjustmentGroup2ᚖcartographᚋinternalᚋinventoryᚐGroup(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_InventorySetQuantitiesPayload_inventoryAdjustmentGroup(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -855,23 +817,20 @@ func (ec *executionContext) fieldContext_InventorySetQuantitiesPayload_inventory
 }
 
 func (ec *executionContext) _InventorySetQuantitiesPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.InventorySetQuantitiesPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventorySetQuantitiesPayload_userErrors(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.UserErrors, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*apperr.UserError) graphql.Marshaler {
-			return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_InventorySetQuantitiesPayload_userErrors(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.UserErrors
+	recordField(ctx, field, len(v))
+	return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_InventorySetQuantitiesPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -887,23 +846,20 @@ func (ec *executionContext) fieldContext_InventorySetQuantitiesPayload_userError
 }
 
 func (ec *executionContext) _InventoryTransferPayload_inventoryAdjustmentGroup(ctx context.Context, field graphql.CollectedField, obj *model.InventoryTransferPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryTransferPayload_inventoryAdjustmentGroup(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.InventoryAdjustmentGroup, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *inventory.Group) graphql.Marshaler {
-			return ec.marshalOInventoryAdjustmentGroup2ᚖcartographᚋinternalᚋinventoryᚐGroup(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_InventoryTransferPayload_inventoryAdjustmentGroup(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.InventoryAdjustmentGroup
+	recordField(ctx, field, 0)
+	return ec.marshalOInventoryAdjustmentGroup2ᚖcartographᚋinternalᚋinventoryᚐGroup(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_InventoryTransferPayload_inventoryAdjustmentGroup(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -919,23 +875,20 @@ func (ec *executionContext) fieldContext_InventoryTransferPayload_inventoryAdjus
 }
 
 func (ec *executionContext) _InventoryTransferPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.InventoryTransferPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryTransferPayload_userErrors(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.UserErrors, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*apperr.UserError) graphql.Marshaler {
-			return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_InventoryTransferPayload_userErrors(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.UserErrors
+	recordField(ctx, field, len(v))
+	return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_InventoryTransferPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{

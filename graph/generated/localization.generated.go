@@ -63,23 +63,20 @@ func (ec *executionContext) dir_inContext_args(ctx context.Context, rawArgs map[
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _Country_availableLanguages(ctx context.Context, field graphql.CollectedField, obj *model.Country) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Country_availableLanguages(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.AvailableLanguages, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.Language) graphql.Marshaler {
-			return ec.marshalNLanguage2ᚕᚖcartographᚋgraphᚋmodelᚐLanguageᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Country_availableLanguages(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.AvailableLanguages
+	recordField(ctx, field, len(v))
+	return ec.marshalNLanguage2ᚕᚖcartographᚋgraphᚋmodelᚐLanguageᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Country_availableLanguages(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -95,23 +92,20 @@ func (ec *executionContext) fieldContext_Country_availableLanguages(_ context.Co
 }
 
 func (ec *executionContext) _Country_currency(ctx context.Context, field graphql.CollectedField, obj *model.Country) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Country_currency(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Currency, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Currency) graphql.Marshaler {
-			return ec.marshalNCurrency2ᚖcartographᚋgraphᚋmodelᚐCurrency(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Country_currency(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Currency
+	recordField(ctx, field, 0)
+	return ec.marshalNCurrency2ᚖcartographᚋgraphᚋmodelᚐCurrency(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Country_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -127,23 +121,20 @@ func (ec *executionContext) fieldContext_Country_currency(_ context.Context, fie
 }
 
 func (ec *executionContext) _Country_defaultLanguage(ctx context.Context, field graphql.CollectedField, obj *model.Country) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Country_defaultLanguage(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.DefaultLanguage, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Language) graphql.Marshaler {
-			return ec.marshalNLanguage2ᚖcartographᚋgraphᚋmodelᚐLanguage(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Country_defaultLanguage(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.DefaultLanguage
+	recordField(ctx, field, 0)
+	return ec.marshalNLanguage2ᚖcartographᚋgraphᚋmodelᚐLanguage(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Country_defaultLanguage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -267,23 +258,20 @@ func (ec *executionContext) fieldContext_Language_name(_ context.Context, field 
 }
 
 func (ec *executionContext) _Localization_availableCountries(ctx context.Context, field graphql.CollectedField, obj *model.Localization) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Localization_availableCountries(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.AvailableCountries, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.Country) graphql.Marshaler {
-			return ec.marshalNCountry2ᚕᚖcartographᚋgraphᚋmodelᚐCountryᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Localization_availableCountries(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.AvailableCountries
+	recordField(ctx, field, len(v))
+	return ec.marshalNCountry2ᚕᚖcartographᚋgraphᚋmodelᚐCountryᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Localization_availableCountries(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -299,23 +287,20 @@ func (ec *executionContext) fieldContext_Localization_availableCountries(_ conte
 }
 
 func (ec *executionContext) _Localization_availableLanguages(ctx context.Context, field graphql.CollectedField, obj *model.Localization) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Localization_availableLanguages(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.AvailableLanguages, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.Language) graphql.Marshaler {
-			return ec.marshalNLanguage2ᚕᚖcartographᚋgraphᚋmodelᚐLanguageᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Localization_availableLanguages(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.AvailableLanguages
+	recordField(ctx, field, len(v))
+	return ec.marshalNLanguage2ᚕᚖcartographᚋgraphᚋmodelᚐLanguageᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Localization_availableLanguages(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -331,23 +316,20 @@ func (ec *executionContext) fieldContext_Localization_availableLanguages(_ conte
 }
 
 func (ec *executionContext) _Localization_country(ctx context.Context, field graphql.CollectedField, obj *model.Localization) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Localization_country(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Country, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Country) graphql.Marshaler {
-			return ec.marshalNCountry2ᚖcartographᚋgraphᚋmodelᚐCountry(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Localization_country(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Country
+	recordField(ctx, field, 0)
+	return ec.marshalNCountry2ᚖcartographᚋgraphᚋmodelᚐCountry(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Localization_country(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -363,23 +345,20 @@ func (ec *executionContext) fieldContext_Localization_country(_ context.Context,
 }
 
 func (ec *executionContext) _Localization_language(ctx context.Context, field graphql.CollectedField, obj *model.Localization) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Localization_language(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Language, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Language) graphql.Marshaler {
-			return ec.marshalNLanguage2ᚖcartographᚋgraphᚋmodelᚐLanguage(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Localization_language(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Language
+	recordField(ctx, field, 0)
+	return ec.marshalNLanguage2ᚖcartographᚋgraphᚋmodelᚐLanguage(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Localization_language(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{

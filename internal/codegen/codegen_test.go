@@ -72,6 +72,8 @@ func TestGoldenSmallSchema(t *testing.T) {
 		`(?s)func \(ec \*executionContext\) _Book_title\([^\n]*\n\tdefer func\(\) \{.{0,200}\treturn ec\.marshalNString2string\(ctx, field\.Selections, obj\.Title\(\)\)\n\}`,
 		`func \(ec \*executionContext\) _Book_isbn\([^\n]*\n\tdefer func`,
 		`func \(ec \*executionContext\) _Book_weight\([^\n]*\n\treturn graphql\.ResolveField\(`,
+		`(?s)func \(ec \*executionContext\) _Book_price\([^\n]*\n\tfc, err := ec\.fieldContext_Book_price\(ctx, field\).{0,400}\trecordField\(ctx, field, 0\)\n`,
+		`(?s)func \(ec \*executionContext\) _Shelf_books\([^\n]*\n\tfc, err := .{0,400}\trecordField\(ctx, field, len\(v\)\)\n`,
 		`func \(ec \*executionContext\) _Query_shelf\([^\n]*\n\treturn graphql\.ResolveField\(`,
 		`:?= marshalSliceInline\(ctx,`,
 		`if len\(deferLabelToView\) > 0 \{`,

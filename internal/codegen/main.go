@@ -19,6 +19,7 @@ import (
 	"github.com/99designs/gqlgen/api"
 	"github.com/99designs/gqlgen/codegen"
 	"github.com/99designs/gqlgen/codegen/config"
+	"github.com/vektah/gqlparser/v2/ast"
 	"golang.org/x/tools/imports"
 )
 
@@ -30,6 +31,11 @@ type synchronous struct {
 	// context-free method returning a scalar or enum, without arguments,
 	// directives or a resolver.
 	leaves map[string]bool
+	// objects holds "Object_field" for plain object fields (a struct field
+	// or context-free method returning an object or a list of objects,
+	// without arguments, directives or a resolver): resolved without
+	// gqlgen's closures and middleware chain, cost recorded directly.
+	objects map[string]bool
 }
 
 func (*synchronous) Name() string { return "synchronous" }
@@ -46,6 +52,7 @@ func (p *synchronous) GenerateCode(data *codegen.Data) error {
 	}
 	p.inline = map[string]bool{}
 	p.leaves = map[string]bool{}
+	p.objects = map[string]bool{}
 	for _, o := range data.Objects {
 		if o.Root || strings.HasPrefix(o.Name, "__") {
 			continue
@@ -55,8 +62,18 @@ func (p *synchronous) GenerateCode(data *codegen.Data) error {
 			// A leaf that declares @cost must keep the field middleware: the
 			// cost tracker would not see it otherwise.
 			priced := f.FieldDefinition != nil && f.FieldDefinition.Directives.ForName("cost") != nil
-			if def != nil && def.IsLeafType() && !f.IsResolver && !f.MethodHasContext && len(f.Args) == 0 && len(f.Directives) == 0 && !priced {
+			// Directives that only exist for the SDL (skip_runtime: @synchronous on
+			// the field's type, @cost, @listSize) generate no middleware.
+			runtimeDirective := false
+			for _, d := range f.Directives {
+				runtimeDirective = runtimeDirective || !d.SkipRuntime
+			}
+			plain := def != nil && !f.IsResolver && !f.MethodHasContext && len(f.Args) == 0 && !runtimeDirective
+			if plain && def.IsLeafType() && !priced {
 				p.leaves[o.Name+"_"+f.Name] = true
+			}
+			if plain && def.Kind == ast.Object && !strings.HasPrefix(def.Name, "__") {
+				p.objects[o.Name+"_"+f.Name] = true
 			}
 		}
 	}
@@ -138,9 +155,10 @@ var sliceMarshaler = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) mar
 // rewriteStats counts what the rewrites changed, so generation fails
 // loudly when a gqlgen upgrade makes a pattern stop matching.
 type rewriteStats struct {
-	inlineLists   map[string]bool // inline types whose slice marshaller was rewritten
-	deferGroups   int
-	leavesMatched map[string]bool
+	inlineLists    map[string]bool // inline types whose slice marshaller was rewritten
+	deferGroups    int
+	leavesMatched  map[string]bool
+	objectsMatched map[string]bool
 }
 
 // rewriteSource applies the three rewrites to one generated file.
@@ -179,7 +197,14 @@ func (p *synchronous) rewriteSource(src string, st *rewriteStats) string {
 	return leafField.ReplaceAllStringFunc(rewritten, func(m string) string {
 		sub := leafField.FindStringSubmatch(m)
 		name, fieldContext, value, typ, marshal, recovers := sub[2], sub[3], sub[4], sub[5], sub[6], sub[7] == "true"
-		if !p.leaves[name] || strings.Contains(value, "fc.") {
+		if strings.Contains(value, "fc.") {
+			return m
+		}
+		if p.objects[name] {
+			st.objectsMatched[name] = true
+			return sub[1] + objectField(fieldContext, value, typ, marshal, recovers)
+		}
+		if !p.leaves[name] {
 			return m
 		}
 		// A nil pointer in a non-null field is an error reported at the
@@ -201,6 +226,29 @@ func (p *synchronous) rewriteSource(src string, st *rewriteStats) string {
 	})
 }
 
+// objectField is the body of a rewritten plain object field: the field
+// context is built (children report errors at their own paths, nil in a
+// non-null field is an error at this one), but not gqlgen's resolver and
+// middleware closures; the cost tracker, the only field middleware, is
+// called directly (recordField), so actual cost is unchanged.
+func objectField(fieldContext, value, typ, marshal string, recovers bool) string {
+	length := "0"
+	if strings.HasPrefix(typ, "[]") {
+		length = "len(v)"
+	}
+	var b strings.Builder
+	b.WriteString("\tfc, err := " + fieldContext + "(ctx, field)\n\tif err != nil {\n\t\treturn graphql.Null\n\t}\n")
+	b.WriteString("\tctx = graphql.WithFieldContext(ctx, fc)\n")
+	if recovers {
+		b.WriteString("\tdefer func() {\n\t\tif r := recover(); r != nil {\n" +
+			"\t\t\tec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))\n\t\t\tret = graphql.Null\n\t\t}\n\t}()\n")
+	}
+	b.WriteString("\tv := " + value + "\n")
+	b.WriteString("\trecordField(ctx, field, " + length + ")\n")
+	b.WriteString("\treturn " + marshal + "(ctx, field.Selections, v)\n}")
+	return b.String()
+}
+
 // rewrite makes lists of inline types marshal in the calling goroutine.
 // gqlgen has no switch for this; the rewrite is part of generation, so
 // generated code is still never edited by hand. It fails when a rewrite
@@ -210,7 +258,7 @@ func (p *synchronous) rewrite(dir string) error {
 	if err != nil {
 		return err
 	}
-	st := &rewriteStats{inlineLists: map[string]bool{}, leavesMatched: map[string]bool{}}
+	st := &rewriteStats{inlineLists: map[string]bool{}, leavesMatched: map[string]bool{}, objectsMatched: map[string]bool{}}
 	for _, file := range files {
 		b, err := os.ReadFile(file)
 		if err != nil {
@@ -243,6 +291,9 @@ func (p *synchronous) check(st *rewriteStats) error {
 	if len(p.leaves) > 0 && len(st.leavesMatched) == 0 {
 		missing = append(missing, "every leaf field")
 	}
+	if len(p.objects) > 0 && len(st.objectsMatched) == 0 {
+		missing = append(missing, "every object field")
+	}
 	anyInline := false
 	for _, ok := range p.inline {
 		anyInline = anyInline || ok
@@ -266,8 +317,16 @@ package generated
 import (
 	"context"
 
+	"cartograph/internal/cost"
+
 	"github.com/99designs/gqlgen/graphql"
 )
+
+// recordField counts a rewritten object field into the request's cost
+// tracker, as the cost extension's field interceptor does for the rest.
+func recordField(ctx context.Context, field graphql.CollectedField, length int) {
+	cost.Record(ctx, field.Field, length)
+}
 
 // recoverLeaf reports a panic in a rewritten leaf field the way
 // graphql.ResolveField does: the error carries the field's path, the

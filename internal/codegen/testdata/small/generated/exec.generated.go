@@ -551,23 +551,20 @@ func (ec *executionContext) fieldContext_Book_tags(_ context.Context, field grap
 }
 
 func (ec *executionContext) _Book_price(ctx context.Context, field graphql.CollectedField, obj *model.Book) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Book_price(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Price, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Money) graphql.Marshaler {
-			return ec.marshalNMoney2cartographᚋinternalᚋcodegenᚋtestdataᚋsmallᚋmodelᚐMoney(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Book_price(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Price
+	recordField(ctx, field, 0)
+	return ec.marshalNMoney2cartographᚋinternalᚋcodegenᚋtestdataᚋsmallᚋmodelᚐMoney(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Book_price(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -782,23 +779,20 @@ func (ec *executionContext) fieldContext_Shelf_name(_ context.Context, field gra
 }
 
 func (ec *executionContext) _Shelf_books(ctx context.Context, field graphql.CollectedField, obj *model.Shelf) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Shelf_books(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Books, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.Book) graphql.Marshaler {
-			return ec.marshalNBook2ᚕᚖcartographᚋinternalᚋcodegenᚋtestdataᚋsmallᚋmodelᚐBookᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Shelf_books(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Books
+	recordField(ctx, field, len(v))
+	return ec.marshalNBook2ᚕᚖcartographᚋinternalᚋcodegenᚋtestdataᚋsmallᚋmodelᚐBookᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Shelf_books(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -814,23 +808,20 @@ func (ec *executionContext) fieldContext_Shelf_books(_ context.Context, field gr
 }
 
 func (ec *executionContext) _Shelf_favourite(ctx context.Context, field graphql.CollectedField, obj *model.Shelf) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Shelf_favourite(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Favourite, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Book) graphql.Marshaler {
-			return ec.marshalOBook2ᚖcartographᚋinternalᚋcodegenᚋtestdataᚋsmallᚋmodelᚐBook(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_Shelf_favourite(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Favourite
+	recordField(ctx, field, 0)
+	return ec.marshalOBook2ᚖcartographᚋinternalᚋcodegenᚋtestdataᚋsmallᚋmodelᚐBook(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Shelf_favourite(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
