@@ -81,8 +81,8 @@ var readPathCeilings = map[string]struct {
 	plain, race float64
 	statements  int64
 }{
-	"listing": {17_400, 18_300, 3},
-	"product": {1_560, 1_700, 4},
+	"listing": {16_300, 17_200, 3},
+	"product": {1_520, 1_650, 4},
 }
 
 func TestReadPathAllocationCeiling(t *testing.T) {
