@@ -2,11 +2,13 @@
 # `make bench` driver: load-tests ./bin/cartograph on 127.0.0.1 and writes a
 # markdown summary to stdout and .data/bench/summary.md.
 #
-# Usage: .ci/bench.sh [all|tools|pgbench]
-#   all      (default) tools, bench database, server, both scenarios, pgbench, summary
+# Usage: .ci/bench.sh [all|tools|pgbench|cost|peer]
+#   all      (default) tools, bench database, server, scenarios, peer baseline, pgbench, summary
 #   tools    only build vegeta and benchtool into .data/tools
 #   pgbench  only the pgbench database floor, against an existing, seeded bench database
 #   cost     the listing, then the query-cost overhead pairs and the hostile-document replay
+#   peer     only the PostGraphile baseline: the listing on Cartograph and on PostGraphile,
+#            interleaved capacity rounds, and the Cartograph/PostGraphile ratios
 #
 # Environment (defaults in brackets):
 #   BENCH_PRODUCTS [50000] BENCH_SHOPS [5]  seed size (products in all, shops bench-1..bench-M)
@@ -20,11 +22,16 @@
 #   BENCH_BIN [./bin/cartograph]            server binary (built by the Makefile)
 #   BENCH_READ_ONLY=1                       only the listing and product scenarios (compare builds)
 #   BENCH_ATTACK_RATE [100]                 hostile documents per second in the under-attack phase
+#   BENCH_PEER_ROUNDS [3] BENCH_PEER_DURATION [10s]  interleaved capacity rounds of the peer baseline
+#   BENCH_PEER_PORT [18090]                 PostGraphile's port; BENCH_NO_PEER=1 skips the baseline in `all`
 #   DATABASE_URL, REDIS_URL                 as for .ci/services.sh (which picks the services)
 #
 # Scenarios (queries in .ci/bench/*.graphql, shop header X-Shop-Handle: bench-1):
 #   A listing  products(first: 24)
 #   B product  product(handle: $h), h rotating over product-1..product-500
+#   peer     the listing on PostGraphile 4.14.1 (npm, installed into .data/postgraphile at
+#            bench time, never committed; Debian's Node 20 runs v4, v5 needs Node >= 22) over the
+#            same tables as the owner (no RLS, raw columns): .ci/bench/listing.postgraphile.graphql
 # Phases per scenario: warm-up; capacity (closed loop, -rate=0, C workers);
 # fixed rate at 50% and 80% of capacity. For each measured phase: req/s,
 # p50/p95/p99, success ratio, server and PostgreSQL CPU-ms per request
@@ -39,9 +46,9 @@ cd "$ROOT"
 
 MODE="${1:-all}"
 case "$MODE" in
-  all | tools | pgbench | cost) ;;
+  all | tools | pgbench | cost | peer) ;;
   -h | --help | help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-  *) echo "bench: unknown mode '$MODE' (all|tools|pgbench|cost)" >&2; exit 2 ;;
+  *) echo "bench: unknown mode '$MODE' (all|tools|pgbench|cost|peer)" >&2; exit 2 ;;
 esac
 
 BENCH_PRODUCTS="${BENCH_PRODUCTS:-50000}"
@@ -188,8 +195,13 @@ shop_uuid() {
 # ------------------------------------------------------------------ server
 
 SERVER_PID=""
+PEER_PID=""
 cleanup() {
   local rc=$?
+  if [[ -n "$PEER_PID" ]] && kill -0 "$PEER_PID" 2>/dev/null; then
+    kill -TERM "$PEER_PID" 2>/dev/null || true
+    wait "$PEER_PID" 2>/dev/null || true
+  fi
   if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
     log "stopping server (pid $SERVER_PID)"
     kill -TERM "$SERVER_PID" 2>/dev/null || true
@@ -246,10 +258,14 @@ start_server() {
 
 CLK_TCK="$(getconf CLK_TCK)"
 
-server_ticks() { "$BENCHTOOL" ticks pid "$SERVER_PID"; }
+# PHASE_PID: measure another server process (the peer baseline) instead.
+server_ticks() { "$BENCHTOOL" ticks pid "${PHASE_PID:-$SERVER_PID}"; }
 pg_ticks() { "$BENCHTOOL" ticks comm postgres; }
-sqlstats() { "$BENCHTOOL" sqlstats "$BASE/debug/sqlstats" 2>/dev/null || echo "- -"; }
-status_kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$SERVER_PID/status" 2>/dev/null || echo 0; }
+sqlstats() {
+  if [[ -n "${PHASE_PID:-}" ]]; then echo "- -"; return; fi
+  "$BENCHTOOL" sqlstats "$BASE/debug/sqlstats" 2>/dev/null || echo "- -"
+}
+status_kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/${2:-$SERVER_PID}/status" 2>/dev/null || echo 0; }
 
 # per_req DELTA REQUESTS SCALE: DELTA*SCALE/REQUESTS with 3 decimals, or n/a
 per_req() { awk -v d="$1" -v n="$2" -v s="$3" 'BEGIN { if (d == "" || d ~ /[^0-9.]/ || n + 0 <= 0) print "n/a"; else printf "%.3f", d * s / n }'; }
@@ -349,6 +365,78 @@ scenario() {
   HWM_MB[$name]="$(awk -v k="$(status_kb VmHWM)" 'BEGIN { printf "%.1f", k / 1024 }')"
 }
 
+# -------------------------------------------------------- peer baseline
+
+PEER_VERSION=4.14.1
+PEER_DIR="$ROOT/.data/postgraphile"
+PEER_PORT="${BENCH_PEER_PORT:-18090}"
+PEER_BASE="http://127.0.0.1:$PEER_PORT"
+
+install_peer() {
+  need node npm
+  if grep -qs "\"version\": \"$PEER_VERSION\"" "$PEER_DIR/node_modules/postgraphile/package.json"; then
+    log "postgraphile $PEER_VERSION already installed ($PEER_DIR)"
+    return
+  fi
+  log "installing postgraphile@$PEER_VERSION from npm into ${PEER_DIR#"$ROOT"/} (node $(node --version))"
+  mkdir -p "$PEER_DIR"
+  [[ -f "$PEER_DIR/package.json" ]] || printf '{"name":"cartograph-bench-peer","private":true}\n' >"$PEER_DIR/package.json"
+  (cd "$PEER_DIR" && npm install --no-audit --no-fund --loglevel=error "postgraphile@$PEER_VERSION") >&2 ||
+    die "npm install postgraphile@$PEER_VERSION failed"
+}
+
+start_peer() {
+  local rc=0
+  curl -s -o /dev/null --max-time 2 "$PEER_BASE/" || rc=$?
+  ((rc == 7)) || die "something already listens on 127.0.0.1:$PEER_PORT (curl exit $rc); set BENCH_PEER_PORT"
+  log "starting postgraphile $PEER_VERSION on 127.0.0.1:$PEER_PORT (log: $OUT/postgraphile.log)"
+  # As the database owner: PostGraphile sees every shop (no RLS) and
+  # filters by the shop id condition; no query log, no GraphiQL.
+  NODE_ENV=production node "$PEER_DIR/node_modules/postgraphile/cli.js" -c "$BENCH_URL" -s public \
+    --host 127.0.0.1 --port "$PEER_PORT" --disable-query-log --disable-graphiql >"$OUT/postgraphile.log" 2>&1 &
+  PEER_PID=$!
+  local deadline=$((SECONDS + READY_TIMEOUT))
+  until curl -fs -o /dev/null --max-time 2 -H 'Content-Type: application/json' -d '{"query":"{__typename}"}' "$PEER_BASE/graphql"; do
+    if ! kill -0 "$PEER_PID" 2>/dev/null; then
+      tail -n 40 "$OUT/postgraphile.log" >&2 || true
+      die "postgraphile exited before answering (log above)"
+    fi
+    ((SECONDS < deadline)) || die "postgraphile did not answer within ${READY_TIMEOUT}s"
+    sleep 0.3
+  done
+  log "postgraphile ready (pid $PEER_PID)"
+}
+
+# peer_baseline: the same 24-product listing on Cartograph and on
+# PostGraphile, in alternating capacity rounds (both servers up, only one
+# loaded at a time) so drift and noise hit both alike.
+PEER_HWM_CARTO=n/a PEER_HWM_PEER=n/a
+peer_baseline() {
+  install_peer
+  start_peer
+  local shop rounds="${BENCH_PEER_ROUNDS:-3}" dur="${BENCH_PEER_DURATION:-10s}" round
+  is_uint "$rounds" && ((rounds > 0)) || die "BENCH_PEER_ROUNDS must be a positive integer"
+  shop="$(shop_uuid)"
+  local ct="$RAW/peer-cartograph.targets.json" pt="$RAW/peer-postgraphile.targets.json"
+  "$BENCHTOOL" targets -url "$BASE/graphql" -shop "$SHOP" -query "$ROOT/.ci/bench/listing.graphql" -vars '{"first":24}' -out "$ct"
+  "$BENCHTOOL" targets -url "$PEER_BASE/graphql" -shop "$SHOP" -query "$ROOT/.ci/bench/listing.postgraphile.graphql" \
+    -vars "{\"first\":24,\"shop\":\"$shop\"}" -out "$pt"
+  "$BENCHTOOL" check -url "$PEER_BASE/graphql" -shop "$SHOP" -query "$ROOT/.ci/bench/listing.postgraphile.graphql" \
+    -vars "{\"first\":24,\"shop\":\"$shop\"}" || die "postgraphile does not answer the listing (see above)"
+  attack "peer-postgraphile-warm" "$pt" -rate=0 -workers="$C" -max-workers="$C" -duration=3s
+  attack "peer-cartograph-warm" "$ct" -rate=0 -workers="$C" -max-workers="$C" -duration=3s
+  for ((round = 1; round <= rounds; round++)); do
+    log "peer baseline round $round/$rounds: $dur capacity each"
+    phase peer-cartograph "cap$round" "$ct" -rate=0 -workers="$C" -max-workers="$C" -duration="$dur"
+    PHASE_PID="$PEER_PID" phase peer-postgraphile "cap$round" "$pt" -rate=0 -workers="$C" -max-workers="$C" -duration="$dur"
+  done
+  PEER_HWM_CARTO="$(awk -v k="$(status_kb VmHWM)" 'BEGIN { printf "%.1f", k / 1024 }')"
+  PEER_HWM_PEER="$(awk -v k="$(status_kb VmHWM "$PEER_PID")" 'BEGIN { printf "%.1f", k / 1024 }')"
+  kill -TERM "$PEER_PID" 2>/dev/null || true
+  wait "$PEER_PID" 2>/dev/null || true
+  PEER_PID=""
+}
+
 # ----------------------------------------------------------------- pgbench
 
 PGB_TPS=n/a PGB_LAT=n/a
@@ -393,7 +481,7 @@ write_summary() {
     printf '| scenario | capacity req/s | p50/p95/p99 ms @50%% | p50/p95/p99 ms @80%% | success @50%%/@80%% | server CPU-ms/req | PG CPU-ms/req | SQL stmts/req | server RSS peak MiB |\n'
     printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|\n'
     awk -F'\t' -v hwm_listing="${HWM_MB[listing]:-n/a}" -v hwm_product="${HWM_MB[product]:-n/a}" -v hwm_checkout="${HWM_MB[checkout]:-n/a}" '
-      $1 ~ /^(rls|cost)-/ || $1 == "under-attack" { next }
+      $1 ~ /^(rls|cost|peer)-/ || $1 == "under-attack" { next }
       { key = $1 SUBSEP $2; for (i = 1; i <= NF; i++) v[key, i] = $i; if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } }
       END {
         for (k = 1; k <= n; k++) {
@@ -408,6 +496,18 @@ write_summary() {
     printf '| baseline | pgbench tps | avg latency ms | listing req/s ÷ pgbench tps |\n|---|---:|---:|---:|\n'
     printf '| listing.pgbench (-M %s -c %s, %ss)%s | %s | %s | %s |\n\n' "$PGB_MODE" "$C" "$PGB_SECONDS" \
       "$(grep -q '^-- FILL:' "$ROOT/.ci/bench/listing.pgbench" && echo ' PLACEHOLDER SQL')" "$PGB_TPS" "$PGB_LAT" "$ratio"
+    awk -F'\t' -v hc="$PEER_HWM_CARTO" -v hp="$PEER_HWM_PEER" -v rounds="${BENCH_PEER_ROUNDS:-3}" -v dur="${BENCH_PEER_DURATION:-10s}" '
+      $1 ~ /^peer-/ && $10 ~ /^[0-9.]+$/ { cap[$1] += $5; srv[$1] += $10; pg[$1] += $11; p95[$1] += $8; n[$1]++ }
+      END {
+        a = "peer-cartograph"; b = "peer-postgraphile"
+        if (n[a] && n[b]) {
+          printf "Peer baseline: the 24-product listing, %d interleaved capacity rounds of %s each (closed loop), same database and tables.\n\n", rounds, dur
+          printf "| server | capacity req/s | p95 ms @capacity | server CPU-ms/req | PG CPU-ms/req | RSS peak MiB |\n|---|---:|---:|---:|---:|---:|\n"
+          printf "| Cartograph (RLS, app role) | %.0f | %.2f | %.3f | %.3f | %s |\n", cap[a] / n[a], p95[a] / n[a], srv[a] / n[a], pg[a] / n[a], hc
+          printf "| PostGraphile 4.14.1 (owner, no RLS) | %.0f | %.2f | %.3f | %.3f | %s |\n\n", cap[b] / n[b], p95[b] / n[b], srv[b] / n[b], pg[b] / n[b], hp
+          printf "Cartograph/PostGraphile: capacity %.2fx (target >= 2x), server CPU per request %.2fx (target <= 0.5x).\n\n", (cap[a] / n[a]) / (cap[b] / n[b]), (srv[a] / n[a]) / (srv[b] / n[b])
+        }
+      }' "$PHASES"
     awk -F'\t' '
       $1 ~ /^rls-/ && $2 ~ /^cap/ { cap[$1] += $5; cpu[$1] += $10 + $11; nc[$1]++ }
       $1 ~ /^rls-/ && $2 ~ /^fixed/ { p95[$1] += $8; nf[$1]++ }
@@ -468,9 +568,16 @@ handles=$((BENCH_PRODUCTS / BENCH_SHOPS))
 
 start_server
 : >"$PHASES"
+if [[ "$MODE" == peer ]]; then
+  peer_baseline
+  PGB_TPS=n/a PGB_LAT=n/a
+  write_summary
+  exit 0
+fi
 if [[ "${BENCH_SKIP_READ:-}" != 1 ]]; then # BENCH_SKIP_READ=1: only the write path
 scenario listing "$ROOT/.ci/bench/listing.graphql" -vars '{"first":24}'
 [[ "$MODE" == cost ]] || scenario product "$ROOT/.ci/bench/product.graphql" -rotate h -prefix product- -n "$handles"
+[[ "$MODE" == cost || "${BENCH_NO_PEER:-}" == 1 ]] || peer_baseline
 fi
 if [[ "${BENCH_READ_ONLY:-}" == 1 ]]; then # BENCH_READ_ONLY=1: listing and product only (e.g. BENCH_BIN=an older build)
   PGB_TPS=n/a PGB_LAT=n/a

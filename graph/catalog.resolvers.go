@@ -21,7 +21,12 @@ func (r *collectionResolver) Products(ctx context.Context, obj *catalog.Collecti
 	if err != nil {
 		return nil, err
 	}
-	conn, err := r.Catalog.CollectionProducts(ctx, obj.ID, catalog.ListArgs{Page: p, SortKey: string(deref(sortKey, model.ProductCollectionSortKeysCollectionDefault)), Reverse: deref(reverse, false)})
+	args := catalog.ListArgs{Page: p, SortKey: string(deref(sortKey, model.ProductCollectionSortKeysCollectionDefault)), Reverse: deref(reverse, false)}
+	if inList(ctx) {
+		// Under a list of collections: one statement for all of them.
+		return loaders.For(ctx).CollectionProducts.Load(ctx, loaders.CollectionPage{Collection: obj.ID, Args: args, Want: connectionChildren(ctx)})()
+	}
+	conn, err := r.Catalog.CollectionProducts(ctx, obj.ID, args)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +126,11 @@ func (r *productResolver) Collections(ctx context.Context, obj *catalog.Product,
 			return nil, e
 		}
 	}
-	return catalog.CollectionPage(catalog.Compact(cs), p, deref(reverse, false))
+	conn, err := catalog.CollectionPage(catalog.Compact(cs), p, deref(reverse, false))
+	if err != nil {
+		return nil, err
+	}
+	return conn, primeCollectionProducts(ctx, conn.Nodes())
 }
 
 // SelectedOrFirstAvailableVariant is the resolver for the selectedOrFirstAvailableVariant field.
@@ -292,7 +301,11 @@ func (r *queryResolver) Collections(ctx context.Context, first *int, after *stri
 	if err != nil {
 		return nil, err
 	}
-	return r.Catalog.Collections(ctx, catalog.ListArgs{Page: p, SortKey: string(deref(sortKey, model.CollectionSortKeysID)), Reverse: deref(reverse, false), Query: deref(query, "")})
+	conn, err := r.Catalog.Collections(ctx, catalog.ListArgs{Page: p, SortKey: string(deref(sortKey, model.CollectionSortKeysID)), Reverse: deref(reverse, false), Query: deref(query, "")})
+	if err != nil {
+		return nil, err
+	}
+	return conn, primeCollectionProducts(ctx, conn.Nodes())
 }
 
 // ProductRecommendations is the resolver for the productRecommendations field.

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 
 	"cartograph/graph/model"
 	"cartograph/internal/apperr"
@@ -9,9 +10,11 @@ import (
 	"cartograph/internal/content"
 	"cartograph/internal/loaders"
 	"cartograph/internal/localization"
+	"cartograph/internal/relay"
 	"cartograph/internal/shop"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/google/uuid"
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
@@ -177,4 +180,132 @@ func localizationModel(sh *shop.Shop, c localization.Context) *model.Localizatio
 		out.AvailableCountries = append(out.AvailableCountries, country(code))
 	}
 	return out
+}
+
+// inList reports whether the current field resolves inside a list element
+// (its object, or an object above it, is one of several siblings): batch
+// through a loader there, and skip the loader's wait for a lone parent.
+func inList(ctx context.Context) bool {
+	for fc := graphql.GetFieldContext(ctx); fc != nil; fc = fc.Parent {
+		if fc.Index != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// primeCollectionProducts runs before the collections of a connection
+// resolve (Collection is @synchronous, so their products fields run one
+// after another and a loader window would batch nothing): for every
+// products(...) selected on its nodes, the pages of all cols load with one
+// statement, and their products' child edges with one per edge. Arguments
+// it cannot read leave that selection to the resolver.
+func primeCollectionProducts(ctx context.Context, cols []*catalog.Collection) error {
+	if len(cols) == 0 || !graphql.HasOperationContext(ctx) || graphql.GetFieldContext(ctx) == nil {
+		return nil
+	}
+	opCtx := graphql.GetOperationContext(ctx)
+	var fields []graphql.CollectedField
+	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+		switch f.Name {
+		case "nodes":
+			fields = append(fields, graphql.CollectFields(opCtx, f.Selections, nil)...)
+		case "edges":
+			fields = append(fields, subFields(opCtx, f.Selections, "node")...)
+		}
+	}
+	var ids []uuid.UUID
+	for _, f := range fields {
+		if f.Name != "products" {
+			continue
+		}
+		args, ok := collectionProductArgs(f.ArgumentMap(opCtx.Variables))
+		if !ok {
+			continue
+		}
+		if ids == nil {
+			ids = make([]uuid.UUID, len(cols))
+			for i, c := range cols {
+				ids[i] = c.ID
+			}
+		}
+		var want loaders.Children
+		productChildren(opCtx, connectionFields(opCtx, f.Selections), &want)
+		if err := loaders.For(ctx).PrimeCollectionProducts(ctx, ids, args, want); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// connectionFields returns the Product fields under a ProductConnection
+// selection (nodes and edges.node).
+func connectionFields(opCtx *graphql.OperationContext, sels ast.SelectionSet) []graphql.CollectedField {
+	var out []graphql.CollectedField
+	for _, f := range graphql.CollectFields(opCtx, sels, nil) {
+		switch f.Name {
+		case "nodes":
+			out = append(out, graphql.CollectFields(opCtx, f.Selections, nil)...)
+		case "edges":
+			out = append(out, subFields(opCtx, f.Selections, "node")...)
+		}
+	}
+	return out
+}
+
+// collectionProductArgs reads Collection.products' arguments as its
+// resolver will see them; false when one is not what the resolver expects
+// (the resolver then reports it).
+func collectionProductArgs(m map[string]any) (catalog.ListArgs, bool) {
+	ok := true
+	intArg := func(k string) *int {
+		switch v := m[k].(type) {
+		case nil:
+			return nil
+		case int64:
+			n := int(v)
+			return &n
+		case int:
+			return &v
+		case json.Number:
+			n, err := v.Int64()
+			ok = ok && err == nil
+			i := int(n)
+			return &i
+		}
+		ok = false
+		return nil
+	}
+	strArg := func(k string) *string {
+		switch v := m[k].(type) {
+		case nil:
+			return nil
+		case string:
+			return &v
+		}
+		ok = false
+		return nil
+	}
+	first, last, after, before := intArg("first"), intArg("last"), strArg("after"), strArg("before")
+	sortKey := strArg("sortKey")
+	var reverse bool
+	switch v := m["reverse"].(type) {
+	case nil:
+	case bool:
+		reverse = v
+	default:
+		ok = false
+	}
+	if !ok {
+		return catalog.ListArgs{}, false
+	}
+	p, err := relay.NewPage(first, last, after, before, defaultConnectionSize)
+	if err != nil {
+		return catalog.ListArgs{}, false
+	}
+	sk := string(model.ProductCollectionSortKeysCollectionDefault)
+	if sortKey != nil {
+		sk = *sortKey
+	}
+	return catalog.ListArgs{Page: p, SortKey: sk, Reverse: reverse}, true
 }

@@ -4,15 +4,12 @@ package generated
 
 import (
 	"cartograph/graph/model"
-	"cartograph/internal/apperr"
 	"cartograph/internal/documents"
-	"cartograph/internal/relay"
 	"context"
 	"errors"
 	"math"
 	"strconv"
 	"sync/atomic"
-	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -29,6 +26,11 @@ import (
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _ApiPolicy_trustedDocumentsOnly(ctx context.Context, field graphql.CollectedField, obj *documents.Policy) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ApiPolicy_trustedDocumentsOnly, r)
+		}
+	}()
 	return ec.marshalNBoolean2bool(ctx, field.Selections, obj.TrustedDocumentsOnly)
 }
 func (ec *executionContext) fieldContext_ApiPolicy_trustedDocumentsOnly(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -36,115 +38,68 @@ func (ec *executionContext) fieldContext_ApiPolicy_trustedDocumentsOnly(_ contex
 }
 
 func (ec *executionContext) _ApiPolicy_maxQueryCost(ctx context.Context, field graphql.CollectedField, obj *documents.Policy) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ApiPolicy_maxQueryCost(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.MaxQueryCost, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
-			return ec.marshalOInt2ᚖint(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ApiPolicy_maxQueryCost, r)
+		}
+	}()
+	return ec.marshalOInt2ᚖint(ctx, field.Selections, obj.MaxQueryCost)
 }
 func (ec *executionContext) fieldContext_ApiPolicy_maxQueryCost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ApiPolicy", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
 func (ec *executionContext) _ApiPolicy_costBucketMax(ctx context.Context, field graphql.CollectedField, obj *documents.Policy) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ApiPolicy_costBucketMax(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.CostBucketMax, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
-			return ec.marshalOInt2ᚖint(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ApiPolicy_costBucketMax, r)
+		}
+	}()
+	return ec.marshalOInt2ᚖint(ctx, field.Selections, obj.CostBucketMax)
 }
 func (ec *executionContext) fieldContext_ApiPolicy_costBucketMax(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ApiPolicy", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
 func (ec *executionContext) _ApiPolicy_costRestoreRate(ctx context.Context, field graphql.CollectedField, obj *documents.Policy) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ApiPolicy_costRestoreRate(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.CostRestoreRate, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
-			return ec.marshalOInt2ᚖint(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ApiPolicy_costRestoreRate, r)
+		}
+	}()
+	return ec.marshalOInt2ᚖint(ctx, field.Selections, obj.CostRestoreRate)
 }
 func (ec *executionContext) fieldContext_ApiPolicy_costRestoreRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ApiPolicy", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
 func (ec *executionContext) _ApiPolicy_updatedAt(ctx context.Context, field graphql.CollectedField, obj *documents.Policy) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ApiPolicy_updatedAt(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.UpdatedAt, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
-			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ApiPolicy_updatedAt, r)
+		}
+	}()
+	return ec.marshalODateTime2ᚖtimeᚐTime(ctx, field.Selections, obj.UpdatedAt)
 }
 func (ec *executionContext) fieldContext_ApiPolicy_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ApiPolicy", field, false, false, errors.New("field of type DateTime does not have child fields"))
 }
 
 func (ec *executionContext) _ApiPolicyUpdatePayload_apiPolicy(ctx context.Context, field graphql.CollectedField, obj *model.APIPolicyUpdatePayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ApiPolicyUpdatePayload_apiPolicy(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.APIPolicy, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *documents.Policy) graphql.Marshaler {
-			return ec.marshalOApiPolicy2ᚖcartographᚋinternalᚋdocumentsᚐPolicy(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_ApiPolicyUpdatePayload_apiPolicy(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.APIPolicy
+	recordField(ctx, field, 0)
+	return ec.marshalOApiPolicy2ᚖcartographᚋinternalᚋdocumentsᚐPolicy(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ApiPolicyUpdatePayload_apiPolicy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -160,23 +115,20 @@ func (ec *executionContext) fieldContext_ApiPolicyUpdatePayload_apiPolicy(_ cont
 }
 
 func (ec *executionContext) _ApiPolicyUpdatePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.APIPolicyUpdatePayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ApiPolicyUpdatePayload_userErrors(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.UserErrors, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*apperr.UserError) graphql.Marshaler {
-			return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_ApiPolicyUpdatePayload_userErrors(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.UserErrors
+	recordField(ctx, field, len(v))
+	return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ApiPolicyUpdatePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -192,6 +144,11 @@ func (ec *executionContext) fieldContext_ApiPolicyUpdatePayload_userErrors(_ con
 }
 
 func (ec *executionContext) _TrustedDocument_id(ctx context.Context, field graphql.CollectedField, obj *documents.Document) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_TrustedDocument_id, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.ID())
 }
 func (ec *executionContext) fieldContext_TrustedDocument_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -199,29 +156,23 @@ func (ec *executionContext) fieldContext_TrustedDocument_id(_ context.Context, f
 }
 
 func (ec *executionContext) _TrustedDocument_name(ctx context.Context, field graphql.CollectedField, obj *documents.Document) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TrustedDocument_name(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_TrustedDocument_name, r)
+		}
+	}()
+	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.Name)
 }
 func (ec *executionContext) fieldContext_TrustedDocument_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("TrustedDocument", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _TrustedDocument_size(ctx context.Context, field graphql.CollectedField, obj *documents.Document) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_TrustedDocument_size, r)
+		}
+	}()
 	return ec.marshalNInt2int(ctx, field.Selections, obj.Size)
 }
 func (ec *executionContext) fieldContext_TrustedDocument_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -229,46 +180,32 @@ func (ec *executionContext) fieldContext_TrustedDocument_size(_ context.Context,
 }
 
 func (ec *executionContext) _TrustedDocument_createdAt(ctx context.Context, field graphql.CollectedField, obj *documents.Document) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TrustedDocument_createdAt(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
-			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_TrustedDocument_createdAt, r)
+		}
+	}()
+	return ec.marshalNDateTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
 }
 func (ec *executionContext) fieldContext_TrustedDocument_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("TrustedDocument", field, false, false, errors.New("field of type DateTime does not have child fields"))
 }
 
 func (ec *executionContext) _TrustedDocumentConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.TrustedDocumentConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TrustedDocumentConnection_edges(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.TrustedDocumentEdge) graphql.Marshaler {
-			return ec.marshalNTrustedDocumentEdge2ᚕᚖcartographᚋgraphᚋmodelᚐTrustedDocumentEdgeᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_TrustedDocumentConnection_edges(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Edges
+	recordField(ctx, field, len(v))
+	return ec.marshalNTrustedDocumentEdge2ᚕᚖcartographᚋgraphᚋmodelᚐTrustedDocumentEdgeᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_TrustedDocumentConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -284,23 +221,20 @@ func (ec *executionContext) fieldContext_TrustedDocumentConnection_edges(_ conte
 }
 
 func (ec *executionContext) _TrustedDocumentConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.TrustedDocumentConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TrustedDocumentConnection_nodes(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Nodes, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*documents.Document) graphql.Marshaler {
-			return ec.marshalNTrustedDocument2ᚕᚖcartographᚋinternalᚋdocumentsᚐDocumentᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_TrustedDocumentConnection_nodes(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Nodes
+	recordField(ctx, field, len(v))
+	return ec.marshalNTrustedDocument2ᚕᚖcartographᚋinternalᚋdocumentsᚐDocumentᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_TrustedDocumentConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -316,23 +250,20 @@ func (ec *executionContext) fieldContext_TrustedDocumentConnection_nodes(_ conte
 }
 
 func (ec *executionContext) _TrustedDocumentConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.TrustedDocumentConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TrustedDocumentConnection_pageInfo(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *relay.PageInfo) graphql.Marshaler {
-			return ec.marshalNPageInfo2ᚖcartographᚋinternalᚋrelayᚐPageInfo(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_TrustedDocumentConnection_pageInfo(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.PageInfo
+	recordField(ctx, field, 0)
+	return ec.marshalNPageInfo2ᚖcartographᚋinternalᚋrelayᚐPageInfo(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_TrustedDocumentConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -348,6 +279,11 @@ func (ec *executionContext) fieldContext_TrustedDocumentConnection_pageInfo(_ co
 }
 
 func (ec *executionContext) _TrustedDocumentEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.TrustedDocumentEdge) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_TrustedDocumentEdge_cursor, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Cursor)
 }
 func (ec *executionContext) fieldContext_TrustedDocumentEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -355,23 +291,20 @@ func (ec *executionContext) fieldContext_TrustedDocumentEdge_cursor(_ context.Co
 }
 
 func (ec *executionContext) _TrustedDocumentEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.TrustedDocumentEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TrustedDocumentEdge_node(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Node, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *documents.Document) graphql.Marshaler {
-			return ec.marshalNTrustedDocument2ᚖcartographᚋinternalᚋdocumentsᚐDocument(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_TrustedDocumentEdge_node(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Node
+	recordField(ctx, field, 0)
+	return ec.marshalNTrustedDocument2ᚖcartographᚋinternalᚋdocumentsᚐDocument(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_TrustedDocumentEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -387,23 +320,20 @@ func (ec *executionContext) fieldContext_TrustedDocumentEdge_node(_ context.Cont
 }
 
 func (ec *executionContext) _TrustedDocumentsRegisterPayload_documents(ctx context.Context, field graphql.CollectedField, obj *model.TrustedDocumentsRegisterPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TrustedDocumentsRegisterPayload_documents(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Documents, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*documents.Document) graphql.Marshaler {
-			return ec.marshalOTrustedDocument2ᚕᚖcartographᚋinternalᚋdocumentsᚐDocumentᚄ(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_TrustedDocumentsRegisterPayload_documents(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Documents
+	recordField(ctx, field, len(v))
+	return ec.marshalOTrustedDocument2ᚕᚖcartographᚋinternalᚋdocumentsᚐDocumentᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_TrustedDocumentsRegisterPayload_documents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -419,23 +349,20 @@ func (ec *executionContext) fieldContext_TrustedDocumentsRegisterPayload_documen
 }
 
 func (ec *executionContext) _TrustedDocumentsRegisterPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.TrustedDocumentsRegisterPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TrustedDocumentsRegisterPayload_userErrors(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.UserErrors, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*apperr.UserError) graphql.Marshaler {
-			return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_TrustedDocumentsRegisterPayload_userErrors(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.UserErrors
+	recordField(ctx, field, len(v))
+	return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_TrustedDocumentsRegisterPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -451,6 +378,11 @@ func (ec *executionContext) fieldContext_TrustedDocumentsRegisterPayload_userErr
 }
 
 func (ec *executionContext) _TrustedDocumentsRemovePayload_removed(ctx context.Context, field graphql.CollectedField, obj *model.TrustedDocumentsRemovePayload) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_TrustedDocumentsRemovePayload_removed, r)
+		}
+	}()
 	return ec.marshalNInt2int(ctx, field.Selections, obj.Removed)
 }
 func (ec *executionContext) fieldContext_TrustedDocumentsRemovePayload_removed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -458,23 +390,20 @@ func (ec *executionContext) fieldContext_TrustedDocumentsRemovePayload_removed(_
 }
 
 func (ec *executionContext) _TrustedDocumentsRemovePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.TrustedDocumentsRemovePayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TrustedDocumentsRemovePayload_userErrors(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.UserErrors, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*apperr.UserError) graphql.Marshaler {
-			return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_TrustedDocumentsRemovePayload_userErrors(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.UserErrors
+	recordField(ctx, field, len(v))
+	return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_TrustedDocumentsRemovePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{

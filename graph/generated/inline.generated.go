@@ -5,8 +5,31 @@ package generated
 import (
 	"context"
 
+	"cartograph/internal/cost"
+
 	"github.com/99designs/gqlgen/graphql"
 )
+
+// recordField counts a rewritten object field into the request's cost
+// tracker, as the cost extension's field interceptor does for the rest.
+func recordField(ctx context.Context, field graphql.CollectedField, length int) {
+	cost.Record(ctx, field.Field, length)
+}
+
+// recoverLeaf reports a panic in a rewritten leaf field the way
+// graphql.ResolveField does: the error carries the field's path, the
+// field's value is null, and the parent object turns a null in a non-null
+// field into null propagation.
+func recoverLeaf(ctx context.Context, oc *graphql.OperationContext, field graphql.CollectedField,
+	fieldContext func(context.Context, graphql.CollectedField) (*graphql.FieldContext, error), r any) graphql.Marshaler {
+	fc, err := fieldContext(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	oc.Error(ctx, oc.Recover(ctx, r))
+	return graphql.Null
+}
 
 // marshalSliceInline is graphql.MarshalSliceConcurrently without the
 // goroutine per element, for lists whose elements resolve synchronously.

@@ -4,16 +4,13 @@ package generated
 
 import (
 	"cartograph/graph/model"
-	"cartograph/internal/apperr"
 	"cartograph/internal/catalog"
 	"cartograph/internal/inventory"
-	"cartograph/internal/relay"
 	"context"
 	"errors"
 	"math"
 	"strconv"
 	"sync/atomic"
-	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -80,23 +77,20 @@ func (ec *executionContext) field_Subscription_inventoryChanged_args(ctx context
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _InventoryAdjustQuantitiesPayload_inventoryAdjustmentGroup(ctx context.Context, field graphql.CollectedField, obj *model.InventoryAdjustQuantitiesPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryAdjustQuantitiesPayload_inventoryAdjustmentGroup(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.InventoryAdjustmentGroup, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *inventory.Group) graphql.Marshaler {
-			return ec.marshalOInventoryAdjustmentGroup2ᚖcartographᚋinternalᚋinventoryᚐGroup(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_InventoryAdjustQuantitiesPayload_inventoryAdjustmentGroup(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.InventoryAdjustmentGroup
+	recordField(ctx, field, 0)
+	return ec.marshalOInventoryAdjustmentGroup2ᚖcartographᚋinternalᚋinventoryᚐGroup(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_InventoryAdjustQuantitiesPayload_inventoryAdjustmentGroup(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -112,23 +106,20 @@ func (ec *executionContext) fieldContext_InventoryAdjustQuantitiesPayload_invent
 }
 
 func (ec *executionContext) _InventoryAdjustQuantitiesPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.InventoryAdjustQuantitiesPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryAdjustQuantitiesPayload_userErrors(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.UserErrors, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*apperr.UserError) graphql.Marshaler {
-			return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_InventoryAdjustQuantitiesPayload_userErrors(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.UserErrors
+	recordField(ctx, field, len(v))
+	return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_InventoryAdjustQuantitiesPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -144,6 +135,11 @@ func (ec *executionContext) fieldContext_InventoryAdjustQuantitiesPayload_userEr
 }
 
 func (ec *executionContext) _InventoryAdjustmentGroup_id(ctx context.Context, field graphql.CollectedField, obj *inventory.Group) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryAdjustmentGroup_id, r)
+		}
+	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
 func (ec *executionContext) fieldContext_InventoryAdjustmentGroup_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -151,29 +147,23 @@ func (ec *executionContext) fieldContext_InventoryAdjustmentGroup_id(_ context.C
 }
 
 func (ec *executionContext) _InventoryAdjustmentGroup_createdAt(ctx context.Context, field graphql.CollectedField, obj *inventory.Group) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryAdjustmentGroup_createdAt(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
-			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryAdjustmentGroup_createdAt, r)
+		}
+	}()
+	return ec.marshalNDateTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
 }
 func (ec *executionContext) fieldContext_InventoryAdjustmentGroup_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("InventoryAdjustmentGroup", field, false, false, errors.New("field of type DateTime does not have child fields"))
 }
 
 func (ec *executionContext) _InventoryAdjustmentGroup_reason(ctx context.Context, field graphql.CollectedField, obj *inventory.Group) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryAdjustmentGroup_reason, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Reason)
 }
 func (ec *executionContext) fieldContext_InventoryAdjustmentGroup_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -181,46 +171,32 @@ func (ec *executionContext) fieldContext_InventoryAdjustmentGroup_reason(_ conte
 }
 
 func (ec *executionContext) _InventoryAdjustmentGroup_referenceDocumentUri(ctx context.Context, field graphql.CollectedField, obj *inventory.Group) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryAdjustmentGroup_referenceDocumentUri(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.ReferenceURI, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryAdjustmentGroup_referenceDocumentUri, r)
+		}
+	}()
+	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.ReferenceURI)
 }
 func (ec *executionContext) fieldContext_InventoryAdjustmentGroup_referenceDocumentUri(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("InventoryAdjustmentGroup", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _InventoryAdjustmentGroup_changes(ctx context.Context, field graphql.CollectedField, obj *inventory.Group) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryAdjustmentGroup_changes(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Changes, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*inventory.Change) graphql.Marshaler {
-			return ec.marshalNInventoryChange2ᚕᚖcartographᚋinternalᚋinventoryᚐChangeᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_InventoryAdjustmentGroup_changes(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Changes
+	recordField(ctx, field, len(v))
+	return ec.marshalNInventoryChange2ᚕᚖcartographᚋinternalᚋinventoryᚐChangeᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_InventoryAdjustmentGroup_changes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -236,6 +212,11 @@ func (ec *executionContext) fieldContext_InventoryAdjustmentGroup_changes(_ cont
 }
 
 func (ec *executionContext) _InventoryChange_sequence(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryChange_sequence, r)
+		}
+	}()
 	return ec.marshalNInt2int64(ctx, field.Selections, obj.Sequence)
 }
 func (ec *executionContext) fieldContext_InventoryChange_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -307,6 +288,11 @@ func (ec *executionContext) fieldContext_InventoryChange_warehouse(_ context.Con
 }
 
 func (ec *executionContext) _InventoryChange_name(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryChange_name, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
 }
 func (ec *executionContext) fieldContext_InventoryChange_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -314,6 +300,11 @@ func (ec *executionContext) fieldContext_InventoryChange_name(_ context.Context,
 }
 
 func (ec *executionContext) _InventoryChange_delta(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryChange_delta, r)
+		}
+	}()
 	return ec.marshalNInt2int(ctx, field.Selections, obj.Delta)
 }
 func (ec *executionContext) fieldContext_InventoryChange_delta(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -321,6 +312,11 @@ func (ec *executionContext) fieldContext_InventoryChange_delta(_ context.Context
 }
 
 func (ec *executionContext) _InventoryChange_quantityAfterChange(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryChange_quantityAfterChange, r)
+		}
+	}()
 	return ec.marshalNInt2int(ctx, field.Selections, obj.QuantityAfterChange())
 }
 func (ec *executionContext) fieldContext_InventoryChange_quantityAfterChange(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -328,6 +324,11 @@ func (ec *executionContext) fieldContext_InventoryChange_quantityAfterChange(_ c
 }
 
 func (ec *executionContext) _InventoryChange_onHand(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryChange_onHand, r)
+		}
+	}()
 	return ec.marshalNInt2int(ctx, field.Selections, obj.OnHand)
 }
 func (ec *executionContext) fieldContext_InventoryChange_onHand(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -335,6 +336,11 @@ func (ec *executionContext) fieldContext_InventoryChange_onHand(_ context.Contex
 }
 
 func (ec *executionContext) _InventoryChange_reserved(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryChange_reserved, r)
+		}
+	}()
 	return ec.marshalNInt2int(ctx, field.Selections, obj.Reserved)
 }
 func (ec *executionContext) fieldContext_InventoryChange_reserved(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -342,6 +348,11 @@ func (ec *executionContext) fieldContext_InventoryChange_reserved(_ context.Cont
 }
 
 func (ec *executionContext) _InventoryChange_available(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryChange_available, r)
+		}
+	}()
 	return ec.marshalNInt2int(ctx, field.Selections, obj.Available())
 }
 func (ec *executionContext) fieldContext_InventoryChange_available(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -349,6 +360,11 @@ func (ec *executionContext) fieldContext_InventoryChange_available(_ context.Con
 }
 
 func (ec *executionContext) _InventoryChange_reason(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryChange_reason, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Reason)
 }
 func (ec *executionContext) fieldContext_InventoryChange_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -356,6 +372,11 @@ func (ec *executionContext) fieldContext_InventoryChange_reason(_ context.Contex
 }
 
 func (ec *executionContext) _InventoryChange_actor(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryChange_actor, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Actor)
 }
 func (ec *executionContext) fieldContext_InventoryChange_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -363,69 +384,44 @@ func (ec *executionContext) fieldContext_InventoryChange_actor(_ context.Context
 }
 
 func (ec *executionContext) _InventoryChange_referenceDocumentUri(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryChange_referenceDocumentUri(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.ReferenceURI, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryChange_referenceDocumentUri, r)
+		}
+	}()
+	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.ReferenceURI)
 }
 func (ec *executionContext) fieldContext_InventoryChange_referenceDocumentUri(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("InventoryChange", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _InventoryChange_at(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryChange_at(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.At, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
-			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryChange_at, r)
+		}
+	}()
+	return ec.marshalNDateTime2timeᚐTime(ctx, field.Selections, obj.At)
 }
 func (ec *executionContext) fieldContext_InventoryChange_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("InventoryChange", field, false, false, errors.New("field of type DateTime does not have child fields"))
 }
 
 func (ec *executionContext) _InventoryChangeConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.InventoryChangeConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryChangeConnection_edges(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.InventoryChangeEdge) graphql.Marshaler {
-			return ec.marshalNInventoryChangeEdge2ᚕᚖcartographᚋgraphᚋmodelᚐInventoryChangeEdgeᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_InventoryChangeConnection_edges(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Edges
+	recordField(ctx, field, len(v))
+	return ec.marshalNInventoryChangeEdge2ᚕᚖcartographᚋgraphᚋmodelᚐInventoryChangeEdgeᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_InventoryChangeConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -441,23 +437,20 @@ func (ec *executionContext) fieldContext_InventoryChangeConnection_edges(_ conte
 }
 
 func (ec *executionContext) _InventoryChangeConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.InventoryChangeConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryChangeConnection_nodes(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Nodes, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*inventory.Change) graphql.Marshaler {
-			return ec.marshalNInventoryChange2ᚕᚖcartographᚋinternalᚋinventoryᚐChangeᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_InventoryChangeConnection_nodes(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Nodes
+	recordField(ctx, field, len(v))
+	return ec.marshalNInventoryChange2ᚕᚖcartographᚋinternalᚋinventoryᚐChangeᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_InventoryChangeConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -473,23 +466,20 @@ func (ec *executionContext) fieldContext_InventoryChangeConnection_nodes(_ conte
 }
 
 func (ec *executionContext) _InventoryChangeConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.InventoryChangeConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryChangeConnection_pageInfo(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *relay.PageInfo) graphql.Marshaler {
-			return ec.marshalNPageInfo2ᚖcartographᚋinternalᚋrelayᚐPageInfo(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_InventoryChangeConnection_pageInfo(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.PageInfo
+	recordField(ctx, field, 0)
+	return ec.marshalNPageInfo2ᚖcartographᚋinternalᚋrelayᚐPageInfo(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_InventoryChangeConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -505,6 +495,11 @@ func (ec *executionContext) fieldContext_InventoryChangeConnection_pageInfo(_ co
 }
 
 func (ec *executionContext) _InventoryChangeEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.InventoryChangeEdge) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryChangeEdge_cursor, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Cursor)
 }
 func (ec *executionContext) fieldContext_InventoryChangeEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -512,23 +507,20 @@ func (ec *executionContext) fieldContext_InventoryChangeEdge_cursor(_ context.Co
 }
 
 func (ec *executionContext) _InventoryChangeEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.InventoryChangeEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryChangeEdge_node(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Node, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *inventory.Change) graphql.Marshaler {
-			return ec.marshalNInventoryChange2ᚖcartographᚋinternalᚋinventoryᚐChange(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_InventoryChangeEdge_node(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Node
+	recordField(ctx, field, 0)
+	return ec.marshalNInventoryChange2ᚖcartographᚋinternalᚋinventoryᚐChange(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_InventoryChangeEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -544,6 +536,11 @@ func (ec *executionContext) fieldContext_InventoryChangeEdge_node(_ context.Cont
 }
 
 func (ec *executionContext) _InventoryLevel_id(ctx context.Context, field graphql.CollectedField, obj *inventory.LevelRow) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryLevel_id, r)
+		}
+	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
 func (ec *executionContext) fieldContext_InventoryLevel_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -615,6 +612,11 @@ func (ec *executionContext) fieldContext_InventoryLevel_warehouse(_ context.Cont
 }
 
 func (ec *executionContext) _InventoryLevel_onHand(ctx context.Context, field graphql.CollectedField, obj *inventory.LevelRow) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryLevel_onHand, r)
+		}
+	}()
 	return ec.marshalNInt2int(ctx, field.Selections, obj.OnHand)
 }
 func (ec *executionContext) fieldContext_InventoryLevel_onHand(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -622,6 +624,11 @@ func (ec *executionContext) fieldContext_InventoryLevel_onHand(_ context.Context
 }
 
 func (ec *executionContext) _InventoryLevel_reserved(ctx context.Context, field graphql.CollectedField, obj *inventory.LevelRow) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryLevel_reserved, r)
+		}
+	}()
 	return ec.marshalNInt2int(ctx, field.Selections, obj.Reserved)
 }
 func (ec *executionContext) fieldContext_InventoryLevel_reserved(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -629,6 +636,11 @@ func (ec *executionContext) fieldContext_InventoryLevel_reserved(_ context.Conte
 }
 
 func (ec *executionContext) _InventoryLevel_available(ctx context.Context, field graphql.CollectedField, obj *inventory.LevelRow) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryLevel_available, r)
+		}
+	}()
 	return ec.marshalNInt2int(ctx, field.Selections, obj.Available())
 }
 func (ec *executionContext) fieldContext_InventoryLevel_available(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -636,46 +648,32 @@ func (ec *executionContext) fieldContext_InventoryLevel_available(_ context.Cont
 }
 
 func (ec *executionContext) _InventoryLevel_updatedAt(ctx context.Context, field graphql.CollectedField, obj *inventory.LevelRow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryLevel_updatedAt(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.UpdatedAt, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
-			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryLevel_updatedAt, r)
+		}
+	}()
+	return ec.marshalNDateTime2timeᚐTime(ctx, field.Selections, obj.UpdatedAt)
 }
 func (ec *executionContext) fieldContext_InventoryLevel_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("InventoryLevel", field, false, false, errors.New("field of type DateTime does not have child fields"))
 }
 
 func (ec *executionContext) _InventoryLevelConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.InventoryLevelConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryLevelConnection_edges(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.InventoryLevelEdge) graphql.Marshaler {
-			return ec.marshalNInventoryLevelEdge2ᚕᚖcartographᚋgraphᚋmodelᚐInventoryLevelEdgeᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_InventoryLevelConnection_edges(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Edges
+	recordField(ctx, field, len(v))
+	return ec.marshalNInventoryLevelEdge2ᚕᚖcartographᚋgraphᚋmodelᚐInventoryLevelEdgeᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_InventoryLevelConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -691,23 +689,20 @@ func (ec *executionContext) fieldContext_InventoryLevelConnection_edges(_ contex
 }
 
 func (ec *executionContext) _InventoryLevelConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.InventoryLevelConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryLevelConnection_nodes(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Nodes, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*inventory.LevelRow) graphql.Marshaler {
-			return ec.marshalNInventoryLevel2ᚕᚖcartographᚋinternalᚋinventoryᚐLevelRowᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_InventoryLevelConnection_nodes(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Nodes
+	recordField(ctx, field, len(v))
+	return ec.marshalNInventoryLevel2ᚕᚖcartographᚋinternalᚋinventoryᚐLevelRowᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_InventoryLevelConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -723,23 +718,20 @@ func (ec *executionContext) fieldContext_InventoryLevelConnection_nodes(_ contex
 }
 
 func (ec *executionContext) _InventoryLevelConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.InventoryLevelConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryLevelConnection_pageInfo(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *relay.PageInfo) graphql.Marshaler {
-			return ec.marshalNPageInfo2ᚖcartographᚋinternalᚋrelayᚐPageInfo(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_InventoryLevelConnection_pageInfo(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.PageInfo
+	recordField(ctx, field, 0)
+	return ec.marshalNPageInfo2ᚖcartographᚋinternalᚋrelayᚐPageInfo(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_InventoryLevelConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -755,6 +747,11 @@ func (ec *executionContext) fieldContext_InventoryLevelConnection_pageInfo(_ con
 }
 
 func (ec *executionContext) _InventoryLevelEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.InventoryLevelEdge) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryLevelEdge_cursor, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Cursor)
 }
 func (ec *executionContext) fieldContext_InventoryLevelEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -762,23 +759,20 @@ func (ec *executionContext) fieldContext_InventoryLevelEdge_cursor(_ context.Con
 }
 
 func (ec *executionContext) _InventoryLevelEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.InventoryLevelEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryLevelEdge_node(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Node, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *inventory.LevelRow) graphql.Marshaler {
-			return ec.marshalNInventoryLevel2ᚖcartographᚋinternalᚋinventoryᚐLevelRow(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_InventoryLevelEdge_node(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Node
+	recordField(ctx, field, 0)
+	return ec.marshalNInventoryLevel2ᚖcartographᚋinternalᚋinventoryᚐLevelRow(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_InventoryLevelEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -794,23 +788,20 @@ func (ec *executionContext) fieldContext_InventoryLevelEdge_node(_ context.Conte
 }
 
 func (ec *executionContext) _InventorySetQuantitiesPayload_inventoryAdjustmentGroup(ctx context.Context, field graphql.CollectedField, obj *model.InventorySetQuantitiesPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventorySetQuantitiesPayload_inventoryAdjustmentGroup(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.InventoryAdjustmentGroup, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *inventory.Group) graphql.Marshaler {
-			return ec.marshalOInventoryAdjustmentGroup2ᚖcartographᚋinternalᚋinventoryᚐGroup(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_InventorySetQuantitiesPayload_inventoryAdjustmentGroup(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.InventoryAdjustmentGroup
+	recordField(ctx, field, 0)
+	return ec.marshalOInventoryAdjustmentGroup2ᚖcartographᚋinternalᚋinventoryᚐGroup(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_InventorySetQuantitiesPayload_inventoryAdjustmentGroup(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -826,23 +817,20 @@ func (ec *executionContext) fieldContext_InventorySetQuantitiesPayload_inventory
 }
 
 func (ec *executionContext) _InventorySetQuantitiesPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.InventorySetQuantitiesPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventorySetQuantitiesPayload_userErrors(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.UserErrors, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*apperr.UserError) graphql.Marshaler {
-			return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_InventorySetQuantitiesPayload_userErrors(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.UserErrors
+	recordField(ctx, field, len(v))
+	return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_InventorySetQuantitiesPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -858,23 +846,20 @@ func (ec *executionContext) fieldContext_InventorySetQuantitiesPayload_userError
 }
 
 func (ec *executionContext) _InventoryTransferPayload_inventoryAdjustmentGroup(ctx context.Context, field graphql.CollectedField, obj *model.InventoryTransferPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryTransferPayload_inventoryAdjustmentGroup(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.InventoryAdjustmentGroup, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *inventory.Group) graphql.Marshaler {
-			return ec.marshalOInventoryAdjustmentGroup2ᚖcartographᚋinternalᚋinventoryᚐGroup(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_InventoryTransferPayload_inventoryAdjustmentGroup(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.InventoryAdjustmentGroup
+	recordField(ctx, field, 0)
+	return ec.marshalOInventoryAdjustmentGroup2ᚖcartographᚋinternalᚋinventoryᚐGroup(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_InventoryTransferPayload_inventoryAdjustmentGroup(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -890,23 +875,20 @@ func (ec *executionContext) fieldContext_InventoryTransferPayload_inventoryAdjus
 }
 
 func (ec *executionContext) _InventoryTransferPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.InventoryTransferPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_InventoryTransferPayload_userErrors(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.UserErrors, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*apperr.UserError) graphql.Marshaler {
-			return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_InventoryTransferPayload_userErrors(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.UserErrors
+	recordField(ctx, field, len(v))
+	return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_InventoryTransferPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -984,6 +966,11 @@ func (ec *executionContext) fieldContext_Subscription_inventoryChanged(ctx conte
 }
 
 func (ec *executionContext) _Warehouse_id(ctx context.Context, field graphql.CollectedField, obj *inventory.Warehouse) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Warehouse_id, r)
+		}
+	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
 func (ec *executionContext) fieldContext_Warehouse_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -991,6 +978,11 @@ func (ec *executionContext) fieldContext_Warehouse_id(_ context.Context, field g
 }
 
 func (ec *executionContext) _Warehouse_name(ctx context.Context, field graphql.CollectedField, obj *inventory.Warehouse) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Warehouse_name, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
 }
 func (ec *executionContext) fieldContext_Warehouse_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -998,6 +990,11 @@ func (ec *executionContext) fieldContext_Warehouse_name(_ context.Context, field
 }
 
 func (ec *executionContext) _Warehouse_priority(ctx context.Context, field graphql.CollectedField, obj *inventory.Warehouse) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Warehouse_priority, r)
+		}
+	}()
 	return ec.marshalNInt2int(ctx, field.Selections, obj.Priority)
 }
 func (ec *executionContext) fieldContext_Warehouse_priority(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {

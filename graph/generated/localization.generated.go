@@ -4,7 +4,6 @@ package generated
 
 import (
 	"cartograph/graph/model"
-	"cartograph/internal/money"
 	"context"
 	"errors"
 	"math"
@@ -64,23 +63,20 @@ func (ec *executionContext) dir_inContext_args(ctx context.Context, rawArgs map[
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _Country_availableLanguages(ctx context.Context, field graphql.CollectedField, obj *model.Country) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Country_availableLanguages(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.AvailableLanguages, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.Language) graphql.Marshaler {
-			return ec.marshalNLanguage2ᚕᚖcartographᚋgraphᚋmodelᚐLanguageᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Country_availableLanguages(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.AvailableLanguages
+	recordField(ctx, field, len(v))
+	return ec.marshalNLanguage2ᚕᚖcartographᚋgraphᚋmodelᚐLanguageᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Country_availableLanguages(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -96,23 +92,20 @@ func (ec *executionContext) fieldContext_Country_availableLanguages(_ context.Co
 }
 
 func (ec *executionContext) _Country_currency(ctx context.Context, field graphql.CollectedField, obj *model.Country) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Country_currency(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Currency, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Currency) graphql.Marshaler {
-			return ec.marshalNCurrency2ᚖcartographᚋgraphᚋmodelᚐCurrency(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Country_currency(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Currency
+	recordField(ctx, field, 0)
+	return ec.marshalNCurrency2ᚖcartographᚋgraphᚋmodelᚐCurrency(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Country_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -128,23 +121,20 @@ func (ec *executionContext) fieldContext_Country_currency(_ context.Context, fie
 }
 
 func (ec *executionContext) _Country_defaultLanguage(ctx context.Context, field graphql.CollectedField, obj *model.Country) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Country_defaultLanguage(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.DefaultLanguage, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Language) graphql.Marshaler {
-			return ec.marshalNLanguage2ᚖcartographᚋgraphᚋmodelᚐLanguage(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Country_defaultLanguage(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.DefaultLanguage
+	recordField(ctx, field, 0)
+	return ec.marshalNLanguage2ᚖcartographᚋgraphᚋmodelᚐLanguage(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Country_defaultLanguage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -160,29 +150,23 @@ func (ec *executionContext) fieldContext_Country_defaultLanguage(_ context.Conte
 }
 
 func (ec *executionContext) _Country_isoCode(ctx context.Context, field graphql.CollectedField, obj *model.Country) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Country_isoCode(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.IsoCode, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.CountryCode) graphql.Marshaler {
-			return ec.marshalNCountryCode2cartographᚋgraphᚋmodelᚐCountryCode(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Country_isoCode, r)
+		}
+	}()
+	return ec.marshalNCountryCode2cartographᚋgraphᚋmodelᚐCountryCode(ctx, field.Selections, obj.IsoCode)
 }
 func (ec *executionContext) fieldContext_Country_isoCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Country", field, false, false, errors.New("field of type CountryCode does not have child fields"))
 }
 
 func (ec *executionContext) _Country_name(ctx context.Context, field graphql.CollectedField, obj *model.Country) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Country_name, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
 }
 func (ec *executionContext) fieldContext_Country_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -190,52 +174,35 @@ func (ec *executionContext) fieldContext_Country_name(_ context.Context, field g
 }
 
 func (ec *executionContext) _Country_unitSystem(ctx context.Context, field graphql.CollectedField, obj *model.Country) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Country_unitSystem(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.UnitSystem, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.UnitSystem) graphql.Marshaler {
-			return ec.marshalNUnitSystem2cartographᚋgraphᚋmodelᚐUnitSystem(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Country_unitSystem, r)
+		}
+	}()
+	return ec.marshalNUnitSystem2cartographᚋgraphᚋmodelᚐUnitSystem(ctx, field.Selections, obj.UnitSystem)
 }
 func (ec *executionContext) fieldContext_Country_unitSystem(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Country", field, false, false, errors.New("field of type UnitSystem does not have child fields"))
 }
 
 func (ec *executionContext) _Currency_isoCode(ctx context.Context, field graphql.CollectedField, obj *model.Currency) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Currency_isoCode(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.IsoCode, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v money.Currency) graphql.Marshaler {
-			return ec.marshalNCurrencyCode2cartographᚋinternalᚋmoneyᚐCurrency(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Currency_isoCode, r)
+		}
+	}()
+	return ec.marshalNCurrencyCode2cartographᚋinternalᚋmoneyᚐCurrency(ctx, field.Selections, obj.IsoCode)
 }
 func (ec *executionContext) fieldContext_Currency_isoCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Currency", field, false, false, errors.New("field of type CurrencyCode does not have child fields"))
 }
 
 func (ec *executionContext) _Currency_name(ctx context.Context, field graphql.CollectedField, obj *model.Currency) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Currency_name, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
 }
 func (ec *executionContext) fieldContext_Currency_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -243,6 +210,11 @@ func (ec *executionContext) fieldContext_Currency_name(_ context.Context, field 
 }
 
 func (ec *executionContext) _Currency_symbol(ctx context.Context, field graphql.CollectedField, obj *model.Currency) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Currency_symbol, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Symbol)
 }
 func (ec *executionContext) fieldContext_Currency_symbol(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -250,6 +222,11 @@ func (ec *executionContext) fieldContext_Currency_symbol(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Language_endonymName(ctx context.Context, field graphql.CollectedField, obj *model.Language) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Language_endonymName, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.EndonymName)
 }
 func (ec *executionContext) fieldContext_Language_endonymName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -257,29 +234,23 @@ func (ec *executionContext) fieldContext_Language_endonymName(_ context.Context,
 }
 
 func (ec *executionContext) _Language_isoCode(ctx context.Context, field graphql.CollectedField, obj *model.Language) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Language_isoCode(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.IsoCode, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.LanguageCode) graphql.Marshaler {
-			return ec.marshalNLanguageCode2cartographᚋgraphᚋmodelᚐLanguageCode(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Language_isoCode, r)
+		}
+	}()
+	return ec.marshalNLanguageCode2cartographᚋgraphᚋmodelᚐLanguageCode(ctx, field.Selections, obj.IsoCode)
 }
 func (ec *executionContext) fieldContext_Language_isoCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Language", field, false, false, errors.New("field of type LanguageCode does not have child fields"))
 }
 
 func (ec *executionContext) _Language_name(ctx context.Context, field graphql.CollectedField, obj *model.Language) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Language_name, r)
+		}
+	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
 }
 func (ec *executionContext) fieldContext_Language_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -287,23 +258,20 @@ func (ec *executionContext) fieldContext_Language_name(_ context.Context, field 
 }
 
 func (ec *executionContext) _Localization_availableCountries(ctx context.Context, field graphql.CollectedField, obj *model.Localization) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Localization_availableCountries(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.AvailableCountries, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.Country) graphql.Marshaler {
-			return ec.marshalNCountry2ᚕᚖcartographᚋgraphᚋmodelᚐCountryᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Localization_availableCountries(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.AvailableCountries
+	recordField(ctx, field, len(v))
+	return ec.marshalNCountry2ᚕᚖcartographᚋgraphᚋmodelᚐCountryᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Localization_availableCountries(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -319,23 +287,20 @@ func (ec *executionContext) fieldContext_Localization_availableCountries(_ conte
 }
 
 func (ec *executionContext) _Localization_availableLanguages(ctx context.Context, field graphql.CollectedField, obj *model.Localization) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Localization_availableLanguages(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.AvailableLanguages, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.Language) graphql.Marshaler {
-			return ec.marshalNLanguage2ᚕᚖcartographᚋgraphᚋmodelᚐLanguageᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Localization_availableLanguages(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.AvailableLanguages
+	recordField(ctx, field, len(v))
+	return ec.marshalNLanguage2ᚕᚖcartographᚋgraphᚋmodelᚐLanguageᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Localization_availableLanguages(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -351,23 +316,20 @@ func (ec *executionContext) fieldContext_Localization_availableLanguages(_ conte
 }
 
 func (ec *executionContext) _Localization_country(ctx context.Context, field graphql.CollectedField, obj *model.Localization) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Localization_country(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Country, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Country) graphql.Marshaler {
-			return ec.marshalNCountry2ᚖcartographᚋgraphᚋmodelᚐCountry(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Localization_country(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Country
+	recordField(ctx, field, 0)
+	return ec.marshalNCountry2ᚖcartographᚋgraphᚋmodelᚐCountry(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Localization_country(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -383,23 +345,20 @@ func (ec *executionContext) fieldContext_Localization_country(_ context.Context,
 }
 
 func (ec *executionContext) _Localization_language(ctx context.Context, field graphql.CollectedField, obj *model.Localization) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Localization_language(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Language, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Language) graphql.Marshaler {
-			return ec.marshalNLanguage2ᚖcartographᚋgraphᚋmodelᚐLanguage(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Localization_language(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Language
+	recordField(ctx, field, 0)
+	return ec.marshalNLanguage2ᚖcartographᚋgraphᚋmodelᚐLanguage(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Localization_language(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{

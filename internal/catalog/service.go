@@ -107,6 +107,59 @@ func (s *Service) CollectionProducts(ctx context.Context, collectionID uuid.UUID
 	return productConnection(rows, a.Page, spec), nil
 }
 
+// CollectionProductsMany is CollectionProducts for several collections
+// with the same arguments in one statement (a LATERAL page per
+// collection), for Collection.products under a list of collections.
+// Results are in the order of collectionIDs.
+func (s *Service) CollectionProductsMany(ctx context.Context, collectionIDs []uuid.UUID, a ListArgs) ([]*ProductConnection, error) {
+	sh, err := shop.FromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	spec, ok := collectionProductSorts[a.SortKey]
+	if !ok {
+		return nil, apperr.BadInput("sortKey", "unknown sort key %q", a.SortKey)
+	}
+	out := make([]*ProductConnection, len(collectionIDs))
+	if a.Page.Limit == 0 {
+		for i := range out {
+			out[i] = &ProductConnection{Edges: []ProductEdge{}}
+		}
+		return out, nil
+	}
+	var k keyset
+	k.sql.WriteString("SELECT c.id, x.* FROM unnest(")
+	k.sql.WriteString(k.arg(collectionIDs) + "::uuid[]) AS c(id) CROSS JOIN LATERAL (SELECT " + productColumns + sortValueColumn(spec) +
+		" FROM collection_products cp JOIN products p ON p.shop_id = cp.shop_id AND p.id = cp.product_id" +
+		" WHERE cp.shop_id = ")
+	k.sql.WriteString(k.arg(sh.ID) + " AND cp.collection_id = c.id AND p.status = 'active'")
+	if err := k.window(a.Page, spec, "p.id", a.Reverse); err != nil {
+		return nil, err
+	}
+	k.sql.WriteString(") x")
+	rows, err := s.db.Query(ctx, k.sql.String(), k.args...)
+	if err != nil {
+		return nil, pg.MapError(err)
+	}
+	defer rows.Close()
+	by := make(map[uuid.UUID][]productRow, len(collectionIDs))
+	for rows.Next() {
+		var parent uuid.UUID
+		var r productRow
+		if err := rows.Scan(append([]any{&parent}, productScanTargets(&r.p.Product, &r.sortVal)...)...); err != nil {
+			return nil, pg.MapError(err)
+		}
+		by[parent] = append(by[parent], r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, pg.MapError(err)
+	}
+	for i, id := range collectionIDs {
+		out[i] = productConnection(by[id], a.Page, spec)
+	}
+	return out, nil
+}
+
 // Collections returns a page of the shop's collections.
 func (s *Service) Collections(ctx context.Context, a ListArgs) (*CollectionConnection, error) {
 	sh, err := shop.FromContext(ctx)

@@ -11,7 +11,6 @@ package main
 
 import (
 	"fmt"
-	"go/format"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,6 +19,8 @@ import (
 	"github.com/99designs/gqlgen/api"
 	"github.com/99designs/gqlgen/codegen"
 	"github.com/99designs/gqlgen/codegen/config"
+	"github.com/vektah/gqlparser/v2/ast"
+	"golang.org/x/tools/imports"
 )
 
 type synchronous struct {
@@ -30,6 +31,11 @@ type synchronous struct {
 	// context-free method returning a scalar or enum, without arguments,
 	// directives or a resolver.
 	leaves map[string]bool
+	// objects holds "Object_field" for plain object fields (a struct field
+	// or context-free method returning an object or a list of objects,
+	// without arguments, directives or a resolver): resolved without
+	// gqlgen's closures and middleware chain, cost recorded directly.
+	objects map[string]bool
 }
 
 func (*synchronous) Name() string { return "synchronous" }
@@ -46,6 +52,7 @@ func (p *synchronous) GenerateCode(data *codegen.Data) error {
 	}
 	p.inline = map[string]bool{}
 	p.leaves = map[string]bool{}
+	p.objects = map[string]bool{}
 	for _, o := range data.Objects {
 		if o.Root || strings.HasPrefix(o.Name, "__") {
 			continue
@@ -55,8 +62,18 @@ func (p *synchronous) GenerateCode(data *codegen.Data) error {
 			// A leaf that declares @cost must keep the field middleware: the
 			// cost tracker would not see it otherwise.
 			priced := f.FieldDefinition != nil && f.FieldDefinition.Directives.ForName("cost") != nil
-			if def != nil && def.IsLeafType() && !f.IsResolver && !f.MethodHasContext && len(f.Args) == 0 && len(f.Directives) == 0 && !priced {
+			// Directives that only exist for the SDL (skip_runtime: @synchronous on
+			// the field's type, @cost, @listSize) generate no middleware.
+			runtimeDirective := false
+			for _, d := range f.Directives {
+				runtimeDirective = runtimeDirective || !d.SkipRuntime
+			}
+			plain := def != nil && !f.IsResolver && !f.MethodHasContext && len(f.Args) == 0 && !runtimeDirective
+			if plain && def.IsLeafType() && !priced {
 				p.leaves[o.Name+"_"+f.Name] = true
+			}
+			if plain && def.Kind == ast.Object && !strings.HasPrefix(def.Name, "__") {
+				p.objects[o.Name+"_"+f.Name] = true
 			}
 		}
 	}
@@ -122,24 +139,26 @@ var deferGroup = regexp.MustCompile(`(?m)^(\tec\.ProcessDeferredGroup\(graphql\.
 
 // leafField matches a generated field function whose resolver is a plain
 // expression and whose marshaller is one call. Groups: 1 the signature
-// line, 2 Object_field, 3 the value expression, 4 the value's type, 5 the
-// marshaller.
+// line, 2 Object_field, 3 the field-context function, 4 the value
+// expression, 5 the value's type, 6 the marshaller, 7 whether gqlgen
+// recovers panics in it.
 var leafField = regexp.MustCompile(`(?m)^(func \(ec \*executionContext\) _(\w+)\(ctx context\.Context, field graphql\.CollectedField, obj [^)]*\) \(ret graphql\.Marshaler\) \{\n)` +
 	`\treturn graphql\.ResolveField\(\n\t\tctx,\n\t\tec\.OperationContext,\n\t\tfield,\n` +
-	`\t\tfunc\(ctx context\.Context, field graphql\.CollectedField\) \(\*graphql\.FieldContext, error\) \{\n\t\t\treturn ec\.fieldContext_\w+\(ctx, field\)\n\t\t\},\n` +
+	`\t\tfunc\(ctx context\.Context, field graphql\.CollectedField\) \(\*graphql\.FieldContext, error\) \{\n\t\t\treturn (ec\.fieldContext_\w+)\(ctx, field\)\n\t\t\},\n` +
 	`\t\tfunc\(ctx context\.Context\) \(any, error\) \{\n\t\t\treturn (.+), nil\n\t\t\},\n` +
 	`\t\tnil,\n` +
-	`\t\tfunc\(ctx context\.Context, selections ast\.SelectionSet, v ([^)]+)\) graphql\.Marshaler \{\n\t\t\treturn (ec\.\w+)\(ctx, selections, v\)\n\t\t\},\n` +
-	`\t\t(?:true|false),\n\t\t(?:true|false),\n\t\)\n\}`)
+	`\t\tfunc\(ctx context\.Context, selections ast\.SelectionSet, v ([^)]+)\) graphql\.Marshaler \{\n\t\t\treturn (ec\.marshal[^\s(]+)\(ctx, selections, v\)\n\t\t\},\n` +
+	`\t\t(true|false),\n\t\t(?:true|false),\n\t\)\n\}`)
 
 var sliceMarshaler = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) marshal[NO](\w+?)2ᚕ`)
 
 // rewriteStats counts what the rewrites changed, so generation fails
 // loudly when a gqlgen upgrade makes a pattern stop matching.
 type rewriteStats struct {
-	inlineLists   map[string]bool // inline types whose slice marshaller was rewritten
-	deferGroups   int
-	leavesMatched map[string]bool
+	inlineLists    map[string]bool // inline types whose slice marshaller was rewritten
+	deferGroups    int
+	leavesMatched  map[string]bool
+	objectsMatched map[string]bool
 }
 
 // rewriteSource applies the three rewrites to one generated file.
@@ -177,12 +196,57 @@ func (p *synchronous) rewriteSource(src string, st *rewriteStats) string {
 	// accounting nor error handling changes.
 	return leafField.ReplaceAllStringFunc(rewritten, func(m string) string {
 		sub := leafField.FindStringSubmatch(m)
-		if !p.leaves[sub[2]] || strings.Contains(sub[3], "fc.") {
+		name, fieldContext, value, typ, marshal, recovers := sub[2], sub[3], sub[4], sub[5], sub[6], sub[7] == "true"
+		if strings.Contains(value, "fc.") {
 			return m
 		}
-		st.leavesMatched[sub[2]] = true
-		return sub[1] + "\treturn " + sub[5] + "(ctx, field.Selections, " + sub[3] + ")\n}"
+		if p.objects[name] {
+			st.objectsMatched[name] = true
+			return sub[1] + objectField(fieldContext, value, typ, marshal, recovers)
+		}
+		if !p.leaves[name] {
+			return m
+		}
+		// A nil pointer in a non-null field is an error reported at the
+		// field's own path, which needs the field context: keep those.
+		if strings.HasPrefix(typ, "*") && strings.HasPrefix(marshal, "ec.marshalN") {
+			return m
+		}
+		st.leavesMatched[name] = true
+		body := "\treturn " + marshal + "(ctx, field.Selections, " + value + ")\n}"
+		if recovers {
+			// A panic (the only way such a field fails) is reported as
+			// gqlgen reports it — at the field's own path, the field
+			// null, non-null propagation left to the parent — building
+			// the field context only then.
+			body = "\tdefer func() {\n\t\tif r := recover(); r != nil {\n\t\t\tret = recoverLeaf(ctx, ec.OperationContext, field, " +
+				fieldContext + ", r)\n\t\t}\n\t}()\n" + body
+		}
+		return sub[1] + body
 	})
+}
+
+// objectField is the body of a rewritten plain object field: the field
+// context is built (children report errors at their own paths, nil in a
+// non-null field is an error at this one), but not gqlgen's resolver and
+// middleware closures; the cost tracker, the only field middleware, is
+// called directly (recordField), so actual cost is unchanged.
+func objectField(fieldContext, value, typ, marshal string, recovers bool) string {
+	length := "0"
+	if strings.HasPrefix(typ, "[]") {
+		length = "len(v)"
+	}
+	var b strings.Builder
+	b.WriteString("\tfc, err := " + fieldContext + "(ctx, field)\n\tif err != nil {\n\t\treturn graphql.Null\n\t}\n")
+	b.WriteString("\tctx = graphql.WithFieldContext(ctx, fc)\n")
+	if recovers {
+		b.WriteString("\tdefer func() {\n\t\tif r := recover(); r != nil {\n" +
+			"\t\t\tec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))\n\t\t\tret = graphql.Null\n\t\t}\n\t}()\n")
+	}
+	b.WriteString("\tv := " + value + "\n")
+	b.WriteString("\trecordField(ctx, field, " + length + ")\n")
+	b.WriteString("\treturn " + marshal + "(ctx, field.Selections, v)\n}")
+	return b.String()
 }
 
 // rewrite makes lists of inline types marshal in the calling goroutine.
@@ -194,7 +258,7 @@ func (p *synchronous) rewrite(dir string) error {
 	if err != nil {
 		return err
 	}
-	st := &rewriteStats{inlineLists: map[string]bool{}, leavesMatched: map[string]bool{}}
+	st := &rewriteStats{inlineLists: map[string]bool{}, leavesMatched: map[string]bool{}, objectsMatched: map[string]bool{}}
 	for _, file := range files {
 		b, err := os.ReadFile(file)
 		if err != nil {
@@ -203,7 +267,8 @@ func (p *synchronous) rewrite(dir string) error {
 		src := string(b)
 		rewritten := p.rewriteSource(src, st)
 		if rewritten != src {
-			formatted, err := format.Source([]byte(rewritten))
+			// imports.Process also drops imports the rewrites left unused.
+			formatted, err := imports.Process(file, []byte(rewritten), &imports.Options{Comments: true, TabIndent: true, TabWidth: 8, FormatOnly: false})
 			if err != nil {
 				return fmt.Errorf("%s: %w", file, err)
 			}
@@ -225,6 +290,9 @@ func (p *synchronous) check(st *rewriteStats) error {
 	var missing []string
 	if len(p.leaves) > 0 && len(st.leavesMatched) == 0 {
 		missing = append(missing, "every leaf field")
+	}
+	if len(p.objects) > 0 && len(st.objectsMatched) == 0 {
+		missing = append(missing, "every object field")
 	}
 	anyInline := false
 	for _, ok := range p.inline {
@@ -249,8 +317,31 @@ package generated
 import (
 	"context"
 
+	"cartograph/internal/cost"
+
 	"github.com/99designs/gqlgen/graphql"
 )
+
+// recordField counts a rewritten object field into the request's cost
+// tracker, as the cost extension's field interceptor does for the rest.
+func recordField(ctx context.Context, field graphql.CollectedField, length int) {
+	cost.Record(ctx, field.Field, length)
+}
+
+// recoverLeaf reports a panic in a rewritten leaf field the way
+// graphql.ResolveField does: the error carries the field's path, the
+// field's value is null, and the parent object turns a null in a non-null
+// field into null propagation.
+func recoverLeaf(ctx context.Context, oc *graphql.OperationContext, field graphql.CollectedField,
+	fieldContext func(context.Context, graphql.CollectedField) (*graphql.FieldContext, error), r any) graphql.Marshaler {
+	fc, err := fieldContext(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	oc.Error(ctx, oc.Recover(ctx, r))
+	return graphql.Null
+}
 
 // marshalSliceInline is graphql.MarshalSliceConcurrently without the
 // goroutine per element, for lists whose elements resolve synchronously.
@@ -288,13 +379,21 @@ func main() {
 		fmt.Fprintln(os.Stderr, "codegen: load gqlgen.yml:", err)
 		os.Exit(2)
 	}
-	p := &synchronous{}
-	if err := api.Generate(cfg, api.AddPlugin(p)); err != nil {
+	if err := generate(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "codegen:", err)
 		os.Exit(3)
 	}
-	if err := p.rewrite(cfg.Exec.Dir()); err != nil {
-		fmt.Fprintln(os.Stderr, "codegen: inline lists:", err)
-		os.Exit(4)
+}
+
+// generate runs gqlgen with the plugin, then the rewrites; it fails when
+// a rewrite that should apply matched nothing.
+func generate(cfg *config.Config) error {
+	p := &synchronous{}
+	if err := api.Generate(cfg, api.AddPlugin(p)); err != nil {
+		return err
 	}
+	if err := p.rewrite(cfg.Exec.Dir()); err != nil {
+		return fmt.Errorf("rewrites: %w", err)
+	}
+	return nil
 }

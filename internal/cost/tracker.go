@@ -1,6 +1,7 @@
 package cost
 
 import (
+	"context"
 	"reflect"
 	"sync/atomic"
 
@@ -47,6 +48,19 @@ func (t *Tracker) Record(f *ast.Field, length int) {
 		return
 	}
 	t.record(fc, f, length)
+}
+
+// Record records one resolved instance of f into the tracker of the
+// request ctx belongs to (none: nothing). It is for fields the codegen
+// plugin resolves without gqlgen's field middleware, which InterceptField
+// therefore never sees; length is a list's length, 0 for an object.
+func Record(ctx context.Context, f *ast.Field, length int) {
+	if f == nil {
+		return
+	}
+	if t, _ := ctx.Value(trackerKey{}).(*Tracker); t != nil {
+		t.Record(f, length)
+	}
 }
 
 // Actual is the cost recorded so far.

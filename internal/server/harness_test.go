@@ -80,10 +80,20 @@ func newServerOn(t *testing.T, e *env) *env {
 
 // newEnv starts a real HTTP server (loopback) over a fresh database holding
 // the demo shops and one bulk shop "bench-1" with bulkProducts products.
-func newEnv(t *testing.T, bulkProducts int) *env { return newEnvWith(t, bulkProducts, nil) }
+func newEnv(t testing.TB, bulkProducts int) *env { return newEnvWith(t, bulkProducts, nil) }
 
 // newEnvWith is newEnv with a config adjustment (e.g. a short reservation).
-func newEnvWith(t *testing.T, bulkProducts int, tune func(*config.Config)) *env {
+func newEnvWith(t testing.TB, bulkProducts int, tune func(*config.Config)) *env {
+	t.Helper()
+	db := newBareEnv(t, bulkProducts)
+	logs := &syncBuffer{}
+	hs, app := startServer(t, db, logs, tune)
+	return &env{db: db, srv: hs, logs: logs, app: app}
+}
+
+// newBareEnv is a fresh database holding the demo shops, their staff and
+// one bulk shop "bench-1" with bulkProducts products, without a server.
+func newBareEnv(t testing.TB, bulkProducts int) *testdb.DB {
 	t.Helper()
 	db := testdb.New(t, "server")
 	ctx := context.Background()
@@ -98,13 +108,11 @@ func newEnvWith(t *testing.T, bulkProducts int, tune func(*config.Config)) *env 
 	if err := seed.DemoStaff(ctx, db.Pool); err != nil {
 		t.Fatalf("seed staff: %v", err)
 	}
-	logs := &syncBuffer{}
-	hs, app := startServer(t, db, logs, tune)
-	return &env{db: db, srv: hs, logs: logs, app: app}
+	return db
 }
 
 // startServer starts a gateway over db; tune may adjust the config.
-func startServer(t *testing.T, db *testdb.DB, logs io.Writer, tune func(*config.Config)) (*httptest.Server, *server.Server) {
+func startServer(t testing.TB, db *testdb.DB, logs io.Writer, tune func(*config.Config)) (*httptest.Server, *server.Server) {
 	t.Helper()
 	ctx := context.Background()
 	ropts, err := redis.ParseURL(testdb.RedisURL())
@@ -119,10 +127,11 @@ func startServer(t *testing.T, db *testdb.DB, logs io.Writer, tune func(*config.
 	}
 	cfg.DefaultShop = ""
 	cfg.BaseDomain = "shops.test"
-	if logs == nil {
-		logs = io.Discard
+	level := slog.LevelDebug
+	if logs == nil { // nobody reads the logs: log at the production level
+		logs, level = io.Discard, slog.LevelInfo
 	}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
 	cfg.JWTKeys = "test:" + strings.Repeat("k", 40)
 	// Generous limits: tests that exercise throttling set their own.
 	cfg.RateLimitAnon, cfg.RateLimitCustomer, cfg.RateLimitStaff, cfg.RateLimitKey = 1_000_000, 1_000_000, 1_000_000, 1_000_000
