@@ -601,6 +601,9 @@ func (s *Service) expireAfterCancel(ctx context.Context, o *Order) (bool, error)
 	if isTransition(err) {
 		return false, nil
 	}
+	if err == nil {
+		metrics.CheckoutAbandoned()
+	}
 	return err == nil, err
 }
 
