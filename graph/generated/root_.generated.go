@@ -29,6 +29,7 @@ type ResolverRoot interface {
 	Customer() CustomerResolver
 	InventoryChange() InventoryChangeResolver
 	InventoryLevel() InventoryLevelResolver
+	LowStockAlert() LowStockAlertResolver
 	MenuItem() MenuItemResolver
 	Mutation() MutationResolver
 	Order() OrderResolver
@@ -481,13 +482,14 @@ type ComplexityRoot struct {
 	}
 
 	InventoryLevel struct {
-		Available func(childComplexity int) int
-		NodeID    func(childComplexity int) int
-		OnHand    func(childComplexity int) int
-		Reserved  func(childComplexity int) int
-		UpdatedAt func(childComplexity int) int
-		Variant   func(childComplexity int) int
-		Warehouse func(childComplexity int) int
+		Available         func(childComplexity int) int
+		LowStockThreshold func(childComplexity int) int
+		NodeID            func(childComplexity int) int
+		OnHand            func(childComplexity int) int
+		Reserved          func(childComplexity int) int
+		UpdatedAt         func(childComplexity int) int
+		Variant           func(childComplexity int) int
+		Warehouse         func(childComplexity int) int
 	}
 
 	InventoryLevelConnection struct {
@@ -499,6 +501,11 @@ type ComplexityRoot struct {
 	InventoryLevelEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	InventoryLowStockThresholdPayload struct {
+		Threshold  func(childComplexity int) int
+		UserErrors func(childComplexity int) int
 	}
 
 	InventorySetQuantitiesPayload struct {
@@ -522,6 +529,16 @@ type ComplexityRoot struct {
 		AvailableLanguages func(childComplexity int) int
 		Country            func(childComplexity int) int
 		Language           func(childComplexity int) int
+	}
+
+	LowStockAlert struct {
+		At                func(childComplexity int) int
+		Change            func(childComplexity int) int
+		Kind              func(childComplexity int) int
+		LowStockThreshold func(childComplexity int) int
+		Sequence          func(childComplexity int) int
+		Variant           func(childComplexity int) int
+		VariantAvailable  func(childComplexity int) int
 	}
 
 	MailingAddress struct {
@@ -569,32 +586,34 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		APIKeyCreate              func(childComplexity int, input model.APIKeyCreateInput) int
-		APIKeyRevoke              func(childComplexity int, id string) int
-		CartAttributesUpdate      func(childComplexity int, cartID string, attributes []*model.AttributeInput) int
-		CartBuyerIdentityUpdate   func(childComplexity int, cartID string, buyerIdentity model.CartBuyerIdentityInput) int
-		CartCreate                func(childComplexity int, input *model.CartInput) int
-		CartDiscountCodesUpdate   func(childComplexity int, cartID string, discountCodes []string) int
-		CartGiftCardCodesAdd      func(childComplexity int, cartID string, giftCardCodes []string) int
-		CartGiftCardCodesRemove   func(childComplexity int, cartID string, appliedGiftCardIds []string) int
-		CartGiftCardCodesUpdate   func(childComplexity int, cartID string, giftCardCodes []string) int
-		CartLinesAdd              func(childComplexity int, cartID string, lines []*model.CartLineInput) int
-		CartLinesRemove           func(childComplexity int, cartID string, lineIds []string) int
-		CartLinesUpdate           func(childComplexity int, cartID string, lines []*model.CartLineUpdateInput) int
-		CartNoteUpdate            func(childComplexity int, cartID string, note string) int
-		CheckoutBegin             func(childComplexity int, input model.CheckoutBeginInput) int
-		CustomerLogin             func(childComplexity int, input model.CustomerLoginInput) int
-		CustomerLogout            func(childComplexity int) int
-		CustomerRegister          func(childComplexity int, input model.CustomerRegisterInput) int
-		InventoryAdjustQuantities func(childComplexity int, input model.InventoryAdjustQuantitiesInput, idempotencyKey string) int
-		InventorySetQuantities    func(childComplexity int, input model.InventorySetQuantitiesInput, idempotencyKey string) int
-		InventoryTransfer         func(childComplexity int, input model.InventoryTransferInput, idempotencyKey string) int
-		OrderCancel               func(childComplexity int, id string, reason string, idempotencyKey *string) int
-		OrderFulfill              func(childComplexity int, id string, note *string, idempotencyKey *string) int
-		OrderMarkPaid             func(childComplexity int, id string, note *string, idempotencyKey *string) int
-		OrderRefund               func(childComplexity int, id string, amount *string, reason *string, idempotencyKey string) int
-		StaffLogin                func(childComplexity int, input model.StaffLoginInput) int
-		StaffTokenRefresh         func(childComplexity int, refreshToken string) int
+		APIKeyCreate                         func(childComplexity int, input model.APIKeyCreateInput) int
+		APIKeyRevoke                         func(childComplexity int, id string) int
+		CartAttributesUpdate                 func(childComplexity int, cartID string, attributes []*model.AttributeInput) int
+		CartBuyerIdentityUpdate              func(childComplexity int, cartID string, buyerIdentity model.CartBuyerIdentityInput) int
+		CartCreate                           func(childComplexity int, input *model.CartInput) int
+		CartDiscountCodesUpdate              func(childComplexity int, cartID string, discountCodes []string) int
+		CartGiftCardCodesAdd                 func(childComplexity int, cartID string, giftCardCodes []string) int
+		CartGiftCardCodesRemove              func(childComplexity int, cartID string, appliedGiftCardIds []string) int
+		CartGiftCardCodesUpdate              func(childComplexity int, cartID string, giftCardCodes []string) int
+		CartLinesAdd                         func(childComplexity int, cartID string, lines []*model.CartLineInput) int
+		CartLinesRemove                      func(childComplexity int, cartID string, lineIds []string) int
+		CartLinesUpdate                      func(childComplexity int, cartID string, lines []*model.CartLineUpdateInput) int
+		CartNoteUpdate                       func(childComplexity int, cartID string, note string) int
+		CheckoutBegin                        func(childComplexity int, input model.CheckoutBeginInput) int
+		CustomerLogin                        func(childComplexity int, input model.CustomerLoginInput) int
+		CustomerLogout                       func(childComplexity int) int
+		CustomerRegister                     func(childComplexity int, input model.CustomerRegisterInput) int
+		InventoryAdjustQuantities            func(childComplexity int, input model.InventoryAdjustQuantitiesInput, idempotencyKey string) int
+		InventorySetDefaultLowStockThreshold func(childComplexity int, threshold *int) int
+		InventorySetLowStockThreshold        func(childComplexity int, variantID string, threshold *int) int
+		InventorySetQuantities               func(childComplexity int, input model.InventorySetQuantitiesInput, idempotencyKey string) int
+		InventoryTransfer                    func(childComplexity int, input model.InventoryTransferInput, idempotencyKey string) int
+		OrderCancel                          func(childComplexity int, id string, reason string, idempotencyKey *string) int
+		OrderFulfill                         func(childComplexity int, id string, note *string, idempotencyKey *string) int
+		OrderMarkPaid                        func(childComplexity int, id string, note *string, idempotencyKey *string) int
+		OrderRefund                          func(childComplexity int, id string, amount *string, reason *string, idempotencyKey string) int
+		StaffLogin                           func(childComplexity int, input model.StaffLoginInput) int
+		StaffTokenRefresh                    func(childComplexity int, refreshToken string) int
 	}
 
 	Order struct {
@@ -741,6 +760,14 @@ type ComplexityRoot struct {
 		Vendor                          func(childComplexity int) int
 	}
 
+	ProductAvailabilityChange struct {
+		At                      func(childComplexity int) int
+		AvailableForSale        func(childComplexity int) int
+		ProductAvailableForSale func(childComplexity int) int
+		ProductNodeID           func(childComplexity int) int
+		VariantNodeID           func(childComplexity int) int
+	}
+
 	ProductConnection struct {
 		Edges    func(childComplexity int) int
 		Nodes    func(childComplexity int) int
@@ -807,31 +834,32 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		APIKeys                func(childComplexity int, first *int, after *string) int
-		Articles               func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.ArticleSortKeys, query *string) int
-		Blog                   func(childComplexity int, id *string, handle *string) int
-		Blogs                  func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.BlogSortKeys, query *string) int
-		Cart                   func(childComplexity int, id string) int
-		Collection             func(childComplexity int, id *string, handle *string) int
-		Collections            func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.CollectionSortKeys, query *string) int
-		Customer               func(childComplexity int, id string) int
-		Customers              func(childComplexity int, first *int, after *string) int
-		InventoryHistory       func(childComplexity int, variantID string, first *int, after *string) int
-		InventoryLevels        func(childComplexity int, first *int, after *string, variantIds []string) int
-		Localization           func(childComplexity int) int
-		Me                     func(childComplexity int) int
-		Menu                   func(childComplexity int, handle string) int
-		Node                   func(childComplexity int, id string) int
-		Nodes                  func(childComplexity int, ids []string) int
-		Order                  func(childComplexity int, id string) int
-		Orders                 func(childComplexity int, first *int, after *string, filter *model.OrderFilter) int
-		Page                   func(childComplexity int, id *string, handle *string) int
-		PageByHandle           func(childComplexity int, handle string) int
-		Pages                  func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.PageSortKeys, query *string) int
-		Product                func(childComplexity int, id *string, handle *string) int
-		ProductRecommendations func(childComplexity int, productID *string, productHandle *string, intent *model.ProductRecommendationIntent) int
-		Products               func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.ProductSortKeys, query *string) int
-		Shop                   func(childComplexity int) int
+		APIKeys                           func(childComplexity int, first *int, after *string) int
+		Articles                          func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.ArticleSortKeys, query *string) int
+		Blog                              func(childComplexity int, id *string, handle *string) int
+		Blogs                             func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.BlogSortKeys, query *string) int
+		Cart                              func(childComplexity int, id string) int
+		Collection                        func(childComplexity int, id *string, handle *string) int
+		Collections                       func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.CollectionSortKeys, query *string) int
+		Customer                          func(childComplexity int, id string) int
+		Customers                         func(childComplexity int, first *int, after *string) int
+		InventoryDefaultLowStockThreshold func(childComplexity int) int
+		InventoryHistory                  func(childComplexity int, variantID string, first *int, after *string) int
+		InventoryLevels                   func(childComplexity int, first *int, after *string, variantIds []string) int
+		Localization                      func(childComplexity int) int
+		Me                                func(childComplexity int) int
+		Menu                              func(childComplexity int, handle string) int
+		Node                              func(childComplexity int, id string) int
+		Nodes                             func(childComplexity int, ids []string) int
+		Order                             func(childComplexity int, id string) int
+		Orders                            func(childComplexity int, first *int, after *string, filter *model.OrderFilter) int
+		Page                              func(childComplexity int, id *string, handle *string) int
+		PageByHandle                      func(childComplexity int, handle string) int
+		Pages                             func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.PageSortKeys, query *string) int
+		Product                           func(childComplexity int, id *string, handle *string) int
+		ProductRecommendations            func(childComplexity int, productID *string, productHandle *string, intent *model.ProductRecommendationIntent) int
+		Products                          func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.ProductSortKeys, query *string) int
+		Shop                              func(childComplexity int) int
 	}
 
 	SEO struct {
@@ -883,7 +911,9 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		InventoryChanged func(childComplexity int, variantIds []string, productIds []string, warehouseIds []string, since *int) int
+		InventoryChanged           func(childComplexity int, variantIds []string, productIds []string, warehouseIds []string, since *int) int
+		InventoryLowStock          func(childComplexity int, variantIds []string, productIds []string, since *int) int
+		ProductAvailabilityChanged func(childComplexity int, productIds []string) int
 	}
 
 	UserError struct {
@@ -2517,6 +2547,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.InventoryLevel.Available(childComplexity), true
+	case "InventoryLevel.lowStockThreshold":
+		if e.ComplexityRoot.InventoryLevel.LowStockThreshold == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryLevel.LowStockThreshold(childComplexity), true
 	case "InventoryLevel.id":
 		if e.ComplexityRoot.InventoryLevel.NodeID == nil {
 			break
@@ -2585,6 +2621,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.InventoryLevelEdge.Node(childComplexity), true
+
+	case "InventoryLowStockThresholdPayload.threshold":
+		if e.ComplexityRoot.InventoryLowStockThresholdPayload.Threshold == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryLowStockThresholdPayload.Threshold(childComplexity), true
+	case "InventoryLowStockThresholdPayload.userErrors":
+		if e.ComplexityRoot.InventoryLowStockThresholdPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryLowStockThresholdPayload.UserErrors(childComplexity), true
 
 	case "InventorySetQuantitiesPayload.inventoryAdjustmentGroup":
 		if e.ComplexityRoot.InventorySetQuantitiesPayload.InventoryAdjustmentGroup == nil {
@@ -2655,6 +2704,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Localization.Language(childComplexity), true
+
+	case "LowStockAlert.at":
+		if e.ComplexityRoot.LowStockAlert.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LowStockAlert.At(childComplexity), true
+	case "LowStockAlert.change":
+		if e.ComplexityRoot.LowStockAlert.Change == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LowStockAlert.Change(childComplexity), true
+	case "LowStockAlert.kind":
+		if e.ComplexityRoot.LowStockAlert.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LowStockAlert.Kind(childComplexity), true
+	case "LowStockAlert.threshold":
+		if e.ComplexityRoot.LowStockAlert.LowStockThreshold == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LowStockAlert.LowStockThreshold(childComplexity), true
+	case "LowStockAlert.sequence":
+		if e.ComplexityRoot.LowStockAlert.Sequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LowStockAlert.Sequence(childComplexity), true
+	case "LowStockAlert.variant":
+		if e.ComplexityRoot.LowStockAlert.Variant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LowStockAlert.Variant(childComplexity), true
+	case "LowStockAlert.available":
+		if e.ComplexityRoot.LowStockAlert.VariantAvailable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LowStockAlert.VariantAvailable(childComplexity), true
 
 	case "MailingAddress.address1":
 		if e.ComplexityRoot.MailingAddress.Address1 == nil {
@@ -3028,6 +3120,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.InventoryAdjustQuantities(childComplexity, args["input"].(model.InventoryAdjustQuantitiesInput), args["idempotencyKey"].(string)), true
+	case "Mutation.inventorySetDefaultLowStockThreshold":
+		if e.ComplexityRoot.Mutation.InventorySetDefaultLowStockThreshold == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_inventorySetDefaultLowStockThreshold_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.InventorySetDefaultLowStockThreshold(childComplexity, args["threshold"].(*int)), true
+	case "Mutation.inventorySetLowStockThreshold":
+		if e.ComplexityRoot.Mutation.InventorySetLowStockThreshold == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_inventorySetLowStockThreshold_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.InventorySetLowStockThreshold(childComplexity, args["variantId"].(string), args["threshold"].(*int)), true
 	case "Mutation.inventorySetQuantities":
 		if e.ComplexityRoot.Mutation.InventorySetQuantities == nil {
 			break
@@ -3783,6 +3897,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Product.Vendor(childComplexity), true
 
+	case "ProductAvailabilityChange.at":
+		if e.ComplexityRoot.ProductAvailabilityChange.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductAvailabilityChange.At(childComplexity), true
+	case "ProductAvailabilityChange.availableForSale":
+		if e.ComplexityRoot.ProductAvailabilityChange.AvailableForSale == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductAvailabilityChange.AvailableForSale(childComplexity), true
+	case "ProductAvailabilityChange.productAvailableForSale":
+		if e.ComplexityRoot.ProductAvailabilityChange.ProductAvailableForSale == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductAvailabilityChange.ProductAvailableForSale(childComplexity), true
+	case "ProductAvailabilityChange.productId":
+		if e.ComplexityRoot.ProductAvailabilityChange.ProductNodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductAvailabilityChange.ProductNodeID(childComplexity), true
+	case "ProductAvailabilityChange.variantId":
+		if e.ComplexityRoot.ProductAvailabilityChange.VariantNodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductAvailabilityChange.VariantNodeID(childComplexity), true
+
 	case "ProductConnection.edges":
 		if e.ComplexityRoot.ProductConnection.Edges == nil {
 			break
@@ -4120,6 +4265,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Customers(childComplexity, args["first"].(*int), args["after"].(*string)), true
 
+	case "Query.inventoryDefaultLowStockThreshold":
+		if e.ComplexityRoot.Query.InventoryDefaultLowStockThreshold == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.InventoryDefaultLowStockThreshold(childComplexity), true
 	case "Query.inventoryHistory":
 		if e.ComplexityRoot.Query.InventoryHistory == nil {
 			break
@@ -4479,6 +4630,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.InventoryChanged(childComplexity, args["variantIds"].([]string), args["productIds"].([]string), args["warehouseIds"].([]string), args["since"].(*int)), true
+	case "Subscription.inventoryLowStock":
+		if e.ComplexityRoot.Subscription.InventoryLowStock == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_inventoryLowStock_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.InventoryLowStock(childComplexity, args["variantIds"].([]string), args["productIds"].([]string), args["since"].(*int)), true
+	case "Subscription.productAvailabilityChanged":
+		if e.ComplexityRoot.Subscription.ProductAvailabilityChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_productAvailabilityChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ProductAvailabilityChanged(childComplexity, args["productIds"].([]string)), true
 
 	case "UserError.code":
 		if e.ComplexityRoot.UserError.Code == nil {
@@ -5527,6 +5700,8 @@ type InventoryLevel {
   onHand: Int!
   reserved: Int!
   available: Int!
+  "The variant's low-stock threshold (its own, else the shop's default; null: none). The variant is low when its available stock summed over warehouses is below it."
+  lowStockThreshold: Int
   updatedAt: DateTime!
 }
 
@@ -5623,7 +5798,55 @@ type InventoryTransferPayload {
   userErrors: [UserError!]! @listSize(assumedSize: 5)
 }
 
+"Which way a low-stock alert crossed."
+enum LowStockAlertKind {
+  "The variant's total available stock fell below its threshold."
+  LOW
+  "It is back at or above the threshold."
+  RESTOCKED
+}
+
+"""
+A variant's available stock, summed over warehouses, crossed its low-stock
+threshold: sent once per crossing, never on every change.
+"""
+type LowStockAlert {
+  "The sequence of the movement that crossed (resume with since)."
+  sequence: Int!
+  kind: LowStockAlertKind!
+  variant: ProductVariant
+  "The variant's total available stock after the movement."
+  available: Int!
+  "The threshold crossed (the variant's own, else the shop's default)."
+  threshold: Int!
+  "The movement that crossed it."
+  change: InventoryChange!
+  at: DateTime!
+}
+
+"""
+A variant flipped between available and sold out (storefront-safe: no
+quantities).
+"""
+type ProductAvailabilityChange {
+  productId: ID!
+  variantId: ID!
+  "The variant's new availability."
+  availableForSale: Boolean!
+  "Whether the product still has any variant for sale."
+  productAvailableForSale: Boolean!
+  at: DateTime!
+}
+
+type InventoryLowStockThresholdPayload {
+  "The threshold now in force (null: none)."
+  threshold: Int
+  userErrors: [UserError!]! @listSize(assumedSize: 2)
+}
+
 extend type Query {
+  "The shop's default low-stock threshold for variants without their own (null: none)."
+  inventoryDefaultLowStockThreshold: Int @hasPermission(scopes: ["inventory:read"])
   "Current stock levels, by variant then warehouse; optionally of some variants."
   inventoryLevels(first: Int, after: String, variantIds: [ID!]): InventoryLevelConnection! @listSize(assumedSize: 20, slicingArguments: ["first"], sizedFields: ["edges", "nodes"], requireOneSlicingArgument: false) @hasPermission(scopes: ["inventory:read"])
   "A variant's ledger, newest first."
@@ -5637,6 +5860,10 @@ extend type Mutation {
   inventorySetQuantities(input: InventorySetQuantitiesInput!, idempotencyKey: String!): InventorySetQuantitiesPayload! @cost(weight: 20) @hasPermission(scopes: ["inventory:write"])
   "Move units between warehouses atomically."
   inventoryTransfer(input: InventoryTransferInput!, idempotencyKey: String!): InventoryTransferPayload! @cost(weight: 20) @hasPermission(scopes: ["inventory:write"])
+  "Set (or with null remove) a variant's low-stock threshold. Its low state follows at once, without an alert."
+  inventorySetLowStockThreshold(variantId: ID!, threshold: Int): InventoryLowStockThresholdPayload! @cost(weight: 10) @hasPermission(scopes: ["inventory:write"])
+  "Set (or with null remove) the shop's default low-stock threshold."
+  inventorySetDefaultLowStockThreshold(threshold: Int): InventoryLowStockThresholdPayload! @cost(weight: 10) @hasPermission(scopes: ["inventory:write"])
 }
 
 type Subscription {
@@ -5648,6 +5875,19 @@ type Subscription {
   graphql-ws or SSE.
   """
   inventoryChanged(variantIds: [ID!], productIds: [ID!], warehouseIds: [ID!], since: Int): InventoryChange! @cost(weight: 10) @hasPermission(scopes: ["inventory:read"])
+  """
+  Low-stock alerts of this shop: once each time a variant's available
+  stock, summed over warehouses, crosses below its threshold (LOW) and back
+  (RESTOCKED). In sequence order, resumable with since like
+  inventoryChanged.
+  """
+  inventoryLowStock(variantIds: [ID!], productIds: [ID!], since: Int): LowStockAlert! @cost(weight: 10) @hasPermission(scopes: ["inventory:read"])
+  """
+  Storefront-safe: a variant of these products (all when omitted) flipped
+  between available and sold out. Open to public storefront keys; carries
+  no quantities.
+  """
+  productAvailabilityChanged(productIds: [ID!]): ProductAvailabilityChange! @cost(weight: 10) @public
 }
 `, BuiltIn: false},
 	{Name: "../../schema/localization.graphqls", Input: `# Localization in the Shopify Storefront API dialect: the @inContext
@@ -6837,6 +7077,8 @@ func (ec *executionContext) childFields_InventoryLevel(ctx context.Context, fiel
 		return ec.fieldContext_InventoryLevel_reserved(ctx, field)
 	case "available":
 		return ec.fieldContext_InventoryLevel_available(ctx, field)
+	case "lowStockThreshold":
+		return ec.fieldContext_InventoryLevel_lowStockThreshold(ctx, field)
 	case "updatedAt":
 		return ec.fieldContext_InventoryLevel_updatedAt(ctx, field)
 	}
@@ -6863,6 +7105,16 @@ func (ec *executionContext) childFields_InventoryLevelEdge(ctx context.Context, 
 		return ec.fieldContext_InventoryLevelEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type InventoryLevelEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_InventoryLowStockThresholdPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "threshold":
+		return ec.fieldContext_InventoryLowStockThresholdPayload_threshold(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_InventoryLowStockThresholdPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InventoryLowStockThresholdPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_InventorySetQuantitiesPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6909,6 +7161,26 @@ func (ec *executionContext) childFields_Localization(ctx context.Context, field 
 		return ec.fieldContext_Localization_language(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Localization", field.Name)
+}
+
+func (ec *executionContext) childFields_LowStockAlert(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "sequence":
+		return ec.fieldContext_LowStockAlert_sequence(ctx, field)
+	case "kind":
+		return ec.fieldContext_LowStockAlert_kind(ctx, field)
+	case "variant":
+		return ec.fieldContext_LowStockAlert_variant(ctx, field)
+	case "available":
+		return ec.fieldContext_LowStockAlert_available(ctx, field)
+	case "threshold":
+		return ec.fieldContext_LowStockAlert_threshold(ctx, field)
+	case "change":
+		return ec.fieldContext_LowStockAlert_change(ctx, field)
+	case "at":
+		return ec.fieldContext_LowStockAlert_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LowStockAlert", field.Name)
 }
 
 func (ec *executionContext) childFields_MailingAddress(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7285,6 +7557,22 @@ func (ec *executionContext) childFields_Product(ctx context.Context, field graph
 		return ec.fieldContext_Product_trackingParameters(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Product", field.Name)
+}
+
+func (ec *executionContext) childFields_ProductAvailabilityChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "productId":
+		return ec.fieldContext_ProductAvailabilityChange_productId(ctx, field)
+	case "variantId":
+		return ec.fieldContext_ProductAvailabilityChange_variantId(ctx, field)
+	case "availableForSale":
+		return ec.fieldContext_ProductAvailabilityChange_availableForSale(ctx, field)
+	case "productAvailableForSale":
+		return ec.fieldContext_ProductAvailabilityChange_productAvailableForSale(ctx, field)
+	case "at":
+		return ec.fieldContext_ProductAvailabilityChange_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductAvailabilityChange", field.Name)
 }
 
 func (ec *executionContext) childFields_ProductConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

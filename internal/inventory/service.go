@@ -348,6 +348,9 @@ type LevelRow struct {
 	VariantID, WarehouseID uuid.UUID
 	OnHand, Reserved       int
 	UpdatedAt              time.Time
+	// LowStockThreshold is the variant's effective threshold (its own, else
+	// the shop's default; nil: none).
+	LowStockThreshold *int
 }
 
 // Available is on hand minus reserved.
@@ -388,6 +391,10 @@ func (s *Service) Levels(ctx context.Context, variantIDs []uuid.UUID, p relay.Pa
 	out := make([]*LevelRow, len(rows))
 	for i, r := range rows {
 		out[i] = &LevelRow{VariantID: r.VariantID, WarehouseID: r.WarehouseID, OnHand: int(r.OnHand), Reserved: int(r.Reserved), UpdatedAt: r.UpdatedAt}
+		if r.LowStockThreshold >= 0 {
+			t := int(r.LowStockThreshold)
+			out[i].LowStockThreshold = &t
+		}
 	}
 	return relay.ForwardConn(out, p.Limit, p.After != "", func(l *LevelRow) string {
 		return relay.EncodeCursor("il", l.VariantID.String(), l.WarehouseID.String())
