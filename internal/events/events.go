@@ -332,6 +332,11 @@ func (h *Hub) subscribe(ctx context.Context, f Filter, since *int64) (<-chan *in
 	shopID := sh.ID
 	last, err := h.inv.LastSequence(ctx, shopID)
 	if err != nil {
+		if ctx.Err() != nil { // the client left while we started: end quietly
+			c := make(chan *inventory.Change)
+			close(c)
+			return c, nil
+		}
 		return nil, err
 	}
 	from := last

@@ -139,7 +139,8 @@ func New(d Deps) (*Server, error) {
 	}}))
 	gql.AddTransport(transport.Options{})
 	gql.AddTransport(transport.GET{})
-	addSubscriptionTransports(gql, gateway, d.Config.AllowedOrigins) // before POST
+	wsp := newWSPolicy(gateway, d.Config.WSInitTimeout, d.Config.WSRevalidate, d.Config.WSMaxSubscriptions, d.Config.WSMaxConnsPerPrincipal)
+	addSubscriptionTransports(gql, gateway, d.Config.AllowedOrigins, wsp, d.Config.WSPingInterval) // before POST
 	gql.AddTransport(postJSON{})
 	gql.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	if d.Config.Introspection {
@@ -187,7 +188,7 @@ func New(d Deps) (*Server, error) {
 	api = withAuth(gateway, api)
 	api = withBodyLimit(d.Config.MaxBodyBytes, api)
 	api = withTimeout(d.Config.RequestTimeout, api)
-	api = withSubscriptions(gateway, func(h http.Handler) http.Handler { return loaders.Middleware(cat, custSvc, d.Config.LoaderWait, h) }, d.Config.MaxBodyBytes,
+	api = withSubscriptions(gateway, wsp, func(h http.Handler) http.Handler { return loaders.Middleware(cat, custSvc, d.Config.LoaderWait, h) }, d.Config.MaxBodyBytes,
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.requests.Add(1); gql.ServeHTTP(w, r) }), api)
 	api = withObserve(api)
 	api = withCORS(d.Config.AllowedOrigins, api)
