@@ -24,10 +24,12 @@ import (
 
 type InventoryChangeResolver interface {
 	Variant(ctx context.Context, obj *inventory.Change) (*catalog.Variant, error)
+
 	Warehouse(ctx context.Context, obj *inventory.Change) (*inventory.Warehouse, error)
 }
 type InventoryLevelResolver interface {
 	Variant(ctx context.Context, obj *inventory.LevelRow) (*catalog.Variant, error)
+
 	Warehouse(ctx context.Context, obj *inventory.LevelRow) (*inventory.Warehouse, error)
 }
 type LowStockAlertResolver interface {
@@ -327,6 +329,13 @@ func (ec *executionContext) fieldContext_InventoryChange_variant(_ context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _InventoryChange_inventoryItemId(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
+	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
+}
+func (ec *executionContext) fieldContext_InventoryChange_inventoryItemId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InventoryChange", field, true, false, errors.New("field of type ID does not have child fields"))
+}
+
 func (ec *executionContext) _InventoryChange_warehouse(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -357,6 +366,13 @@ func (ec *executionContext) fieldContext_InventoryChange_warehouse(_ context.Con
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _InventoryChange_locationId(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
+	return ec.marshalNID2string(ctx, field.Selections, obj.LocationNodeID())
+}
+func (ec *executionContext) fieldContext_InventoryChange_locationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InventoryChange", field, true, false, errors.New("field of type ID does not have child fields"))
 }
 
 func (ec *executionContext) _InventoryChange_name(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
@@ -635,6 +651,13 @@ func (ec *executionContext) fieldContext_InventoryLevel_variant(_ context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _InventoryLevel_inventoryItemId(ctx context.Context, field graphql.CollectedField, obj *inventory.LevelRow) (ret graphql.Marshaler) {
+	return ec.marshalNID2string(ctx, field.Selections, obj.VariantNodeID())
+}
+func (ec *executionContext) fieldContext_InventoryLevel_inventoryItemId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InventoryLevel", field, true, false, errors.New("field of type ID does not have child fields"))
+}
+
 func (ec *executionContext) _InventoryLevel_warehouse(ctx context.Context, field graphql.CollectedField, obj *inventory.LevelRow) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -665,6 +688,13 @@ func (ec *executionContext) fieldContext_InventoryLevel_warehouse(_ context.Cont
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _InventoryLevel_locationId(ctx context.Context, field graphql.CollectedField, obj *inventory.LevelRow) (ret graphql.Marshaler) {
+	return ec.marshalNID2string(ctx, field.Selections, obj.LocationNodeID())
+}
+func (ec *executionContext) fieldContext_InventoryLevel_locationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InventoryLevel", field, true, false, errors.New("field of type ID does not have child fields"))
 }
 
 func (ec *executionContext) _InventoryLevel_onHand(ctx context.Context, field graphql.CollectedField, obj *inventory.LevelRow) (ret graphql.Marshaler) {
@@ -1875,6 +1905,11 @@ func (ec *executionContext) _InventoryChange(ctx context.Context, sel ast.Select
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "inventoryItemId":
+			out.Values[i] = ec._InventoryChange_inventoryItemId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "warehouse":
 			field := field
 
@@ -1913,6 +1948,11 @@ func (ec *executionContext) _InventoryChange(ctx context.Context, sel ast.Select
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "locationId":
+			out.Values[i] = ec._InventoryChange_locationId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "name":
 			out.Values[i] = ec._InventoryChange_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -2136,6 +2176,11 @@ func (ec *executionContext) _InventoryLevel(ctx context.Context, sel ast.Selecti
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "inventoryItemId":
+			out.Values[i] = ec._InventoryLevel_inventoryItemId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "warehouse":
 			field := field
 
@@ -2174,6 +2219,11 @@ func (ec *executionContext) _InventoryLevel(ctx context.Context, sel ast.Selecti
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "locationId":
+			out.Values[i] = ec._InventoryLevel_locationId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "onHand":
 			out.Values[i] = ec._InventoryLevel_onHand(ctx, field, obj)
 			if out.Values[i] == graphql.Null {

@@ -459,7 +459,9 @@ type ComplexityRoot struct {
 		At                  func(childComplexity int) int
 		Available           func(childComplexity int) int
 		Delta               func(childComplexity int) int
+		LocationNodeID      func(childComplexity int) int
 		Name                func(childComplexity int) int
+		NodeID              func(childComplexity int) int
 		OnHand              func(childComplexity int) int
 		QuantityAfterChange func(childComplexity int) int
 		Reason              func(childComplexity int) int
@@ -483,12 +485,14 @@ type ComplexityRoot struct {
 
 	InventoryLevel struct {
 		Available         func(childComplexity int) int
+		LocationNodeID    func(childComplexity int) int
 		LowStockThreshold func(childComplexity int) int
 		NodeID            func(childComplexity int) int
 		OnHand            func(childComplexity int) int
 		Reserved          func(childComplexity int) int
 		UpdatedAt         func(childComplexity int) int
 		Variant           func(childComplexity int) int
+		VariantNodeID     func(childComplexity int) int
 		Warehouse         func(childComplexity int) int
 	}
 
@@ -2454,12 +2458,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.InventoryChange.Delta(childComplexity), true
+	case "InventoryChange.locationId":
+		if e.ComplexityRoot.InventoryChange.LocationNodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryChange.LocationNodeID(childComplexity), true
 	case "InventoryChange.name":
 		if e.ComplexityRoot.InventoryChange.Name == nil {
 			break
 		}
 
 		return e.ComplexityRoot.InventoryChange.Name(childComplexity), true
+	case "InventoryChange.inventoryItemId":
+		if e.ComplexityRoot.InventoryChange.NodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryChange.NodeID(childComplexity), true
 	case "InventoryChange.onHand":
 		if e.ComplexityRoot.InventoryChange.OnHand == nil {
 			break
@@ -2547,6 +2563,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.InventoryLevel.Available(childComplexity), true
+	case "InventoryLevel.locationId":
+		if e.ComplexityRoot.InventoryLevel.LocationNodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryLevel.LocationNodeID(childComplexity), true
 	case "InventoryLevel.lowStockThreshold":
 		if e.ComplexityRoot.InventoryLevel.LowStockThreshold == nil {
 			break
@@ -2583,6 +2605,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.InventoryLevel.Variant(childComplexity), true
+	case "InventoryLevel.inventoryItemId":
+		if e.ComplexityRoot.InventoryLevel.VariantNodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryLevel.VariantNodeID(childComplexity), true
 	case "InventoryLevel.warehouse":
 		if e.ComplexityRoot.InventoryLevel.Warehouse == nil {
 			break
@@ -5672,8 +5700,12 @@ type InventoryChange {
   sequence: Int!
   "The variant (inventory item); null once it is gone."
   variant: ProductVariant
+  "The variant's id, even when the variant itself can no longer be shown."
+  inventoryItemId: ID!
   "The warehouse (location); null once it is gone."
   warehouse: Warehouse
+  "The warehouse's id."
+  locationId: ID!
   "The quantity the movement is about: available, on_hand or reserved."
   name: String!
   "Change of the named quantity."
@@ -5696,7 +5728,11 @@ type InventoryChange {
 type InventoryLevel {
   id: ID!
   variant: ProductVariant
+  "The variant's id, even when the variant itself can no longer be shown."
+  inventoryItemId: ID!
   warehouse: Warehouse
+  "The warehouse's id."
+  locationId: ID!
   onHand: Int!
   reserved: Int!
   available: Int!
@@ -7015,8 +7051,12 @@ func (ec *executionContext) childFields_InventoryChange(ctx context.Context, fie
 		return ec.fieldContext_InventoryChange_sequence(ctx, field)
 	case "variant":
 		return ec.fieldContext_InventoryChange_variant(ctx, field)
+	case "inventoryItemId":
+		return ec.fieldContext_InventoryChange_inventoryItemId(ctx, field)
 	case "warehouse":
 		return ec.fieldContext_InventoryChange_warehouse(ctx, field)
+	case "locationId":
+		return ec.fieldContext_InventoryChange_locationId(ctx, field)
 	case "name":
 		return ec.fieldContext_InventoryChange_name(ctx, field)
 	case "delta":
@@ -7069,8 +7109,12 @@ func (ec *executionContext) childFields_InventoryLevel(ctx context.Context, fiel
 		return ec.fieldContext_InventoryLevel_id(ctx, field)
 	case "variant":
 		return ec.fieldContext_InventoryLevel_variant(ctx, field)
+	case "inventoryItemId":
+		return ec.fieldContext_InventoryLevel_inventoryItemId(ctx, field)
 	case "warehouse":
 		return ec.fieldContext_InventoryLevel_warehouse(ctx, field)
+	case "locationId":
+		return ec.fieldContext_InventoryLevel_locationId(ctx, field)
 	case "onHand":
 		return ec.fieldContext_InventoryLevel_onHand(ctx, field)
 	case "reserved":

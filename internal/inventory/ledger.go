@@ -75,6 +75,9 @@ func (c *Change) QuantityAfterChange() int {
 // NodeID is the variant's global id (variants stand in for inventory items).
 func (c *Change) NodeID() string { return relay.GlobalID("ProductVariant", c.VariantID) }
 
+// LocationNodeID is the warehouse's global id.
+func (c *Change) LocationNodeID() string { return relay.GlobalID("Warehouse", c.WarehouseID) }
+
 // ChangeOf maps a ledger row.
 func ChangeOf(r dbq.InventoryLedger) *Change {
 	c := changeOf(r)

@@ -361,6 +361,12 @@ func (l *LevelRow) NodeID() string {
 	return relay.GlobalID("InventoryLevel", l.VariantID) + ":" + l.WarehouseID.String()
 }
 
+// VariantNodeID is the variant's global id.
+func (l *LevelRow) VariantNodeID() string { return relay.GlobalID("ProductVariant", l.VariantID) }
+
+// LocationNodeID is the warehouse's global id.
+func (l *LevelRow) LocationNodeID() string { return relay.GlobalID("Warehouse", l.WarehouseID) }
+
 // Levels lists the shop's levels (optionally of some variants), in
 // (variant, warehouse) order. inventory:read.
 func (s *Service) Levels(ctx context.Context, variantIDs []uuid.UUID, p relay.Page) (relay.Conn[*LevelRow], error) {

@@ -19,6 +19,7 @@ import (
 
 	"cartograph/graph"
 	"cartograph/graph/generated"
+	"cartograph/internal/adminui"
 	"cartograph/internal/apperr"
 	"cartograph/internal/apq"
 	"cartograph/internal/auth"
@@ -202,6 +203,7 @@ func New(d Deps) (*Server, error) {
 		mux.Handle("GET /graphiql/", ide)
 		mux.Handle("GET /favicon.ico", ide)
 	}
+	mux.Handle("GET /admin/", adminui.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
