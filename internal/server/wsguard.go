@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"reflect"
 	"sync"
 	"time"
 
@@ -289,12 +290,8 @@ func (c *guardConn) awaitTeardown(id string) {
 // it, and drops messages of subscriptions the client completed (the
 // protocol allows none after the client's complete).
 func (c *guardConn) WriteJSON(v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	var m wsEnvelope
-	if json.Unmarshal(b, &m) == nil && m.ID != "" {
+	m := envelopeOf(v)
+	if m.ID != "" {
 		c.mu.Lock()
 		ch := c.closing[m.ID]
 		if m.Type == "complete" || m.Type == "error" {
@@ -309,7 +306,31 @@ func (c *guardConn) WriteJSON(v any) error {
 			return nil // the client completed it: nothing more for this id
 		}
 	}
-	return c.inner.WriteJSON(json.RawMessage(b))
+	return c.inner.WriteJSON(v)
+}
+
+// envelopeOf reads the type and id of an outgoing gqlgen message (its
+// exported Type and ID fields) without encoding it twice: every event to
+// every subscriber passes here.
+func envelopeOf(v any) wsEnvelope {
+	rv := reflect.ValueOf(v)
+	for rv.Kind() == reflect.Pointer || rv.Kind() == reflect.Interface {
+		if rv.IsNil() {
+			return wsEnvelope{}
+		}
+		rv = rv.Elem()
+	}
+	if rv.Kind() != reflect.Struct {
+		return wsEnvelope{}
+	}
+	var m wsEnvelope
+	if f := rv.FieldByName("Type"); f.IsValid() && f.Kind() == reflect.String {
+		m.Type = f.String()
+	}
+	if f := rv.FieldByName("ID"); f.IsValid() && f.Kind() == reflect.String {
+		m.ID = f.String()
+	}
+	return m
 }
 
 // closeWith closes the connection with a code, once.

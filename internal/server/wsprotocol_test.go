@@ -159,6 +159,17 @@ func TestWebsocketProtocol(t *testing.T) {
 			t.Fatal(err)
 		}
 		ws.subscribe(t, "1", invChangedSub, nil)
+		// A subscription the server ends itself (invalid) frees its slot.
+		ws.subscribe(t, "x", `subscription { noSuchField }`, nil)
+		for {
+			m, err := ws.read(5 * time.Second)
+			if err != nil {
+				t.Fatalf("the invalid subscription: %v", err)
+			}
+			if m["id"] == "x" && (m["type"] == "complete" || m["type"] == "error") {
+				break
+			}
+		}
 		ws.subscribe(t, "2", invChangedSub, nil)
 		ws.subscribe(t, "3", invChangedSub, nil)
 		m, err := ws.read(5 * time.Second)
