@@ -9,6 +9,11 @@
 #   cost     the listing, then the query-cost overhead pairs and the hostile-document replay
 #   peer     only the PostGraphile baseline: the listing on Cartograph and on PostGraphile,
 #            interleaved capacity rounds, and the Cartograph/PostGraphile ratios
+#   live     subscription fan-out: BENCH_LIVE_SUBS [1000] websocket subscribers of one
+#            variant, BENCH_LIVE_RATE [50] stock changes/s for BENCH_LIVE_SECONDS [20];
+#            delivery latency p50/p95/p99 (ledger timestamp → subscriber), missed
+#            events, RSS per idle subscription, and a 1 s polling baseline in the same
+#            run (.ci/bench/live.mjs; needs node). Own database $BENCH_DB"_live" (demo seed).
 #
 # Environment (defaults in brackets):
 #   BENCH_PRODUCTS [50000] BENCH_SHOPS [5]  seed size (products in all, shops bench-1..bench-M)
@@ -46,9 +51,9 @@ cd "$ROOT"
 
 MODE="${1:-all}"
 case "$MODE" in
-  all | tools | pgbench | cost | peer) ;;
+  all | tools | pgbench | cost | peer | live) ;;
   -h | --help | help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-  *) echo "bench: unknown mode '$MODE' (all|tools|pgbench|cost|peer)" >&2; exit 2 ;;
+  *) echo "bench: unknown mode '$MODE' (all|tools|pgbench|cost|peer|live)" >&2; exit 2 ;;
 esac
 
 BENCH_PRODUCTS="${BENCH_PRODUCTS:-50000}"
@@ -231,6 +236,7 @@ start_server() {
   # (superuser: policies bypassed) and no per-statement shop setting.
   LISTEN_ADDR="$ADDR" DATABASE_URL="$BENCH_URL" REDIS_URL="$REDIS_URL" CARTOGRAPH_DEBUG_STATS=1 \
     RATE_LIMIT_ANON=50000000 CARTOGRAPH_BENCH_NO_RLS="$norls" CARTOGRAPH_BENCH_NO_COST="${NOCOST:-}" \
+    WS_MAX_CONNS_PER_PRINCIPAL="${WS_CONNS:-20}" RATE_LIMIT_STAFF="${STAFF_RATE:-1200}" \
     COST_BUCKET_MAX=1000000000 COST_RESTORE_RATE=100000000 SHOP_COST_BUCKET_MAX=1000000000 SHOP_COST_RESTORE_RATE=100000000 \
     STRIPE_SECRET_KEY="${STRIPE_KEY:-}" STRIPE_API_BASE="${STRIPE_BASE:-}" PUBLIC_CACHE_TTL="${CACHE_TTL:-0}" \
     "$BIN" serve >"$OUT/server.log" 2>&1 &
@@ -546,7 +552,7 @@ write_summary() {
 # -------------------------------------------------------------------- main
 
 mkdir -p "$OUT" "$RAW"
-build_tools
+[[ "$MODE" == live ]] || build_tools # live needs neither vegeta nor benchtool
 [[ "$MODE" == tools ]] && exit 0
 
 need psql pgbench pg_isready curl getconf awk
@@ -560,6 +566,34 @@ if [[ "$MODE" == pgbench ]]; then
 fi
 
 [[ -x "$BIN" ]] || die "$BIN not found or not executable (build it first: make build)"
+
+if [[ "$MODE" == live ]]; then
+  need node
+  LIVE_SUBS="${BENCH_LIVE_SUBS:-1000}" LIVE_RATE="${BENCH_LIVE_RATE:-50}" LIVE_SECONDS="${BENCH_LIVE_SECONDS:-20}"
+  is_uint "$LIVE_SUBS" && is_uint "$LIVE_RATE" && is_uint "$LIVE_SECONDS" || die "BENCH_LIVE_* must be integers"
+  LIVE_DB="${BENCH_DB}_live"
+  psql_admin -c "DROP DATABASE IF EXISTS $LIVE_DB WITH (FORCE)"
+  psql_admin -c "CREATE DATABASE $LIVE_DB"
+  BENCH_URL="${BENCH_URL/\/$BENCH_DB/\/$LIVE_DB}"
+  DATABASE_URL="$BENCH_URL" "$BIN" migrate up >&2 || die "'$BIN migrate up' failed"
+  DATABASE_URL="$BENCH_URL" "$BIN" seed >&2 || die "'$BIN seed' failed"
+  WS_CONNS=$((LIVE_SUBS + 10)) STAFF_RATE=50000000 start_server
+  log "live: $LIVE_SUBS subscribers, $LIVE_RATE changes/s for ${LIVE_SECONDS}s"
+  result="$(BASE="$BASE" SHOP=apparel EMAIL=owner@apparel.example PASSWORD=cartograph-demo SUBS="$LIVE_SUBS" RATE="$LIVE_RATE" \
+    SECONDS="$LIVE_SECONDS" SERVER_PID="$SERVER_PID" node --experimental-websocket --no-warnings "$ROOT/.ci/bench/live.mjs")" ||
+    die "live driver failed"
+  printf '%s\n' "$result" >"$OUT/live.json"
+  node -e '
+    const r = JSON.parse(process.argv[1]);
+    console.log("## Live inventory fan-out (one instance)\n");
+    console.log("| subscribers | changes (/s) | delivered / expected | missed | p50 ms | p95 ms | p99 ms | max ms | RSS KB per idle subscription | 1 s polling: changes seen, staleness p50/p95 ms |");
+    console.log("|---|---|---|---|---|---|---|---|---|---|");
+    const b = r.pollingBaseline;
+    console.log(`| ${r.subscribers} | ${r.changes} (${r.changesPerSec}) | ${r.delivered} / ${r.expected} | ${r.missed} | ${r.p50} | ${r.p95} | ${r.p99} | ${r.max} | ${r.rssIdleKBPerSub} | ${b.observed} of ${b.of}, ${b.p50}/${b.p95} |`);
+  ' "$result" | tee "$OUT/live.md"
+  exit 0
+fi
+
 prepare_db
 
 handles=$((BENCH_PRODUCTS / BENCH_SHOPS))

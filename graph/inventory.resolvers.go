@@ -36,6 +36,24 @@ func (r *inventoryLevelResolver) Warehouse(ctx context.Context, obj *inventory.L
 	return r.Inventory.WarehouseByID(ctx, obj.WarehouseID)
 }
 
+// Kind is the resolver for the kind field.
+func (r *lowStockAlertResolver) Kind(ctx context.Context, obj *inventory.Change) (model.LowStockAlertKind, error) {
+	if obj.StockAlert == inventory.AlertLow {
+		return model.LowStockAlertKindLow, nil
+	}
+	return model.LowStockAlertKindRestocked, nil
+}
+
+// Variant is the resolver for the variant field.
+func (r *lowStockAlertResolver) Variant(ctx context.Context, obj *inventory.Change) (*catalog.Variant, error) {
+	return loaders.For(ctx).VariantByID.Load(ctx, obj.VariantID)()
+}
+
+// Change is the resolver for the change field.
+func (r *lowStockAlertResolver) Change(ctx context.Context, obj *inventory.Change) (*inventory.Change, error) {
+	return obj, nil
+}
+
 // InventoryAdjustQuantities is the resolver for the inventoryAdjustQuantities field.
 func (r *mutationResolver) InventoryAdjustQuantities(ctx context.Context, input model.InventoryAdjustQuantitiesInput, idempotencyKey string) (*model.InventoryAdjustQuantitiesPayload, error) {
 	m := inventory.Movement{Name: input.Name, Reason: input.Reason, ReferenceURI: input.ReferenceDocumentURI}
@@ -87,6 +105,33 @@ func (r *mutationResolver) InventoryTransfer(ctx context.Context, input model.In
 	return &model.InventoryTransferPayload{InventoryAdjustmentGroup: res.Group, UserErrors: ptrs(res.UserErrors)}, nil
 }
 
+// InventorySetLowStockThreshold is the resolver for the inventorySetLowStockThreshold field.
+func (r *mutationResolver) InventorySetLowStockThreshold(ctx context.Context, variantID string, threshold *int) (*model.InventoryLowStockThresholdPayload, error) {
+	vid, err := relay.ParseTypedID("variantId", "ProductVariant", variantID)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.Inventory.SetThreshold(ctx, vid, threshold)
+	if err != nil {
+		return nil, err
+	}
+	return &model.InventoryLowStockThresholdPayload{Threshold: res.Threshold, UserErrors: ptrs(res.UserErrors)}, nil
+}
+
+// InventorySetDefaultLowStockThreshold is the resolver for the inventorySetDefaultLowStockThreshold field.
+func (r *mutationResolver) InventorySetDefaultLowStockThreshold(ctx context.Context, threshold *int) (*model.InventoryLowStockThresholdPayload, error) {
+	res, err := r.Inventory.SetDefaultThreshold(ctx, threshold)
+	if err != nil {
+		return nil, err
+	}
+	return &model.InventoryLowStockThresholdPayload{Threshold: res.Threshold, UserErrors: ptrs(res.UserErrors)}, nil
+}
+
+// InventoryDefaultLowStockThreshold is the resolver for the inventoryDefaultLowStockThreshold field.
+func (r *queryResolver) InventoryDefaultLowStockThreshold(ctx context.Context) (*int, error) {
+	return r.Inventory.DefaultThreshold(ctx)
+}
+
 // InventoryLevels is the resolver for the inventoryLevels field.
 func (r *queryResolver) InventoryLevels(ctx context.Context, first *int, after *string, variantIds []string) (*model.InventoryLevelConnection, error) {
 	p, err := relay.NewPage(first, nil, after, nil, defaultConnectionSize)
@@ -136,12 +181,29 @@ func (r *subscriptionResolver) InventoryChanged(ctx context.Context, variantIds 
 	if f.WarehouseIDs, err = typedIDs("warehouseIds", "Warehouse", warehouseIds); err != nil {
 		return nil, err
 	}
-	var s *int64
-	if since != nil {
-		v := int64(*since)
-		s = &v
+	return r.Events.Subscribe(ctx, f, since64(since))
+}
+
+// InventoryLowStock is the resolver for the inventoryLowStock field.
+func (r *subscriptionResolver) InventoryLowStock(ctx context.Context, variantIds []string, productIds []string, since *int) (<-chan *inventory.Change, error) {
+	f := events.Filter{Kind: events.KindAlerts}
+	var err error
+	if f.VariantIDs, err = typedIDs("variantIds", "ProductVariant", variantIds); err != nil {
+		return nil, err
 	}
-	return r.Events.Subscribe(ctx, f, s)
+	if f.ProductIDs, err = typedIDs("productIds", "Product", productIds); err != nil {
+		return nil, err
+	}
+	return r.Events.Subscribe(ctx, f, since64(since))
+}
+
+// ProductAvailabilityChanged is the resolver for the productAvailabilityChanged field.
+func (r *subscriptionResolver) ProductAvailabilityChanged(ctx context.Context, productIds []string) (<-chan *events.AvailabilityChange, error) {
+	ids, err := typedIDs("productIds", "Product", productIds)
+	if err != nil {
+		return nil, err
+	}
+	return r.Events.SubscribeAvailability(ctx, ids)
 }
 
 // InventoryChange returns generated.InventoryChangeResolver implementation.
@@ -154,11 +216,15 @@ func (r *Resolver) InventoryLevel() generated.InventoryLevelResolver {
 	return &inventoryLevelResolver{r}
 }
 
+// LowStockAlert returns generated.LowStockAlertResolver implementation.
+func (r *Resolver) LowStockAlert() generated.LowStockAlertResolver { return &lowStockAlertResolver{r} }
+
 // Subscription returns generated.SubscriptionResolver implementation.
 func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subscriptionResolver{r} }
 
 type (
 	inventoryChangeResolver struct{ *Resolver }
 	inventoryLevelResolver  struct{ *Resolver }
+	lowStockAlertResolver   struct{ *Resolver }
 	subscriptionResolver    struct{ *Resolver }
 )

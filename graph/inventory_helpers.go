@@ -51,3 +51,12 @@ func itemLocation(i int, list, item, location string) (uuid.UUID, uuid.UUID, err
 	}
 	return v, l, nil
 }
+
+// since64 widens a since argument.
+func since64(since *int) *int64 {
+	if since == nil {
+		return nil
+	}
+	v := int64(*since)
+	return &v
+}

@@ -17,13 +17,19 @@ WITH m AS (
   SELECT (@variant_ids::uuid[])[g.i] AS variant_id, (@warehouse_ids::uuid[])[g.i] AS warehouse_id,
     (@names::text[])[g.i] AS name, (@deltas::int[])[g.i] AS delta,
     (@on_hand_deltas::int[])[g.i] AS on_hand_delta, (@reserved_deltas::int[])[g.i] AS reserved_delta,
-    (@on_hands::int[])[g.i] AS on_hand, (@reserveds::int[])[g.i] AS reserved, g.i AS ord
+    (@on_hands::int[])[g.i] AS on_hand, (@reserveds::int[])[g.i] AS reserved, g.i AS ord,
+    -- '' and -1 stand for "no flip on this row" (sqlc arrays cannot hold NULL).
+    nullif((@stock_alerts::text[])[g.i], '') AS stock_alert, nullif((@availabilities::text[])[g.i], '') AS availability,
+    nullif((@variant_availables::int[])[g.i], -1) AS variant_available, nullif((@thresholds::int[])[g.i], -1) AS low_stock_threshold,
+    (@product_availables::bool[])[g.i] AS product_available
   FROM generate_series(1, cardinality(@variant_ids::uuid[])) AS g(i)
 ), l AS (
   INSERT INTO inventory_ledger (shop_id, sequence, variant_id, product_id, warehouse_id, name, delta, on_hand_delta, reserved_delta,
-    on_hand, reserved, reason, actor, reference_document_uri, idempotency_key)
+    on_hand, reserved, reason, actor, reference_document_uri, idempotency_key,
+    stock_alert, availability, variant_available, low_stock_threshold, product_available)
   SELECT @shop_id, (sqlc.arg(first_seq)::bigint) + m.ord - 1, m.variant_id, v.product_id, m.warehouse_id, m.name, m.delta, m.on_hand_delta, m.reserved_delta,
-    m.on_hand, m.reserved, @reason::text, @actor::text, sqlc.narg(reference_document_uri)::text, sqlc.narg(idempotency_key)::text
+    m.on_hand, m.reserved, @reason::text, @actor::text, sqlc.narg(reference_document_uri)::text, sqlc.narg(idempotency_key)::text,
+    m.stock_alert, m.availability, m.variant_available, m.low_stock_threshold, CASE WHEN m.availability IS NULL THEN NULL ELSE m.product_available END
   FROM m JOIN variants v ON v.shop_id = @shop_id AND v.id = m.variant_id
   RETURNING shop_id, sequence
 )
@@ -90,11 +96,17 @@ UPDATE inventory_levels SET on_hand = @on_hand::int, updated_at = now()
 WHERE shop_id = @shop_id AND variant_id = @variant_id AND warehouse_id = @warehouse_id;
 
 -- name: InventoryLevelsPage :many
-SELECT variant_id, warehouse_id, on_hand, reserved, updated_at FROM inventory_levels
-WHERE shop_id = @shop_id
-  AND (cardinality(@variant_ids::uuid[]) = 0 OR variant_id = ANY(@variant_ids::uuid[]))
-  AND (variant_id, warehouse_id) > (@after_variant::uuid, @after_warehouse::uuid)
-ORDER BY variant_id, warehouse_id
+-- With the variant's effective low-stock threshold (its own, else the
+-- shop's default; -1 when neither is set).
+SELECT il.variant_id, il.warehouse_id, il.on_hand, il.reserved, il.updated_at,
+  coalesce(t.threshold, d.threshold, -1)::int AS low_stock_threshold
+FROM inventory_levels il
+LEFT JOIN inventory_thresholds t ON t.shop_id = il.shop_id AND t.variant_id = il.variant_id
+LEFT JOIN inventory_low_stock_defaults d ON d.shop_id = il.shop_id
+WHERE il.shop_id = @shop_id
+  AND (cardinality(@variant_ids::uuid[]) = 0 OR il.variant_id = ANY(@variant_ids::uuid[]))
+  AND (il.variant_id, il.warehouse_id) > (@after_variant::uuid, @after_warehouse::uuid)
+ORDER BY il.variant_id, il.warehouse_id
 LIMIT @lim;
 
 -- name: InventoryWarehousesByIDs :many

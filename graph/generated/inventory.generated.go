@@ -5,6 +5,7 @@ package generated
 import (
 	"cartograph/graph/model"
 	"cartograph/internal/catalog"
+	"cartograph/internal/events"
 	"cartograph/internal/inventory"
 	"context"
 	"errors"
@@ -20,14 +21,24 @@ import (
 
 type InventoryChangeResolver interface {
 	Variant(ctx context.Context, obj *inventory.Change) (*catalog.Variant, error)
+
 	Warehouse(ctx context.Context, obj *inventory.Change) (*inventory.Warehouse, error)
 }
 type InventoryLevelResolver interface {
 	Variant(ctx context.Context, obj *inventory.LevelRow) (*catalog.Variant, error)
+
 	Warehouse(ctx context.Context, obj *inventory.LevelRow) (*inventory.Warehouse, error)
+}
+type LowStockAlertResolver interface {
+	Kind(ctx context.Context, obj *inventory.Change) (model.LowStockAlertKind, error)
+	Variant(ctx context.Context, obj *inventory.Change) (*catalog.Variant, error)
+
+	Change(ctx context.Context, obj *inventory.Change) (*inventory.Change, error)
 }
 type SubscriptionResolver interface {
 	InventoryChanged(ctx context.Context, variantIds []string, productIds []string, warehouseIds []string, since *int) (<-chan *inventory.Change, error)
+	InventoryLowStock(ctx context.Context, variantIds []string, productIds []string, since *int) (<-chan *inventory.Change, error)
+	ProductAvailabilityChanged(ctx context.Context, productIds []string) (<-chan *events.AvailabilityChange, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -69,6 +80,50 @@ func (ec *executionContext) field_Subscription_inventoryChanged_args(ctx context
 		return nil, err
 	}
 	args["since"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_inventoryLowStock_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "variantIds",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["variantIds"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "productIds",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["productIds"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "since",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["since"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_productAvailabilityChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "productIds",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["productIds"] = arg0
 	return args, nil
 }
 
@@ -255,6 +310,18 @@ func (ec *executionContext) fieldContext_InventoryChange_variant(_ context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _InventoryChange_inventoryItemId(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryChange_inventoryItemId, r)
+		}
+	}()
+	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
+}
+func (ec *executionContext) fieldContext_InventoryChange_inventoryItemId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InventoryChange", field, true, false, errors.New("field of type ID does not have child fields"))
+}
+
 func (ec *executionContext) _InventoryChange_warehouse(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -285,6 +352,18 @@ func (ec *executionContext) fieldContext_InventoryChange_warehouse(_ context.Con
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _InventoryChange_locationId(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryChange_locationId, r)
+		}
+	}()
+	return ec.marshalNID2string(ctx, field.Selections, obj.LocationNodeID())
+}
+func (ec *executionContext) fieldContext_InventoryChange_locationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InventoryChange", field, true, false, errors.New("field of type ID does not have child fields"))
 }
 
 func (ec *executionContext) _InventoryChange_name(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
@@ -579,6 +658,18 @@ func (ec *executionContext) fieldContext_InventoryLevel_variant(_ context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _InventoryLevel_inventoryItemId(ctx context.Context, field graphql.CollectedField, obj *inventory.LevelRow) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryLevel_inventoryItemId, r)
+		}
+	}()
+	return ec.marshalNID2string(ctx, field.Selections, obj.VariantNodeID())
+}
+func (ec *executionContext) fieldContext_InventoryLevel_inventoryItemId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InventoryLevel", field, true, false, errors.New("field of type ID does not have child fields"))
+}
+
 func (ec *executionContext) _InventoryLevel_warehouse(ctx context.Context, field graphql.CollectedField, obj *inventory.LevelRow) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -609,6 +700,18 @@ func (ec *executionContext) fieldContext_InventoryLevel_warehouse(_ context.Cont
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _InventoryLevel_locationId(ctx context.Context, field graphql.CollectedField, obj *inventory.LevelRow) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryLevel_locationId, r)
+		}
+	}()
+	return ec.marshalNID2string(ctx, field.Selections, obj.LocationNodeID())
+}
+func (ec *executionContext) fieldContext_InventoryLevel_locationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InventoryLevel", field, true, false, errors.New("field of type ID does not have child fields"))
 }
 
 func (ec *executionContext) _InventoryLevel_onHand(ctx context.Context, field graphql.CollectedField, obj *inventory.LevelRow) (ret graphql.Marshaler) {
@@ -645,6 +748,18 @@ func (ec *executionContext) _InventoryLevel_available(ctx context.Context, field
 }
 func (ec *executionContext) fieldContext_InventoryLevel_available(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("InventoryLevel", field, true, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _InventoryLevel_lowStockThreshold(ctx context.Context, field graphql.CollectedField, obj *inventory.LevelRow) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryLevel_lowStockThreshold, r)
+		}
+	}()
+	return ec.marshalOInt2ᚖint(ctx, field.Selections, obj.LowStockThreshold)
+}
+func (ec *executionContext) fieldContext_InventoryLevel_lowStockThreshold(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InventoryLevel", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
 func (ec *executionContext) _InventoryLevel_updatedAt(ctx context.Context, field graphql.CollectedField, obj *inventory.LevelRow) (ret graphql.Marshaler) {
@@ -787,6 +902,47 @@ func (ec *executionContext) fieldContext_InventoryLevelEdge_node(_ context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _InventoryLowStockThresholdPayload_threshold(ctx context.Context, field graphql.CollectedField, obj *model.InventoryLowStockThresholdPayload) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryLowStockThresholdPayload_threshold, r)
+		}
+	}()
+	return ec.marshalOInt2ᚖint(ctx, field.Selections, obj.Threshold)
+}
+func (ec *executionContext) fieldContext_InventoryLowStockThresholdPayload_threshold(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InventoryLowStockThresholdPayload", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _InventoryLowStockThresholdPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.InventoryLowStockThresholdPayload) (ret graphql.Marshaler) {
+	fc, err := ec.fieldContext_InventoryLowStockThresholdPayload_userErrors(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.UserErrors
+	recordField(ctx, field, len(v))
+	return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, field.Selections, v)
+}
+func (ec *executionContext) fieldContext_InventoryLowStockThresholdPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "InventoryLowStockThresholdPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _InventorySetQuantitiesPayload_inventoryAdjustmentGroup(ctx context.Context, field graphql.CollectedField, obj *model.InventorySetQuantitiesPayload) (ret graphql.Marshaler) {
 	fc, err := ec.fieldContext_InventorySetQuantitiesPayload_inventoryAdjustmentGroup(ctx, field)
 	if err != nil {
@@ -903,6 +1059,201 @@ func (ec *executionContext) fieldContext_InventoryTransferPayload_userErrors(_ c
 	return fc, nil
 }
 
+func (ec *executionContext) _LowStockAlert_sequence(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_LowStockAlert_sequence, r)
+		}
+	}()
+	return ec.marshalNInt2int64(ctx, field.Selections, obj.Sequence)
+}
+func (ec *executionContext) fieldContext_LowStockAlert_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LowStockAlert", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _LowStockAlert_kind(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LowStockAlert_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.LowStockAlert().Kind(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.LowStockAlertKind) graphql.Marshaler {
+			return ec.marshalNLowStockAlertKind2cartographᚋgraphᚋmodelᚐLowStockAlertKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LowStockAlert_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LowStockAlert", field, true, true, errors.New("field of type LowStockAlertKind does not have child fields"))
+}
+
+func (ec *executionContext) _LowStockAlert_variant(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LowStockAlert_variant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.LowStockAlert().Variant(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *catalog.Variant) graphql.Marshaler {
+			return ec.marshalOProductVariant2ᚖcartographᚋinternalᚋcatalogᚐVariant(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LowStockAlert_variant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LowStockAlert",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductVariant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LowStockAlert_available(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_LowStockAlert_available, r)
+		}
+	}()
+	return ec.marshalNInt2int(ctx, field.Selections, obj.VariantAvailable)
+}
+func (ec *executionContext) fieldContext_LowStockAlert_available(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LowStockAlert", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _LowStockAlert_threshold(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_LowStockAlert_threshold, r)
+		}
+	}()
+	return ec.marshalNInt2int(ctx, field.Selections, obj.LowStockThreshold)
+}
+func (ec *executionContext) fieldContext_LowStockAlert_threshold(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LowStockAlert", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _LowStockAlert_change(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LowStockAlert_change(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.LowStockAlert().Change(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *inventory.Change) graphql.Marshaler {
+			return ec.marshalNInventoryChange2ᚖcartographᚋinternalᚋinventoryᚐChange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LowStockAlert_change(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LowStockAlert",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InventoryChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LowStockAlert_at(ctx context.Context, field graphql.CollectedField, obj *inventory.Change) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_LowStockAlert_at, r)
+		}
+	}()
+	return ec.marshalNDateTime2timeᚐTime(ctx, field.Selections, obj.At)
+}
+func (ec *executionContext) fieldContext_LowStockAlert_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LowStockAlert", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _ProductAvailabilityChange_productId(ctx context.Context, field graphql.CollectedField, obj *events.AvailabilityChange) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductAvailabilityChange_productId, r)
+		}
+	}()
+	return ec.marshalNID2string(ctx, field.Selections, obj.ProductNodeID())
+}
+func (ec *executionContext) fieldContext_ProductAvailabilityChange_productId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductAvailabilityChange", field, true, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ProductAvailabilityChange_variantId(ctx context.Context, field graphql.CollectedField, obj *events.AvailabilityChange) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductAvailabilityChange_variantId, r)
+		}
+	}()
+	return ec.marshalNID2string(ctx, field.Selections, obj.VariantNodeID())
+}
+func (ec *executionContext) fieldContext_ProductAvailabilityChange_variantId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductAvailabilityChange", field, true, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ProductAvailabilityChange_availableForSale(ctx context.Context, field graphql.CollectedField, obj *events.AvailabilityChange) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductAvailabilityChange_availableForSale, r)
+		}
+	}()
+	return ec.marshalNBoolean2bool(ctx, field.Selections, obj.AvailableForSale)
+}
+func (ec *executionContext) fieldContext_ProductAvailabilityChange_availableForSale(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductAvailabilityChange", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ProductAvailabilityChange_productAvailableForSale(ctx context.Context, field graphql.CollectedField, obj *events.AvailabilityChange) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductAvailabilityChange_productAvailableForSale, r)
+		}
+	}()
+	return ec.marshalNBoolean2bool(ctx, field.Selections, obj.ProductAvailableForSale)
+}
+func (ec *executionContext) fieldContext_ProductAvailabilityChange_productAvailableForSale(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductAvailabilityChange", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ProductAvailabilityChange_at(ctx context.Context, field graphql.CollectedField, obj *events.AvailabilityChange) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductAvailabilityChange_at, r)
+		}
+	}()
+	return ec.marshalNDateTime2timeᚐTime(ctx, field.Selections, obj.At)
+}
+func (ec *executionContext) fieldContext_ProductAvailabilityChange_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductAvailabilityChange", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
 func (ec *executionContext) _Subscription_inventoryChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
 	return graphql.ResolveFieldStream(
 		ctx,
@@ -959,6 +1310,112 @@ func (ec *executionContext) fieldContext_Subscription_inventoryChanged(ctx conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Subscription_inventoryChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_inventoryLowStock(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_inventoryLowStock(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().InventoryLowStock(ctx, fc.Args["variantIds"].([]string), fc.Args["productIds"].([]string), fc.Args["since"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scopes, err := ec.unmarshalNString2ᚕstringᚄ(ctx, []any{"inventory:read"})
+				if err != nil {
+					var zeroVal *inventory.Change
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *inventory.Change
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, scopes)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *inventory.Change) graphql.Marshaler {
+			return ec.marshalNLowStockAlert2ᚖcartographᚋinternalᚋinventoryᚐChange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_inventoryLowStock(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LowStockAlert(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_inventoryLowStock_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_productAvailabilityChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_productAvailabilityChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().ProductAvailabilityChanged(ctx, fc.Args["productIds"].([]string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *events.AvailabilityChange) graphql.Marshaler {
+			return ec.marshalNProductAvailabilityChange2ᚖcartographᚋinternalᚋeventsᚐAvailabilityChange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_productAvailabilityChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductAvailabilityChange(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_productAvailabilityChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1453,6 +1910,11 @@ func (ec *executionContext) _InventoryChange(ctx context.Context, sel ast.Select
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "inventoryItemId":
+			out.Values[i] = ec._InventoryChange_inventoryItemId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "warehouse":
 			field := field
 
@@ -1491,6 +1953,11 @@ func (ec *executionContext) _InventoryChange(ctx context.Context, sel ast.Select
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "locationId":
+			out.Values[i] = ec._InventoryChange_locationId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "name":
 			out.Values[i] = ec._InventoryChange_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -1714,6 +2181,11 @@ func (ec *executionContext) _InventoryLevel(ctx context.Context, sel ast.Selecti
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "inventoryItemId":
+			out.Values[i] = ec._InventoryLevel_inventoryItemId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "warehouse":
 			field := field
 
@@ -1752,6 +2224,11 @@ func (ec *executionContext) _InventoryLevel(ctx context.Context, sel ast.Selecti
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "locationId":
+			out.Values[i] = ec._InventoryLevel_locationId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "onHand":
 			out.Values[i] = ec._InventoryLevel_onHand(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -1765,6 +2242,11 @@ func (ec *executionContext) _InventoryLevel(ctx context.Context, sel ast.Selecti
 		case "available":
 			out.Values[i] = ec._InventoryLevel_available(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lowStockThreshold":
+			out.Values[i] = ec._InventoryLevel_lowStockThreshold(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "updatedAt":
@@ -1890,6 +2372,51 @@ func (ec *executionContext) _InventoryLevelEdge(ctx context.Context, sel ast.Sel
 	return out
 }
 
+var inventoryLowStockThresholdPayloadImplementors = []string{"InventoryLowStockThresholdPayload"}
+
+func (ec *executionContext) _InventoryLowStockThresholdPayload(ctx context.Context, sel ast.SelectionSet, obj *model.InventoryLowStockThresholdPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, inventoryLowStockThresholdPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("InventoryLowStockThresholdPayload")
+		case "threshold":
+			out.Values[i] = ec._InventoryLowStockThresholdPayload_threshold(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._InventoryLowStockThresholdPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	if len(deferLabelToView) > 0 {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
 var inventorySetQuantitiesPayloadImplementors = []string{"InventorySetQuantitiesPayload"}
 
 func (ec *executionContext) _InventorySetQuantitiesPayload(ctx context.Context, sel ast.SelectionSet, obj *model.InventorySetQuantitiesPayload) graphql.Marshaler {
@@ -1980,6 +2507,235 @@ func (ec *executionContext) _InventoryTransferPayload(ctx context.Context, sel a
 	return out
 }
 
+var lowStockAlertImplementors = []string{"LowStockAlert"}
+
+func (ec *executionContext) _LowStockAlert(ctx context.Context, sel ast.SelectionSet, obj *inventory.Change) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, lowStockAlertImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LowStockAlert")
+		case "sequence":
+			out.Values[i] = ec._LowStockAlert_sequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._LowStockAlert_kind(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "variant":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._LowStockAlert_variant(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "available":
+			out.Values[i] = ec._LowStockAlert_available(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "threshold":
+			out.Values[i] = ec._LowStockAlert_threshold(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "change":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._LowStockAlert_change(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "at":
+			out.Values[i] = ec._LowStockAlert_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	if len(deferLabelToView) > 0 {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var productAvailabilityChangeImplementors = []string{"ProductAvailabilityChange"}
+
+func (ec *executionContext) _ProductAvailabilityChange(ctx context.Context, sel ast.SelectionSet, obj *events.AvailabilityChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, productAvailabilityChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProductAvailabilityChange")
+		case "productId":
+			out.Values[i] = ec._ProductAvailabilityChange_productId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "variantId":
+			out.Values[i] = ec._ProductAvailabilityChange_variantId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "availableForSale":
+			out.Values[i] = ec._ProductAvailabilityChange_availableForSale(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "productAvailableForSale":
+			out.Values[i] = ec._ProductAvailabilityChange_productAvailableForSale(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "at":
+			out.Values[i] = ec._ProductAvailabilityChange_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	if len(deferLabelToView) > 0 {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
 var subscriptionImplementors = []string{"Subscription"}
 
 func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
@@ -1995,6 +2751,10 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	switch fields[0].Name {
 	case "inventoryChanged":
 		return ec._Subscription_inventoryChanged(ctx, fields[0])
+	case "inventoryLowStock":
+		return ec._Subscription_inventoryLowStock(ctx, fields[0])
+	case "productAvailabilityChanged":
+		return ec._Subscription_productAvailabilityChanged(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -2212,6 +2972,16 @@ func (ec *executionContext) marshalNInventoryLevelEdge2ᚖcartographᚋgraphᚋm
 	return ec._InventoryLevelEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNInventoryLowStockThresholdPayload2ᚖcartographᚋgraphᚋmodelᚐInventoryLowStockThresholdPayload(ctx context.Context, sel ast.SelectionSet, v *model.InventoryLowStockThresholdPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._InventoryLowStockThresholdPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNInventoryQuantityInput2ᚕᚖcartographᚋgraphᚋmodelᚐInventoryQuantityInputᚄ(ctx context.Context, v any) ([]*model.InventoryQuantityInput, error) {
 	vSlice := graphql.CoerceList(v)
 	var err error
@@ -2259,6 +3029,36 @@ func (ec *executionContext) marshalNInventoryTransferPayload2ᚖcartographᚋgra
 		return graphql.Null
 	}
 	return ec._InventoryTransferPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNLowStockAlert2ᚖcartographᚋinternalᚋinventoryᚐChange(ctx context.Context, sel ast.SelectionSet, v *inventory.Change) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._LowStockAlert(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNLowStockAlertKind2cartographᚋgraphᚋmodelᚐLowStockAlertKind(ctx context.Context, v any) (model.LowStockAlertKind, error) {
+	var res model.LowStockAlertKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLowStockAlertKind2cartographᚋgraphᚋmodelᚐLowStockAlertKind(ctx context.Context, sel ast.SelectionSet, v model.LowStockAlertKind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNProductAvailabilityChange2ᚖcartographᚋinternalᚋeventsᚐAvailabilityChange(ctx context.Context, sel ast.SelectionSet, v *events.AvailabilityChange) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ProductAvailabilityChange(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOInventoryAdjustmentGroup2ᚖcartographᚋinternalᚋinventoryᚐGroup(ctx context.Context, sel ast.SelectionSet, v *inventory.Group) graphql.Marshaler {

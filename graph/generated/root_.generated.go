@@ -29,6 +29,7 @@ type ResolverRoot interface {
 	Customer() CustomerResolver
 	InventoryChange() InventoryChangeResolver
 	InventoryLevel() InventoryLevelResolver
+	LowStockAlert() LowStockAlertResolver
 	MenuItem() MenuItemResolver
 	Mutation() MutationResolver
 	Order() OrderResolver
@@ -471,7 +472,9 @@ type ComplexityRoot struct {
 		At                  func(childComplexity int) int
 		Available           func(childComplexity int) int
 		Delta               func(childComplexity int) int
+		LocationNodeID      func(childComplexity int) int
 		Name                func(childComplexity int) int
+		NodeID              func(childComplexity int) int
 		OnHand              func(childComplexity int) int
 		QuantityAfterChange func(childComplexity int) int
 		Reason              func(childComplexity int) int
@@ -494,13 +497,16 @@ type ComplexityRoot struct {
 	}
 
 	InventoryLevel struct {
-		Available func(childComplexity int) int
-		NodeID    func(childComplexity int) int
-		OnHand    func(childComplexity int) int
-		Reserved  func(childComplexity int) int
-		UpdatedAt func(childComplexity int) int
-		Variant   func(childComplexity int) int
-		Warehouse func(childComplexity int) int
+		Available         func(childComplexity int) int
+		LocationNodeID    func(childComplexity int) int
+		LowStockThreshold func(childComplexity int) int
+		NodeID            func(childComplexity int) int
+		OnHand            func(childComplexity int) int
+		Reserved          func(childComplexity int) int
+		UpdatedAt         func(childComplexity int) int
+		Variant           func(childComplexity int) int
+		VariantNodeID     func(childComplexity int) int
+		Warehouse         func(childComplexity int) int
 	}
 
 	InventoryLevelConnection struct {
@@ -512,6 +518,11 @@ type ComplexityRoot struct {
 	InventoryLevelEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	InventoryLowStockThresholdPayload struct {
+		Threshold  func(childComplexity int) int
+		UserErrors func(childComplexity int) int
 	}
 
 	InventorySetQuantitiesPayload struct {
@@ -535,6 +546,16 @@ type ComplexityRoot struct {
 		AvailableLanguages func(childComplexity int) int
 		Country            func(childComplexity int) int
 		Language           func(childComplexity int) int
+	}
+
+	LowStockAlert struct {
+		At                func(childComplexity int) int
+		Change            func(childComplexity int) int
+		Kind              func(childComplexity int) int
+		LowStockThreshold func(childComplexity int) int
+		Sequence          func(childComplexity int) int
+		Variant           func(childComplexity int) int
+		VariantAvailable  func(childComplexity int) int
 	}
 
 	MailingAddress struct {
@@ -582,35 +603,37 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		APIKeyCreate              func(childComplexity int, input model.APIKeyCreateInput) int
-		APIKeyRevoke              func(childComplexity int, id string) int
-		APIPolicyUpdate           func(childComplexity int, input model.APIPolicyInput) int
-		CartAttributesUpdate      func(childComplexity int, cartID string, attributes []*model.AttributeInput) int
-		CartBuyerIdentityUpdate   func(childComplexity int, cartID string, buyerIdentity model.CartBuyerIdentityInput) int
-		CartCreate                func(childComplexity int, input *model.CartInput) int
-		CartDiscountCodesUpdate   func(childComplexity int, cartID string, discountCodes []string) int
-		CartGiftCardCodesAdd      func(childComplexity int, cartID string, giftCardCodes []string) int
-		CartGiftCardCodesRemove   func(childComplexity int, cartID string, appliedGiftCardIds []string) int
-		CartGiftCardCodesUpdate   func(childComplexity int, cartID string, giftCardCodes []string) int
-		CartLinesAdd              func(childComplexity int, cartID string, lines []*model.CartLineInput) int
-		CartLinesRemove           func(childComplexity int, cartID string, lineIds []string) int
-		CartLinesUpdate           func(childComplexity int, cartID string, lines []*model.CartLineUpdateInput) int
-		CartNoteUpdate            func(childComplexity int, cartID string, note string) int
-		CheckoutBegin             func(childComplexity int, input model.CheckoutBeginInput) int
-		CustomerLogin             func(childComplexity int, input model.CustomerLoginInput) int
-		CustomerLogout            func(childComplexity int) int
-		CustomerRegister          func(childComplexity int, input model.CustomerRegisterInput) int
-		InventoryAdjustQuantities func(childComplexity int, input model.InventoryAdjustQuantitiesInput, idempotencyKey string) int
-		InventorySetQuantities    func(childComplexity int, input model.InventorySetQuantitiesInput, idempotencyKey string) int
-		InventoryTransfer         func(childComplexity int, input model.InventoryTransferInput, idempotencyKey string) int
-		OrderCancel               func(childComplexity int, id string, reason string, idempotencyKey *string) int
-		OrderFulfill              func(childComplexity int, id string, note *string, idempotencyKey *string) int
-		OrderMarkPaid             func(childComplexity int, id string, note *string, idempotencyKey *string) int
-		OrderRefund               func(childComplexity int, id string, amount *string, reason *string, idempotencyKey string) int
-		StaffLogin                func(childComplexity int, input model.StaffLoginInput) int
-		StaffTokenRefresh         func(childComplexity int, refreshToken string) int
-		TrustedDocumentsRegister  func(childComplexity int, documents []*model.TrustedDocumentInput) int
-		TrustedDocumentsRemove    func(childComplexity int, ids []string) int
+		APIKeyCreate                         func(childComplexity int, input model.APIKeyCreateInput) int
+		APIKeyRevoke                         func(childComplexity int, id string) int
+		APIPolicyUpdate                      func(childComplexity int, input model.APIPolicyInput) int
+		CartAttributesUpdate                 func(childComplexity int, cartID string, attributes []*model.AttributeInput) int
+		CartBuyerIdentityUpdate              func(childComplexity int, cartID string, buyerIdentity model.CartBuyerIdentityInput) int
+		CartCreate                           func(childComplexity int, input *model.CartInput) int
+		CartDiscountCodesUpdate              func(childComplexity int, cartID string, discountCodes []string) int
+		CartGiftCardCodesAdd                 func(childComplexity int, cartID string, giftCardCodes []string) int
+		CartGiftCardCodesRemove              func(childComplexity int, cartID string, appliedGiftCardIds []string) int
+		CartGiftCardCodesUpdate              func(childComplexity int, cartID string, giftCardCodes []string) int
+		CartLinesAdd                         func(childComplexity int, cartID string, lines []*model.CartLineInput) int
+		CartLinesRemove                      func(childComplexity int, cartID string, lineIds []string) int
+		CartLinesUpdate                      func(childComplexity int, cartID string, lines []*model.CartLineUpdateInput) int
+		CartNoteUpdate                       func(childComplexity int, cartID string, note string) int
+		CheckoutBegin                        func(childComplexity int, input model.CheckoutBeginInput) int
+		CustomerLogin                        func(childComplexity int, input model.CustomerLoginInput) int
+		CustomerLogout                       func(childComplexity int) int
+		CustomerRegister                     func(childComplexity int, input model.CustomerRegisterInput) int
+		InventoryAdjustQuantities            func(childComplexity int, input model.InventoryAdjustQuantitiesInput, idempotencyKey string) int
+		InventorySetDefaultLowStockThreshold func(childComplexity int, threshold *int) int
+		InventorySetLowStockThreshold        func(childComplexity int, variantID string, threshold *int) int
+		InventorySetQuantities               func(childComplexity int, input model.InventorySetQuantitiesInput, idempotencyKey string) int
+		InventoryTransfer                    func(childComplexity int, input model.InventoryTransferInput, idempotencyKey string) int
+		OrderCancel                          func(childComplexity int, id string, reason string, idempotencyKey *string) int
+		OrderFulfill                         func(childComplexity int, id string, note *string, idempotencyKey *string) int
+		OrderMarkPaid                        func(childComplexity int, id string, note *string, idempotencyKey *string) int
+		OrderRefund                          func(childComplexity int, id string, amount *string, reason *string, idempotencyKey string) int
+		StaffLogin                           func(childComplexity int, input model.StaffLoginInput) int
+		StaffTokenRefresh                    func(childComplexity int, refreshToken string) int
+		TrustedDocumentsRegister             func(childComplexity int, documents []*model.TrustedDocumentInput) int
+		TrustedDocumentsRemove               func(childComplexity int, ids []string) int
 	}
 
 	Order struct {
@@ -757,6 +780,14 @@ type ComplexityRoot struct {
 		Vendor                          func(childComplexity int) int
 	}
 
+	ProductAvailabilityChange struct {
+		At                      func(childComplexity int) int
+		AvailableForSale        func(childComplexity int) int
+		ProductAvailableForSale func(childComplexity int) int
+		ProductNodeID           func(childComplexity int) int
+		VariantNodeID           func(childComplexity int) int
+	}
+
 	ProductConnection struct {
 		Edges    func(childComplexity int) int
 		Nodes    func(childComplexity int) int
@@ -823,33 +854,34 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		APIKeys                func(childComplexity int, first *int, after *string) int
-		APIPolicy              func(childComplexity int) int
-		Articles               func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.ArticleSortKeys, query *string) int
-		Blog                   func(childComplexity int, id *string, handle *string) int
-		Blogs                  func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.BlogSortKeys, query *string) int
-		Cart                   func(childComplexity int, id string) int
-		Collection             func(childComplexity int, id *string, handle *string) int
-		Collections            func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.CollectionSortKeys, query *string) int
-		Customer               func(childComplexity int, id string) int
-		Customers              func(childComplexity int, first *int, after *string) int
-		InventoryHistory       func(childComplexity int, variantID string, first *int, after *string) int
-		InventoryLevels        func(childComplexity int, first *int, after *string, variantIds []string) int
-		Localization           func(childComplexity int) int
-		Me                     func(childComplexity int) int
-		Menu                   func(childComplexity int, handle string) int
-		Node                   func(childComplexity int, id string) int
-		Nodes                  func(childComplexity int, ids []string) int
-		Order                  func(childComplexity int, id string) int
-		Orders                 func(childComplexity int, first *int, after *string, filter *model.OrderFilter) int
-		Page                   func(childComplexity int, id *string, handle *string) int
-		PageByHandle           func(childComplexity int, handle string) int
-		Pages                  func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.PageSortKeys, query *string) int
-		Product                func(childComplexity int, id *string, handle *string) int
-		ProductRecommendations func(childComplexity int, productID *string, productHandle *string, intent *model.ProductRecommendationIntent) int
-		Products               func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.ProductSortKeys, query *string) int
-		Shop                   func(childComplexity int) int
-		TrustedDocuments       func(childComplexity int, first *int, after *string) int
+		APIKeys                           func(childComplexity int, first *int, after *string) int
+		APIPolicy                         func(childComplexity int) int
+		Articles                          func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.ArticleSortKeys, query *string) int
+		Blog                              func(childComplexity int, id *string, handle *string) int
+		Blogs                             func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.BlogSortKeys, query *string) int
+		Cart                              func(childComplexity int, id string) int
+		Collection                        func(childComplexity int, id *string, handle *string) int
+		Collections                       func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.CollectionSortKeys, query *string) int
+		Customer                          func(childComplexity int, id string) int
+		Customers                         func(childComplexity int, first *int, after *string) int
+		InventoryDefaultLowStockThreshold func(childComplexity int) int
+		InventoryHistory                  func(childComplexity int, variantID string, first *int, after *string) int
+		InventoryLevels                   func(childComplexity int, first *int, after *string, variantIds []string) int
+		Localization                      func(childComplexity int) int
+		Me                                func(childComplexity int) int
+		Menu                              func(childComplexity int, handle string) int
+		Node                              func(childComplexity int, id string) int
+		Nodes                             func(childComplexity int, ids []string) int
+		Order                             func(childComplexity int, id string) int
+		Orders                            func(childComplexity int, first *int, after *string, filter *model.OrderFilter) int
+		Page                              func(childComplexity int, id *string, handle *string) int
+		PageByHandle                      func(childComplexity int, handle string) int
+		Pages                             func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.PageSortKeys, query *string) int
+		Product                           func(childComplexity int, id *string, handle *string) int
+		ProductRecommendations            func(childComplexity int, productID *string, productHandle *string, intent *model.ProductRecommendationIntent) int
+		Products                          func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.ProductSortKeys, query *string) int
+		Shop                              func(childComplexity int) int
+		TrustedDocuments                  func(childComplexity int, first *int, after *string) int
 	}
 
 	SEO struct {
@@ -901,7 +933,9 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		InventoryChanged func(childComplexity int, variantIds []string, productIds []string, warehouseIds []string, since *int) int
+		InventoryChanged           func(childComplexity int, variantIds []string, productIds []string, warehouseIds []string, since *int) int
+		InventoryLowStock          func(childComplexity int, variantIds []string, productIds []string, since *int) int
+		ProductAvailabilityChanged func(childComplexity int, productIds []string) int
 	}
 
 	TrustedDocument struct {
@@ -2514,12 +2548,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.InventoryChange.Delta(childComplexity), true
+	case "InventoryChange.locationId":
+		if e.ComplexityRoot.InventoryChange.LocationNodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryChange.LocationNodeID(childComplexity), true
 	case "InventoryChange.name":
 		if e.ComplexityRoot.InventoryChange.Name == nil {
 			break
 		}
 
 		return e.ComplexityRoot.InventoryChange.Name(childComplexity), true
+	case "InventoryChange.inventoryItemId":
+		if e.ComplexityRoot.InventoryChange.NodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryChange.NodeID(childComplexity), true
 	case "InventoryChange.onHand":
 		if e.ComplexityRoot.InventoryChange.OnHand == nil {
 			break
@@ -2607,6 +2653,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.InventoryLevel.Available(childComplexity), true
+	case "InventoryLevel.locationId":
+		if e.ComplexityRoot.InventoryLevel.LocationNodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryLevel.LocationNodeID(childComplexity), true
+	case "InventoryLevel.lowStockThreshold":
+		if e.ComplexityRoot.InventoryLevel.LowStockThreshold == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryLevel.LowStockThreshold(childComplexity), true
 	case "InventoryLevel.id":
 		if e.ComplexityRoot.InventoryLevel.NodeID == nil {
 			break
@@ -2637,6 +2695,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.InventoryLevel.Variant(childComplexity), true
+	case "InventoryLevel.inventoryItemId":
+		if e.ComplexityRoot.InventoryLevel.VariantNodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryLevel.VariantNodeID(childComplexity), true
 	case "InventoryLevel.warehouse":
 		if e.ComplexityRoot.InventoryLevel.Warehouse == nil {
 			break
@@ -2675,6 +2739,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.InventoryLevelEdge.Node(childComplexity), true
+
+	case "InventoryLowStockThresholdPayload.threshold":
+		if e.ComplexityRoot.InventoryLowStockThresholdPayload.Threshold == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryLowStockThresholdPayload.Threshold(childComplexity), true
+	case "InventoryLowStockThresholdPayload.userErrors":
+		if e.ComplexityRoot.InventoryLowStockThresholdPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryLowStockThresholdPayload.UserErrors(childComplexity), true
 
 	case "InventorySetQuantitiesPayload.inventoryAdjustmentGroup":
 		if e.ComplexityRoot.InventorySetQuantitiesPayload.InventoryAdjustmentGroup == nil {
@@ -2745,6 +2822,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Localization.Language(childComplexity), true
+
+	case "LowStockAlert.at":
+		if e.ComplexityRoot.LowStockAlert.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LowStockAlert.At(childComplexity), true
+	case "LowStockAlert.change":
+		if e.ComplexityRoot.LowStockAlert.Change == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LowStockAlert.Change(childComplexity), true
+	case "LowStockAlert.kind":
+		if e.ComplexityRoot.LowStockAlert.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LowStockAlert.Kind(childComplexity), true
+	case "LowStockAlert.threshold":
+		if e.ComplexityRoot.LowStockAlert.LowStockThreshold == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LowStockAlert.LowStockThreshold(childComplexity), true
+	case "LowStockAlert.sequence":
+		if e.ComplexityRoot.LowStockAlert.Sequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LowStockAlert.Sequence(childComplexity), true
+	case "LowStockAlert.variant":
+		if e.ComplexityRoot.LowStockAlert.Variant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LowStockAlert.Variant(childComplexity), true
+	case "LowStockAlert.available":
+		if e.ComplexityRoot.LowStockAlert.VariantAvailable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LowStockAlert.VariantAvailable(childComplexity), true
 
 	case "MailingAddress.address1":
 		if e.ComplexityRoot.MailingAddress.Address1 == nil {
@@ -3129,6 +3249,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.InventoryAdjustQuantities(childComplexity, args["input"].(model.InventoryAdjustQuantitiesInput), args["idempotencyKey"].(string)), true
+	case "Mutation.inventorySetDefaultLowStockThreshold":
+		if e.ComplexityRoot.Mutation.InventorySetDefaultLowStockThreshold == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_inventorySetDefaultLowStockThreshold_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.InventorySetDefaultLowStockThreshold(childComplexity, args["threshold"].(*int)), true
+	case "Mutation.inventorySetLowStockThreshold":
+		if e.ComplexityRoot.Mutation.InventorySetLowStockThreshold == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_inventorySetLowStockThreshold_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.InventorySetLowStockThreshold(childComplexity, args["variantId"].(string), args["threshold"].(*int)), true
 	case "Mutation.inventorySetQuantities":
 		if e.ComplexityRoot.Mutation.InventorySetQuantities == nil {
 			break
@@ -3906,6 +4048,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Product.Vendor(childComplexity), true
 
+	case "ProductAvailabilityChange.at":
+		if e.ComplexityRoot.ProductAvailabilityChange.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductAvailabilityChange.At(childComplexity), true
+	case "ProductAvailabilityChange.availableForSale":
+		if e.ComplexityRoot.ProductAvailabilityChange.AvailableForSale == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductAvailabilityChange.AvailableForSale(childComplexity), true
+	case "ProductAvailabilityChange.productAvailableForSale":
+		if e.ComplexityRoot.ProductAvailabilityChange.ProductAvailableForSale == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductAvailabilityChange.ProductAvailableForSale(childComplexity), true
+	case "ProductAvailabilityChange.productId":
+		if e.ComplexityRoot.ProductAvailabilityChange.ProductNodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductAvailabilityChange.ProductNodeID(childComplexity), true
+	case "ProductAvailabilityChange.variantId":
+		if e.ComplexityRoot.ProductAvailabilityChange.VariantNodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductAvailabilityChange.VariantNodeID(childComplexity), true
+
 	case "ProductConnection.edges":
 		if e.ComplexityRoot.ProductConnection.Edges == nil {
 			break
@@ -4249,6 +4422,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Customers(childComplexity, args["first"].(*int), args["after"].(*string)), true
 
+	case "Query.inventoryDefaultLowStockThreshold":
+		if e.ComplexityRoot.Query.InventoryDefaultLowStockThreshold == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.InventoryDefaultLowStockThreshold(childComplexity), true
 	case "Query.inventoryHistory":
 		if e.ComplexityRoot.Query.InventoryHistory == nil {
 			break
@@ -4619,6 +4798,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.InventoryChanged(childComplexity, args["variantIds"].([]string), args["productIds"].([]string), args["warehouseIds"].([]string), args["since"].(*int)), true
+	case "Subscription.inventoryLowStock":
+		if e.ComplexityRoot.Subscription.InventoryLowStock == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_inventoryLowStock_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.InventoryLowStock(childComplexity, args["variantIds"].([]string), args["productIds"].([]string), args["since"].(*int)), true
+	case "Subscription.productAvailabilityChanged":
+		if e.ComplexityRoot.Subscription.ProductAvailabilityChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_productAvailabilityChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ProductAvailabilityChanged(childComplexity, args["productIds"].([]string)), true
 
 	case "TrustedDocument.createdAt":
 		if e.ComplexityRoot.TrustedDocument.CreatedAt == nil {
@@ -5808,8 +6009,12 @@ type InventoryChange {
   sequence: Int!
   "The variant (inventory item); null once it is gone."
   variant: ProductVariant
+  "The variant's id, even when the variant itself can no longer be shown."
+  inventoryItemId: ID!
   "The warehouse (location); null once it is gone."
   warehouse: Warehouse
+  "The warehouse's id."
+  locationId: ID!
   "The quantity the movement is about: available, on_hand or reserved."
   name: String!
   "Change of the named quantity."
@@ -5832,10 +6037,16 @@ type InventoryChange {
 type InventoryLevel {
   id: ID!
   variant: ProductVariant
+  "The variant's id, even when the variant itself can no longer be shown."
+  inventoryItemId: ID!
   warehouse: Warehouse
+  "The warehouse's id."
+  locationId: ID!
   onHand: Int!
   reserved: Int!
   available: Int!
+  "The variant's low-stock threshold (its own, else the shop's default; null: none). The variant is low when its available stock summed over warehouses is below it."
+  lowStockThreshold: Int
   updatedAt: DateTime!
 }
 
@@ -5932,7 +6143,55 @@ type InventoryTransferPayload {
   userErrors: [UserError!]! @listSize(assumedSize: 5)
 }
 
+"Which way a low-stock alert crossed."
+enum LowStockAlertKind {
+  "The variant's total available stock fell below its threshold."
+  LOW
+  "It is back at or above the threshold."
+  RESTOCKED
+}
+
+"""
+A variant's available stock, summed over warehouses, crossed its low-stock
+threshold: sent once per crossing, never on every change.
+"""
+type LowStockAlert {
+  "The sequence of the movement that crossed (resume with since)."
+  sequence: Int!
+  kind: LowStockAlertKind!
+  variant: ProductVariant
+  "The variant's total available stock after the movement."
+  available: Int!
+  "The threshold crossed (the variant's own, else the shop's default)."
+  threshold: Int!
+  "The movement that crossed it."
+  change: InventoryChange!
+  at: DateTime!
+}
+
+"""
+A variant flipped between available and sold out (storefront-safe: no
+quantities).
+"""
+type ProductAvailabilityChange {
+  productId: ID!
+  variantId: ID!
+  "The variant's new availability."
+  availableForSale: Boolean!
+  "Whether the product still has any variant for sale."
+  productAvailableForSale: Boolean!
+  at: DateTime!
+}
+
+type InventoryLowStockThresholdPayload {
+  "The threshold now in force (null: none)."
+  threshold: Int
+  userErrors: [UserError!]! @listSize(assumedSize: 2)
+}
+
 extend type Query {
+  "The shop's default low-stock threshold for variants without their own (null: none)."
+  inventoryDefaultLowStockThreshold: Int @hasPermission(scopes: ["inventory:read"])
   "Current stock levels, by variant then warehouse; optionally of some variants."
   inventoryLevels(first: Int, after: String, variantIds: [ID!]): InventoryLevelConnection! @listSize(assumedSize: 20, slicingArguments: ["first"], sizedFields: ["edges", "nodes"], requireOneSlicingArgument: false) @hasPermission(scopes: ["inventory:read"])
   "A variant's ledger, newest first."
@@ -5946,6 +6205,10 @@ extend type Mutation {
   inventorySetQuantities(input: InventorySetQuantitiesInput!, idempotencyKey: String!): InventorySetQuantitiesPayload! @cost(weight: 20) @hasPermission(scopes: ["inventory:write"])
   "Move units between warehouses atomically."
   inventoryTransfer(input: InventoryTransferInput!, idempotencyKey: String!): InventoryTransferPayload! @cost(weight: 20) @hasPermission(scopes: ["inventory:write"])
+  "Set (or with null remove) a variant's low-stock threshold. Its low state follows at once, without an alert."
+  inventorySetLowStockThreshold(variantId: ID!, threshold: Int): InventoryLowStockThresholdPayload! @cost(weight: 10) @hasPermission(scopes: ["inventory:write"])
+  "Set (or with null remove) the shop's default low-stock threshold."
+  inventorySetDefaultLowStockThreshold(threshold: Int): InventoryLowStockThresholdPayload! @cost(weight: 10) @hasPermission(scopes: ["inventory:write"])
 }
 
 type Subscription {
@@ -5957,6 +6220,19 @@ type Subscription {
   graphql-ws or SSE.
   """
   inventoryChanged(variantIds: [ID!], productIds: [ID!], warehouseIds: [ID!], since: Int): InventoryChange! @cost(weight: 10) @hasPermission(scopes: ["inventory:read"])
+  """
+  Low-stock alerts of this shop: once each time a variant's available
+  stock, summed over warehouses, crosses below its threshold (LOW) and back
+  (RESTOCKED). In sequence order, resumable with since like
+  inventoryChanged.
+  """
+  inventoryLowStock(variantIds: [ID!], productIds: [ID!], since: Int): LowStockAlert! @cost(weight: 10) @hasPermission(scopes: ["inventory:read"])
+  """
+  Storefront-safe: a variant of these products (all when omitted) flipped
+  between available and sold out. Open to public storefront keys; carries
+  no quantities.
+  """
+  productAvailabilityChanged(productIds: [ID!]): ProductAvailabilityChange! @cost(weight: 10) @public
 }
 `, BuiltIn: false},
 	{Name: "../../schema/localization.graphqls", Input: `# Localization in the Shopify Storefront API dialect: the @inContext
@@ -7110,8 +7386,12 @@ func (ec *executionContext) childFields_InventoryChange(ctx context.Context, fie
 		return ec.fieldContext_InventoryChange_sequence(ctx, field)
 	case "variant":
 		return ec.fieldContext_InventoryChange_variant(ctx, field)
+	case "inventoryItemId":
+		return ec.fieldContext_InventoryChange_inventoryItemId(ctx, field)
 	case "warehouse":
 		return ec.fieldContext_InventoryChange_warehouse(ctx, field)
+	case "locationId":
+		return ec.fieldContext_InventoryChange_locationId(ctx, field)
 	case "name":
 		return ec.fieldContext_InventoryChange_name(ctx, field)
 	case "delta":
@@ -7164,14 +7444,20 @@ func (ec *executionContext) childFields_InventoryLevel(ctx context.Context, fiel
 		return ec.fieldContext_InventoryLevel_id(ctx, field)
 	case "variant":
 		return ec.fieldContext_InventoryLevel_variant(ctx, field)
+	case "inventoryItemId":
+		return ec.fieldContext_InventoryLevel_inventoryItemId(ctx, field)
 	case "warehouse":
 		return ec.fieldContext_InventoryLevel_warehouse(ctx, field)
+	case "locationId":
+		return ec.fieldContext_InventoryLevel_locationId(ctx, field)
 	case "onHand":
 		return ec.fieldContext_InventoryLevel_onHand(ctx, field)
 	case "reserved":
 		return ec.fieldContext_InventoryLevel_reserved(ctx, field)
 	case "available":
 		return ec.fieldContext_InventoryLevel_available(ctx, field)
+	case "lowStockThreshold":
+		return ec.fieldContext_InventoryLevel_lowStockThreshold(ctx, field)
 	case "updatedAt":
 		return ec.fieldContext_InventoryLevel_updatedAt(ctx, field)
 	}
@@ -7198,6 +7484,16 @@ func (ec *executionContext) childFields_InventoryLevelEdge(ctx context.Context, 
 		return ec.fieldContext_InventoryLevelEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type InventoryLevelEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_InventoryLowStockThresholdPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "threshold":
+		return ec.fieldContext_InventoryLowStockThresholdPayload_threshold(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_InventoryLowStockThresholdPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InventoryLowStockThresholdPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_InventorySetQuantitiesPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7244,6 +7540,26 @@ func (ec *executionContext) childFields_Localization(ctx context.Context, field 
 		return ec.fieldContext_Localization_language(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Localization", field.Name)
+}
+
+func (ec *executionContext) childFields_LowStockAlert(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "sequence":
+		return ec.fieldContext_LowStockAlert_sequence(ctx, field)
+	case "kind":
+		return ec.fieldContext_LowStockAlert_kind(ctx, field)
+	case "variant":
+		return ec.fieldContext_LowStockAlert_variant(ctx, field)
+	case "available":
+		return ec.fieldContext_LowStockAlert_available(ctx, field)
+	case "threshold":
+		return ec.fieldContext_LowStockAlert_threshold(ctx, field)
+	case "change":
+		return ec.fieldContext_LowStockAlert_change(ctx, field)
+	case "at":
+		return ec.fieldContext_LowStockAlert_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LowStockAlert", field.Name)
 }
 
 func (ec *executionContext) childFields_MailingAddress(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7620,6 +7936,22 @@ func (ec *executionContext) childFields_Product(ctx context.Context, field graph
 		return ec.fieldContext_Product_trackingParameters(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Product", field.Name)
+}
+
+func (ec *executionContext) childFields_ProductAvailabilityChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "productId":
+		return ec.fieldContext_ProductAvailabilityChange_productId(ctx, field)
+	case "variantId":
+		return ec.fieldContext_ProductAvailabilityChange_variantId(ctx, field)
+	case "availableForSale":
+		return ec.fieldContext_ProductAvailabilityChange_availableForSale(ctx, field)
+	case "productAvailableForSale":
+		return ec.fieldContext_ProductAvailabilityChange_productAvailableForSale(ctx, field)
+	case "at":
+		return ec.fieldContext_ProductAvailabilityChange_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductAvailabilityChange", field.Name)
 }
 
 func (ec *executionContext) childFields_ProductConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

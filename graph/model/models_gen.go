@@ -479,6 +479,12 @@ type InventoryLevelEdge struct {
 	Node   *inventory.LevelRow `json:"node"`
 }
 
+type InventoryLowStockThresholdPayload struct {
+	// The threshold now in force (null: none).
+	Threshold  *int                `json:"threshold,omitempty"`
+	UserErrors []*apperr.UserError `json:"userErrors"`
+}
+
 // A quantity to set; changeFromQuantity as in InventoryChangeInput.
 type InventoryQuantityInput struct {
 	InventoryItemID    string `json:"inventoryItemId"`
@@ -1804,6 +1810,64 @@ func (e *LanguageCode) UnmarshalJSON(b []byte) error {
 }
 
 func (e LanguageCode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Which way a low-stock alert crossed.
+type LowStockAlertKind string
+
+const (
+	// The variant's total available stock fell below its threshold.
+	LowStockAlertKindLow LowStockAlertKind = "LOW"
+	// It is back at or above the threshold.
+	LowStockAlertKindRestocked LowStockAlertKind = "RESTOCKED"
+)
+
+var AllLowStockAlertKind = []LowStockAlertKind{
+	LowStockAlertKindLow,
+	LowStockAlertKindRestocked,
+}
+
+func (e LowStockAlertKind) IsValid() bool {
+	switch e {
+	case LowStockAlertKindLow, LowStockAlertKindRestocked:
+		return true
+	}
+	return false
+}
+
+func (e LowStockAlertKind) String() string {
+	return string(e)
+}
+
+func (e *LowStockAlertKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = LowStockAlertKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid LowStockAlertKind", str)
+	}
+	return nil
+}
+
+func (e LowStockAlertKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *LowStockAlertKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e LowStockAlertKind) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -161,6 +161,9 @@ func (g *Gateway) authenticate(ctx context.Context, c Credentials) (context.Cont
 		if row.CostLimit != nil {
 			p.CostLimit = int(*row.CostLimit)
 		}
+		if row.ExpiresAt != nil {
+			p.ExpiresAt = *row.ExpiresAt
+		}
 	} else {
 		var err error
 		sh, err = g.Shops.Resolve(ctx, req)
@@ -188,6 +191,9 @@ func (g *Gateway) authenticate(ctx context.Context, c Credentials) (context.Cont
 				return ctx, apperr.New(apperr.Unauthenticated, "invalid session token")
 			}
 			p = &Principal{ShopID: sh.ID, Scopes: claims.Scopes, TokenID: claims.ID, Role: claims.Role}
+			if claims.ExpiresAt != nil {
+				p.ExpiresAt = claims.ExpiresAt.Time
+			}
 			if claims.Typ == "customer" {
 				p.Kind, p.CustomerID, p.RateLimit = Customer, sub, g.Limits.Customer
 				revoked, err := g.Auth.Revoked(shop.WithShop(ctx, sh), claims.ID)

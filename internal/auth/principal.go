@@ -11,6 +11,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 
 	"cartograph/internal/apperr"
 
@@ -72,6 +73,10 @@ type Principal struct {
 	// CostLimit is an API key's own query-cost bucket in points (0: the
 	// configured default).
 	CostLimit int
+	// ExpiresAt is when the credential stops being valid: a session
+	// token's expiry or an API key's (zero: no expiry). Long-lived
+	// connections close then.
+	ExpiresAt time.Time
 }
 
 // Ref names the principal for timelines and idempotency records:

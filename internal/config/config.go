@@ -154,6 +154,21 @@ type Config struct {
 	// how many more may wait (PASSWORD_QUEUE, default 2x that) before
 	// logins are refused THROTTLED.
 	PasswordConcurrency, PasswordQueue int
+	// Subscriptions over websockets (README, "Subscriptions"):
+	// WSInitTimeout closes a connection that sent no connection_init in
+	// time with 4408 (WS_INIT_TIMEOUT, default 10s); WSPingInterval is the
+	// server's ping period, a client that answers no ping for two periods
+	// is dropped (WS_PING_INTERVAL, default 20s); WSMaxSubscriptions bounds
+	// the subscriptions of one connection, more are refused with an error
+	// message (WS_MAX_SUBSCRIPTIONS, default 100); WSMaxConnsPerPrincipal
+	// bounds one principal's connections to one instance, more are closed
+	// with 4429 (WS_MAX_CONNS_PER_PRINCIPAL, default 20); WSRevalidate is
+	// how often a connection's credentials are checked again, so a revoked
+	// key, logged-out customer or removed staff member is closed with 4403
+	// (WS_REVALIDATE_INTERVAL, default 30s; a session token is closed at
+	// its expiry regardless).
+	WSInitTimeout, WSPingInterval, WSRevalidate time.Duration
+	WSMaxSubscriptions, WSMaxConnsPerPrincipal  int
 }
 
 // Load reads the environment. It fails on malformed values instead of
@@ -234,17 +249,25 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 		// Shopify's Admin API caps a query at 1,000 points; priced the same
 		// way a storefront listing of 24 products × 10 variants costs 1,851,
 		// so the storefront default leaves room for real pages (README).
-		MaxQueryCost:        int(integer("MAX_QUERY_COST", 5000)),
-		MaxQueryCostTrusted: int(integer("MAX_QUERY_COST_TRUSTED", 50000)),
-		CostBucketMax:       int(integer("COST_BUCKET_MAX", 10000)),
-		CostRestoreRate:     int(integer("COST_RESTORE_RATE", 1000)),
-		ShopCostBucketMax:   int(integer("SHOP_COST_BUCKET_MAX", 1000000)),
-		ShopCostRestoreRate: int(integer("SHOP_COST_RESTORE_RATE", 200000)),
-		CartMaxLines:        int(integer("CART_MAX_LINES", 250)),
-		MaxStringInput:      int(integer("MAX_STRING_INPUT", 5000)),
-		PublicCacheMaxBytes: integer("PUBLIC_CACHE_MAX_BYTES", 32<<20),
-		AuthFailPerMinute:   int(integer("AUTH_FAIL_PER_MINUTE", 300)),
-		PasswordConcurrency: int(integer("PASSWORD_CONCURRENCY", int64(runtime.NumCPU()))),
+		MaxQueryCost:           int(integer("MAX_QUERY_COST", 5000)),
+		MaxQueryCostTrusted:    int(integer("MAX_QUERY_COST_TRUSTED", 50000)),
+		CostBucketMax:          int(integer("COST_BUCKET_MAX", 10000)),
+		CostRestoreRate:        int(integer("COST_RESTORE_RATE", 1000)),
+		ShopCostBucketMax:      int(integer("SHOP_COST_BUCKET_MAX", 1000000)),
+		ShopCostRestoreRate:    int(integer("SHOP_COST_RESTORE_RATE", 200000)),
+		CartMaxLines:           int(integer("CART_MAX_LINES", 250)),
+		MaxStringInput:         int(integer("MAX_STRING_INPUT", 5000)),
+		PublicCacheMaxBytes:    integer("PUBLIC_CACHE_MAX_BYTES", 32<<20),
+		AuthFailPerMinute:      int(integer("AUTH_FAIL_PER_MINUTE", 300)),
+		PasswordConcurrency:    int(integer("PASSWORD_CONCURRENCY", int64(runtime.NumCPU()))),
+		WSInitTimeout:          dur("WS_INIT_TIMEOUT", 10*time.Second),
+		WSPingInterval:         dur("WS_PING_INTERVAL", 20*time.Second),
+		WSRevalidate:           dur("WS_REVALIDATE_INTERVAL", 30*time.Second),
+		WSMaxSubscriptions:     int(integer("WS_MAX_SUBSCRIPTIONS", 100)),
+		WSMaxConnsPerPrincipal: int(integer("WS_MAX_CONNS_PER_PRINCIPAL", 20)),
+	}
+	if c.WSInitTimeout <= 0 || c.WSPingInterval <= 0 || c.WSRevalidate <= 0 || c.WSMaxSubscriptions < 1 || c.WSMaxConnsPerPrincipal < 1 {
+		errs = append(errs, "WS_INIT_TIMEOUT, WS_PING_INTERVAL, WS_REVALIDATE_INTERVAL must be positive; WS_MAX_SUBSCRIPTIONS, WS_MAX_CONNS_PER_PRINCIPAL >= 1")
 	}
 	c.PasswordQueue = int(integer("PASSWORD_QUEUE", int64(2*c.PasswordConcurrency)))
 	switch t := strings.ToLower(str("TRACING", "")); t {

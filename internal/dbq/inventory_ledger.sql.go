@@ -49,14 +49,20 @@ WITH m AS (
   SELECT ($1::uuid[])[g.i] AS variant_id, ($2::uuid[])[g.i] AS warehouse_id,
     ($3::text[])[g.i] AS name, ($4::int[])[g.i] AS delta,
     ($5::int[])[g.i] AS on_hand_delta, ($6::int[])[g.i] AS reserved_delta,
-    ($7::int[])[g.i] AS on_hand, ($8::int[])[g.i] AS reserved, g.i AS ord
+    ($7::int[])[g.i] AS on_hand, ($8::int[])[g.i] AS reserved, g.i AS ord,
+    -- '' and -1 stand for "no flip on this row" (sqlc arrays cannot hold NULL).
+    nullif(($9::text[])[g.i], '') AS stock_alert, nullif(($10::text[])[g.i], '') AS availability,
+    nullif(($11::int[])[g.i], -1) AS variant_available, nullif(($12::int[])[g.i], -1) AS low_stock_threshold,
+    ($13::bool[])[g.i] AS product_available
   FROM generate_series(1, cardinality($1::uuid[])) AS g(i)
 ), l AS (
   INSERT INTO inventory_ledger (shop_id, sequence, variant_id, product_id, warehouse_id, name, delta, on_hand_delta, reserved_delta,
-    on_hand, reserved, reason, actor, reference_document_uri, idempotency_key)
-  SELECT $9, ($10::bigint) + m.ord - 1, m.variant_id, v.product_id, m.warehouse_id, m.name, m.delta, m.on_hand_delta, m.reserved_delta,
-    m.on_hand, m.reserved, $11::text, $12::text, $13::text, $14::text
-  FROM m JOIN variants v ON v.shop_id = $9 AND v.id = m.variant_id
+    on_hand, reserved, reason, actor, reference_document_uri, idempotency_key,
+    stock_alert, availability, variant_available, low_stock_threshold, product_available)
+  SELECT $14, ($15::bigint) + m.ord - 1, m.variant_id, v.product_id, m.warehouse_id, m.name, m.delta, m.on_hand_delta, m.reserved_delta,
+    m.on_hand, m.reserved, $16::text, $17::text, $18::text, $19::text,
+    m.stock_alert, m.availability, m.variant_available, m.low_stock_threshold, CASE WHEN m.availability IS NULL THEN NULL ELSE m.product_available END
+  FROM m JOIN variants v ON v.shop_id = $14 AND v.id = m.variant_id
   RETURNING shop_id, sequence
 )
 INSERT INTO inventory_outbox (shop_id, sequence) SELECT l.shop_id, l.sequence FROM l
@@ -71,6 +77,11 @@ type InventoryLedgerAppendParams struct {
 	ReservedDeltas       []int32
 	OnHands              []int32
 	Reserveds            []int32
+	StockAlerts          []string
+	Availabilities       []string
+	VariantAvailables    []int32
+	Thresholds           []int32
+	ProductAvailables    []bool
 	ShopID               uuid.UUID
 	FirstSeq             int64
 	Reason               string
@@ -91,6 +102,11 @@ func (q *Queries) InventoryLedgerAppend(ctx context.Context, arg InventoryLedger
 		arg.ReservedDeltas,
 		arg.OnHands,
 		arg.Reserveds,
+		arg.StockAlerts,
+		arg.Availabilities,
+		arg.VariantAvailables,
+		arg.Thresholds,
+		arg.ProductAvailables,
 		arg.ShopID,
 		arg.FirstSeq,
 		arg.Reason,
@@ -102,7 +118,7 @@ func (q *Queries) InventoryLedgerAppend(ctx context.Context, arg InventoryLedger
 }
 
 const inventoryLedgerByVariant = `-- name: InventoryLedgerByVariant :many
-SELECT shop_id, sequence, variant_id, product_id, warehouse_id, name, delta, on_hand_delta, reserved_delta, on_hand, reserved, reason, actor, reference_document_uri, idempotency_key, created_at FROM inventory_ledger
+SELECT shop_id, sequence, variant_id, product_id, warehouse_id, name, delta, on_hand_delta, reserved_delta, on_hand, reserved, reason, actor, reference_document_uri, idempotency_key, created_at, stock_alert, availability, variant_available, low_stock_threshold, product_available FROM inventory_ledger
 WHERE shop_id = $1 AND variant_id = $2 AND ($3::bigint = 0 OR sequence < $3::bigint)
 ORDER BY sequence DESC
 LIMIT $4
@@ -147,6 +163,11 @@ func (q *Queries) InventoryLedgerByVariant(ctx context.Context, arg InventoryLed
 			&i.ReferenceDocumentUri,
 			&i.IdempotencyKey,
 			&i.CreatedAt,
+			&i.StockAlert,
+			&i.Availability,
+			&i.VariantAvailable,
+			&i.LowStockThreshold,
+			&i.ProductAvailable,
 		); err != nil {
 			return nil, err
 		}
@@ -159,7 +180,7 @@ func (q *Queries) InventoryLedgerByVariant(ctx context.Context, arg InventoryLed
 }
 
 const inventoryLedgerRange = `-- name: InventoryLedgerRange :many
-SELECT shop_id, sequence, variant_id, product_id, warehouse_id, name, delta, on_hand_delta, reserved_delta, on_hand, reserved, reason, actor, reference_document_uri, idempotency_key, created_at FROM inventory_ledger
+SELECT shop_id, sequence, variant_id, product_id, warehouse_id, name, delta, on_hand_delta, reserved_delta, on_hand, reserved, reason, actor, reference_document_uri, idempotency_key, created_at, stock_alert, availability, variant_available, low_stock_threshold, product_available FROM inventory_ledger
 WHERE shop_id = $1 AND sequence > $2::bigint AND ($3::bigint = 0 OR sequence <= $3::bigint)
 ORDER BY sequence
 LIMIT $4
@@ -204,6 +225,11 @@ func (q *Queries) InventoryLedgerRange(ctx context.Context, arg InventoryLedgerR
 			&i.ReferenceDocumentUri,
 			&i.IdempotencyKey,
 			&i.CreatedAt,
+			&i.StockAlert,
+			&i.Availability,
+			&i.VariantAvailable,
+			&i.LowStockThreshold,
+			&i.ProductAvailable,
 		); err != nil {
 			return nil, err
 		}
@@ -216,11 +242,15 @@ func (q *Queries) InventoryLedgerRange(ctx context.Context, arg InventoryLedgerR
 }
 
 const inventoryLevelsPage = `-- name: InventoryLevelsPage :many
-SELECT variant_id, warehouse_id, on_hand, reserved, updated_at FROM inventory_levels
-WHERE shop_id = $1
-  AND (cardinality($2::uuid[]) = 0 OR variant_id = ANY($2::uuid[]))
-  AND (variant_id, warehouse_id) > ($3::uuid, $4::uuid)
-ORDER BY variant_id, warehouse_id
+SELECT il.variant_id, il.warehouse_id, il.on_hand, il.reserved, il.updated_at,
+  coalesce(t.threshold, d.threshold, -1)::int AS low_stock_threshold
+FROM inventory_levels il
+LEFT JOIN inventory_thresholds t ON t.shop_id = il.shop_id AND t.variant_id = il.variant_id
+LEFT JOIN inventory_low_stock_defaults d ON d.shop_id = il.shop_id
+WHERE il.shop_id = $1
+  AND (cardinality($2::uuid[]) = 0 OR il.variant_id = ANY($2::uuid[]))
+  AND (il.variant_id, il.warehouse_id) > ($3::uuid, $4::uuid)
+ORDER BY il.variant_id, il.warehouse_id
 LIMIT $5
 `
 
@@ -233,13 +263,16 @@ type InventoryLevelsPageParams struct {
 }
 
 type InventoryLevelsPageRow struct {
-	VariantID   uuid.UUID
-	WarehouseID uuid.UUID
-	OnHand      int32
-	Reserved    int32
-	UpdatedAt   time.Time
+	VariantID         uuid.UUID
+	WarehouseID       uuid.UUID
+	OnHand            int32
+	Reserved          int32
+	UpdatedAt         time.Time
+	LowStockThreshold int32
 }
 
+// With the variant's effective low-stock threshold (its own, else the
+// shop's default; -1 when neither is set).
 func (q *Queries) InventoryLevelsPage(ctx context.Context, arg InventoryLevelsPageParams) ([]InventoryLevelsPageRow, error) {
 	rows, err := q.db.Query(ctx, inventoryLevelsPage,
 		arg.ShopID,
@@ -261,6 +294,7 @@ func (q *Queries) InventoryLevelsPage(ctx context.Context, arg InventoryLevelsPa
 			&i.OnHand,
 			&i.Reserved,
 			&i.UpdatedAt,
+			&i.LowStockThreshold,
 		); err != nil {
 			return nil, err
 		}
@@ -337,7 +371,7 @@ func (q *Queries) InventoryOutboxDelete(ctx context.Context, arg InventoryOutbox
 }
 
 const inventoryOutboxPending = `-- name: InventoryOutboxPending :many
-SELECT l.shop_id, l.sequence, l.variant_id, l.product_id, l.warehouse_id, l.name, l.delta, l.on_hand_delta, l.reserved_delta, l.on_hand, l.reserved, l.reason, l.actor, l.reference_document_uri, l.idempotency_key, l.created_at FROM inventory_outbox o
+SELECT l.shop_id, l.sequence, l.variant_id, l.product_id, l.warehouse_id, l.name, l.delta, l.on_hand_delta, l.reserved_delta, l.on_hand, l.reserved, l.reason, l.actor, l.reference_document_uri, l.idempotency_key, l.created_at, l.stock_alert, l.availability, l.variant_available, l.low_stock_threshold, l.product_available FROM inventory_outbox o
 JOIN inventory_ledger l ON l.shop_id = o.shop_id AND l.sequence = o.sequence
 WHERE o.shop_id = $1
 ORDER BY o.sequence
@@ -376,6 +410,11 @@ func (q *Queries) InventoryOutboxPending(ctx context.Context, arg InventoryOutbo
 			&i.ReferenceDocumentUri,
 			&i.IdempotencyKey,
 			&i.CreatedAt,
+			&i.StockAlert,
+			&i.Availability,
+			&i.VariantAvailable,
+			&i.LowStockThreshold,
+			&i.ProductAvailable,
 		); err != nil {
 			return nil, err
 		}

@@ -208,6 +208,11 @@ type InventoryLedger struct {
 	ReferenceDocumentUri *string
 	IdempotencyKey       *string
 	CreatedAt            time.Time
+	StockAlert           *string
+	Availability         *string
+	VariantAvailable     *int32
+	LowStockThreshold    *int32
+	ProductAvailable     *bool
 }
 
 type InventoryLevel struct {
@@ -219,6 +224,12 @@ type InventoryLevel struct {
 	UpdatedAt   time.Time
 }
 
+type InventoryLowStockDefault struct {
+	ShopID    uuid.UUID
+	Threshold int32
+	UpdatedAt time.Time
+}
+
 type InventoryOutbox struct {
 	ShopID    uuid.UUID
 	Sequence  int64
@@ -228,6 +239,20 @@ type InventoryOutbox struct {
 type InventorySequence struct {
 	ShopID  uuid.UUID
 	LastSeq int64
+}
+
+type InventoryStockState struct {
+	ShopID    uuid.UUID
+	VariantID uuid.UUID
+	Low       bool
+	SoldOut   bool
+}
+
+type InventoryThreshold struct {
+	ShopID    uuid.UUID
+	VariantID uuid.UUID
+	Threshold int32
+	UpdatedAt time.Time
 }
 
 type Order struct {

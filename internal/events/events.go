@@ -44,6 +44,7 @@ import (
 	"cartograph/internal/apperr"
 	"cartograph/internal/auth"
 	"cartograph/internal/inventory"
+	"cartograph/internal/relay"
 	"cartograph/internal/shop"
 
 	"github.com/google/uuid"
@@ -229,12 +230,37 @@ func (h *Hub) publish(ctx context.Context, shopID uuid.UUID, cs []*inventory.Cha
 	return nil
 }
 
+// Kind is what a subscription receives.
+type Kind int
+
+const (
+	// KindChanges: every stock movement (inventoryChanged).
+	KindChanges Kind = iota
+	// KindAlerts: movements that crossed a variant's low-stock threshold
+	// (inventoryLowStock).
+	KindAlerts
+	// KindAvailability: movements that flipped a variant between available
+	// and sold out (productAvailabilityChanged).
+	KindAvailability
+)
+
 // Filter narrows a subscription; empty lists match everything.
 type Filter struct {
+	Kind                                 Kind
 	VariantIDs, ProductIDs, WarehouseIDs []uuid.UUID
 }
 
 func (f Filter) match(c *inventory.Change) bool {
+	switch f.Kind {
+	case KindAlerts:
+		if !c.IsAlert() {
+			return false
+		}
+	case KindAvailability:
+		if !c.IsAvailabilityFlip() {
+			return false
+		}
+	}
 	in := func(ids []uuid.UUID, id uuid.UUID) bool {
 		if len(ids) == 0 {
 			return true
@@ -250,16 +276,61 @@ func (f Filter) match(c *inventory.Change) bool {
 }
 
 // Subscribe streams the context shop's committed inventory changes that
-// match f, in sequence order: those after since first (replayed from the
-// stream, or from the ledger when the stream no longer holds them), then
-// live ones; without since, those committed after the call. The channel
-// closes when ctx ends or the subscriber fell too far behind (the client
-// resumes with since). inventory:read, staff or secret keys: UNAUTHENTICATED,
+// match f (movements, or only low-stock alerts with KindAlerts), in
+// sequence order: those after since first (replayed from the stream, or
+// from the ledger when the stream no longer holds them), then live ones;
+// without since, those committed after the call. The channel closes when
+// ctx ends or the subscriber fell too far behind (the client resumes with
+// since). inventory:read, staff or secret keys: UNAUTHENTICATED,
 // FORBIDDEN, BAD_USER_INPUT, SINCE_TOO_OLD.
 func (h *Hub) Subscribe(ctx context.Context, f Filter, since *int64) (<-chan *inventory.Change, error) {
 	if err := auth.StaffOrKey(ctx, "customers cannot watch stock", auth.ScopeInventoryRead); err != nil {
 		return nil, err
 	}
+	if f.Kind == KindAvailability {
+		f.Kind = KindChanges
+	}
+	return h.subscribe(ctx, f, since)
+}
+
+// AvailabilityChange is what a storefront may learn about a stock
+// movement: that a variant became sold out or available again, and
+// whether its product still has a variant for sale. Never a quantity.
+type AvailabilityChange struct {
+	ProductID, VariantID    uuid.UUID
+	AvailableForSale        bool
+	ProductAvailableForSale bool
+	At                      time.Time
+}
+
+// SubscribeAvailability streams the context shop's availability flips of
+// the given products (all when empty), from now on. Public, like catalog
+// reads: any principal of the shop, including pk_ keys. Only the flip is
+// sent on, so no stock quantity reaches the subscriber.
+func (h *Hub) SubscribeAvailability(ctx context.Context, productIDs []uuid.UUID) (<-chan *AvailabilityChange, error) {
+	in, err := h.subscribe(ctx, Filter{Kind: KindAvailability, ProductIDs: productIDs}, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan *AvailabilityChange)
+	go func() {
+		defer close(out)
+		for c := range in {
+			a := &AvailabilityChange{ProductID: c.ProductID, VariantID: c.VariantID,
+				AvailableForSale: c.Availability == inventory.AvailabilityAvailable, ProductAvailableForSale: c.ProductAvailable, At: c.At}
+			select {
+			case out <- a:
+			case <-ctx.Done():
+				for range in { // let run finish
+				}
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+func (h *Hub) subscribe(ctx context.Context, f Filter, since *int64) (<-chan *inventory.Change, error) {
 	sh, err := shop.FromContext(ctx)
 	if err != nil {
 		return nil, err
@@ -267,6 +338,11 @@ func (h *Hub) Subscribe(ctx context.Context, f Filter, since *int64) (<-chan *in
 	shopID := sh.ID
 	last, err := h.inv.LastSequence(ctx, shopID)
 	if err != nil {
+		if ctx.Err() != nil { // the client left while we started: end quietly
+			c := make(chan *inventory.Change)
+			close(c)
+			return c, nil
+		}
 		return nil, err
 	}
 	from := last
@@ -500,4 +576,12 @@ func (h *Hub) run(ctx context.Context, shopID uuid.UUID, f Filter, last int64, s
 			}
 		}
 	}
+}
+
+// ProductNodeID is the product's global id.
+func (a *AvailabilityChange) ProductNodeID() string { return relay.GlobalID("Product", a.ProductID) }
+
+// VariantNodeID is the variant's global id.
+func (a *AvailabilityChange) VariantNodeID() string {
+	return relay.GlobalID("ProductVariant", a.VariantID)
 }

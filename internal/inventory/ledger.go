@@ -44,6 +44,17 @@ type Change struct {
 	ReferenceURI  *string   `json:"u,omitempty"`
 	IdemKey       *string   `json:"k,omitempty"`
 	At            time.Time `json:"t"`
+	// StockAlert is AlertLow or AlertRestocked when this movement made its
+	// variant cross its low-stock threshold (else empty); Availability is
+	// AvailabilitySoldOut or AvailabilityAvailable when it flipped the
+	// variant between sold out and available. With either: the variant's
+	// total available stock after the movement, the threshold in force
+	// (-1: none) and whether the product still has a variant in stock.
+	StockAlert        string `json:"al,omitempty"`
+	Availability      string `json:"av,omitempty"`
+	VariantAvailable  int    `json:"va,omitempty"`
+	LowStockThreshold int    `json:"lt,omitempty"`
+	ProductAvailable  bool   `json:"pa,omitempty"`
 }
 
 // Available is on hand minus reserved.
@@ -64,8 +75,27 @@ func (c *Change) QuantityAfterChange() int {
 // NodeID is the variant's global id (variants stand in for inventory items).
 func (c *Change) NodeID() string { return relay.GlobalID("ProductVariant", c.VariantID) }
 
+// LocationNodeID is the warehouse's global id.
+func (c *Change) LocationNodeID() string { return relay.GlobalID("Warehouse", c.WarehouseID) }
+
 // ChangeOf maps a ledger row.
 func ChangeOf(r dbq.InventoryLedger) *Change {
+	c := changeOf(r)
+	c.StockAlert, c.Availability = deref(r.StockAlert), deref(r.Availability)
+	c.VariantAvailable, c.LowStockThreshold = int(deref(r.VariantAvailable)), int(deref(r.LowStockThreshold))
+	c.ProductAvailable = deref(r.ProductAvailable)
+	return c
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+func changeOf(r dbq.InventoryLedger) *Change {
 	return &Change{ShopID: r.ShopID, Sequence: r.Sequence, VariantID: r.VariantID, ProductID: r.ProductID, WarehouseID: r.WarehouseID,
 		Name: r.Name, Delta: int(r.Delta), OnHandDelta: int(r.OnHandDelta), ReservedDelta: int(r.ReservedDelta),
 		OnHand: int(r.OnHand), Reserved: int(r.Reserved), Reason: r.Reason, Actor: r.Actor,
@@ -92,6 +122,7 @@ type move struct {
 	Level
 	Name  string
 	Delta int
+	flip  flip
 }
 
 func movesOf(levels []Level, name string) []move {
@@ -125,6 +156,9 @@ func appendLedger(ctx context.Context, tx pgx.Tx, shopID uuid.UUID, m meta, move
 	if len(moves) == 0 {
 		return nil
 	}
+	if err := evaluateFlips(ctx, tx, shopID, moves); err != nil {
+		return err
+	}
 	q := dbq.New(tx)
 	last, err := q.InventorySequenceNext(ctx, dbq.InventorySequenceNextParams{ShopID: shopID, Cnt: int64(len(moves))})
 	if err != nil {
@@ -141,6 +175,16 @@ func appendLedger(ctx context.Context, tx pgx.Tx, shopID uuid.UUID, m meta, move
 		p.ReservedDeltas = append(p.ReservedDeltas, int32(mv.ReservedDelta))
 		p.OnHands = append(p.OnHands, int32(mv.OnHand))
 		p.Reserveds = append(p.Reserveds, int32(mv.Reserved))
+		f := mv.flip
+		va, th := int32(-1), int32(-1)
+		if f.alert != "" || f.availability != "" {
+			va, th = int32(f.available), int32(f.threshold)
+		}
+		p.StockAlerts = append(p.StockAlerts, f.alert)
+		p.Availabilities = append(p.Availabilities, f.availability)
+		p.VariantAvailables = append(p.VariantAvailables, va)
+		p.Thresholds = append(p.Thresholds, th)
+		p.ProductAvailables = append(p.ProductAvailables, f.productAvailable)
 	}
 	return pg.MapError(q.InventoryLedgerAppend(ctx, p))
 }

@@ -348,6 +348,9 @@ type LevelRow struct {
 	VariantID, WarehouseID uuid.UUID
 	OnHand, Reserved       int
 	UpdatedAt              time.Time
+	// LowStockThreshold is the variant's effective threshold (its own, else
+	// the shop's default; nil: none).
+	LowStockThreshold *int
 }
 
 // Available is on hand minus reserved.
@@ -357,6 +360,12 @@ func (l *LevelRow) Available() int { return l.OnHand - l.Reserved }
 func (l *LevelRow) NodeID() string {
 	return relay.GlobalID("InventoryLevel", l.VariantID) + ":" + l.WarehouseID.String()
 }
+
+// VariantNodeID is the variant's global id.
+func (l *LevelRow) VariantNodeID() string { return relay.GlobalID("ProductVariant", l.VariantID) }
+
+// LocationNodeID is the warehouse's global id.
+func (l *LevelRow) LocationNodeID() string { return relay.GlobalID("Warehouse", l.WarehouseID) }
 
 // Levels lists the shop's levels (optionally of some variants), in
 // (variant, warehouse) order. inventory:read.
@@ -388,6 +397,10 @@ func (s *Service) Levels(ctx context.Context, variantIDs []uuid.UUID, p relay.Pa
 	out := make([]*LevelRow, len(rows))
 	for i, r := range rows {
 		out[i] = &LevelRow{VariantID: r.VariantID, WarehouseID: r.WarehouseID, OnHand: int(r.OnHand), Reserved: int(r.Reserved), UpdatedAt: r.UpdatedAt}
+		if r.LowStockThreshold >= 0 {
+			t := int(r.LowStockThreshold)
+			out[i].LowStockThreshold = &t
+		}
 	}
 	return relay.ForwardConn(out, p.Limit, p.After != "", func(l *LevelRow) string {
 		return relay.EncodeCursor("il", l.VariantID.String(), l.WarehouseID.String())

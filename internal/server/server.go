@@ -19,6 +19,7 @@ import (
 
 	"cartograph/graph"
 	"cartograph/graph/generated"
+	"cartograph/internal/adminui"
 	"cartograph/internal/apperr"
 	"cartograph/internal/apq"
 	"cartograph/internal/auth"
@@ -157,7 +158,8 @@ func New(d Deps) (*Server, error) {
 	gql := handler.New(es)
 	gql.AddTransport(transport.Options{})
 	gql.AddTransport(transport.GET{})
-	addSubscriptionTransports(gql, gateway, d.Config.AllowedOrigins) // before POST
+	wsp := newWSPolicy(gateway, d.Config.WSInitTimeout, d.Config.WSRevalidate, d.Config.WSMaxSubscriptions, d.Config.WSMaxConnsPerPrincipal)
+	addSubscriptionTransports(gql, gateway, d.Config.AllowedOrigins, wsp, d.Config.WSPingInterval) // before POST
 	gql.AddTransport(postJSON{})
 	gql.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	if d.Config.Introspection {
@@ -212,7 +214,7 @@ func New(d Deps) (*Server, error) {
 	api = withBodyLimit(d.Config.MaxBodyBytes, d.Config.MaxBodyBytesPublic, api)
 	api = withAuth(gateway, api)
 	api = withTimeout(d.Config.RequestTimeout, api)
-	api = withSubscriptions(gateway, func(h http.Handler) http.Handler { return loaders.Middleware(cat, custSvc, d.Config.LoaderWait, h) }, d.Config.MaxBodyBytes, d.Config.MaxBodyBytesPublic,
+	api = withSubscriptions(gateway, wsp, func(h http.Handler) http.Handler { return loaders.Middleware(cat, custSvc, d.Config.LoaderWait, h) }, d.Config.MaxBodyBytes, d.Config.MaxBodyBytesPublic,
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.requests.Add(1); gql.ServeHTTP(w, r) }), api)
 	api = withObserve(api)
 	api = tracing.Middleware("/graphql", api)
@@ -227,6 +229,7 @@ func New(d Deps) (*Server, error) {
 		mux.Handle("GET /graphiql/", ide)
 		mux.Handle("GET /favicon.ico", ide)
 	}
+	mux.Handle("GET /admin/", adminui.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))

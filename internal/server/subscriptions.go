@@ -16,8 +16,9 @@ import (
 )
 
 // Websocket close codes (graphql-transport-ws): 4403 refuses the
-// connection_init credentials — unlike gqlgen's default 1000, graphql-ws
-// clients do not reconnect in a tight loop on it.
+// connection_init credentials (and closes a connection whose credentials
+// expired or were revoked) — unlike gqlgen's default 1000, graphql-ws
+// clients do not reconnect in a tight loop on it. More in wsguard.go.
 const (
 	closeForbidden = 4403
 	closeThrottled = 4429
@@ -28,14 +29,18 @@ type wsCredsKey struct{}
 
 // addSubscriptionTransports registers the websocket (graphql-transport-ws
 // and legacy graphql-ws) and SSE transports; call it before the POST
-// transport, which would otherwise claim SSE requests.
-func addSubscriptionTransports(gql *handler.Server, g *auth.Gateway, origins []string) {
+// transport, which would otherwise claim SSE requests. The websocket
+// implementation is wrapped by guardedWebsocket (close codes 4401, 4408,
+// 4409, 4429 and the subscription cap); connection_init goes through wsInit.
+func addSubscriptionTransports(gql *handler.Server, g *auth.Gateway, origins []string, policy *wsPolicy, ping time.Duration) {
 	gql.AddTransport(transport.Websocket{
-		Implementation:        transport.CoderWebsocketImplementation{AcceptOptions: wsAcceptOptions(origins)},
-		InitFunc:              wsInit(g),
-		InitTimeout:           10 * time.Second,
-		KeepAlivePingInterval: 10 * time.Second,
-		PingPongInterval:      20 * time.Second,
+		Implementation: guardedWebsocket{inner: transport.CoderWebsocketImplementation{AcceptOptions: wsAcceptOptions(origins)}, policy: policy},
+		InitFunc:       wsInit(g),
+		// 0: guardedWebsocket enforces the init timeout with 4408 (gqlgen's
+		// own closes with 1002).
+		InitTimeout:           0,
+		KeepAlivePingInterval: ping / 2, // legacy graphql-ws "ka"
+		PingPongInterval:      ping,     // graphql-transport-ws ping; no pong in 2 intervals drops the client
 	})
 	gql.AddTransport(transport.SSE{KeepAlivePingInterval: 15 * time.Second})
 }
@@ -84,6 +89,14 @@ func wsInit(g *auth.Gateway) transport.WebsocketInitFunc {
 		set(p)
 		creds.Header = h
 		out, err := g.Authenticate(ctx, creds)
+		if err == nil {
+			if sess, ok := ctx.Value(wsSessionKey{}).(*wsSession); ok {
+				if code, reason := sess.admit(creds, auth.FromContext(out)); code != 0 {
+					ctx = transport.WithWebsocketCloseCode(ctx, code)
+					return transport.AppendCloseReason(ctx, reason), nil, apperr.New(apperr.Unauthenticated, "%s", reason)
+				}
+			}
+		}
 		if err != nil {
 			code := closeInternal
 			switch apperr.CodeOf(err) {
@@ -121,13 +134,16 @@ func isSubscriptionRequest(r *http.Request) bool {
 // its headers like any request, websockets in connection_init (browsers
 // cannot set headers on an upgrade). Dataloaders and the body limit apply
 // to both.
-func withSubscriptions(g *auth.Gateway, loadersMW func(http.Handler) http.Handler, maxBody, maxBodyPublic int64, gql http.Handler, next http.Handler) http.Handler {
+func withSubscriptions(g *auth.Gateway, policy *wsPolicy, loadersMW func(http.Handler) http.Handler, maxBody, maxBodyPublic int64, gql http.Handler, next http.Handler) http.Handler {
 	sse := withAuth(g, withBodyLimit(maxBody, maxBodyPublic, loadersMW(gql)))
 	ws := loadersMW(gql)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.Header.Get("Upgrade") != "":
+			sess := &wsSession{policy: policy, done: make(chan struct{})}
+			defer sess.end()
 			ctx := context.WithValue(r.Context(), wsCredsKey{}, auth.FromRequest(r))
+			ctx = context.WithValue(ctx, wsSessionKey{}, sess)
 			ws.ServeHTTP(w, r.WithContext(ctx))
 		case isSubscriptionRequest(r):
 			sse.ServeHTTP(w, r)

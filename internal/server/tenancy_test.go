@@ -16,13 +16,13 @@ import (
 
 // tenantTables must list every table with a shop_id column; the test
 // derives the real list from the catalog and fails on any difference.
-var tenantTables = []string{"api_keys", "api_policies", "collection_products", "collections", "customers", "idempotency_keys", "images", "inventory_ledger", "inventory_levels", "inventory_sequences",
+var tenantTables = []string{"api_keys", "api_policies", "collection_products", "collections", "customers", "idempotency_keys", "images", "inventory_ledger", "inventory_levels", "inventory_low_stock_defaults", "inventory_sequences", "inventory_stock_states", "inventory_thresholds",
 	"order_events", "order_lines", "order_reservations", "orders", "product_options", "products", "refunds", "session_revocations", "shop_order_counters",
 	"staff_memberships", "staff_refresh_tokens", "trusted_documents", "variants", "warehouses"}
 
 // unfilled are tenant tables the fixture leaves empty (no refund or
 // refresh token is made); RLS is still checked on them.
-var unfilled = map[string]bool{"api_policies": true, "trusted_documents": true, "staff_refresh_tokens": true, "refunds": true, "session_revocations": true}
+var unfilled = map[string]bool{"api_policies": true, "trusted_documents": true, "staff_refresh_tokens": true, "inventory_low_stock_defaults": true, "inventory_thresholds": true, "refunds": true, "session_revocations": true}
 
 func TestRowLevelSecurity(t *testing.T) {
 	e := newEnv(t, 0)

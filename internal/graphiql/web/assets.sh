@@ -69,6 +69,7 @@ want=$(cat package-lock.json assets.sh | sha256sum | cut -d' ' -f1)
 done=1
 [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] || done=0
 [ -d node_modules/playwright-core ] || done=0
+[ -d node_modules/graphql-ws ] || done=0
 for f in "${files[@]}"; do [ -s "$dist/${f%%:*}" ] || done=0; done
 [ -s "$dist/THIRD_PARTY_LICENSES.txt" ] || done=0
 if [ "$done" = 1 ]; then
@@ -76,7 +77,7 @@ if [ "$done" = 1 ]; then
 fi
 
 ensure_npm
-say "npm ci in $web (graphiql, react, react-dom, playwright-core; pinned by package-lock.json)"
+say "npm ci in $web (graphiql, react, react-dom; for tests playwright-core and graphql-ws; pinned by package-lock.json)"
 start=$(date +%s)
 # --ignore-scripts: nothing here needs an install script, and none may run.
 npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null
