@@ -113,9 +113,14 @@ SELECT coalesce(sum(amount), 0)::bigint FROM refunds
 WHERE shop_id = @shop_id AND order_id = @order_id AND state = 'pending';
 
 -- name: RefundInsert :one
-INSERT INTO refunds (shop_id, order_id, id, amount, target_status, provider, provider_key, reason, actor)
-VALUES (@shop_id, @order_id, @id, @amount, @target_status, @provider, @provider_key, @reason, @actor)
+INSERT INTO refunds (shop_id, order_id, id, amount, target_status, provider, provider_key, reason, actor, request_key)
+VALUES (@shop_id, @order_id, @id, @amount, @target_status, @provider, @provider_key, @reason, @actor, sqlc.narg('request_key'))
 RETURNING *;
+
+-- name: RefundByRequestKey :many
+-- The live (pending or succeeded) refund a request key recorded (call
+-- under the order lock).
+SELECT * FROM refunds WHERE shop_id = @shop_id AND order_id = @order_id AND request_key = @request_key AND state <> 'failed';
 
 -- name: RefundQueueInsert :exec
 INSERT INTO refund_queue (shop_id, refund_id) VALUES (@shop_id, @refund_id);

@@ -369,6 +369,7 @@ type Refund struct {
 	Actor        string
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	RequestKey   *string
 }
 
 type RefundQueue struct {

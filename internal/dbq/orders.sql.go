@@ -818,11 +818,59 @@ func (q *Queries) OrdersPage(ctx context.Context, arg OrdersPageParams) ([]Order
 	return items, nil
 }
 
+const refundByRequestKey = `-- name: RefundByRequestKey :many
+SELECT shop_id, order_id, id, amount, state, target_status, provider, provider_key, provider_ref, error, reason, actor, created_at, updated_at, request_key FROM refunds WHERE shop_id = $1 AND order_id = $2 AND request_key = $3 AND state <> 'failed'
+`
+
+type RefundByRequestKeyParams struct {
+	ShopID     uuid.UUID
+	OrderID    uuid.UUID
+	RequestKey *string
+}
+
+// The live (pending or succeeded) refund a request key recorded (call
+// under the order lock).
+func (q *Queries) RefundByRequestKey(ctx context.Context, arg RefundByRequestKeyParams) ([]Refund, error) {
+	rows, err := q.db.Query(ctx, refundByRequestKey, arg.ShopID, arg.OrderID, arg.RequestKey)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Refund{}
+	for rows.Next() {
+		var i Refund
+		if err := rows.Scan(
+			&i.ShopID,
+			&i.OrderID,
+			&i.ID,
+			&i.Amount,
+			&i.State,
+			&i.TargetStatus,
+			&i.Provider,
+			&i.ProviderKey,
+			&i.ProviderRef,
+			&i.Error,
+			&i.Reason,
+			&i.Actor,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.RequestKey,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const refundFinish = `-- name: RefundFinish :one
 UPDATE refunds SET state = $1, provider_ref = coalesce($2, provider_ref),
   error = $3, updated_at = now()
 WHERE shop_id = $4 AND id = $5
-RETURNING shop_id, order_id, id, amount, state, target_status, provider, provider_key, provider_ref, error, reason, actor, created_at, updated_at
+RETURNING shop_id, order_id, id, amount, state, target_status, provider, provider_key, provider_ref, error, reason, actor, created_at, updated_at, request_key
 `
 
 type RefundFinishParams struct {
@@ -857,12 +905,13 @@ func (q *Queries) RefundFinish(ctx context.Context, arg RefundFinishParams) (Ref
 		&i.Actor,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.RequestKey,
 	)
 	return i, err
 }
 
 const refundGet = `-- name: RefundGet :one
-SELECT shop_id, order_id, id, amount, state, target_status, provider, provider_key, provider_ref, error, reason, actor, created_at, updated_at FROM refunds WHERE shop_id = $1 AND id = $2
+SELECT shop_id, order_id, id, amount, state, target_status, provider, provider_key, provider_ref, error, reason, actor, created_at, updated_at, request_key FROM refunds WHERE shop_id = $1 AND id = $2
 `
 
 type RefundGetParams struct {
@@ -888,14 +937,15 @@ func (q *Queries) RefundGet(ctx context.Context, arg RefundGetParams) (Refund, e
 		&i.Actor,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.RequestKey,
 	)
 	return i, err
 }
 
 const refundInsert = `-- name: RefundInsert :one
-INSERT INTO refunds (shop_id, order_id, id, amount, target_status, provider, provider_key, reason, actor)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-RETURNING shop_id, order_id, id, amount, state, target_status, provider, provider_key, provider_ref, error, reason, actor, created_at, updated_at
+INSERT INTO refunds (shop_id, order_id, id, amount, target_status, provider, provider_key, reason, actor, request_key)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+RETURNING shop_id, order_id, id, amount, state, target_status, provider, provider_key, provider_ref, error, reason, actor, created_at, updated_at, request_key
 `
 
 type RefundInsertParams struct {
@@ -908,6 +958,7 @@ type RefundInsertParams struct {
 	ProviderKey  string
 	Reason       string
 	Actor        string
+	RequestKey   *string
 }
 
 func (q *Queries) RefundInsert(ctx context.Context, arg RefundInsertParams) (Refund, error) {
@@ -921,6 +972,7 @@ func (q *Queries) RefundInsert(ctx context.Context, arg RefundInsertParams) (Ref
 		arg.ProviderKey,
 		arg.Reason,
 		arg.Actor,
+		arg.RequestKey,
 	)
 	var i Refund
 	err := row.Scan(
@@ -938,12 +990,13 @@ func (q *Queries) RefundInsert(ctx context.Context, arg RefundInsertParams) (Ref
 		&i.Actor,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.RequestKey,
 	)
 	return i, err
 }
 
 const refundLock = `-- name: RefundLock :one
-SELECT shop_id, order_id, id, amount, state, target_status, provider, provider_key, provider_ref, error, reason, actor, created_at, updated_at FROM refunds WHERE shop_id = $1 AND id = $2 FOR UPDATE
+SELECT shop_id, order_id, id, amount, state, target_status, provider, provider_key, provider_ref, error, reason, actor, created_at, updated_at, request_key FROM refunds WHERE shop_id = $1 AND id = $2 FOR UPDATE
 `
 
 type RefundLockParams struct {
@@ -969,6 +1022,7 @@ func (q *Queries) RefundLock(ctx context.Context, arg RefundLockParams) (Refund,
 		&i.Actor,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.RequestKey,
 	)
 	return i, err
 }
@@ -1075,7 +1129,7 @@ func (q *Queries) RefundQueueLease(ctx context.Context, arg RefundQueueLeasePara
 }
 
 const refundsByOrderIDs = `-- name: RefundsByOrderIDs :many
-SELECT shop_id, order_id, id, amount, state, target_status, provider, provider_key, provider_ref, error, reason, actor, created_at, updated_at FROM refunds WHERE shop_id = $1 AND order_id = ANY($2::uuid[]) ORDER BY order_id, created_at, id
+SELECT shop_id, order_id, id, amount, state, target_status, provider, provider_key, provider_ref, error, reason, actor, created_at, updated_at, request_key FROM refunds WHERE shop_id = $1 AND order_id = ANY($2::uuid[]) ORDER BY order_id, created_at, id
 `
 
 type RefundsByOrderIDsParams struct {
@@ -1107,6 +1161,7 @@ func (q *Queries) RefundsByOrderIDs(ctx context.Context, arg RefundsByOrderIDsPa
 			&i.Actor,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.RequestKey,
 		); err != nil {
 			return nil, err
 		}

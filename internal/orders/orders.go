@@ -285,7 +285,7 @@ func (s *Service) Cancel(ctx context.Context, orderID uuid.UUID, reason, key str
 			}
 		}
 		if o.Status == Paid {
-			return s.refund(ctx, sh.ID, orderID, nil, true, reason)
+			return s.refund(ctx, sh.ID, orderID, nil, true, reason, requestKey("orderCancel", key))
 		}
 		if _, err := s.release(ctx, sh.ID, orderID, Cancelled, auth.FromContext(ctx).Ref(), reason, &reason, nil); err != nil {
 			return userErr(err)
@@ -328,8 +328,16 @@ func (s *Service) Refund(ctx context.Context, orderID uuid.UUID, amount *int64, 
 		return Result{}, apperr.BadInput("idempotencyKey", "orderRefund requires an idempotencyKey")
 	}
 	return s.staffAction(ctx, orderID, key, "orderRefund", []any{orderID, amount, reason}, func(ctx context.Context, sh *shop.Shop) (Result, error) {
-		return s.refund(ctx, sh.ID, orderID, amount, false, reason)
+		return s.refund(ctx, sh.ID, orderID, amount, false, reason, requestKey("orderRefund", key))
 	})
+}
+
+// requestKey names a staff request for its refund row ("" without a key).
+func requestKey(op, key string) string {
+	if key == "" {
+		return ""
+	}
+	return op + " " + key
 }
 
 func nilIfEmpty(s string, keep bool) *string {
@@ -365,7 +373,7 @@ func (s *Service) PaymentSucceeded(ctx context.Context, eventID, eventType strin
 				return nil, nil, &TransitionError{From: st, To: Paid}
 			}
 			r, err := insertRefund(ctx, q, shopID, orderID, left, st, row.PaymentProvider,
-				"payment arrived after the order was "+strings.ToLower(string(st))+"; refunded automatically", "stripe")
+				"payment arrived after the order was "+strings.ToLower(string(st))+"; refunded automatically", "stripe", nil)
 			if err != nil {
 				return nil, nil, err
 			}

@@ -46,12 +46,23 @@ const refundLease = time.Minute
 // and returns the error. Any other provider error leaves the row pending:
 // the money may have moved, so only ResumeRefunds, with the same key, may
 // settle it. amount nil means everything that is left.
-func (s *Service) refund(ctx context.Context, shopID, orderID uuid.UUID, amount *int64, cancel bool, reason string) (Result, error) {
+//
+// requestKey (the operation and idempotency key of the request, "" for
+// none) is stored on the row: a retry of a request that died after step 1
+// finds its row and finishes it with the same provider key, instead of
+// being refused because that row still reserves the amount.
+func (s *Service) refund(ctx context.Context, shopID, orderID uuid.UUID, amount *int64, cancel bool, reason, requestKey string) (Result, error) {
 	actor := auth.FromContext(ctx).Ref()
+	var rk *string
+	if requestKey != "" {
+		k := actor + " " + requestKey
+		rk = &k
+	}
 	var r dbq.Refund
 	var intent string
 	var levels []inventory.Level
-	done := false // settled without a provider call (nothing to refund)
+	done := false    // settled without a provider call (nothing to refund)
+	resumed := false // r is the row an earlier attempt of this request recorded
 	err := pg.WithTenantTx(pg.WithShopID(ctx, shopID), s.db, func(tx pgx.Tx) error {
 		q := dbq.New(tx)
 		row, err := q.OrderLock(ctx, dbq.OrderLockParams{ShopID: shopID, ID: orderID})
@@ -62,6 +73,16 @@ func (s *Service) refund(ctx context.Context, shopID, orderID uuid.UUID, amount 
 			return pg.MapError(err)
 		}
 		o := orderFromRow(&row)
+		if rk != nil && o.PaymentIntentID != nil {
+			prior, err := q.RefundByRequestKey(ctx, dbq.RefundByRequestKeyParams{ShopID: shopID, OrderID: orderID, RequestKey: rk})
+			if err != nil {
+				return pg.MapError(err)
+			}
+			if len(prior) > 0 {
+				r, intent, resumed = prior[0], *o.PaymentIntentID, true
+				return nil
+			}
+		}
 		pending, err := q.RefundPendingTotal(ctx, dbq.RefundPendingTotalParams{ShopID: shopID, OrderID: orderID})
 		if err != nil {
 			return pg.MapError(err)
@@ -100,11 +121,14 @@ func (s *Service) refund(ctx context.Context, shopID, orderID uuid.UUID, amount 
 			return apperr.New(apperr.Internal, "order has no payment to refund")
 		}
 		intent = *o.PaymentIntentID
-		r, err = insertRefund(ctx, q, shopID, orderID, amt, target, o.PaymentProvider, reason, actor)
+		r, err = insertRefund(ctx, q, shopID, orderID, amt, target, o.PaymentProvider, reason, actor, rk)
 		return err
 	})
 	if err != nil {
 		return userErr(err)
+	}
+	if resumed && r.State == RefundSucceeded {
+		return Result{OrderID: orderID}, nil
 	}
 	if done {
 		s.notify(ctx, shopID, levels)
@@ -119,13 +143,13 @@ func (s *Service) refund(ctx context.Context, shopID, orderID uuid.UUID, amount 
 
 // insertRefund records a pending refund and queues it for recovery; the
 // caller holds the order's row lock and has checked the amount fits.
-func insertRefund(ctx context.Context, q *dbq.Queries, shopID, orderID uuid.UUID, amt int64, target Status, provider, reason, actor string) (dbq.Refund, error) {
+func insertRefund(ctx context.Context, q *dbq.Queries, shopID, orderID uuid.UUID, amt int64, target Status, provider, reason, actor string, requestKey *string) (dbq.Refund, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return dbq.Refund{}, apperr.Wrap(err, apperr.Internal, "refund id")
 	}
 	r, err := q.RefundInsert(ctx, dbq.RefundInsertParams{ShopID: shopID, OrderID: orderID, ID: id, Amount: amt,
-		TargetStatus: dbq.OrderStatus(target), Provider: provider, ProviderKey: "refund-" + id.String(), Reason: reason, Actor: actor})
+		TargetStatus: dbq.OrderStatus(target), Provider: provider, ProviderKey: "refund-" + id.String(), Reason: reason, Actor: actor, RequestKey: requestKey})
 	if err != nil {
 		return dbq.Refund{}, pg.MapError(err)
 	}

@@ -642,3 +642,48 @@ func TestRefusedMoneyMovesReachNoProvider(t *testing.T) {
 		}
 	})
 }
+
+// TestRefundRetryFinishesItsPendingRow: a refund whose provider call had an
+// unknown outcome (a 5xx: the row stays pending and reserves its amount) is
+// finished by a retry with the same idempotency key — one provider refund,
+// the same row — while a different key is still refused.
+func TestRefundRetryFinishesItsPendingRow(t *testing.T) {
+	e, rec := moneyEnv(t)
+	ctx := context.Background()
+	staff := e.staff(t, "apparel")
+	for _, op := range []string{"refund", "cancel"} {
+		t.Run(op, func(t *testing.T) {
+			p := e.payOrder(t, "cashmere-beanie", 1)
+			rec.SetFail(func(path string, _ map[string]string) int {
+				if path == "/v1/refunds" {
+					return http.StatusBadGateway
+				}
+				return 0
+			})
+			if o := e.refundCall(t, staff, op, p.GID, 0, "retry-"+op); o.OK || len(o.Errors) == 0 {
+				t.Fatalf("unknown outcome reported %+v", o)
+			}
+			rec.SetFail(nil)
+			var pending int
+			_ = e.db.Pool.QueryRow(ctx, `SELECT count(*) FROM refunds WHERE order_id = $1 AND state = 'pending'`, p.ID).Scan(&pending)
+			if pending != 1 {
+				t.Fatalf("%d pending refund rows, want 1", pending)
+			}
+			if o := e.refundCall(t, staff, "refund", p.GID, 0, "another-key-"+op); o.OK || len(o.UserErrors) == 0 {
+				t.Fatalf("a second refund beyond the pending one: %+v", o)
+			}
+			if o := e.refundCall(t, staff, op, p.GID, 0, "retry-"+op); !o.OK {
+				t.Fatalf("retry with the same key: %+v", o)
+			}
+			var rows int
+			_ = e.db.Pool.QueryRow(ctx, `SELECT count(*) FROM refunds WHERE order_id = $1`, p.ID).Scan(&rows)
+			if rows != 1 || rec.RefundedTotal(p.Intent) != p.Total || e.books(t, rec, p) != p.Total {
+				t.Fatalf("%d refund rows, provider refunded %d of %d", rows, rec.RefundedTotal(p.Intent), p.Total)
+			}
+			want := map[string]string{"refund": "REFUNDED", "cancel": "CANCELLED"}[op]
+			if s := e.orderStatus(t, p.GID); s != want {
+				t.Fatalf("order is %s, want %s", s, want)
+			}
+		})
+	}
+}
