@@ -157,7 +157,7 @@ func (s *Stripe) Cancel(ctx context.Context, intentID string) error {
 	case stripe.PaymentIntentStatusCanceled:
 		return nil
 	}
-	return apperr.Wrap(err, apperr.ServiceUnavailable, "the payment cannot be cancelled while it is "+string(status))
+	return apperr.Wrap(err, apperr.ServiceUnavailable, "the payment cannot be cancelled while it is %s", status)
 }
 
 // Refund refunds amount of a PaymentIntent.
