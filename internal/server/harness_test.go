@@ -137,6 +137,9 @@ func startServer(t testing.TB, db *testdb.DB, logs io.Writer, tune func(*config.
 	cfg.RateLimitAnon, cfg.RateLimitCustomer, cfg.RateLimitStaff, cfg.RateLimitKey = 1_000_000, 1_000_000, 1_000_000, 1_000_000
 	cfg.LoginPerMinute = 1000
 	cfg.AuthFailPerMinute = 1_000_000 // TestCheapRejections sets its own
+	// Logins from parallel tests wait for the argon2 semaphore instead of
+	// being THROTTLED by its short production queue (2 × CPUs).
+	cfg.PasswordQueue = 1000
 	// Generous cost limits too (the catalog tests ask for big pages); the
 	// cost tests run with the production defaults.
 	cfg.MaxQueryCost, cfg.MaxQueryCostTrusted = 1_000_000, 1_000_000
