@@ -136,7 +136,6 @@ type opState struct {
 	charged  int
 	status   Status
 	emitted  atomic.Bool // cost-only answer sent
-	used     atomic.Bool // first tracker handed out
 	refunded atomic.Bool
 }
 
