@@ -16,3 +16,6 @@ RETURNING *;
 
 -- name: ShippingRateDeactivate :execrows
 UPDATE shipping_rates SET active = false WHERE shop_id = @shop_id AND id = @id;
+
+-- name: ShippingConfigured :one
+SELECT EXISTS (SELECT 1 FROM shipping_zones WHERE shop_id = @shop_id);

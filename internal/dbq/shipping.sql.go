@@ -12,6 +12,17 @@ import (
 	"github.com/google/uuid"
 )
 
+const shippingConfigured = `-- name: ShippingConfigured :one
+SELECT EXISTS (SELECT 1 FROM shipping_zones WHERE shop_id = $1)
+`
+
+func (q *Queries) ShippingConfigured(ctx context.Context, shopID uuid.UUID) (bool, error) {
+	row := q.db.QueryRow(ctx, shippingConfigured, shopID)
+	var exists bool
+	err := row.Scan(&exists)
+	return exists, err
+}
+
 const shippingRateDeactivate = `-- name: ShippingRateDeactivate :execrows
 UPDATE shipping_rates SET active = false WHERE shop_id = $1 AND id = $2
 `

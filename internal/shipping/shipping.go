@@ -41,12 +41,23 @@ type band struct {
 }
 
 // ForDestination returns the active rates of the zones holding country
-// (ISO alpha-2) or its region (country + "-" + region, e.g. US-CA). None:
-// the shop does not ship there.
-func (s *Service) ForDestination(ctx context.Context, shopID uuid.UUID, country, region string) ([]pricing.Rate, error) {
+// (ISO alpha-2) or its region (country + "-" + region, e.g. US-CA), and
+// whether the shop has configured shipping at all. No rates for a
+// configured shop: it does not ship there. A shop without any zone ships
+// everywhere without a delivery charge (as before shipping existed).
+func (s *Service) ForDestination(ctx context.Context, shopID uuid.UUID, country, region string) ([]pricing.Rate, bool, error) {
 	if country == "" {
-		return nil, nil
+		return nil, true, nil
 	}
+	rates, err := s.forDestination(ctx, shopID, country, region)
+	if err != nil || len(rates) > 0 {
+		return rates, true, err
+	}
+	configured, err := s.q.ShippingConfigured(pg.WithShopID(ctx, shopID), shopID)
+	return nil, configured, pg.MapError(err)
+}
+
+func (s *Service) forDestination(ctx context.Context, shopID uuid.UUID, country, region string) ([]pricing.Rate, error) {
 	areas := []string{country}
 	if region != "" {
 		areas = append(areas, country+"-"+region)
