@@ -491,8 +491,11 @@ func (s *Service) SweepExpired(ctx context.Context, limit int) (int, error) {
 				return err
 			}
 			expired = o
-			levels, err = inventory.Release(ctx, tx, shopID, orderID)
-			return err
+			if levels, err = inventory.Release(ctx, tx, shopID, orderID); err != nil {
+				return err
+			}
+			// The expired order's discount uses are given back, once.
+			return discounts.Release(ctx, tx, shopID, orderID)
 		})
 		if err != nil {
 			return done, err

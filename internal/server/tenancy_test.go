@@ -16,13 +16,17 @@ import (
 
 // tenantTables must list every table with a shop_id column; the test
 // derives the real list from the catalog and fails on any difference.
-var tenantTables = []string{"api_keys", "collection_products", "collections", "customers", "idempotency_keys", "images", "inventory_ledger", "inventory_levels", "inventory_sequences",
-	"order_events", "order_lines", "order_reservations", "orders", "product_options", "products", "refunds", "session_revocations", "shop_order_counters",
-	"staff_memberships", "staff_refresh_tokens", "variants", "warehouses"}
+var tenantTables = []string{"api_keys", "collection_products", "collections", "customers", "discount_redemptions", "discounts", "idempotency_keys", "images", "inventory_ledger", "inventory_levels", "inventory_sequences",
+	"order_events", "order_lines", "order_reservations", "orders", "product_options", "products", "refunds", "session_revocations", "shipping_rates", "shipping_zones",
+	"shop_order_counters", "staff_memberships", "staff_refresh_tokens", "tax_rates", "variants", "warehouses"}
 
 // unfilled are tenant tables the fixture leaves empty (no refund or
 // refresh token is made); RLS is still checked on them.
-var unfilled = map[string]bool{"staff_refresh_tokens": true, "refunds": true, "session_revocations": true}
+// The pricing tables (discounts, shipping, taxes) are filled by
+// seed.DemoPricing, which the fixture does not run; pricing_test.go checks
+// their isolation with real rows.
+var unfilled = map[string]bool{"staff_refresh_tokens": true, "refunds": true, "session_revocations": true,
+	"discounts": true, "discount_redemptions": true, "shipping_zones": true, "shipping_rates": true, "tax_rates": true}
 
 func TestRowLevelSecurity(t *testing.T) {
 	e := newEnv(t, 0)
