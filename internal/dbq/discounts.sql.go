@@ -52,7 +52,8 @@ func (q *Queries) DiscountCustomerUses(ctx context.Context, arg DiscountCustomer
 }
 
 const discountGiveBack = `-- name: DiscountGiveBack :exec
-UPDATE discounts SET used_count = used_count - 1 WHERE shop_id = $1 AND id = ANY($2::uuid[]) AND used_count > 0
+UPDATE discounts SET used_count = used_count - 1
+WHERE shop_id = $1 AND id = ANY($2::uuid[]) AND used_count > 0 AND (usage_limit IS NOT NULL OR per_customer_limit IS NOT NULL)
 `
 
 type DiscountGiveBackParams struct {
@@ -137,6 +138,31 @@ func (q *Queries) DiscountInsert(ctx context.Context, arg DiscountInsertParams) 
 	return i, err
 }
 
+const discountRedeemable = `-- name: DiscountRedeemable :one
+SELECT (active AND starts_at <= now() AND (ends_at IS NULL OR ends_at > now()) AND (usage_limit IS NULL OR used_count < usage_limit))::bool AS live,
+       (usage_limit IS NOT NULL OR per_customer_limit IS NOT NULL)::bool AS limited
+FROM discounts WHERE shop_id = $1 AND id = $2
+`
+
+type DiscountRedeemableParams struct {
+	ShopID uuid.UUID
+	ID     uuid.UUID
+}
+
+type DiscountRedeemableRow struct {
+	Live    bool
+	Limited bool
+}
+
+// Whether a discount can be used now, and whether it has a limit (only
+// limited discounts count uses under a row lock).
+func (q *Queries) DiscountRedeemable(ctx context.Context, arg DiscountRedeemableParams) (DiscountRedeemableRow, error) {
+	row := q.db.QueryRow(ctx, discountRedeemable, arg.ShopID, arg.ID)
+	var i DiscountRedeemableRow
+	err := row.Scan(&i.Live, &i.Limited)
+	return i, err
+}
+
 const discountRedemptionCount = `-- name: DiscountRedemptionCount :one
 SELECT count(*)::int FROM discount_redemptions WHERE shop_id = $1 AND discount_id = $2 AND released_at IS NULL
 `
@@ -210,6 +236,7 @@ const discountTakeUse = `-- name: DiscountTakeUse :one
 UPDATE discounts SET used_count = used_count + 1
 WHERE shop_id = $1 AND id = $2 AND active AND starts_at <= now() AND (ends_at IS NULL OR ends_at > now())
   AND (usage_limit IS NULL OR used_count < usage_limit)
+  AND (usage_limit IS NOT NULL OR per_customer_limit IS NOT NULL)
 RETURNING per_customer_limit
 `
 
@@ -218,8 +245,8 @@ type DiscountTakeUseParams struct {
 	ID     uuid.UUID
 }
 
-// Counts one use if the discount is live and under its limit; the row lock
-// serialises concurrent checkouts of the same discount.
+// Counts one use of a limited discount if it is live and under its limit;
+// the row lock serialises concurrent checkouts of the same discount.
 func (q *Queries) DiscountTakeUse(ctx context.Context, arg DiscountTakeUseParams) (*int32, error) {
 	row := q.db.QueryRow(ctx, discountTakeUse, arg.ShopID, arg.ID)
 	var per_customer_limit *int32
@@ -230,7 +257,10 @@ func (q *Queries) DiscountTakeUse(ctx context.Context, arg DiscountTakeUseParams
 const discountUpdate = `-- name: DiscountUpdate :one
 UPDATE discounts SET title = $1, value = $2, min_subtotal = $3, min_quantity = $4,
   starts_at = $5, ends_at = $6, usage_limit = $7,
-  per_customer_limit = $8, active = $9, updated_at = now()
+  per_customer_limit = $8, active = $9, updated_at = now(),
+  -- Unlimited discounts do not count uses on the row (no hot-row lock);
+  -- the count is rebuilt from live redemptions whenever staff edit it.
+  used_count = (SELECT count(*) FROM discount_redemptions r WHERE r.shop_id = $10 AND r.discount_id = $11 AND r.released_at IS NULL)
 WHERE shop_id = $10 AND id = $11
 RETURNING shop_id, id, code, title, kind, scope, value, currency_code, product_ids, collection_ids, min_subtotal, min_quantity, starts_at, ends_at, usage_limit, per_customer_limit, used_count, active, created_at, updated_at
 `

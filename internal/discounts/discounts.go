@@ -141,12 +141,14 @@ type ErrNotRedeemable struct {
 
 func (e *ErrNotRedeemable) Error() string { return "discount not redeemable: " + e.Reason }
 
-// Redeem counts one use of each discount for orderID inside the checkout
-// transaction tx. Each discount's row is locked by a conditional UPDATE
-// (under its limit, live), so concurrent checkouts of a code limited to N
-// uses succeed exactly N times; the per-customer count is read after that
-// lock, so it sees every committed use. An *ErrNotRedeemable aborts the
-// checkout (the caller rolls back).
+// Redeem records one use of each discount for orderID inside the checkout
+// transaction tx. A discount with a total or per-customer limit has its
+// row locked by a conditional UPDATE (live and under its limit), so
+// concurrent checkouts of a code limited to N uses succeed exactly N
+// times; the per-customer count is read after that lock, so it sees every
+// committed use. An unlimited discount only gets its redemption row (no
+// hot-row lock: checkouts with a popular unlimited code do not queue). An
+// *ErrNotRedeemable aborts the checkout (the caller rolls back).
 func Redeem(ctx context.Context, tx pgx.Tx, shopID, orderID uuid.UUID, customerKey string, ids []uuid.UUID) error {
 	q := dbq.New(tx)
 	ids = slices.Clone(ids)
@@ -154,20 +156,29 @@ func Redeem(ctx context.Context, tx pgx.Tx, shopID, orderID uuid.UUID, customerK
 	slices.SortFunc(ids, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
 	ids = slices.Compact(ids)
 	for _, id := range ids {
-		perCustomer, err := q.DiscountTakeUse(ctx, dbq.DiscountTakeUseParams{ShopID: shopID, ID: id})
-		if errors.Is(err, pgx.ErrNoRows) {
+		st, err := q.DiscountRedeemable(ctx, dbq.DiscountRedeemableParams{ShopID: shopID, ID: id})
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && !st.Live) {
 			return &ErrNotRedeemable{DiscountID: id, Reason: pricing.ReasonUsageLimit}
 		}
 		if err != nil {
 			return pg.MapError(err)
 		}
-		if perCustomer != nil {
-			us, err := q.DiscountCustomerUses(ctx, dbq.DiscountCustomerUsesParams{ShopID: shopID, DiscountIds: []uuid.UUID{id}, CustomerKey: customerKey})
+		if st.Limited {
+			perCustomer, err := q.DiscountTakeUse(ctx, dbq.DiscountTakeUseParams{ShopID: shopID, ID: id})
+			if errors.Is(err, pgx.ErrNoRows) {
+				return &ErrNotRedeemable{DiscountID: id, Reason: pricing.ReasonUsageLimit}
+			}
 			if err != nil {
 				return pg.MapError(err)
 			}
-			if len(us) > 0 && us[0].Uses >= *perCustomer {
-				return &ErrNotRedeemable{DiscountID: id, Reason: pricing.ReasonCustomerLimit}
+			if perCustomer != nil {
+				us, err := q.DiscountCustomerUses(ctx, dbq.DiscountCustomerUsesParams{ShopID: shopID, DiscountIds: []uuid.UUID{id}, CustomerKey: customerKey})
+				if err != nil {
+					return pg.MapError(err)
+				}
+				if len(us) > 0 && us[0].Uses >= *perCustomer {
+					return &ErrNotRedeemable{DiscountID: id, Reason: pricing.ReasonCustomerLimit}
+				}
 			}
 		}
 		if err := q.DiscountRedemptionInsert(ctx, dbq.DiscountRedemptionInsertParams{ShopID: shopID, OrderID: orderID, DiscountID: id, CustomerKey: customerKey}); err != nil {

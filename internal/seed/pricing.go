@@ -15,10 +15,10 @@ var demoPricing = map[string]string{
 WITH us AS (INSERT INTO shipping_zones (shop_id, name, areas) VALUES ($1, 'United States', '{US}') RETURNING id),
      intl AS (INSERT INTO shipping_zones (shop_id, name, areas) VALUES ($1, 'UK and Europe', '{GB,DE,FR,NL,IE}') RETURNING id),
      r AS (INSERT INTO shipping_rates (shop_id, zone_id, handle, title, amount, currency_code, bands, free_over)
-       SELECT $1, us.id, 'standard', 'Standard (3–5 business days)', 599, 'USD', '[]', 7500 FROM us
+       SELECT $1, us.id, 'standard', 'Standard (3–5 business days)', 599, 'USD', '[]'::jsonb, 7500 FROM us
        UNION ALL SELECT $1, us.id, 'express', 'Express (1–2 business days)', 0, 'USD',
-         '[{"min":0,"max":999,"amount":1200},{"min":1000,"max":4999,"amount":1800},{"min":5000,"max":30000,"amount":3000}]', NULL FROM us
-       UNION ALL SELECT $1, intl.id, 'international', 'International (7–10 business days)', 1999, 'USD', '[]', 20000 FROM intl
+         '[{"min":0,"max":999,"amount":1200},{"min":1000,"max":4999,"amount":1800},{"min":5000,"max":30000,"amount":3000}]'::jsonb, NULL FROM us
+       UNION ALL SELECT $1, intl.id, 'international', 'International (7–10 business days)', 1999, 'USD', '[]'::jsonb, 20000 FROM intl
        RETURNING 1)
 INSERT INTO tax_rates (shop_id, country, region, title, rate, included, shipping) VALUES
   ($1, 'US', 'NY', 'New York State', 40000, false, true),
@@ -34,8 +34,8 @@ INSERT INTO discounts (shop_id, code, title, kind, scope, value, currency_code, 
 	"electronics": `
 WITH eu AS (INSERT INTO shipping_zones (shop_id, name, areas) VALUES ($1, 'European Union', '{DE,AT,FR,NL,BE,IT,ES}') RETURNING id),
      r AS (INSERT INTO shipping_rates (shop_id, zone_id, handle, title, amount, currency_code, bands, free_over)
-       SELECT $1, eu.id, 'standard', 'Standard (2–4 business days)', 490, 'EUR', '[]', 10000 FROM eu
-       UNION ALL SELECT $1, eu.id, 'express', 'Express (next business day)', 1490, 'EUR', '[]', NULL FROM eu
+       SELECT $1, eu.id, 'standard', 'Standard (2–4 business days)', 490, 'EUR', '[]'::jsonb, 10000 FROM eu
+       UNION ALL SELECT $1, eu.id, 'express', 'Express (next business day)', 1490, 'EUR', '[]'::jsonb, NULL FROM eu
        RETURNING 1)
 INSERT INTO tax_rates (shop_id, country, region, title, rate, included, shipping) VALUES
   ($1, 'DE', '', 'MwSt', 190000, true, true),

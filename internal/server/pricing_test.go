@@ -213,7 +213,19 @@ func TestPricingCartAndCheckout(t *testing.T) {
 	}
 
 	cart = e.cartOp(t, h, "cartBuyerIdentityUpdate", setBuyer, map[string]any{"c": c, "country": "US", "province": "NY"}).Cart
-	codes := []string{"WELCOME10", "freeship", "NOPE", "OLD", "GONE", "ELEKTRO", "bad\x00code"}
+	// Malformed codes: a NUL is refused at the door (BAD_USER_INPUT, the
+	// cart unchanged), an over-long code is a user error (nothing stored),
+	// other control characters are stored and never match.
+	if r := e.do(t, h, setCodes, map[string]any{"c": c, "codes": []string{"WELCOME10", "bad\x00code"}}); r.code() != "BAD_USER_INPUT" {
+		t.Fatalf("NUL in a code: %+v", r.Errors)
+	}
+	if p := e.cartOp(t, h, "cartDiscountCodesUpdate", setCodes, map[string]any{"c": c, "codes": []string{"WELCOME10", strings.Repeat("X", 256)}}); len(p.UserErrors) != 1 || p.UserErrors[0].Code != "INVALID" || p.Cart != nil {
+		t.Fatalf("over-long code: %+v", p)
+	}
+	if cart := e.readCart(t, h, c); len(cart.DiscountCodes) != 0 {
+		t.Fatalf("refused codes were stored: %+v", cart.DiscountCodes)
+	}
+	codes := []string{"WELCOME10", "freeship", "NOPE", "OLD", "GONE", "ELEKTRO", "bad\tcode"}
 	p := e.cartOp(t, h, "cartDiscountCodesUpdate", setCodes, map[string]any{"c": c, "codes": codes})
 	if len(p.UserErrors) > 0 {
 		t.Fatalf("codes: %+v", p.UserErrors)
@@ -488,7 +500,7 @@ func TestPricingAdminMutations(t *testing.T) {
 		"ErrPercentageOver100": {map[string]any{"code": "BIG", "title": "Too big", "kind": "PERCENTAGE", "percentage": "150"}, "INVALID_PERCENTAGE"},
 		"ErrNegativeAmount":    {map[string]any{"code": "NEG", "title": "Negative", "kind": "FIXED_AMOUNT", "amount": "-5.00"}, "INVALID_AMOUNT"},
 		"ErrTooManyDecimals":   {map[string]any{"code": "DEC", "title": "Decimals", "kind": "FIXED_AMOUNT", "amount": "5.001"}, "INVALID_AMOUNT"},
-		"ErrNulInCode":         {map[string]any{"code": "A\x00B", "title": "Nul", "kind": "PERCENTAGE", "percentage": "5"}, "INVALID"},
+		"ErrControlInCode":     {map[string]any{"code": "A\x01B", "title": "Control", "kind": "PERCENTAGE", "percentage": "5"}, "INVALID"},
 		"ErrEndBeforeStart":    {map[string]any{"code": "WIN", "title": "Window", "kind": "PERCENTAGE", "percentage": "5", "startsAt": "2026-01-02T00:00:00Z", "endsAt": "2026-01-01T00:00:00Z"}, "INVALID_DATES"},
 		"ErrCodeTaken":         {map[string]any{"code": "welcome10", "title": "Dup", "kind": "PERCENTAGE", "percentage": "5"}, "TAKEN"},
 	} {
