@@ -17,8 +17,8 @@ type pricedCart struct {
 	BuyerIdentity struct{ CountryCode string }
 	Cost          struct {
 		SubtotalAmount, TotalAmount struct{ Amount string }
-		TotalTaxAmount             *struct{ Amount string }
-		TotalTaxAmountEstimated    bool
+		TotalTaxAmount              *struct{ Amount string }
+		TotalTaxAmountEstimated     bool
 	}
 	DiscountCodes []struct {
 		Code       string
@@ -125,10 +125,10 @@ const pricingCheckout = `mutation($c: ID!, $k: String!, $email: String!, $countr
 	userErrors { field message code } } }`
 
 type pricedOrder struct {
-	ID                                                                        string
+	ID                                                                      string
 	TotalPrice, SubtotalPrice, TotalTax, TotalDiscounts, TotalShippingPrice struct{ Amount string }
-	TaxesIncluded                                                             bool
-	ShippingLine                                                              *struct {
+	TaxesIncluded                                                           bool
+	ShippingLine                                                            *struct {
 		Handle                              string
 		OriginalPrice, DiscountedPrice, Tax struct{ Amount string }
 	}
@@ -141,7 +141,7 @@ type pricedOrder struct {
 		Amount            struct{ Amount string }
 	}
 	LineItems []struct {
-		Quantity                                     int
+		Quantity                                      int
 		TotalDiscount, DiscountedTotalPrice, TotalTax struct{ Amount string }
 	}
 }
@@ -537,7 +537,9 @@ func TestPricingAdminMutations(t *testing.T) {
 
 	rate := `mutation($in: ShippingRateInput!) { shippingRateCreate(input: $in) { shippingRate { handle } userErrors { field code } } }`
 	zone := `mutation { shippingZoneCreate(input: {name: "Canada", areas: ["CA"]}) { shippingZone { id } userErrors { code } } }`
-	var z struct{ ShippingZoneCreate struct{ ShippingZone struct{ ID string } } }
+	var z struct {
+		ShippingZoneCreate struct{ ShippingZone struct{ ID string } }
+	}
 	mustData(t, e.do(t, staff, zone, nil), &z)
 	for name, tc := range map[string]struct {
 		in   map[string]any

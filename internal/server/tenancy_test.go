@@ -199,6 +199,18 @@ func TestCrossTenantMatrix(t *testing.T) {
 	bWarehouses := e.warehouses(t, "electronics")
 	bWarehouse, bWarehouse2 := bWarehouses[0], bWarehouses[1]
 
+	// Shop B's discount, shipping zone and rate.
+	var bDiscount, bZone, bRate string
+	if err := e.db.Pool.QueryRow(ctx, `INSERT INTO discounts (shop_id, code, title, kind, value, currency_code)
+		SELECT id, 'B-ONLY', 'B only', 'PERCENTAGE', 1000, 'EUR' FROM shops WHERE handle = 'electronics' RETURNING 'gid://cartograph/Discount/' || id`).Scan(&bDiscount); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.Pool.QueryRow(ctx, `WITH z AS (INSERT INTO shipping_zones (shop_id, name, areas) SELECT id, 'B zone', '{DE}' FROM shops WHERE handle = 'electronics' RETURNING shop_id, id)
+		INSERT INTO shipping_rates (shop_id, zone_id, handle, title, amount, currency_code) SELECT shop_id, id, 'b-rate', 'B rate', 100, 'EUR' FROM z
+		RETURNING 'gid://cartograph/ShippingZone/' || zone_id, 'gid://cartograph/ShippingRate/' || id`).Scan(&bZone, &bRate); err != nil {
+		t.Fatal(err)
+	}
+
 	// Principals of shop A.
 	staffA := e.staffToken(t, "apparel")
 	_, skA := e.createKey(t, "apparel", "SECRET", `scopes: ["catalog:read", "customers:read", "apikeys:manage", "orders:read", "orders:write", "checkout:write"]`)
@@ -282,6 +294,16 @@ func TestCrossTenantMatrix(t *testing.T) {
 		"cartGiftCardCodesUpdate": {`mutation($c: ID!) { cartGiftCardCodesUpdate(cartId: $c, giftCardCodes: ["X"]) { cart { id } } }`, map[string]any{"c": bCart}, denied},
 		"cartGiftCardCodesAdd":    {`mutation($c: ID!) { cartGiftCardCodesAdd(cartId: $c, giftCardCodes: ["X"]) { cart { id } } }`, map[string]any{"c": bCart}, denied},
 		"cartGiftCardCodesRemove": {`mutation($c: ID!) { cartGiftCardCodesRemove(cartId: $c, appliedGiftCardIds: ["gid://shopify/AppliedGiftCard/1"]) { cart { id } } }`, map[string]any{"c": bCart}, denied},
+		"cartSelectedDeliveryOptionsUpdate": {`mutation($c: ID!) { cartSelectedDeliveryOptionsUpdate(cartId: $c, selectedDeliveryOptions: [{deliveryGroupId: "gid://cartograph/CartDeliveryGroup/0", deliveryOptionHandle: "b-rate"}]) { cart { id } } }`,
+			map[string]any{"c": bCart}, denied},
+		// Pricing administration (pricing.graphqls): B's discounts, zones and rates are unknown in A; what A creates is A's.
+		"discountCreate":         {`mutation { discountCreate(input: {code: "B-ONLY", title: "x", kind: PERCENTAGE, percentage: "5"}) { discount { id code } } }`, nil, noB},
+		"discountUpdate":         {`mutation($id: ID!) { discountUpdate(id: $id, input: {title: "x", kind: PERCENTAGE, percentage: "99"}) { discount { id } } }`, map[string]any{"id": bDiscount}, denied},
+		"discountDeactivate":     {`mutation($id: ID!) { discountDeactivate(id: $id) { discount { id } } }`, map[string]any{"id": bDiscount}, denied},
+		"shippingZoneCreate":     {`mutation { shippingZoneCreate(input: {name: "x", areas: ["DE"]}) { shippingZone { id } } }`, nil, noB},
+		"shippingRateCreate":     {`mutation($z: ID!) { shippingRateCreate(input: {zoneId: $z, handle: "x", title: "x", price: "1.00"}) { shippingRate { id } } }`, map[string]any{"z": bZone}, nullOr("shippingRate")},
+		"shippingRateDeactivate": {`mutation($id: ID!) { shippingRateDeactivate(id: $id) { shippingRate { id } } }`, map[string]any{"id": bRate}, denied},
+		"taxRateSet":             {`mutation { taxRateSet(input: {countryCode: "DE", title: "MwSt", ratePercentage: "0", included: true, shipping: true}) { taxRate { id } } }`, nil, noB},
 		// Inventory (inventory.graphqls): shop B's variants and warehouses are unknown in shop A.
 		"inventoryLevels": {`query($v: ID!) { inventoryLevels(first: 250, variantIds: [$v]) { nodes { onHand } } }`, map[string]any{"v": bVariantStocked},
 			func(r *gqlResponse) bool { return denied(r) || string(r.Data) == `{"inventoryLevels":{"nodes":[]}}` }},
@@ -326,6 +348,17 @@ func TestCrossTenantMatrix(t *testing.T) {
 				}
 			})
 		}
+	}
+	// Shop B's pricing is untouched by everything shop A did.
+	var bActive bool
+	var bValue, bRateActive, bTaxes int
+	if err := e.db.Pool.QueryRow(ctx, `SELECT d.active, d.value, (SELECT count(*) FROM shipping_rates r JOIN shops s ON s.id = r.shop_id WHERE s.handle = 'electronics' AND r.active),
+		(SELECT count(*) FROM tax_rates x JOIN shops s ON s.id = x.shop_id WHERE s.handle = 'electronics')
+		FROM discounts d WHERE d.code = 'B-ONLY' AND d.currency_code = 'EUR'`).Scan(&bActive, &bValue, &bRateActive, &bTaxes); err != nil {
+		t.Fatal(err)
+	}
+	if !bActive || bValue != 1000 || bRateActive != 1 || bTaxes != 0 {
+		t.Fatalf("shop B's pricing changed: active %v value %d active rates %d tax rates %d", bActive, bValue, bRateActive, bTaxes)
 	}
 	if st := e.orderStatus(t, bOrder); st != "PENDING_PAYMENT" {
 		t.Fatalf("shop A moved shop B's order to %s", st)
