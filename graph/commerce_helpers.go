@@ -106,7 +106,7 @@ func (r *Resolver) cartModel(ctx context.Context, c *cart.Cart, err error) (*mod
 			m.DiscountAllocations = append(m.DiscountAllocations, allocation(pr.Discounts[a.Discount], mon(a.Amount), model.DiscountApplicationTargetTypeShippingLine))
 		}
 	}
-	if pr.DeliveryGroupID != "" && t.NeedsShipping {
+	if pr.DeliveryGroupID != "" && t.NeedsShipping && pr.ShippingConfigured {
 		g := &model.CartDeliveryGroup{ID: pr.DeliveryGroupID, GroupType: model.CartDeliveryGroupTypeOneTimePurchase,
 			DeliveryAddress: &orders.Address{Country: pr.Destination.Country, Province: pr.Destination.Province, Zip: pr.Destination.Zip},
 			DeliveryOptions: make([]*model.CartDeliveryOption, len(t.Options))}
