@@ -244,18 +244,18 @@ type Result struct {
 
 // Reasons a discount does not apply (Shopify's CartWarningCode names).
 const (
-	ReasonNotFound          = "DISCOUNT_NOT_FOUND"
-	ReasonInactive          = "DISCOUNT_CURRENTLY_INACTIVE"
-	ReasonUsageLimit        = "DISCOUNT_USAGE_LIMIT_REACHED"
-	ReasonCustomerLimit     = "DISCOUNT_CUSTOMER_USAGE_LIMIT_REACHED"
-	ReasonNotInRange        = "DISCOUNT_PURCHASE_NOT_IN_RANGE"
-	ReasonQuantity          = "DISCOUNT_QUANTITY_NOT_IN_RANGE"
-	ReasonNoEntitledLines   = "DISCOUNT_NO_ENTITLED_LINE_ITEMS"
-	ReasonNoShipping        = "DISCOUNT_NO_ENTITLED_SHIPPING_LINES"
-	ReasonNotHonoured       = "DISCOUNT_NOT_HONOURED"
-	ReasonWrongCurrency     = "DISCOUNT_INCOMPATIBLE_PURCHASE_TYPE"
-	ReasonCustomerMissing   = "DISCOUNT_ELIGIBLE_CUSTOMER_MISSING"
-	ReasonCustomerIneligble = "DISCOUNT_CUSTOMER_NOT_ELIGIBLE"
+	ReasonNotFound           = "DISCOUNT_NOT_FOUND"
+	ReasonInactive           = "DISCOUNT_CURRENTLY_INACTIVE"
+	ReasonUsageLimit         = "DISCOUNT_USAGE_LIMIT_REACHED"
+	ReasonCustomerLimit      = "DISCOUNT_CUSTOMER_USAGE_LIMIT_REACHED"
+	ReasonNotInRange         = "DISCOUNT_PURCHASE_NOT_IN_RANGE"
+	ReasonQuantity           = "DISCOUNT_QUANTITY_NOT_IN_RANGE"
+	ReasonNoEntitledLines    = "DISCOUNT_NO_ENTITLED_LINE_ITEMS"
+	ReasonNoShipping         = "DISCOUNT_NO_ENTITLED_SHIPPING_LINES"
+	ReasonNotHonoured        = "DISCOUNT_NOT_HONOURED"
+	ReasonWrongCurrency      = "DISCOUNT_INCOMPATIBLE_PURCHASE_TYPE"
+	ReasonCustomerMissing    = "DISCOUNT_ELIGIBLE_CUSTOMER_MISSING"
+	ReasonCustomerIneligible = "DISCOUNT_CUSTOMER_NOT_ELIGIBLE"
 )
 
 // Compute prices in. It never fails: amounts are assumed to fit int64
