@@ -16,14 +16,16 @@ SERVICES     := eval "$$(.ci/services.sh)"; export DATABASE_URL REDIS_URL
 # The app database lives next to the admin one: .../postgres? -> .../cartograph?
 APP_DB       := export DATABASE_URL="$$(sed -E 's,/postgres([?]|$$),/cartograph\1,' <<<"$$DATABASE_URL")"
 
-.PHONY: help run test build assets generate check-generate vet lint bench new-migration clean
+.PHONY: help run test build assets generate check-generate vet lint alerts bench faults new-migration clean
 
 help:
 	@echo "make run       bring up PostgreSQL+Redis, migrate, seed the demo shops, serve GraphiQL on http://$(LISTEN_ADDR)/"
 	@echo "make test      vet, check generated code, run every test (real PostgreSQL and Redis)"
 	@echo "make generate  regenerate gqlgen and sqlc code"
 	@echo "make assets    install the pinned GraphiQL from npm into internal/graphiql/dist (build, run and test do it)"
-	@echo "make lint      go vet + staticcheck"
+	@echo "make faults    fault injection (kill -9, Redis down, PostgreSQL restart, payment orderings); PASS/FAIL with figures"
+	@echo "make lint      go vet + staticcheck + alert rules (promtool)"
+	@echo "make alerts    promtool check + unit tests of deploy/prometheus/alerts.yml"
 	@echo "make bench     load benchmark (vegeta + pgbench baseline), figures in .data/bench/summary.md"
 	@echo "make new-migration NAME=add_things"
 
@@ -56,8 +58,13 @@ check-generate: generate
 vet:
 	go vet ./...
 
-lint: vet
+lint: vet alerts
 	go run $(STATICCHECK) ./...
+
+# Prometheus alert rules: promtool check + unit tests (.ci/promtool.sh
+# installs Debian's prometheus as root, else skips loudly).
+alerts:
+	@.ci/promtool.sh
 
 # stripe-mock (pinned) for the payment tests; the test harness starts it.
 $(TOOLS)/stripe-mock:
@@ -66,7 +73,7 @@ $(TOOLS)/stripe-mock:
 
 # The GraphiQL browser test must run (not skip) here; assets installs chromium for it.
 test: export CARTOGRAPH_REQUIRE_BROWSER := 1
-test: vet check-generate $(TOOLS)/stripe-mock assets
+test: vet check-generate alerts $(TOOLS)/stripe-mock assets
 	@$(SERVICES); STRIPE_MOCK_BIN=$(TOOLS)/stripe-mock go test -race -count=1 -timeout 12m ./...
 
 # GraphiQL (internal/graphiql): pinned npm packages -> gitignored dist/, embedded.
@@ -75,6 +82,10 @@ assets:
 
 bench: build
 	.ci/bench.sh
+
+# Fault injection against the real binary (README "Faults"); not part of test.
+faults: $(TOOLS)/stripe-mock
+	@STRIPE_MOCK_BIN=$(TOOLS)/stripe-mock .ci/faults.sh
 
 new-migration:
 	@test -n "$(NAME)" || { echo "usage: make new-migration NAME=add_things"; exit 1; }

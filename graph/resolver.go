@@ -10,6 +10,7 @@ import (
 	"cartograph/internal/checkout"
 	"cartograph/internal/customers"
 	"cartograph/internal/discounts"
+	"cartograph/internal/documents"
 	"cartograph/internal/events"
 	"cartograph/internal/inventory"
 	"cartograph/internal/orders"
@@ -37,4 +38,6 @@ type Resolver struct {
 	// serves inventory subscriptions.
 	Inventory *inventory.Service
 	Events    *events.Hub
+	// Documents manages the shop's API policy and trusted documents.
+	Documents *documents.Service
 }

@@ -31,8 +31,9 @@ import (
 	"cartograph/internal/server"
 	"cartograph/internal/shop"
 
+	"cartograph/internal/redisconn"
+	"cartograph/internal/tracing"
 	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 )
 
 func main() {
@@ -110,11 +111,23 @@ func serve(ctx context.Context, cfg config.Config) error {
 		return fmt.Errorf("%w (APP_DATABASE_URL; run `cartograph migrate up` first, it creates role cartograph_app)", err)
 	}
 	defer pool.Close()
-	ropts, err := redis.ParseURL(cfg.RedisURL)
-	if err != nil {
-		return fmt.Errorf("REDIS_URL: %w", err)
+	if cfg.Tracing {
+		shutdown, err := tracing.Setup(ctx, tracing.Config{ServiceName: cfg.TracingServiceName, SampleRatio: cfg.TracingSampleRatio})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = shutdown(sctx)
+		}()
+		log.Info("tracing on (OTLP/HTTP)", "sample_ratio", cfg.TracingSampleRatio)
 	}
-	rdb := redis.NewClient(ropts)
+	rdb, rkind, err := redisconn.Open(cfg.RedisURL)
+	if err != nil {
+		return err
+	}
+	log.Info("redis", "deployment", string(rkind))
 	defer rdb.Close()
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redis: %w", err)

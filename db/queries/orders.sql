@@ -29,6 +29,11 @@ INSERT INTO order_expiries (expires_at, shop_id, order_id) VALUES (@expires_at, 
 -- name: OrderExpiryDelete :exec
 DELETE FROM order_expiries WHERE shop_id = @shop_id AND order_id = @order_id;
 
+-- name: OrderExpiryPostpone :exec
+-- Leaves a claimed expiry alone until @expires_at (the provider is being
+-- asked to cancel the order's payment, or could not be reached).
+UPDATE order_expiries SET expires_at = @expires_at WHERE shop_id = @shop_id AND order_id = @order_id;
+
 -- name: OrderExpiriesDue :many
 SELECT shop_id, order_id FROM order_expiries
 WHERE expires_at <= now()

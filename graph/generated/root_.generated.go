@@ -85,6 +85,19 @@ type ComplexityRoot struct {
 		APIKey func(childComplexity int) int
 	}
 
+	ApiPolicy struct {
+		CostBucketMax        func(childComplexity int) int
+		CostRestoreRate      func(childComplexity int) int
+		MaxQueryCost         func(childComplexity int) int
+		TrustedDocumentsOnly func(childComplexity int) int
+		UpdatedAt            func(childComplexity int) int
+	}
+
+	ApiPolicyUpdatePayload struct {
+		APIPolicy  func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
 	AppliedGiftCard struct {
 		AmountUsed     func(childComplexity int) int
 		Balance        func(childComplexity int) int
@@ -648,6 +661,7 @@ type ComplexityRoot struct {
 	Mutation struct {
 		APIKeyCreate                      func(childComplexity int, input model.APIKeyCreateInput) int
 		APIKeyRevoke                      func(childComplexity int, id string) int
+		APIPolicyUpdate                   func(childComplexity int, input model.APIPolicyInput) int
 		CartAttributesUpdate              func(childComplexity int, cartID string, attributes []*model.AttributeInput) int
 		CartBuyerIdentityUpdate           func(childComplexity int, cartID string, buyerIdentity model.CartBuyerIdentityInput) int
 		CartCreate                        func(childComplexity int, input *model.CartInput) int
@@ -680,6 +694,8 @@ type ComplexityRoot struct {
 		StaffLogin                        func(childComplexity int, input model.StaffLoginInput) int
 		StaffTokenRefresh                 func(childComplexity int, refreshToken string) int
 		TaxRateSet                        func(childComplexity int, input model.TaxRateInput) int
+		TrustedDocumentsRegister          func(childComplexity int, documents []*model.TrustedDocumentInput) int
+		TrustedDocumentsRemove            func(childComplexity int, ids []string) int
 	}
 
 	Order struct {
@@ -924,6 +940,7 @@ type ComplexityRoot struct {
 
 	Query struct {
 		APIKeys                func(childComplexity int, first *int, after *string) int
+		APIPolicy              func(childComplexity int) int
 		Articles               func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.ArticleSortKeys, query *string) int
 		Blog                   func(childComplexity int, id *string, handle *string) int
 		Blogs                  func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.BlogSortKeys, query *string) int
@@ -948,6 +965,7 @@ type ComplexityRoot struct {
 		ProductRecommendations func(childComplexity int, productID *string, productHandle *string, intent *model.ProductRecommendationIntent) int
 		Products               func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.ProductSortKeys, query *string) int
 		Shop                   func(childComplexity int) int
+		TrustedDocuments       func(childComplexity int, first *int, after *string) int
 	}
 
 	SEO struct {
@@ -1046,6 +1064,34 @@ type ComplexityRoot struct {
 
 	TaxRatePayload struct {
 		TaxRate    func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	TrustedDocument struct {
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Name      func(childComplexity int) int
+		Size      func(childComplexity int) int
+	}
+
+	TrustedDocumentConnection struct {
+		Edges    func(childComplexity int) int
+		Nodes    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	TrustedDocumentEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	TrustedDocumentsRegisterPayload struct {
+		Documents  func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	TrustedDocumentsRemovePayload struct {
+		Removed    func(childComplexity int) int
 		UserErrors func(childComplexity int) int
 	}
 
@@ -1194,6 +1240,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ApiKeyRevokePayload.APIKey(childComplexity), true
+
+	case "ApiPolicy.costBucketMax":
+		if e.ComplexityRoot.ApiPolicy.CostBucketMax == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiPolicy.CostBucketMax(childComplexity), true
+	case "ApiPolicy.costRestoreRate":
+		if e.ComplexityRoot.ApiPolicy.CostRestoreRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiPolicy.CostRestoreRate(childComplexity), true
+	case "ApiPolicy.maxQueryCost":
+		if e.ComplexityRoot.ApiPolicy.MaxQueryCost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiPolicy.MaxQueryCost(childComplexity), true
+	case "ApiPolicy.trustedDocumentsOnly":
+		if e.ComplexityRoot.ApiPolicy.TrustedDocumentsOnly == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiPolicy.TrustedDocumentsOnly(childComplexity), true
+	case "ApiPolicy.updatedAt":
+		if e.ComplexityRoot.ApiPolicy.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiPolicy.UpdatedAt(childComplexity), true
+
+	case "ApiPolicyUpdatePayload.apiPolicy":
+		if e.ComplexityRoot.ApiPolicyUpdatePayload.APIPolicy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiPolicyUpdatePayload.APIPolicy(childComplexity), true
+	case "ApiPolicyUpdatePayload.userErrors":
+		if e.ComplexityRoot.ApiPolicyUpdatePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiPolicyUpdatePayload.UserErrors(childComplexity), true
 
 	case "AppliedGiftCard.amountUsed":
 		if e.ComplexityRoot.AppliedGiftCard.AmountUsed == nil {
@@ -3333,6 +3423,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.APIKeyRevoke(childComplexity, args["id"].(string)), true
+	case "Mutation.apiPolicyUpdate":
+		if e.ComplexityRoot.Mutation.APIPolicyUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_apiPolicyUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.APIPolicyUpdate(childComplexity, args["input"].(model.APIPolicyInput)), true
 	case "Mutation.cartAttributesUpdate":
 		if e.ComplexityRoot.Mutation.CartAttributesUpdate == nil {
 			break
@@ -3680,6 +3781,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.TaxRateSet(childComplexity, args["input"].(model.TaxRateInput)), true
+	case "Mutation.trustedDocumentsRegister":
+		if e.ComplexityRoot.Mutation.TrustedDocumentsRegister == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_trustedDocumentsRegister_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TrustedDocumentsRegister(childComplexity, args["documents"].([]*model.TrustedDocumentInput)), true
+	case "Mutation.trustedDocumentsRemove":
+		if e.ComplexityRoot.Mutation.TrustedDocumentsRemove == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_trustedDocumentsRemove_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TrustedDocumentsRemove(childComplexity, args["ids"].([]string)), true
 
 	case "Order.billingAddress":
 		if e.ComplexityRoot.Order.BillingAddress == nil {
@@ -4730,6 +4853,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.APIKeys(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Query.apiPolicy":
+		if e.ComplexityRoot.Query.APIPolicy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.APIPolicy(childComplexity), true
 	case "Query.articles":
 		if e.ComplexityRoot.Query.Articles == nil {
 			break
@@ -4980,6 +5109,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Shop(childComplexity), true
+	case "Query.trustedDocuments":
+		if e.ComplexityRoot.Query.TrustedDocuments == nil {
+			break
+		}
+
+		args, err := ec.field_Query_trustedDocuments_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.TrustedDocuments(childComplexity, args["first"].(*int), args["after"].(*string)), true
 
 	case "SEO.description":
 		if e.ComplexityRoot.SEO.Description == nil {
@@ -5342,6 +5482,89 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TaxRatePayload.UserErrors(childComplexity), true
 
+	case "TrustedDocument.createdAt":
+		if e.ComplexityRoot.TrustedDocument.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrustedDocument.CreatedAt(childComplexity), true
+	case "TrustedDocument.id":
+		if e.ComplexityRoot.TrustedDocument.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrustedDocument.ID(childComplexity), true
+	case "TrustedDocument.name":
+		if e.ComplexityRoot.TrustedDocument.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrustedDocument.Name(childComplexity), true
+	case "TrustedDocument.size":
+		if e.ComplexityRoot.TrustedDocument.Size == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrustedDocument.Size(childComplexity), true
+
+	case "TrustedDocumentConnection.edges":
+		if e.ComplexityRoot.TrustedDocumentConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrustedDocumentConnection.Edges(childComplexity), true
+	case "TrustedDocumentConnection.nodes":
+		if e.ComplexityRoot.TrustedDocumentConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrustedDocumentConnection.Nodes(childComplexity), true
+	case "TrustedDocumentConnection.pageInfo":
+		if e.ComplexityRoot.TrustedDocumentConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrustedDocumentConnection.PageInfo(childComplexity), true
+
+	case "TrustedDocumentEdge.cursor":
+		if e.ComplexityRoot.TrustedDocumentEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrustedDocumentEdge.Cursor(childComplexity), true
+	case "TrustedDocumentEdge.node":
+		if e.ComplexityRoot.TrustedDocumentEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrustedDocumentEdge.Node(childComplexity), true
+
+	case "TrustedDocumentsRegisterPayload.documents":
+		if e.ComplexityRoot.TrustedDocumentsRegisterPayload.Documents == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrustedDocumentsRegisterPayload.Documents(childComplexity), true
+	case "TrustedDocumentsRegisterPayload.userErrors":
+		if e.ComplexityRoot.TrustedDocumentsRegisterPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrustedDocumentsRegisterPayload.UserErrors(childComplexity), true
+
+	case "TrustedDocumentsRemovePayload.removed":
+		if e.ComplexityRoot.TrustedDocumentsRemovePayload.Removed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrustedDocumentsRemovePayload.Removed(childComplexity), true
+	case "TrustedDocumentsRemovePayload.userErrors":
+		if e.ComplexityRoot.TrustedDocumentsRemovePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrustedDocumentsRemovePayload.UserErrors(childComplexity), true
+
 	case "UserError.code":
 		if e.ComplexityRoot.UserError.Code == nil {
 			break
@@ -5389,6 +5612,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
 		ec.unmarshalInputApiKeyCreateInput,
+		ec.unmarshalInputApiPolicyInput,
 		ec.unmarshalInputAttributeInput,
 		ec.unmarshalInputBuyerInput,
 		ec.unmarshalInputCartBuyerIdentityInput,
@@ -5414,6 +5638,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputShippingZoneInput,
 		ec.unmarshalInputStaffLoginInput,
 		ec.unmarshalInputTaxRateInput,
+		ec.unmarshalInputTrustedDocumentInput,
 	)
 	first := true
 
@@ -6435,6 +6660,90 @@ extend type Query {
   articles(first: Int, after: String, last: Int, before: String, reverse: Boolean = false, sortKey: ArticleSortKeys = ID, query: String @cost(weight: 5)): ArticleConnection! @listSize(slicingArguments: ["first", "last"], sizedFields: ["edges", "nodes"], requireOneSlicingArgument: false, assumedSize: 20) @public
 }
 `, BuiltIn: false},
+	{Name: "../../schema/documents.graphqls", Input: `"""
+A document registered by the shop (trusted documents / a persisted-query
+manifest), addressed by the sha256 of its text. Clients send
+` + "`" + `documentId: "sha256:<hex>"` + "`" + ` (or Apollo's
+` + "`" + `extensions.persistedQuery.sha256Hash` + "`" + `) instead of the text.
+"""
+type TrustedDocument {
+  "sha256:<64 hex digits>"
+  id: String!
+  name: String
+  "Size of the text in bytes."
+  size: Int!
+  createdAt: DateTime!
+}
+type TrustedDocumentConnection {
+  edges: [TrustedDocumentEdge!]!
+  nodes: [TrustedDocument!]!
+  pageInfo: PageInfo!
+}
+type TrustedDocumentEdge {
+  cursor: String!
+  node: TrustedDocument!
+}
+
+"""
+The shop's API policy. Null limits mean the gateway's configured defaults
+(MAX_QUERY_COST, COST_BUCKET_MAX, COST_RESTORE_RATE).
+"""
+type ApiPolicy {
+  """
+  When true, public callers (anonymous, public keys, customers) may run only
+  registered documents; anything else is refused with DOCUMENT_NOT_TRUSTED
+  before it is parsed. Staff and secret keys are not restricted.
+  """
+  trustedDocumentsOnly: Boolean!
+  "Most one request of a public caller may cost."
+  maxQueryCost: Int
+  "Size of each caller's cost bucket (points)."
+  costBucketMax: Int
+  "Points each caller's bucket regains per second."
+  costRestoreRate: Int
+  updatedAt: DateTime
+}
+
+input ApiPolicyInput {
+  trustedDocumentsOnly: Boolean!
+  maxQueryCost: Int
+  costBucketMax: Int
+  costRestoreRate: Int
+}
+type ApiPolicyUpdatePayload {
+  apiPolicy: ApiPolicy
+  userErrors: [UserError!]! @listSize(assumedSize: 5)
+}
+
+input TrustedDocumentInput {
+  "The document text (at most 64 KiB)."
+  body: String!
+  "Optional: sha256:<hex> of body, as a manifest lists it; checked."
+  id: String
+  name: String
+}
+type TrustedDocumentsRegisterPayload {
+  documents: [TrustedDocument!] @listSize(assumedSize: 500)
+  userErrors: [UserError!]! @listSize(assumedSize: 5)
+}
+type TrustedDocumentsRemovePayload {
+  "How many of the ids were registered."
+  removed: Int!
+  userErrors: [UserError!]! @listSize(assumedSize: 5)
+}
+
+extend type Query {
+  apiPolicy: ApiPolicy! @hasPermission(scopes: ["apikeys:manage"])
+  trustedDocuments(first: Int, after: String): TrustedDocumentConnection! @listSize(assumedSize: 50, slicingArguments: ["first"], sizedFields: ["edges", "nodes"], requireOneSlicingArgument: false) @hasPermission(scopes: ["apikeys:manage"])
+}
+
+extend type Mutation {
+  apiPolicyUpdate(input: ApiPolicyInput!): ApiPolicyUpdatePayload! @cost(weight: 10) @hasPermission(scopes: ["apikeys:manage"])
+  "Registers documents (at most 500 per call; each is validated against the schema and the document limits first; all or nothing)."
+  trustedDocumentsRegister(documents: [TrustedDocumentInput!]!): TrustedDocumentsRegisterPayload! @cost(weight: 10) @hasPermission(scopes: ["apikeys:manage"])
+  trustedDocumentsRemove(ids: [String!]!): TrustedDocumentsRemovePayload! @cost(weight: 10) @hasPermission(scopes: ["apikeys:manage"])
+}
+`, BuiltIn: false},
 	{Name: "../../schema/inventory.graphqls", Input: `# Inventory: the ledger, staff stock movements and live changes. Our admin
 # design in Shopify Admin API shapes: product variants stand in for
 # inventory items and warehouses for locations.
@@ -7217,6 +7526,32 @@ func (ec *executionContext) childFields_ApiKeyRevokePayload(ctx context.Context,
 		return ec.fieldContext_ApiKeyRevokePayload_apiKey(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ApiKeyRevokePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ApiPolicy(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "trustedDocumentsOnly":
+		return ec.fieldContext_ApiPolicy_trustedDocumentsOnly(ctx, field)
+	case "maxQueryCost":
+		return ec.fieldContext_ApiPolicy_maxQueryCost(ctx, field)
+	case "costBucketMax":
+		return ec.fieldContext_ApiPolicy_costBucketMax(ctx, field)
+	case "costRestoreRate":
+		return ec.fieldContext_ApiPolicy_costRestoreRate(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_ApiPolicy_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiPolicy", field.Name)
+}
+
+func (ec *executionContext) childFields_ApiPolicyUpdatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "apiPolicy":
+		return ec.fieldContext_ApiPolicyUpdatePayload_apiPolicy(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ApiPolicyUpdatePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiPolicyUpdatePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_AppliedGiftCard(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8963,6 +9298,62 @@ func (ec *executionContext) childFields_TaxRatePayload(ctx context.Context, fiel
 		return ec.fieldContext_TaxRatePayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TaxRatePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_TrustedDocument(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_TrustedDocument_id(ctx, field)
+	case "name":
+		return ec.fieldContext_TrustedDocument_name(ctx, field)
+	case "size":
+		return ec.fieldContext_TrustedDocument_size(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_TrustedDocument_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TrustedDocument", field.Name)
+}
+
+func (ec *executionContext) childFields_TrustedDocumentConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_TrustedDocumentConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_TrustedDocumentConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_TrustedDocumentConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TrustedDocumentConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_TrustedDocumentEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_TrustedDocumentEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_TrustedDocumentEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TrustedDocumentEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_TrustedDocumentsRegisterPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "documents":
+		return ec.fieldContext_TrustedDocumentsRegisterPayload_documents(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_TrustedDocumentsRegisterPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TrustedDocumentsRegisterPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_TrustedDocumentsRemovePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "removed":
+		return ec.fieldContext_TrustedDocumentsRemovePayload_removed(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_TrustedDocumentsRemovePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TrustedDocumentsRemovePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_UserError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

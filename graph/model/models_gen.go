@@ -9,6 +9,7 @@ import (
 	"cartograph/internal/catalog"
 	"cartograph/internal/content"
 	"cartograph/internal/customers"
+	"cartograph/internal/documents"
 	"cartograph/internal/inventory"
 	"cartograph/internal/money"
 	"cartograph/internal/orders"
@@ -75,6 +76,18 @@ type APIKeyEdge struct {
 
 type APIKeyRevokePayload struct {
 	APIKey *auth.Key `json:"apiKey,omitempty"`
+}
+
+type APIPolicyInput struct {
+	TrustedDocumentsOnly bool `json:"trustedDocumentsOnly"`
+	MaxQueryCost         *int `json:"maxQueryCost,omitempty"`
+	CostBucketMax        *int `json:"costBucketMax,omitempty"`
+	CostRestoreRate      *int `json:"costRestoreRate,omitempty"`
+}
+
+type APIPolicyUpdatePayload struct {
+	APIPolicy  *documents.Policy   `json:"apiPolicy,omitempty"`
+	UserErrors []*apperr.UserError `json:"userErrors"`
 }
 
 // A gift card applied to a cart.
@@ -878,6 +891,36 @@ type TaxRateInput struct {
 
 type TaxRatePayload struct {
 	TaxRate    *TaxRate            `json:"taxRate,omitempty"`
+	UserErrors []*apperr.UserError `json:"userErrors"`
+}
+
+type TrustedDocumentConnection struct {
+	Edges    []*TrustedDocumentEdge `json:"edges"`
+	Nodes    []*documents.Document  `json:"nodes"`
+	PageInfo *relay.PageInfo        `json:"pageInfo"`
+}
+
+type TrustedDocumentEdge struct {
+	Cursor string              `json:"cursor"`
+	Node   *documents.Document `json:"node"`
+}
+
+type TrustedDocumentInput struct {
+	// The document text (at most 64 KiB).
+	Body string `json:"body"`
+	// Optional: sha256:<hex> of body, as a manifest lists it; checked.
+	ID   *string `json:"id,omitempty"`
+	Name *string `json:"name,omitempty"`
+}
+
+type TrustedDocumentsRegisterPayload struct {
+	Documents  []*documents.Document `json:"documents,omitempty"`
+	UserErrors []*apperr.UserError   `json:"userErrors"`
+}
+
+type TrustedDocumentsRemovePayload struct {
+	// How many of the ids were registered.
+	Removed    int                 `json:"removed"`
 	UserErrors []*apperr.UserError `json:"userErrors"`
 }
 

@@ -53,7 +53,7 @@ type Service struct {
 	signer  *Signer
 	keys    *Keys
 	limiter *ratelimit.Limiter
-	rdb     *redis.Client
+	rdb     redis.UniversalClient
 	set     Settings
 	now     func() time.Time
 	admin   *KeyAdmin
@@ -70,7 +70,7 @@ type Service struct {
 func (s *Service) UseCustomers(c CustomerCredentials) { s.customers = c }
 
 // NewService wires the auth service over the application pool.
-func NewService(db *pgxpool.Pool, rdb *redis.Client, signer *Signer, keys *Keys, limiter *ratelimit.Limiter, set Settings) *Service {
+func NewService(db *pgxpool.Pool, rdb redis.UniversalClient, signer *Signer, keys *Keys, limiter *ratelimit.Limiter, set Settings) *Service {
 	return &Service{db: db, tenant: dbq.New(pg.Tenant{Pool: db}), global: dbq.New(db), signer: signer, keys: keys,
 		limiter: limiter, rdb: rdb, set: set, now: time.Now, admin: NewKeyAdmin(db, keys, set.DefaultKeyRateLimit)}
 }

@@ -20,6 +20,7 @@ import (
 	"cartograph/internal/apperr"
 	"cartograph/internal/auth"
 	"cartograph/internal/catalog"
+	"cartograph/internal/metrics"
 	"cartograph/internal/relay"
 	"cartograph/internal/shop"
 
@@ -136,7 +137,7 @@ type Catalog interface {
 
 // Service manages carts.
 type Service struct {
-	rdb     *redis.Client
+	rdb     redis.UniversalClient
 	catalog Catalog
 	// MaxQuantity bounds a line's quantity.
 	MaxQuantity int
@@ -154,14 +155,17 @@ type Service struct {
 
 // New returns a cart service. checkoutTemplate is the default checkout URL
 // ({host}, {token}, {cartId}); a shop's own template wins.
-func New(rdb *redis.Client, cat Catalog, maxQuantity int, baseDomain, checkoutTemplate string) *Service {
+func New(rdb redis.UniversalClient, cat Catalog, maxQuantity int, baseDomain, checkoutTemplate string) *Service {
 	return &Service{rdb: rdb, catalog: cat, MaxQuantity: maxQuantity, MaxLines: DefaultMaxLines, baseDomain: baseDomain, checkoutTemplate: checkoutTemplate}
 }
 
-func key(shopID uuid.UUID, token string) string { return "cart:" + shopID.String() + ":" + token }
+// Cart keys carry the shop as a Redis Cluster hash tag ({shop}): the merge
+// script and the customer pipeline touch two keys of one shop together, and
+// a cluster accepts that only when they hash to one slot.
+func key(shopID uuid.UUID, token string) string { return "cart:{" + shopID.String() + "}:" + token }
 
 func customerKey(shopID, customerID uuid.UUID) string {
-	return "custcart:" + shopID.String() + ":" + customerID.String()
+	return "custcart:{" + shopID.String() + "}:" + customerID.String()
 }
 
 // ParseID validates a cart id; malformed → BAD_USER_INPUT on field.
@@ -282,6 +286,7 @@ func (s *Service) Create(ctx context.Context, in []LineInput, email string) (*Ca
 	if ues, err := s.run(ctx, key(sh.ID, tok), "add", false, lines); err != nil || len(ues) > 0 {
 		return nil, ues, err
 	}
+	metrics.CartCreated()
 	if email != "" {
 		if err := s.rdb.HSet(ctx, key(sh.ID, tok), fieldEmail, email).Err(); err != nil {
 			return nil, nil, unavailable(err)

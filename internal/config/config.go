@@ -37,8 +37,12 @@ type Config struct {
 	BaseDomain string
 	// DBMaxConns caps the pgx pool (DB_MAX_CONNS).
 	DBMaxConns int32
-	// MaxBodyBytes limits request bodies (MAX_BODY_BYTES).
+	// MaxBodyBytes limits request bodies of staff and secret keys
+	// (MAX_BODY_BYTES).
 	MaxBodyBytes int64
+	// MaxBodyBytesPublic limits request bodies of public callers:
+	// anonymous, pk_ keys, customers (MAX_BODY_BYTES_PUBLIC).
+	MaxBodyBytesPublic int64
 	// LoaderWait is the dataloader batch window (LOADER_WAIT).
 	LoaderWait time.Duration
 	// ShopCacheTTL bounds how long a resolved shop is cached in process (SHOP_CACHE_TTL).
@@ -118,6 +122,23 @@ type Config struct {
 	// AllowedOrigins are the browser origins allowed to call the API
 	// (CORS; ALLOWED_ORIGINS, comma-separated; "*" for any).
 	AllowedOrigins []string
+	// Tracing turns OpenTelemetry tracing on (OTLP/HTTP exporter). Off by
+	// default; on when OTEL_EXPORTER_OTLP_ENDPOINT or
+	// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set (the exporter reads those and
+	// the other standard OTEL_EXPORTER_OTLP_* variables itself) or when
+	// TRACING=otlp; TRACING=off or OTEL_SDK_DISABLED=true force it off.
+	Tracing bool
+	// TracingSampleRatio is the share of new traces sampled
+	// (TRACING_SAMPLE_RATIO, 0 < r <= 1, default 1; callers' sampled
+	// traces are always continued).
+	TracingSampleRatio float64
+	// TracingServiceName is service.name on every span (OTEL_SERVICE_NAME,
+	// default cartograph).
+	TracingServiceName string
+	// MaxStringInput bounds, in characters, every GraphQL string input with
+	// no narrower bound of its own (MAX_STRING_INPUT, default 5000; the
+	// narrower ones are server.StringBounds).
+	MaxStringInput int
 	// CartMaxLines bounds distinct lines per cart (CART_MAX_LINES, default
 	// 250 as Shopify).
 	CartMaxLines int
@@ -181,6 +202,7 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 		DefaultShop:         strings.ToLower(str("DEFAULT_SHOP", "")),
 		DBMaxConns:          int32(integer("DB_MAX_CONNS", 16)),
 		MaxBodyBytes:        integer("MAX_BODY_BYTES", 1<<20),
+		MaxBodyBytesPublic:  integer("MAX_BODY_BYTES_PUBLIC", 128<<10),
 		LoaderWait:          dur("LOADER_WAIT", 500*time.Microsecond),
 		ShopCacheTTL:        dur("SHOP_CACHE_TTL", 5*time.Second),
 		ShutdownTimeout:     dur("SHUTDOWN_TIMEOUT", 15*time.Second),
@@ -219,13 +241,36 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 		ShopCostBucketMax:   int(integer("SHOP_COST_BUCKET_MAX", 1000000)),
 		ShopCostRestoreRate: int(integer("SHOP_COST_RESTORE_RATE", 200000)),
 		CartMaxLines:        int(integer("CART_MAX_LINES", 250)),
+		MaxStringInput:      int(integer("MAX_STRING_INPUT", 5000)),
 		PublicCacheMaxBytes: integer("PUBLIC_CACHE_MAX_BYTES", 32<<20),
 		AuthFailPerMinute:   int(integer("AUTH_FAIL_PER_MINUTE", 300)),
 		PasswordConcurrency: int(integer("PASSWORD_CONCURRENCY", int64(runtime.NumCPU()))),
 	}
 	c.PasswordQueue = int(integer("PASSWORD_QUEUE", int64(2*c.PasswordConcurrency)))
-	if c.CartMaxLines < 1 || c.PublicCacheMaxBytes < 0 || c.PasswordConcurrency < 1 || c.PasswordQueue < 0 {
-		errs = append(errs, "CART_MAX_LINES >= 1, PUBLIC_CACHE_MAX_BYTES >= 0, PASSWORD_CONCURRENCY >= 1, PASSWORD_QUEUE >= 0")
+	switch t := strings.ToLower(str("TRACING", "")); t {
+	case "otlp", "on", "true", "1":
+		c.Tracing = true
+	case "off", "false", "0":
+	case "":
+		c.Tracing = str("OTEL_EXPORTER_OTLP_ENDPOINT", "") != "" || str("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "") != ""
+	default:
+		errs = append(errs, fmt.Sprintf("TRACING: want otlp|off, got %q", t))
+	}
+	if strings.EqualFold(str("OTEL_SDK_DISABLED", ""), "true") {
+		c.Tracing = false
+	}
+	c.TracingServiceName = str("OTEL_SERVICE_NAME", "cartograph")
+	c.TracingSampleRatio = 1
+	if v := str("TRACING_SAMPLE_RATIO", ""); v != "" {
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(r > 0 && r <= 1) {
+			errs = append(errs, fmt.Sprintf("TRACING_SAMPLE_RATIO: want 0 < r <= 1, got %q", v))
+		} else {
+			c.TracingSampleRatio = r
+		}
+	}
+	if c.CartMaxLines < 1 || c.MaxStringInput < 1 || c.PublicCacheMaxBytes < 0 || c.PasswordConcurrency < 1 || c.PasswordQueue < 0 {
+		errs = append(errs, "CART_MAX_LINES >= 1, MAX_STRING_INPUT >= 1, PUBLIC_CACHE_MAX_BYTES >= 0, PASSWORD_CONCURRENCY >= 1, PASSWORD_QUEUE >= 0")
 	}
 	switch env := strings.ToLower(str("CARTOGRAPH_ENV", "development")); env {
 	case "production":
@@ -268,6 +313,9 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, "MAX_BODY_BYTES: must be >= 1024")
+	}
+	if c.MaxBodyBytesPublic < 1024 || c.MaxBodyBytesPublic > c.MaxBodyBytes {
+		errs = append(errs, "MAX_BODY_BYTES_PUBLIC: must be >= 1024 and <= MAX_BODY_BYTES")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

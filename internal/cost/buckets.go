@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -44,11 +45,15 @@ type Status struct {
 // expires once it would be full again (a missing key is a full bucket), so
 // idle principals cost no memory.
 type Buckets struct {
-	rdb *redis.Client
+	// the RefundLater writer
+	startWriter sync.Once
+	refunds     chan refund
+	pending     sync.WaitGroup
+	rdb         redis.UniversalClient
 }
 
 // NewBuckets returns Buckets stored in rdb under keys "cost:<Limit.Key>".
-func NewBuckets(rdb *redis.Client) *Buckets { return &Buckets{rdb: rdb} }
+func NewBuckets(rdb redis.UniversalClient) *Buckets { return &Buckets{rdb: rdb} }
 
 // KeyPrefix prefixes every bucket key in Redis.
 const KeyPrefix = "cost:"
@@ -211,4 +216,90 @@ func parseFloat(v any) float64 {
 		return float64(x)
 	}
 	return 0
+}
+
+// refund is one queued RefundLater.
+type refund struct {
+	keys []string
+	args []any
+}
+
+// refundQueue bounds the refunds waiting for the background writer.
+const refundQueue = 4096
+
+// RefundLater queues Refund for a background writer that sends queued
+// refunds to Redis in pipelined batches, so a response never waits for its
+// refund's round trip. When the queue is full the refund runs at once. A
+// refund that fails is lost, which errs on the caller's side of the budget
+// (it was charged its requested, not its actual, cost); onErr receives the
+// failure. Flush waits for the queue to drain.
+func (b *Buckets) RefundLater(amount int, onErr func(error), limits ...Limit) {
+	if amount <= 0 || len(limits) == 0 {
+		return
+	}
+	keys, args, err := scriptArgs(amount, limits)
+	if err != nil {
+		onErr(err)
+		return
+	}
+	b.startWriter.Do(func() {
+		b.refunds = make(chan refund, refundQueue)
+		go b.writeRefunds(onErr)
+	})
+	b.pending.Add(1)
+	select {
+	case b.refunds <- refund{keys: keys, args: args}:
+	default:
+		defer b.pending.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if err := refundScript.Run(ctx, b.rdb, keys, args...).Err(); err != nil {
+			onErr(fmt.Errorf("cost: refund: %w", err))
+		}
+	}
+}
+
+// Flush waits until every queued refund has been written (or has failed).
+func (b *Buckets) Flush() { b.pending.Wait() }
+
+// writeRefunds is the background writer: it takes what is queued (up to
+// 256 refunds) and sends it as one pipeline. The script is loaded first,
+// so the pipeline can use EVALSHA.
+func (b *Buckets) writeRefunds(onErr func(error)) {
+	batch := make([]refund, 0, 256)
+	for r := range b.refunds {
+		batch = append(batch[:0], r)
+	more:
+		for len(batch) < cap(batch) {
+			select {
+			case r := <-b.refunds:
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := b.pipeRefunds(ctx, batch)
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			if err = refundScript.Load(ctx, b.rdb).Err(); err == nil {
+				err = b.pipeRefunds(ctx, batch)
+			}
+		}
+		cancel()
+		if err != nil {
+			onErr(fmt.Errorf("cost: refund: %w", err))
+		}
+		for range batch {
+			b.pending.Done()
+		}
+	}
+}
+
+func (b *Buckets) pipeRefunds(ctx context.Context, batch []refund) error {
+	pipe := b.rdb.Pipeline()
+	for _, r := range batch {
+		refundScript.EvalSha(ctx, pipe, r.keys, r.args...)
+	}
+	_, err := pipe.Exec(ctx)
+	return err
 }

@@ -96,6 +96,27 @@ func TestBuckets(t *testing.T) {
 		}
 	})
 
+	t.Run("RefundLaterPipelinesEveryRefund", func(t *testing.T) {
+		l := slow(uniqueKey(t, rdb, "later"), 100000)
+		if _, err := b.Take(ctx, 5000, l); err != nil {
+			t.Fatal(err)
+		}
+		// 1,000 refunds from 8 goroutines: every one arrives exactly once.
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for range 125 {
+					b.RefundLater(3, func(err error) { t.Errorf("refund: %v", err) }, l)
+				}
+			})
+		}
+		wg.Wait()
+		b.Flush()
+		if st, _ := b.Take(ctx, 0, l); !near(st.Available, 100000-5000+3000) {
+			t.Fatalf("after 1,000 refunds of 3: %+v", st)
+		}
+	})
+
 	t.Run("RefillsWithTime", func(t *testing.T) {
 		l := cost.Limit{Key: uniqueKey(t, rdb, "refill"), Max: 10, RestorePerSec: 20}
 		if st, err := b.Take(ctx, 10, l); err != nil || !st.OK {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"cartograph/internal/apperr"
+	"cartograph/internal/metrics"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -161,7 +162,9 @@ func (e *Extension) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 	if e.cfg.MaxCost != nil {
 		maxCost = e.cfg.MaxCost(ctx)
 	}
+	metrics.QueryCost("requested", requested)
 	if requested > maxCost && !st.costOnly {
+		metrics.CostRejected("max_cost")
 		ae := apperr.New(apperr.MaxCostExceeded, "query cost %d exceeds the maximum %d", requested, maxCost)
 		ae.Extensions = map[string]any{"cost": map[string]any{
 			"requestedQueryCost": requested,
@@ -188,10 +191,12 @@ func (e *Extension) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 				e.redisFailed(ctx, err)
 			}
 		case status.NeverFits:
+			metrics.CostRejected("max_cost")
 			ae := apperr.New(apperr.MaxCostExceeded, "query cost %d exceeds the maximum %d", requested, int(status.Maximum))
 			ae.Extensions = map[string]any{"cost": costExtension(requested, nil, &status)}
 			return present(ae)
 		case !status.OK:
+			metrics.CostRejected("throttled")
 			retry := max(1, int(math.Ceil(status.RetryAfter.Seconds())))
 			ae := apperr.New(apperr.Throttled, "throttled: query cost %d exceeds the %d points available; retry after %ds",
 				requested, int(status.Available), retry)
@@ -265,17 +270,16 @@ func (e *Extension) InterceptOperation(ctx context.Context, next graphql.Operati
 			return nil
 		}
 		actual := t.Actual()
+		metrics.QueryCost("actual", actual)
 		var status *Status
 		if st.budgeted {
 			s := st.status
 			if refund := st.charged - actual; refund > 0 && st.op != ast.Subscription && !st.refunded.Swap(true) {
-				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.RedisTimeout)
-				if err := e.cfg.Buckets.Refund(rctx, refund, st.limits...); err != nil {
-					e.redisFailed(ctx, err)
-				} else {
-					s.Available = min(s.Maximum, s.Available+float64(refund))
-				}
-				cancel()
+				// The refund is written behind the response (pipelined
+				// with others); the status reports the bucket after it.
+				logCtx := context.WithoutCancel(ctx)
+				e.cfg.Buckets.RefundLater(refund, func(err error) { e.redisFailed(logCtx, err) }, st.limits...)
+				s.Available = min(s.Maximum, s.Available+float64(refund))
 			}
 			status = &s
 		}

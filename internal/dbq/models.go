@@ -212,6 +212,15 @@ type ApiKeyIndex struct {
 	KeyID   uuid.UUID
 }
 
+type ApiPolicy struct {
+	ShopID               uuid.UUID
+	TrustedDocumentsOnly bool
+	MaxQueryCost         *int32
+	CostBucketMax        *int32
+	CostRestoreRate      *int32
+	UpdatedAt            time.Time
+}
+
 type Collection struct {
 	ShopID          uuid.UUID
 	ID              uuid.UUID
@@ -551,6 +560,14 @@ type TaxRate struct {
 	Rate     int32
 	Included bool
 	Shipping bool
+}
+
+type TrustedDocument struct {
+	ShopID    uuid.UUID
+	Hash      string
+	Body      string
+	Name      *string
+	CreatedAt time.Time
 }
 
 type Variant struct {

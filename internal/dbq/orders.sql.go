@@ -340,6 +340,23 @@ func (q *Queries) OrderExpiryLock(ctx context.Context, arg OrderExpiryLockParams
 	return err
 }
 
+const orderExpiryPostpone = `-- name: OrderExpiryPostpone :exec
+UPDATE order_expiries SET expires_at = $1 WHERE shop_id = $2 AND order_id = $3
+`
+
+type OrderExpiryPostponeParams struct {
+	ExpiresAt time.Time
+	ShopID    uuid.UUID
+	OrderID   uuid.UUID
+}
+
+// Leaves a claimed expiry alone until @expires_at (the provider is being
+// asked to cancel the order's payment, or could not be reached).
+func (q *Queries) OrderExpiryPostpone(ctx context.Context, arg OrderExpiryPostponeParams) error {
+	_, err := q.db.Exec(ctx, orderExpiryPostpone, arg.ExpiresAt, arg.ShopID, arg.OrderID)
+	return err
+}
+
 const orderGet = `-- name: OrderGet :one
 SELECT shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key, discount_amount, shipping_amount, taxes_included, pricing FROM orders WHERE shop_id = $1 AND id = $2
 `

@@ -60,7 +60,7 @@ const (
 // Hub is one instance's relay, consumer and subscriber registry.
 type Hub struct {
 	db  *pgxpool.Pool
-	rdb *redis.Client
+	rdb redis.UniversalClient
 	inv *inventory.Service
 	log *slog.Logger
 
@@ -93,13 +93,19 @@ type sub struct {
 }
 
 // New returns a Hub; nothing runs until the first Kick or subscriber.
-func New(db *pgxpool.Pool, rdb *redis.Client, inv *inventory.Service, log *slog.Logger) *Hub {
+func New(db *pgxpool.Pool, rdb redis.UniversalClient, inv *inventory.Service, log *slog.Logger) *Hub {
 	return &Hub{db: db, rdb: rdb, inv: inv, log: log, MaxLen: 10_000, Buffer: 256, MaxReplay: 100_000, Batch: 500,
 		pending: map[uuid.UUID]bool{}, feeds: map[uuid.UUID]*feed{}}
 }
 
 // StreamKey is the Redis stream of a shop's inventory changes.
-func StreamKey(shopID uuid.UUID) string { return "cartograph:inventory:" + shopID.String() }
+//
+// Every stream shares the {inventory} hash tag: the consumer reads all
+// shops' streams in one XREAD, which Redis Cluster accepts only within one
+// slot.
+func StreamKey(shopID uuid.UUID) string { return streamPrefix + shopID.String() }
+
+const streamPrefix = "cartograph:{inventory}:"
 
 func entryID(seq int64) string { return strconv.FormatInt(seq, 10) + "-1" }
 
@@ -367,7 +373,7 @@ func (h *Hub) dispatch(res []redis.XStream) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, st := range res {
-		shopID, err := uuid.Parse(strings.TrimPrefix(st.Stream, "cartograph:inventory:"))
+		shopID, err := uuid.Parse(strings.TrimPrefix(st.Stream, streamPrefix))
 		if err != nil {
 			continue
 		}

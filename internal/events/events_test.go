@@ -170,18 +170,30 @@ func TestSubscriberGetsEverySequenceOnceInOrder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		fast, err := h.Subscribe(ctx, events.Filter{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		f.adjust(t, 20) // nobody reads slow
-		// Give the relay (1 s poll) and the consumer time to fill the
-		// 4-event buffer and overflow it before anything is read.
-		time.Sleep(2500 * time.Millisecond)
+		// The hub offers each event to every subscriber in turn: once the
+		// fast one has all 20, the slow one has been offered all 20 too
+		// and its 4-event buffer has overflowed — however slow the machine.
+		for i := range 20 {
+			select {
+			case <-fast:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("fast subscriber got %d of 20 events", i)
+			}
+		}
 		deadline := time.After(10 * time.Second)
 		n := 0
 		for {
 			select {
 			case _, ok := <-slow:
 				if !ok {
-					if n >= 20 {
-						t.Fatalf("a subscriber that kept up was dropped")
+					// its buffer (4) plus the one event in hand
+					if n > 5 {
+						t.Fatalf("the slow subscriber received %d events past its 4-event buffer", n)
 					}
 					return
 				}

@@ -15,9 +15,12 @@ import (
 	"cartograph/internal/apperr"
 	"cartograph/internal/catalog"
 	"cartograph/internal/customers"
+	"cartograph/internal/tracing"
 
 	"github.com/google/uuid"
 	"github.com/graph-gophers/dataloader/v7"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Catalog is the batch source the loaders need (a *catalog.Service).
@@ -57,9 +60,19 @@ type Loaders struct {
 
 // batchFn adapts a key-ordered batch method to dataloader's signature: one
 // error fails every key of the batch.
-func batchFn[V any](f func(context.Context, []uuid.UUID) ([]V, error)) dataloader.BatchFunc[uuid.UUID, V] {
+func batchFn[V any](name string, f func(context.Context, []uuid.UUID) ([]V, error)) dataloader.BatchFunc[uuid.UUID, V] {
+	spanName := "dataloader " + name
 	return func(ctx context.Context, keys []uuid.UUID) []*dataloader.Result[V] {
+		var span trace.Span
+		if tracing.On() {
+			ctx, span = tracing.Start(ctx, spanName, trace.SpanKindInternal)
+			span.SetAttributes(attribute.String("dataloader.name", name), attribute.Int("dataloader.batch.size", len(keys)))
+			defer span.End()
+		}
 		vals, err := f(ctx, keys)
+		if err != nil && span != nil {
+			tracing.Fail(span, err)
+		}
 		out := make([]*dataloader.Result[V], len(keys))
 		for i := range keys {
 			if err != nil {
@@ -72,8 +85,8 @@ func batchFn[V any](f func(context.Context, []uuid.UUID) ([]V, error)) dataloade
 	}
 }
 
-func newLoader[V any](f func(context.Context, []uuid.UUID) ([]V, error), wait time.Duration) Loader[V] {
-	return dataloader.NewBatchedLoader(batchFn(f),
+func newLoader[V any](name string, f func(context.Context, []uuid.UUID) ([]V, error), wait time.Duration) Loader[V] {
+	return dataloader.NewBatchedLoader(batchFn(name, f),
 		dataloader.WithWait[uuid.UUID, V](wait),
 		dataloader.WithBatchCapacity[uuid.UUID, V](500))
 }
@@ -83,15 +96,15 @@ func newLoader[V any](f func(context.Context, []uuid.UUID) ([]V, error), wait ti
 // 16 ms would be added to every non-primed request).
 func New(src Catalog, cust Customers, wait time.Duration) *Loaders {
 	return &Loaders{
-		ProductByID:          newLoader(src.ProductsByIDs, wait),
-		VariantsByProduct:    newLoader(src.VariantsByProductIDs, wait),
-		VariantByID:          newLoader(src.VariantsByIDs, wait),
-		ImagesByProduct:      newLoader(src.ImagesByProductIDs, wait),
-		OptionsByProduct:     newLoader(src.OptionsByProductIDs, wait),
-		OptionByID:           newLoader(src.OptionsByIDs, wait),
-		CollectionsByProduct: newLoader(src.CollectionIDsByProductIDs, wait),
-		CollectionByID:       newLoader(src.CollectionsByIDs, wait),
-		CustomerByID:         newLoader(cust.ByIDs, wait),
+		ProductByID:          newLoader("ProductByID", src.ProductsByIDs, wait),
+		VariantsByProduct:    newLoader("VariantsByProduct", src.VariantsByProductIDs, wait),
+		VariantByID:          newLoader("VariantByID", src.VariantsByIDs, wait),
+		ImagesByProduct:      newLoader("ImagesByProduct", src.ImagesByProductIDs, wait),
+		OptionsByProduct:     newLoader("OptionsByProduct", src.OptionsByProductIDs, wait),
+		OptionByID:           newLoader("OptionByID", src.OptionsByIDs, wait),
+		CollectionsByProduct: newLoader("CollectionsByProduct", src.CollectionIDsByProductIDs, wait),
+		CollectionByID:       newLoader("CollectionByID", src.CollectionsByIDs, wait),
+		CustomerByID:         newLoader("CustomerByID", cust.ByIDs, wait),
 		src:                  src,
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -58,11 +59,79 @@ var (
 		Name: "cartograph_reservation_out_of_stock_total",
 		Help: "Checkout reservations refused OUT_OF_STOCK.",
 	})
+	rootDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "cartograph_root_field_duration_seconds",
+		Help:    "GraphQL HTTP request latency by the operation's first root field (schema-bounded: products, product, checkoutBegin, ...); what latency alerts use.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"field"})
+	gqlErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cartograph_graphql_errors_total",
+		Help: "Top-level GraphQL errors by extensions.code (INTERNAL, SERVICE_UNAVAILABLE, THROTTLED, ...).",
+	}, []string{"code"})
+	queryCost = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "cartograph_query_cost",
+		Help:    "Query cost per operation: requested (priced before execution) and actual (after).",
+		Buckets: []float64{1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000},
+	}, []string{"kind"})
+	costRejections = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cartograph_cost_rejections_total",
+		Help: "Operations refused by the cost analysis: max_cost (MAX_COST_EXCEEDED) or throttled (budget empty).",
+	}, []string{"reason"})
+	paymentFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cartograph_payment_failures_total",
+		Help: "Payment events that did not pay: failed (a declined attempt) or canceled (the intent was cancelled).",
+	}, []string{"kind"})
+	checkoutsAbandoned = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "cartograph_checkouts_abandoned_total",
+		Help: "Checkouts whose reservation expired unpaid (order EXPIRED, stock released).",
+	})
+	cartsCreated = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "cartograph_carts_created_total",
+		Help: "Carts created (the top of the funnel: carts -> checkouts begun -> orders paid).",
+	})
+	pools    []func() *pgxpool.Stat
+	poolsMu  sync.Mutex
+	poolDesc = prometheus.NewDesc("cartograph_db_pool_connections",
+		"PostgreSQL pool connections by state (acquired, idle, total, max), summed over the instance's pools.", []string{"state"}, nil)
+	poolWaits = prometheus.NewDesc("cartograph_db_pool_acquire_waits_total",
+		"Pool acquisitions that had to wait for a connection.", nil, nil)
 )
+
+// poolCollector reads the registered pools' statistics at scrape time.
+type poolCollector struct{}
+
+func (poolCollector) Describe(ch chan<- *prometheus.Desc) { ch <- poolDesc; ch <- poolWaits }
+func (poolCollector) Collect(ch chan<- prometheus.Metric) {
+	poolsMu.Lock()
+	fs := append([]func() *pgxpool.Stat(nil), pools...)
+	poolsMu.Unlock()
+	var acquired, idle, total, maxc, waits float64
+	for _, f := range fs {
+		st := f()
+		acquired += float64(st.AcquiredConns())
+		idle += float64(st.IdleConns())
+		total += float64(st.TotalConns())
+		maxc += float64(st.MaxConns())
+		waits += float64(st.EmptyAcquireCount())
+	}
+	for state, v := range map[string]float64{"acquired": acquired, "idle": idle, "total": total, "max": maxc} {
+		ch <- prometheus.MustNewConstMetric(poolDesc, prometheus.GaugeValue, v, state)
+	}
+	ch <- prometheus.MustNewConstMetric(poolWaits, prometheus.CounterValue, waits)
+}
+
+// ObservePool adds a pool to cartograph_db_pool_connections (server.New
+// calls it for the application pool).
+func ObservePool(p *pgxpool.Pool) {
+	poolsMu.Lock()
+	defer poolsMu.Unlock()
+	pools = append(pools, p.Stat)
+}
 
 func init() {
 	Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		requests, duration, sqlStatements, redisErrors, limiterFallback, rateLimited, checkouts, ordersPaid, outOfStock)
+		requests, duration, sqlStatements, redisErrors, limiterFallback, rateLimited, checkouts, ordersPaid, outOfStock,
+		rootDuration, gqlErrors, queryCost, costRejections, paymentFailures, checkoutsAbandoned, cartsCreated, poolCollector{})
 }
 
 // Handler serves the registry in the Prometheus exposition format.
@@ -132,3 +201,35 @@ func OrderPaid() { ordersPaid.Inc() }
 
 // ReservationOutOfStock counts a reservation refused OUT_OF_STOCK.
 func ReservationOutOfStock() { outOfStock.Inc() }
+
+// RootField records the latency of a request by its first root field
+// (a schema field name, or "none" when the request never parsed).
+func RootField(field string, d time.Duration) {
+	rootDuration.WithLabelValues(field).Observe(d.Seconds())
+}
+
+// GraphQLError counts a top-level error of code (server-assigned codes
+// only; the error presenter sets them).
+func GraphQLError(code string) {
+	if code == "" || len(code) > 40 {
+		code = "other"
+	}
+	gqlErrors.WithLabelValues(code).Inc()
+}
+
+// QueryCost records an operation's requested or actual cost.
+func QueryCost(kind string, cost int) { queryCost.WithLabelValues(kind).Observe(float64(cost)) }
+
+// CostRejected counts an operation refused by the cost analysis
+// ("max_cost" or "throttled").
+func CostRejected(reason string) { costRejections.WithLabelValues(reason).Inc() }
+
+// PaymentFailed counts a payment event that did not pay ("failed" or
+// "canceled"; called by internal/orders once per applied event).
+func PaymentFailed(kind string) { paymentFailures.WithLabelValues(kind).Inc() }
+
+// CheckoutAbandoned counts a checkout whose reservation expired unpaid.
+func CheckoutAbandoned() { checkoutsAbandoned.Inc() }
+
+// CartCreated counts a created cart (called by internal/cart).
+func CartCreated() { cartsCreated.Inc() }

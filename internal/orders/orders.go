@@ -264,34 +264,64 @@ func (s *Service) Fulfill(ctx context.Context, orderID uuid.UUID, note, key stri
 	})
 }
 
-// Cancel cancels an order (orders:write). Unpaid: stock released and the
-// payment intent cancelled. Paid (not yet fulfilled): refunded in full
-// through the provider and its units put back on hand.
+// Cancel cancels an order (orders:write). Unpaid: the payment intent is
+// cancelled at the provider first, then the stock released; if the
+// provider answers that the buyer has already paid, the order is completed
+// as paid and then cancelled like a paid one (refund and restock); if the
+// provider cannot be reached, nothing changes and the error is
+// SERVICE_UNAVAILABLE. Paid (not yet fulfilled): refunded in full through
+// the provider and its units put back on hand.
 func (s *Service) Cancel(ctx context.Context, orderID uuid.UUID, reason, key string) (Result, error) {
 	return s.staffAction(ctx, orderID, key, "orderCancel", []any{orderID, reason}, func(ctx context.Context, sh *shop.Shop) (Result, error) {
 		o, err := s.order(ctx, sh.ID, orderID)
 		if err != nil {
 			return Result{}, err
 		}
+		if o.Status == PendingPayment {
+			switch err := s.cancelIntent(ctx, o); {
+			case errors.Is(err, payments.ErrIntentSucceeded):
+				if err := s.paid(ctx, sh.ID, orderID, "system", "payment found succeeded at the provider while cancelling", o.PaymentIntentID); err != nil && !isTransition(err) {
+					return Result{}, err
+				}
+				o.Status = Paid
+			case err != nil:
+				return Result{}, err
+			}
+		}
 		if o.Status == Paid {
 			return s.refund(ctx, sh.ID, orderID, nil, true, reason)
 		}
-		cancelled, err := s.release(ctx, sh.ID, orderID, Cancelled, auth.FromContext(ctx).Ref(), reason, &reason, nil)
-		if err != nil {
+		if _, err := s.release(ctx, sh.ID, orderID, Cancelled, auth.FromContext(ctx).Ref(), reason, &reason, nil); err != nil {
 			return userErr(err)
 		}
-		s.cancelIntent(ctx, cancelled)
 		return Result{OrderID: orderID}, nil
 	})
 }
 
-func (s *Service) cancelIntent(ctx context.Context, o *Order) {
-	if o.PaymentIntentID == nil || o.PaymentProvider != s.provider.Name() {
-		return
+func isTransition(err error) bool {
+	var te *TransitionError
+	return errors.As(err, &te)
+}
+
+// cancelIntent cancels the order's payment intent at the provider that
+// holds it, before any stock is released: nil when it is cancelled (or the
+// order has none), payments.ErrIntentSucceeded when the buyer paid first,
+// SERVICE_UNAVAILABLE when the outcome is unknown.
+func (s *Service) cancelIntent(ctx context.Context, o *Order) error {
+	if o.PaymentIntentID == nil {
+		return nil
 	}
-	if err := s.provider.Cancel(context.WithoutCancel(ctx), *o.PaymentIntentID); err != nil {
-		s.log.Warn("cancelling payment intent", "order", o.ID, "intent", *o.PaymentIntentID, "err", err)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refundCallTimeout)
+	defer cancel()
+	err := s.providerFor(o.PaymentProvider).Cancel(cctx, *o.PaymentIntentID)
+	if err != nil && !errors.Is(err, payments.ErrIntentSucceeded) {
+		s.log.Warn("cancelling payment intent failed; the order keeps its stock until it can be cancelled", "order", o.ID, "intent", *o.PaymentIntentID, "err", err)
+		if ae, ok := apperr.As(err); ok && ae.Code == apperr.ServiceUnavailable {
+			return err
+		}
+		return apperr.Wrap(err, apperr.ServiceUnavailable, "the payment provider could not cancel the payment; nothing was changed, try again")
 	}
+	return err
 }
 
 // Refund refunds amount (all that is left when amount is nil) of a paid
@@ -346,6 +376,9 @@ func (s *Service) PaymentSucceeded(ctx context.Context, eventID, eventType strin
 			late = &r
 			return nil, nil, nil
 		}
+		if err := dropExpiry(ctx, tx, shopID, orderID); err != nil {
+			return nil, nil, err
+		}
 		o, err := Transition(ctx, tx, shopID, orderID, Change{To: Paid, Actor: "stripe", Note: eventType, PaymentRef: &intentID})
 		if err != nil {
 			return nil, nil, err
@@ -370,6 +403,18 @@ func (s *Service) PaymentSucceeded(ctx context.Context, eventID, eventType strin
 // PaymentFailed handles a failed or cancelled payment, exactly once per
 // event id: reservations released, order CANCELLED with the reason.
 func (s *Service) PaymentFailed(ctx context.Context, eventID, eventType string, shopID, orderID uuid.UUID, intentID, reason string) (bool, error) {
+	applied, err := s.paymentFailed(ctx, eventID, eventType, shopID, orderID, intentID, reason)
+	if applied && err == nil {
+		if eventType == "payment_intent.payment_failed" {
+			metrics.PaymentFailed("failed")
+		} else {
+			metrics.PaymentFailed("canceled")
+		}
+	}
+	return applied, err
+}
+
+func (s *Service) paymentFailed(ctx context.Context, eventID, eventType string, shopID, orderID uuid.UUID, intentID, reason string) (bool, error) {
 	return s.paymentEvent(ctx, eventID, eventType, shopID, orderID, intentID, func(tx pgx.Tx) ([]inventory.Level, *string, error) {
 		if eventType == "payment_intent.payment_failed" {
 			// A declined attempt leaves the intent open: the buyer may
@@ -378,6 +423,9 @@ func (s *Service) PaymentFailed(ctx context.Context, eventID, eventType string, 
 			// goes on its timeline.
 			_, err := Transition(ctx, tx, shopID, orderID, Change{To: PendingPayment, Actor: "stripe", Note: "payment attempt failed: " + reason,
 				PaymentRef: &intentID, From: []Status{PendingPayment}})
+			return nil, nil, err
+		}
+		if err := dropExpiry(ctx, tx, shopID, orderID); err != nil {
 			return nil, nil, err
 		}
 		if _, err := Transition(ctx, tx, shopID, orderID, Change{To: Cancelled, Actor: "stripe", Note: eventType, PaymentRef: &intentID, Reason: &reason, From: []Status{PendingPayment}}); err != nil {
@@ -420,9 +468,9 @@ func (s *Service) paymentEvent(ctx context.Context, eventID, eventType string, s
 			s.log.Warn("payment event for another payment of the order", "event", eventID, "order", orderID, "intent", intentID)
 			return nil
 		}
-		if err := dropExpiry(ctx, tx, shopID, orderID); err != nil {
-			return err
-		}
+		// fn drops the order's expiry itself when it moves the order out
+		// of PENDING_PAYMENT: a declined attempt must leave it queued, or
+		// the reservation would never expire.
 		levels, cartID, err = fn(tx)
 		var te *TransitionError
 		if errors.As(err, &te) || apperr.CodeOf(err) == apperr.NotFound {
@@ -457,19 +505,32 @@ func dropExpiry(ctx context.Context, tx pgx.Tx, shopID, orderID uuid.UUID) error
 	return pg.MapError(dbq.New(tx).OrderExpiryDelete(ctx, dbq.OrderExpiryDeleteParams{ShopID: shopID, OrderID: orderID}))
 }
 
-// SweepExpired releases up to limit expired reservations: their orders
-// become EXPIRED and their payment intents are cancelled. Safe on every
-// instance at once: each order is claimed with FOR UPDATE SKIP LOCKED and
-// expired in the same transaction.
+// CancelRetryAfter is how long an expired order whose payment could not be
+// cancelled at the provider (or is being cancelled by another instance)
+// waits before the sweeper asks again.
+const CancelRetryAfter = 30 * time.Second
+
+// SweepExpired ends up to limit expired reservations. Safe on every
+// instance at once: each due order is claimed with FOR UPDATE SKIP LOCKED.
+// An order paid through a provider is not released at once: its claim is
+// postponed by CancelRetryAfter and committed, the intent is cancelled at
+// the provider, and only then is the order EXPIRED and its stock released.
+// If the provider answers that the buyer paid first, the order becomes
+// PAID instead (stock committed); if the provider cannot be reached,
+// nothing is released and the postponed claim makes a later sweep retry.
+// A webhook that settles the order meanwhile wins (the later move is then
+// refused by the state machine and dropped). Orders without a provider
+// intent (manual payments) expire in the claiming transaction.
 func (s *Service) SweepExpired(ctx context.Context, limit int) (int, error) {
 	done := 0
-	for done < limit {
+	for range limit {
 		var shopID uuid.UUID
-		var expired *Order
+		var expired, ask *Order
 		var levels []inventory.Level
 		found := false
 		err := pg.WithTx(ctx, s.db, func(tx pgx.Tx) error {
-			rows, err := dbq.New(tx).OrderExpiriesDue(ctx, 1)
+			q := dbq.New(tx)
+			rows, err := q.OrderExpiriesDue(ctx, 1)
 			if err != nil || len(rows) == 0 {
 				return pg.MapError(err)
 			}
@@ -479,12 +540,19 @@ func (s *Service) SweepExpired(ctx context.Context, limit int) (int, error) {
 			if err := pg.SetTenant(ctx, tx, shopID); err != nil {
 				return err
 			}
+			row, err := q.OrderGet(ctx, dbq.OrderGetParams{ShopID: shopID, ID: orderID})
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return pg.MapError(err)
+			}
+			if err == nil && Status(row.Status) == PendingPayment && row.PaymentIntentID != nil && row.PaymentProvider != (payments.Manual{}).Name() {
+				ask = orderFromRow(&row)
+				return pg.MapError(q.OrderExpiryPostpone(ctx, dbq.OrderExpiryPostponeParams{ExpiresAt: time.Now().Add(CancelRetryAfter), ShopID: shopID, OrderID: orderID}))
+			}
 			if err := dropExpiry(ctx, tx, shopID, orderID); err != nil {
 				return err
 			}
-			o, err := Transition(ctx, tx, shopID, orderID, Change{To: Expired, Actor: "system", Note: "reservation expired"})
-			var te *TransitionError
-			if errors.As(err, &te) {
+			o, err := Transition(ctx, tx, shopID, orderID, Change{To: Expired, Actor: "system", Note: "reservation expired", From: []Status{PendingPayment}})
+			if isTransition(err) || apperr.CodeOf(err) == apperr.NotFound {
 				return nil // paid or cancelled meanwhile: just drop the queue row
 			}
 			if err != nil {
@@ -503,13 +571,44 @@ func (s *Service) SweepExpired(ctx context.Context, limit int) (int, error) {
 		if !found {
 			break
 		}
+		if ask != nil {
+			ok, err := s.expireAfterCancel(ctx, ask)
+			if err != nil {
+				return done, err
+			}
+			if ok {
+				done++
+			}
+			continue
+		}
 		if expired != nil {
+			metrics.CheckoutAbandoned()
 			done++
 			s.notify(ctx, shopID, levels)
-			s.cancelIntent(ctx, expired)
 		}
 	}
 	return done, nil
+}
+
+// expireAfterCancel cancels o's intent at the provider and then expires
+// the order (true), or completes it when the buyer paid first (true), or
+// leaves it for a later sweep when the provider cannot be reached (false).
+func (s *Service) expireAfterCancel(ctx context.Context, o *Order) (bool, error) {
+	switch err := s.cancelIntent(ctx, o); {
+	case errors.Is(err, payments.ErrIntentSucceeded):
+		err := s.paid(ctx, o.ShopID, o.ID, "system", "reservation expired, but the payment had succeeded at the provider", o.PaymentIntentID)
+		if isTransition(err) {
+			return false, nil // the webhook got there first
+		}
+		return err == nil, err
+	case err != nil:
+		return false, nil // logged; retried after CancelRetryAfter
+	}
+	_, err := s.release(ctx, o.ShopID, o.ID, Expired, "system", "reservation expired; payment cancelled at the provider", nil, nil)
+	if isTransition(err) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // ResumeRefundsAfter is how long a refund may stay pending before the

@@ -34,11 +34,18 @@ type Provider interface {
 	Name() string
 	// CreateIntent asks for amount (minor units of currency) for an order.
 	CreateIntent(ctx context.Context, shopID, orderID uuid.UUID, amount int64, currency string) (Intent, error)
-	// Cancel cancels an unpaid intent.
+	// Cancel cancels an unpaid intent, so it can no longer be paid. It is
+	// nil when the intent is cancelled (now or before), ErrIntentSucceeded
+	// when it was paid first, and any other error when the outcome is
+	// unknown (the caller must keep the order's stock and retry later).
 	Cancel(ctx context.Context, intentID string) error
 	// Refund returns amount of a paid intent; key makes retries safe.
 	Refund(ctx context.Context, intentID string, amount int64, key string) (string, error)
 }
+
+// ErrIntentSucceeded is Cancel's answer for an intent that was already
+// paid: the order must be completed (or refunded), never just released.
+var ErrIntentSucceeded = errors.New("payment intent already succeeded")
 
 // Manual records payments taken outside Cartograph (bank transfer, cash):
 // nothing is charged; staff confirm with orderMarkPaid.
@@ -111,15 +118,46 @@ func (s *Stripe) CreateIntent(ctx context.Context, shopID, orderID uuid.UUID, am
 	return Intent{Provider: "stripe", ID: pi.ID, ClientSecret: &pi.ClientSecret}, nil
 }
 
-// Cancel cancels an unpaid PaymentIntent.
+// Cancel cancels an unpaid PaymentIntent. Stripe refuses to cancel an
+// intent that is no longer cancellable (payment_intent_unexpected_state);
+// then the intent's status decides: succeeded → ErrIntentSucceeded,
+// canceled → nil (cancelled before), anything else (processing) → an
+// error, so the caller retries later.
 func (s *Stripe) Cancel(ctx context.Context, intentID string) error {
 	p := &stripe.PaymentIntentCancelParams{}
 	p.Context = ctx
 	p.SetIdempotencyKey("cartograph-cancel-" + intentID)
-	if _, err := s.sc.PaymentIntents.Cancel(intentID, p); err != nil {
-		return apperr.Wrap(err, apperr.Internal, "payment provider unavailable")
+	_, err := s.sc.PaymentIntents.Cancel(intentID, p)
+	if err == nil {
+		return nil
 	}
-	return nil
+	var se *stripe.Error
+	if errors.As(err, &se) && se.Code == stripe.ErrorCodeResourceMissing {
+		return nil // an intent the provider does not know can never be paid
+	}
+	if !errors.As(err, &se) || se.Code != stripe.ErrorCodePaymentIntentUnexpectedState {
+		return apperr.Wrap(err, apperr.ServiceUnavailable, "payment provider unavailable")
+	}
+	status := stripe.PaymentIntentStatus("")
+	if se.PaymentIntent != nil {
+		status = se.PaymentIntent.Status
+	}
+	if status == "" {
+		gp := &stripe.PaymentIntentParams{}
+		gp.Context = ctx
+		pi, gerr := s.sc.PaymentIntents.Get(intentID, gp)
+		if gerr != nil {
+			return apperr.Wrap(gerr, apperr.ServiceUnavailable, "payment provider unavailable")
+		}
+		status = pi.Status
+	}
+	switch status {
+	case stripe.PaymentIntentStatusSucceeded:
+		return ErrIntentSucceeded
+	case stripe.PaymentIntentStatusCanceled:
+		return nil
+	}
+	return apperr.Wrap(err, apperr.ServiceUnavailable, "the payment cannot be cancelled while it is %s", status)
 }
 
 // Refund refunds amount of a PaymentIntent.

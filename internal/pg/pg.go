@@ -9,15 +9,19 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync/atomic"
 
 	"cartograph/internal/apperr"
 	"cartograph/internal/metrics"
+	"cartograph/internal/tracing"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	pgxuuid "github.com/vgarvardt/pgx-google-uuid/v5"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Stats counts SQL statements sent to PostgreSQL by a pool. A query, an exec
@@ -59,10 +63,20 @@ func (t tracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQue
 		return ctx
 	}
 	t.count(ctx, 1)
+	if tracing.On() {
+		return startSQLSpan(ctx, d.SQL)
+	}
 	return ctx
 }
-func (t tracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (t tracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryEndData) {
+	endSQLSpan(ctx, d.Err)
+}
 func (t tracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchStartData) context.Context {
+	if tracing.On() {
+		ctx, span := tracing.Start(ctx, "sql batch", trace.SpanKindClient)
+		span.SetAttributes(attribute.String("db.system.name", "postgresql"), attribute.Int("db.operation.batch.size", d.Batch.Len()))
+		return context.WithValue(ctx, sqlSpanKey{}, span)
+	}
 	return ctx
 }
 func (t tracer) TraceBatchQuery(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) {
@@ -71,8 +85,70 @@ func (t tracer) TraceBatchQuery(ctx context.Context, _ *pgx.Conn, d pgx.TraceBat
 		return
 	}
 	t.count(ctx, 1)
+	if span, ok := ctx.Value(sqlSpanKey{}).(trace.Span); ok && span.IsRecording() {
+		// A tenant statement travels as a batch behind its set_config:
+		// name the span for the statement, not the batch.
+		span.SetName("sql " + sqlOp(d.SQL))
+		span.SetAttributes(attribute.String("db.query.text", clip(d.SQL)))
+		if d.Err != nil {
+			tracing.Fail(span, d.Err)
+		}
+	}
 }
-func (t tracer) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+func (t tracer) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchEndData) {
+	endSQLSpan(ctx, d.Err)
+}
+
+// sqlSpanKey carries the statement's span from its start to its end (the
+// tracing side of the tracer; the counting side needs no state).
+type sqlSpanKey struct{}
+
+// startSQLSpan starts a client span named for the statement's first word
+// (SELECT, INSERT, ...), the text as db.query.text (parameters are never
+// recorded: they travel separately).
+func startSQLSpan(ctx context.Context, sql string) context.Context {
+	ctx, span := tracing.Start(ctx, "sql "+sqlOp(sql), trace.SpanKindClient)
+	span.SetAttributes(attribute.String("db.system.name", "postgresql"), attribute.String("db.query.text", clip(sql)))
+	return context.WithValue(ctx, sqlSpanKey{}, span)
+}
+
+// sqlOp is the statement's first word, upper-cased (SELECT, INSERT, ...).
+// sqlc prefixes each statement with "-- name: X :one": skip comments.
+func sqlOp(sql string) string {
+	op := strings.TrimSpace(sql)
+	for strings.HasPrefix(op, "--") {
+		i := strings.IndexByte(op, '\n')
+		if i < 0 {
+			return "QUERY"
+		}
+		op = strings.TrimSpace(op[i+1:])
+	}
+	if i := strings.IndexAny(op, " \n\t("); i > 0 {
+		op = op[:i]
+	}
+	if len(op) > 16 {
+		op = op[:16]
+	}
+	return strings.ToUpper(op)
+}
+
+func clip(sql string) string {
+	if len(sql) > 2048 {
+		return sql[:2048]
+	}
+	return sql
+}
+
+func endSQLSpan(ctx context.Context, err error) {
+	span, ok := ctx.Value(sqlSpanKey{}).(trace.Span)
+	if !ok {
+		return
+	}
+	if err != nil {
+		tracing.Fail(span, err)
+	}
+	span.End()
+}
 
 // Open connects a pool to url with at most maxConns connections and a
 // statement counter, and pings it.

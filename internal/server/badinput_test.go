@@ -98,6 +98,29 @@ func TestBadInput(t *testing.T) {
 			t.Fatalf("want 413/400, got %d", r.Status)
 		}
 	})
+
+	// Public callers get MAX_BODY_BYTES_PUBLIC (128 KiB), staff and secret
+	// keys MAX_BODY_BYTES (1 MiB): exactly the limit passes, one byte more
+	// is 413.
+	t.Run("BodyLimitByCaller", func(t *testing.T) {
+		sized := func(n int) []byte {
+			head, tail := `{"query": "{ shop { name } }", "variables": {"x": "`, `"}}`
+			return []byte(head + strings.Repeat("a", n-len(head)-len(tail)) + tail)
+		}
+		staff := e.staff(t, "apparel")
+		for _, c := range []struct {
+			name    string
+			headers map[string]string
+			limit   int
+		}{{"anonymous", shop, 128 << 10}, {"staff", staff, 1 << 20}} {
+			if r := e.raw(t, "/graphql", c.headers, sized(c.limit)); r.Status != http.StatusOK {
+				t.Fatalf("%s: %d bytes: status %d %+v", c.name, c.limit, r.Status, r.Errors)
+			}
+			if r := e.raw(t, "/graphql", c.headers, sized(c.limit+1)); r.Status != http.StatusRequestEntityTooLarge {
+				t.Fatalf("%s: %d bytes: status %d, want 413", c.name, c.limit+1, r.Status)
+			}
+		}
+	})
 }
 
 func TestHTTPSurface(t *testing.T) {

@@ -25,6 +25,7 @@ type reqInfo struct {
 	mu          sync.Mutex
 	op          string
 	principal   string
+	root        string
 	unavailable bool
 	retryAfter  string
 }
@@ -85,13 +86,18 @@ func withObserve(next http.Handler) http.Handler {
 		uw := &unavailableWriter{ResponseWriter: w, info: info}
 		next.ServeHTTP(uw, r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, info)))
 		info.mu.Lock()
-		op, principal := info.op, info.principal
+		op, principal, root := info.op, info.principal, info.root
 		info.mu.Unlock()
 		status := uw.status
 		if status == 0 {
 			status = http.StatusOK
 		}
-		metrics.Request(metrics.Operation(op), strconv.Itoa(status), principal, time.Since(start))
+		d := time.Since(start)
+		metrics.Request(metrics.Operation(op), strconv.Itoa(status), principal, d)
+		if root == "" {
+			root = "none"
+		}
+		metrics.RootField(root, d)
 	})
 }
 
@@ -122,6 +128,7 @@ func (observer) MutateOperationContext(ctx context.Context, oc *graphql.Operatio
 			info.op = oc.Operation.Name
 		}
 		info.principal = string(auth.FromContext(ctx).Kind)
+		info.root = rootField(oc.Operation)
 		info.mu.Unlock()
 	}
 	if badString(oc.RawQuery) || badString(oc.OperationName) {
@@ -236,7 +243,9 @@ func (observer) InterceptResponse(ctx context.Context, next graphql.ResponseHand
 		return resp
 	}
 	for _, e := range resp.Errors {
-		if e.Extensions["code"] == string(apperr.ServiceUnavailable) {
+		code, _ := e.Extensions["code"].(string)
+		metrics.GraphQLError(code)
+		if code == string(apperr.ServiceUnavailable) {
 			info.mu.Lock()
 			info.unavailable = true
 			if ra, ok := e.Extensions["retryAfter"]; ok {
@@ -280,4 +289,19 @@ func (s *Server) readiness(ctx context.Context) (map[string]string, int) {
 		status["postgres"], status["status"], code = "unreachable", "unavailable", http.StatusServiceUnavailable
 	}
 	return status, code
+}
+
+// rootField is the operation's first root field as a metrics label: a
+// schema field name (validated documents only), so the label set is
+// bounded by the schema.
+func rootField(op *ast.OperationDefinition) string {
+	if op == nil {
+		return ""
+	}
+	for _, s := range op.SelectionSet {
+		if f, ok := s.(*ast.Field); ok && f.Definition != nil {
+			return f.Definition.Name
+		}
+	}
+	return ""
 }

@@ -96,6 +96,13 @@ func startOnRedis(t *testing.T, db *testdb.DB, addr string, tune func(*config.Co
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { _ = rdb.Close() })
+	return startOnClient(t, db, rdb, tune)
+}
+
+// startOnClient starts a gateway over db and the given Redis client (any
+// deployment: single, Sentinel, Cluster).
+func startOnClient(t *testing.T, db *testdb.DB, rdb redis.UniversalClient, tune func(*config.Config)) *env {
+	t.Helper()
 	cfg, err := config.Load()
 	if err != nil {
 		t.Fatal(err)

@@ -48,6 +48,8 @@ type env struct {
 	app *server.Server
 	// logs holds everything the server logged (debug level).
 	logs *syncBuffer
+	// rec is the recording provider, for gateways started on one (moneyEnv).
+	rec *testdb.Recorder
 }
 
 type syncBuffer struct {

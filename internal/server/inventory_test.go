@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"cartograph/internal/config"
+	"cartograph/internal/events"
 	"cartograph/internal/testdb"
 
 	"github.com/coder/websocket"
+	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -435,7 +437,7 @@ func TestInventorySubscriptionResumes(t *testing.T) {
 	opts, _ := redis.ParseURL(testdb.RedisURL())
 	rdb := redis.NewClient(opts)
 	defer rdb.Close()
-	if err := rdb.XTrimMaxLen(context.Background(), "cartograph:inventory:"+shopID, 10).Err(); err != nil {
+	if err := rdb.XTrimMaxLen(context.Background(), events.StreamKey(uuid.MustParse(shopID)), 10).Err(); err != nil {
 		t.Fatal(err)
 	}
 	t.Run("FromTheLedgerWhenTrimmed", check)

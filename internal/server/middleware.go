@@ -132,22 +132,29 @@ func withAuth(g *auth.Gateway, next http.Handler) http.Handler {
 	})
 }
 
-// withBodyLimit caps request bodies; a larger body fails to read, which the
-// GraphQL transport reports as a request error.
-func withBodyLimit(limit int64, next http.Handler) http.Handler {
+// withBodyLimit caps request bodies by caller: public callers (anonymous,
+// pk_ keys, customers) get public, staff and secret keys private. It runs
+// after authentication, so an over-long declared body is refused from its
+// Content-Length without reading a byte, and a failed authentication never
+// reads the body at all. A POST body is read once here (invalid UTF-8 is
+// refused before JSON decoding silently turns it into U+FFFD) and handed
+// on as a *readBody, which the POST transport uses without copying.
+func withBodyLimit(private, public int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		limit := public
+		if trusted(auth.FromContext(r.Context())) {
+			limit = private
+		}
 		if r.ContentLength > limit {
-			writeError(w, http.StatusRequestEntityTooLarge, apperr.BadUserInput, "request body too large", nil)
+			writeError(w, http.StatusRequestEntityTooLarge, apperr.BadUserInput, "request body too large", map[string]any{"maxBytes": limit})
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		if r.Method == http.MethodPost {
-			// Read the (bounded) body once to refuse invalid UTF-8 before
-			// JSON decoding silently turns it into U+FFFD.
 			b, err := io.ReadAll(r.Body)
 			if err != nil {
 				if _, ok := err.(*http.MaxBytesError); ok {
-					writeError(w, http.StatusRequestEntityTooLarge, apperr.BadUserInput, "request body too large", nil)
+					writeError(w, http.StatusRequestEntityTooLarge, apperr.BadUserInput, "request body too large", map[string]any{"maxBytes": limit})
 				} else {
 					writeError(w, http.StatusBadRequest, apperr.BadUserInput, "could not read request body", nil)
 				}
@@ -157,10 +164,27 @@ func withBodyLimit(limit int64, next http.Handler) http.Handler {
 				writeError(w, http.StatusBadRequest, apperr.BadUserInput, "request body is not valid UTF-8", nil)
 				return
 			}
-			r.Body = io.NopCloser(bytes.NewReader(b))
+			r.Body = &readBody{Reader: bytes.NewReader(b), b: b}
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// readBody is a request body already read (and checked) by withBodyLimit.
+type readBody struct {
+	*bytes.Reader
+	b []byte
+}
+
+func (*readBody) Close() error { return nil }
+
+// bodyBytes returns r's whole body: without a copy when withBodyLimit has
+// read it.
+func bodyBytes(r *http.Request) ([]byte, error) {
+	if rb, ok := r.Body.(*readBody); ok {
+		return rb.b, nil
+	}
+	return io.ReadAll(r.Body)
 }
 
 // protocolStatus rewrites gqlgen's 422 for unusable requests (no query,

@@ -31,6 +31,7 @@ func moneyEnvWith(t *testing.T, tune func(*config.Config)) (*env, *testdb.Record
 			tune(c)
 		}
 	})
+	e.rec = rec
 	return e, rec
 }
 
@@ -59,6 +60,9 @@ func (e *env) payOrder(t *testing.T, product string, qty int) paidOrder {
 	p.Intent, p.ShopID, p.ID = e.intentOf(t, p.GID)
 	if !strings.HasPrefix(p.Intent, "pi_rec_") {
 		t.Fatalf("intent %q was not created by the recording provider", p.Intent)
+	}
+	if e.rec != nil && !e.rec.Pay(p.Intent) { // the buyer pays at the provider
+		t.Fatalf("intent %s could not be paid", p.Intent)
 	}
 	eventSeq.Lock()
 	eventSeq.n++

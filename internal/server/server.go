@@ -29,6 +29,7 @@ import (
 	"cartograph/internal/cost"
 	"cartograph/internal/customers"
 	"cartograph/internal/discounts"
+	"cartograph/internal/documents"
 	"cartograph/internal/events"
 	"cartograph/internal/graphiql"
 	"cartograph/internal/idempotency"
@@ -44,6 +45,7 @@ import (
 	"cartograph/internal/shipping"
 	"cartograph/internal/shop"
 	"cartograph/internal/taxes"
+	"cartograph/internal/tracing"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -53,6 +55,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/formatter"
 )
@@ -65,7 +68,7 @@ type Deps struct {
 	// tenant table is behind row-level security.
 	DB      *pgxpool.Pool
 	DBStats *pg.Stats
-	Redis   *redis.Client
+	Redis   redis.UniversalClient
 }
 
 // Server is Cartograph's HTTP handler.
@@ -102,6 +105,7 @@ func New(d Deps) (*Server, error) {
 		d.Log.Warn("JWT_KEYS is not set: using a random per-process signing key (sessions end on restart and are not shared between instances)")
 	}
 	shops := shop.NewResolver(d.DB, d.Config.BaseDomain, d.Config.DefaultShop, d.Config.ShopCacheTTL)
+	metrics.ObservePool(d.DB)
 	limiter := ratelimit.New(d.Redis, d.Log)
 	s.limiter = limiter
 	s.keys = auth.NewKeys(d.DB)
@@ -134,7 +138,9 @@ func New(d Deps) (*Server, error) {
 		CartService: carts, CheckoutService: checkoutSvc, OrderService: s.Orders,
 		Discounts: discountSvc, Shipping: shippingSvc, Taxes: taxSvc}
 	res.Inventory, res.Events = invSvc, s.Events
-	gql := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: res, Directives: generated.DirectiveRoot{
+	docs := documents.New(d.DB)
+	res.Documents = docs
+	es := generated.NewExecutableSchema(generated.Config{Resolvers: res, Directives: generated.DirectiveRoot{
 		InContext: graph.InContext,
 		HasPermission: func(ctx context.Context, _ any, next graphql.Resolver, scopes []string) (any, error) {
 			if err := auth.Require(ctx, scopes...); err != nil {
@@ -142,7 +148,19 @@ func New(d Deps) (*Server, error) {
 			}
 			return next(ctx)
 		},
-	}}))
+	}})
+	// A document is registered only if it could run: within the document
+	// limits, parsed and valid against this schema.
+	docs.Validate = func(body string) error {
+		if err := (qlimits.Limits{}).Check(body); err != nil {
+			return err
+		}
+		if _, errs := gqlparser.LoadQuery(es.Schema(), body); len(errs) > 0 {
+			return errs[0]
+		}
+		return nil
+	}
+	gql := handler.New(es)
 	gql.AddTransport(transport.Options{})
 	gql.AddTransport(transport.GET{})
 	addSubscriptionTransports(gql, gateway, d.Config.AllowedOrigins) // before POST
@@ -151,6 +169,12 @@ func New(d Deps) (*Server, error) {
 	if d.Config.Introspection {
 		gql.Use(extension.Introspection{})
 	}
+	// Registered (trusted) documents by id, and the shop's
+	// trusted-documents-only mode: before APQ and the document limits.
+	gql.Use(documents.Extension{Service: docs})
+	// Outermost operation interceptor, so its span covers the cost
+	// charge and sees extensions.cost.
+	gql.Use(opTracer{})
 	// Persisted queries are shared by every instance through Redis.
 	gql.Use(extension.AutomaticPersistedQuery{Cache: apq.New(d.Redis, 24*time.Hour, 64<<10)})
 	// Document limits run after APQ has filled in a persisted query and
@@ -164,7 +188,7 @@ func New(d Deps) (*Server, error) {
 	if d.Config.BenchNoCost {
 		d.Log.Warn("CARTOGRAPH_BENCH_NO_COST: no document limits or query cost (benchmark baseline only)")
 	} else {
-		gql.Use(cost.NewExtension(cost.ExtensionConfig{Buckets: cost.NewBuckets(d.Redis), Limits: costLimits(d.Config), MaxCost: costMax(d.Config), Log: d.Log}))
+		gql.Use(cost.NewExtension(cost.ExtensionConfig{Buckets: cost.NewBuckets(d.Redis), Limits: costLimits(d.Config, docs), MaxCost: costMax(d.Config, docs), Log: d.Log}))
 	}
 	var invalidate inventory.Observer
 	if d.Config.PublicCacheTTL > 0 {
@@ -182,6 +206,7 @@ func New(d Deps) (*Server, error) {
 	onStock := s.Events.Chain(invalidate)
 	s.Orders.OnStock, checkoutSvc.OnStock, invSvc.OnStock = onStock, onStock, onStock
 	gql.Use(observer{})
+	gql.Use(&inputBounds{def: d.Config.MaxStringInput})
 	gql.SetErrorPresenter(presentError(d.Log))
 	gql.SetRecoverFunc(recoverPanic(d.Log))
 
@@ -190,12 +215,13 @@ func New(d Deps) (*Server, error) {
 		gql.ServeHTTP(protocolStatus{w}, r)
 	})
 	api = loaders.Middleware(cat, custSvc, d.Config.LoaderWait, api)
+	api = withBodyLimit(d.Config.MaxBodyBytes, d.Config.MaxBodyBytesPublic, api)
 	api = withAuth(gateway, api)
-	api = withBodyLimit(d.Config.MaxBodyBytes, api)
 	api = withTimeout(d.Config.RequestTimeout, api)
-	api = withSubscriptions(gateway, func(h http.Handler) http.Handler { return loaders.Middleware(cat, custSvc, d.Config.LoaderWait, h) }, d.Config.MaxBodyBytes,
+	api = withSubscriptions(gateway, func(h http.Handler) http.Handler { return loaders.Middleware(cat, custSvc, d.Config.LoaderWait, h) }, d.Config.MaxBodyBytes, d.Config.MaxBodyBytesPublic,
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.requests.Add(1); gql.ServeHTTP(w, r) }), api)
 	api = withObserve(api)
+	api = tracing.Middleware("/graphql", api)
 	api = withCORS(d.Config.AllowedOrigins, api)
 
 	mux := http.NewServeMux()
@@ -213,7 +239,7 @@ func New(d Deps) (*Server, error) {
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.Handle("GET /metrics", metrics.Handler())
-	mux.Handle("POST /webhooks/stripe", payments.StripeWebhook(d.Config.StripeWebhookSecret, d.Config.WebhookTolerance, s.Orders, d.Log))
+	mux.Handle("POST /webhooks/stripe", tracing.Middleware("/webhooks/stripe", payments.StripeWebhook(d.Config.StripeWebhookSecret, d.Config.WebhookTolerance, s.Orders, d.Log)))
 	if d.Config.DebugStats {
 		mux.HandleFunc("GET /debug/sqlstats", func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "application/json")

@@ -121,8 +121,8 @@ func isSubscriptionRequest(r *http.Request) bool {
 // its headers like any request, websockets in connection_init (browsers
 // cannot set headers on an upgrade). Dataloaders and the body limit apply
 // to both.
-func withSubscriptions(g *auth.Gateway, loadersMW func(http.Handler) http.Handler, maxBody int64, gql http.Handler, next http.Handler) http.Handler {
-	sse := withBodyLimit(maxBody, withAuth(g, loadersMW(gql)))
+func withSubscriptions(g *auth.Gateway, loadersMW func(http.Handler) http.Handler, maxBody, maxBodyPublic int64, gql http.Handler, next http.Handler) http.Handler {
+	sse := withAuth(g, withBodyLimit(maxBody, maxBodyPublic, loadersMW(gql)))
 	ws := loadersMW(gql)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {

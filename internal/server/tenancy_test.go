@@ -16,16 +16,16 @@ import (
 
 // tenantTables must list every table with a shop_id column; the test
 // derives the real list from the catalog and fails on any difference.
-var tenantTables = []string{"api_keys", "collection_products", "collections", "customers", "discount_redemptions", "discounts", "idempotency_keys", "images", "inventory_ledger", "inventory_levels", "inventory_sequences",
+var tenantTables = []string{"api_keys", "api_policies", "collection_products", "collections", "customers", "discount_redemptions", "discounts", "idempotency_keys", "images", "inventory_ledger", "inventory_levels", "inventory_sequences",
 	"order_events", "order_lines", "order_reservations", "orders", "product_options", "products", "refunds", "session_revocations", "shipping_rates", "shipping_zones",
-	"shop_order_counters", "staff_memberships", "staff_refresh_tokens", "tax_rates", "variants", "warehouses"}
+	"shop_order_counters", "staff_memberships", "staff_refresh_tokens", "tax_rates", "trusted_documents", "variants", "warehouses"}
 
 // unfilled are tenant tables the fixture leaves empty (no refund or
 // refresh token is made); RLS is still checked on them.
 // The pricing tables (discounts, shipping, taxes) are filled by
 // seed.DemoPricing, which the fixture does not run; pricing_test.go checks
 // their isolation with real rows.
-var unfilled = map[string]bool{"staff_refresh_tokens": true, "refunds": true, "session_revocations": true,
+var unfilled = map[string]bool{"api_policies": true, "trusted_documents": true, "staff_refresh_tokens": true, "refunds": true, "session_revocations": true,
 	"discounts": true, "discount_redemptions": true, "shipping_zones": true, "shipping_rates": true, "tax_rates": true}
 
 func TestRowLevelSecurity(t *testing.T) {

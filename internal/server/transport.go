@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"cartograph/internal/apperr"
+	"cartograph/internal/documents"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -65,7 +66,7 @@ func errorStatus(w http.ResponseWriter, resp *graphql.Response) int {
 				w.Header().Set("Retry-After", fmt.Sprint(ra))
 			}
 			return http.StatusTooManyRequests
-		case string(apperr.MaxCostExceeded), "QUERY_TOO_COMPLEX":
+		case string(apperr.MaxCostExceeded), "QUERY_TOO_COMPLEX", string(documents.Code):
 			if len(resp.Data) == 0 || string(resp.Data) == "null" {
 				return http.StatusBadRequest
 			}
@@ -79,7 +80,7 @@ func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 	ct := responseType(r)
 	w.Header().Set("Content-Type", ct)
 	start := graphql.Now()
-	body, err := io.ReadAll(r.Body)
+	body, err := bodyBytes(r)
 	if err != nil {
 		status := http.StatusBadRequest
 		if _, ok := err.(*http.MaxBytesError); ok {
@@ -89,15 +90,28 @@ func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("could not read request body")}))
 		return
 	}
-	var params graphql.RawParams
+	var req struct {
+		graphql.RawParams
+		// DocumentID names a registered document (GraphQL-over-HTTP
+		// trusted documents): internal/documents resolves it.
+		DocumentID string `json:"documentId"`
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	if err := dec.Decode(&params); err != nil {
+	err = dec.Decode(&req)
+	params := req.RawParams
+	if req.DocumentID != "" {
+		if params.Extensions == nil {
+			params.Extensions = map[string]any{}
+		}
+		params.Extensions[documents.ExtensionKeyDocumentID] = req.DocumentID
+	}
+	if err != nil {
 		w.WriteHeader(http.StatusBadRequest)
 		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("request body is not valid GraphQL-over-HTTP JSON: %v", err)}))
 		return
 	}
-	if params.Query == "" && params.Extensions["persistedQuery"] == nil {
+	if params.Query == "" && params.Extensions["persistedQuery"] == nil && req.DocumentID == "" {
 		w.WriteHeader(http.StatusBadRequest)
 		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("request has no query")}))
 		return

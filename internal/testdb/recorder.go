@@ -23,7 +23,11 @@ type RecordedRefund struct {
 // honours Idempotency-Key like Stripe (the same key returns the first
 // response and does nothing new; concurrent requests with one key are
 // serialised). Refunds beyond an intent's amount are refused with 400, as
-// Stripe does. Point payments.NewStripe(key, r.URL) at it.
+// Stripe does. Intents can be read back (GET) and paid (Pay, as a buyer
+// would); cancelling a paid or cancelled intent is refused with
+// payment_intent_unexpected_state carrying the intent, as at Stripe.
+// SetFail makes calls fail (a 5xx also tells stripe-go not to retry) and
+// SetDelay makes them slow. Point payments.NewStripe(key, r.URL) at it.
 type Recorder struct {
 	URL string
 	srv *httptest.Server
@@ -125,7 +129,46 @@ func (r *Recorder) lockKey(key string) func() {
 	return m.Unlock
 }
 
+// Pay plays a buyer paying intent at the provider: it succeeds (true)
+// unless the intent was cancelled first, as at Stripe.
+func (r *Recorder) Pay(intent string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	in := r.intents[intent]
+	if in == nil || in.status == "canceled" {
+		return false
+	}
+	in.status = "succeeded"
+	return true
+}
+
+// IntentStatus is the provider's status of intent ("" if unknown).
+func (r *Recorder) IntentStatus(intent string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if in := r.intents[intent]; in != nil {
+		return in.status
+	}
+	return ""
+}
+
 func (r *Recorder) serve(w http.ResponseWriter, req *http.Request) {
+	if req.Method == http.MethodGet && strings.HasPrefix(req.URL.Path, "/v1/payment_intents/") {
+		id := strings.TrimPrefix(req.URL.Path, "/v1/payment_intents/")
+		r.mu.Lock()
+		in := r.intents[id]
+		var body map[string]any
+		if in != nil {
+			body = in.object(id)
+		}
+		r.mu.Unlock()
+		if in == nil {
+			writeJSON(w, http.StatusNotFound, stripeErrCode("invalid_request_error", "resource_missing", "No such payment_intent: "+id))
+			return
+		}
+		writeJSON(w, http.StatusOK, body)
+		return
+	}
 	if req.Method != http.MethodPost {
 		writeJSON(w, http.StatusNotFound, stripeErr("invalid_request_error", "unknown endpoint"))
 		return
@@ -163,7 +206,13 @@ func (r *Recorder) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	if fail != nil {
 		if st := fail(req.URL.Path, form); st != 0 {
-			b, _ := json.Marshal(stripeErr("invalid_request_error", "refused by the test provider"))
+			typ := "invalid_request_error"
+			if st >= 500 {
+				typ = "api_error"
+				// Tell stripe-go not to retry by itself: the test decides.
+				w.Header().Set("Stripe-Should-Retry", "false")
+			}
+			b, _ := json.Marshal(stripeErr(typ, "refused by the test provider"))
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(st)
 			_, _ = w.Write(b)
@@ -199,11 +248,19 @@ func (r *Recorder) act(path string, form map[string]string, key string) (int, an
 		id := strings.TrimSuffix(strings.TrimPrefix(path, "/v1/payment_intents/"), "/cancel")
 		in := r.intents[id]
 		if in == nil {
-			return 404, stripeErr("invalid_request_error", "No such payment_intent: "+id)
+			return 404, stripeErrCode("invalid_request_error", "resource_missing", "No such payment_intent: "+id)
+		}
+		if in.status == "succeeded" || in.status == "canceled" {
+			// As Stripe: the intent is no longer cancellable; the error
+			// carries the intent.
+			e := stripeErrCode("invalid_request_error", "payment_intent_unexpected_state",
+				"You cannot cancel this PaymentIntent because it has a status of "+in.status+".")
+			e["error"].(map[string]any)["payment_intent"] = in.object(id)
+			return 400, e
 		}
 		in.status = "canceled"
 		r.calls["cancel"]++
-		return 200, map[string]any{"id": id, "object": "payment_intent", "amount": in.amount, "status": "canceled"}
+		return 200, in.object(id)
 	case path == "/v1/refunds":
 		id := form["payment_intent"]
 		amount, _ := strconv.ParseInt(form["amount"], 10, 64)
@@ -232,6 +289,17 @@ func (r *Recorder) Intents() map[string]int64 {
 		out[id] = in.amount
 	}
 	return out
+}
+
+func (in *recIntent) object(id string) map[string]any {
+	return map[string]any{"id": id, "object": "payment_intent", "amount": in.amount, "amount_received": map[bool]int64{true: in.amount}[in.status == "succeeded"],
+		"status": in.status}
+}
+
+func stripeErrCode(typ, code, msg string) map[string]any {
+	e := stripeErr(typ, msg)
+	e["error"].(map[string]any)["code"] = code
+	return e
 }
 
 func stripeErr(typ, msg string) map[string]any {
