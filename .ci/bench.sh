@@ -722,6 +722,23 @@ SHOP_ID="$(shop_uuid)"
 psql -X -q "$BENCH_URL" -c "UPDATE inventory_levels SET on_hand = 100000000, reserved = 0 WHERE shop_id = '$SHOP_ID'" >&2
 PK="$(DATABASE_URL="$BENCH_URL" "$BIN" keys create --shop "$SHOP" --kind public --rate-limit 1000000 --name bench | tail -n 1)" || die "keys create failed"
 psql -X -qAt "$BENCH_URL" -c "SELECT 'gid://cartograph/ProductVariant/' || id FROM variants WHERE shop_id = '$SHOP_ID' ORDER BY id LIMIT 400" >"$RAW/variants.txt"
+# Checkout prices a discount code, a delivery option and tax: a GB zone with
+# a flat rate, 20 % VAT included (also on shipping) and an unlimited 10 %
+# code (no usage limit: no hot-row lock, as for a popular promotion).
+psql -X -q "$BENCH_URL" -v ON_ERROR_STOP=1 >&2 <<SQL
+BEGIN;
+SELECT set_config('app.shop_id', '$SHOP_ID', true);
+DELETE FROM shipping_zones WHERE shop_id = '$SHOP_ID';
+DELETE FROM tax_rates WHERE shop_id = '$SHOP_ID';
+DELETE FROM discounts WHERE shop_id = '$SHOP_ID' AND code = 'BENCH10';
+WITH z AS (INSERT INTO shipping_zones (shop_id, name, areas) VALUES ('$SHOP_ID', 'UK', '{GB}') RETURNING id)
+INSERT INTO shipping_rates (shop_id, zone_id, handle, title, amount, currency_code)
+  SELECT '$SHOP_ID', z.id, 'standard', 'Standard', 499, s.currency_code FROM z, shops s WHERE s.id = '$SHOP_ID';
+INSERT INTO tax_rates (shop_id, country, region, title, rate, included, shipping) VALUES ('$SHOP_ID', 'GB', '', 'VAT', 200000, true, true);
+INSERT INTO discounts (shop_id, code, title, kind, scope, value, currency_code)
+  SELECT '$SHOP_ID', 'BENCH10', '10% off', 'PERCENTAGE', 'ORDER', 1000, currency_code FROM shops WHERE id = '$SHOP_ID';
+COMMIT;
+SQL
 log "creating 500 carts"
 : >"$RAW/carts.txt"
 i=0
@@ -729,7 +746,7 @@ while read -r v; do
   i=$((i + 1))
   ((i > 500)) && break
   curl -s "$BASE/graphql" -H 'Content-Type: application/json' -H "X-Shopify-Storefront-Access-Token: $PK" \
-    -d "{\"query\":\"mutation(\$v: ID!) { cartCreate(input: {lines: [{merchandiseId: \$v, quantity: 1}]}) { cart { id } } }\",\"variables\":{\"v\":\"$v\"}}" |
+    -d "{\"query\":\"mutation(\$v: ID!) { cartCreate(input: {lines: [{merchandiseId: \$v, quantity: 1}], discountCodes: [\\\"BENCH10\\\"], buyerIdentity: {countryCode: \\\"GB\\\"}}) { cart { id } } }\",\"variables\":{\"v\":\"$v\"}}" |
     sed -n 's/.*"id":"\([^"]*\)".*/\1/p' >>"$RAW/carts.txt"
   echo >>"$RAW/carts.txt"
 done <"$RAW/variants.txt"

@@ -11,7 +11,7 @@ VARIANT=$(gql -H "X-Shopify-Storefront-Access-Token: $PK" \
 CART=$(gql -H "X-Shopify-Storefront-Access-Token: $PK" \
   -d "{\"query\":\"mutation { cartCreate(input: {lines: [{merchandiseId: \\\"$VARIANT\\\", quantity: 2}]}) { cart { id cost { totalAmount { amount currencyCode } } } userErrors { message } } }\"}" | jq -r '.data.cartCreate.cart.id')
 ORDER=$(gql -H "X-Shopify-Storefront-Access-Token: $PK" \
-  -d "{\"query\":\"mutation { checkoutBegin(input: {cartId: \\\"$CART\\\", email: \\\"ada@example.com\\\", idempotencyKey: \\\"demo-$RANDOM\\\", shippingAddress: {firstName: \\\"Ada\\\", lastName: \\\"Lovelace\\\", address1: \\\"12 St James's Square\\\", city: \\\"London\\\", zip: \\\"SW1Y 4JH\\\", country: \\\"GB\\\"}}) { order { id name status totalPrice { amount currencyCode } } payment { provider } userErrors { code message } } }\"}")
+  -d "{\"query\":\"mutation { checkoutBegin(input: {cartId: \\\"$CART\\\", email: \\\"ada@example.com\\\", idempotencyKey: \\\"demo-$RANDOM\\\", deliveryOptionHandle: \\\"international\\\", shippingAddress: {firstName: \\\"Ada\\\", lastName: \\\"Lovelace\\\", address1: \\\"12 St James's Square\\\", city: \\\"London\\\", zip: \\\"SW1Y 4JH\\\", country: \\\"GB\\\"}}) { order { id name status totalPrice { amount currencyCode } totalTax { amount } totalShippingPrice { amount } } payment { provider } userErrors { code message } } }\"}")
 echo "$ORDER"
 ORDER_ID=$(echo "$ORDER" | jq -r '.data.checkoutBegin.order.id')
 STAFF=$(gql -H 'X-Shop-Handle: apparel' \

@@ -25,6 +25,26 @@ func (r *cartResolver) Lines(ctx context.Context, obj *model.Cart, first *int, a
 	return cartLinePage(obj, p)
 }
 
+// DeliveryGroups is the resolver for the deliveryGroups field.
+func (r *cartResolver) DeliveryGroups(ctx context.Context, obj *model.Cart, first *int, after *string, last *int, before *string, withCarrierRates *bool) (*model.CartDeliveryGroupConnection, error) {
+	conn := &model.CartDeliveryGroupConnection{Edges: []*model.CartDeliveryGroupEdge{}, Nodes: []*model.CartDeliveryGroup{}, PageInfo: &relay.PageInfo{}}
+	if obj.DeliveryGroup != nil && (first == nil || *first > 0) && (last == nil || *last > 0) && after == nil && before == nil {
+		conn.Edges = append(conn.Edges, &model.CartDeliveryGroupEdge{Cursor: relay.EncodeCursor("DG", obj.DeliveryGroup.ID), Node: obj.DeliveryGroup})
+		conn.Nodes = append(conn.Nodes, obj.DeliveryGroup)
+		conn.PageInfo.StartCursor, conn.PageInfo.EndCursor = &conn.Edges[0].Cursor, &conn.Edges[0].Cursor
+	}
+	return conn, nil
+}
+
+// CartLines is the resolver for the cartLines field.
+func (r *cartDeliveryGroupResolver) CartLines(ctx context.Context, obj *model.CartDeliveryGroup, first *int, after *string, last *int, before *string) (*model.BaseCartLineConnection, error) {
+	p, err := relay.NewPage(first, last, after, before, defaultConnectionSize)
+	if err != nil {
+		return nil, err
+	}
+	return cartLinePage(&model.Cart{Lines: obj.Lines}, p)
+}
+
 // CartCreate is the resolver for the cartCreate field.
 func (r *mutationResolver) CartCreate(ctx context.Context, input *model.CartInput) (*model.CartCreatePayload, error) {
 	var lines []cart.LineInput
@@ -71,6 +91,9 @@ func (r *mutationResolver) CartLinesRemove(ctx context.Context, cartID string, l
 // CartBuyerIdentityUpdate is the resolver for the cartBuyerIdentityUpdate field.
 func (r *mutationResolver) CartBuyerIdentityUpdate(ctx context.Context, cartID string, buyerIdentity model.CartBuyerIdentityInput) (*model.CartBuyerIdentityUpdatePayload, error) {
 	c, ues, err := r.CartService.BuyerIdentityUpdate(ctx, cartID, deref(buyerIdentity.Email, ""))
+	if err == nil && len(ues) == 0 {
+		c, ues, err = r.cartDestination(ctx, c, &buyerIdentity)
+	}
 	m, err := r.cartModel(ctx, c, err)
 	return &model.CartBuyerIdentityUpdatePayload{Cart: m, UserErrors: ptrs(ues), Warnings: noWarnings()}, err
 }
@@ -94,6 +117,23 @@ func (r *mutationResolver) CartDiscountCodesUpdate(ctx context.Context, cartID s
 	c, ues, err := r.CartService.SetDiscountCodes(ctx, cartID, discountCodes)
 	m, err := r.cartModel(ctx, c, err)
 	return &model.CartDiscountCodesUpdatePayload{Cart: m, UserErrors: ptrs(ues), Warnings: noWarnings()}, err
+}
+
+// CartSelectedDeliveryOptionsUpdate is the resolver for the cartSelectedDeliveryOptionsUpdate field.
+func (r *mutationResolver) CartSelectedDeliveryOptionsUpdate(ctx context.Context, cartID string, selectedDeliveryOptions []*model.CartSelectedDeliveryOptionInput) (*model.CartSelectedDeliveryOptionsUpdatePayload, error) {
+	if len(selectedDeliveryOptions) != 1 {
+		c, _, err := r.CartService.Get(ctx, cartID)
+		m, err := r.cartModel(ctx, c, err)
+		return &model.CartSelectedDeliveryOptionsUpdatePayload{Cart: m, Warnings: noWarnings(), UserErrors: []*apperr.UserError{{Field: []string{"selectedDeliveryOptions"},
+			Message: "select exactly one delivery option (a cart has one delivery group)", Code: "ONLY_ONE_DELIVERY_ADDRESS_CAN_BE_SELECTED"}}}, err
+	}
+	o := selectedDeliveryOptions[0]
+	c, ues, err := r.CartService.SelectDeliveryOption(ctx, cartID, o.DeliveryGroupID, o.DeliveryOptionHandle)
+	if err == nil && len(ues) > 0 {
+		c, _, err = r.CartService.Get(ctx, cartID)
+	}
+	m, err := r.cartModel(ctx, c, err)
+	return &model.CartSelectedDeliveryOptionsUpdatePayload{Cart: m, UserErrors: ptrs(ues), Warnings: noWarnings()}, err
 }
 
 // CartGiftCardCodesUpdate is the resolver for the cartGiftCardCodesUpdate field.
@@ -123,7 +163,7 @@ func (r *mutationResolver) CartGiftCardCodesRemove(ctx context.Context, cartID s
 
 // CheckoutBegin is the resolver for the checkoutBegin field.
 func (r *mutationResolver) CheckoutBegin(ctx context.Context, input model.CheckoutBeginInput) (*model.CheckoutBeginPayload, error) {
-	in := checkout.BeginInput{CartID: input.CartID, Email: input.Email, IdempotencyKey: input.IdempotencyKey}
+	in := checkout.BeginInput{CartID: input.CartID, Email: input.Email, IdempotencyKey: input.IdempotencyKey, DeliveryOptionHandle: deref(input.DeliveryOptionHandle, "")}
 	if input.ShippingAddress != nil {
 		in.Shipping = address(input.ShippingAddress)
 	}
@@ -157,4 +197,12 @@ func (r *queryResolver) Cart(ctx context.Context, id string) (*model.Cart, error
 // Cart returns generated.CartResolver implementation.
 func (r *Resolver) Cart() generated.CartResolver { return &cartResolver{r} }
 
-type cartResolver struct{ *Resolver }
+// CartDeliveryGroup returns generated.CartDeliveryGroupResolver implementation.
+func (r *Resolver) CartDeliveryGroup() generated.CartDeliveryGroupResolver {
+	return &cartDeliveryGroupResolver{r}
+}
+
+type (
+	cartResolver              struct{ *Resolver }
+	cartDeliveryGroupResolver struct{ *Resolver }
+)

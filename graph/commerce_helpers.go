@@ -13,6 +13,7 @@ import (
 	"cartograph/internal/localization"
 	"cartograph/internal/money"
 	"cartograph/internal/orders"
+	"cartograph/internal/pricing"
 	"cartograph/internal/relay"
 	"cartograph/internal/shop"
 
@@ -52,35 +53,83 @@ func (r *Resolver) cartModel(ctx context.Context, c *cart.Cart, err error) (*mod
 	for _, id := range pr.Unavailable {
 		l.VariantByID.Prime(ctx, id, nil)
 	}
-	m := &model.Cart{Cart: c, BuyerIdentity: &model.CartBuyerIdentity{}, TotalQuantity: pr.TotalQuantity,
-		Cost:        &model.CartCost{SubtotalAmount: pr.Subtotal, TotalAmount: pr.Subtotal, CheckoutChargeAmount: pr.Subtotal},
+	t := &pr.Totals
+	cur := pr.Subtotal.Currency
+	mon := func(minor int64) money.Money { return money.Money{Minor: minor, Currency: cur} }
+	// Shopify's subtotalAmount: merchandise after line-level discounts,
+	// before order-level discounts, shipping and tax.
+	cost := &model.CartCost{SubtotalAmount: mon(t.Subtotal - t.LineDiscounts), TotalAmount: mon(t.Total), CheckoutChargeAmount: mon(t.Total),
+		TotalTaxAmountEstimated: pr.Destination.Country == ""}
+	if pr.Destination.Country != "" {
+		tax := mon(t.TotalTax)
+		cost.TotalTaxAmount = &tax
+	}
+	m := &model.Cart{Cart: c, BuyerIdentity: &model.CartBuyerIdentity{}, TotalQuantity: pr.TotalQuantity, Cost: cost,
 		CheckoutURL: r.CartService.CheckoutURL(sh, c), CreatedAt: c.Meta.CreatedAt, UpdatedAt: c.Meta.UpdatedAt, Note: c.Meta.Note,
-		Attributes: make([]*model.Attribute, len(c.Meta.Attributes)), DiscountCodes: make([]*model.CartDiscountCode, len(c.Meta.DiscountCodes)),
-		AppliedGiftCards: []*model.AppliedGiftCard{}}
+		Attributes: make([]*model.Attribute, len(c.Meta.Attributes)), DiscountCodes: make([]*model.CartDiscountCode, len(pr.Codes)),
+		AppliedGiftCards: []*model.AppliedGiftCard{}, DiscountAllocations: []model.CartDiscountAllocation{}}
 	for i, a := range c.Meta.Attributes {
 		m.Attributes[i] = &model.Attribute{Key: a.Key, Value: &a.Value}
 	}
-	for i, code := range c.Meta.DiscountCodes {
-		m.DiscountCodes[i] = &model.CartDiscountCode{Code: code, Applicable: false}
+	for i, cs := range pr.Codes {
+		m.DiscountCodes[i] = &model.CartDiscountCode{Code: cs.Code, Applicable: cs.Applicable}
+		if !cs.Applicable {
+			m.DiscountCodes[i].Reason = &cs.Reason
+		}
 	}
-	for _, pl := range pr.Lines {
+	orderLevel := map[int]int64{}
+	for i, pl := range pr.Lines {
 		l.VariantByID.Prime(ctx, pl.Variant.ID, pl.Variant)
 		l.ProductByID.Prime(ctx, pl.Variant.ProductID, pl.Product)
-		lc := &model.CartLineCost{AmountPerQuantity: pl.Unit, SubtotalAmount: pl.Total, TotalAmount: pl.Total}
+		lt := t.Lines[i]
+		lc := &model.CartLineCost{AmountPerQuantity: pl.Unit, SubtotalAmount: pl.Total, TotalAmount: mon(lt.Total)}
 		if pl.Variant.CompareAtAmount != nil {
 			lc.CompareAtAmountPerQuantity = &money.Money{Minor: *pl.Variant.CompareAtAmount, Currency: pl.Unit.Currency}
 		}
-		m.Lines = append(m.Lines, &model.CartLine{LineID: cart.LineID(c.Token, pl.Variant.ID), Quantity: pl.Quantity, Merchandise: pl.Variant,
-			Cost: lc, Attributes: []*model.Attribute{}})
+		line := &model.CartLine{LineID: cart.LineID(c.Token, pl.Variant.ID), Quantity: pl.Quantity, Merchandise: pl.Variant,
+			Cost: lc, Attributes: []*model.Attribute{}, DiscountAllocations: []model.CartDiscountAllocation{}}
+		for _, a := range lt.Allocations {
+			line.DiscountAllocations = append(line.DiscountAllocations, allocation(pr.Discounts[a.Discount], mon(a.Amount), model.DiscountApplicationTargetTypeLineItem))
+			if pr.Discounts[a.Discount].Scope == pricing.ScopeOrder {
+				orderLevel[a.Discount] += a.Amount
+			}
+		}
+		m.Lines = append(m.Lines, line)
+	}
+	for d := range pr.Discounts {
+		if amt := orderLevel[d]; amt > 0 {
+			m.DiscountAllocations = append(m.DiscountAllocations, allocation(pr.Discounts[d], mon(amt), model.DiscountApplicationTargetTypeLineItem))
+		}
+	}
+	if s := t.Shipping; s != nil {
+		for _, a := range s.Allocations {
+			m.DiscountAllocations = append(m.DiscountAllocations, allocation(pr.Discounts[a.Discount], mon(a.Amount), model.DiscountApplicationTargetTypeShippingLine))
+		}
+	}
+	if pr.DeliveryGroupID != "" && t.NeedsShipping && pr.ShippingConfigured {
+		g := &model.CartDeliveryGroup{ID: pr.DeliveryGroupID, GroupType: model.CartDeliveryGroupTypeOneTimePurchase,
+			DeliveryAddress: &orders.Address{Country: pr.Destination.Country, Province: pr.Destination.Province, Zip: pr.Destination.Zip},
+			DeliveryOptions: make([]*model.CartDeliveryOption, len(t.Options))}
+		for i, o := range t.Options {
+			g.DeliveryOptions[i] = deliveryOption(o, mon(o.Amount))
+			if t.Shipping != nil && t.Shipping.Handle == o.Handle {
+				g.SelectedDeliveryOption = g.DeliveryOptions[i]
+			}
+		}
+		g.Lines = m.Lines
+		m.DeliveryGroup = g
 	}
 	// Holding a cart id is not a licence to read who the buyer is.
 	personal := auth.SeesPersonalData(ctx, c.CustomerID)
 	if c.Email != "" && personal {
 		m.BuyerIdentity.Email = &c.Email
 	}
-	// The buyer's country is the operation's @inContext country (or the
-	// shop's default) until buyer addresses are stored.
+	// The buyer's delivery country, else the operation's @inContext
+	// country (or the shop's default).
 	cc := model.CountryCode(localization.FromContext(ctx).Country)
+	if pr.Destination.Country != "" {
+		cc = model.CountryCode(pr.Destination.Country)
+	}
 	m.BuyerIdentity.CountryCode = &cc
 	if c.CustomerID != nil && personal {
 		if cu, err := l.CustomerByID.Load(ctx, *c.CustomerID)(); err == nil && cu != nil {
@@ -204,10 +253,45 @@ func (r *Resolver) cartExtras(ctx context.Context, c *cart.Cart, in *model.CartI
 			return c, ues, err
 		}
 	}
+	if in.BuyerIdentity != nil {
+		if c, ues, err = r.cartDestination(ctx, c, in.BuyerIdentity); err != nil || len(ues) > 0 {
+			return c, ues, err
+		}
+	}
 	if in.DiscountCodes != nil {
 		if c, ues, err = r.CartService.SetDiscountCodes(ctx, c.ID(), in.DiscountCodes); err != nil || len(ues) > 0 {
 			return c, ues, err
 		}
 	}
 	return c, nil, nil
+}
+
+func allocation(d pricing.Discount, amt money.Money, target model.DiscountApplicationTargetType) model.CartDiscountAllocation {
+	if d.Code != "" {
+		return &model.CartCodeDiscountAllocation{Code: d.Code, DiscountedAmount: &amt, TargetType: target}
+	}
+	return &model.CartAutomaticDiscountAllocation{Title: d.Title, DiscountedAmount: &amt, TargetType: target}
+}
+
+func deliveryOption(o pricing.Option, cost money.Money) *model.CartDeliveryOption {
+	title := o.Title
+	return &model.CartDeliveryOption{Handle: o.Handle, Code: &o.Handle, Title: &title, DeliveryMethodType: model.DeliveryMethodTypeShipping, EstimatedCost: &cost}
+}
+
+// cartDestination records the delivery country (and region and zip) a
+// buyer identity carries: the first delivery address preference, else
+// countryCode. Nothing given: the cart is unchanged.
+func (r *Resolver) cartDestination(ctx context.Context, c *cart.Cart, bi *model.CartBuyerIdentityInput) (*cart.Cart, []apperr.UserError, error) {
+	var d cart.Destination
+	if len(bi.DeliveryAddressPreferences) > 0 && bi.DeliveryAddressPreferences[0].DeliveryAddress != nil {
+		a := address(bi.DeliveryAddressPreferences[0].DeliveryAddress)
+		d = cart.Destination{Country: a.Country, Province: a.Province, Zip: a.Zip}
+	}
+	if d.Country == "" && bi.CountryCode != nil {
+		d.Country = *bi.CountryCode
+	}
+	if d.Country == "" {
+		return c, nil, nil
+	}
+	return r.CartService.SetDestination(ctx, c.ID(), d)
 }

@@ -81,6 +81,36 @@ func (r *orderResolver) TotalRefunded(ctx context.Context, obj *orders.Order) (*
 	return &money.Money{Minor: obj.RefundedAmount, Currency: obj.CurrencyCode}, nil
 }
 
+// TotalTax is the resolver for the totalTax field.
+func (r *orderResolver) TotalTax(ctx context.Context, obj *orders.Order) (*money.Money, error) {
+	return &money.Money{Minor: obj.TaxAmount, Currency: obj.CurrencyCode}, nil
+}
+
+// TotalShippingPrice is the resolver for the totalShippingPrice field.
+func (r *orderResolver) TotalShippingPrice(ctx context.Context, obj *orders.Order) (*money.Money, error) {
+	return &money.Money{Minor: obj.ShippingAmount, Currency: obj.CurrencyCode}, nil
+}
+
+// TotalDiscounts is the resolver for the totalDiscounts field.
+func (r *orderResolver) TotalDiscounts(ctx context.Context, obj *orders.Order) (*money.Money, error) {
+	return &money.Money{Minor: obj.DiscountAmount, Currency: obj.CurrencyCode}, nil
+}
+
+// ShippingLine is the resolver for the shippingLine field.
+func (r *orderResolver) ShippingLine(ctx context.Context, obj *orders.Order) (*model.OrderShippingLine, error) {
+	return orderShippingLine(obj), nil
+}
+
+// TaxLines is the resolver for the taxLines field.
+func (r *orderResolver) TaxLines(ctx context.Context, obj *orders.Order) ([]*model.OrderTaxLine, error) {
+	return orderTaxLines(obj), nil
+}
+
+// DiscountApplications is the resolver for the discountApplications field.
+func (r *orderResolver) DiscountApplications(ctx context.Context, obj *orders.Order) ([]*model.OrderDiscountApplication, error) {
+	return orderDiscountApplications(obj), nil
+}
+
 // LineItems is the resolver for the lineItems field.
 func (r *orderResolver) LineItems(ctx context.Context, obj *orders.Order) ([]*orders.LineItem, error) {
 	return ptrs(obj.Lines), nil
@@ -121,6 +151,21 @@ func (r *orderLineItemResolver) OriginalUnitPrice(ctx context.Context, obj *orde
 // OriginalTotalPrice is the resolver for the originalTotalPrice field.
 func (r *orderLineItemResolver) OriginalTotalPrice(ctx context.Context, obj *orders.LineItem) (*money.Money, error) {
 	return &money.Money{Minor: obj.UnitAmount * int64(obj.Quantity), Currency: orderOf(ctx)}, nil
+}
+
+// TotalDiscount is the resolver for the totalDiscount field.
+func (r *orderLineItemResolver) TotalDiscount(ctx context.Context, obj *orders.LineItem) (*money.Money, error) {
+	return &money.Money{Minor: obj.DiscountAmount, Currency: orderOf(ctx)}, nil
+}
+
+// DiscountedTotalPrice is the resolver for the discountedTotalPrice field.
+func (r *orderLineItemResolver) DiscountedTotalPrice(ctx context.Context, obj *orders.LineItem) (*money.Money, error) {
+	return &money.Money{Minor: obj.UnitAmount*int64(obj.Quantity) - obj.DiscountAmount, Currency: orderOf(ctx)}, nil
+}
+
+// TotalTax is the resolver for the totalTax field.
+func (r *orderLineItemResolver) TotalTax(ctx context.Context, obj *orders.LineItem) (*money.Money, error) {
+	return &money.Money{Minor: obj.TaxAmount, Currency: orderOf(ctx)}, nil
 }
 
 // Variant is the resolver for the variant field.

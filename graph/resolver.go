@@ -9,10 +9,13 @@ import (
 	"cartograph/internal/catalog"
 	"cartograph/internal/checkout"
 	"cartograph/internal/customers"
+	"cartograph/internal/discounts"
 	"cartograph/internal/documents"
 	"cartograph/internal/events"
 	"cartograph/internal/inventory"
 	"cartograph/internal/orders"
+	"cartograph/internal/shipping"
+	"cartograph/internal/taxes"
 )
 
 // Resolver is the root resolver; it holds the services resolvers call.
@@ -26,6 +29,9 @@ type Resolver struct {
 	BaseDomain string
 	// Carts, Checkout and Orders run the write path.
 	CartService     *cart.Service
+	Discounts       *discounts.Service
+	Shipping        *shipping.Service
+	Taxes           *taxes.Service
 	CheckoutService *checkout.Service
 	OrderService    *orders.Service
 	// Inventory runs staff stock movements and ledger reads; Events

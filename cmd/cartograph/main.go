@@ -206,7 +206,10 @@ func seedCmd(ctx context.Context, cfg config.Config, args []string) error {
 	if err := seed.DemoStaff(ctx, pool); err != nil {
 		return err
 	}
-	fmt.Printf("demo shops ready: %v\n", seed.DemoShops)
+	if err := seed.DemoPricing(ctx, pool); err != nil {
+		return err
+	}
+	fmt.Printf("demo shops ready: %v (codes WELCOME10, FREESHIP, SAVE5; shipping and taxes per country)\n", seed.DemoShops)
 	for _, h := range seed.DemoShops {
 		fmt.Printf("  staff owner of %-12s %s / %s\n", h+":", seed.DemoOwnerEmail(h), seed.DemoOwnerPassword)
 	}

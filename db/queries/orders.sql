@@ -6,19 +6,22 @@ RETURNING last_number;
 -- name: OrderInsert :one
 INSERT INTO orders (shop_id, number, email, customer_id, customer_first_name, customer_last_name,
   shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount,
-  cart_id, payment_provider, reservation_expires_at, checkout_scope, checkout_key)
+  cart_id, payment_provider, reservation_expires_at, checkout_scope, checkout_key,
+  discount_amount, shipping_amount, taxes_included, pricing)
 VALUES (@shop_id, @number, @email, @customer_id, @customer_first_name, @customer_last_name,
   @shipping_address, @billing_address, @currency_code, @subtotal_amount, @tax_amount, @total_amount,
-  @cart_id, @payment_provider, @reservation_expires_at, sqlc.narg('checkout_scope'), sqlc.narg('checkout_key'))
+  @cart_id, @payment_provider, @reservation_expires_at, sqlc.narg('checkout_scope'), sqlc.narg('checkout_key'),
+  @discount_amount, @shipping_amount, @taxes_included, @pricing)
 RETURNING *;
 
 -- name: OrderLinesInsert :exec
 -- One statement for all lines (COPY is not allowed under row-level security).
-INSERT INTO order_lines (shop_id, order_id, position, variant_id, product_id, product_title, variant_title, sku, unit_amount, quantity)
-SELECT @shop_id, @order_id, u.position, u.variant_id, u.product_id, u.product_title, u.variant_title, u.sku, u.unit_amount, u.quantity
+INSERT INTO order_lines (shop_id, order_id, position, variant_id, product_id, product_title, variant_title, sku, unit_amount, quantity, discount_amount, tax_amount)
+SELECT @shop_id, @order_id, u.position, u.variant_id, u.product_id, u.product_title, u.variant_title, u.sku, u.unit_amount, u.quantity, u.discount_amount, u.tax_amount
 FROM (SELECT unnest(@positions::int[]) AS position, unnest(@variant_ids::uuid[]) AS variant_id, unnest(@product_ids::uuid[]) AS product_id,
              unnest(@product_titles::text[]) AS product_title, unnest(@variant_titles::text[]) AS variant_title, unnest(@skus::text[]) AS sku,
-             unnest(@unit_amounts::bigint[]) AS unit_amount, unnest(@quantities::int[]) AS quantity) u;
+             unnest(@unit_amounts::bigint[]) AS unit_amount, unnest(@quantities::int[]) AS quantity,
+             unnest(@discount_amounts::bigint[]) AS discount_amount, unnest(@tax_amounts::bigint[]) AS tax_amount) u;
 
 -- name: OrderExpiryInsert :exec
 INSERT INTO order_expiries (expires_at, shop_id, order_id) VALUES (@expires_at, @shop_id, @order_id);

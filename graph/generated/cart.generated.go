@@ -21,11 +21,54 @@ import (
 
 type CartResolver interface {
 	Lines(ctx context.Context, obj *model.Cart, first *int, after *string, last *int, before *string) (*model.BaseCartLineConnection, error)
+
+	DeliveryGroups(ctx context.Context, obj *model.Cart, first *int, after *string, last *int, before *string, withCarrierRates *bool) (*model.CartDeliveryGroupConnection, error)
+}
+type CartDeliveryGroupResolver interface {
+	CartLines(ctx context.Context, obj *model.CartDeliveryGroup, first *int, after *string, last *int, before *string) (*model.BaseCartLineConnection, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
 
 // region    ***************************** args.gotpl *****************************
+
+func (ec *executionContext) field_CartDeliveryGroup_cartLines_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	return args, nil
+}
 
 func (ec *executionContext) field_CartLine_attribute_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
@@ -52,6 +95,52 @@ func (ec *executionContext) field_Cart_attribute_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["key"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Cart_deliveryGroups_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "withCarrierRates",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["withCarrierRates"] = arg4
 	return args, nil
 }
 
@@ -627,6 +716,82 @@ func (ec *executionContext) fieldContext_Cart_discountCodes(_ context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _Cart_discountAllocations(ctx context.Context, field graphql.CollectedField, obj *model.Cart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Cart_discountAllocations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DiscountAllocations, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.CartDiscountAllocation) graphql.Marshaler {
+			return ec.marshalNCartDiscountAllocation2ᚕcartographᚋgraphᚋmodelᚐCartDiscountAllocationᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Cart_discountAllocations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Cart",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Cart_deliveryGroups(ctx context.Context, field graphql.CollectedField, obj *model.Cart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Cart_deliveryGroups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Cart().DeliveryGroups(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["withCarrierRates"].(*bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CartDeliveryGroupConnection) graphql.Marshaler {
+			return ec.marshalNCartDeliveryGroupConnection2ᚖcartographᚋgraphᚋmodelᚐCartDeliveryGroupConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Cart_deliveryGroups(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Cart",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CartDeliveryGroupConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Cart_deliveryGroups_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Cart_appliedGiftCards(ctx context.Context, field graphql.CollectedField, obj *model.Cart) (ret graphql.Marshaler) {
 	fc, err := ec.fieldContext_Cart_appliedGiftCards(ctx, field)
 	if err != nil {
@@ -741,6 +906,59 @@ func (ec *executionContext) fieldContext_CartAttributesUpdatePayload_warnings(_ 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _CartAutomaticDiscountAllocation_title(ctx context.Context, field graphql.CollectedField, obj *model.CartAutomaticDiscountAllocation) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CartAutomaticDiscountAllocation_title, r)
+		}
+	}()
+	return ec.marshalNString2string(ctx, field.Selections, obj.Title)
+}
+func (ec *executionContext) fieldContext_CartAutomaticDiscountAllocation_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CartAutomaticDiscountAllocation", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CartAutomaticDiscountAllocation_discountedAmount(ctx context.Context, field graphql.CollectedField, obj *model.CartAutomaticDiscountAllocation) (ret graphql.Marshaler) {
+	fc, err := ec.fieldContext_CartAutomaticDiscountAllocation_discountedAmount(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.DiscountedAmount
+	recordField(ctx, field, 0)
+	return ec.marshalNMoneyV22ᚖcartographᚋinternalᚋmoneyᚐMoney(ctx, field.Selections, v)
+}
+func (ec *executionContext) fieldContext_CartAutomaticDiscountAllocation_discountedAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CartAutomaticDiscountAllocation",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MoneyV2(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CartAutomaticDiscountAllocation_targetType(ctx context.Context, field graphql.CollectedField, obj *model.CartAutomaticDiscountAllocation) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CartAutomaticDiscountAllocation_targetType, r)
+		}
+	}()
+	return ec.marshalNDiscountApplicationTargetType2cartographᚋgraphᚋmodelᚐDiscountApplicationTargetType(ctx, field.Selections, obj.TargetType)
+}
+func (ec *executionContext) fieldContext_CartAutomaticDiscountAllocation_targetType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CartAutomaticDiscountAllocation", field, false, false, errors.New("field of type DiscountApplicationTargetType does not have child fields"))
 }
 
 func (ec *executionContext) _CartBuyerIdentity_email(ctx context.Context, field graphql.CollectedField, obj *model.CartBuyerIdentity) (ret graphql.Marshaler) {
@@ -893,6 +1111,59 @@ func (ec *executionContext) fieldContext_CartBuyerIdentityUpdatePayload_warnings
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _CartCodeDiscountAllocation_code(ctx context.Context, field graphql.CollectedField, obj *model.CartCodeDiscountAllocation) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CartCodeDiscountAllocation_code, r)
+		}
+	}()
+	return ec.marshalNString2string(ctx, field.Selections, obj.Code)
+}
+func (ec *executionContext) fieldContext_CartCodeDiscountAllocation_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CartCodeDiscountAllocation", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CartCodeDiscountAllocation_discountedAmount(ctx context.Context, field graphql.CollectedField, obj *model.CartCodeDiscountAllocation) (ret graphql.Marshaler) {
+	fc, err := ec.fieldContext_CartCodeDiscountAllocation_discountedAmount(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.DiscountedAmount
+	recordField(ctx, field, 0)
+	return ec.marshalNMoneyV22ᚖcartographᚋinternalᚋmoneyᚐMoney(ctx, field.Selections, v)
+}
+func (ec *executionContext) fieldContext_CartCodeDiscountAllocation_discountedAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CartCodeDiscountAllocation",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MoneyV2(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CartCodeDiscountAllocation_targetType(ctx context.Context, field graphql.CollectedField, obj *model.CartCodeDiscountAllocation) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CartCodeDiscountAllocation_targetType, r)
+		}
+	}()
+	return ec.marshalNDiscountApplicationTargetType2cartographᚋgraphᚋmodelᚐDiscountApplicationTargetType(ctx, field.Selections, obj.TargetType)
+}
+func (ec *executionContext) fieldContext_CartCodeDiscountAllocation_targetType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CartCodeDiscountAllocation", field, false, false, errors.New("field of type DiscountApplicationTargetType does not have child fields"))
 }
 
 func (ec *executionContext) _CartCost_subtotalAmount(ctx context.Context, field graphql.CollectedField, obj *model.CartCost) (ret graphql.Marshaler) {
@@ -1175,6 +1446,378 @@ func (ec *executionContext) fieldContext_CartCreatePayload_warnings(_ context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _CartDeliveryGroup_id(ctx context.Context, field graphql.CollectedField, obj *model.CartDeliveryGroup) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CartDeliveryGroup_id, r)
+		}
+	}()
+	return ec.marshalNID2string(ctx, field.Selections, obj.ID)
+}
+func (ec *executionContext) fieldContext_CartDeliveryGroup_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CartDeliveryGroup", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _CartDeliveryGroup_deliveryAddress(ctx context.Context, field graphql.CollectedField, obj *model.CartDeliveryGroup) (ret graphql.Marshaler) {
+	fc, err := ec.fieldContext_CartDeliveryGroup_deliveryAddress(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.DeliveryAddress
+	recordField(ctx, field, 0)
+	return ec.marshalNMailingAddress2ᚖcartographᚋinternalᚋordersᚐAddress(ctx, field.Selections, v)
+}
+func (ec *executionContext) fieldContext_CartDeliveryGroup_deliveryAddress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CartDeliveryGroup",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MailingAddress(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CartDeliveryGroup_deliveryOptions(ctx context.Context, field graphql.CollectedField, obj *model.CartDeliveryGroup) (ret graphql.Marshaler) {
+	fc, err := ec.fieldContext_CartDeliveryGroup_deliveryOptions(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.DeliveryOptions
+	recordField(ctx, field, len(v))
+	return ec.marshalNCartDeliveryOption2ᚕᚖcartographᚋgraphᚋmodelᚐCartDeliveryOptionᚄ(ctx, field.Selections, v)
+}
+func (ec *executionContext) fieldContext_CartDeliveryGroup_deliveryOptions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CartDeliveryGroup",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CartDeliveryOption(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CartDeliveryGroup_selectedDeliveryOption(ctx context.Context, field graphql.CollectedField, obj *model.CartDeliveryGroup) (ret graphql.Marshaler) {
+	fc, err := ec.fieldContext_CartDeliveryGroup_selectedDeliveryOption(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.SelectedDeliveryOption
+	recordField(ctx, field, 0)
+	return ec.marshalOCartDeliveryOption2ᚖcartographᚋgraphᚋmodelᚐCartDeliveryOption(ctx, field.Selections, v)
+}
+func (ec *executionContext) fieldContext_CartDeliveryGroup_selectedDeliveryOption(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CartDeliveryGroup",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CartDeliveryOption(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CartDeliveryGroup_groupType(ctx context.Context, field graphql.CollectedField, obj *model.CartDeliveryGroup) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CartDeliveryGroup_groupType, r)
+		}
+	}()
+	return ec.marshalNCartDeliveryGroupType2cartographᚋgraphᚋmodelᚐCartDeliveryGroupType(ctx, field.Selections, obj.GroupType)
+}
+func (ec *executionContext) fieldContext_CartDeliveryGroup_groupType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CartDeliveryGroup", field, false, false, errors.New("field of type CartDeliveryGroupType does not have child fields"))
+}
+
+func (ec *executionContext) _CartDeliveryGroup_cartLines(ctx context.Context, field graphql.CollectedField, obj *model.CartDeliveryGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CartDeliveryGroup_cartLines(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.CartDeliveryGroup().CartLines(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.BaseCartLineConnection) graphql.Marshaler {
+			return ec.marshalNBaseCartLineConnection2ᚖcartographᚋgraphᚋmodelᚐBaseCartLineConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CartDeliveryGroup_cartLines(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CartDeliveryGroup",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BaseCartLineConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_CartDeliveryGroup_cartLines_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CartDeliveryGroupConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.CartDeliveryGroupConnection) (ret graphql.Marshaler) {
+	fc, err := ec.fieldContext_CartDeliveryGroupConnection_edges(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Edges
+	recordField(ctx, field, len(v))
+	return ec.marshalNCartDeliveryGroupEdge2ᚕᚖcartographᚋgraphᚋmodelᚐCartDeliveryGroupEdgeᚄ(ctx, field.Selections, v)
+}
+func (ec *executionContext) fieldContext_CartDeliveryGroupConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CartDeliveryGroupConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CartDeliveryGroupEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CartDeliveryGroupConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.CartDeliveryGroupConnection) (ret graphql.Marshaler) {
+	fc, err := ec.fieldContext_CartDeliveryGroupConnection_nodes(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Nodes
+	recordField(ctx, field, len(v))
+	return ec.marshalNCartDeliveryGroup2ᚕᚖcartographᚋgraphᚋmodelᚐCartDeliveryGroupᚄ(ctx, field.Selections, v)
+}
+func (ec *executionContext) fieldContext_CartDeliveryGroupConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CartDeliveryGroupConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CartDeliveryGroup(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CartDeliveryGroupConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.CartDeliveryGroupConnection) (ret graphql.Marshaler) {
+	fc, err := ec.fieldContext_CartDeliveryGroupConnection_pageInfo(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.PageInfo
+	recordField(ctx, field, 0)
+	return ec.marshalNPageInfo2ᚖcartographᚋinternalᚋrelayᚐPageInfo(ctx, field.Selections, v)
+}
+func (ec *executionContext) fieldContext_CartDeliveryGroupConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CartDeliveryGroupConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CartDeliveryGroupEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.CartDeliveryGroupEdge) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CartDeliveryGroupEdge_cursor, r)
+		}
+	}()
+	return ec.marshalNString2string(ctx, field.Selections, obj.Cursor)
+}
+func (ec *executionContext) fieldContext_CartDeliveryGroupEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CartDeliveryGroupEdge", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CartDeliveryGroupEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.CartDeliveryGroupEdge) (ret graphql.Marshaler) {
+	fc, err := ec.fieldContext_CartDeliveryGroupEdge_node(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Node
+	recordField(ctx, field, 0)
+	return ec.marshalNCartDeliveryGroup2ᚖcartographᚋgraphᚋmodelᚐCartDeliveryGroup(ctx, field.Selections, v)
+}
+func (ec *executionContext) fieldContext_CartDeliveryGroupEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CartDeliveryGroupEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CartDeliveryGroup(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CartDeliveryOption_handle(ctx context.Context, field graphql.CollectedField, obj *model.CartDeliveryOption) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CartDeliveryOption_handle, r)
+		}
+	}()
+	return ec.marshalNString2string(ctx, field.Selections, obj.Handle)
+}
+func (ec *executionContext) fieldContext_CartDeliveryOption_handle(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CartDeliveryOption", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CartDeliveryOption_code(ctx context.Context, field graphql.CollectedField, obj *model.CartDeliveryOption) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CartDeliveryOption_code, r)
+		}
+	}()
+	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.Code)
+}
+func (ec *executionContext) fieldContext_CartDeliveryOption_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CartDeliveryOption", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CartDeliveryOption_title(ctx context.Context, field graphql.CollectedField, obj *model.CartDeliveryOption) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CartDeliveryOption_title, r)
+		}
+	}()
+	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.Title)
+}
+func (ec *executionContext) fieldContext_CartDeliveryOption_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CartDeliveryOption", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CartDeliveryOption_description(ctx context.Context, field graphql.CollectedField, obj *model.CartDeliveryOption) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CartDeliveryOption_description, r)
+		}
+	}()
+	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.Description)
+}
+func (ec *executionContext) fieldContext_CartDeliveryOption_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CartDeliveryOption", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CartDeliveryOption_deliveryMethodType(ctx context.Context, field graphql.CollectedField, obj *model.CartDeliveryOption) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CartDeliveryOption_deliveryMethodType, r)
+		}
+	}()
+	return ec.marshalNDeliveryMethodType2cartographᚋgraphᚋmodelᚐDeliveryMethodType(ctx, field.Selections, obj.DeliveryMethodType)
+}
+func (ec *executionContext) fieldContext_CartDeliveryOption_deliveryMethodType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CartDeliveryOption", field, false, false, errors.New("field of type DeliveryMethodType does not have child fields"))
+}
+
+func (ec *executionContext) _CartDeliveryOption_estimatedCost(ctx context.Context, field graphql.CollectedField, obj *model.CartDeliveryOption) (ret graphql.Marshaler) {
+	fc, err := ec.fieldContext_CartDeliveryOption_estimatedCost(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.EstimatedCost
+	recordField(ctx, field, 0)
+	return ec.marshalNMoneyV22ᚖcartographᚋinternalᚋmoneyᚐMoney(ctx, field.Selections, v)
+}
+func (ec *executionContext) fieldContext_CartDeliveryOption_estimatedCost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CartDeliveryOption",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MoneyV2(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CartDiscountCode_code(ctx context.Context, field graphql.CollectedField, obj *model.CartDiscountCode) (ret graphql.Marshaler) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -1197,6 +1840,18 @@ func (ec *executionContext) _CartDiscountCode_applicable(ctx context.Context, fi
 }
 func (ec *executionContext) fieldContext_CartDiscountCode_applicable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CartDiscountCode", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _CartDiscountCode_reason(ctx context.Context, field graphql.CollectedField, obj *model.CartDiscountCode) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CartDiscountCode_reason, r)
+		}
+	}()
+	return ec.marshalOCartWarningCode2ᚖstring(ctx, field.Selections, obj.Reason)
+}
+func (ec *executionContext) fieldContext_CartDiscountCode_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CartDiscountCode", field, false, false, errors.New("field of type CartWarningCode does not have child fields"))
 }
 
 func (ec *executionContext) _CartDiscountCodesUpdatePayload_cart(ctx context.Context, field graphql.CollectedField, obj *model.CartDiscountCodesUpdatePayload) (ret graphql.Marshaler) {
@@ -1595,6 +2250,38 @@ func (ec *executionContext) fieldContext_CartLine_cost(_ context.Context, field 
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_CartLineCost(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CartLine_discountAllocations(ctx context.Context, field graphql.CollectedField, obj *model.CartLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CartLine_discountAllocations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DiscountAllocations, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.CartDiscountAllocation) graphql.Marshaler {
+			return ec.marshalNCartDiscountAllocation2ᚕcartographᚋgraphᚋmodelᚐCartDiscountAllocationᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CartLine_discountAllocations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CartLine",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
 		},
 	}
 	return fc, nil
@@ -2218,6 +2905,93 @@ func (ec *executionContext) fieldContext_CartNoteUpdatePayload_warnings(_ contex
 	return fc, nil
 }
 
+func (ec *executionContext) _CartSelectedDeliveryOptionsUpdatePayload_cart(ctx context.Context, field graphql.CollectedField, obj *model.CartSelectedDeliveryOptionsUpdatePayload) (ret graphql.Marshaler) {
+	fc, err := ec.fieldContext_CartSelectedDeliveryOptionsUpdatePayload_cart(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Cart
+	recordField(ctx, field, 0)
+	return ec.marshalOCart2ᚖcartographᚋgraphᚋmodelᚐCart(ctx, field.Selections, v)
+}
+func (ec *executionContext) fieldContext_CartSelectedDeliveryOptionsUpdatePayload_cart(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CartSelectedDeliveryOptionsUpdatePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Cart(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CartSelectedDeliveryOptionsUpdatePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CartSelectedDeliveryOptionsUpdatePayload) (ret graphql.Marshaler) {
+	fc, err := ec.fieldContext_CartSelectedDeliveryOptionsUpdatePayload_userErrors(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.UserErrors
+	recordField(ctx, field, len(v))
+	return ec.marshalNCartUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, field.Selections, v)
+}
+func (ec *executionContext) fieldContext_CartSelectedDeliveryOptionsUpdatePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CartSelectedDeliveryOptionsUpdatePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CartUserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CartSelectedDeliveryOptionsUpdatePayload_warnings(ctx context.Context, field graphql.CollectedField, obj *model.CartSelectedDeliveryOptionsUpdatePayload) (ret graphql.Marshaler) {
+	fc, err := ec.fieldContext_CartSelectedDeliveryOptionsUpdatePayload_warnings(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Warnings
+	recordField(ctx, field, len(v))
+	return ec.marshalNCartWarning2ᚕᚖcartographᚋgraphᚋmodelᚐCartWarningᚄ(ctx, field.Selections, v)
+}
+func (ec *executionContext) fieldContext_CartSelectedDeliveryOptionsUpdatePayload_warnings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CartSelectedDeliveryOptionsUpdatePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CartWarning(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CartUserError_code(ctx context.Context, field graphql.CollectedField, obj *apperr.UserError) (ret graphql.Marshaler) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -2630,7 +3404,7 @@ func (ec *executionContext) unmarshalInputCartBuyerIdentityInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"email", "phone", "countryCode", "customerAccessToken"}
+	fieldsInOrder := [...]string{"email", "phone", "countryCode", "customerAccessToken", "deliveryAddressPreferences"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -2665,6 +3439,13 @@ func (ec *executionContext) unmarshalInputCartBuyerIdentityInput(ctx context.Con
 				return it, err
 			}
 			it.CustomerAccessToken = data
+		case "deliveryAddressPreferences":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveryAddressPreferences"))
+			data, err := ec.unmarshalODeliveryAddressInput2ᚕᚖcartographᚋgraphᚋmodelᚐDeliveryAddressInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveryAddressPreferences = data
 		}
 	}
 	return it, nil
@@ -2848,6 +3629,43 @@ func (ec *executionContext) unmarshalInputCartLineUpdateInput(ctx context.Contex
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputCartSelectedDeliveryOptionInput(ctx context.Context, obj any) (model.CartSelectedDeliveryOptionInput, error) {
+	var it model.CartSelectedDeliveryOptionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"deliveryGroupId", "deliveryOptionHandle"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "deliveryGroupId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveryGroupId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveryGroupID = data
+		case "deliveryOptionHandle":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveryOptionHandle"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveryOptionHandle = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputCheckoutBeginInput(ctx context.Context, obj any) (model.CheckoutBeginInput, error) {
 	var it model.CheckoutBeginInput
 	if obj == nil {
@@ -2859,7 +3677,7 @@ func (ec *executionContext) unmarshalInputCheckoutBeginInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"cartId", "email", "shippingAddress", "billingAddress", "idempotencyKey"}
+	fieldsInOrder := [...]string{"cartId", "email", "shippingAddress", "billingAddress", "deliveryOptionHandle", "idempotencyKey"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -2894,6 +3712,13 @@ func (ec *executionContext) unmarshalInputCheckoutBeginInput(ctx context.Context
 				return it, err
 			}
 			it.BillingAddress = data
+		case "deliveryOptionHandle":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveryOptionHandle"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveryOptionHandle = data
 		case "idempotencyKey":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
 			data, err := ec.unmarshalNString2string(ctx, v)
@@ -2901,6 +3726,43 @@ func (ec *executionContext) unmarshalInputCheckoutBeginInput(ctx context.Context
 				return it, err
 			}
 			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputDeliveryAddressInput(ctx context.Context, obj any) (model.DeliveryAddressInput, error) {
+	var it model.DeliveryAddressInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"deliveryAddress", "customerAddressId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "deliveryAddress":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveryAddress"))
+			data, err := ec.unmarshalOMailingAddressInput2ᚖcartographᚋgraphᚋmodelᚐMailingAddressInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveryAddress = data
+		case "customerAddressId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerAddressId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerAddressID = data
 		}
 	}
 	return it, nil
@@ -3024,6 +3886,33 @@ func (ec *executionContext) _BaseCartLine(ctx context.Context, sel ast.Selection
 			return typedObj
 		} else {
 			panic(fmt.Errorf("unexpected type %T; non-generated variants of BaseCartLine must implement graphql.Marshaler", obj))
+		}
+	}
+}
+
+func (ec *executionContext) _CartDiscountAllocation(ctx context.Context, sel ast.SelectionSet, obj model.CartDiscountAllocation) graphql.Marshaler {
+	switch obj := (obj).(type) {
+	case nil:
+		return graphql.Null
+	case model.CartCodeDiscountAllocation:
+		return ec._CartCodeDiscountAllocation(ctx, sel, &obj)
+	case *model.CartCodeDiscountAllocation:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._CartCodeDiscountAllocation(ctx, sel, obj)
+	case model.CartAutomaticDiscountAllocation:
+		return ec._CartAutomaticDiscountAllocation(ctx, sel, &obj)
+	case *model.CartAutomaticDiscountAllocation:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._CartAutomaticDiscountAllocation(ctx, sel, obj)
+	default:
+		if typedObj, ok := obj.(graphql.Marshaler); ok {
+			return typedObj
+		} else {
+			panic(fmt.Errorf("unexpected type %T; non-generated variants of CartDiscountAllocation must implement graphql.Marshaler", obj))
 		}
 	}
 }
@@ -3350,6 +4239,49 @@ func (ec *executionContext) _Cart(ctx context.Context, sel ast.SelectionSet, obj
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "discountAllocations":
+			out.Values[i] = ec._Cart_discountAllocations(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deliveryGroups":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Cart_deliveryGroups(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "appliedGiftCards":
 			out.Values[i] = ec._Cart_appliedGiftCards(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -3402,6 +4334,56 @@ func (ec *executionContext) _CartAttributesUpdatePayload(ctx context.Context, se
 			}
 		case "warnings":
 			out.Values[i] = ec._CartAttributesUpdatePayload_warnings(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	if len(deferLabelToView) > 0 {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var cartAutomaticDiscountAllocationImplementors = []string{"CartAutomaticDiscountAllocation", "CartDiscountAllocation"}
+
+func (ec *executionContext) _CartAutomaticDiscountAllocation(ctx context.Context, sel ast.SelectionSet, obj *model.CartAutomaticDiscountAllocation) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cartAutomaticDiscountAllocationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CartAutomaticDiscountAllocation")
+		case "title":
+			out.Values[i] = ec._CartAutomaticDiscountAllocation_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "discountedAmount":
+			out.Values[i] = ec._CartAutomaticDiscountAllocation_discountedAmount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "targetType":
+			out.Values[i] = ec._CartAutomaticDiscountAllocation_targetType(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -3507,6 +4489,56 @@ func (ec *executionContext) _CartBuyerIdentityUpdatePayload(ctx context.Context,
 			}
 		case "warnings":
 			out.Values[i] = ec._CartBuyerIdentityUpdatePayload_warnings(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	if len(deferLabelToView) > 0 {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var cartCodeDiscountAllocationImplementors = []string{"CartCodeDiscountAllocation", "CartDiscountAllocation"}
+
+func (ec *executionContext) _CartCodeDiscountAllocation(ctx context.Context, sel ast.SelectionSet, obj *model.CartCodeDiscountAllocation) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cartCodeDiscountAllocationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CartCodeDiscountAllocation")
+		case "code":
+			out.Values[i] = ec._CartCodeDiscountAllocation_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "discountedAmount":
+			out.Values[i] = ec._CartCodeDiscountAllocation_discountedAmount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "targetType":
+			out.Values[i] = ec._CartCodeDiscountAllocation_targetType(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -3663,6 +4695,264 @@ func (ec *executionContext) _CartCreatePayload(ctx context.Context, sel ast.Sele
 	return out
 }
 
+var cartDeliveryGroupImplementors = []string{"CartDeliveryGroup"}
+
+func (ec *executionContext) _CartDeliveryGroup(ctx context.Context, sel ast.SelectionSet, obj *model.CartDeliveryGroup) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cartDeliveryGroupImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CartDeliveryGroup")
+		case "id":
+			out.Values[i] = ec._CartDeliveryGroup_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deliveryAddress":
+			out.Values[i] = ec._CartDeliveryGroup_deliveryAddress(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deliveryOptions":
+			out.Values[i] = ec._CartDeliveryGroup_deliveryOptions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "selectedDeliveryOption":
+			out.Values[i] = ec._CartDeliveryGroup_selectedDeliveryOption(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "groupType":
+			out.Values[i] = ec._CartDeliveryGroup_groupType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "cartLines":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._CartDeliveryGroup_cartLines(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	if len(deferLabelToView) > 0 {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var cartDeliveryGroupConnectionImplementors = []string{"CartDeliveryGroupConnection"}
+
+func (ec *executionContext) _CartDeliveryGroupConnection(ctx context.Context, sel ast.SelectionSet, obj *model.CartDeliveryGroupConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cartDeliveryGroupConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CartDeliveryGroupConnection")
+		case "edges":
+			out.Values[i] = ec._CartDeliveryGroupConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._CartDeliveryGroupConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._CartDeliveryGroupConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	if len(deferLabelToView) > 0 {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var cartDeliveryGroupEdgeImplementors = []string{"CartDeliveryGroupEdge"}
+
+func (ec *executionContext) _CartDeliveryGroupEdge(ctx context.Context, sel ast.SelectionSet, obj *model.CartDeliveryGroupEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cartDeliveryGroupEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CartDeliveryGroupEdge")
+		case "cursor":
+			out.Values[i] = ec._CartDeliveryGroupEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._CartDeliveryGroupEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	if len(deferLabelToView) > 0 {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var cartDeliveryOptionImplementors = []string{"CartDeliveryOption"}
+
+func (ec *executionContext) _CartDeliveryOption(ctx context.Context, sel ast.SelectionSet, obj *model.CartDeliveryOption) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cartDeliveryOptionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CartDeliveryOption")
+		case "handle":
+			out.Values[i] = ec._CartDeliveryOption_handle(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._CartDeliveryOption_code(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "title":
+			out.Values[i] = ec._CartDeliveryOption_title(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "description":
+			out.Values[i] = ec._CartDeliveryOption_description(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "deliveryMethodType":
+			out.Values[i] = ec._CartDeliveryOption_deliveryMethodType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "estimatedCost":
+			out.Values[i] = ec._CartDeliveryOption_estimatedCost(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	if len(deferLabelToView) > 0 {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
 var cartDiscountCodeImplementors = []string{"CartDiscountCode"}
 
 func (ec *executionContext) _CartDiscountCode(ctx context.Context, sel ast.SelectionSet, obj *model.CartDiscountCode) graphql.Marshaler {
@@ -3683,6 +4973,11 @@ func (ec *executionContext) _CartDiscountCode(ctx context.Context, sel ast.Selec
 		case "applicable":
 			out.Values[i] = ec._CartDiscountCode_applicable(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._CartDiscountCode_reason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -3932,6 +5227,11 @@ func (ec *executionContext) _CartLine(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "cost":
 			out.Values[i] = ec._CartLine_cost(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "discountAllocations":
+			out.Values[i] = ec._CartLine_discountAllocations(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -4247,6 +5547,56 @@ func (ec *executionContext) _CartNoteUpdatePayload(ctx context.Context, sel ast.
 			}
 		case "warnings":
 			out.Values[i] = ec._CartNoteUpdatePayload_warnings(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	if len(deferLabelToView) > 0 {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var cartSelectedDeliveryOptionsUpdatePayloadImplementors = []string{"CartSelectedDeliveryOptionsUpdatePayload"}
+
+func (ec *executionContext) _CartSelectedDeliveryOptionsUpdatePayload(ctx context.Context, sel ast.SelectionSet, obj *model.CartSelectedDeliveryOptionsUpdatePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cartSelectedDeliveryOptionsUpdatePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CartSelectedDeliveryOptionsUpdatePayload")
+		case "cart":
+			out.Values[i] = ec._CartSelectedDeliveryOptionsUpdatePayload_cart(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._CartSelectedDeliveryOptionsUpdatePayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "warnings":
+			out.Values[i] = ec._CartSelectedDeliveryOptionsUpdatePayload_warnings(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -4730,6 +6080,130 @@ func (ec *executionContext) marshalNCartCreatePayload2ᚖcartographᚋgraphᚋmo
 	return ec._CartCreatePayload(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNCartDeliveryGroup2ᚕᚖcartographᚋgraphᚋmodelᚐCartDeliveryGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CartDeliveryGroup) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCartDeliveryGroup2ᚖcartographᚋgraphᚋmodelᚐCartDeliveryGroup(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCartDeliveryGroup2ᚖcartographᚋgraphᚋmodelᚐCartDeliveryGroup(ctx context.Context, sel ast.SelectionSet, v *model.CartDeliveryGroup) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CartDeliveryGroup(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCartDeliveryGroupConnection2ᚖcartographᚋgraphᚋmodelᚐCartDeliveryGroupConnection(ctx context.Context, sel ast.SelectionSet, v *model.CartDeliveryGroupConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CartDeliveryGroupConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCartDeliveryGroupEdge2ᚕᚖcartographᚋgraphᚋmodelᚐCartDeliveryGroupEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CartDeliveryGroupEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCartDeliveryGroupEdge2ᚖcartographᚋgraphᚋmodelᚐCartDeliveryGroupEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCartDeliveryGroupEdge2ᚖcartographᚋgraphᚋmodelᚐCartDeliveryGroupEdge(ctx context.Context, sel ast.SelectionSet, v *model.CartDeliveryGroupEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CartDeliveryGroupEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCartDeliveryGroupType2cartographᚋgraphᚋmodelᚐCartDeliveryGroupType(ctx context.Context, v any) (model.CartDeliveryGroupType, error) {
+	var res model.CartDeliveryGroupType
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCartDeliveryGroupType2cartographᚋgraphᚋmodelᚐCartDeliveryGroupType(ctx context.Context, sel ast.SelectionSet, v model.CartDeliveryGroupType) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNCartDeliveryOption2ᚕᚖcartographᚋgraphᚋmodelᚐCartDeliveryOptionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CartDeliveryOption) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCartDeliveryOption2ᚖcartographᚋgraphᚋmodelᚐCartDeliveryOption(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCartDeliveryOption2ᚖcartographᚋgraphᚋmodelᚐCartDeliveryOption(ctx context.Context, sel ast.SelectionSet, v *model.CartDeliveryOption) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CartDeliveryOption(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCartDiscountAllocation2cartographᚋgraphᚋmodelᚐCartDiscountAllocation(ctx context.Context, sel ast.SelectionSet, v model.CartDiscountAllocation) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CartDiscountAllocation(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCartDiscountAllocation2ᚕcartographᚋgraphᚋmodelᚐCartDiscountAllocationᚄ(ctx context.Context, sel ast.SelectionSet, v []model.CartDiscountAllocation) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCartDiscountAllocation2cartographᚋgraphᚋmodelᚐCartDiscountAllocation(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNCartDiscountCode2ᚕᚖcartographᚋgraphᚋmodelᚐCartDiscountCodeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CartDiscountCode) graphql.Marshaler {
 	ret := marshalSliceInline(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -4910,6 +6384,35 @@ func (ec *executionContext) marshalNCartNoteUpdatePayload2ᚖcartographᚋgraph�
 	return ec._CartNoteUpdatePayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNCartSelectedDeliveryOptionInput2ᚕᚖcartographᚋgraphᚋmodelᚐCartSelectedDeliveryOptionInputᚄ(ctx context.Context, v any) ([]*model.CartSelectedDeliveryOptionInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.CartSelectedDeliveryOptionInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCartSelectedDeliveryOptionInput2ᚖcartographᚋgraphᚋmodelᚐCartSelectedDeliveryOptionInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNCartSelectedDeliveryOptionInput2ᚖcartographᚋgraphᚋmodelᚐCartSelectedDeliveryOptionInput(ctx context.Context, v any) (*model.CartSelectedDeliveryOptionInput, error) {
+	res, err := ec.unmarshalInputCartSelectedDeliveryOptionInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCartSelectedDeliveryOptionsUpdatePayload2ᚖcartographᚋgraphᚋmodelᚐCartSelectedDeliveryOptionsUpdatePayload(ctx context.Context, sel ast.SelectionSet, v *model.CartSelectedDeliveryOptionsUpdatePayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CartSelectedDeliveryOptionsUpdatePayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNCartUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx context.Context, sel ast.SelectionSet, v []*apperr.UserError) graphql.Marshaler {
 	ret := marshalSliceInline(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -4993,6 +6496,31 @@ func (ec *executionContext) marshalNCheckoutBeginPayload2ᚖcartographᚋgraph�
 	return ec._CheckoutBeginPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNDeliveryAddressInput2ᚖcartographᚋgraphᚋmodelᚐDeliveryAddressInput(ctx context.Context, v any) (*model.DeliveryAddressInput, error) {
+	res, err := ec.unmarshalInputDeliveryAddressInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNDeliveryMethodType2cartographᚋgraphᚋmodelᚐDeliveryMethodType(ctx context.Context, v any) (model.DeliveryMethodType, error) {
+	var res model.DeliveryMethodType
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDeliveryMethodType2cartographᚋgraphᚋmodelᚐDeliveryMethodType(ctx context.Context, sel ast.SelectionSet, v model.DeliveryMethodType) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNDiscountApplicationTargetType2cartographᚋgraphᚋmodelᚐDiscountApplicationTargetType(ctx context.Context, v any) (model.DiscountApplicationTargetType, error) {
+	var res model.DiscountApplicationTargetType
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDiscountApplicationTargetType2cartographᚋgraphᚋmodelᚐDiscountApplicationTargetType(ctx context.Context, sel ast.SelectionSet, v model.DiscountApplicationTargetType) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNMailingAddressInput2ᚖcartographᚋgraphᚋmodelᚐMailingAddressInput(ctx context.Context, v any) (*model.MailingAddressInput, error) {
 	res, err := ec.unmarshalInputMailingAddressInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
@@ -5047,6 +6575,13 @@ func (ec *executionContext) unmarshalOCartBuyerIdentityInput2ᚖcartographᚋgra
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalOCartDeliveryOption2ᚖcartographᚋgraphᚋmodelᚐCartDeliveryOption(ctx context.Context, sel ast.SelectionSet, v *model.CartDeliveryOption) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CartDeliveryOption(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOCartErrorCode2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -5089,6 +6624,41 @@ func (ec *executionContext) marshalOCartLineParentRelationship2ᚖcartographᚋg
 		return graphql.Null
 	}
 	return ec._CartLineParentRelationship(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOCartWarningCode2ᚖstring(ctx context.Context, v any) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalString(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCartWarningCode2ᚖstring(ctx context.Context, sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(*v)
+	return res
+}
+
+func (ec *executionContext) unmarshalODeliveryAddressInput2ᚕᚖcartographᚋgraphᚋmodelᚐDeliveryAddressInputᚄ(ctx context.Context, v any) ([]*model.DeliveryAddressInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.DeliveryAddressInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNDeliveryAddressInput2ᚖcartographᚋgraphᚋmodelᚐDeliveryAddressInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalOMailingAddressInput2ᚖcartographᚋgraphᚋmodelᚐMailingAddressInput(ctx context.Context, v any) (*model.MailingAddressInput, error) {

@@ -133,6 +133,22 @@ func (ec *executionContext) marshalNMoneyV22ᚖcartographᚋinternalᚋmoneyᚐM
 	return ec._MoneyV2(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOCurrencyCode2ᚖcartographᚋinternalᚋmoneyᚐCurrency(ctx context.Context, v any) (*money.Currency, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(money.Currency)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCurrencyCode2ᚖcartographᚋinternalᚋmoneyᚐCurrency(ctx context.Context, sel ast.SelectionSet, v *money.Currency) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) marshalOMoneyV22ᚖcartographᚋinternalᚋmoneyᚐMoney(ctx context.Context, sel ast.SelectionSet, v *money.Money) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null

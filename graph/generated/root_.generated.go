@@ -25,6 +25,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	ApiKey() ApiKeyResolver
 	Cart() CartResolver
+	CartDeliveryGroup() CartDeliveryGroupResolver
 	Collection() CollectionResolver
 	Customer() CustomerResolver
 	InventoryChange() InventoryChangeResolver
@@ -200,25 +201,33 @@ type ComplexityRoot struct {
 	}
 
 	Cart struct {
-		AppliedGiftCards func(childComplexity int) int
-		Attribute        func(childComplexity int, key string) int
-		Attributes       func(childComplexity int) int
-		BuyerIdentity    func(childComplexity int) int
-		CheckoutURL      func(childComplexity int) int
-		Cost             func(childComplexity int) int
-		CreatedAt        func(childComplexity int) int
-		DiscountCodes    func(childComplexity int) int
-		Lines            func(childComplexity int, first *int, after *string, last *int, before *string) int
-		NodeID           func(childComplexity int) int
-		Note             func(childComplexity int) int
-		TotalQuantity    func(childComplexity int) int
-		UpdatedAt        func(childComplexity int) int
+		AppliedGiftCards    func(childComplexity int) int
+		Attribute           func(childComplexity int, key string) int
+		Attributes          func(childComplexity int) int
+		BuyerIdentity       func(childComplexity int) int
+		CheckoutURL         func(childComplexity int) int
+		Cost                func(childComplexity int) int
+		CreatedAt           func(childComplexity int) int
+		DeliveryGroups      func(childComplexity int, first *int, after *string, last *int, before *string, withCarrierRates *bool) int
+		DiscountAllocations func(childComplexity int) int
+		DiscountCodes       func(childComplexity int) int
+		Lines               func(childComplexity int, first *int, after *string, last *int, before *string) int
+		NodeID              func(childComplexity int) int
+		Note                func(childComplexity int) int
+		TotalQuantity       func(childComplexity int) int
+		UpdatedAt           func(childComplexity int) int
 	}
 
 	CartAttributesUpdatePayload struct {
 		Cart       func(childComplexity int) int
 		UserErrors func(childComplexity int) int
 		Warnings   func(childComplexity int) int
+	}
+
+	CartAutomaticDiscountAllocation struct {
+		DiscountedAmount func(childComplexity int) int
+		TargetType       func(childComplexity int) int
+		Title            func(childComplexity int) int
 	}
 
 	CartBuyerIdentity struct {
@@ -232,6 +241,12 @@ type ComplexityRoot struct {
 		Cart       func(childComplexity int) int
 		UserErrors func(childComplexity int) int
 		Warnings   func(childComplexity int) int
+	}
+
+	CartCodeDiscountAllocation struct {
+		Code             func(childComplexity int) int
+		DiscountedAmount func(childComplexity int) int
+		TargetType       func(childComplexity int) int
 	}
 
 	CartCost struct {
@@ -252,9 +267,39 @@ type ComplexityRoot struct {
 		Warnings   func(childComplexity int) int
 	}
 
+	CartDeliveryGroup struct {
+		CartLines              func(childComplexity int, first *int, after *string, last *int, before *string) int
+		DeliveryAddress        func(childComplexity int) int
+		DeliveryOptions        func(childComplexity int) int
+		GroupType              func(childComplexity int) int
+		ID                     func(childComplexity int) int
+		SelectedDeliveryOption func(childComplexity int) int
+	}
+
+	CartDeliveryGroupConnection struct {
+		Edges    func(childComplexity int) int
+		Nodes    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	CartDeliveryGroupEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	CartDeliveryOption struct {
+		Code               func(childComplexity int) int
+		DeliveryMethodType func(childComplexity int) int
+		Description        func(childComplexity int) int
+		EstimatedCost      func(childComplexity int) int
+		Handle             func(childComplexity int) int
+		Title              func(childComplexity int) int
+	}
+
 	CartDiscountCode struct {
 		Applicable func(childComplexity int) int
 		Code       func(childComplexity int) int
+		Reason     func(childComplexity int) int
 	}
 
 	CartDiscountCodesUpdatePayload struct {
@@ -282,13 +327,14 @@ type ComplexityRoot struct {
 	}
 
 	CartLine struct {
-		Attribute          func(childComplexity int, key string) int
-		Attributes         func(childComplexity int) int
-		Cost               func(childComplexity int) int
-		Merchandise        func(childComplexity int) int
-		NodeID             func(childComplexity int) int
-		ParentRelationship func(childComplexity int) int
-		Quantity           func(childComplexity int) int
+		Attribute           func(childComplexity int, key string) int
+		Attributes          func(childComplexity int) int
+		Cost                func(childComplexity int) int
+		DiscountAllocations func(childComplexity int) int
+		Merchandise         func(childComplexity int) int
+		NodeID              func(childComplexity int) int
+		ParentRelationship  func(childComplexity int) int
+		Quantity            func(childComplexity int) int
 	}
 
 	CartLineCost struct {
@@ -321,6 +367,12 @@ type ComplexityRoot struct {
 	}
 
 	CartNoteUpdatePayload struct {
+		Cart       func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+		Warnings   func(childComplexity int) int
+	}
+
+	CartSelectedDeliveryOptionsUpdatePayload struct {
 		Cart       func(childComplexity int) int
 		UserErrors func(childComplexity int) int
 		Warnings   func(childComplexity int) int
@@ -426,6 +478,31 @@ type ComplexityRoot struct {
 
 	CustomerRegisterPayload struct {
 		Customer   func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	Discount struct {
+		Active           func(childComplexity int) int
+		Amount           func(childComplexity int) int
+		Code             func(childComplexity int) int
+		CollectionIds    func(childComplexity int) int
+		EndsAt           func(childComplexity int) int
+		ID               func(childComplexity int) int
+		Kind             func(childComplexity int) int
+		MinimumQuantity  func(childComplexity int) int
+		MinimumSubtotal  func(childComplexity int) int
+		PerCustomerLimit func(childComplexity int) int
+		Percentage       func(childComplexity int) int
+		ProductIds       func(childComplexity int) int
+		Scope            func(childComplexity int) int
+		StartsAt         func(childComplexity int) int
+		Title            func(childComplexity int) int
+		UsageLimit       func(childComplexity int) int
+		UsedCount        func(childComplexity int) int
+	}
+
+	DiscountPayload struct {
+		Discount   func(childComplexity int) int
 		UserErrors func(childComplexity int) int
 	}
 
@@ -617,10 +694,14 @@ type ComplexityRoot struct {
 		CartLinesRemove                      func(childComplexity int, cartID string, lineIds []string) int
 		CartLinesUpdate                      func(childComplexity int, cartID string, lines []*model.CartLineUpdateInput) int
 		CartNoteUpdate                       func(childComplexity int, cartID string, note string) int
+		CartSelectedDeliveryOptionsUpdate    func(childComplexity int, cartID string, selectedDeliveryOptions []*model.CartSelectedDeliveryOptionInput) int
 		CheckoutBegin                        func(childComplexity int, input model.CheckoutBeginInput) int
 		CustomerLogin                        func(childComplexity int, input model.CustomerLoginInput) int
 		CustomerLogout                       func(childComplexity int) int
 		CustomerRegister                     func(childComplexity int, input model.CustomerRegisterInput) int
+		DiscountCreate                       func(childComplexity int, input model.DiscountInput) int
+		DiscountDeactivate                   func(childComplexity int, id string) int
+		DiscountUpdate                       func(childComplexity int, id string, input model.DiscountInput) int
 		InventoryAdjustQuantities            func(childComplexity int, input model.InventoryAdjustQuantitiesInput, idempotencyKey string) int
 		InventorySetDefaultLowStockThreshold func(childComplexity int, threshold *int) int
 		InventorySetLowStockThreshold        func(childComplexity int, variantID string, threshold *int) int
@@ -630,8 +711,12 @@ type ComplexityRoot struct {
 		OrderFulfill                         func(childComplexity int, id string, note *string, idempotencyKey *string) int
 		OrderMarkPaid                        func(childComplexity int, id string, note *string, idempotencyKey *string) int
 		OrderRefund                          func(childComplexity int, id string, amount *string, reason *string, idempotencyKey string) int
+		ShippingRateCreate                   func(childComplexity int, input model.ShippingRateInput) int
+		ShippingRateDeactivate               func(childComplexity int, id string) int
+		ShippingZoneCreate                   func(childComplexity int, input model.ShippingZoneInput) int
 		StaffLogin                           func(childComplexity int, input model.StaffLoginInput) int
 		StaffTokenRefresh                    func(childComplexity int, refreshToken string) int
+		TaxRateSet                           func(childComplexity int, input model.TaxRateInput) int
 		TrustedDocumentsRegister             func(childComplexity int, documents []*model.TrustedDocumentInput) int
 		TrustedDocumentsRemove               func(childComplexity int, ids []string) int
 	}
@@ -642,6 +727,7 @@ type ComplexityRoot struct {
 		CreatedAt            func(childComplexity int) int
 		CurrencyCode         func(childComplexity int) int
 		Customer             func(childComplexity int) int
+		DiscountApplications func(childComplexity int) int
 		Email                func(childComplexity int) int
 		Events               func(childComplexity int) int
 		LineItems            func(childComplexity int) int
@@ -652,10 +738,16 @@ type ComplexityRoot struct {
 		Refunds              func(childComplexity int) int
 		ReservationExpiresAt func(childComplexity int) int
 		ShippingAddress      func(childComplexity int) int
+		ShippingLine         func(childComplexity int) int
 		Status               func(childComplexity int) int
 		SubtotalPrice        func(childComplexity int) int
+		TaxLines             func(childComplexity int) int
+		TaxesIncluded        func(childComplexity int) int
+		TotalDiscounts       func(childComplexity int) int
 		TotalPrice           func(childComplexity int) int
 		TotalRefunded        func(childComplexity int) int
+		TotalShippingPrice   func(childComplexity int) int
+		TotalTax             func(childComplexity int) int
 		UpdatedAt            func(childComplexity int) int
 	}
 
@@ -663,6 +755,13 @@ type ComplexityRoot struct {
 		Edges    func(childComplexity int) int
 		Nodes    func(childComplexity int) int
 		PageInfo func(childComplexity int) int
+	}
+
+	OrderDiscountApplication struct {
+		Amount func(childComplexity int) int
+		Code   func(childComplexity int) int
+		Kind   func(childComplexity int) int
+		Title  func(childComplexity int) int
 	}
 
 	OrderEdge struct {
@@ -681,13 +780,16 @@ type ComplexityRoot struct {
 	}
 
 	OrderLineItem struct {
-		OriginalTotalPrice func(childComplexity int) int
-		OriginalUnitPrice  func(childComplexity int) int
-		ProductTitle       func(childComplexity int) int
-		Quantity           func(childComplexity int) int
-		Sku                func(childComplexity int) int
-		Variant            func(childComplexity int) int
-		VariantTitle       func(childComplexity int) int
+		DiscountedTotalPrice func(childComplexity int) int
+		OriginalTotalPrice   func(childComplexity int) int
+		OriginalUnitPrice    func(childComplexity int) int
+		ProductTitle         func(childComplexity int) int
+		Quantity             func(childComplexity int) int
+		Sku                  func(childComplexity int) int
+		TotalDiscount        func(childComplexity int) int
+		TotalTax             func(childComplexity int) int
+		Variant              func(childComplexity int) int
+		VariantTitle         func(childComplexity int) int
 	}
 
 	OrderMutationPayload struct {
@@ -704,6 +806,20 @@ type ComplexityRoot struct {
 		Reason      func(childComplexity int) int
 		State       func(childComplexity int) int
 		UpdatedAt   func(childComplexity int) int
+	}
+
+	OrderShippingLine struct {
+		DiscountedPrice func(childComplexity int) int
+		Handle          func(childComplexity int) int
+		OriginalPrice   func(childComplexity int) int
+		Tax             func(childComplexity int) int
+		Title           func(childComplexity int) int
+	}
+
+	OrderTaxLine struct {
+		Price          func(childComplexity int) int
+		RatePercentage func(childComplexity int) int
+		Title          func(childComplexity int) int
 	}
 
 	Page struct {
@@ -894,6 +1010,38 @@ type ComplexityRoot struct {
 		Value func(childComplexity int) int
 	}
 
+	ShippingRate struct {
+		FreeOver    func(childComplexity int) int
+		Handle      func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Price       func(childComplexity int) int
+		Title       func(childComplexity int) int
+		WeightBands func(childComplexity int) int
+		ZoneID      func(childComplexity int) int
+	}
+
+	ShippingRatePayload struct {
+		ShippingRate func(childComplexity int) int
+		UserErrors   func(childComplexity int) int
+	}
+
+	ShippingWeightBand struct {
+		MaxGrams func(childComplexity int) int
+		MinGrams func(childComplexity int) int
+		Price    func(childComplexity int) int
+	}
+
+	ShippingZone struct {
+		Areas func(childComplexity int) int
+		ID    func(childComplexity int) int
+		Name  func(childComplexity int) int
+	}
+
+	ShippingZonePayload struct {
+		ShippingZone func(childComplexity int) int
+		UserErrors   func(childComplexity int) int
+	}
+
 	Shop struct {
 		Brand              func(childComplexity int) int
 		Description        func(childComplexity int) int
@@ -936,6 +1084,21 @@ type ComplexityRoot struct {
 		InventoryChanged           func(childComplexity int, variantIds []string, productIds []string, warehouseIds []string, since *int) int
 		InventoryLowStock          func(childComplexity int, variantIds []string, productIds []string, since *int) int
 		ProductAvailabilityChanged func(childComplexity int, productIds []string) int
+	}
+
+	TaxRate struct {
+		CountryCode    func(childComplexity int) int
+		ID             func(childComplexity int) int
+		Included       func(childComplexity int) int
+		RatePercentage func(childComplexity int) int
+		Region         func(childComplexity int) int
+		Shipping       func(childComplexity int) int
+		Title          func(childComplexity int) int
+	}
+
+	TaxRatePayload struct {
+		TaxRate    func(childComplexity int) int
+		UserErrors func(childComplexity int) int
 	}
 
 	TrustedDocument struct {
@@ -1591,6 +1754,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Cart.CreatedAt(childComplexity), true
+	case "Cart.deliveryGroups":
+		if e.ComplexityRoot.Cart.DeliveryGroups == nil {
+			break
+		}
+
+		args, err := ec.field_Cart_deliveryGroups_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Cart.DeliveryGroups(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string), args["withCarrierRates"].(*bool)), true
+	case "Cart.discountAllocations":
+		if e.ComplexityRoot.Cart.DiscountAllocations == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cart.DiscountAllocations(childComplexity), true
 	case "Cart.discountCodes":
 		if e.ComplexityRoot.Cart.DiscountCodes == nil {
 			break
@@ -1652,6 +1832,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CartAttributesUpdatePayload.Warnings(childComplexity), true
 
+	case "CartAutomaticDiscountAllocation.discountedAmount":
+		if e.ComplexityRoot.CartAutomaticDiscountAllocation.DiscountedAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartAutomaticDiscountAllocation.DiscountedAmount(childComplexity), true
+	case "CartAutomaticDiscountAllocation.targetType":
+		if e.ComplexityRoot.CartAutomaticDiscountAllocation.TargetType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartAutomaticDiscountAllocation.TargetType(childComplexity), true
+	case "CartAutomaticDiscountAllocation.title":
+		if e.ComplexityRoot.CartAutomaticDiscountAllocation.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartAutomaticDiscountAllocation.Title(childComplexity), true
+
 	case "CartBuyerIdentity.countryCode":
 		if e.ComplexityRoot.CartBuyerIdentity.CountryCode == nil {
 			break
@@ -1695,6 +1894,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CartBuyerIdentityUpdatePayload.Warnings(childComplexity), true
+
+	case "CartCodeDiscountAllocation.code":
+		if e.ComplexityRoot.CartCodeDiscountAllocation.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartCodeDiscountAllocation.Code(childComplexity), true
+	case "CartCodeDiscountAllocation.discountedAmount":
+		if e.ComplexityRoot.CartCodeDiscountAllocation.DiscountedAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartCodeDiscountAllocation.DiscountedAmount(childComplexity), true
+	case "CartCodeDiscountAllocation.targetType":
+		if e.ComplexityRoot.CartCodeDiscountAllocation.TargetType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartCodeDiscountAllocation.TargetType(childComplexity), true
 
 	case "CartCost.checkoutChargeAmount":
 		if e.ComplexityRoot.CartCost.CheckoutChargeAmount == nil {
@@ -1770,6 +1988,117 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CartCreatePayload.Warnings(childComplexity), true
 
+	case "CartDeliveryGroup.cartLines":
+		if e.ComplexityRoot.CartDeliveryGroup.CartLines == nil {
+			break
+		}
+
+		args, err := ec.field_CartDeliveryGroup_cartLines_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.CartDeliveryGroup.CartLines(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
+	case "CartDeliveryGroup.deliveryAddress":
+		if e.ComplexityRoot.CartDeliveryGroup.DeliveryAddress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartDeliveryGroup.DeliveryAddress(childComplexity), true
+	case "CartDeliveryGroup.deliveryOptions":
+		if e.ComplexityRoot.CartDeliveryGroup.DeliveryOptions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartDeliveryGroup.DeliveryOptions(childComplexity), true
+	case "CartDeliveryGroup.groupType":
+		if e.ComplexityRoot.CartDeliveryGroup.GroupType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartDeliveryGroup.GroupType(childComplexity), true
+	case "CartDeliveryGroup.id":
+		if e.ComplexityRoot.CartDeliveryGroup.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartDeliveryGroup.ID(childComplexity), true
+	case "CartDeliveryGroup.selectedDeliveryOption":
+		if e.ComplexityRoot.CartDeliveryGroup.SelectedDeliveryOption == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartDeliveryGroup.SelectedDeliveryOption(childComplexity), true
+
+	case "CartDeliveryGroupConnection.edges":
+		if e.ComplexityRoot.CartDeliveryGroupConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartDeliveryGroupConnection.Edges(childComplexity), true
+	case "CartDeliveryGroupConnection.nodes":
+		if e.ComplexityRoot.CartDeliveryGroupConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartDeliveryGroupConnection.Nodes(childComplexity), true
+	case "CartDeliveryGroupConnection.pageInfo":
+		if e.ComplexityRoot.CartDeliveryGroupConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartDeliveryGroupConnection.PageInfo(childComplexity), true
+
+	case "CartDeliveryGroupEdge.cursor":
+		if e.ComplexityRoot.CartDeliveryGroupEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartDeliveryGroupEdge.Cursor(childComplexity), true
+	case "CartDeliveryGroupEdge.node":
+		if e.ComplexityRoot.CartDeliveryGroupEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartDeliveryGroupEdge.Node(childComplexity), true
+
+	case "CartDeliveryOption.code":
+		if e.ComplexityRoot.CartDeliveryOption.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartDeliveryOption.Code(childComplexity), true
+	case "CartDeliveryOption.deliveryMethodType":
+		if e.ComplexityRoot.CartDeliveryOption.DeliveryMethodType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartDeliveryOption.DeliveryMethodType(childComplexity), true
+	case "CartDeliveryOption.description":
+		if e.ComplexityRoot.CartDeliveryOption.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartDeliveryOption.Description(childComplexity), true
+	case "CartDeliveryOption.estimatedCost":
+		if e.ComplexityRoot.CartDeliveryOption.EstimatedCost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartDeliveryOption.EstimatedCost(childComplexity), true
+	case "CartDeliveryOption.handle":
+		if e.ComplexityRoot.CartDeliveryOption.Handle == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartDeliveryOption.Handle(childComplexity), true
+	case "CartDeliveryOption.title":
+		if e.ComplexityRoot.CartDeliveryOption.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartDeliveryOption.Title(childComplexity), true
+
 	case "CartDiscountCode.applicable":
 		if e.ComplexityRoot.CartDiscountCode.Applicable == nil {
 			break
@@ -1782,6 +2111,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CartDiscountCode.Code(childComplexity), true
+	case "CartDiscountCode.reason":
+		if e.ComplexityRoot.CartDiscountCode.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartDiscountCode.Reason(childComplexity), true
 
 	case "CartDiscountCodesUpdatePayload.cart":
 		if e.ComplexityRoot.CartDiscountCodesUpdatePayload.Cart == nil {
@@ -1882,6 +2217,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CartLine.Cost(childComplexity), true
+	case "CartLine.discountAllocations":
+		if e.ComplexityRoot.CartLine.DiscountAllocations == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLine.DiscountAllocations(childComplexity), true
 	case "CartLine.merchandise":
 		if e.ComplexityRoot.CartLine.Merchandise == nil {
 			break
@@ -2014,6 +2355,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CartNoteUpdatePayload.Warnings(childComplexity), true
+
+	case "CartSelectedDeliveryOptionsUpdatePayload.cart":
+		if e.ComplexityRoot.CartSelectedDeliveryOptionsUpdatePayload.Cart == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartSelectedDeliveryOptionsUpdatePayload.Cart(childComplexity), true
+	case "CartSelectedDeliveryOptionsUpdatePayload.userErrors":
+		if e.ComplexityRoot.CartSelectedDeliveryOptionsUpdatePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartSelectedDeliveryOptionsUpdatePayload.UserErrors(childComplexity), true
+	case "CartSelectedDeliveryOptionsUpdatePayload.warnings":
+		if e.ComplexityRoot.CartSelectedDeliveryOptionsUpdatePayload.Warnings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartSelectedDeliveryOptionsUpdatePayload.Warnings(childComplexity), true
 
 	case "CartUserError.code":
 		if e.ComplexityRoot.CartUserError.Code == nil {
@@ -2397,6 +2757,122 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CustomerRegisterPayload.UserErrors(childComplexity), true
+
+	case "Discount.active":
+		if e.ComplexityRoot.Discount.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discount.Active(childComplexity), true
+	case "Discount.amount":
+		if e.ComplexityRoot.Discount.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discount.Amount(childComplexity), true
+	case "Discount.code":
+		if e.ComplexityRoot.Discount.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discount.Code(childComplexity), true
+	case "Discount.collectionIds":
+		if e.ComplexityRoot.Discount.CollectionIds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discount.CollectionIds(childComplexity), true
+	case "Discount.endsAt":
+		if e.ComplexityRoot.Discount.EndsAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discount.EndsAt(childComplexity), true
+	case "Discount.id":
+		if e.ComplexityRoot.Discount.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discount.ID(childComplexity), true
+	case "Discount.kind":
+		if e.ComplexityRoot.Discount.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discount.Kind(childComplexity), true
+	case "Discount.minimumQuantity":
+		if e.ComplexityRoot.Discount.MinimumQuantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discount.MinimumQuantity(childComplexity), true
+	case "Discount.minimumSubtotal":
+		if e.ComplexityRoot.Discount.MinimumSubtotal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discount.MinimumSubtotal(childComplexity), true
+	case "Discount.perCustomerLimit":
+		if e.ComplexityRoot.Discount.PerCustomerLimit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discount.PerCustomerLimit(childComplexity), true
+	case "Discount.percentage":
+		if e.ComplexityRoot.Discount.Percentage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discount.Percentage(childComplexity), true
+	case "Discount.productIds":
+		if e.ComplexityRoot.Discount.ProductIds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discount.ProductIds(childComplexity), true
+	case "Discount.scope":
+		if e.ComplexityRoot.Discount.Scope == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discount.Scope(childComplexity), true
+	case "Discount.startsAt":
+		if e.ComplexityRoot.Discount.StartsAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discount.StartsAt(childComplexity), true
+	case "Discount.title":
+		if e.ComplexityRoot.Discount.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discount.Title(childComplexity), true
+	case "Discount.usageLimit":
+		if e.ComplexityRoot.Discount.UsageLimit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discount.UsageLimit(childComplexity), true
+	case "Discount.usedCount":
+		if e.ComplexityRoot.Discount.UsedCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discount.UsedCount(childComplexity), true
+
+	case "DiscountPayload.discount":
+		if e.ComplexityRoot.DiscountPayload.Discount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiscountPayload.Discount(childComplexity), true
+	case "DiscountPayload.userErrors":
+		if e.ComplexityRoot.DiscountPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiscountPayload.UserErrors(childComplexity), true
 
 	case "Domain.host":
 		if e.ComplexityRoot.Domain.Host == nil {
@@ -3199,6 +3675,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CartNoteUpdate(childComplexity, args["cartId"].(string), args["note"].(string)), true
+	case "Mutation.cartSelectedDeliveryOptionsUpdate":
+		if e.ComplexityRoot.Mutation.CartSelectedDeliveryOptionsUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cartSelectedDeliveryOptionsUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CartSelectedDeliveryOptionsUpdate(childComplexity, args["cartId"].(string), args["selectedDeliveryOptions"].([]*model.CartSelectedDeliveryOptionInput)), true
 	case "Mutation.checkoutBegin":
 		if e.ComplexityRoot.Mutation.CheckoutBegin == nil {
 			break
@@ -3238,6 +3725,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CustomerRegister(childComplexity, args["input"].(model.CustomerRegisterInput)), true
+	case "Mutation.discountCreate":
+		if e.ComplexityRoot.Mutation.DiscountCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_discountCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DiscountCreate(childComplexity, args["input"].(model.DiscountInput)), true
+	case "Mutation.discountDeactivate":
+		if e.ComplexityRoot.Mutation.DiscountDeactivate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_discountDeactivate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DiscountDeactivate(childComplexity, args["id"].(string)), true
+	case "Mutation.discountUpdate":
+		if e.ComplexityRoot.Mutation.DiscountUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_discountUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DiscountUpdate(childComplexity, args["id"].(string), args["input"].(model.DiscountInput)), true
 	case "Mutation.inventoryAdjustQuantities":
 		if e.ComplexityRoot.Mutation.InventoryAdjustQuantities == nil {
 			break
@@ -3337,6 +3857,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.OrderRefund(childComplexity, args["id"].(string), args["amount"].(*string), args["reason"].(*string), args["idempotencyKey"].(string)), true
+	case "Mutation.shippingRateCreate":
+		if e.ComplexityRoot.Mutation.ShippingRateCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_shippingRateCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ShippingRateCreate(childComplexity, args["input"].(model.ShippingRateInput)), true
+	case "Mutation.shippingRateDeactivate":
+		if e.ComplexityRoot.Mutation.ShippingRateDeactivate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_shippingRateDeactivate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ShippingRateDeactivate(childComplexity, args["id"].(string)), true
+	case "Mutation.shippingZoneCreate":
+		if e.ComplexityRoot.Mutation.ShippingZoneCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_shippingZoneCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ShippingZoneCreate(childComplexity, args["input"].(model.ShippingZoneInput)), true
 	case "Mutation.staffLogin":
 		if e.ComplexityRoot.Mutation.StaffLogin == nil {
 			break
@@ -3359,6 +3912,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.StaffTokenRefresh(childComplexity, args["refreshToken"].(string)), true
+	case "Mutation.taxRateSet":
+		if e.ComplexityRoot.Mutation.TaxRateSet == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_taxRateSet_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TaxRateSet(childComplexity, args["input"].(model.TaxRateInput)), true
 	case "Mutation.trustedDocumentsRegister":
 		if e.ComplexityRoot.Mutation.TrustedDocumentsRegister == nil {
 			break
@@ -3412,6 +3976,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Order.Customer(childComplexity), true
+	case "Order.discountApplications":
+		if e.ComplexityRoot.Order.DiscountApplications == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.DiscountApplications(childComplexity), true
 	case "Order.email":
 		if e.ComplexityRoot.Order.Email == nil {
 			break
@@ -3472,6 +4042,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Order.ShippingAddress(childComplexity), true
+	case "Order.shippingLine":
+		if e.ComplexityRoot.Order.ShippingLine == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.ShippingLine(childComplexity), true
 	case "Order.status":
 		if e.ComplexityRoot.Order.Status == nil {
 			break
@@ -3484,6 +4060,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Order.SubtotalPrice(childComplexity), true
+	case "Order.taxLines":
+		if e.ComplexityRoot.Order.TaxLines == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.TaxLines(childComplexity), true
+	case "Order.taxesIncluded":
+		if e.ComplexityRoot.Order.TaxesIncluded == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.TaxesIncluded(childComplexity), true
+	case "Order.totalDiscounts":
+		if e.ComplexityRoot.Order.TotalDiscounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.TotalDiscounts(childComplexity), true
 	case "Order.totalPrice":
 		if e.ComplexityRoot.Order.TotalPrice == nil {
 			break
@@ -3496,6 +4090,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Order.TotalRefunded(childComplexity), true
+	case "Order.totalShippingPrice":
+		if e.ComplexityRoot.Order.TotalShippingPrice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.TotalShippingPrice(childComplexity), true
+	case "Order.totalTax":
+		if e.ComplexityRoot.Order.TotalTax == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.TotalTax(childComplexity), true
 	case "Order.updatedAt":
 		if e.ComplexityRoot.Order.UpdatedAt == nil {
 			break
@@ -3521,6 +4127,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OrderConnection.PageInfo(childComplexity), true
+
+	case "OrderDiscountApplication.amount":
+		if e.ComplexityRoot.OrderDiscountApplication.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderDiscountApplication.Amount(childComplexity), true
+	case "OrderDiscountApplication.code":
+		if e.ComplexityRoot.OrderDiscountApplication.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderDiscountApplication.Code(childComplexity), true
+	case "OrderDiscountApplication.kind":
+		if e.ComplexityRoot.OrderDiscountApplication.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderDiscountApplication.Kind(childComplexity), true
+	case "OrderDiscountApplication.title":
+		if e.ComplexityRoot.OrderDiscountApplication.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderDiscountApplication.Title(childComplexity), true
 
 	case "OrderEdge.cursor":
 		if e.ComplexityRoot.OrderEdge.Cursor == nil {
@@ -3578,6 +4209,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.OrderEvent.ToStatus(childComplexity), true
 
+	case "OrderLineItem.discountedTotalPrice":
+		if e.ComplexityRoot.OrderLineItem.DiscountedTotalPrice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLineItem.DiscountedTotalPrice(childComplexity), true
 	case "OrderLineItem.originalTotalPrice":
 		if e.ComplexityRoot.OrderLineItem.OriginalTotalPrice == nil {
 			break
@@ -3608,6 +4245,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OrderLineItem.Sku(childComplexity), true
+	case "OrderLineItem.totalDiscount":
+		if e.ComplexityRoot.OrderLineItem.TotalDiscount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLineItem.TotalDiscount(childComplexity), true
+	case "OrderLineItem.totalTax":
+		if e.ComplexityRoot.OrderLineItem.TotalTax == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLineItem.TotalTax(childComplexity), true
 	case "OrderLineItem.variant":
 		if e.ComplexityRoot.OrderLineItem.Variant == nil {
 			break
@@ -3682,6 +4331,56 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OrderRefund.UpdatedAt(childComplexity), true
+
+	case "OrderShippingLine.discountedPrice":
+		if e.ComplexityRoot.OrderShippingLine.DiscountedPrice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderShippingLine.DiscountedPrice(childComplexity), true
+	case "OrderShippingLine.handle":
+		if e.ComplexityRoot.OrderShippingLine.Handle == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderShippingLine.Handle(childComplexity), true
+	case "OrderShippingLine.originalPrice":
+		if e.ComplexityRoot.OrderShippingLine.OriginalPrice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderShippingLine.OriginalPrice(childComplexity), true
+	case "OrderShippingLine.tax":
+		if e.ComplexityRoot.OrderShippingLine.Tax == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderShippingLine.Tax(childComplexity), true
+	case "OrderShippingLine.title":
+		if e.ComplexityRoot.OrderShippingLine.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderShippingLine.Title(childComplexity), true
+
+	case "OrderTaxLine.price":
+		if e.ComplexityRoot.OrderTaxLine.Price == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderTaxLine.Price(childComplexity), true
+	case "OrderTaxLine.ratePercentage":
+		if e.ComplexityRoot.OrderTaxLine.RatePercentage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderTaxLine.RatePercentage(childComplexity), true
+	case "OrderTaxLine.title":
+		if e.ComplexityRoot.OrderTaxLine.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderTaxLine.Title(childComplexity), true
 
 	case "Page.body":
 		if e.ComplexityRoot.Page.Body == nil {
@@ -4627,6 +5326,113 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SelectedOption.Value(childComplexity), true
 
+	case "ShippingRate.freeOver":
+		if e.ComplexityRoot.ShippingRate.FreeOver == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShippingRate.FreeOver(childComplexity), true
+	case "ShippingRate.handle":
+		if e.ComplexityRoot.ShippingRate.Handle == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShippingRate.Handle(childComplexity), true
+	case "ShippingRate.id":
+		if e.ComplexityRoot.ShippingRate.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShippingRate.ID(childComplexity), true
+	case "ShippingRate.price":
+		if e.ComplexityRoot.ShippingRate.Price == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShippingRate.Price(childComplexity), true
+	case "ShippingRate.title":
+		if e.ComplexityRoot.ShippingRate.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShippingRate.Title(childComplexity), true
+	case "ShippingRate.weightBands":
+		if e.ComplexityRoot.ShippingRate.WeightBands == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShippingRate.WeightBands(childComplexity), true
+	case "ShippingRate.zoneId":
+		if e.ComplexityRoot.ShippingRate.ZoneID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShippingRate.ZoneID(childComplexity), true
+
+	case "ShippingRatePayload.shippingRate":
+		if e.ComplexityRoot.ShippingRatePayload.ShippingRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShippingRatePayload.ShippingRate(childComplexity), true
+	case "ShippingRatePayload.userErrors":
+		if e.ComplexityRoot.ShippingRatePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShippingRatePayload.UserErrors(childComplexity), true
+
+	case "ShippingWeightBand.maxGrams":
+		if e.ComplexityRoot.ShippingWeightBand.MaxGrams == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShippingWeightBand.MaxGrams(childComplexity), true
+	case "ShippingWeightBand.minGrams":
+		if e.ComplexityRoot.ShippingWeightBand.MinGrams == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShippingWeightBand.MinGrams(childComplexity), true
+	case "ShippingWeightBand.price":
+		if e.ComplexityRoot.ShippingWeightBand.Price == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShippingWeightBand.Price(childComplexity), true
+
+	case "ShippingZone.areas":
+		if e.ComplexityRoot.ShippingZone.Areas == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShippingZone.Areas(childComplexity), true
+	case "ShippingZone.id":
+		if e.ComplexityRoot.ShippingZone.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShippingZone.ID(childComplexity), true
+	case "ShippingZone.name":
+		if e.ComplexityRoot.ShippingZone.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShippingZone.Name(childComplexity), true
+
+	case "ShippingZonePayload.shippingZone":
+		if e.ComplexityRoot.ShippingZonePayload.ShippingZone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShippingZonePayload.ShippingZone(childComplexity), true
+	case "ShippingZonePayload.userErrors":
+		if e.ComplexityRoot.ShippingZonePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShippingZonePayload.UserErrors(childComplexity), true
+
 	case "Shop.brand":
 		if e.ComplexityRoot.Shop.Brand == nil {
 			break
@@ -4821,6 +5627,62 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Subscription.ProductAvailabilityChanged(childComplexity, args["productIds"].([]string)), true
 
+	case "TaxRate.countryCode":
+		if e.ComplexityRoot.TaxRate.CountryCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaxRate.CountryCode(childComplexity), true
+	case "TaxRate.id":
+		if e.ComplexityRoot.TaxRate.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaxRate.ID(childComplexity), true
+	case "TaxRate.included":
+		if e.ComplexityRoot.TaxRate.Included == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaxRate.Included(childComplexity), true
+	case "TaxRate.ratePercentage":
+		if e.ComplexityRoot.TaxRate.RatePercentage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaxRate.RatePercentage(childComplexity), true
+	case "TaxRate.region":
+		if e.ComplexityRoot.TaxRate.Region == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaxRate.Region(childComplexity), true
+	case "TaxRate.shipping":
+		if e.ComplexityRoot.TaxRate.Shipping == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaxRate.Shipping(childComplexity), true
+	case "TaxRate.title":
+		if e.ComplexityRoot.TaxRate.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaxRate.Title(childComplexity), true
+
+	case "TaxRatePayload.taxRate":
+		if e.ComplexityRoot.TaxRatePayload.TaxRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaxRatePayload.TaxRate(childComplexity), true
+	case "TaxRatePayload.userErrors":
+		if e.ComplexityRoot.TaxRatePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaxRatePayload.UserErrors(childComplexity), true
+
 	case "TrustedDocument.createdAt":
 		if e.ComplexityRoot.TrustedDocument.CreatedAt == nil {
 			break
@@ -4958,9 +5820,12 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputCartInput,
 		ec.unmarshalInputCartLineInput,
 		ec.unmarshalInputCartLineUpdateInput,
+		ec.unmarshalInputCartSelectedDeliveryOptionInput,
 		ec.unmarshalInputCheckoutBeginInput,
 		ec.unmarshalInputCustomerLoginInput,
 		ec.unmarshalInputCustomerRegisterInput,
+		ec.unmarshalInputDeliveryAddressInput,
+		ec.unmarshalInputDiscountInput,
 		ec.unmarshalInputInventoryAdjustQuantitiesInput,
 		ec.unmarshalInputInventoryChangeInput,
 		ec.unmarshalInputInventoryQuantityInput,
@@ -4969,7 +5834,11 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputMailingAddressInput,
 		ec.unmarshalInputOrderFilter,
 		ec.unmarshalInputSelectedOptionInput,
+		ec.unmarshalInputShippingRateInput,
+		ec.unmarshalInputShippingWeightBandInput,
+		ec.unmarshalInputShippingZoneInput,
 		ec.unmarshalInputStaffLoginInput,
+		ec.unmarshalInputTaxRateInput,
 		ec.unmarshalInputTrustedDocumentInput,
 	)
 	first := true
@@ -5223,8 +6092,12 @@ type Cart implements Node {
   attributes: [Attribute!]! @listSize(assumedSize: 10)
   "One attribute by key."
   attribute(key: String!): Attribute
-  "Discount codes entered; not applicable until discounts are priced."
+  "Discount codes entered, each with whether it applies (and, as an extension, why not)."
   discountCodes: [CartDiscountCode!]! @listSize(assumedSize: 5)
+  "Order-level discounts (and shipping discounts) applied to the cart."
+  discountAllocations: [CartDiscountAllocation!]! @listSize(assumedSize: 5)
+  "Delivery groups: one, once the buyer's country is known (buyerIdentity.countryCode or a delivery address) and the cart holds physical goods."
+  deliveryGroups(first: Int, after: String, last: Int, before: String, withCarrierRates: Boolean = false): CartDeliveryGroupConnection! @listSize(assumedSize: 1, slicingArguments: ["first", "last"], sizedFields: ["edges", "nodes"], requireOneSlicingArgument: false)
   "Gift cards applied (gift cards are not a feature yet: always empty)."
   appliedGiftCards: [AppliedGiftCard!]! @listSize(assumedSize: 5)
 }
@@ -5232,6 +6105,7 @@ type Cart implements Node {
 type CartBuyerIdentity {
   email: String
   phone: String
+  "The delivery country the buyer gave, else the @inContext country."
   countryCode: CountryCode
   customer: Customer
 }
@@ -5241,8 +6115,9 @@ type CartCost {
   subtotalAmountEstimated: Boolean!
   totalAmount: MoneyV2!
   totalAmountEstimated: Boolean!
-  "Null: tax is not computed yet."
+  "Tax of the cart for its delivery country (included in prices where the country's prices include tax); null until the country is known."
   totalTaxAmount: MoneyV2
+  "True while the delivery country is unknown."
   totalTaxAmountEstimated: Boolean!
   "Null: duties are not computed yet."
   totalDutyAmount: MoneyV2
@@ -5260,8 +6135,80 @@ type Attribute {
 "A discount code entered on a cart."
 type CartDiscountCode {
   code: String!
-  "Whether the code applies to the cart (false until discounts are priced)."
+  "Whether the code applies to the cart."
   applicable: Boolean!
+  "Extension (not in Shopify's API): why the code does not apply; null when it applies."
+  reason: CartWarningCode
+}
+
+"What a discount took off the cart, a line or shipping."
+interface CartDiscountAllocation {
+  discountedAmount: MoneyV2!
+  targetType: DiscountApplicationTargetType!
+}
+
+"A discount allocation from a discount code."
+type CartCodeDiscountAllocation implements CartDiscountAllocation {
+  code: String!
+  discountedAmount: MoneyV2!
+  targetType: DiscountApplicationTargetType!
+}
+
+"A discount allocation from an automatic discount."
+type CartAutomaticDiscountAllocation implements CartDiscountAllocation {
+  title: String!
+  discountedAmount: MoneyV2!
+  targetType: DiscountApplicationTargetType!
+}
+
+enum DiscountApplicationTargetType { LINE_ITEM SHIPPING_LINE }
+
+enum DeliveryMethodType { LOCAL NONE PICKUP_POINT PICK_UP RETAIL SHIPPING }
+
+enum CartDeliveryGroupType { ONE_TIME_PURCHASE SUBSCRIPTION }
+
+"A delivery option for a delivery group."
+type CartDeliveryOption {
+  "Stable; what cartSelectedDeliveryOptionsUpdate names."
+  handle: String!
+  code: String
+  title: String
+  description: String
+  deliveryMethodType: DeliveryMethodType!
+  "The price, after free-over thresholds, before shipping discounts."
+  estimatedCost: MoneyV2!
+}
+
+"The cart's lines that ship to one address, with their delivery options."
+type CartDeliveryGroup {
+  "Changes with the delivery address: an option selected for one address never applies to another."
+  id: ID!
+  deliveryAddress: MailingAddress!
+  deliveryOptions: [CartDeliveryOption!]! @listSize(assumedSize: 5)
+  selectedDeliveryOption: CartDeliveryOption
+  groupType: CartDeliveryGroupType!
+  cartLines(first: Int, after: String, last: Int, before: String): BaseCartLineConnection! @listSize(assumedSize: 20, slicingArguments: ["first", "last"], sizedFields: ["edges", "nodes"], requireOneSlicingArgument: false)
+}
+
+type CartDeliveryGroupConnection {
+  edges: [CartDeliveryGroupEdge!]!
+  nodes: [CartDeliveryGroup!]!
+  pageInfo: PageInfo!
+}
+type CartDeliveryGroupEdge {
+  cursor: String!
+  node: CartDeliveryGroup!
+}
+
+input CartSelectedDeliveryOptionInput {
+  deliveryGroupId: ID!
+  deliveryOptionHandle: String!
+}
+
+input DeliveryAddressInput {
+  deliveryAddress: MailingAddressInput
+  "Accepted; saved customer addresses are not used yet."
+  customerAddressId: ID
 }
 
 "A gift card applied to a cart."
@@ -5287,6 +6234,8 @@ type CartLine implements BaseCartLine & Node {
   id: ID!
   quantity: Int!
   cost: CartLineCost!
+  "Discounts on this line: its product/collection discount, then its share of the order discount."
+  discountAllocations: [CartDiscountAllocation!]! @listSize(assumedSize: 2)
   merchandise: Merchandise!
   attributes: [Attribute!]! @listSize(assumedSize: 10)
   attribute(key: String!): Attribute
@@ -5353,8 +6302,11 @@ input CartLineUpdateInput {
 input CartBuyerIdentityInput {
   email: String
   phone: String
+  "The delivery country (ISO 3166-1 alpha-2): selects delivery options and taxes."
   countryCode: String
   customerAccessToken: String
+  "The first address's country, province and zip select delivery options and taxes."
+  deliveryAddressPreferences: [DeliveryAddressInput!]
 }
 input CartInput {
   lines: [CartLineInput!]
@@ -5423,6 +6375,7 @@ type CartAttributesUpdatePayload { cart: Cart userErrors: [CartUserError!]! @lis
 type CartDiscountCodesUpdatePayload { cart: Cart userErrors: [CartUserError!]! @listSize(assumedSize: 5) warnings: [CartWarning!]! @listSize(assumedSize: 5) }
 type CartGiftCardCodesUpdatePayload { cart: Cart userErrors: [CartUserError!]! @listSize(assumedSize: 5) warnings: [CartWarning!]! @listSize(assumedSize: 5) }
 type CartGiftCardCodesAddPayload { cart: Cart userErrors: [CartUserError!]! @listSize(assumedSize: 5) warnings: [CartWarning!]! @listSize(assumedSize: 5) }
+type CartSelectedDeliveryOptionsUpdatePayload { cart: Cart userErrors: [CartUserError!]! @listSize(assumedSize: 5) warnings: [CartWarning!]! @listSize(assumedSize: 5) }
 type CartGiftCardCodesRemovePayload { cart: Cart userErrors: [CartUserError!]! @listSize(assumedSize: 5) warnings: [CartWarning!]! @listSize(assumedSize: 5) }
 
 input MailingAddressInput {
@@ -5445,6 +6398,8 @@ input CheckoutBeginInput {
   shippingAddress: MailingAddressInput!
   "Defaults to the shipping address."
   billingAddress: MailingAddressInput
+  "The delivery option for the shipping address; omitted: the cart's selection, which must be for the same address."
+  deliveryOptionHandle: String
   "Retrying with the same key returns the first result; never charges or reserves twice."
   idempotencyKey: String!
 }
@@ -5477,8 +6432,10 @@ extend type Mutation {
   cartNoteUpdate(cartId: ID!, note: String!): CartNoteUpdatePayload! @hasPermission(scopes: ["checkout:write"])
   "Replaces the cart's attributes (keys unique; at most 250)."
   cartAttributesUpdate(cartId: ID!, attributes: [AttributeInput!]!): CartAttributesUpdatePayload! @hasPermission(scopes: ["checkout:write"])
-  "Replaces the discount codes; stored and reported not applicable until discounts are priced."
+  "Replaces the discount codes; each is stored and reported applicable or not (with a reason) on Cart.discountCodes."
   cartDiscountCodesUpdate(cartId: ID!, discountCodes: [String!]): CartDiscountCodesUpdatePayload! @hasPermission(scopes: ["checkout:write"])
+  "Selects the delivery option of a delivery group (one per cart)."
+  cartSelectedDeliveryOptionsUpdate(cartId: ID!, selectedDeliveryOptions: [CartSelectedDeliveryOptionInput!]!): CartSelectedDeliveryOptionsUpdatePayload! @hasPermission(scopes: ["checkout:write"])
   "Gift cards are not a feature yet: every code is answered as invalid."
   cartGiftCardCodesUpdate(cartId: ID!, giftCardCodes: [String!]!): CartGiftCardCodesUpdatePayload! @hasPermission(scopes: ["checkout:write"])
   "Gift cards are not a feature yet: every code is answered as invalid."
@@ -6345,9 +7302,23 @@ type Order implements Node {
   status: OrderStatus!
   email: String!
   currencyCode: CurrencyCode!
+  "Merchandise before discounts."
   subtotalPrice: MoneyV2!
+  "What was charged: merchandise after discounts + shipping (+ tax where prices exclude it)."
   totalPrice: MoneyV2!
   totalRefunded: MoneyV2!
+  "Tax (included in prices when taxesIncluded)."
+  totalTax: MoneyV2!
+  taxesIncluded: Boolean!
+  "Shipping after shipping discounts."
+  totalShippingPrice: MoneyV2!
+  "Everything discounts took off (merchandise and shipping)."
+  totalDiscounts: MoneyV2!
+  shippingLine: OrderShippingLine
+  "Tax per rate, lines and shipping together."
+  taxLines: [OrderTaxLine!]! @listSize(assumedSize: 3)
+  "The discounts the order used and what each took off."
+  discountApplications: [OrderDiscountApplication!]! @listSize(assumedSize: 3)
   lineItems: [OrderLineItem!]! @listSize(assumedSize: 20)
   shippingAddress: MailingAddress!
   billingAddress: MailingAddress!
@@ -6371,8 +7342,43 @@ type OrderLineItem {
   quantity: Int!
   originalUnitPrice: MoneyV2!
   originalTotalPrice: MoneyV2!
+  "What discounts took off this line."
+  totalDiscount: MoneyV2!
+  "originalTotalPrice − totalDiscount."
+  discountedTotalPrice: MoneyV2!
+  "This line's tax (rounded per line)."
+  totalTax: MoneyV2!
   "The variant as it is now (null once it is gone)."
   variant: ProductVariant
+}
+
+"The delivery option an order ships with."
+type OrderShippingLine {
+  handle: String!
+  title: String!
+  "Before shipping discounts."
+  originalPrice: MoneyV2!
+  "After shipping discounts."
+  discountedPrice: MoneyV2!
+  tax: MoneyV2!
+}
+
+"Tax of one rate."
+type OrderTaxLine {
+  title: String!
+  "Percent, e.g. 20 or 8.875."
+  ratePercentage: Decimal!
+  price: MoneyV2!
+}
+
+"A discount an order used."
+type OrderDiscountApplication {
+  "Null for an automatic discount."
+  code: String
+  title: String!
+  kind: DiscountKind!
+  "What the discount took off the order."
+  amount: MoneyV2!
 }
 
 type MailingAddress {
@@ -6456,6 +7462,168 @@ type OrderRefund {
   actor: String!
   createdAt: DateTime!
   updatedAt: DateTime!
+}
+`, BuiltIn: false},
+	{Name: "../../schema/pricing.graphqls", Input: `# Discounts, shipping zones and rates, tax rates: staff administration
+# (our own design). Amounts are Decimal strings in the currency's own
+# exponent; percentages are Decimal percent (12.5 = 12.5 %).
+
+enum DiscountKind { PERCENTAGE FIXED_AMOUNT FREE_SHIPPING }
+enum DiscountScope { ORDER PRODUCTS COLLECTIONS }
+
+"A discount: a code, or automatic (no code)."
+type Discount {
+  id: ID!
+  code: String
+  title: String!
+  kind: DiscountKind!
+  scope: DiscountScope!
+  "Percent for PERCENTAGE (e.g. 12.5); null otherwise."
+  percentage: Decimal
+  "The amount off for FIXED_AMOUNT; null otherwise."
+  amount: MoneyV2
+  productIds: [ID!]!
+  collectionIds: [ID!]!
+  minimumSubtotal: MoneyV2
+  minimumQuantity: Int
+  startsAt: DateTime!
+  endsAt: DateTime
+  usageLimit: Int
+  perCustomerLimit: Int
+  "Live uses (cancelled and expired orders give theirs back)."
+  usedCount: Int!
+  active: Boolean!
+}
+
+input DiscountInput {
+  "Omitted: an automatic discount. Fixed once created."
+  code: String
+  title: String!
+  "Fixed once created."
+  kind: DiscountKind!
+  "Fixed once created; defaults to ORDER."
+  scope: DiscountScope
+  "PERCENTAGE: percent (0.01 to 100)."
+  percentage: Decimal
+  "FIXED_AMOUNT: the amount off, in currencyCode."
+  amount: Decimal
+  "Defaults to the shop's currency. Fixed once created."
+  currencyCode: CurrencyCode
+  productIds: [ID!]
+  collectionIds: [ID!]
+  minimumSubtotal: Decimal
+  minimumQuantity: Int
+  startsAt: DateTime
+  endsAt: DateTime
+  usageLimit: Int
+  perCustomerLimit: Int
+  active: Boolean = true
+}
+
+type DiscountPayload {
+  discount: Discount
+  userErrors: [UserError!]! @listSize(assumedSize: 5)
+}
+
+"A set of countries and regions with shipping rates."
+type ShippingZone {
+  id: ID!
+  name: String!
+  "ISO countries (DE) and regions (US-CA)."
+  areas: [String!]!
+}
+
+type ShippingWeightBand {
+  minGrams: Int!
+  maxGrams: Int!
+  price: MoneyV2!
+}
+
+type ShippingRate {
+  id: ID!
+  zoneId: ID!
+  handle: String!
+  title: String!
+  price: MoneyV2!
+  weightBands: [ShippingWeightBand!]! @listSize(assumedSize: 5)
+  "Free once merchandise after discounts reaches it."
+  freeOver: MoneyV2
+}
+
+input ShippingZoneInput {
+  name: String!
+  areas: [String!]!
+}
+
+input ShippingWeightBandInput {
+  minGrams: Int!
+  maxGrams: Int!
+  price: Decimal!
+}
+
+input ShippingRateInput {
+  zoneId: ID!
+  handle: String!
+  title: String!
+  price: Decimal!
+  "Defaults to the shop's currency."
+  currencyCode: CurrencyCode
+  weightBands: [ShippingWeightBandInput!]
+  freeOver: Decimal
+}
+
+type ShippingZonePayload {
+  shippingZone: ShippingZone
+  userErrors: [UserError!]! @listSize(assumedSize: 5)
+}
+
+type ShippingRatePayload {
+  shippingRate: ShippingRate
+  userErrors: [UserError!]! @listSize(assumedSize: 5)
+}
+
+type TaxRate {
+  id: ID!
+  countryCode: String!
+  "'' for the country-wide rate."
+  region: String!
+  title: String!
+  ratePercentage: Decimal!
+  "Prices in this country include the tax."
+  included: Boolean!
+  "The rate also applies to shipping."
+  shipping: Boolean!
+}
+
+input TaxRateInput {
+  countryCode: String!
+  "The region part of an ISO 3166-2 code (CA for US-CA); omitted for the country-wide rate."
+  region: String
+  title: String!
+  "Percent, up to 4 decimals (8.875)."
+  ratePercentage: Decimal!
+  included: Boolean!
+  shipping: Boolean!
+}
+
+type TaxRatePayload {
+  taxRate: TaxRate
+  userErrors: [UserError!]! @listSize(assumedSize: 5)
+}
+
+extend type Mutation {
+  "Create a discount code or automatic discount."
+  discountCreate(input: DiscountInput!): DiscountPayload! @cost(weight: 10) @hasPermission(scopes: ["discounts:write"])
+  "Change a discount's title, value, minimums, window, limits and active flag."
+  discountUpdate(id: ID!, input: DiscountInput!): DiscountPayload! @cost(weight: 10) @hasPermission(scopes: ["discounts:write"])
+  "Stop a discount from applying; uses already made stay counted."
+  discountDeactivate(id: ID!): DiscountPayload! @cost(weight: 10) @hasPermission(scopes: ["discounts:write"])
+  shippingZoneCreate(input: ShippingZoneInput!): ShippingZonePayload! @cost(weight: 10) @hasPermission(scopes: ["settings:write"])
+  shippingRateCreate(input: ShippingRateInput!): ShippingRatePayload! @cost(weight: 10) @hasPermission(scopes: ["settings:write"])
+  "Stop offering a rate."
+  shippingRateDeactivate(id: ID!): ShippingRatePayload! @cost(weight: 10) @hasPermission(scopes: ["settings:write"])
+  "Create or replace the rate with this title for the country and region."
+  taxRateSet(input: TaxRateInput!): TaxRatePayload! @cost(weight: 10) @hasPermission(scopes: ["settings:write"])
 }
 `, BuiltIn: false},
 	{Name: "../../schema/schema.graphqls", Input: `# Root types and shared conventions. Each domain extends Query in its own file.
@@ -6890,6 +8058,10 @@ func (ec *executionContext) childFields_Cart(ctx context.Context, field graphql.
 		return ec.fieldContext_Cart_attribute(ctx, field)
 	case "discountCodes":
 		return ec.fieldContext_Cart_discountCodes(ctx, field)
+	case "discountAllocations":
+		return ec.fieldContext_Cart_discountAllocations(ctx, field)
+	case "deliveryGroups":
+		return ec.fieldContext_Cart_deliveryGroups(ctx, field)
 	case "appliedGiftCards":
 		return ec.fieldContext_Cart_appliedGiftCards(ctx, field)
 	}
@@ -6970,12 +8142,72 @@ func (ec *executionContext) childFields_CartCreatePayload(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type CartCreatePayload", field.Name)
 }
 
+func (ec *executionContext) childFields_CartDeliveryGroup(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_CartDeliveryGroup_id(ctx, field)
+	case "deliveryAddress":
+		return ec.fieldContext_CartDeliveryGroup_deliveryAddress(ctx, field)
+	case "deliveryOptions":
+		return ec.fieldContext_CartDeliveryGroup_deliveryOptions(ctx, field)
+	case "selectedDeliveryOption":
+		return ec.fieldContext_CartDeliveryGroup_selectedDeliveryOption(ctx, field)
+	case "groupType":
+		return ec.fieldContext_CartDeliveryGroup_groupType(ctx, field)
+	case "cartLines":
+		return ec.fieldContext_CartDeliveryGroup_cartLines(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartDeliveryGroup", field.Name)
+}
+
+func (ec *executionContext) childFields_CartDeliveryGroupConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_CartDeliveryGroupConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_CartDeliveryGroupConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_CartDeliveryGroupConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartDeliveryGroupConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_CartDeliveryGroupEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_CartDeliveryGroupEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_CartDeliveryGroupEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartDeliveryGroupEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_CartDeliveryOption(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "handle":
+		return ec.fieldContext_CartDeliveryOption_handle(ctx, field)
+	case "code":
+		return ec.fieldContext_CartDeliveryOption_code(ctx, field)
+	case "title":
+		return ec.fieldContext_CartDeliveryOption_title(ctx, field)
+	case "description":
+		return ec.fieldContext_CartDeliveryOption_description(ctx, field)
+	case "deliveryMethodType":
+		return ec.fieldContext_CartDeliveryOption_deliveryMethodType(ctx, field)
+	case "estimatedCost":
+		return ec.fieldContext_CartDeliveryOption_estimatedCost(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartDeliveryOption", field.Name)
+}
+
 func (ec *executionContext) childFields_CartDiscountCode(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "code":
 		return ec.fieldContext_CartDiscountCode_code(ctx, field)
 	case "applicable":
 		return ec.fieldContext_CartDiscountCode_applicable(ctx, field)
+	case "reason":
+		return ec.fieldContext_CartDiscountCode_reason(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CartDiscountCode", field.Name)
 }
@@ -7036,6 +8268,8 @@ func (ec *executionContext) childFields_CartLine(ctx context.Context, field grap
 		return ec.fieldContext_CartLine_quantity(ctx, field)
 	case "cost":
 		return ec.fieldContext_CartLine_cost(ctx, field)
+	case "discountAllocations":
+		return ec.fieldContext_CartLine_discountAllocations(ctx, field)
 	case "merchandise":
 		return ec.fieldContext_CartLine_merchandise(ctx, field)
 	case "attributes":
@@ -7116,6 +8350,18 @@ func (ec *executionContext) childFields_CartNoteUpdatePayload(ctx context.Contex
 		return ec.fieldContext_CartNoteUpdatePayload_warnings(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CartNoteUpdatePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CartSelectedDeliveryOptionsUpdatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cart":
+		return ec.fieldContext_CartSelectedDeliveryOptionsUpdatePayload_cart(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CartSelectedDeliveryOptionsUpdatePayload_userErrors(ctx, field)
+	case "warnings":
+		return ec.fieldContext_CartSelectedDeliveryOptionsUpdatePayload_warnings(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartSelectedDeliveryOptionsUpdatePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_CartUserError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7302,6 +8548,56 @@ func (ec *executionContext) childFields_CustomerRegisterPayload(ctx context.Cont
 		return ec.fieldContext_CustomerRegisterPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CustomerRegisterPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Discount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Discount_id(ctx, field)
+	case "code":
+		return ec.fieldContext_Discount_code(ctx, field)
+	case "title":
+		return ec.fieldContext_Discount_title(ctx, field)
+	case "kind":
+		return ec.fieldContext_Discount_kind(ctx, field)
+	case "scope":
+		return ec.fieldContext_Discount_scope(ctx, field)
+	case "percentage":
+		return ec.fieldContext_Discount_percentage(ctx, field)
+	case "amount":
+		return ec.fieldContext_Discount_amount(ctx, field)
+	case "productIds":
+		return ec.fieldContext_Discount_productIds(ctx, field)
+	case "collectionIds":
+		return ec.fieldContext_Discount_collectionIds(ctx, field)
+	case "minimumSubtotal":
+		return ec.fieldContext_Discount_minimumSubtotal(ctx, field)
+	case "minimumQuantity":
+		return ec.fieldContext_Discount_minimumQuantity(ctx, field)
+	case "startsAt":
+		return ec.fieldContext_Discount_startsAt(ctx, field)
+	case "endsAt":
+		return ec.fieldContext_Discount_endsAt(ctx, field)
+	case "usageLimit":
+		return ec.fieldContext_Discount_usageLimit(ctx, field)
+	case "perCustomerLimit":
+		return ec.fieldContext_Discount_perCustomerLimit(ctx, field)
+	case "usedCount":
+		return ec.fieldContext_Discount_usedCount(ctx, field)
+	case "active":
+		return ec.fieldContext_Discount_active(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Discount", field.Name)
+}
+
+func (ec *executionContext) childFields_DiscountPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "discount":
+		return ec.fieldContext_DiscountPayload_discount(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_DiscountPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DiscountPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Domain(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7670,6 +8966,20 @@ func (ec *executionContext) childFields_Order(ctx context.Context, field graphql
 		return ec.fieldContext_Order_totalPrice(ctx, field)
 	case "totalRefunded":
 		return ec.fieldContext_Order_totalRefunded(ctx, field)
+	case "totalTax":
+		return ec.fieldContext_Order_totalTax(ctx, field)
+	case "taxesIncluded":
+		return ec.fieldContext_Order_taxesIncluded(ctx, field)
+	case "totalShippingPrice":
+		return ec.fieldContext_Order_totalShippingPrice(ctx, field)
+	case "totalDiscounts":
+		return ec.fieldContext_Order_totalDiscounts(ctx, field)
+	case "shippingLine":
+		return ec.fieldContext_Order_shippingLine(ctx, field)
+	case "taxLines":
+		return ec.fieldContext_Order_taxLines(ctx, field)
+	case "discountApplications":
+		return ec.fieldContext_Order_discountApplications(ctx, field)
 	case "lineItems":
 		return ec.fieldContext_Order_lineItems(ctx, field)
 	case "shippingAddress":
@@ -7706,6 +9016,20 @@ func (ec *executionContext) childFields_OrderConnection(ctx context.Context, fie
 		return ec.fieldContext_OrderConnection_pageInfo(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OrderConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_OrderDiscountApplication(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_OrderDiscountApplication_code(ctx, field)
+	case "title":
+		return ec.fieldContext_OrderDiscountApplication_title(ctx, field)
+	case "kind":
+		return ec.fieldContext_OrderDiscountApplication_kind(ctx, field)
+	case "amount":
+		return ec.fieldContext_OrderDiscountApplication_amount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrderDiscountApplication", field.Name)
 }
 
 func (ec *executionContext) childFields_OrderEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7752,6 +9076,12 @@ func (ec *executionContext) childFields_OrderLineItem(ctx context.Context, field
 		return ec.fieldContext_OrderLineItem_originalUnitPrice(ctx, field)
 	case "originalTotalPrice":
 		return ec.fieldContext_OrderLineItem_originalTotalPrice(ctx, field)
+	case "totalDiscount":
+		return ec.fieldContext_OrderLineItem_totalDiscount(ctx, field)
+	case "discountedTotalPrice":
+		return ec.fieldContext_OrderLineItem_discountedTotalPrice(ctx, field)
+	case "totalTax":
+		return ec.fieldContext_OrderLineItem_totalTax(ctx, field)
 	case "variant":
 		return ec.fieldContext_OrderLineItem_variant(ctx, field)
 	}
@@ -7788,6 +9118,34 @@ func (ec *executionContext) childFields_OrderRefund(ctx context.Context, field g
 		return ec.fieldContext_OrderRefund_updatedAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OrderRefund", field.Name)
+}
+
+func (ec *executionContext) childFields_OrderShippingLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "handle":
+		return ec.fieldContext_OrderShippingLine_handle(ctx, field)
+	case "title":
+		return ec.fieldContext_OrderShippingLine_title(ctx, field)
+	case "originalPrice":
+		return ec.fieldContext_OrderShippingLine_originalPrice(ctx, field)
+	case "discountedPrice":
+		return ec.fieldContext_OrderShippingLine_discountedPrice(ctx, field)
+	case "tax":
+		return ec.fieldContext_OrderShippingLine_tax(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrderShippingLine", field.Name)
+}
+
+func (ec *executionContext) childFields_OrderTaxLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "title":
+		return ec.fieldContext_OrderTaxLine_title(ctx, field)
+	case "ratePercentage":
+		return ec.fieldContext_OrderTaxLine_ratePercentage(ctx, field)
+	case "price":
+		return ec.fieldContext_OrderTaxLine_price(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrderTaxLine", field.Name)
 }
 
 func (ec *executionContext) childFields_Page(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8104,6 +9462,70 @@ func (ec *executionContext) childFields_SelectedOption(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type SelectedOption", field.Name)
 }
 
+func (ec *executionContext) childFields_ShippingRate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ShippingRate_id(ctx, field)
+	case "zoneId":
+		return ec.fieldContext_ShippingRate_zoneId(ctx, field)
+	case "handle":
+		return ec.fieldContext_ShippingRate_handle(ctx, field)
+	case "title":
+		return ec.fieldContext_ShippingRate_title(ctx, field)
+	case "price":
+		return ec.fieldContext_ShippingRate_price(ctx, field)
+	case "weightBands":
+		return ec.fieldContext_ShippingRate_weightBands(ctx, field)
+	case "freeOver":
+		return ec.fieldContext_ShippingRate_freeOver(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ShippingRate", field.Name)
+}
+
+func (ec *executionContext) childFields_ShippingRatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "shippingRate":
+		return ec.fieldContext_ShippingRatePayload_shippingRate(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ShippingRatePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ShippingRatePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ShippingWeightBand(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "minGrams":
+		return ec.fieldContext_ShippingWeightBand_minGrams(ctx, field)
+	case "maxGrams":
+		return ec.fieldContext_ShippingWeightBand_maxGrams(ctx, field)
+	case "price":
+		return ec.fieldContext_ShippingWeightBand_price(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ShippingWeightBand", field.Name)
+}
+
+func (ec *executionContext) childFields_ShippingZone(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ShippingZone_id(ctx, field)
+	case "name":
+		return ec.fieldContext_ShippingZone_name(ctx, field)
+	case "areas":
+		return ec.fieldContext_ShippingZone_areas(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ShippingZone", field.Name)
+}
+
+func (ec *executionContext) childFields_ShippingZonePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "shippingZone":
+		return ec.fieldContext_ShippingZonePayload_shippingZone(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ShippingZonePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ShippingZonePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Shop(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -8178,6 +9600,36 @@ func (ec *executionContext) childFields_StaffSession(ctx context.Context, field 
 		return ec.fieldContext_StaffSession_scopes(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type StaffSession", field.Name)
+}
+
+func (ec *executionContext) childFields_TaxRate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_TaxRate_id(ctx, field)
+	case "countryCode":
+		return ec.fieldContext_TaxRate_countryCode(ctx, field)
+	case "region":
+		return ec.fieldContext_TaxRate_region(ctx, field)
+	case "title":
+		return ec.fieldContext_TaxRate_title(ctx, field)
+	case "ratePercentage":
+		return ec.fieldContext_TaxRate_ratePercentage(ctx, field)
+	case "included":
+		return ec.fieldContext_TaxRate_included(ctx, field)
+	case "shipping":
+		return ec.fieldContext_TaxRate_shipping(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TaxRate", field.Name)
+}
+
+func (ec *executionContext) childFields_TaxRatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "taxRate":
+		return ec.fieldContext_TaxRatePayload_taxRate(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_TaxRatePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TaxRatePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_TrustedDocument(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

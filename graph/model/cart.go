@@ -1,6 +1,7 @@
 package model
 
 import (
+	"cartograph/internal/orders"
 	"time"
 
 	"cartograph/internal/cart"
@@ -21,7 +22,11 @@ type Cart struct {
 	Attributes    []*Attribute
 	DiscountCodes []*CartDiscountCode
 	// AppliedGiftCards is always empty: gift cards are not a feature yet.
-	AppliedGiftCards []*AppliedGiftCard
+	AppliedGiftCards    []*AppliedGiftCard
+	DiscountAllocations []CartDiscountAllocation
+	// DeliveryGroup is the cart's one delivery group (nil until the
+	// delivery country is known, or when nothing ships).
+	DeliveryGroup *CartDeliveryGroup
 }
 
 // Attribute returns the cart attribute with key, or nil.
@@ -52,7 +57,8 @@ type CartLine struct {
 	Merchandise Merchandise
 	Attributes  []*Attribute
 	// ParentRelationship is always nil: no bundles yet.
-	ParentRelationship *CartLineParentRelationship
+	ParentRelationship  *CartLineParentRelationship
+	DiscountAllocations []CartDiscountAllocation
 }
 
 // IsBaseCartLine marks CartLine as a BaseCartLine.
@@ -88,4 +94,16 @@ type CartLineCost struct {
 	CompareAtAmountPerQuantity *money.Money
 	SubtotalAmount             money.Money
 	TotalAmount                money.Money
+}
+
+// CartDeliveryGroup is the cart's lines that ship to one address, with the
+// delivery options offered for it.
+type CartDeliveryGroup struct {
+	ID                     string
+	DeliveryAddress        *orders.Address
+	DeliveryOptions        []*CartDeliveryOption
+	SelectedDeliveryOption *CartDeliveryOption
+	GroupType              CartDeliveryGroupType
+	// Lines are the cart's lines in the group (all of them: one group).
+	Lines []*CartLine
 }

@@ -26,6 +26,11 @@ type BaseCartLine interface {
 	IsBaseCartLine()
 }
 
+// What a discount took off the cart, a line or shipping.
+type CartDiscountAllocation interface {
+	IsCartDiscountAllocation()
+}
+
 // Media: an image, video or 3D model.
 type Media interface {
 	IsMedia()
@@ -216,18 +221,31 @@ type CartAttributesUpdatePayload struct {
 	Warnings   []*CartWarning      `json:"warnings"`
 }
 
+// A discount allocation from an automatic discount.
+type CartAutomaticDiscountAllocation struct {
+	Title            string                        `json:"title"`
+	DiscountedAmount *money.Money                  `json:"discountedAmount"`
+	TargetType       DiscountApplicationTargetType `json:"targetType"`
+}
+
+func (CartAutomaticDiscountAllocation) IsCartDiscountAllocation() {}
+
 type CartBuyerIdentity struct {
-	Email       *string             `json:"email,omitempty"`
-	Phone       *string             `json:"phone,omitempty"`
+	Email *string `json:"email,omitempty"`
+	Phone *string `json:"phone,omitempty"`
+	// The delivery country the buyer gave, else the @inContext country.
 	CountryCode *CountryCode        `json:"countryCode,omitempty"`
 	Customer    *customers.Customer `json:"customer,omitempty"`
 }
 
 type CartBuyerIdentityInput struct {
-	Email               *string `json:"email,omitempty"`
-	Phone               *string `json:"phone,omitempty"`
+	Email *string `json:"email,omitempty"`
+	Phone *string `json:"phone,omitempty"`
+	// The delivery country (ISO 3166-1 alpha-2): selects delivery options and taxes.
 	CountryCode         *string `json:"countryCode,omitempty"`
 	CustomerAccessToken *string `json:"customerAccessToken,omitempty"`
+	// The first address's country, province and zip select delivery options and taxes.
+	DeliveryAddressPreferences []*DeliveryAddressInput `json:"deliveryAddressPreferences,omitempty"`
 }
 
 type CartBuyerIdentityUpdatePayload struct {
@@ -236,17 +254,51 @@ type CartBuyerIdentityUpdatePayload struct {
 	Warnings   []*CartWarning      `json:"warnings"`
 }
 
+// A discount allocation from a discount code.
+type CartCodeDiscountAllocation struct {
+	Code             string                        `json:"code"`
+	DiscountedAmount *money.Money                  `json:"discountedAmount"`
+	TargetType       DiscountApplicationTargetType `json:"targetType"`
+}
+
+func (CartCodeDiscountAllocation) IsCartDiscountAllocation() {}
+
 type CartCreatePayload struct {
 	Cart       *Cart               `json:"cart,omitempty"`
 	UserErrors []*apperr.UserError `json:"userErrors"`
 	Warnings   []*CartWarning      `json:"warnings"`
 }
 
+type CartDeliveryGroupConnection struct {
+	Edges    []*CartDeliveryGroupEdge `json:"edges"`
+	Nodes    []*CartDeliveryGroup     `json:"nodes"`
+	PageInfo *relay.PageInfo          `json:"pageInfo"`
+}
+
+type CartDeliveryGroupEdge struct {
+	Cursor string             `json:"cursor"`
+	Node   *CartDeliveryGroup `json:"node"`
+}
+
+// A delivery option for a delivery group.
+type CartDeliveryOption struct {
+	// Stable; what cartSelectedDeliveryOptionsUpdate names.
+	Handle             string             `json:"handle"`
+	Code               *string            `json:"code,omitempty"`
+	Title              *string            `json:"title,omitempty"`
+	Description        *string            `json:"description,omitempty"`
+	DeliveryMethodType DeliveryMethodType `json:"deliveryMethodType"`
+	// The price, after free-over thresholds, before shipping discounts.
+	EstimatedCost *money.Money `json:"estimatedCost"`
+}
+
 // A discount code entered on a cart.
 type CartDiscountCode struct {
 	Code string `json:"code"`
-	// Whether the code applies to the cart (false until discounts are priced).
+	// Whether the code applies to the cart.
 	Applicable bool `json:"applicable"`
+	// Extension (not in Shopify's API): why the code does not apply; null when it applies.
+	Reason *string `json:"reason,omitempty"`
 }
 
 type CartDiscountCodesUpdatePayload struct {
@@ -328,6 +380,17 @@ type CartNoteUpdatePayload struct {
 	Warnings   []*CartWarning      `json:"warnings"`
 }
 
+type CartSelectedDeliveryOptionInput struct {
+	DeliveryGroupID      string `json:"deliveryGroupId"`
+	DeliveryOptionHandle string `json:"deliveryOptionHandle"`
+}
+
+type CartSelectedDeliveryOptionsUpdatePayload struct {
+	Cart       *Cart               `json:"cart,omitempty"`
+	UserErrors []*apperr.UserError `json:"userErrors"`
+	Warnings   []*CartWarning      `json:"warnings"`
+}
+
 // Something the buyer should know about a cart operation that succeeded.
 type CartWarning struct {
 	Code    string `json:"code"`
@@ -342,6 +405,8 @@ type CheckoutBeginInput struct {
 	ShippingAddress *MailingAddressInput `json:"shippingAddress"`
 	// Defaults to the shipping address.
 	BillingAddress *MailingAddressInput `json:"billingAddress,omitempty"`
+	// The delivery option for the shipping address; omitted: the cart's selection, which must be for the same address.
+	DeliveryOptionHandle *string `json:"deliveryOptionHandle,omitempty"`
 	// Retrying with the same key returns the first result; never charges or reserves twice.
 	IdempotencyKey string `json:"idempotencyKey"`
 }
@@ -421,6 +486,66 @@ type CustomerRegisterInput struct {
 
 type CustomerRegisterPayload struct {
 	Customer   *customers.Customer `json:"customer,omitempty"`
+	UserErrors []*apperr.UserError `json:"userErrors"`
+}
+
+type DeliveryAddressInput struct {
+	DeliveryAddress *MailingAddressInput `json:"deliveryAddress,omitempty"`
+	// Accepted; saved customer addresses are not used yet.
+	CustomerAddressID *string `json:"customerAddressId,omitempty"`
+}
+
+// A discount: a code, or automatic (no code).
+type Discount struct {
+	ID    string        `json:"id"`
+	Code  *string       `json:"code,omitempty"`
+	Title string        `json:"title"`
+	Kind  DiscountKind  `json:"kind"`
+	Scope DiscountScope `json:"scope"`
+	// Percent for PERCENTAGE (e.g. 12.5); null otherwise.
+	Percentage *string `json:"percentage,omitempty"`
+	// The amount off for FIXED_AMOUNT; null otherwise.
+	Amount           *money.Money `json:"amount,omitempty"`
+	ProductIds       []string     `json:"productIds"`
+	CollectionIds    []string     `json:"collectionIds"`
+	MinimumSubtotal  *money.Money `json:"minimumSubtotal,omitempty"`
+	MinimumQuantity  *int         `json:"minimumQuantity,omitempty"`
+	StartsAt         time.Time    `json:"startsAt"`
+	EndsAt           *time.Time   `json:"endsAt,omitempty"`
+	UsageLimit       *int         `json:"usageLimit,omitempty"`
+	PerCustomerLimit *int         `json:"perCustomerLimit,omitempty"`
+	// Live uses (cancelled and expired orders give theirs back).
+	UsedCount int  `json:"usedCount"`
+	Active    bool `json:"active"`
+}
+
+type DiscountInput struct {
+	// Omitted: an automatic discount. Fixed once created.
+	Code  *string `json:"code,omitempty"`
+	Title string  `json:"title"`
+	// Fixed once created.
+	Kind DiscountKind `json:"kind"`
+	// Fixed once created; defaults to ORDER.
+	Scope *DiscountScope `json:"scope,omitempty"`
+	// PERCENTAGE: percent (0.01 to 100).
+	Percentage *string `json:"percentage,omitempty"`
+	// FIXED_AMOUNT: the amount off, in currencyCode.
+	Amount *string `json:"amount,omitempty"`
+	// Defaults to the shop's currency. Fixed once created.
+	CurrencyCode     *money.Currency `json:"currencyCode,omitempty"`
+	ProductIds       []string        `json:"productIds,omitempty"`
+	CollectionIds    []string        `json:"collectionIds,omitempty"`
+	MinimumSubtotal  *string         `json:"minimumSubtotal,omitempty"`
+	MinimumQuantity  *int            `json:"minimumQuantity,omitempty"`
+	StartsAt         *time.Time      `json:"startsAt,omitempty"`
+	EndsAt           *time.Time      `json:"endsAt,omitempty"`
+	UsageLimit       *int            `json:"usageLimit,omitempty"`
+	PerCustomerLimit *int            `json:"perCustomerLimit,omitempty"`
+	Active           *bool           `json:"active,omitempty"`
+}
+
+type DiscountPayload struct {
+	Discount   *Discount           `json:"discount,omitempty"`
 	UserErrors []*apperr.UserError `json:"userErrors"`
 }
 
@@ -578,6 +703,16 @@ type OrderConnection struct {
 	PageInfo *relay.PageInfo `json:"pageInfo"`
 }
 
+// A discount an order used.
+type OrderDiscountApplication struct {
+	// Null for an automatic discount.
+	Code  *string      `json:"code,omitempty"`
+	Title string       `json:"title"`
+	Kind  DiscountKind `json:"kind"`
+	// What the discount took off the order.
+	Amount *money.Money `json:"amount"`
+}
+
 type OrderEdge struct {
 	Cursor string        `json:"cursor"`
 	Node   *orders.Order `json:"node"`
@@ -593,6 +728,25 @@ type OrderFilter struct {
 type OrderMutationPayload struct {
 	Order      *orders.Order       `json:"order,omitempty"`
 	UserErrors []*apperr.UserError `json:"userErrors"`
+}
+
+// The delivery option an order ships with.
+type OrderShippingLine struct {
+	Handle string `json:"handle"`
+	Title  string `json:"title"`
+	// Before shipping discounts.
+	OriginalPrice *money.Money `json:"originalPrice"`
+	// After shipping discounts.
+	DiscountedPrice *money.Money `json:"discountedPrice"`
+	Tax             *money.Money `json:"tax"`
+}
+
+// Tax of one rate.
+type OrderTaxLine struct {
+	Title string `json:"title"`
+	// Percent, e.g. 20 or 8.875.
+	RatePercentage string       `json:"ratePercentage"`
+	Price          *money.Money `json:"price"`
 }
 
 type PageConnection struct {
@@ -634,6 +788,63 @@ type SelectedOptionInput struct {
 	Value string `json:"value"`
 }
 
+type ShippingRate struct {
+	ID          string                `json:"id"`
+	ZoneID      string                `json:"zoneId"`
+	Handle      string                `json:"handle"`
+	Title       string                `json:"title"`
+	Price       *money.Money          `json:"price"`
+	WeightBands []*ShippingWeightBand `json:"weightBands"`
+	// Free once merchandise after discounts reaches it.
+	FreeOver *money.Money `json:"freeOver,omitempty"`
+}
+
+type ShippingRateInput struct {
+	ZoneID string `json:"zoneId"`
+	Handle string `json:"handle"`
+	Title  string `json:"title"`
+	Price  string `json:"price"`
+	// Defaults to the shop's currency.
+	CurrencyCode *money.Currency            `json:"currencyCode,omitempty"`
+	WeightBands  []*ShippingWeightBandInput `json:"weightBands,omitempty"`
+	FreeOver     *string                    `json:"freeOver,omitempty"`
+}
+
+type ShippingRatePayload struct {
+	ShippingRate *ShippingRate       `json:"shippingRate,omitempty"`
+	UserErrors   []*apperr.UserError `json:"userErrors"`
+}
+
+type ShippingWeightBand struct {
+	MinGrams int          `json:"minGrams"`
+	MaxGrams int          `json:"maxGrams"`
+	Price    *money.Money `json:"price"`
+}
+
+type ShippingWeightBandInput struct {
+	MinGrams int    `json:"minGrams"`
+	MaxGrams int    `json:"maxGrams"`
+	Price    string `json:"price"`
+}
+
+// A set of countries and regions with shipping rates.
+type ShippingZone struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// ISO countries (DE) and regions (US-CA).
+	Areas []string `json:"areas"`
+}
+
+type ShippingZoneInput struct {
+	Name  string   `json:"name"`
+	Areas []string `json:"areas"`
+}
+
+type ShippingZonePayload struct {
+	ShippingZone *ShippingZone       `json:"shippingZone,omitempty"`
+	UserErrors   []*apperr.UserError `json:"userErrors"`
+}
+
 // A policy that has a default text when the merchant wrote none.
 type ShopPolicyWithDefault struct {
 	ID     *string `json:"id,omitempty"`
@@ -658,6 +869,35 @@ type StaffSession struct {
 }
 
 type Subscription struct {
+}
+
+type TaxRate struct {
+	ID          string `json:"id"`
+	CountryCode string `json:"countryCode"`
+	// '' for the country-wide rate.
+	Region         string `json:"region"`
+	Title          string `json:"title"`
+	RatePercentage string `json:"ratePercentage"`
+	// Prices in this country include the tax.
+	Included bool `json:"included"`
+	// The rate also applies to shipping.
+	Shipping bool `json:"shipping"`
+}
+
+type TaxRateInput struct {
+	CountryCode string `json:"countryCode"`
+	// The region part of an ISO 3166-2 code (CA for US-CA); omitted for the country-wide rate.
+	Region *string `json:"region,omitempty"`
+	Title  string  `json:"title"`
+	// Percent, up to 4 decimals (8.875).
+	RatePercentage string `json:"ratePercentage"`
+	Included       bool   `json:"included"`
+	Shipping       bool   `json:"shipping"`
+}
+
+type TaxRatePayload struct {
+	TaxRate    *TaxRate            `json:"taxRate,omitempty"`
+	UserErrors []*apperr.UserError `json:"userErrors"`
 }
 
 type TrustedDocumentConnection struct {
@@ -868,6 +1108,61 @@ func (e *BlogSortKeys) UnmarshalJSON(b []byte) error {
 }
 
 func (e BlogSortKeys) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type CartDeliveryGroupType string
+
+const (
+	CartDeliveryGroupTypeOneTimePurchase CartDeliveryGroupType = "ONE_TIME_PURCHASE"
+	CartDeliveryGroupTypeSubscription    CartDeliveryGroupType = "SUBSCRIPTION"
+)
+
+var AllCartDeliveryGroupType = []CartDeliveryGroupType{
+	CartDeliveryGroupTypeOneTimePurchase,
+	CartDeliveryGroupTypeSubscription,
+}
+
+func (e CartDeliveryGroupType) IsValid() bool {
+	switch e {
+	case CartDeliveryGroupTypeOneTimePurchase, CartDeliveryGroupTypeSubscription:
+		return true
+	}
+	return false
+}
+
+func (e CartDeliveryGroupType) String() string {
+	return string(e)
+}
+
+func (e *CartDeliveryGroupType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = CartDeliveryGroupType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid CartDeliveryGroupType", str)
+	}
+	return nil
+}
+
+func (e CartDeliveryGroupType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *CartDeliveryGroupType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e CartDeliveryGroupType) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
@@ -1470,6 +1765,238 @@ func (e *CountryCode) UnmarshalJSON(b []byte) error {
 }
 
 func (e CountryCode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type DeliveryMethodType string
+
+const (
+	DeliveryMethodTypeLocal       DeliveryMethodType = "LOCAL"
+	DeliveryMethodTypeNone        DeliveryMethodType = "NONE"
+	DeliveryMethodTypePickupPoint DeliveryMethodType = "PICKUP_POINT"
+	DeliveryMethodTypePickUp      DeliveryMethodType = "PICK_UP"
+	DeliveryMethodTypeRetail      DeliveryMethodType = "RETAIL"
+	DeliveryMethodTypeShipping    DeliveryMethodType = "SHIPPING"
+)
+
+var AllDeliveryMethodType = []DeliveryMethodType{
+	DeliveryMethodTypeLocal,
+	DeliveryMethodTypeNone,
+	DeliveryMethodTypePickupPoint,
+	DeliveryMethodTypePickUp,
+	DeliveryMethodTypeRetail,
+	DeliveryMethodTypeShipping,
+}
+
+func (e DeliveryMethodType) IsValid() bool {
+	switch e {
+	case DeliveryMethodTypeLocal, DeliveryMethodTypeNone, DeliveryMethodTypePickupPoint, DeliveryMethodTypePickUp, DeliveryMethodTypeRetail, DeliveryMethodTypeShipping:
+		return true
+	}
+	return false
+}
+
+func (e DeliveryMethodType) String() string {
+	return string(e)
+}
+
+func (e *DeliveryMethodType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = DeliveryMethodType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid DeliveryMethodType", str)
+	}
+	return nil
+}
+
+func (e DeliveryMethodType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *DeliveryMethodType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e DeliveryMethodType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type DiscountApplicationTargetType string
+
+const (
+	DiscountApplicationTargetTypeLineItem     DiscountApplicationTargetType = "LINE_ITEM"
+	DiscountApplicationTargetTypeShippingLine DiscountApplicationTargetType = "SHIPPING_LINE"
+)
+
+var AllDiscountApplicationTargetType = []DiscountApplicationTargetType{
+	DiscountApplicationTargetTypeLineItem,
+	DiscountApplicationTargetTypeShippingLine,
+}
+
+func (e DiscountApplicationTargetType) IsValid() bool {
+	switch e {
+	case DiscountApplicationTargetTypeLineItem, DiscountApplicationTargetTypeShippingLine:
+		return true
+	}
+	return false
+}
+
+func (e DiscountApplicationTargetType) String() string {
+	return string(e)
+}
+
+func (e *DiscountApplicationTargetType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = DiscountApplicationTargetType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid DiscountApplicationTargetType", str)
+	}
+	return nil
+}
+
+func (e DiscountApplicationTargetType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *DiscountApplicationTargetType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e DiscountApplicationTargetType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type DiscountKind string
+
+const (
+	DiscountKindPercentage   DiscountKind = "PERCENTAGE"
+	DiscountKindFixedAmount  DiscountKind = "FIXED_AMOUNT"
+	DiscountKindFreeShipping DiscountKind = "FREE_SHIPPING"
+)
+
+var AllDiscountKind = []DiscountKind{
+	DiscountKindPercentage,
+	DiscountKindFixedAmount,
+	DiscountKindFreeShipping,
+}
+
+func (e DiscountKind) IsValid() bool {
+	switch e {
+	case DiscountKindPercentage, DiscountKindFixedAmount, DiscountKindFreeShipping:
+		return true
+	}
+	return false
+}
+
+func (e DiscountKind) String() string {
+	return string(e)
+}
+
+func (e *DiscountKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = DiscountKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid DiscountKind", str)
+	}
+	return nil
+}
+
+func (e DiscountKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *DiscountKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e DiscountKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type DiscountScope string
+
+const (
+	DiscountScopeOrder       DiscountScope = "ORDER"
+	DiscountScopeProducts    DiscountScope = "PRODUCTS"
+	DiscountScopeCollections DiscountScope = "COLLECTIONS"
+)
+
+var AllDiscountScope = []DiscountScope{
+	DiscountScopeOrder,
+	DiscountScopeProducts,
+	DiscountScopeCollections,
+}
+
+func (e DiscountScope) IsValid() bool {
+	switch e {
+	case DiscountScopeOrder, DiscountScopeProducts, DiscountScopeCollections:
+		return true
+	}
+	return false
+}
+
+func (e DiscountScope) String() string {
+	return string(e)
+}
+
+func (e *DiscountScope) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = DiscountScope(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid DiscountScope", str)
+	}
+	return nil
+}
+
+func (e DiscountScope) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *DiscountScope) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e DiscountScope) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -41,11 +41,16 @@ const (
 	ScopeCustomersWrite = "customers:write"
 	ScopeCheckoutWrite  = "checkout:write"
 	ScopeAPIKeysManage  = "apikeys:manage"
+	// ScopeDiscountsWrite manages discounts and codes.
+	ScopeDiscountsWrite = "discounts:write"
+	// ScopeSettingsWrite manages shipping zones, rates and tax rates.
+	ScopeSettingsWrite = "settings:write"
 )
 
 // AllScopes lists every scope (a shop owner has all of them).
 var AllScopes = []string{ScopeCatalogRead, ScopeCatalogWrite, ScopeInventoryRead, ScopeInventoryWrite,
-	ScopeOrdersRead, ScopeOrdersWrite, ScopeCustomersRead, ScopeCustomersWrite, ScopeCheckoutWrite, ScopeAPIKeysManage}
+	ScopeOrdersRead, ScopeOrdersWrite, ScopeCustomersRead, ScopeCustomersWrite, ScopeCheckoutWrite, ScopeAPIKeysManage,
+	ScopeDiscountsWrite, ScopeSettingsWrite}
 
 // PublicKeyScopes are the only scopes a pk_ key may hold: what browser code
 // of a storefront needs, nothing that reads other people's data.

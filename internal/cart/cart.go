@@ -132,6 +132,7 @@ func LineID(token string, variant uuid.UUID) string {
 type Catalog interface {
 	VariantsByIDs(ctx context.Context, ids []uuid.UUID) ([]*catalog.Variant, error)
 	ProductsByIDs(ctx context.Context, ids []uuid.UUID) ([]*catalog.Product, error)
+	CollectionIDsByProductIDs(ctx context.Context, ids []uuid.UUID) ([][]uuid.UUID, error)
 }
 
 // Service manages carts.
@@ -146,6 +147,10 @@ type Service struct {
 	MaxLines int
 	// baseDomain and checkoutTemplate build Cart.checkoutUrl.
 	baseDomain, checkoutTemplate string
+	// Pricing sources (UsePricing); nil: none.
+	discounts Discounts
+	shipping  Shipping
+	taxes     Taxes
 }
 
 // New returns a cart service. checkoutTemplate is the default checkout URL

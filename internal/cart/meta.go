@@ -41,11 +41,14 @@ type Attribute struct {
 type Meta struct {
 	Note       *string
 	Attributes []Attribute
-	// DiscountCodes are stored as entered; none applies until discounts
-	// are priced.
+	// DiscountCodes are stored as entered; pricing says which apply.
 	DiscountCodes []string
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+	// Destination is where the cart ships (zero until the buyer says).
+	Destination Destination
+	// delivery is the delivery option selected, for its group.
+	delivery selection
 }
 
 func metaOf(m map[string]string) Meta {
@@ -55,6 +58,8 @@ func metaOf(m map[string]string) Meta {
 	}
 	_ = json.Unmarshal([]byte(m[fieldAttrs]), &out.Attributes)
 	_ = json.Unmarshal([]byte(m[fieldCodes]), &out.DiscountCodes)
+	_ = json.Unmarshal([]byte(m[fieldDest]), &out.Destination)
+	_ = json.Unmarshal([]byte(m[fieldDelivery]), &out.delivery)
 	if s, err := strconv.ParseInt(m[fieldMade], 10, 64); err == nil {
 		out.CreatedAt = time.Unix(s, 0).UTC()
 	}
@@ -134,8 +139,10 @@ func (s *Service) SetAttributes(ctx context.Context, cartID string, attrs []Attr
 }
 
 // SetDiscountCodes replaces the cart's discount codes (deduplicated,
-// case-insensitively). They are stored and reported not applicable until
-// discounts are priced.
+// case-insensitively). Every code is stored as entered; Price reports
+// whether each applies and, if not, why (unknown, malformed, expired,
+// exhausted codes are kept and reported not applicable). A code longer than
+// MaxCodeLength is an INVALID user error and changes nothing.
 func (s *Service) SetDiscountCodes(ctx context.Context, cartID string, codes []string) (*Cart, []apperr.UserError, error) {
 	var out []string
 	for i, c := range codes {

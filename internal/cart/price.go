@@ -8,6 +8,7 @@ import (
 	"cartograph/internal/apperr"
 	"cartograph/internal/catalog"
 	"cartograph/internal/money"
+	"cartograph/internal/pricing"
 	"cartograph/internal/shop"
 
 	"github.com/google/uuid"
@@ -36,6 +37,30 @@ type Priced struct {
 	TotalQuantity int
 	// TooLarge is set when the subtotal would overflow int64 minor units.
 	TooLarge bool
+	// Totals are the engine's figures (internal/pricing) for Lines, in
+	// order: discounts, delivery options, shipping, taxes and the total.
+	Totals pricing.Result
+	// Discounts are the engine's candidate discounts (Totals' allocations
+	// index them): the entered codes first, in order, then automatic ones.
+	Discounts []pricing.Discount
+	// Codes says for each entered code whether it applies, and why not.
+	Codes []CodeStatus
+	// Destination is where the cart ships (zero when unknown);
+	// DeliveryGroupID identifies the delivery group of that destination.
+	Destination     Destination
+	DeliveryGroupID string
+	// ShippingConfigured is false for a shop without shipping zones: it
+	// ships without delivery options or charge (checkout does not ask for
+	// one).
+	ShippingConfigured bool
+}
+
+// CodeStatus is an entered discount code and whether it applies; Reason
+// is a Shopify CartWarningCode (DISCOUNT_NOT_FOUND, …) when it does not.
+type CodeStatus struct {
+	Code       string
+	Applicable bool
+	Reason     string
 }
 
 // Price prices c from current variant prices, with two batched statements
@@ -43,13 +68,30 @@ type Priced struct {
 // both always agree. A variant priced in another currency than the shop's
 // is INTERNAL (the catalog is inconsistent).
 func (s *Service) Price(ctx context.Context, c *Cart) (*Priced, error) {
+	return s.PriceFor(ctx, c, PriceOptions{})
+}
+
+// PriceOptions override what a cart stores, for checkout: the address the
+// order ships to, the delivery option chosen, and the buyer.
+type PriceOptions struct {
+	Destination *Destination
+	// Selected, when set, is the delivery option handle (else the cart's
+	// selection for the destination's group).
+	Selected string
+	// CustomerKey counts per-customer discount limits (discounts.CustomerKey).
+	CustomerKey string
+}
+
+// PriceFor prices c like Price, with opt overriding the cart's stored
+// destination, delivery selection and buyer.
+func (s *Service) PriceFor(ctx context.Context, c *Cart, opt PriceOptions) (*Priced, error) {
 	sh, err := shop.FromContext(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := &Priced{Subtotal: money.Money{Currency: sh.CurrencyCode}}
 	if len(c.Lines) == 0 {
-		return out, nil
+		return out, s.total(ctx, sh, c, opt, out)
 	}
 	ids := make([]uuid.UUID, len(c.Lines))
 	for i, l := range c.Lines {
@@ -96,7 +138,7 @@ func (s *Service) Price(ctx context.Context, c *Cart) (*Priced, error) {
 		out.Lines = append(out.Lines, PricedLine{Line: line, Variant: v, Product: products[v.ProductID],
 			Unit: money.Money{Minor: v.PriceAmount, Currency: v.CurrencyCode}, Total: money.Money{Minor: total, Currency: v.CurrencyCode}})
 	}
-	return out, nil
+	return out, s.total(ctx, sh, c, opt, out)
 }
 
 // CheckoutURL fills the shop's checkout URL template (or the default) with

@@ -19,12 +19,14 @@ import (
 	"cartograph/internal/apperr"
 	"cartograph/internal/auth"
 	"cartograph/internal/cart"
+	"cartograph/internal/discounts"
 	"cartograph/internal/idempotency"
 	"cartograph/internal/inventory"
 	"cartograph/internal/metrics"
 	"cartograph/internal/orders"
 	"cartograph/internal/payments"
 	"cartograph/internal/pg"
+	"cartograph/internal/pricing"
 	"cartograph/internal/relay"
 	"cartograph/internal/shop"
 
@@ -43,6 +45,9 @@ type BeginInput struct {
 	Shipping       Address
 	Billing        *Address
 	IdempotencyKey string
+	// DeliveryOptionHandle, when set, chooses the delivery option for the
+	// shipping address; else the cart's selection must be for that address.
+	DeliveryOptionHandle string
 }
 
 // BeginResult is what checkoutBegin returns, and what retries replay.
@@ -193,7 +198,11 @@ func (s *Service) begin(ctx context.Context, sh *shop.Shop, scope string, in Beg
 	if len(c.Lines) == 0 {
 		return BeginResult{UserErrors: []apperr.UserError{{Field: []string{"input", "cartId"}, Message: "the cart is empty", Code: "EMPTY_CART"}}}, nil
 	}
-	pr, err := s.carts.Price(ctx, c)
+	customer := auth.OwnCustomer(ctx)
+	email := strings.TrimSpace(in.Email)
+	dest := cart.Destination{Country: in.Shipping.Country, Province: strings.ToUpper(strings.TrimSpace(in.Shipping.Province)), Zip: strings.TrimSpace(in.Shipping.Zip)}
+	customerKey := discounts.CustomerKey(customer, email)
+	pr, err := s.carts.PriceFor(ctx, c, cart.PriceOptions{Destination: &dest, Selected: in.DeliveryOptionHandle, CustomerKey: customerKey})
 	if err != nil {
 		return BeginResult{}, err
 	}
@@ -207,12 +216,27 @@ func (s *Service) begin(ctx context.Context, sh *shop.Shop, scope string, in Beg
 	if pr.TooLarge {
 		return BeginResult{UserErrors: []apperr.UserError{{Field: []string{"input", "cartId"}, Message: "order total too large", Code: "INVALID"}}}, nil
 	}
-	place := orders.PlaceInput{ShopID: sh.ID, Email: strings.TrimSpace(in.Email), CustomerID: auth.OwnCustomer(ctx),
-		Shipping: in.Shipping, Billing: in.Shipping, Currency: sh.CurrencyCode, Subtotal: pr.Subtotal.Minor, Total: pr.Subtotal.Minor,
-		CartID: &in.CartID, Provider: s.provider.Name(), Actor: auth.FromContext(ctx).Ref(), ExpiresAt: time.Now().Add(s.ReservationTTL),
+	if ue := deliveryError(c, pr, in); ue != nil {
+		return BeginResult{UserErrors: []apperr.UserError{*ue}}, nil
+	}
+	t := pr.Totals
+	place := orders.PlaceInput{ShopID: sh.ID, Email: email, CustomerID: customer,
+		Shipping: in.Shipping, Billing: in.Shipping, Currency: sh.CurrencyCode, Subtotal: t.Subtotal, Total: t.Total,
+		Discount: t.LineDiscounts + t.OrderDiscounts + t.ShippingDiscount, Tax: t.TotalTax, TaxesIncluded: t.TaxesIncluded,
+		Pricing: snapshot(pr),
+		CartID:  &in.CartID, Provider: s.provider.Name(), Actor: auth.FromContext(ctx).Ref(), ExpiresAt: time.Now().Add(s.ReservationTTL),
 		CheckoutScope: scope, CheckoutKey: in.IdempotencyKey}
+	if t.Shipping != nil {
+		place.ShippingTotal = t.Shipping.Total
+	}
 	if in.Billing != nil {
 		place.Billing = *in.Billing
+	}
+	var redeem []uuid.UUID
+	for i, d := range t.Discounts {
+		if d.Applicable && d.Amount > 0 && pr.Discounts[i].ID != uuid.Nil {
+			redeem = append(redeem, pr.Discounts[i].ID)
+		}
 	}
 	reserve := make([]inventory.Line, len(pr.Lines))
 	for i, pl := range pr.Lines {
@@ -221,7 +245,8 @@ func (s *Service) begin(ctx context.Context, sh *shop.Shop, scope string, in Beg
 			title = pl.Product.Title
 		}
 		place.Lines = append(place.Lines, orders.LineItem{VariantID: v.ID, ProductID: v.ProductID, ProductTitle: title,
-			VariantTitle: v.Title, Sku: v.Sku, UnitAmount: v.PriceAmount, Quantity: int32(pl.Quantity)})
+			VariantTitle: v.Title, Sku: v.Sku, UnitAmount: v.PriceAmount, Quantity: int32(pl.Quantity),
+			DiscountAmount: t.Lines[i].Discount, TaxAmount: t.Lines[i].Tax})
 		reserve[i] = inventory.Line{VariantID: v.ID, Quantity: pl.Quantity}
 	}
 	if place.Number, err = s.orders.NextNumber(ctx, sh.ID); err != nil {
@@ -232,6 +257,9 @@ func (s *Service) begin(ctx context.Context, sh *shop.Shop, scope string, in Beg
 	err = pg.WithTenantTx(ctx, s.db, func(tx pgx.Tx) error {
 		var err error
 		if order, err = orders.Place(ctx, tx, place); err != nil {
+			return err
+		}
+		if err := discounts.Redeem(ctx, tx, sh.ID, order.ID, customerKey, redeem); err != nil {
 			return err
 		}
 		short, lv, err := inventory.Reserve(ctx, tx, sh.ID, order.ID, reserve)
@@ -257,6 +285,13 @@ func (s *Service) begin(ctx context.Context, sh *shop.Shop, scope string, in Beg
 		return BeginResult{UserErrors: []apperr.UserError{{Field: []string{"input", "cartId"},
 			Message: "this cart already has an order awaiting payment; pay or cancel it first", Code: "CHECKOUT_IN_PROGRESS"}}}, nil
 	}
+	var spent *discounts.ErrNotRedeemable
+	if errors.As(err, &spent) {
+		// Another checkout took the last use meanwhile: nothing is placed;
+		// the cart now reports the code not applicable, and the buyer
+		// decides whether to pay without it.
+		return BeginResult{UserErrors: []apperr.UserError{{Field: []string{"input", "cartId"}, Message: "a discount code can no longer be used; review the cart and try again", Code: spent.Reason}}}, nil
+	}
 	var oos outOfStock
 	if errors.As(err, &oos) {
 		metrics.ReservationOutOfStock()
@@ -278,4 +313,62 @@ func (s *Service) begin(ctx context.Context, sh *shop.Shop, scope string, in Beg
 		s.afterPlace()
 	}
 	return s.pay(ctx, sh, order)
+}
+
+// deliveryError checks the delivery of physical goods: the shop ships to
+// the address, and a delivery option valid for that address is chosen —
+// in the input, or on the cart for the same address.
+func deliveryError(c *cart.Cart, pr *cart.Priced, in BeginInput) *apperr.UserError {
+	t := pr.Totals
+	if !t.NeedsShipping || !pr.ShippingConfigured {
+		return nil
+	}
+	field := []string{"input", "shippingAddress", "country"}
+	if len(t.Options) == 0 {
+		return &apperr.UserError{Field: field, Message: "the shop does not ship to " + in.Shipping.Country, Code: "UNSUPPORTED_COUNTRY"}
+	}
+	field = []string{"input", "deliveryOptionHandle"}
+	if in.DeliveryOptionHandle != "" {
+		if t.Shipping == nil {
+			return &apperr.UserError{Field: field, Message: "no such delivery option for this address", Code: "INVALID_DELIVERY_OPTION"}
+		}
+		return nil
+	}
+	group, handle := c.SelectedDelivery()
+	switch {
+	case handle == "":
+		return &apperr.UserError{Field: field, Message: "choose a delivery option", Code: "DELIVERY_OPTION_REQUIRED"}
+	case group != pr.DeliveryGroupID:
+		return &apperr.UserError{Field: field, Message: "the delivery option was chosen for another address; choose one for this address", Code: "INVALID_DELIVERY_OPTION"}
+	case t.Shipping == nil:
+		return &apperr.UserError{Field: field, Message: "the chosen delivery option is no longer offered for this address", Code: "INVALID_DELIVERY_OPTION"}
+	}
+	return nil
+}
+
+// snapshot is the order's pricing detail.
+func snapshot(pr *cart.Priced) orders.Pricing {
+	t := pr.Totals
+	var p orders.Pricing
+	for i, d := range t.Discounts {
+		if !d.Applicable || d.Amount == 0 {
+			continue
+		}
+		in := pr.Discounts[i]
+		p.DiscountApplications = append(p.DiscountApplications, orders.DiscountApplication{DiscountID: in.ID, Code: in.Code, Title: in.Title,
+			Kind: string(in.Kind), Value: in.Value, Amount: d.Amount})
+	}
+	if s := t.Shipping; s != nil {
+		p.ShippingLine = &orders.ShippingLine{Handle: s.Handle, Title: s.Title, Amount: s.Amount, Discount: s.Discount, Tax: s.Tax, TaxLines: taxLines(s.TaxLines)}
+	}
+	p.TaxLines = taxLines(t.TaxLines)
+	return p
+}
+
+func taxLines(in []pricing.TaxLine) []orders.TaxLine {
+	var out []orders.TaxLine
+	for _, l := range in {
+		out = append(out, orders.TaxLine{Title: l.Title, Rate: l.Rate, Amount: l.Amount})
+	}
+	return out
 }

@@ -13,6 +13,92 @@ import (
 	"github.com/google/uuid"
 )
 
+type DiscountKind string
+
+const (
+	DiscountKindPERCENTAGE   DiscountKind = "PERCENTAGE"
+	DiscountKindFIXEDAMOUNT  DiscountKind = "FIXED_AMOUNT"
+	DiscountKindFREESHIPPING DiscountKind = "FREE_SHIPPING"
+)
+
+func (e *DiscountKind) Scan(src interface{}) error {
+	switch s := src.(type) {
+	case []byte:
+		*e = DiscountKind(s)
+	case string:
+		*e = DiscountKind(s)
+	default:
+		return fmt.Errorf("unsupported scan type for DiscountKind: %T", src)
+	}
+	return nil
+}
+
+type NullDiscountKind struct {
+	DiscountKind DiscountKind
+	Valid        bool // Valid is true if DiscountKind is not NULL
+}
+
+// Scan implements the Scanner interface.
+func (ns *NullDiscountKind) Scan(value interface{}) error {
+	if value == nil {
+		ns.DiscountKind, ns.Valid = "", false
+		return nil
+	}
+	ns.Valid = true
+	return ns.DiscountKind.Scan(value)
+}
+
+// Value implements the driver Valuer interface.
+func (ns NullDiscountKind) Value() (driver.Value, error) {
+	if !ns.Valid {
+		return nil, nil
+	}
+	return string(ns.DiscountKind), nil
+}
+
+type DiscountScope string
+
+const (
+	DiscountScopeORDER       DiscountScope = "ORDER"
+	DiscountScopePRODUCTS    DiscountScope = "PRODUCTS"
+	DiscountScopeCOLLECTIONS DiscountScope = "COLLECTIONS"
+)
+
+func (e *DiscountScope) Scan(src interface{}) error {
+	switch s := src.(type) {
+	case []byte:
+		*e = DiscountScope(s)
+	case string:
+		*e = DiscountScope(s)
+	default:
+		return fmt.Errorf("unsupported scan type for DiscountScope: %T", src)
+	}
+	return nil
+}
+
+type NullDiscountScope struct {
+	DiscountScope DiscountScope
+	Valid         bool // Valid is true if DiscountScope is not NULL
+}
+
+// Scan implements the Scanner interface.
+func (ns *NullDiscountScope) Scan(value interface{}) error {
+	if value == nil {
+		ns.DiscountScope, ns.Valid = "", false
+		return nil
+	}
+	ns.Valid = true
+	return ns.DiscountScope.Scan(value)
+}
+
+// Value implements the driver Valuer interface.
+func (ns NullDiscountScope) Value() (driver.Value, error) {
+	if !ns.Valid {
+		return nil, nil
+	}
+	return string(ns.DiscountScope), nil
+}
+
 type OrderStatus string
 
 const (
@@ -167,6 +253,38 @@ type Customer struct {
 	UpdatedAt    time.Time
 }
 
+type Discount struct {
+	ShopID           uuid.UUID
+	ID               uuid.UUID
+	Code             *string
+	Title            string
+	Kind             DiscountKind
+	Scope            DiscountScope
+	Value            int64
+	CurrencyCode     money.Currency
+	ProductIds       []uuid.UUID
+	CollectionIds    []uuid.UUID
+	MinSubtotal      int64
+	MinQuantity      int32
+	StartsAt         time.Time
+	EndsAt           *time.Time
+	UsageLimit       *int32
+	PerCustomerLimit *int32
+	UsedCount        int32
+	Active           bool
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+type DiscountRedemption struct {
+	ShopID      uuid.UUID
+	OrderID     uuid.UUID
+	DiscountID  uuid.UUID
+	CustomerKey string
+	ReleasedAt  *time.Time
+	CreatedAt   time.Time
+}
+
 type IdempotencyKey struct {
 	ShopID      uuid.UUID
 	Principal   string
@@ -281,6 +399,10 @@ type Order struct {
 	UpdatedAt            time.Time
 	CheckoutScope        *string
 	CheckoutKey          *string
+	DiscountAmount       int64
+	ShippingAmount       int64
+	TaxesIncluded        bool
+	Pricing              []byte
 }
 
 type OrderEvent struct {
@@ -303,16 +425,18 @@ type OrderExpiry struct {
 }
 
 type OrderLine struct {
-	ShopID       uuid.UUID
-	OrderID      uuid.UUID
-	Position     int32
-	VariantID    uuid.UUID
-	ProductID    uuid.UUID
-	ProductTitle string
-	VariantTitle string
-	Sku          string
-	UnitAmount   int64
-	Quantity     int32
+	ShopID         uuid.UUID
+	OrderID        uuid.UUID
+	Position       int32
+	VariantID      uuid.UUID
+	ProductID      uuid.UUID
+	ProductTitle   string
+	VariantTitle   string
+	Sku            string
+	UnitAmount     int64
+	Quantity       int32
+	DiscountAmount int64
+	TaxAmount      int64
 }
 
 type OrderReservation struct {
@@ -385,6 +509,27 @@ type SessionRevocation struct {
 	CreatedAt time.Time
 }
 
+type ShippingRate struct {
+	ShopID       uuid.UUID
+	ID           uuid.UUID
+	ZoneID       uuid.UUID
+	Handle       string
+	Title        string
+	Amount       int64
+	CurrencyCode money.Currency
+	Bands        []byte
+	FreeOver     *int64
+	Active       bool
+}
+
+type ShippingZone struct {
+	ShopID    uuid.UUID
+	ID        uuid.UUID
+	Name      string
+	Areas     []string
+	CreatedAt time.Time
+}
+
 type Shop struct {
 	ID                  uuid.UUID
 	Handle              string
@@ -430,6 +575,17 @@ type StripeEvent struct {
 	EventID    string
 	Type       string
 	ReceivedAt time.Time
+}
+
+type TaxRate struct {
+	ShopID   uuid.UUID
+	ID       uuid.UUID
+	Country  string
+	Region   string
+	Title    string
+	Rate     int32
+	Included bool
+	Shipping bool
 }
 
 type TrustedDocument struct {

@@ -132,7 +132,7 @@ func (q *Queries) IdemInsert(ctx context.Context, arg IdemInsertParams) (int64, 
 }
 
 const orderByCheckoutKey = `-- name: OrderByCheckoutKey :many
-SELECT shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key FROM orders WHERE shop_id = $1 AND checkout_scope = $2 AND checkout_key = $3
+SELECT shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key, discount_amount, shipping_amount, taxes_included, pricing FROM orders WHERE shop_id = $1 AND checkout_scope = $2 AND checkout_key = $3
 `
 
 type OrderByCheckoutKeyParams struct {
@@ -177,6 +177,10 @@ func (q *Queries) OrderByCheckoutKey(ctx context.Context, arg OrderByCheckoutKey
 			&i.UpdatedAt,
 			&i.CheckoutScope,
 			&i.CheckoutKey,
+			&i.DiscountAmount,
+			&i.ShippingAmount,
+			&i.TaxesIncluded,
+			&i.Pricing,
 		); err != nil {
 			return nil, err
 		}
@@ -354,7 +358,7 @@ func (q *Queries) OrderExpiryPostpone(ctx context.Context, arg OrderExpiryPostpo
 }
 
 const orderGet = `-- name: OrderGet :one
-SELECT shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key FROM orders WHERE shop_id = $1 AND id = $2
+SELECT shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key, discount_amount, shipping_amount, taxes_included, pricing FROM orders WHERE shop_id = $1 AND id = $2
 `
 
 type OrderGetParams struct {
@@ -391,6 +395,10 @@ func (q *Queries) OrderGet(ctx context.Context, arg OrderGetParams) (Order, erro
 		&i.UpdatedAt,
 		&i.CheckoutScope,
 		&i.CheckoutKey,
+		&i.DiscountAmount,
+		&i.ShippingAmount,
+		&i.TaxesIncluded,
+		&i.Pricing,
 	)
 	return i, err
 }
@@ -398,11 +406,13 @@ func (q *Queries) OrderGet(ctx context.Context, arg OrderGetParams) (Order, erro
 const orderInsert = `-- name: OrderInsert :one
 INSERT INTO orders (shop_id, number, email, customer_id, customer_first_name, customer_last_name,
   shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount,
-  cart_id, payment_provider, reservation_expires_at, checkout_scope, checkout_key)
+  cart_id, payment_provider, reservation_expires_at, checkout_scope, checkout_key,
+  discount_amount, shipping_amount, taxes_included, pricing)
 VALUES ($1, $2, $3, $4, $5, $6,
   $7, $8, $9, $10, $11, $12,
-  $13, $14, $15, $16, $17)
-RETURNING shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key
+  $13, $14, $15, $16, $17,
+  $18, $19, $20, $21)
+RETURNING shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key, discount_amount, shipping_amount, taxes_included, pricing
 `
 
 type OrderInsertParams struct {
@@ -423,6 +433,10 @@ type OrderInsertParams struct {
 	ReservationExpiresAt *time.Time
 	CheckoutScope        *string
 	CheckoutKey          *string
+	DiscountAmount       int64
+	ShippingAmount       int64
+	TaxesIncluded        bool
+	Pricing              []byte
 }
 
 func (q *Queries) OrderInsert(ctx context.Context, arg OrderInsertParams) (Order, error) {
@@ -444,6 +458,10 @@ func (q *Queries) OrderInsert(ctx context.Context, arg OrderInsertParams) (Order
 		arg.ReservationExpiresAt,
 		arg.CheckoutScope,
 		arg.CheckoutKey,
+		arg.DiscountAmount,
+		arg.ShippingAmount,
+		arg.TaxesIncluded,
+		arg.Pricing,
 	)
 	var i Order
 	err := row.Scan(
@@ -472,12 +490,16 @@ func (q *Queries) OrderInsert(ctx context.Context, arg OrderInsertParams) (Order
 		&i.UpdatedAt,
 		&i.CheckoutScope,
 		&i.CheckoutKey,
+		&i.DiscountAmount,
+		&i.ShippingAmount,
+		&i.TaxesIncluded,
+		&i.Pricing,
 	)
 	return i, err
 }
 
 const orderLinesByOrderIDs = `-- name: OrderLinesByOrderIDs :many
-SELECT shop_id, order_id, position, variant_id, product_id, product_title, variant_title, sku, unit_amount, quantity FROM order_lines WHERE shop_id = $1 AND order_id = ANY($2::uuid[]) ORDER BY order_id, position
+SELECT shop_id, order_id, position, variant_id, product_id, product_title, variant_title, sku, unit_amount, quantity, discount_amount, tax_amount FROM order_lines WHERE shop_id = $1 AND order_id = ANY($2::uuid[]) ORDER BY order_id, position
 `
 
 type OrderLinesByOrderIDsParams struct {
@@ -505,6 +527,8 @@ func (q *Queries) OrderLinesByOrderIDs(ctx context.Context, arg OrderLinesByOrde
 			&i.Sku,
 			&i.UnitAmount,
 			&i.Quantity,
+			&i.DiscountAmount,
+			&i.TaxAmount,
 		); err != nil {
 			return nil, err
 		}
@@ -517,24 +541,27 @@ func (q *Queries) OrderLinesByOrderIDs(ctx context.Context, arg OrderLinesByOrde
 }
 
 const orderLinesInsert = `-- name: OrderLinesInsert :exec
-INSERT INTO order_lines (shop_id, order_id, position, variant_id, product_id, product_title, variant_title, sku, unit_amount, quantity)
-SELECT $1, $2, u.position, u.variant_id, u.product_id, u.product_title, u.variant_title, u.sku, u.unit_amount, u.quantity
+INSERT INTO order_lines (shop_id, order_id, position, variant_id, product_id, product_title, variant_title, sku, unit_amount, quantity, discount_amount, tax_amount)
+SELECT $1, $2, u.position, u.variant_id, u.product_id, u.product_title, u.variant_title, u.sku, u.unit_amount, u.quantity, u.discount_amount, u.tax_amount
 FROM (SELECT unnest($3::int[]) AS position, unnest($4::uuid[]) AS variant_id, unnest($5::uuid[]) AS product_id,
              unnest($6::text[]) AS product_title, unnest($7::text[]) AS variant_title, unnest($8::text[]) AS sku,
-             unnest($9::bigint[]) AS unit_amount, unnest($10::int[]) AS quantity) u
+             unnest($9::bigint[]) AS unit_amount, unnest($10::int[]) AS quantity,
+             unnest($11::bigint[]) AS discount_amount, unnest($12::bigint[]) AS tax_amount) u
 `
 
 type OrderLinesInsertParams struct {
-	ShopID        uuid.UUID
-	OrderID       uuid.UUID
-	Positions     []int32
-	VariantIds    []uuid.UUID
-	ProductIds    []uuid.UUID
-	ProductTitles []string
-	VariantTitles []string
-	Skus          []string
-	UnitAmounts   []int64
-	Quantities    []int32
+	ShopID          uuid.UUID
+	OrderID         uuid.UUID
+	Positions       []int32
+	VariantIds      []uuid.UUID
+	ProductIds      []uuid.UUID
+	ProductTitles   []string
+	VariantTitles   []string
+	Skus            []string
+	UnitAmounts     []int64
+	Quantities      []int32
+	DiscountAmounts []int64
+	TaxAmounts      []int64
 }
 
 // One statement for all lines (COPY is not allowed under row-level security).
@@ -550,12 +577,14 @@ func (q *Queries) OrderLinesInsert(ctx context.Context, arg OrderLinesInsertPara
 		arg.Skus,
 		arg.UnitAmounts,
 		arg.Quantities,
+		arg.DiscountAmounts,
+		arg.TaxAmounts,
 	)
 	return err
 }
 
 const orderLock = `-- name: OrderLock :one
-SELECT shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key FROM orders WHERE shop_id = $1 AND id = $2 FOR UPDATE
+SELECT shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key, discount_amount, shipping_amount, taxes_included, pricing FROM orders WHERE shop_id = $1 AND id = $2 FOR UPDATE
 `
 
 type OrderLockParams struct {
@@ -592,6 +621,10 @@ func (q *Queries) OrderLock(ctx context.Context, arg OrderLockParams) (Order, er
 		&i.UpdatedAt,
 		&i.CheckoutScope,
 		&i.CheckoutKey,
+		&i.DiscountAmount,
+		&i.ShippingAmount,
+		&i.TaxesIncluded,
+		&i.Pricing,
 	)
 	return i, err
 }
@@ -635,7 +668,7 @@ const orderSetStatus = `-- name: OrderSetStatus :one
 UPDATE orders SET status = $1, cancel_reason = coalesce($2, cancel_reason),
   refunded_amount = refunded_amount + $3, updated_at = now()
 WHERE shop_id = $4 AND id = $5
-RETURNING shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key
+RETURNING shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key, discount_amount, shipping_amount, taxes_included, pricing
 `
 
 type OrderSetStatusParams struct {
@@ -681,12 +714,16 @@ func (q *Queries) OrderSetStatus(ctx context.Context, arg OrderSetStatusParams) 
 		&i.UpdatedAt,
 		&i.CheckoutScope,
 		&i.CheckoutKey,
+		&i.DiscountAmount,
+		&i.ShippingAmount,
+		&i.TaxesIncluded,
+		&i.Pricing,
 	)
 	return i, err
 }
 
 const ordersByIDs = `-- name: OrdersByIDs :many
-SELECT shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key FROM orders WHERE shop_id = $1 AND id = ANY($2::uuid[])
+SELECT shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key, discount_amount, shipping_amount, taxes_included, pricing FROM orders WHERE shop_id = $1 AND id = ANY($2::uuid[])
 `
 
 type OrdersByIDsParams struct {
@@ -729,6 +766,10 @@ func (q *Queries) OrdersByIDs(ctx context.Context, arg OrdersByIDsParams) ([]Ord
 			&i.UpdatedAt,
 			&i.CheckoutScope,
 			&i.CheckoutKey,
+			&i.DiscountAmount,
+			&i.ShippingAmount,
+			&i.TaxesIncluded,
+			&i.Pricing,
 		); err != nil {
 			return nil, err
 		}
@@ -741,7 +782,7 @@ func (q *Queries) OrdersByIDs(ctx context.Context, arg OrdersByIDsParams) ([]Ord
 }
 
 const ordersPage = `-- name: OrdersPage :many
-SELECT shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key FROM orders
+SELECT shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key, discount_amount, shipping_amount, taxes_included, pricing FROM orders
 WHERE shop_id = $1
   AND ($2::order_status IS NULL OR status = $2::order_status)
   AND ($3::uuid IS NULL OR customer_id = $3::uuid)
@@ -807,6 +848,10 @@ func (q *Queries) OrdersPage(ctx context.Context, arg OrdersPageParams) ([]Order
 			&i.UpdatedAt,
 			&i.CheckoutScope,
 			&i.CheckoutKey,
+			&i.DiscountAmount,
+			&i.ShippingAmount,
+			&i.TaxesIncluded,
+			&i.Pricing,
 		); err != nil {
 			return nil, err
 		}

@@ -19,6 +19,7 @@ import (
 	"cartograph/internal/apperr"
 	"cartograph/internal/auth"
 	"cartograph/internal/dbq"
+	"cartograph/internal/discounts"
 	"cartograph/internal/idempotency"
 	"cartograph/internal/inventory"
 	"cartograph/internal/metrics"
@@ -236,8 +237,11 @@ func (s *Service) release(ctx context.Context, shopID, orderID uuid.UUID, to Sta
 			return err
 		}
 		out = o
-		levels, err = inventory.Release(ctx, tx, shopID, orderID)
-		return err
+		if levels, err = inventory.Release(ctx, tx, shopID, orderID); err != nil {
+			return err
+		}
+		// The order's discount uses are given back with its stock, once.
+		return discounts.Release(ctx, tx, shopID, orderID)
 	})
 	if err != nil {
 		return nil, err
@@ -563,8 +567,11 @@ func (s *Service) SweepExpired(ctx context.Context, limit int) (int, error) {
 				return err
 			}
 			expired = o
-			levels, err = inventory.Release(ctx, tx, shopID, orderID)
-			return err
+			if levels, err = inventory.Release(ctx, tx, shopID, orderID); err != nil {
+				return err
+			}
+			// The expired order's discount uses are given back, once.
+			return discounts.Release(ctx, tx, shopID, orderID)
 		})
 		if err != nil {
 			return done, err

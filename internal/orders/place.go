@@ -26,9 +26,14 @@ type PlaceInput struct {
 	Currency   money.Currency
 	Subtotal   int64
 	Total      int64
-	CartID     *string
-	Provider   string
-	Actor      string
+	// Discount, Shipping and Tax are the order's totals as priced
+	// (internal/pricing); Pricing is their detail.
+	Discount, ShippingTotal, Tax int64
+	TaxesIncluded                bool
+	Pricing                      Pricing
+	CartID                       *string
+	Provider                     string
+	Actor                        string
 	// ExpiresAt is when the unpaid order's reservation lapses.
 	ExpiresAt time.Time
 	// CheckoutScope and CheckoutKey are the idempotency scope and key of
@@ -62,10 +67,15 @@ func Place(ctx context.Context, tx pgx.Tx, in PlaceInput) (*Order, error) {
 	if err != nil {
 		return nil, err
 	}
+	pricingJSON, err := json.Marshal(in.Pricing)
+	if err != nil {
+		return nil, err
+	}
 	expires := in.ExpiresAt
 	row, err := q.OrderInsert(ctx, dbq.OrderInsertParams{ShopID: in.ShopID, Number: in.Number, Email: in.Email, CustomerID: in.CustomerID,
 		CustomerFirstName: in.Shipping.FirstName, CustomerLastName: in.Shipping.LastName, ShippingAddress: shipJSON, BillingAddress: billJSON,
 		CurrencyCode: in.Currency, SubtotalAmount: in.Subtotal, TotalAmount: in.Total, CartID: in.CartID,
+		DiscountAmount: in.Discount, ShippingAmount: in.ShippingTotal, TaxAmount: in.Tax, TaxesIncluded: in.TaxesIncluded, Pricing: pricingJSON,
 		PaymentProvider: in.Provider, ReservationExpiresAt: &expires, CheckoutScope: nonEmpty(in.CheckoutScope), CheckoutKey: nonEmpty(in.CheckoutKey)})
 	if err != nil {
 		var pgErr *pgconn.PgError
@@ -89,6 +99,8 @@ func Place(ctx context.Context, tx pgx.Tx, in PlaceInput) (*Order, error) {
 		lines.Skus = append(lines.Skus, l.Sku)
 		lines.UnitAmounts = append(lines.UnitAmounts, l.UnitAmount)
 		lines.Quantities = append(lines.Quantities, l.Quantity)
+		lines.DiscountAmounts = append(lines.DiscountAmounts, l.DiscountAmount)
+		lines.TaxAmounts = append(lines.TaxAmounts, l.TaxAmount)
 	}
 	if err := q.OrderLinesInsert(ctx, lines); err != nil {
 		return nil, pg.MapError(err)

@@ -8,6 +8,7 @@ import (
 	"cartograph/internal/apperr"
 	"cartograph/internal/auth"
 	"cartograph/internal/dbq"
+	"cartograph/internal/discounts"
 	"cartograph/internal/inventory"
 	"cartograph/internal/payments"
 	"cartograph/internal/pg"
@@ -254,8 +255,11 @@ func (s *Service) confirmRefund(ctx context.Context, r *dbq.Refund, ref string) 
 		}
 		if to == Cancelled && o.Status == Paid {
 			// Cancelled before shipping: the goods never left, put them back.
-			levels, err = inventory.Restock(ctx, tx, r.ShopID, r.OrderID)
-			return err
+			if levels, err = inventory.Restock(ctx, tx, r.ShopID, r.OrderID); err != nil {
+				return err
+			}
+			// A cancelled order gives its discount uses back (once).
+			return discounts.Release(ctx, tx, r.ShopID, r.OrderID)
 		}
 		return nil
 	})

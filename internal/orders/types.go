@@ -69,6 +69,13 @@ type Order struct {
 	CancelReason         *string
 	CreatedAt            time.Time
 	UpdatedAt            time.Time
+	// DiscountAmount (merchandise and shipping discounts), ShippingAmount
+	// (after shipping discounts) and TaxesIncluded, with the Pricing
+	// snapshot, are what checkout priced (internal/pricing).
+	DiscountAmount int64
+	ShippingAmount int64
+	TaxesIncluded  bool
+	Pricing        Pricing
 
 	Lines   []LineItem
 	Events  []Event
@@ -123,6 +130,9 @@ type LineItem struct {
 	Sku          string
 	UnitAmount   int64
 	Quantity     int32
+	// DiscountAmount is what discounts took off the line; TaxAmount its tax.
+	DiscountAmount int64
+	TaxAmount      int64
 }
 
 // Event is one entry of an order's timeline: a status change, who made it
@@ -146,7 +156,9 @@ func orderFromRow(r *dbq.Order) *Order {
 		CustomerFirstName: r.CustomerFirstName, CustomerLastName: r.CustomerLastName, CurrencyCode: r.CurrencyCode,
 		SubtotalAmount: r.SubtotalAmount, TaxAmount: r.TaxAmount, TotalAmount: r.TotalAmount, RefundedAmount: r.RefundedAmount,
 		CartID: r.CartID, PaymentProvider: r.PaymentProvider, PaymentIntentID: r.PaymentIntentID, PaymentClientSecret: r.PaymentClientSecret,
-		ReservationExpiresAt: r.ReservationExpiresAt, CancelReason: r.CancelReason, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+		ReservationExpiresAt: r.ReservationExpiresAt, CancelReason: r.CancelReason, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		DiscountAmount: r.DiscountAmount, ShippingAmount: r.ShippingAmount, TaxesIncluded: r.TaxesIncluded}
+	_ = json.Unmarshal(r.Pricing, &o.Pricing)
 	_ = json.Unmarshal(r.ShippingAddress, &o.ShippingAddress)
 	_ = json.Unmarshal(r.BillingAddress, &o.BillingAddress)
 	return o
@@ -154,7 +166,8 @@ func orderFromRow(r *dbq.Order) *Order {
 
 func lineFromRow(r dbq.OrderLine) LineItem {
 	return LineItem{OrderID: r.OrderID, Position: r.Position, VariantID: r.VariantID, ProductID: r.ProductID,
-		ProductTitle: r.ProductTitle, VariantTitle: r.VariantTitle, Sku: r.Sku, UnitAmount: r.UnitAmount, Quantity: r.Quantity}
+		ProductTitle: r.ProductTitle, VariantTitle: r.VariantTitle, Sku: r.Sku, UnitAmount: r.UnitAmount, Quantity: r.Quantity,
+		DiscountAmount: r.DiscountAmount, TaxAmount: r.TaxAmount}
 }
 
 func eventFromRow(r dbq.OrderEvent) Event {
@@ -165,4 +178,41 @@ func eventFromRow(r dbq.OrderEvent) Event {
 		e.FromStatus = &from
 	}
 	return e
+}
+
+// Pricing is the order's pricing snapshot (stored as JSON on the order).
+type Pricing struct {
+	DiscountApplications []DiscountApplication `json:"discountApplications,omitempty"`
+	ShippingLine         *ShippingLine         `json:"shippingLine,omitempty"`
+	TaxLines             []TaxLine             `json:"taxLines,omitempty"`
+}
+
+// DiscountApplication is a discount the order used and what it took off.
+type DiscountApplication struct {
+	DiscountID uuid.UUID `json:"discountId"`
+	// Code is empty for an automatic discount.
+	Code   string `json:"code,omitempty"`
+	Title  string `json:"title"`
+	Kind   string `json:"kind"`
+	Value  int64  `json:"value"`
+	Amount int64  `json:"amount"`
+}
+
+// ShippingLine is the delivery option the order ships with.
+type ShippingLine struct {
+	Handle string `json:"handle"`
+	Title  string `json:"title"`
+	// Amount is the price before discounts; Discount what discounts took off.
+	Amount   int64     `json:"amount"`
+	Discount int64     `json:"discount"`
+	Tax      int64     `json:"tax"`
+	TaxLines []TaxLine `json:"taxLines,omitempty"`
+}
+
+// TaxLine is the tax of one rate.
+type TaxLine struct {
+	Title string `json:"title"`
+	// Rate in millionths (200000 = 20 %).
+	Rate   int64 `json:"rate"`
+	Amount int64 `json:"amount"`
 }

@@ -204,3 +204,29 @@ func TestDemoAndBulk(t *testing.T) {
 		t.Errorf("bulk products without a computed price: %d", n)
 	}
 }
+
+// DemoPricing gives each demo shop zones, rates, taxes and codes, once.
+func TestDemoPricingIsIdempotent(t *testing.T) {
+	db := newTestDB(t)
+	ctx := context.Background()
+	if err := seed.Demo(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if err := seed.DemoPricing(ctx, db); err != nil {
+			t.Fatalf("DemoPricing run %d: %v", i+1, err)
+		}
+	}
+	for sql, want := range map[string]int{
+		`SELECT count(*) FROM shipping_zones`:                     3,
+		`SELECT count(*) FROM shipping_rates`:                     5,
+		`SELECT count(*) FROM tax_rates`:                          8,
+		`SELECT count(*) FROM discounts WHERE code = 'WELCOME10'`: 2,
+		`SELECT count(*) FROM shipping_rates WHERE bands <> '[]'`: 1,
+		`SELECT count(*) FROM discounts WHERE currency_code <> (SELECT currency_code FROM shops WHERE id = discounts.shop_id)`: 0,
+	} {
+		if got := count(t, db, sql); got != want {
+			t.Errorf("%s = %d, want %d", sql, got, want)
+		}
+	}
+}

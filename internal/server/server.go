@@ -29,6 +29,7 @@ import (
 	"cartograph/internal/config"
 	"cartograph/internal/cost"
 	"cartograph/internal/customers"
+	"cartograph/internal/discounts"
 	"cartograph/internal/documents"
 	"cartograph/internal/events"
 	"cartograph/internal/graphiql"
@@ -42,7 +43,9 @@ import (
 	"cartograph/internal/qlimits"
 	"cartograph/internal/ratelimit"
 	"cartograph/internal/respcache"
+	"cartograph/internal/shipping"
 	"cartograph/internal/shop"
+	"cartograph/internal/taxes"
 	"cartograph/internal/tracing"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -125,13 +128,16 @@ func New(d Deps) (*Server, error) {
 	idem.Lease = d.Config.IdempotencyLease
 	carts := cart.New(d.Redis, cat, d.Config.CartMaxQuantity, d.Config.BaseDomain, d.Config.CheckoutURLTemplate)
 	carts.MaxLines = d.Config.CartMaxLines
+	discountSvc, shippingSvc, taxSvc := discounts.New(d.DB), shipping.New(d.DB), taxes.New(d.DB)
+	carts.UsePricing(discountSvc, shippingSvc, taxSvc)
 	s.Orders = orders.NewService(d.DB, provider, idem, carts, d.Log)
 	checkoutSvc := checkout.New(d.DB, s.Orders, carts, provider, idem, d.Log, d.Config.ReservationTTL)
 	invSvc := inventory.New(d.DB, idem)
 	s.Events = events.New(d.DB, d.Redis, invSvc, d.Log)
 	s.Checkout = checkoutSvc
 	res := &graph.Resolver{Catalog: cat, Auth: authSvc, CustomerService: custSvc, BaseDomain: d.Config.BaseDomain,
-		CartService: carts, CheckoutService: checkoutSvc, OrderService: s.Orders}
+		CartService: carts, CheckoutService: checkoutSvc, OrderService: s.Orders,
+		Discounts: discountSvc, Shipping: shippingSvc, Taxes: taxSvc}
 	res.Inventory, res.Events = invSvc, s.Events
 	docs := documents.New(d.DB)
 	res.Documents = docs

@@ -16,13 +16,18 @@ import (
 
 // tenantTables must list every table with a shop_id column; the test
 // derives the real list from the catalog and fails on any difference.
-var tenantTables = []string{"api_keys", "api_policies", "collection_products", "collections", "customers", "idempotency_keys", "images", "inventory_ledger", "inventory_levels", "inventory_low_stock_defaults", "inventory_sequences", "inventory_stock_states", "inventory_thresholds",
-	"order_events", "order_lines", "order_reservations", "orders", "product_options", "products", "refunds", "session_revocations", "shop_order_counters",
-	"staff_memberships", "staff_refresh_tokens", "trusted_documents", "variants", "warehouses"}
+var tenantTables = []string{"api_keys", "api_policies", "collection_products", "collections", "customers", "discount_redemptions", "discounts", "idempotency_keys", "images", "inventory_ledger", "inventory_levels", "inventory_low_stock_defaults", "inventory_sequences", "inventory_stock_states", "inventory_thresholds",
+	"order_events", "order_lines", "order_reservations", "orders", "product_options", "products", "refunds", "session_revocations", "shipping_rates", "shipping_zones",
+	"shop_order_counters", "staff_memberships", "staff_refresh_tokens", "tax_rates", "trusted_documents", "variants", "warehouses"}
 
 // unfilled are tenant tables the fixture leaves empty (no refund or
 // refresh token is made); RLS is still checked on them.
-var unfilled = map[string]bool{"api_policies": true, "trusted_documents": true, "staff_refresh_tokens": true, "inventory_low_stock_defaults": true, "inventory_thresholds": true, "refunds": true, "session_revocations": true}
+// The pricing tables (discounts, shipping, taxes) are filled by
+// seed.DemoPricing, which the fixture does not run; pricing_test.go checks
+// their isolation with real rows.
+var unfilled = map[string]bool{"api_policies": true, "trusted_documents": true, "staff_refresh_tokens": true, "refunds": true, "session_revocations": true,
+	"inventory_low_stock_defaults": true, "inventory_thresholds": true,
+	"discounts": true, "discount_redemptions": true, "shipping_zones": true, "shipping_rates": true, "tax_rates": true}
 
 func TestRowLevelSecurity(t *testing.T) {
 	e := newEnv(t, 0)
@@ -195,6 +200,18 @@ func TestCrossTenantMatrix(t *testing.T) {
 	bWarehouses := e.warehouses(t, "electronics")
 	bWarehouse, bWarehouse2 := bWarehouses[0], bWarehouses[1]
 
+	// Shop B's discount, shipping zone and rate.
+	var bDiscount, bZone, bRate string
+	if err := e.db.Pool.QueryRow(ctx, `INSERT INTO discounts (shop_id, code, title, kind, value, currency_code)
+		SELECT id, 'B-ONLY', 'B only', 'PERCENTAGE', 1000, 'EUR' FROM shops WHERE handle = 'electronics' RETURNING 'gid://cartograph/Discount/' || id`).Scan(&bDiscount); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.Pool.QueryRow(ctx, `WITH z AS (INSERT INTO shipping_zones (shop_id, name, areas) SELECT id, 'B zone', '{DE}' FROM shops WHERE handle = 'electronics' RETURNING shop_id, id)
+		INSERT INTO shipping_rates (shop_id, zone_id, handle, title, amount, currency_code) SELECT shop_id, id, 'b-rate', 'B rate', 100, 'EUR' FROM z
+		RETURNING 'gid://cartograph/ShippingZone/' || zone_id, 'gid://cartograph/ShippingRate/' || id`).Scan(&bZone, &bRate); err != nil {
+		t.Fatal(err)
+	}
+
 	// Principals of shop A.
 	staffA := e.staffToken(t, "apparel")
 	_, skA := e.createKey(t, "apparel", "SECRET", `scopes: ["catalog:read", "customers:read", "apikeys:manage", "orders:read", "orders:write", "checkout:write"]`)
@@ -278,6 +295,16 @@ func TestCrossTenantMatrix(t *testing.T) {
 		"cartGiftCardCodesUpdate": {`mutation($c: ID!) { cartGiftCardCodesUpdate(cartId: $c, giftCardCodes: ["X"]) { cart { id } } }`, map[string]any{"c": bCart}, denied},
 		"cartGiftCardCodesAdd":    {`mutation($c: ID!) { cartGiftCardCodesAdd(cartId: $c, giftCardCodes: ["X"]) { cart { id } } }`, map[string]any{"c": bCart}, denied},
 		"cartGiftCardCodesRemove": {`mutation($c: ID!) { cartGiftCardCodesRemove(cartId: $c, appliedGiftCardIds: ["gid://shopify/AppliedGiftCard/1"]) { cart { id } } }`, map[string]any{"c": bCart}, denied},
+		"cartSelectedDeliveryOptionsUpdate": {`mutation($c: ID!) { cartSelectedDeliveryOptionsUpdate(cartId: $c, selectedDeliveryOptions: [{deliveryGroupId: "gid://cartograph/CartDeliveryGroup/0", deliveryOptionHandle: "b-rate"}]) { cart { id } } }`,
+			map[string]any{"c": bCart}, denied},
+		// Pricing administration (pricing.graphqls): B's discounts, zones and rates are unknown in A; what A creates is A's.
+		"discountCreate":         {`mutation { discountCreate(input: {code: "B-ONLY", title: "x", kind: PERCENTAGE, percentage: "5"}) { discount { id code } } }`, nil, noB},
+		"discountUpdate":         {`mutation($id: ID!) { discountUpdate(id: $id, input: {title: "x", kind: PERCENTAGE, percentage: "99"}) { discount { id } } }`, map[string]any{"id": bDiscount}, denied},
+		"discountDeactivate":     {`mutation($id: ID!) { discountDeactivate(id: $id) { discount { id } } }`, map[string]any{"id": bDiscount}, denied},
+		"shippingZoneCreate":     {`mutation { shippingZoneCreate(input: {name: "x", areas: ["DE"]}) { shippingZone { id } } }`, nil, noB},
+		"shippingRateCreate":     {`mutation($z: ID!) { shippingRateCreate(input: {zoneId: $z, handle: "x", title: "x", price: "1.00"}) { shippingRate { id } } }`, map[string]any{"z": bZone}, nullOr("shippingRate")},
+		"shippingRateDeactivate": {`mutation($id: ID!) { shippingRateDeactivate(id: $id) { shippingRate { id } } }`, map[string]any{"id": bRate}, denied},
+		"taxRateSet":             {`mutation { taxRateSet(input: {countryCode: "DE", title: "MwSt", ratePercentage: "0", included: true, shipping: true}) { taxRate { id } } }`, nil, noB},
 		// Inventory (inventory.graphqls): shop B's variants and warehouses are unknown in shop A.
 		"inventoryLevels": {`query($v: ID!) { inventoryLevels(first: 250, variantIds: [$v]) { nodes { onHand } } }`, map[string]any{"v": bVariantStocked},
 			func(r *gqlResponse) bool { return denied(r) || string(r.Data) == `{"inventoryLevels":{"nodes":[]}}` }},
@@ -322,6 +349,17 @@ func TestCrossTenantMatrix(t *testing.T) {
 				}
 			})
 		}
+	}
+	// Shop B's pricing is untouched by everything shop A did.
+	var bActive bool
+	var bValue, bRateActive, bTaxes int
+	if err := e.db.Pool.QueryRow(ctx, `SELECT d.active, d.value, (SELECT count(*) FROM shipping_rates r JOIN shops s ON s.id = r.shop_id WHERE s.handle = 'electronics' AND r.active),
+		(SELECT count(*) FROM tax_rates x JOIN shops s ON s.id = x.shop_id WHERE s.handle = 'electronics')
+		FROM discounts d WHERE d.code = 'B-ONLY' AND d.currency_code = 'EUR'`).Scan(&bActive, &bValue, &bRateActive, &bTaxes); err != nil {
+		t.Fatal(err)
+	}
+	if !bActive || bValue != 1000 || bRateActive != 1 || bTaxes != 0 {
+		t.Fatalf("shop B's pricing changed: active %v value %d active rates %d tax rates %d", bActive, bValue, bRateActive, bTaxes)
 	}
 	if st := e.orderStatus(t, bOrder); st != "PENDING_PAYMENT" {
 		t.Fatalf("shop A moved shop B's order to %s", st)
