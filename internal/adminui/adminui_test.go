@@ -13,7 +13,7 @@ func TestHandler(t *testing.T) {
 	h := adminui.Handler()
 	for _, tc := range []struct {
 		path, typ, contains string
-		status             int
+		status              int
 	}{
 		{"/admin/stock", "text/html", `src="/admin/stock.js"`, 200},
 		{"/admin/inventory", "text/html", `<table id="stock"`, 200},

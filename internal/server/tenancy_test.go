@@ -297,9 +297,13 @@ func TestCrossTenantMatrix(t *testing.T) {
 			nullOr("threshold")},
 		// The default is per shop: A's call reads and sets A's only (B's is never visible).
 		"inventoryDefaultLowStockThreshold": {`{ inventoryDefaultLowStockThreshold }`, nil,
-			func(r *gqlResponse) bool { return denied(r) || string(r.Data) == `{"inventoryDefaultLowStockThreshold":null}` }},
+			func(r *gqlResponse) bool {
+				return denied(r) || string(r.Data) == `{"inventoryDefaultLowStockThreshold":null}`
+			}},
 		"inventorySetDefaultLowStockThreshold": {`mutation { inventorySetDefaultLowStockThreshold(threshold: null) { threshold } }`, nil,
-			func(r *gqlResponse) bool { return denied(r) || string(r.Data) == `{"inventorySetDefaultLowStockThreshold":{"threshold":null}}` }},
+			func(r *gqlResponse) bool {
+				return denied(r) || string(r.Data) == `{"inventorySetDefaultLowStockThreshold":{"threshold":null}}`
+			}},
 		// Over POST subscriptions are refused; over websockets see TestLowStockAlerts and TestProductAvailabilityChanged.
 		"inventoryLowStock": {`subscription($v: ID!) { inventoryLowStock(variantIds: [$v], since: 0) { sequence } }`, map[string]any{"v": bVariantStocked},
 			func(r *gqlResponse) bool { return !strings.Contains(string(r.Data), "sequence") }},
