@@ -319,6 +319,23 @@ func TestCrossTenantMatrix(t *testing.T) {
 		// Over POST a subscription is refused; over websockets see TestInventorySubscriptionAuth.
 		"inventoryChanged": {`subscription($v: ID!) { inventoryChanged(variantIds: [$v], since: 0) { sequence } }`, map[string]any{"v": bVariantStocked},
 			func(r *gqlResponse) bool { return !strings.Contains(string(r.Data), "sequence") }},
+		// Shop A's staff setting a threshold on B's variant: NOT_FOUND, nothing set.
+		"inventorySetLowStockThreshold": {`mutation($v: ID!) { inventorySetLowStockThreshold(variantId: $v, threshold: 3) { threshold } }`, map[string]any{"v": bVariantStocked},
+			nullOr("threshold")},
+		// The default is per shop: A's call reads and sets A's only (B's is never visible).
+		"inventoryDefaultLowStockThreshold": {`{ inventoryDefaultLowStockThreshold }`, nil,
+			func(r *gqlResponse) bool {
+				return denied(r) || string(r.Data) == `{"inventoryDefaultLowStockThreshold":null}`
+			}},
+		"inventorySetDefaultLowStockThreshold": {`mutation { inventorySetDefaultLowStockThreshold(threshold: null) { threshold } }`, nil,
+			func(r *gqlResponse) bool {
+				return denied(r) || string(r.Data) == `{"inventorySetDefaultLowStockThreshold":{"threshold":null}}`
+			}},
+		// Over POST subscriptions are refused; over websockets see TestLowStockAlerts and TestProductAvailabilityChanged.
+		"inventoryLowStock": {`subscription($v: ID!) { inventoryLowStock(variantIds: [$v], since: 0) { sequence } }`, map[string]any{"v": bVariantStocked},
+			func(r *gqlResponse) bool { return !strings.Contains(string(r.Data), "sequence") }},
+		"productAvailabilityChanged": {`subscription { productAvailabilityChanged { productId } }`, nil,
+			func(r *gqlResponse) bool { return !strings.Contains(string(r.Data), "productId") }},
 	}
 
 	schema := generated.NewExecutableSchema(generated.Config{}).Schema()
