@@ -212,6 +212,16 @@ func TestCrossTenantMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Shop B's trusted document and API policy.
+	const bDoc = `query BOnly { shop { name } }`
+	bDocID := "sha256:" + sha(bDoc)
+	if _, err := e.db.Pool.Exec(ctx, `INSERT INTO trusted_documents (shop_id, hash, body) SELECT id, $1, $2 FROM shops WHERE handle = 'electronics'`, sha(bDoc), bDoc); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.Pool.Exec(ctx, `INSERT INTO api_policies (shop_id, max_query_cost) SELECT id, 777 FROM shops WHERE handle = 'electronics'`); err != nil {
+		t.Fatal(err)
+	}
+
 	// Principals of shop A.
 	staffA := e.staffToken(t, "apparel")
 	_, skA := e.createKey(t, "apparel", "SECRET", `scopes: ["catalog:read", "customers:read", "apikeys:manage", "orders:read", "orders:write", "checkout:write"]`)
@@ -246,33 +256,38 @@ func TestCrossTenantMatrix(t *testing.T) {
 			strings.Contains(s, "Voltline") || strings.Contains(s, bOrder) || strings.Contains(s, bCart))
 	}
 	probes := map[string]probe{
-		"node":                    {`query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": bProduct}, nullOr("node")},
-		"nodes":                   {`query($id: ID!) { nodes(ids: [$id]) { id } }`, map[string]any{"id": bVariant}, func(r *gqlResponse) bool { return denied(r) || string(r.Data) == `{"nodes":[null]}` }},
-		"shop":                    {`{ shop { name } }`, nil, noB},
-		"product":                 {`query($id: ID!) { product(id: $id) { id } }`, map[string]any{"id": bProduct}, nullOr("product")},
-		"products":                {`{ products(first: 250) { nodes { id } } }`, nil, noB},
-		"collection":              {`query($id: ID!) { collection(id: $id) { id } }`, map[string]any{"id": bCollection}, nullOr("collection")},
-		"collections":             {`{ collections(first: 250) { nodes { id } } }`, nil, func(r *gqlResponse) bool { return !strings.Contains(string(r.Data), bCollection) }},
-		"productRecommendations":  {`query($id: ID!) { productRecommendations(productId: $id) { id } }`, map[string]any{"id": bProduct}, nullOr("productRecommendations")},
-		"me":                      {`{ me { id } }`, nil, noB},
-		"customer":                {`query($id: ID!) { customer(id: $id) { id } }`, map[string]any{"id": bCustomer}, nullOr("customer")},
-		"customers":               {`{ customers(first: 250) { nodes { id } } }`, nil, noB},
-		"apiKeys":                 {`{ apiKeys(first: 250) { nodes { id } } }`, nil, noB},
-		"customerRegister":        {`mutation { customerRegister(input: {email: "b-cust@example.com", password: "password-x-1"}) { customer { id } } }`, nil, noB},
-		"customerLogin":           {`mutation { customerLogin(input: {email: "b-cust@example.com", password: "password-b-1"}) { accessToken } }`, nil, nullOr("accessToken")},
-		"customerLogout":          {`mutation { customerLogout { loggedOut } }`, nil, noB},
-		"staffLogin":              {`mutation { staffLogin(input: {email: "owner@electronics.example", password: "cartograph-demo"}) { accessToken } }`, nil, denied},
-		"staffTokenRefresh":       {`mutation { staffTokenRefresh(refreshToken: "0000") { accessToken } }`, nil, denied},
-		"apiKeyCreate":            {`mutation { apiKeyCreate(input: {kind: PUBLIC}) { apiKey { id } } }`, nil, noB},
-		"apiKeyRevoke":            {`mutation($id: ID!) { apiKeyRevoke(id: $id) { apiKey { id } } }`, map[string]any{"id": bKeyID}, denied},
-		"cart":                    {`query($id: ID!) { cart(id: $id) { id } }`, map[string]any{"id": bCart}, nullOr("cart")},
-		"order":                   {`query($id: ID!) { order(id: $id) { id } }`, map[string]any{"id": bOrder}, nullOr("order")},
-		"orders":                  {`{ orders(first: 250) { nodes { id } } }`, nil, noB},
-		"cartCreate":              {`mutation($v: ID!) { cartCreate(input: {lines: [{merchandiseId: $v}]}) { cart { id } } }`, map[string]any{"v": bVariantStocked}, nullOr("cart")},
-		"cartLinesAdd":            {`mutation($c: ID!, $v: ID!) { cartLinesAdd(cartId: $c, lines: [{merchandiseId: $v}]) { cart { id } } }`, map[string]any{"c": bCart, "v": bVariantStocked}, denied},
-		"cartLinesUpdate":         {`mutation($c: ID!, $l: ID!) { cartLinesUpdate(cartId: $c, lines: [{id: $l, quantity: 5}]) { cart { id } } }`, map[string]any{"c": bCart, "l": bLine}, denied},
-		"cartLinesRemove":         {`mutation($c: ID!, $l: ID!) { cartLinesRemove(cartId: $c, lineIds: [$l]) { cart { id } } }`, map[string]any{"c": bCart, "l": bLine}, denied},
-		"cartBuyerIdentityUpdate": {`mutation($c: ID!) { cartBuyerIdentityUpdate(cartId: $c, buyerIdentity: {email: "x@example.com"}) { cart { id } } }`, map[string]any{"c": bCart}, denied},
+		"node":                     {`query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": bProduct}, nullOr("node")},
+		"nodes":                    {`query($id: ID!) { nodes(ids: [$id]) { id } }`, map[string]any{"id": bVariant}, func(r *gqlResponse) bool { return denied(r) || string(r.Data) == `{"nodes":[null]}` }},
+		"shop":                     {`{ shop { name } }`, nil, noB},
+		"product":                  {`query($id: ID!) { product(id: $id) { id } }`, map[string]any{"id": bProduct}, nullOr("product")},
+		"products":                 {`{ products(first: 250) { nodes { id } } }`, nil, noB},
+		"collection":               {`query($id: ID!) { collection(id: $id) { id } }`, map[string]any{"id": bCollection}, nullOr("collection")},
+		"collections":              {`{ collections(first: 250) { nodes { id } } }`, nil, func(r *gqlResponse) bool { return !strings.Contains(string(r.Data), bCollection) }},
+		"productRecommendations":   {`query($id: ID!) { productRecommendations(productId: $id) { id } }`, map[string]any{"id": bProduct}, nullOr("productRecommendations")},
+		"me":                       {`{ me { id } }`, nil, noB},
+		"customer":                 {`query($id: ID!) { customer(id: $id) { id } }`, map[string]any{"id": bCustomer}, nullOr("customer")},
+		"customers":                {`{ customers(first: 250) { nodes { id } } }`, nil, noB},
+		"apiKeys":                  {`{ apiKeys(first: 250) { nodes { id } } }`, nil, noB},
+		"apiPolicy":                {`{ apiPolicy { maxQueryCost } }`, nil, func(r *gqlResponse) bool { return denied(r) || !strings.Contains(string(r.Data), "777") }},
+		"trustedDocuments":         {`{ trustedDocuments(first: 250) { nodes { id } } }`, nil, func(r *gqlResponse) bool { return denied(r) || !strings.Contains(string(r.Data), bDocID) }},
+		"apiPolicyUpdate":          {`mutation { apiPolicyUpdate(input: {trustedDocumentsOnly: false, maxQueryCost: 999999}) { apiPolicy { maxQueryCost } } }`, nil, noB},
+		"trustedDocumentsRegister": {`mutation($b: String!) { trustedDocumentsRegister(documents: [{body: $b}]) { documents { id } } }`, map[string]any{"b": bDoc}, noB},
+		"trustedDocumentsRemove":   {`mutation($id: String!) { trustedDocumentsRemove(ids: [$id]) { removed } }`, map[string]any{"id": bDocID}, noB},
+		"customerRegister":         {`mutation { customerRegister(input: {email: "b-cust@example.com", password: "password-x-1"}) { customer { id } } }`, nil, noB},
+		"customerLogin":            {`mutation { customerLogin(input: {email: "b-cust@example.com", password: "password-b-1"}) { accessToken } }`, nil, nullOr("accessToken")},
+		"customerLogout":           {`mutation { customerLogout { loggedOut } }`, nil, noB},
+		"staffLogin":               {`mutation { staffLogin(input: {email: "owner@electronics.example", password: "cartograph-demo"}) { accessToken } }`, nil, denied},
+		"staffTokenRefresh":        {`mutation { staffTokenRefresh(refreshToken: "0000") { accessToken } }`, nil, denied},
+		"apiKeyCreate":             {`mutation { apiKeyCreate(input: {kind: PUBLIC}) { apiKey { id } } }`, nil, noB},
+		"apiKeyRevoke":             {`mutation($id: ID!) { apiKeyRevoke(id: $id) { apiKey { id } } }`, map[string]any{"id": bKeyID}, denied},
+		"cart":                     {`query($id: ID!) { cart(id: $id) { id } }`, map[string]any{"id": bCart}, nullOr("cart")},
+		"order":                    {`query($id: ID!) { order(id: $id) { id } }`, map[string]any{"id": bOrder}, nullOr("order")},
+		"orders":                   {`{ orders(first: 250) { nodes { id } } }`, nil, noB},
+		"cartCreate":               {`mutation($v: ID!) { cartCreate(input: {lines: [{merchandiseId: $v}]}) { cart { id } } }`, map[string]any{"v": bVariantStocked}, nullOr("cart")},
+		"cartLinesAdd":             {`mutation($c: ID!, $v: ID!) { cartLinesAdd(cartId: $c, lines: [{merchandiseId: $v}]) { cart { id } } }`, map[string]any{"c": bCart, "v": bVariantStocked}, denied},
+		"cartLinesUpdate":          {`mutation($c: ID!, $l: ID!) { cartLinesUpdate(cartId: $c, lines: [{id: $l, quantity: 5}]) { cart { id } } }`, map[string]any{"c": bCart, "l": bLine}, denied},
+		"cartLinesRemove":          {`mutation($c: ID!, $l: ID!) { cartLinesRemove(cartId: $c, lineIds: [$l]) { cart { id } } }`, map[string]any{"c": bCart, "l": bLine}, denied},
+		"cartBuyerIdentityUpdate":  {`mutation($c: ID!) { cartBuyerIdentityUpdate(cartId: $c, buyerIdentity: {email: "x@example.com"}) { cart { id } } }`, map[string]any{"c": bCart}, denied},
 		"checkoutBegin": {`mutation($c: ID!) { checkoutBegin(input: {cartId: $c, email: "x@example.com", idempotencyKey: "xt", shippingAddress: {address1: "a", city: "b", country: "DE"}}) { order { id } } }`,
 			map[string]any{"c": bCart}, denied},
 		"orderMarkPaid": {`mutation($id: ID!) { orderMarkPaid(id: $id) { order { id } } }`, map[string]any{"id": bOrder}, denied},
@@ -377,6 +392,15 @@ func TestCrossTenantMatrix(t *testing.T) {
 	}
 	if !bActive || bValue != 1000 || bRateActive != 1 || bTaxes != 0 {
 		t.Fatalf("shop B's pricing changed: active %v value %d active rates %d tax rates %d", bActive, bValue, bRateActive, bTaxes)
+	}
+	// Shop B's trusted document and policy are untouched.
+	var bDocs, bMax int
+	if err := e.db.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM trusted_documents d JOIN shops s ON s.id = d.shop_id WHERE s.handle = 'electronics'),
+		(SELECT p.max_query_cost FROM api_policies p JOIN shops s ON s.id = p.shop_id WHERE s.handle = 'electronics')`).Scan(&bDocs, &bMax); err != nil {
+		t.Fatal(err)
+	}
+	if bDocs != 1 || bMax != 777 {
+		t.Fatalf("shop B's trusted documents (%d) or policy (max %d) changed", bDocs, bMax)
 	}
 	if st := e.orderStatus(t, bOrder); st != "PENDING_PAYMENT" {
 		t.Fatalf("shop A moved shop B's order to %s", st)
