@@ -135,7 +135,7 @@ func startServer(t testing.TB, db *testdb.DB, logs io.Writer, tune func(*config.
 	cfg.JWTKeys = "test:" + strings.Repeat("k", 40)
 	// Generous limits: tests that exercise throttling set their own.
 	cfg.RateLimitAnon, cfg.RateLimitCustomer, cfg.RateLimitStaff, cfg.RateLimitKey = 1_000_000, 1_000_000, 1_000_000, 1_000_000
-	cfg.LoginPerMinute = 100_000 // per (shop, email), 4× per IP: every parallel test logs in from 127.0.0.1
+	cfg.LoginPerMinute = 100_000      // per (shop, email), 4× per IP: every parallel test logs in from 127.0.0.1
 	cfg.AuthFailPerMinute = 1_000_000 // TestCheapRejections sets its own
 	// Logins from parallel tests wait for the argon2 semaphore instead of
 	// being THROTTLED by its short production queue (2 × CPUs).
