@@ -16,13 +16,14 @@ SERVICES     := eval "$$(.ci/services.sh)"; export DATABASE_URL REDIS_URL
 # The app database lives next to the admin one: .../postgres? -> .../cartograph?
 APP_DB       := export DATABASE_URL="$$(sed -E 's,/postgres([?]|$$),/cartograph\1,' <<<"$$DATABASE_URL")"
 
-.PHONY: help run test build assets generate check-generate vet lint alerts bench faults new-migration clean
+.PHONY: help run test build assets generate check-generate vet lint alerts bench faults storefront new-migration clean
 
 help:
 	@echo "make run       bring up PostgreSQL+Redis, migrate, seed the demo shops, serve GraphiQL on http://$(LISTEN_ADDR)/"
 	@echo "make test      vet, check generated code, run every test (real PostgreSQL and Redis)"
 	@echo "make generate  regenerate gqlgen and sqlc code"
 	@echo "make assets    install the pinned GraphiQL from npm into internal/graphiql/dist (build, run and test do it)"
+	@echo "make storefront build the real Next.js Commerce app against Cartograph and drive it in Chromium (not part of test)"
 	@echo "make faults    fault injection (kill -9, Redis down, PostgreSQL restart, payment orderings); PASS/FAIL with figures"
 	@echo "make lint      go vet + staticcheck + alert rules (promtool)"
 	@echo "make alerts    promtool check + unit tests of deploy/prometheus/alerts.yml"
@@ -86,6 +87,12 @@ bench: build
 # Fault injection against the real binary (README "Faults"); not part of test.
 faults: $(TOOLS)/stripe-mock
 	@STRIPE_MOCK_BIN=$(TOOLS)/stripe-mock .ci/faults.sh
+
+# The real Next.js Commerce app against Cartograph, driven in headless
+# Chromium (README "Shopify storefronts"); not part of test. STOREFRONT_GIT
+# overrides where the app's source is fetched from.
+storefront: assets
+	.ci/storefront.sh
 
 new-migration:
 	@test -n "$(NAME)" || { echo "usage: make new-migration NAME=add_things"; exit 1; }

@@ -9,11 +9,12 @@
 #   cost     the listing, then the query-cost overhead pairs and the hostile-document replay
 #   peer     only the PostGraphile baseline: the listing on Cartograph and on PostGraphile,
 #            interleaved capacity rounds, and the Cartograph/PostGraphile ratios
-#   live     subscription fan-out: BENCH_LIVE_SUBS [1000] websocket subscribers of one
+#   live     subscription fan-out over TWO gateway instances (:18080, :18082):
+#            BENCH_LIVE_SUBS [1000] websocket subscribers of one
 #            variant, BENCH_LIVE_RATE [50] stock changes/s for BENCH_LIVE_SECONDS [20];
 #            delivery latency p50/p95/p99 (ledger timestamp → subscriber), missed
 #            events, RSS per idle subscription, and a 1 s polling baseline in the same
-#            run (.ci/bench/live.mjs; needs node). Own database $BENCH_DB"_live" (demo seed).
+#            run (driver: benchtool live, .ci/bench/benchtool/live.go). Own database $BENCH_DB"_live" (demo seed).
 #
 # Environment (defaults in brackets):
 #   BENCH_PRODUCTS [50000] BENCH_SHOPS [5]  seed size (products in all, shops bench-1..bench-M)
@@ -117,7 +118,7 @@ build_tools() {
   fi
 
   local src="$ROOT/.ci/bench/benchtool"
-  if [[ -x "$BENCHTOOL" && "$BENCHTOOL" -nt "$src/main.go" && "$BENCHTOOL" -nt "$src/go.mod" ]]; then
+  if [[ -x "$BENCHTOOL" && "$BENCHTOOL" -nt "$src/main.go" && "$BENCHTOOL" -nt "$src/live.go" && "$BENCHTOOL" -nt "$src/go.mod" ]]; then
     log "benchtool up to date"
   else
     log "building benchtool"
@@ -201,8 +202,13 @@ shop_uuid() {
 
 SERVER_PID=""
 PEER_PID=""
+SERVER2_PID="" # live mode's second gateway instance
 cleanup() {
   local rc=$?
+  if [[ -n "$SERVER2_PID" ]] && kill -0 "$SERVER2_PID" 2>/dev/null; then
+    kill -TERM "$SERVER2_PID" 2>/dev/null || true
+    wait "$SERVER2_PID" 2>/dev/null || true
+  fi
   if [[ -n "$PEER_PID" ]] && kill -0 "$PEER_PID" 2>/dev/null; then
     kill -TERM "$PEER_PID" 2>/dev/null || true
     wait "$PEER_PID" 2>/dev/null || true
@@ -229,7 +235,7 @@ start_server() {
   curl -s -o /dev/null --max-time 2 "$BASE/" || rc=$?
   ((rc == 7)) || die "something already listens on $ADDR (curl exit $rc); stop it first"
 
-  log "starting $BIN serve on $ADDR (log: $OUT/server.log)"
+  log "starting $BIN serve on $ADDR (log: $OUT/${SERVER_LOG:-server.log})"
   # The gateway connects as cartograph_app (row-level security). Rate limits
   # stay on (one Redis round trip per request) at a ceiling load cannot hit.
   # norls=1 is the baseline for the RLS overhead figure: owner connection
@@ -239,7 +245,7 @@ start_server() {
     WS_MAX_CONNS_PER_PRINCIPAL="${WS_CONNS:-20}" RATE_LIMIT_STAFF="${STAFF_RATE:-1200}" \
     COST_BUCKET_MAX=1000000000 COST_RESTORE_RATE=100000000 SHOP_COST_BUCKET_MAX=1000000000 SHOP_COST_RESTORE_RATE=100000000 \
     STRIPE_SECRET_KEY="${STRIPE_KEY:-}" STRIPE_API_BASE="${STRIPE_BASE:-}" PUBLIC_CACHE_TTL="${CACHE_TTL:-0}" \
-    "$BIN" serve >"$OUT/server.log" 2>&1 &
+    "$BIN" serve >"$OUT/${SERVER_LOG:-server.log}" 2>&1 &
   SERVER_PID=$!
 
   local deadline=$((SECONDS + READY_TIMEOUT))
@@ -552,7 +558,7 @@ write_summary() {
 # -------------------------------------------------------------------- main
 
 mkdir -p "$OUT" "$RAW"
-[[ "$MODE" == live ]] || build_tools # live needs neither vegeta nor benchtool
+build_tools
 [[ "$MODE" == tools ]] && exit 0
 
 need psql pgbench pg_isready curl getconf awk
@@ -568,7 +574,6 @@ fi
 [[ -x "$BIN" ]] || die "$BIN not found or not executable (build it first: make build)"
 
 if [[ "$MODE" == live ]]; then
-  need node
   LIVE_SUBS="${BENCH_LIVE_SUBS:-1000}" LIVE_RATE="${BENCH_LIVE_RATE:-50}" LIVE_SECONDS="${BENCH_LIVE_SECONDS:-20}"
   is_uint "$LIVE_SUBS" && is_uint "$LIVE_RATE" && is_uint "$LIVE_SECONDS" || die "BENCH_LIVE_* must be integers"
   LIVE_DB="${BENCH_DB}_live"
@@ -577,19 +582,32 @@ if [[ "$MODE" == live ]]; then
   BENCH_URL="${BENCH_URL/\/$BENCH_DB/\/$LIVE_DB}"
   DATABASE_URL="$BENCH_URL" "$BIN" migrate up >&2 || die "'$BIN migrate up' failed"
   DATABASE_URL="$BENCH_URL" "$BIN" seed >&2 || die "'$BIN seed' failed"
+  # One signing key for both instances (a staff token from one is valid on
+  # the other, as behind a load balancer).
+  JWT_KEYS="bench:$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  export JWT_KEYS
+  # Two gateway instances over the same PostgreSQL and Redis: subscribers
+  # alternate between them, and so do the stock changes, so every event
+  # crosses instances through the outbox relay and the Redis stream.
   WS_CONNS=$((LIVE_SUBS + 10)) STAFF_RATE=50000000 start_server
-  log "live: $LIVE_SUBS subscribers, $LIVE_RATE changes/s for ${LIVE_SECONDS}s"
-  result="$(BASE="$BASE" SHOP=apparel EMAIL=owner@apparel.example PASSWORD=cartograph-demo SUBS="$LIVE_SUBS" RATE="$LIVE_RATE" \
-    SECONDS="$LIVE_SECONDS" SERVER_PID="$SERVER_PID" node --experimental-websocket --no-warnings "$ROOT/.ci/bench/live.mjs")" ||
+  PID1=$SERVER_PID BASE1=$BASE ADDR1=$ADDR
+  ADDR=127.0.0.1:18082 BASE=http://127.0.0.1:18082
+  WS_CONNS=$((LIVE_SUBS + 10)) STAFF_RATE=50000000 SERVER_LOG=server2.log start_server
+  SERVER2_PID=$SERVER_PID SERVER_PID=$PID1
+  BASE2=$BASE ADDR=$ADDR1 BASE=$BASE1
+  log "live: $LIVE_SUBS subscribers over two instances, $LIVE_RATE changes/s for ${LIVE_SECONDS}s"
+  result="$(BASES="$BASE1,$BASE2" SHOP=apparel EMAIL=owner@apparel.example PASSWORD=cartograph-demo SUBS="$LIVE_SUBS" RATE="$LIVE_RATE" \
+    SECONDS="$LIVE_SECONDS" SERVER_PIDS="$PID1,$SERVER2_PID" "$BENCHTOOL" live)" ||
     die "live driver failed"
   printf '%s\n' "$result" >"$OUT/live.json"
   node -e '
     const r = JSON.parse(process.argv[1]);
-    console.log("## Live inventory fan-out (one instance)\n");
-    console.log("| subscribers | changes (/s) | delivered / expected | missed | p50 ms | p95 ms | p99 ms | max ms | RSS KB per idle subscription | 1 s polling: changes seen, staleness p50/p95 ms |");
+    console.log("## Live inventory fan-out (two instances)\n");
+    console.log("| subscribers (per instance) | changes (/s) | delivered / expected | missed | p50 ms | p95 ms | p99 ms | max ms | RSS KB per idle subscription | 1 s polling: changes seen, staleness p50/p95 ms |");
     console.log("|---|---|---|---|---|---|---|---|---|---|");
     const b = r.pollingBaseline;
-    console.log(`| ${r.subscribers} | ${r.changes} (${r.changesPerSec}) | ${r.delivered} / ${r.expected} | ${r.missed} | ${r.p50} | ${r.p95} | ${r.p99} | ${r.max} | ${r.rssIdleKBPerSub} | ${b.observed} of ${b.of}, ${b.p50}/${b.p95} |`);
+    console.log(`| ${r.subscribers} (${r.perInstance.join(" + ")}) | ${r.changes} (${r.changesPerSec}) | ${r.delivered} / ${r.expected} | ${r.missed} | ${r.p50} | ${r.p95} | ${r.p99} | ${r.max} | ${r.rssIdleKBPerSub} | ${b.observed} of ${b.of}, ${b.p50}/${b.p95} |`);
+    console.log(`\nLatency: ledger timestamp (committing transaction) to receipt by the subscriber; same-instance ${r.sameInstance.p50}/${r.sameInstance.p99} ms, cross-instance ${r.crossInstance.p50}/${r.crossInstance.p99} ms (p50/p99). Connect: ${r.connectSeconds} s. RSS per instance before/after connecting (KB): ${r.rss.join(", ")}.`);
   ' "$result" | tee "$OUT/live.md"
   exit 0
 fi

@@ -15,9 +15,108 @@ import (
 	"context"
 )
 
+// Articles is the resolver for the articles field.
+func (r *blogResolver) Articles(ctx context.Context, obj *content.Blog, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.ArticleSortKeys, query *string) (*model.ArticleConnection, error) {
+	p, err := relay.NewPage(first, last, after, before, defaultConnectionSize)
+	if err != nil {
+		return nil, err
+	}
+	as, curs, info, err := content.SortArticles(p, filterArticles(obj.Articles, query), string(deref(sortKey, model.ArticleSortKeysID)), deref(reverse, false))
+	if err != nil {
+		return nil, err
+	}
+	return articleConnection(as, curs, info), nil
+}
+
 // Type is the resolver for the type field.
 func (r *menuItemResolver) Type(ctx context.Context, obj *content.MenuItem) (model.MenuItemType, error) {
 	return model.MenuItemType(obj.Type), nil
+}
+
+// MenuUpsert is the resolver for the menuUpsert field.
+func (r *mutationResolver) MenuUpsert(ctx context.Context, handle string, title string, items []*model.MenuItemInput) (*model.MenuUpsertPayload, error) {
+	m, ues, err := r.content().SetMenu(ctx, handle, title, menuItemsIn(items))
+	if err != nil {
+		return nil, err
+	}
+	return &model.MenuUpsertPayload{Menu: m, UserErrors: ptrs(ues)}, nil
+}
+
+// MenuDelete is the resolver for the menuDelete field.
+func (r *mutationResolver) MenuDelete(ctx context.Context, handle string) (*model.ContentDeletePayload, error) {
+	found, err := r.content().Delete(ctx, content.KindMenu, handle, "")
+	return deleted(found, handle, err)
+}
+
+// PageUpsert is the resolver for the pageUpsert field.
+func (r *mutationResolver) PageUpsert(ctx context.Context, input model.PageInput) (*model.PageUpsertPayload, error) {
+	pg, ues, err := r.content().SetPage(ctx, content.PageInput{Handle: input.Handle, Title: input.Title, Body: input.Body,
+		SeoTitle: input.SeoTitle, SeoDescription: input.SeoDescription})
+	if err != nil {
+		return nil, err
+	}
+	return &model.PageUpsertPayload{Page: pg, UserErrors: ptrs(ues)}, nil
+}
+
+// PageDelete is the resolver for the pageDelete field.
+func (r *mutationResolver) PageDelete(ctx context.Context, handle string) (*model.ContentDeletePayload, error) {
+	found, err := r.content().Delete(ctx, content.KindPage, handle, "")
+	return deleted(found, handle, err)
+}
+
+// BlogUpsert is the resolver for the blogUpsert field.
+func (r *mutationResolver) BlogUpsert(ctx context.Context, input model.BlogInput) (*model.BlogUpsertPayload, error) {
+	b, ues, err := r.content().SetBlog(ctx, content.BlogInput{Handle: input.Handle, Title: input.Title, SeoTitle: input.SeoTitle, SeoDescription: input.SeoDescription})
+	if err != nil {
+		return nil, err
+	}
+	return &model.BlogUpsertPayload{Blog: b, UserErrors: ptrs(ues)}, nil
+}
+
+// BlogDelete is the resolver for the blogDelete field.
+func (r *mutationResolver) BlogDelete(ctx context.Context, handle string) (*model.ContentDeletePayload, error) {
+	found, err := r.content().Delete(ctx, content.KindBlog, handle, "")
+	return deleted(found, handle, err)
+}
+
+// ArticleUpsert is the resolver for the articleUpsert field.
+func (r *mutationResolver) ArticleUpsert(ctx context.Context, input model.ArticleInput) (*model.ArticleUpsertPayload, error) {
+	a, ues, err := r.content().SetArticle(ctx, content.ArticleInput{BlogHandle: input.BlogHandle, Handle: input.Handle, Title: input.Title,
+		ContentHTML: input.ContentHTML, ExcerptHTML: input.ExcerptHTML, AuthorName: input.AuthorName, Tags: input.Tags,
+		ImageURL: input.ImageURL, ImageAlt: input.ImageAlt, SeoTitle: input.SeoTitle, SeoDescription: input.SeoDescription, PublishedAt: input.PublishedAt})
+	if err != nil {
+		return nil, err
+	}
+	return &model.ArticleUpsertPayload{Article: a, UserErrors: ptrs(ues)}, nil
+}
+
+// ArticleDelete is the resolver for the articleDelete field.
+func (r *mutationResolver) ArticleDelete(ctx context.Context, blogHandle string, handle string) (*model.ContentDeletePayload, error) {
+	found, err := r.content().Delete(ctx, content.KindArticle, handle, blogHandle)
+	return deleted(found, handle, err)
+}
+
+// ShopPolicyUpdate is the resolver for the shopPolicyUpdate field.
+func (r *mutationResolver) ShopPolicyUpdate(ctx context.Context, typeArg model.ShopPolicyType, body string) (*model.ShopPolicyUpdatePayload, error) {
+	pol, ues, err := r.content().SetPolicy(ctx, policyHandles[typeArg], body)
+	if err != nil {
+		return nil, err
+	}
+	return &model.ShopPolicyUpdatePayload{ShopPolicy: pol, UserErrors: ptrs(ues)}, nil
+}
+
+// ShopBrandUpdate is the resolver for the shopBrandUpdate field.
+func (r *mutationResolver) ShopBrandUpdate(ctx context.Context, input model.BrandInput) (*model.ShopBrandUpdatePayload, error) {
+	b, ues, err := r.content().SetBrand(ctx, content.Brand{Slogan: input.Slogan, ShortDescription: input.ShortDescription,
+		PrimaryColor: input.PrimaryColor, SecondaryColor: input.SecondaryColor, LogoURL: input.LogoURL, SquareLogoURL: input.SquareLogoURL})
+	if err != nil {
+		return nil, err
+	}
+	out := &model.ShopBrandUpdatePayload{UserErrors: ptrs(ues)}
+	if b != nil {
+		out.Brand = brandModel(b)
+	}
+	return out, nil
 }
 
 // Menu is the resolver for the menu field.
@@ -59,29 +158,50 @@ func (r *queryResolver) Pages(ctx context.Context, first *int, after *string, la
 }
 
 // Blog is the resolver for the blog field.
-func (r *queryResolver) Blog(ctx context.Context, id *string, handle *string) (*model.Blog, error) {
-	return nil, nil
+func (r *queryResolver) Blog(ctx context.Context, id *string, handle *string) (*content.Blog, error) {
+	if id == nil && handle == nil {
+		return nil, apperr.BadInput("handle", "give id or handle")
+	}
+	return r.content().Blog(ctx, id, handle)
 }
 
 // Blogs is the resolver for the blogs field.
 func (r *queryResolver) Blogs(ctx context.Context, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.BlogSortKeys, query *string) (*model.BlogConnection, error) {
-	if _, err := relay.NewPage(first, last, after, before, defaultConnectionSize); err != nil {
+	p, err := relay.NewPage(first, last, after, before, defaultConnectionSize)
+	if err != nil {
 		return nil, err
 	}
-	return &model.BlogConnection{Edges: []*model.BlogEdge{}, Nodes: []*model.Blog{}, PageInfo: &relay.PageInfo{}}, nil
+	bs, curs, info, err := r.content().Blogs(ctx, p, string(deref(sortKey, model.BlogSortKeysID)), deref(reverse, false))
+	if err != nil {
+		return nil, err
+	}
+	return blogConnection(bs, curs, info), nil
 }
 
 // Articles is the resolver for the articles field.
 func (r *queryResolver) Articles(ctx context.Context, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.ArticleSortKeys, query *string) (*model.ArticleConnection, error) {
-	if _, err := relay.NewPage(first, last, after, before, defaultConnectionSize); err != nil {
+	p, err := relay.NewPage(first, last, after, before, defaultConnectionSize)
+	if err != nil {
 		return nil, err
 	}
-	return &model.ArticleConnection{Edges: []*model.ArticleEdge{}, Nodes: []*model.Article{}, PageInfo: &relay.PageInfo{}}, nil
+	all, err := r.content().AllArticles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	as, curs, info, err := content.SortArticles(p, filterArticles(all, query), string(deref(sortKey, model.ArticleSortKeysID)), deref(reverse, false))
+	if err != nil {
+		return nil, err
+	}
+	return articleConnection(as, curs, info), nil
 }
 
 // Brand is the resolver for the brand field.
 func (r *shopResolver) Brand(ctx context.Context, obj *shop.Shop) (*model.Brand, error) {
-	return &model.Brand{Colors: &model.BrandColors{Primary: []*model.BrandColorGroup{}, Secondary: []*model.BrandColorGroup{}}}, nil
+	b, err := r.content().Brand(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return brandModel(b), nil
 }
 
 // PrivacyPolicy is the resolver for the privacyPolicy field.
@@ -109,7 +229,13 @@ func (r *shopResolver) SubscriptionPolicy(ctx context.Context, obj *shop.Shop) (
 	return nil, nil
 }
 
+// Blog returns generated.BlogResolver implementation.
+func (r *Resolver) Blog() generated.BlogResolver { return &blogResolver{r} }
+
 // MenuItem returns generated.MenuItemResolver implementation.
 func (r *Resolver) MenuItem() generated.MenuItemResolver { return &menuItemResolver{r} }
 
-type menuItemResolver struct{ *Resolver }
+type (
+	blogResolver     struct{ *Resolver }
+	menuItemResolver struct{ *Resolver }
+)

@@ -14,7 +14,7 @@ import (
 // APIPolicyUpdate is the resolver for the apiPolicyUpdate field.
 func (r *mutationResolver) APIPolicyUpdate(ctx context.Context, input model.APIPolicyInput) (*model.APIPolicyUpdatePayload, error) {
 	p, ues, err := r.Documents.SetPolicy(ctx, documents.Policy{TrustedDocumentsOnly: input.TrustedDocumentsOnly,
-		MaxQueryCost: input.MaxQueryCost, CostBucketMax: input.CostBucketMax, CostRestoreRate: input.CostRestoreRate})
+		MaxQueryCost: input.MaxQueryCost, CostBucketMax: input.CostBucketMax, CostRestoreRate: input.CostRestoreRate, AllowedOrigins: input.AllowedOrigins})
 	if err != nil {
 		return nil, err
 	}

@@ -153,7 +153,7 @@ func InContext(ctx context.Context, _ any, next graphql.Resolver, country *model
 	return next(localization.With(ctx, localization.Resolve(sh, c, l)))
 }
 
-func (r *Resolver) content() *content.Service { return content.New(r.BaseDomain) }
+func (r *Resolver) content() *content.Service { return r.Content }
 
 // localizationModel describes the shop's markets and the request's context.
 func localizationModel(sh *shop.Shop, c localization.Context) *model.Localization {

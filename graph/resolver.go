@@ -8,6 +8,7 @@ import (
 	"cartograph/internal/cart"
 	"cartograph/internal/catalog"
 	"cartograph/internal/checkout"
+	"cartograph/internal/content"
 	"cartograph/internal/customers"
 	"cartograph/internal/discounts"
 	"cartograph/internal/documents"
@@ -40,4 +41,6 @@ type Resolver struct {
 	Events    *events.Hub
 	// Documents manages the shop's API policy and trusted documents.
 	Documents *documents.Service
+	// Content stores and serves menus, pages, blogs, policies and brand.
+	Content *content.Service
 }

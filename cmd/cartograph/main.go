@@ -190,6 +190,10 @@ func seedCmd(ctx context.Context, cfg config.Config, args []string) error {
 		return err
 	}
 	defer pool.Close()
+	seed.ImageBaseURL = cfg.PublicBaseURL
+	if seed.ImageBaseURL == "" {
+		seed.ImageBaseURL = "http://" + cfg.ListenAddr
+	}
 	if *products > 0 {
 		if *shops < 1 {
 			return errors.New("seed: --shops must be >= 1")

@@ -2,13 +2,14 @@
 SELECT * FROM api_policies WHERE shop_id = $1;
 
 -- name: APIPolicyUpsert :one
-INSERT INTO api_policies (shop_id, trusted_documents_only, max_query_cost, cost_bucket_max, cost_restore_rate)
-VALUES ($1, $2, $3, $4, $5)
+INSERT INTO api_policies (shop_id, trusted_documents_only, max_query_cost, cost_bucket_max, cost_restore_rate, allowed_origins)
+VALUES (@shop_id, @trusted_documents_only, @max_query_cost, @cost_bucket_max, @cost_restore_rate, coalesce(sqlc.narg(allowed_origins)::text[], '{}'))
 ON CONFLICT (shop_id) DO UPDATE SET
   trusted_documents_only = EXCLUDED.trusted_documents_only,
   max_query_cost = EXCLUDED.max_query_cost,
   cost_bucket_max = EXCLUDED.cost_bucket_max,
   cost_restore_rate = EXCLUDED.cost_restore_rate,
+  allowed_origins = coalesce(sqlc.narg(allowed_origins)::text[], api_policies.allowed_origins),
   updated_at = now()
 RETURNING *;
 

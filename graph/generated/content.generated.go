@@ -18,6 +18,9 @@ import (
 
 // region    ************************** generated!.gotpl **************************
 
+type BlogResolver interface {
+	Articles(ctx context.Context, obj *content.Blog, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.ArticleSortKeys, query *string) (*model.ArticleConnection, error)
+}
 type MenuItemResolver interface {
 	Type(ctx context.Context, obj *content.MenuItem) (model.MenuItemType, error)
 }
@@ -134,19 +137,19 @@ func (ec *executionContext) field_Blog_articles_args(ctx context.Context, rawArg
 
 // region    **************************** field.gotpl *****************************
 
-func (ec *executionContext) _Article_id(ctx context.Context, field graphql.CollectedField, obj *model.Article) (ret graphql.Marshaler) {
+func (ec *executionContext) _Article_id(ctx context.Context, field graphql.CollectedField, obj *content.Article) (ret graphql.Marshaler) {
 	defer func() {
 		if r := recover(); r != nil {
 			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Article_id, r)
 		}
 	}()
-	return ec.marshalNID2string(ctx, field.Selections, obj.ID)
+	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
 func (ec *executionContext) fieldContext_Article_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Article", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("Article", field, true, false, errors.New("field of type ID does not have child fields"))
 }
 
-func (ec *executionContext) _Article_handle(ctx context.Context, field graphql.CollectedField, obj *model.Article) (ret graphql.Marshaler) {
+func (ec *executionContext) _Article_handle(ctx context.Context, field graphql.CollectedField, obj *content.Article) (ret graphql.Marshaler) {
 	defer func() {
 		if r := recover(); r != nil {
 			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Article_handle, r)
@@ -158,7 +161,7 @@ func (ec *executionContext) fieldContext_Article_handle(_ context.Context, field
 	return graphql.NewScalarFieldContext("Article", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _Article_title(ctx context.Context, field graphql.CollectedField, obj *model.Article) (ret graphql.Marshaler) {
+func (ec *executionContext) _Article_title(ctx context.Context, field graphql.CollectedField, obj *content.Article) (ret graphql.Marshaler) {
 	defer func() {
 		if r := recover(); r != nil {
 			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Article_title, r)
@@ -170,7 +173,7 @@ func (ec *executionContext) fieldContext_Article_title(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Article", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _Article_content(ctx context.Context, field graphql.CollectedField, obj *model.Article) (ret graphql.Marshaler) {
+func (ec *executionContext) _Article_content(ctx context.Context, field graphql.CollectedField, obj *content.Article) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -179,7 +182,8 @@ func (ec *executionContext) _Article_content(ctx context.Context, field graphql.
 			return ec.fieldContext_Article_content(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Content, nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.Content(fc.Args["truncateAt"].(*int)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -193,7 +197,7 @@ func (ec *executionContext) fieldContext_Article_content(ctx context.Context, fi
 	fc = &graphql.FieldContext{
 		Object:     "Article",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("field of type String does not have child fields")
@@ -213,7 +217,7 @@ func (ec *executionContext) fieldContext_Article_content(ctx context.Context, fi
 	return fc, nil
 }
 
-func (ec *executionContext) _Article_contentHtml(ctx context.Context, field graphql.CollectedField, obj *model.Article) (ret graphql.Marshaler) {
+func (ec *executionContext) _Article_contentHtml(ctx context.Context, field graphql.CollectedField, obj *content.Article) (ret graphql.Marshaler) {
 	defer func() {
 		if r := recover(); r != nil {
 			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Article_contentHtml, r)
@@ -225,7 +229,7 @@ func (ec *executionContext) fieldContext_Article_contentHtml(_ context.Context, 
 	return graphql.NewScalarFieldContext("Article", field, false, false, errors.New("field of type HTML does not have child fields"))
 }
 
-func (ec *executionContext) _Article_excerpt(ctx context.Context, field graphql.CollectedField, obj *model.Article) (ret graphql.Marshaler) {
+func (ec *executionContext) _Article_excerpt(ctx context.Context, field graphql.CollectedField, obj *content.Article) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -234,7 +238,8 @@ func (ec *executionContext) _Article_excerpt(ctx context.Context, field graphql.
 			return ec.fieldContext_Article_excerpt(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Excerpt, nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.Excerpt(fc.Args["truncateAt"].(*int)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -248,7 +253,7 @@ func (ec *executionContext) fieldContext_Article_excerpt(ctx context.Context, fi
 	fc = &graphql.FieldContext{
 		Object:     "Article",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("field of type String does not have child fields")
@@ -268,7 +273,7 @@ func (ec *executionContext) fieldContext_Article_excerpt(ctx context.Context, fi
 	return fc, nil
 }
 
-func (ec *executionContext) _Article_excerptHtml(ctx context.Context, field graphql.CollectedField, obj *model.Article) (ret graphql.Marshaler) {
+func (ec *executionContext) _Article_excerptHtml(ctx context.Context, field graphql.CollectedField, obj *content.Article) (ret graphql.Marshaler) {
 	defer func() {
 		if r := recover(); r != nil {
 			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Article_excerptHtml, r)
@@ -280,7 +285,7 @@ func (ec *executionContext) fieldContext_Article_excerptHtml(_ context.Context, 
 	return graphql.NewScalarFieldContext("Article", field, false, false, errors.New("field of type HTML does not have child fields"))
 }
 
-func (ec *executionContext) _Article_publishedAt(ctx context.Context, field graphql.CollectedField, obj *model.Article) (ret graphql.Marshaler) {
+func (ec *executionContext) _Article_publishedAt(ctx context.Context, field graphql.CollectedField, obj *content.Article) (ret graphql.Marshaler) {
 	defer func() {
 		if r := recover(); r != nil {
 			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Article_publishedAt, r)
@@ -292,7 +297,7 @@ func (ec *executionContext) fieldContext_Article_publishedAt(_ context.Context, 
 	return graphql.NewScalarFieldContext("Article", field, false, false, errors.New("field of type DateTime does not have child fields"))
 }
 
-func (ec *executionContext) _Article_authorV2(ctx context.Context, field graphql.CollectedField, obj *model.Article) (ret graphql.Marshaler) {
+func (ec *executionContext) _Article_authorV2(ctx context.Context, field graphql.CollectedField, obj *content.Article) (ret graphql.Marshaler) {
 	fc, err := ec.fieldContext_Article_authorV2(ctx, field)
 	if err != nil {
 		return graphql.Null
@@ -304,9 +309,9 @@ func (ec *executionContext) _Article_authorV2(ctx context.Context, field graphql
 			ret = graphql.Null
 		}
 	}()
-	v := obj.AuthorV2
+	v := obj.Author
 	recordField(ctx, field, 0)
-	return ec.marshalOArticleAuthor2ᚖcartographᚋgraphᚋmodelᚐArticleAuthor(ctx, field.Selections, v)
+	return ec.marshalOArticleAuthor2ᚖcartographᚋinternalᚋcontentᚐAuthor(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Article_authorV2(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -321,7 +326,7 @@ func (ec *executionContext) fieldContext_Article_authorV2(_ context.Context, fie
 	return fc, nil
 }
 
-func (ec *executionContext) _Article_image(ctx context.Context, field graphql.CollectedField, obj *model.Article) (ret graphql.Marshaler) {
+func (ec *executionContext) _Article_image(ctx context.Context, field graphql.CollectedField, obj *content.Article) (ret graphql.Marshaler) {
 	fc, err := ec.fieldContext_Article_image(ctx, field)
 	if err != nil {
 		return graphql.Null
@@ -350,7 +355,7 @@ func (ec *executionContext) fieldContext_Article_image(_ context.Context, field 
 	return fc, nil
 }
 
-func (ec *executionContext) _Article_seo(ctx context.Context, field graphql.CollectedField, obj *model.Article) (ret graphql.Marshaler) {
+func (ec *executionContext) _Article_seo(ctx context.Context, field graphql.CollectedField, obj *content.Article) (ret graphql.Marshaler) {
 	fc, err := ec.fieldContext_Article_seo(ctx, field)
 	if err != nil {
 		return graphql.Null
@@ -379,7 +384,7 @@ func (ec *executionContext) fieldContext_Article_seo(_ context.Context, field gr
 	return fc, nil
 }
 
-func (ec *executionContext) _Article_tags(ctx context.Context, field graphql.CollectedField, obj *model.Article) (ret graphql.Marshaler) {
+func (ec *executionContext) _Article_tags(ctx context.Context, field graphql.CollectedField, obj *content.Article) (ret graphql.Marshaler) {
 	defer func() {
 		if r := recover(); r != nil {
 			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Article_tags, r)
@@ -391,7 +396,7 @@ func (ec *executionContext) fieldContext_Article_tags(_ context.Context, field g
 	return graphql.NewScalarFieldContext("Article", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _Article_blog(ctx context.Context, field graphql.CollectedField, obj *model.Article) (ret graphql.Marshaler) {
+func (ec *executionContext) _Article_blog(ctx context.Context, field graphql.CollectedField, obj *content.Article) (ret graphql.Marshaler) {
 	fc, err := ec.fieldContext_Article_blog(ctx, field)
 	if err != nil {
 		return graphql.Null
@@ -405,7 +410,7 @@ func (ec *executionContext) _Article_blog(ctx context.Context, field graphql.Col
 	}()
 	v := obj.Blog
 	recordField(ctx, field, 0)
-	return ec.marshalNBlog2ᚖcartographᚋgraphᚋmodelᚐBlog(ctx, field.Selections, v)
+	return ec.marshalNBlog2ᚖcartographᚋinternalᚋcontentᚐBlog(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Article_blog(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -420,31 +425,31 @@ func (ec *executionContext) fieldContext_Article_blog(_ context.Context, field g
 	return fc, nil
 }
 
-func (ec *executionContext) _Article_onlineStoreUrl(ctx context.Context, field graphql.CollectedField, obj *model.Article) (ret graphql.Marshaler) {
+func (ec *executionContext) _Article_onlineStoreUrl(ctx context.Context, field graphql.CollectedField, obj *content.Article) (ret graphql.Marshaler) {
 	defer func() {
 		if r := recover(); r != nil {
 			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Article_onlineStoreUrl, r)
 		}
 	}()
-	return ec.marshalOURL2ᚖstring(ctx, field.Selections, obj.OnlineStoreURL)
+	return ec.marshalOURL2ᚖstring(ctx, field.Selections, obj.OnlineStoreURL())
 }
 func (ec *executionContext) fieldContext_Article_onlineStoreUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Article", field, false, false, errors.New("field of type URL does not have child fields"))
+	return graphql.NewScalarFieldContext("Article", field, true, false, errors.New("field of type URL does not have child fields"))
 }
 
-func (ec *executionContext) _Article_trackingParameters(ctx context.Context, field graphql.CollectedField, obj *model.Article) (ret graphql.Marshaler) {
+func (ec *executionContext) _Article_trackingParameters(ctx context.Context, field graphql.CollectedField, obj *content.Article) (ret graphql.Marshaler) {
 	defer func() {
 		if r := recover(); r != nil {
 			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Article_trackingParameters, r)
 		}
 	}()
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.TrackingParameters)
+	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.TrackingParameters())
 }
 func (ec *executionContext) fieldContext_Article_trackingParameters(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Article", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Article", field, true, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _ArticleAuthor_name(ctx context.Context, field graphql.CollectedField, obj *model.ArticleAuthor) (ret graphql.Marshaler) {
+func (ec *executionContext) _ArticleAuthor_name(ctx context.Context, field graphql.CollectedField, obj *content.Author) (ret graphql.Marshaler) {
 	defer func() {
 		if r := recover(); r != nil {
 			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ArticleAuthor_name, r)
@@ -456,49 +461,49 @@ func (ec *executionContext) fieldContext_ArticleAuthor_name(_ context.Context, f
 	return graphql.NewScalarFieldContext("ArticleAuthor", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _ArticleAuthor_firstName(ctx context.Context, field graphql.CollectedField, obj *model.ArticleAuthor) (ret graphql.Marshaler) {
+func (ec *executionContext) _ArticleAuthor_firstName(ctx context.Context, field graphql.CollectedField, obj *content.Author) (ret graphql.Marshaler) {
 	defer func() {
 		if r := recover(); r != nil {
 			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ArticleAuthor_firstName, r)
 		}
 	}()
-	return ec.marshalNString2string(ctx, field.Selections, obj.FirstName)
+	return ec.marshalNString2string(ctx, field.Selections, obj.FirstName())
 }
 func (ec *executionContext) fieldContext_ArticleAuthor_firstName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ArticleAuthor", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("ArticleAuthor", field, true, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _ArticleAuthor_lastName(ctx context.Context, field graphql.CollectedField, obj *model.ArticleAuthor) (ret graphql.Marshaler) {
+func (ec *executionContext) _ArticleAuthor_lastName(ctx context.Context, field graphql.CollectedField, obj *content.Author) (ret graphql.Marshaler) {
 	defer func() {
 		if r := recover(); r != nil {
 			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ArticleAuthor_lastName, r)
 		}
 	}()
-	return ec.marshalNString2string(ctx, field.Selections, obj.LastName)
+	return ec.marshalNString2string(ctx, field.Selections, obj.LastName())
 }
 func (ec *executionContext) fieldContext_ArticleAuthor_lastName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ArticleAuthor", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("ArticleAuthor", field, true, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _ArticleAuthor_email(ctx context.Context, field graphql.CollectedField, obj *model.ArticleAuthor) (ret graphql.Marshaler) {
+func (ec *executionContext) _ArticleAuthor_email(ctx context.Context, field graphql.CollectedField, obj *content.Author) (ret graphql.Marshaler) {
 	defer func() {
 		if r := recover(); r != nil {
 			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ArticleAuthor_email, r)
 		}
 	}()
-	return ec.marshalNString2string(ctx, field.Selections, obj.Email)
+	return ec.marshalNString2string(ctx, field.Selections, obj.Email())
 }
 func (ec *executionContext) fieldContext_ArticleAuthor_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ArticleAuthor", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("ArticleAuthor", field, true, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _ArticleAuthor_bio(ctx context.Context, field graphql.CollectedField, obj *model.ArticleAuthor) (ret graphql.Marshaler) {
+func (ec *executionContext) _ArticleAuthor_bio(ctx context.Context, field graphql.CollectedField, obj *content.Author) (ret graphql.Marshaler) {
 	defer func() {
 		if r := recover(); r != nil {
 			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ArticleAuthor_bio, r)
 		}
 	}()
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.Bio)
+	return ec.marshalOString2string(ctx, field.Selections, obj.Bio)
 }
 func (ec *executionContext) fieldContext_ArticleAuthor_bio(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ArticleAuthor", field, false, false, errors.New("field of type String does not have child fields"))
@@ -547,7 +552,7 @@ func (ec *executionContext) _ArticleConnection_nodes(ctx context.Context, field 
 	}()
 	v := obj.Nodes
 	recordField(ctx, field, len(v))
-	return ec.marshalNArticle2ᚕᚖcartographᚋgraphᚋmodelᚐArticleᚄ(ctx, field.Selections, v)
+	return ec.marshalNArticle2ᚕᚖcartographᚋinternalᚋcontentᚐArticleᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ArticleConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -617,7 +622,7 @@ func (ec *executionContext) _ArticleEdge_node(ctx context.Context, field graphql
 	}()
 	v := obj.Node
 	recordField(ctx, field, 0)
-	return ec.marshalNArticle2ᚖcartographᚋgraphᚋmodelᚐArticle(ctx, field.Selections, v)
+	return ec.marshalNArticle2ᚖcartographᚋinternalᚋcontentᚐArticle(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ArticleEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -632,19 +637,77 @@ func (ec *executionContext) fieldContext_ArticleEdge_node(_ context.Context, fie
 	return fc, nil
 }
 
-func (ec *executionContext) _Blog_id(ctx context.Context, field graphql.CollectedField, obj *model.Blog) (ret graphql.Marshaler) {
+func (ec *executionContext) _ArticleUpsertPayload_article(ctx context.Context, field graphql.CollectedField, obj *model.ArticleUpsertPayload) (ret graphql.Marshaler) {
+	fc, err := ec.fieldContext_ArticleUpsertPayload_article(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Article
+	recordField(ctx, field, 0)
+	return ec.marshalOArticle2ᚖcartographᚋinternalᚋcontentᚐArticle(ctx, field.Selections, v)
+}
+func (ec *executionContext) fieldContext_ArticleUpsertPayload_article(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ArticleUpsertPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Article(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ArticleUpsertPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.ArticleUpsertPayload) (ret graphql.Marshaler) {
+	fc, err := ec.fieldContext_ArticleUpsertPayload_userErrors(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.UserErrors
+	recordField(ctx, field, len(v))
+	return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, field.Selections, v)
+}
+func (ec *executionContext) fieldContext_ArticleUpsertPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ArticleUpsertPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Blog_id(ctx context.Context, field graphql.CollectedField, obj *content.Blog) (ret graphql.Marshaler) {
 	defer func() {
 		if r := recover(); r != nil {
 			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Blog_id, r)
 		}
 	}()
-	return ec.marshalNID2string(ctx, field.Selections, obj.ID)
+	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
 func (ec *executionContext) fieldContext_Blog_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Blog", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("Blog", field, true, false, errors.New("field of type ID does not have child fields"))
 }
 
-func (ec *executionContext) _Blog_handle(ctx context.Context, field graphql.CollectedField, obj *model.Blog) (ret graphql.Marshaler) {
+func (ec *executionContext) _Blog_handle(ctx context.Context, field graphql.CollectedField, obj *content.Blog) (ret graphql.Marshaler) {
 	defer func() {
 		if r := recover(); r != nil {
 			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Blog_handle, r)
@@ -656,7 +719,7 @@ func (ec *executionContext) fieldContext_Blog_handle(_ context.Context, field gr
 	return graphql.NewScalarFieldContext("Blog", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _Blog_title(ctx context.Context, field graphql.CollectedField, obj *model.Blog) (ret graphql.Marshaler) {
+func (ec *executionContext) _Blog_title(ctx context.Context, field graphql.CollectedField, obj *content.Blog) (ret graphql.Marshaler) {
 	defer func() {
 		if r := recover(); r != nil {
 			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Blog_title, r)
@@ -668,7 +731,7 @@ func (ec *executionContext) fieldContext_Blog_title(_ context.Context, field gra
 	return graphql.NewScalarFieldContext("Blog", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _Blog_seo(ctx context.Context, field graphql.CollectedField, obj *model.Blog) (ret graphql.Marshaler) {
+func (ec *executionContext) _Blog_seo(ctx context.Context, field graphql.CollectedField, obj *content.Blog) (ret graphql.Marshaler) {
 	fc, err := ec.fieldContext_Blog_seo(ctx, field)
 	if err != nil {
 		return graphql.Null
@@ -697,19 +760,19 @@ func (ec *executionContext) fieldContext_Blog_seo(_ context.Context, field graph
 	return fc, nil
 }
 
-func (ec *executionContext) _Blog_onlineStoreUrl(ctx context.Context, field graphql.CollectedField, obj *model.Blog) (ret graphql.Marshaler) {
+func (ec *executionContext) _Blog_onlineStoreUrl(ctx context.Context, field graphql.CollectedField, obj *content.Blog) (ret graphql.Marshaler) {
 	defer func() {
 		if r := recover(); r != nil {
 			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Blog_onlineStoreUrl, r)
 		}
 	}()
-	return ec.marshalOURL2ᚖstring(ctx, field.Selections, obj.OnlineStoreURL)
+	return ec.marshalOURL2ᚖstring(ctx, field.Selections, obj.OnlineStoreURL())
 }
 func (ec *executionContext) fieldContext_Blog_onlineStoreUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Blog", field, false, false, errors.New("field of type URL does not have child fields"))
+	return graphql.NewScalarFieldContext("Blog", field, true, false, errors.New("field of type URL does not have child fields"))
 }
 
-func (ec *executionContext) _Blog_authors(ctx context.Context, field graphql.CollectedField, obj *model.Blog) (ret graphql.Marshaler) {
+func (ec *executionContext) _Blog_authors(ctx context.Context, field graphql.CollectedField, obj *content.Blog) (ret graphql.Marshaler) {
 	fc, err := ec.fieldContext_Blog_authors(ctx, field)
 	if err != nil {
 		return graphql.Null
@@ -721,15 +784,15 @@ func (ec *executionContext) _Blog_authors(ctx context.Context, field graphql.Col
 			ret = graphql.Null
 		}
 	}()
-	v := obj.Authors
+	v := obj.Authors()
 	recordField(ctx, field, len(v))
-	return ec.marshalNArticleAuthor2ᚕᚖcartographᚋgraphᚋmodelᚐArticleAuthorᚄ(ctx, field.Selections, v)
+	return ec.marshalNArticleAuthor2ᚕᚖcartographᚋinternalᚋcontentᚐAuthorᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Blog_authors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Blog",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ArticleAuthor(ctx, field)
@@ -738,7 +801,7 @@ func (ec *executionContext) fieldContext_Blog_authors(_ context.Context, field g
 	return fc, nil
 }
 
-func (ec *executionContext) _Blog_articleByHandle(ctx context.Context, field graphql.CollectedField, obj *model.Blog) (ret graphql.Marshaler) {
+func (ec *executionContext) _Blog_articleByHandle(ctx context.Context, field graphql.CollectedField, obj *content.Blog) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -747,11 +810,12 @@ func (ec *executionContext) _Blog_articleByHandle(ctx context.Context, field gra
 			return ec.fieldContext_Blog_articleByHandle(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ArticleByHandle, nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.ArticleByHandle(fc.Args["handle"].(string)), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Article) graphql.Marshaler {
-			return ec.marshalOArticle2ᚖcartographᚋgraphᚋmodelᚐArticle(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *content.Article) graphql.Marshaler {
+			return ec.marshalOArticle2ᚖcartographᚋinternalᚋcontentᚐArticle(ctx, selections, v)
 		},
 		true,
 		false,
@@ -761,7 +825,7 @@ func (ec *executionContext) fieldContext_Blog_articleByHandle(ctx context.Contex
 	fc = &graphql.FieldContext{
 		Object:     "Blog",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Article(ctx, field)
@@ -781,7 +845,7 @@ func (ec *executionContext) fieldContext_Blog_articleByHandle(ctx context.Contex
 	return fc, nil
 }
 
-func (ec *executionContext) _Blog_articles(ctx context.Context, field graphql.CollectedField, obj *model.Blog) (ret graphql.Marshaler) {
+func (ec *executionContext) _Blog_articles(ctx context.Context, field graphql.CollectedField, obj *content.Blog) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -790,7 +854,8 @@ func (ec *executionContext) _Blog_articles(ctx context.Context, field graphql.Co
 			return ec.fieldContext_Blog_articles(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Articles, nil
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Blog().Articles(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["reverse"].(*bool), fc.Args["sortKey"].(*model.ArticleSortKeys), fc.Args["query"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ArticleConnection) graphql.Marshaler {
@@ -804,8 +869,8 @@ func (ec *executionContext) fieldContext_Blog_articles(ctx context.Context, fiel
 	fc = &graphql.FieldContext{
 		Object:     "Blog",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ArticleConnection(ctx, field)
 		},
@@ -867,7 +932,7 @@ func (ec *executionContext) _BlogConnection_nodes(ctx context.Context, field gra
 	}()
 	v := obj.Nodes
 	recordField(ctx, field, len(v))
-	return ec.marshalNBlog2ᚕᚖcartographᚋgraphᚋmodelᚐBlogᚄ(ctx, field.Selections, v)
+	return ec.marshalNBlog2ᚕᚖcartographᚋinternalᚋcontentᚐBlogᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_BlogConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -937,7 +1002,7 @@ func (ec *executionContext) _BlogEdge_node(ctx context.Context, field graphql.Co
 	}()
 	v := obj.Node
 	recordField(ctx, field, 0)
-	return ec.marshalNBlog2ᚖcartographᚋgraphᚋmodelᚐBlog(ctx, field.Selections, v)
+	return ec.marshalNBlog2ᚖcartographᚋinternalᚋcontentᚐBlog(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_BlogEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -947,6 +1012,64 @@ func (ec *executionContext) fieldContext_BlogEdge_node(_ context.Context, field 
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Blog(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BlogUpsertPayload_blog(ctx context.Context, field graphql.CollectedField, obj *model.BlogUpsertPayload) (ret graphql.Marshaler) {
+	fc, err := ec.fieldContext_BlogUpsertPayload_blog(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Blog
+	recordField(ctx, field, 0)
+	return ec.marshalOBlog2ᚖcartographᚋinternalᚋcontentᚐBlog(ctx, field.Selections, v)
+}
+func (ec *executionContext) fieldContext_BlogUpsertPayload_blog(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BlogUpsertPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Blog(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BlogUpsertPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.BlogUpsertPayload) (ret graphql.Marshaler) {
+	fc, err := ec.fieldContext_BlogUpsertPayload_userErrors(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.UserErrors
+	recordField(ctx, field, len(v))
+	return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, field.Selections, v)
+}
+func (ec *executionContext) fieldContext_BlogUpsertPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BlogUpsertPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
 		},
 	}
 	return fc, nil
@@ -1169,6 +1292,47 @@ func (ec *executionContext) fieldContext_BrandColors_secondary(_ context.Context
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_BrandColorGroup(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ContentDeletePayload_deletedHandle(ctx context.Context, field graphql.CollectedField, obj *model.ContentDeletePayload) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ContentDeletePayload_deletedHandle, r)
+		}
+	}()
+	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.DeletedHandle)
+}
+func (ec *executionContext) fieldContext_ContentDeletePayload_deletedHandle(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContentDeletePayload", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ContentDeletePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.ContentDeletePayload) (ret graphql.Marshaler) {
+	fc, err := ec.fieldContext_ContentDeletePayload_userErrors(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.UserErrors
+	recordField(ctx, field, len(v))
+	return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, field.Selections, v)
+}
+func (ec *executionContext) fieldContext_ContentDeletePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ContentDeletePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
 		},
 	}
 	return fc, nil
@@ -1457,6 +1621,64 @@ func (ec *executionContext) fieldContext_MenuItem_url(_ context.Context, field g
 	return graphql.NewScalarFieldContext("MenuItem", field, false, false, errors.New("field of type URL does not have child fields"))
 }
 
+func (ec *executionContext) _MenuUpsertPayload_menu(ctx context.Context, field graphql.CollectedField, obj *model.MenuUpsertPayload) (ret graphql.Marshaler) {
+	fc, err := ec.fieldContext_MenuUpsertPayload_menu(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Menu
+	recordField(ctx, field, 0)
+	return ec.marshalOMenu2ᚖcartographᚋinternalᚋcontentᚐMenu(ctx, field.Selections, v)
+}
+func (ec *executionContext) fieldContext_MenuUpsertPayload_menu(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MenuUpsertPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Menu(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MenuUpsertPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.MenuUpsertPayload) (ret graphql.Marshaler) {
+	fc, err := ec.fieldContext_MenuUpsertPayload_userErrors(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.UserErrors
+	recordField(ctx, field, len(v))
+	return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, field.Selections, v)
+}
+func (ec *executionContext) fieldContext_MenuUpsertPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MenuUpsertPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Page_id(ctx context.Context, field graphql.CollectedField, obj *content.Page) (ret graphql.Marshaler) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -1722,6 +1944,122 @@ func (ec *executionContext) fieldContext_PageEdge_node(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _PageUpsertPayload_page(ctx context.Context, field graphql.CollectedField, obj *model.PageUpsertPayload) (ret graphql.Marshaler) {
+	fc, err := ec.fieldContext_PageUpsertPayload_page(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Page
+	recordField(ctx, field, 0)
+	return ec.marshalOPage2ᚖcartographᚋinternalᚋcontentᚐPage(ctx, field.Selections, v)
+}
+func (ec *executionContext) fieldContext_PageUpsertPayload_page(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PageUpsertPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Page(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PageUpsertPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.PageUpsertPayload) (ret graphql.Marshaler) {
+	fc, err := ec.fieldContext_PageUpsertPayload_userErrors(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.UserErrors
+	recordField(ctx, field, len(v))
+	return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, field.Selections, v)
+}
+func (ec *executionContext) fieldContext_PageUpsertPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PageUpsertPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ShopBrandUpdatePayload_brand(ctx context.Context, field graphql.CollectedField, obj *model.ShopBrandUpdatePayload) (ret graphql.Marshaler) {
+	fc, err := ec.fieldContext_ShopBrandUpdatePayload_brand(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Brand
+	recordField(ctx, field, 0)
+	return ec.marshalOBrand2ᚖcartographᚋgraphᚋmodelᚐBrand(ctx, field.Selections, v)
+}
+func (ec *executionContext) fieldContext_ShopBrandUpdatePayload_brand(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ShopBrandUpdatePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Brand(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ShopBrandUpdatePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.ShopBrandUpdatePayload) (ret graphql.Marshaler) {
+	fc, err := ec.fieldContext_ShopBrandUpdatePayload_userErrors(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.UserErrors
+	recordField(ctx, field, len(v))
+	return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, field.Selections, v)
+}
+func (ec *executionContext) fieldContext_ShopBrandUpdatePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ShopBrandUpdatePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ShopPolicy_id(ctx context.Context, field graphql.CollectedField, obj *content.Policy) (ret graphql.Marshaler) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -1780,6 +2118,64 @@ func (ec *executionContext) _ShopPolicy_url(ctx context.Context, field graphql.C
 }
 func (ec *executionContext) fieldContext_ShopPolicy_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ShopPolicy", field, false, false, errors.New("field of type URL does not have child fields"))
+}
+
+func (ec *executionContext) _ShopPolicyUpdatePayload_shopPolicy(ctx context.Context, field graphql.CollectedField, obj *model.ShopPolicyUpdatePayload) (ret graphql.Marshaler) {
+	fc, err := ec.fieldContext_ShopPolicyUpdatePayload_shopPolicy(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.ShopPolicy
+	recordField(ctx, field, 0)
+	return ec.marshalOShopPolicy2ᚖcartographᚋinternalᚋcontentᚐPolicy(ctx, field.Selections, v)
+}
+func (ec *executionContext) fieldContext_ShopPolicyUpdatePayload_shopPolicy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ShopPolicyUpdatePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ShopPolicy(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ShopPolicyUpdatePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.ShopPolicyUpdatePayload) (ret graphql.Marshaler) {
+	fc, err := ec.fieldContext_ShopPolicyUpdatePayload_userErrors(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.UserErrors
+	recordField(ctx, field, len(v))
+	return ec.marshalNUserError2ᚕᚖcartographᚋinternalᚋapperrᚐUserErrorᚄ(ctx, field.Selections, v)
+}
+func (ec *executionContext) fieldContext_ShopPolicyUpdatePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ShopPolicyUpdatePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _ShopPolicyWithDefault_id(ctx context.Context, field graphql.CollectedField, obj *model.ShopPolicyWithDefault) (ret graphql.Marshaler) {
@@ -1846,6 +2242,352 @@ func (ec *executionContext) fieldContext_ShopPolicyWithDefault_url(_ context.Con
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputArticleInput(ctx context.Context, obj any) (model.ArticleInput, error) {
+	var it model.ArticleInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"blogHandle", "handle", "title", "contentHtml", "excerptHtml", "authorName", "tags", "imageUrl", "imageAlt", "seoTitle", "seoDescription", "publishedAt"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "blogHandle":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("blogHandle"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BlogHandle = data
+		case "handle":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("handle"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Handle = data
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "contentHtml":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contentHtml"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ContentHTML = data
+		case "excerptHtml":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("excerptHtml"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExcerptHTML = data
+		case "authorName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("authorName"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AuthorName = data
+		case "tags":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tags"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Tags = data
+		case "imageUrl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("imageUrl"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ImageURL = data
+		case "imageAlt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("imageAlt"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ImageAlt = data
+		case "seoTitle":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("seoTitle"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SeoTitle = data
+		case "seoDescription":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("seoDescription"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SeoDescription = data
+		case "publishedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("publishedAt"))
+			data, err := ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PublishedAt = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputBlogInput(ctx context.Context, obj any) (model.BlogInput, error) {
+	var it model.BlogInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"handle", "title", "seoTitle", "seoDescription"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "handle":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("handle"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Handle = data
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "seoTitle":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("seoTitle"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SeoTitle = data
+		case "seoDescription":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("seoDescription"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SeoDescription = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputBrandInput(ctx context.Context, obj any) (model.BrandInput, error) {
+	var it model.BrandInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"slogan", "shortDescription", "primaryColor", "secondaryColor", "logoUrl", "squareLogoUrl"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "slogan":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slogan"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Slogan = data
+		case "shortDescription":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shortDescription"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ShortDescription = data
+		case "primaryColor":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("primaryColor"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PrimaryColor = data
+		case "secondaryColor":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("secondaryColor"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SecondaryColor = data
+		case "logoUrl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("logoUrl"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LogoURL = data
+		case "squareLogoUrl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("squareLogoUrl"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SquareLogoURL = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputMenuItemInput(ctx context.Context, obj any) (model.MenuItemInput, error) {
+	var it model.MenuItemInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"title", "type", "url", "resourceId", "tags", "items"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "type":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("type"))
+			data, err := ec.unmarshalNMenuItemType2cartographᚋgraphᚋmodelᚐMenuItemType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Type = data
+		case "url":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("url"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.URL = data
+		case "resourceId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resourceId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResourceID = data
+		case "tags":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tags"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Tags = data
+		case "items":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("items"))
+			data, err := ec.unmarshalOMenuItemInput2ᚕᚖcartographᚋgraphᚋmodelᚐMenuItemInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Items = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputPageInput(ctx context.Context, obj any) (model.PageInput, error) {
+	var it model.PageInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"handle", "title", "body", "seoTitle", "seoDescription"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "handle":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("handle"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Handle = data
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "body":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("body"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Body = data
+		case "seoTitle":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("seoTitle"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SeoTitle = data
+		case "seoDescription":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("seoDescription"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SeoDescription = data
+		}
+	}
+	return it, nil
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -1876,7 +2618,7 @@ func (ec *executionContext) _Media(ctx context.Context, sel ast.SelectionSet, ob
 
 var articleImplementors = []string{"Article", "Node"}
 
-func (ec *executionContext) _Article(ctx context.Context, sel ast.SelectionSet, obj *model.Article) graphql.Marshaler {
+func (ec *executionContext) _Article(ctx context.Context, sel ast.SelectionSet, obj *content.Article) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, articleImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -1986,7 +2728,7 @@ func (ec *executionContext) _Article(ctx context.Context, sel ast.SelectionSet, 
 
 var articleAuthorImplementors = []string{"ArticleAuthor"}
 
-func (ec *executionContext) _ArticleAuthor(ctx context.Context, sel ast.SelectionSet, obj *model.ArticleAuthor) graphql.Marshaler {
+func (ec *executionContext) _ArticleAuthor(ctx context.Context, sel ast.SelectionSet, obj *content.Author) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, articleAuthorImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -2139,9 +2881,54 @@ func (ec *executionContext) _ArticleEdge(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var articleUpsertPayloadImplementors = []string{"ArticleUpsertPayload"}
+
+func (ec *executionContext) _ArticleUpsertPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ArticleUpsertPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, articleUpsertPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ArticleUpsertPayload")
+		case "article":
+			out.Values[i] = ec._ArticleUpsertPayload_article(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._ArticleUpsertPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	if len(deferLabelToView) > 0 {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
 var blogImplementors = []string{"Blog", "Node"}
 
-func (ec *executionContext) _Blog(ctx context.Context, sel ast.SelectionSet, obj *model.Blog) graphql.Marshaler {
+func (ec *executionContext) _Blog(ctx context.Context, sel ast.SelectionSet, obj *content.Blog) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, blogImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -2154,43 +2941,76 @@ func (ec *executionContext) _Blog(ctx context.Context, sel ast.SelectionSet, obj
 		case "id":
 			out.Values[i] = ec._Blog_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "handle":
 			out.Values[i] = ec._Blog_handle(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "title":
 			out.Values[i] = ec._Blog_title(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "seo":
 			out.Values[i] = ec._Blog_seo(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "onlineStoreUrl":
 			out.Values[i] = ec._Blog_onlineStoreUrl(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "authors":
 			out.Values[i] = ec._Blog_authors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "articleByHandle":
 			out.Values[i] = ec._Blog_articleByHandle(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "articles":
-			out.Values[i] = ec._Blog_articles(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Blog_articles(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
 			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -2283,6 +3103,51 @@ func (ec *executionContext) _BlogEdge(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "node":
 			out.Values[i] = ec._BlogEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	if len(deferLabelToView) > 0 {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var blogUpsertPayloadImplementors = []string{"BlogUpsertPayload"}
+
+func (ec *executionContext) _BlogUpsertPayload(ctx context.Context, sel ast.SelectionSet, obj *model.BlogUpsertPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, blogUpsertPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BlogUpsertPayload")
+		case "blog":
+			out.Values[i] = ec._BlogUpsertPayload_blog(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._BlogUpsertPayload_userErrors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -2438,6 +3303,51 @@ func (ec *executionContext) _BrandColors(ctx context.Context, sel ast.SelectionS
 			}
 		case "secondary":
 			out.Values[i] = ec._BrandColors_secondary(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	if len(deferLabelToView) > 0 {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var contentDeletePayloadImplementors = []string{"ContentDeletePayload"}
+
+func (ec *executionContext) _ContentDeletePayload(ctx context.Context, sel ast.SelectionSet, obj *model.ContentDeletePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, contentDeletePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ContentDeletePayload")
+		case "deletedHandle":
+			out.Values[i] = ec._ContentDeletePayload_deletedHandle(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._ContentDeletePayload_userErrors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -2687,6 +3597,51 @@ func (ec *executionContext) _MenuItem(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var menuUpsertPayloadImplementors = []string{"MenuUpsertPayload"}
+
+func (ec *executionContext) _MenuUpsertPayload(ctx context.Context, sel ast.SelectionSet, obj *model.MenuUpsertPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, menuUpsertPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MenuUpsertPayload")
+		case "menu":
+			out.Values[i] = ec._MenuUpsertPayload_menu(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._MenuUpsertPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	if len(deferLabelToView) > 0 {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
 var pageImplementors = []string{"Page", "Node"}
 
 func (ec *executionContext) _Page(ctx context.Context, sel ast.SelectionSet, obj *content.Page) graphql.Marshaler {
@@ -2867,6 +3822,96 @@ func (ec *executionContext) _PageEdge(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var pageUpsertPayloadImplementors = []string{"PageUpsertPayload"}
+
+func (ec *executionContext) _PageUpsertPayload(ctx context.Context, sel ast.SelectionSet, obj *model.PageUpsertPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pageUpsertPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PageUpsertPayload")
+		case "page":
+			out.Values[i] = ec._PageUpsertPayload_page(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._PageUpsertPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	if len(deferLabelToView) > 0 {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var shopBrandUpdatePayloadImplementors = []string{"ShopBrandUpdatePayload"}
+
+func (ec *executionContext) _ShopBrandUpdatePayload(ctx context.Context, sel ast.SelectionSet, obj *model.ShopBrandUpdatePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, shopBrandUpdatePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ShopBrandUpdatePayload")
+		case "brand":
+			out.Values[i] = ec._ShopBrandUpdatePayload_brand(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._ShopBrandUpdatePayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	if len(deferLabelToView) > 0 {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
 var shopPolicyImplementors = []string{"ShopPolicy", "Node"}
 
 func (ec *executionContext) _ShopPolicy(ctx context.Context, sel ast.SelectionSet, obj *content.Policy) graphql.Marshaler {
@@ -2901,6 +3946,51 @@ func (ec *executionContext) _ShopPolicy(ctx context.Context, sel ast.SelectionSe
 			}
 		case "url":
 			out.Values[i] = ec._ShopPolicy_url(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	if len(deferLabelToView) > 0 {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var shopPolicyUpdatePayloadImplementors = []string{"ShopPolicyUpdatePayload"}
+
+func (ec *executionContext) _ShopPolicyUpdatePayload(ctx context.Context, sel ast.SelectionSet, obj *model.ShopPolicyUpdatePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, shopPolicyUpdatePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ShopPolicyUpdatePayload")
+		case "shopPolicy":
+			out.Values[i] = ec._ShopPolicyUpdatePayload_shopPolicy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._ShopPolicyUpdatePayload_userErrors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -2991,11 +4081,11 @@ func (ec *executionContext) _ShopPolicyWithDefault(ctx context.Context, sel ast.
 
 // region    ***************************** type.gotpl *****************************
 
-func (ec *executionContext) marshalNArticle2ᚕᚖcartographᚋgraphᚋmodelᚐArticleᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Article) graphql.Marshaler {
-	ret := marshalSliceInline(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+func (ec *executionContext) marshalNArticle2ᚕᚖcartographᚋinternalᚋcontentᚐArticleᚄ(ctx context.Context, sel ast.SelectionSet, v []*content.Article) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNArticle2ᚖcartographᚋgraphᚋmodelᚐArticle(ctx, sel, v[i])
+		return ec.marshalNArticle2ᚖcartographᚋinternalᚋcontentᚐArticle(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -3007,7 +4097,7 @@ func (ec *executionContext) marshalNArticle2ᚕᚖcartographᚋgraphᚋmodelᚐA
 	return ret
 }
 
-func (ec *executionContext) marshalNArticle2ᚖcartographᚋgraphᚋmodelᚐArticle(ctx context.Context, sel ast.SelectionSet, v *model.Article) graphql.Marshaler {
+func (ec *executionContext) marshalNArticle2ᚖcartographᚋinternalᚋcontentᚐArticle(ctx context.Context, sel ast.SelectionSet, v *content.Article) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -3017,11 +4107,11 @@ func (ec *executionContext) marshalNArticle2ᚖcartographᚋgraphᚋmodelᚐArti
 	return ec._Article(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNArticleAuthor2ᚕᚖcartographᚋgraphᚋmodelᚐArticleAuthorᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ArticleAuthor) graphql.Marshaler {
+func (ec *executionContext) marshalNArticleAuthor2ᚕᚖcartographᚋinternalᚋcontentᚐAuthorᚄ(ctx context.Context, sel ast.SelectionSet, v []*content.Author) graphql.Marshaler {
 	ret := marshalSliceInline(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNArticleAuthor2ᚖcartographᚋgraphᚋmodelᚐArticleAuthor(ctx, sel, v[i])
+		return ec.marshalNArticleAuthor2ᚖcartographᚋinternalᚋcontentᚐAuthor(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -3033,7 +4123,7 @@ func (ec *executionContext) marshalNArticleAuthor2ᚕᚖcartographᚋgraphᚋmod
 	return ret
 }
 
-func (ec *executionContext) marshalNArticleAuthor2ᚖcartographᚋgraphᚋmodelᚐArticleAuthor(ctx context.Context, sel ast.SelectionSet, v *model.ArticleAuthor) graphql.Marshaler {
+func (ec *executionContext) marshalNArticleAuthor2ᚖcartographᚋinternalᚋcontentᚐAuthor(ctx context.Context, sel ast.SelectionSet, v *content.Author) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -3054,7 +4144,7 @@ func (ec *executionContext) marshalNArticleConnection2ᚖcartographᚋgraphᚋmo
 }
 
 func (ec *executionContext) marshalNArticleEdge2ᚕᚖcartographᚋgraphᚋmodelᚐArticleEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ArticleEdge) graphql.Marshaler {
-	ret := marshalSliceInline(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNArticleEdge2ᚖcartographᚋgraphᚋmodelᚐArticleEdge(ctx, sel, v[i])
@@ -3079,11 +4169,26 @@ func (ec *executionContext) marshalNArticleEdge2ᚖcartographᚋgraphᚋmodelᚐ
 	return ec._ArticleEdge(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNBlog2ᚕᚖcartographᚋgraphᚋmodelᚐBlogᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Blog) graphql.Marshaler {
-	ret := marshalSliceInline(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+func (ec *executionContext) unmarshalNArticleInput2cartographᚋgraphᚋmodelᚐArticleInput(ctx context.Context, v any) (model.ArticleInput, error) {
+	res, err := ec.unmarshalInputArticleInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNArticleUpsertPayload2ᚖcartographᚋgraphᚋmodelᚐArticleUpsertPayload(ctx context.Context, sel ast.SelectionSet, v *model.ArticleUpsertPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ArticleUpsertPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNBlog2ᚕᚖcartographᚋinternalᚋcontentᚐBlogᚄ(ctx context.Context, sel ast.SelectionSet, v []*content.Blog) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNBlog2ᚖcartographᚋgraphᚋmodelᚐBlog(ctx, sel, v[i])
+		return ec.marshalNBlog2ᚖcartographᚋinternalᚋcontentᚐBlog(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -3095,7 +4200,7 @@ func (ec *executionContext) marshalNBlog2ᚕᚖcartographᚋgraphᚋmodelᚐBlog
 	return ret
 }
 
-func (ec *executionContext) marshalNBlog2ᚖcartographᚋgraphᚋmodelᚐBlog(ctx context.Context, sel ast.SelectionSet, v *model.Blog) graphql.Marshaler {
+func (ec *executionContext) marshalNBlog2ᚖcartographᚋinternalᚋcontentᚐBlog(ctx context.Context, sel ast.SelectionSet, v *content.Blog) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -3116,7 +4221,7 @@ func (ec *executionContext) marshalNBlogConnection2ᚖcartographᚋgraphᚋmodel
 }
 
 func (ec *executionContext) marshalNBlogEdge2ᚕᚖcartographᚋgraphᚋmodelᚐBlogEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.BlogEdge) graphql.Marshaler {
-	ret := marshalSliceInline(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNBlogEdge2ᚖcartographᚋgraphᚋmodelᚐBlogEdge(ctx, sel, v[i])
@@ -3139,6 +4244,21 @@ func (ec *executionContext) marshalNBlogEdge2ᚖcartographᚋgraphᚋmodelᚐBlo
 		return graphql.Null
 	}
 	return ec._BlogEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNBlogInput2cartographᚋgraphᚋmodelᚐBlogInput(ctx context.Context, v any) (model.BlogInput, error) {
+	res, err := ec.unmarshalInputBlogInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNBlogUpsertPayload2ᚖcartographᚋgraphᚋmodelᚐBlogUpsertPayload(ctx context.Context, sel ast.SelectionSet, v *model.BlogUpsertPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._BlogUpsertPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNBrandColorGroup2ᚕᚖcartographᚋgraphᚋmodelᚐBrandColorGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.BrandColorGroup) graphql.Marshaler {
@@ -3177,6 +4297,21 @@ func (ec *executionContext) marshalNBrandColors2ᚖcartographᚋgraphᚋmodelᚐ
 	return ec._BrandColors(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNBrandInput2cartographᚋgraphᚋmodelᚐBrandInput(ctx context.Context, v any) (model.BrandInput, error) {
+	res, err := ec.unmarshalInputBrandInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNContentDeletePayload2ᚖcartographᚋgraphᚋmodelᚐContentDeletePayload(ctx context.Context, sel ast.SelectionSet, v *model.ContentDeletePayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ContentDeletePayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNMediaContentType2cartographᚋgraphᚋmodelᚐMediaContentType(ctx context.Context, v any) (model.MediaContentType, error) {
 	var res model.MediaContentType
 	err := res.UnmarshalGQL(v)
@@ -3213,6 +4348,25 @@ func (ec *executionContext) marshalNMenuItem2ᚖcartographᚋinternalᚋcontent�
 	return ec._MenuItem(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNMenuItemInput2ᚕᚖcartographᚋgraphᚋmodelᚐMenuItemInputᚄ(ctx context.Context, v any) ([]*model.MenuItemInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.MenuItemInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNMenuItemInput2ᚖcartographᚋgraphᚋmodelᚐMenuItemInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNMenuItemInput2ᚖcartographᚋgraphᚋmodelᚐMenuItemInput(ctx context.Context, v any) (*model.MenuItemInput, error) {
+	res, err := ec.unmarshalInputMenuItemInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNMenuItemType2cartographᚋgraphᚋmodelᚐMenuItemType(ctx context.Context, v any) (model.MenuItemType, error) {
 	var res model.MenuItemType
 	err := res.UnmarshalGQL(v)
@@ -3221,6 +4375,16 @@ func (ec *executionContext) unmarshalNMenuItemType2cartographᚋgraphᚋmodelᚐ
 
 func (ec *executionContext) marshalNMenuItemType2cartographᚋgraphᚋmodelᚐMenuItemType(ctx context.Context, sel ast.SelectionSet, v model.MenuItemType) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNMenuUpsertPayload2ᚖcartographᚋgraphᚋmodelᚐMenuUpsertPayload(ctx context.Context, sel ast.SelectionSet, v *model.MenuUpsertPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._MenuUpsertPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNPage2ᚕᚖcartographᚋinternalᚋcontentᚐPageᚄ(ctx context.Context, sel ast.SelectionSet, v []*content.Page) graphql.Marshaler {
@@ -3285,14 +4449,59 @@ func (ec *executionContext) marshalNPageEdge2ᚖcartographᚋgraphᚋmodelᚐPag
 	return ec._PageEdge(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOArticle2ᚖcartographᚋgraphᚋmodelᚐArticle(ctx context.Context, sel ast.SelectionSet, v *model.Article) graphql.Marshaler {
+func (ec *executionContext) unmarshalNPageInput2cartographᚋgraphᚋmodelᚐPageInput(ctx context.Context, v any) (model.PageInput, error) {
+	res, err := ec.unmarshalInputPageInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPageUpsertPayload2ᚖcartographᚋgraphᚋmodelᚐPageUpsertPayload(ctx context.Context, sel ast.SelectionSet, v *model.PageUpsertPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PageUpsertPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNShopBrandUpdatePayload2ᚖcartographᚋgraphᚋmodelᚐShopBrandUpdatePayload(ctx context.Context, sel ast.SelectionSet, v *model.ShopBrandUpdatePayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ShopBrandUpdatePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNShopPolicyType2cartographᚋgraphᚋmodelᚐShopPolicyType(ctx context.Context, v any) (model.ShopPolicyType, error) {
+	var res model.ShopPolicyType
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNShopPolicyType2cartographᚋgraphᚋmodelᚐShopPolicyType(ctx context.Context, sel ast.SelectionSet, v model.ShopPolicyType) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNShopPolicyUpdatePayload2ᚖcartographᚋgraphᚋmodelᚐShopPolicyUpdatePayload(ctx context.Context, sel ast.SelectionSet, v *model.ShopPolicyUpdatePayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ShopPolicyUpdatePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOArticle2ᚖcartographᚋinternalᚋcontentᚐArticle(ctx context.Context, sel ast.SelectionSet, v *content.Article) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Article(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOArticleAuthor2ᚖcartographᚋgraphᚋmodelᚐArticleAuthor(ctx context.Context, sel ast.SelectionSet, v *model.ArticleAuthor) graphql.Marshaler {
+func (ec *executionContext) marshalOArticleAuthor2ᚖcartographᚋinternalᚋcontentᚐAuthor(ctx context.Context, sel ast.SelectionSet, v *content.Author) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -3315,7 +4524,7 @@ func (ec *executionContext) marshalOArticleSortKeys2ᚖcartographᚋgraphᚋmode
 	return v
 }
 
-func (ec *executionContext) marshalOBlog2ᚖcartographᚋgraphᚋmodelᚐBlog(ctx context.Context, sel ast.SelectionSet, v *model.Blog) graphql.Marshaler {
+func (ec *executionContext) marshalOBlog2ᚖcartographᚋinternalᚋcontentᚐBlog(ctx context.Context, sel ast.SelectionSet, v *content.Blog) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -3382,6 +4591,23 @@ func (ec *executionContext) marshalOMenu2ᚖcartographᚋinternalᚋcontentᚐMe
 		return graphql.Null
 	}
 	return ec._Menu(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOMenuItemInput2ᚕᚖcartographᚋgraphᚋmodelᚐMenuItemInputᚄ(ctx context.Context, v any) ([]*model.MenuItemInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.MenuItemInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNMenuItemInput2ᚖcartographᚋgraphᚋmodelᚐMenuItemInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) marshalOPage2ᚖcartographᚋinternalᚋcontentᚐPage(ctx context.Context, sel ast.SelectionSet, v *content.Page) graphql.Marshaler {

@@ -73,6 +73,18 @@ func (ec *executionContext) fieldContext_ApiPolicy_costRestoreRate(_ context.Con
 	return graphql.NewScalarFieldContext("ApiPolicy", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
+func (ec *executionContext) _ApiPolicy_allowedOrigins(ctx context.Context, field graphql.CollectedField, obj *documents.Policy) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ApiPolicy_allowedOrigins, r)
+		}
+	}()
+	return ec.marshalNString2ᚕstringᚄ(ctx, field.Selections, obj.AllowedOrigins)
+}
+func (ec *executionContext) fieldContext_ApiPolicy_allowedOrigins(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApiPolicy", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _ApiPolicy_updatedAt(ctx context.Context, field graphql.CollectedField, obj *documents.Policy) (ret graphql.Marshaler) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -433,7 +445,7 @@ func (ec *executionContext) unmarshalInputApiPolicyInput(ctx context.Context, ob
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"trustedDocumentsOnly", "maxQueryCost", "costBucketMax", "costRestoreRate"}
+	fieldsInOrder := [...]string{"trustedDocumentsOnly", "maxQueryCost", "costBucketMax", "costRestoreRate", "allowedOrigins"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -468,6 +480,13 @@ func (ec *executionContext) unmarshalInputApiPolicyInput(ctx context.Context, ob
 				return it, err
 			}
 			it.CostRestoreRate = data
+		case "allowedOrigins":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("allowedOrigins"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AllowedOrigins = data
 		}
 	}
 	return it, nil
@@ -555,6 +574,11 @@ func (ec *executionContext) _ApiPolicy(ctx context.Context, sel ast.SelectionSet
 		case "costRestoreRate":
 			out.Values[i] = ec._ApiPolicy_costRestoreRate(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "allowedOrigins":
+			out.Values[i] = ec._ApiPolicy_allowedOrigins(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":

@@ -24,6 +24,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	ApiKey() ApiKeyResolver
+	Blog() BlogResolver
 	Cart() CartResolver
 	CartDeliveryGroup() CartDeliveryGroupResolver
 	Collection() CollectionResolver
@@ -87,6 +88,7 @@ type ComplexityRoot struct {
 	}
 
 	ApiPolicy struct {
+		AllowedOrigins       func(childComplexity int) int
 		CostBucketMax        func(childComplexity int) int
 		CostRestoreRate      func(childComplexity int) int
 		MaxQueryCost         func(childComplexity int) int
@@ -107,15 +109,15 @@ type ComplexityRoot struct {
 	}
 
 	Article struct {
-		AuthorV2           func(childComplexity int) int
+		Author             func(childComplexity int) int
 		Blog               func(childComplexity int) int
 		Content            func(childComplexity int, truncateAt *int) int
 		ContentHTML        func(childComplexity int) int
 		Excerpt            func(childComplexity int, truncateAt *int) int
 		ExcerptHTML        func(childComplexity int) int
 		Handle             func(childComplexity int) int
-		ID                 func(childComplexity int) int
 		Image              func(childComplexity int) int
+		NodeID             func(childComplexity int) int
 		OnlineStoreURL     func(childComplexity int) int
 		PublishedAt        func(childComplexity int) int
 		Seo                func(childComplexity int) int
@@ -143,6 +145,11 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	ArticleUpsertPayload struct {
+		Article    func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
 	Attribute struct {
 		Key   func(childComplexity int) int
 		Value func(childComplexity int) int
@@ -164,7 +171,7 @@ type ComplexityRoot struct {
 		Articles        func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.ArticleSortKeys, query *string) int
 		Authors         func(childComplexity int) int
 		Handle          func(childComplexity int) int
-		ID              func(childComplexity int) int
+		NodeID          func(childComplexity int) int
 		OnlineStoreURL  func(childComplexity int) int
 		Seo             func(childComplexity int) int
 		Title           func(childComplexity int) int
@@ -179,6 +186,11 @@ type ComplexityRoot struct {
 	BlogEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	BlogUpsertPayload struct {
+		Blog       func(childComplexity int) int
+		UserErrors func(childComplexity int) int
 	}
 
 	Brand struct {
@@ -429,6 +441,11 @@ type ComplexityRoot struct {
 		Quantity       func(childComplexity int) int
 	}
 
+	ContentDeletePayload struct {
+		DeletedHandle func(childComplexity int) int
+		UserErrors    func(childComplexity int) int
+	}
+
 	Country struct {
 		AvailableLanguages func(childComplexity int) int
 		Currency           func(childComplexity int) int
@@ -674,6 +691,11 @@ type ComplexityRoot struct {
 		URL        func(childComplexity int) int
 	}
 
+	MenuUpsertPayload struct {
+		Menu       func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
 	MoneyV2 struct {
 		Amount       func(childComplexity int) int
 		CurrencyCode func(childComplexity int) int
@@ -683,6 +705,10 @@ type ComplexityRoot struct {
 		APIKeyCreate                         func(childComplexity int, input model.APIKeyCreateInput) int
 		APIKeyRevoke                         func(childComplexity int, id string) int
 		APIPolicyUpdate                      func(childComplexity int, input model.APIPolicyInput) int
+		ArticleDelete                        func(childComplexity int, blogHandle string, handle string) int
+		ArticleUpsert                        func(childComplexity int, input model.ArticleInput) int
+		BlogDelete                           func(childComplexity int, handle string) int
+		BlogUpsert                           func(childComplexity int, input model.BlogInput) int
 		CartAttributesUpdate                 func(childComplexity int, cartID string, attributes []*model.AttributeInput) int
 		CartBuyerIdentityUpdate              func(childComplexity int, cartID string, buyerIdentity model.CartBuyerIdentityInput) int
 		CartCreate                           func(childComplexity int, input *model.CartInput) int
@@ -707,13 +733,19 @@ type ComplexityRoot struct {
 		InventorySetLowStockThreshold        func(childComplexity int, variantID string, threshold *int) int
 		InventorySetQuantities               func(childComplexity int, input model.InventorySetQuantitiesInput, idempotencyKey string) int
 		InventoryTransfer                    func(childComplexity int, input model.InventoryTransferInput, idempotencyKey string) int
+		MenuDelete                           func(childComplexity int, handle string) int
+		MenuUpsert                           func(childComplexity int, handle string, title string, items []*model.MenuItemInput) int
 		OrderCancel                          func(childComplexity int, id string, reason string, idempotencyKey *string) int
 		OrderFulfill                         func(childComplexity int, id string, note *string, idempotencyKey *string) int
 		OrderMarkPaid                        func(childComplexity int, id string, note *string, idempotencyKey *string) int
 		OrderRefund                          func(childComplexity int, id string, amount *string, reason *string, idempotencyKey string) int
+		PageDelete                           func(childComplexity int, handle string) int
+		PageUpsert                           func(childComplexity int, input model.PageInput) int
 		ShippingRateCreate                   func(childComplexity int, input model.ShippingRateInput) int
 		ShippingRateDeactivate               func(childComplexity int, id string) int
 		ShippingZoneCreate                   func(childComplexity int, input model.ShippingZoneInput) int
+		ShopBrandUpdate                      func(childComplexity int, input model.BrandInput) int
+		ShopPolicyUpdate                     func(childComplexity int, typeArg model.ShopPolicyType, body string) int
 		StaffLogin                           func(childComplexity int, input model.StaffLoginInput) int
 		StaffTokenRefresh                    func(childComplexity int, refreshToken string) int
 		TaxRateSet                           func(childComplexity int, input model.TaxRateInput) int
@@ -851,6 +883,11 @@ type ComplexityRoot struct {
 		HasNextPage     func(childComplexity int) int
 		HasPreviousPage func(childComplexity int) int
 		StartCursor     func(childComplexity int) int
+	}
+
+	PageUpsertPayload struct {
+		Page       func(childComplexity int) int
+		UserErrors func(childComplexity int) int
 	}
 
 	PaymentSession struct {
@@ -1056,12 +1093,22 @@ type ComplexityRoot struct {
 		TermsOfService     func(childComplexity int) int
 	}
 
+	ShopBrandUpdatePayload struct {
+		Brand      func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
 	ShopPolicy struct {
 		Body   func(childComplexity int) int
 		Handle func(childComplexity int) int
 		NodeID func(childComplexity int) int
 		Title  func(childComplexity int) int
 		URL    func(childComplexity int) int
+	}
+
+	ShopPolicyUpdatePayload struct {
+		ShopPolicy func(childComplexity int) int
+		UserErrors func(childComplexity int) int
 	}
 
 	ShopPolicyWithDefault struct {
@@ -1275,6 +1322,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ApiKeyRevokePayload.APIKey(childComplexity), true
 
+	case "ApiPolicy.allowedOrigins":
+		if e.ComplexityRoot.ApiPolicy.AllowedOrigins == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiPolicy.AllowedOrigins(childComplexity), true
 	case "ApiPolicy.costBucketMax":
 		if e.ComplexityRoot.ApiPolicy.CostBucketMax == nil {
 			break
@@ -1345,11 +1398,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		return e.ComplexityRoot.AppliedGiftCard.LastCharacters(childComplexity), true
 
 	case "Article.authorV2":
-		if e.ComplexityRoot.Article.AuthorV2 == nil {
+		if e.ComplexityRoot.Article.Author == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Article.AuthorV2(childComplexity), true
+		return e.ComplexityRoot.Article.Author(childComplexity), true
 	case "Article.blog":
 		if e.ComplexityRoot.Article.Blog == nil {
 			break
@@ -1396,18 +1449,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Article.Handle(childComplexity), true
-	case "Article.id":
-		if e.ComplexityRoot.Article.ID == nil {
-			break
-		}
-
-		return e.ComplexityRoot.Article.ID(childComplexity), true
 	case "Article.image":
 		if e.ComplexityRoot.Article.Image == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Article.Image(childComplexity), true
+	case "Article.id":
+		if e.ComplexityRoot.Article.NodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Article.NodeID(childComplexity), true
 	case "Article.onlineStoreUrl":
 		if e.ComplexityRoot.Article.OnlineStoreURL == nil {
 			break
@@ -1508,6 +1561,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ArticleEdge.Node(childComplexity), true
 
+	case "ArticleUpsertPayload.article":
+		if e.ComplexityRoot.ArticleUpsertPayload.Article == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ArticleUpsertPayload.Article(childComplexity), true
+	case "ArticleUpsertPayload.userErrors":
+		if e.ComplexityRoot.ArticleUpsertPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ArticleUpsertPayload.UserErrors(childComplexity), true
+
 	case "Attribute.key":
 		if e.ComplexityRoot.Attribute.Key == nil {
 			break
@@ -1588,11 +1654,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Blog.Handle(childComplexity), true
 	case "Blog.id":
-		if e.ComplexityRoot.Blog.ID == nil {
+		if e.ComplexityRoot.Blog.NodeID == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Blog.ID(childComplexity), true
+		return e.ComplexityRoot.Blog.NodeID(childComplexity), true
 	case "Blog.onlineStoreUrl":
 		if e.ComplexityRoot.Blog.OnlineStoreURL == nil {
 			break
@@ -1643,6 +1709,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BlogEdge.Node(childComplexity), true
+
+	case "BlogUpsertPayload.blog":
+		if e.ComplexityRoot.BlogUpsertPayload.Blog == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BlogUpsertPayload.Blog(childComplexity), true
+	case "BlogUpsertPayload.userErrors":
+		if e.ComplexityRoot.BlogUpsertPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BlogUpsertPayload.UserErrors(childComplexity), true
 
 	case "Brand.colors":
 		if e.ComplexityRoot.Brand.Colors == nil {
@@ -2577,6 +2656,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ComponentizableCartLine.Quantity(childComplexity), true
 
+	case "ContentDeletePayload.deletedHandle":
+		if e.ComplexityRoot.ContentDeletePayload.DeletedHandle == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContentDeletePayload.DeletedHandle(childComplexity), true
+	case "ContentDeletePayload.userErrors":
+		if e.ComplexityRoot.ContentDeletePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContentDeletePayload.UserErrors(childComplexity), true
+
 	case "Country.availableLanguages":
 		if e.ComplexityRoot.Country.AvailableLanguages == nil {
 			break
@@ -3508,6 +3600,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MenuItem.URL(childComplexity), true
 
+	case "MenuUpsertPayload.menu":
+		if e.ComplexityRoot.MenuUpsertPayload.Menu == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MenuUpsertPayload.Menu(childComplexity), true
+	case "MenuUpsertPayload.userErrors":
+		if e.ComplexityRoot.MenuUpsertPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MenuUpsertPayload.UserErrors(childComplexity), true
+
 	case "MoneyV2.amount":
 		if e.ComplexityRoot.MoneyV2.Amount == nil {
 			break
@@ -3554,6 +3659,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.APIPolicyUpdate(childComplexity, args["input"].(model.APIPolicyInput)), true
+	case "Mutation.articleDelete":
+		if e.ComplexityRoot.Mutation.ArticleDelete == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_articleDelete_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ArticleDelete(childComplexity, args["blogHandle"].(string), args["handle"].(string)), true
+	case "Mutation.articleUpsert":
+		if e.ComplexityRoot.Mutation.ArticleUpsert == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_articleUpsert_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ArticleUpsert(childComplexity, args["input"].(model.ArticleInput)), true
+	case "Mutation.blogDelete":
+		if e.ComplexityRoot.Mutation.BlogDelete == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_blogDelete_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.BlogDelete(childComplexity, args["handle"].(string)), true
+	case "Mutation.blogUpsert":
+		if e.ComplexityRoot.Mutation.BlogUpsert == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_blogUpsert_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.BlogUpsert(childComplexity, args["input"].(model.BlogInput)), true
 	case "Mutation.cartAttributesUpdate":
 		if e.ComplexityRoot.Mutation.CartAttributesUpdate == nil {
 			break
@@ -3813,6 +3962,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.InventoryTransfer(childComplexity, args["input"].(model.InventoryTransferInput), args["idempotencyKey"].(string)), true
+	case "Mutation.menuDelete":
+		if e.ComplexityRoot.Mutation.MenuDelete == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_menuDelete_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MenuDelete(childComplexity, args["handle"].(string)), true
+	case "Mutation.menuUpsert":
+		if e.ComplexityRoot.Mutation.MenuUpsert == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_menuUpsert_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MenuUpsert(childComplexity, args["handle"].(string), args["title"].(string), args["items"].([]*model.MenuItemInput)), true
 	case "Mutation.orderCancel":
 		if e.ComplexityRoot.Mutation.OrderCancel == nil {
 			break
@@ -3857,6 +4028,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.OrderRefund(childComplexity, args["id"].(string), args["amount"].(*string), args["reason"].(*string), args["idempotencyKey"].(string)), true
+	case "Mutation.pageDelete":
+		if e.ComplexityRoot.Mutation.PageDelete == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_pageDelete_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PageDelete(childComplexity, args["handle"].(string)), true
+	case "Mutation.pageUpsert":
+		if e.ComplexityRoot.Mutation.PageUpsert == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_pageUpsert_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PageUpsert(childComplexity, args["input"].(model.PageInput)), true
 	case "Mutation.shippingRateCreate":
 		if e.ComplexityRoot.Mutation.ShippingRateCreate == nil {
 			break
@@ -3890,6 +4083,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ShippingZoneCreate(childComplexity, args["input"].(model.ShippingZoneInput)), true
+	case "Mutation.shopBrandUpdate":
+		if e.ComplexityRoot.Mutation.ShopBrandUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_shopBrandUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ShopBrandUpdate(childComplexity, args["input"].(model.BrandInput)), true
+	case "Mutation.shopPolicyUpdate":
+		if e.ComplexityRoot.Mutation.ShopPolicyUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_shopPolicyUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ShopPolicyUpdate(childComplexity, args["type"].(model.ShopPolicyType), args["body"].(string)), true
 	case "Mutation.staffLogin":
 		if e.ComplexityRoot.Mutation.StaffLogin == nil {
 			break
@@ -4499,6 +4714,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
+
+	case "PageUpsertPayload.page":
+		if e.ComplexityRoot.PageUpsertPayload.Page == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageUpsertPayload.Page(childComplexity), true
+	case "PageUpsertPayload.userErrors":
+		if e.ComplexityRoot.PageUpsertPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageUpsertPayload.UserErrors(childComplexity), true
 
 	case "PaymentSession.clientSecret":
 		if e.ComplexityRoot.PaymentSession.ClientSecret == nil {
@@ -5500,6 +5728,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Shop.TermsOfService(childComplexity), true
 
+	case "ShopBrandUpdatePayload.brand":
+		if e.ComplexityRoot.ShopBrandUpdatePayload.Brand == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShopBrandUpdatePayload.Brand(childComplexity), true
+	case "ShopBrandUpdatePayload.userErrors":
+		if e.ComplexityRoot.ShopBrandUpdatePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShopBrandUpdatePayload.UserErrors(childComplexity), true
+
 	case "ShopPolicy.body":
 		if e.ComplexityRoot.ShopPolicy.Body == nil {
 			break
@@ -5530,6 +5771,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ShopPolicy.URL(childComplexity), true
+
+	case "ShopPolicyUpdatePayload.shopPolicy":
+		if e.ComplexityRoot.ShopPolicyUpdatePayload.ShopPolicy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShopPolicyUpdatePayload.ShopPolicy(childComplexity), true
+	case "ShopPolicyUpdatePayload.userErrors":
+		if e.ComplexityRoot.ShopPolicyUpdatePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShopPolicyUpdatePayload.UserErrors(childComplexity), true
 
 	case "ShopPolicyWithDefault.body":
 		if e.ComplexityRoot.ShopPolicyWithDefault.Body == nil {
@@ -5814,7 +6068,10 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
 		ec.unmarshalInputApiKeyCreateInput,
 		ec.unmarshalInputApiPolicyInput,
+		ec.unmarshalInputArticleInput,
 		ec.unmarshalInputAttributeInput,
+		ec.unmarshalInputBlogInput,
+		ec.unmarshalInputBrandInput,
 		ec.unmarshalInputBuyerInput,
 		ec.unmarshalInputCartBuyerIdentityInput,
 		ec.unmarshalInputCartInput,
@@ -5832,7 +6089,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputInventorySetQuantitiesInput,
 		ec.unmarshalInputInventoryTransferInput,
 		ec.unmarshalInputMailingAddressInput,
+		ec.unmarshalInputMenuItemInput,
 		ec.unmarshalInputOrderFilter,
+		ec.unmarshalInputPageInput,
 		ec.unmarshalInputSelectedOptionInput,
 		ec.unmarshalInputShippingRateInput,
 		ec.unmarshalInputShippingWeightBandInput,
@@ -6713,7 +6972,7 @@ type PageEdge {
 "Sort keys for the pages query."
 enum PageSortKeys { ID RELEVANCE TITLE UPDATED_AT }
 
-"A blog (not stored yet: queries answer null and empty lists)."
+"A blog with its articles."
 type Blog implements Node {
   id: ID!
   handle: String!
@@ -6855,10 +7114,117 @@ extend type Query {
   "A page by handle (Shopify's deprecated form, used by Next.js Commerce)."
   pageByHandle(handle: String!): Page @public
   pages(first: Int, after: String, last: Int, before: String, reverse: Boolean = false, sortKey: PageSortKeys = ID, query: String @cost(weight: 5)): PageConnection! @listSize(slicingArguments: ["first", "last"], sizedFields: ["edges", "nodes"]) @public
-  "A blog by id or handle; null when unknown (blogs are not stored yet)."
+  "A blog by id or handle; null when unknown."
   blog(id: ID, handle: String): Blog @public
   blogs(first: Int, after: String, last: Int, before: String, reverse: Boolean = false, sortKey: BlogSortKeys = ID, query: String @cost(weight: 5)): BlogConnection! @listSize(slicingArguments: ["first", "last"], sizedFields: ["edges", "nodes"], requireOneSlicingArgument: false, assumedSize: 10) @public
   articles(first: Int, after: String, last: Int, before: String, reverse: Boolean = false, sortKey: ArticleSortKeys = ID, query: String @cost(weight: 5)): ArticleConnection! @listSize(slicingArguments: ["first", "last"], sizedFields: ["edges", "nodes"], requireOneSlicingArgument: false, assumedSize: 20) @public
+}
+
+"A menu entry as staff write it."
+input MenuItemInput {
+  title: String!
+  type: MenuItemType!
+  "An absolute http(s) URL or a path on the shop (/collections/all)."
+  url: String
+  resourceId: ID
+  tags: [String!]
+  items: [MenuItemInput!]
+}
+
+input PageInput {
+  handle: String!
+  title: String!
+  "The page's HTML, returned as given in Page.body (storefronts render it)."
+  body: String!
+  seoTitle: String
+  seoDescription: String
+}
+
+input BlogInput {
+  handle: String!
+  title: String!
+  seoTitle: String
+  seoDescription: String
+}
+
+input ArticleInput {
+  "The blog the article belongs to (it must exist)."
+  blogHandle: String!
+  handle: String!
+  title: String!
+  contentHtml: String!
+  excerptHtml: String
+  authorName: String!
+  tags: [String!]
+  imageUrl: String
+  imageAlt: String
+  seoTitle: String
+  seoDescription: String
+  "Defaults to the creation time."
+  publishedAt: DateTime
+}
+
+"Which shop policy shopPolicyUpdate writes."
+enum ShopPolicyType { PRIVACY_POLICY REFUND_POLICY SHIPPING_POLICY TERMS_OF_SERVICE }
+
+input BrandInput {
+  slogan: String
+  shortDescription: String
+  "#rrggbb"
+  primaryColor: String
+  "#rrggbb"
+  secondaryColor: String
+  logoUrl: String
+  squareLogoUrl: String
+}
+
+type MenuUpsertPayload {
+  menu: Menu
+  userErrors: [UserError!]! @listSize(assumedSize: 5)
+}
+type PageUpsertPayload {
+  page: Page
+  userErrors: [UserError!]! @listSize(assumedSize: 5)
+}
+type BlogUpsertPayload {
+  blog: Blog
+  userErrors: [UserError!]! @listSize(assumedSize: 5)
+}
+type ArticleUpsertPayload {
+  article: Article
+  userErrors: [UserError!]! @listSize(assumedSize: 5)
+}
+type ShopPolicyUpdatePayload {
+  shopPolicy: ShopPolicy
+  userErrors: [UserError!]! @listSize(assumedSize: 5)
+}
+type ShopBrandUpdatePayload {
+  brand: Brand
+  userErrors: [UserError!]! @listSize(assumedSize: 5)
+}
+type ContentDeletePayload {
+  "The handle deleted; null when nothing had it."
+  deletedHandle: String
+  userErrors: [UserError!]! @listSize(assumedSize: 5)
+}
+
+extend type Mutation {
+  "Creates or replaces the menu with this handle (items are replaced as a whole; at most 200 items, 3 levels)."
+  menuUpsert(handle: String!, title: String!, items: [MenuItemInput!]!): MenuUpsertPayload! @cost(weight: 10) @hasPermission(scopes: ["content:write"])
+  menuDelete(handle: String!): ContentDeletePayload! @cost(weight: 10) @hasPermission(scopes: ["content:write"])
+  "Creates or replaces the page with input.handle."
+  pageUpsert(input: PageInput!): PageUpsertPayload! @cost(weight: 10) @hasPermission(scopes: ["content:write"])
+  pageDelete(handle: String!): ContentDeletePayload! @cost(weight: 10) @hasPermission(scopes: ["content:write"])
+  "Creates or replaces the blog with input.handle."
+  blogUpsert(input: BlogInput!): BlogUpsertPayload! @cost(weight: 10) @hasPermission(scopes: ["content:write"])
+  "Deletes the blog and its articles."
+  blogDelete(handle: String!): ContentDeletePayload! @cost(weight: 10) @hasPermission(scopes: ["content:write"])
+  "Creates or replaces the article input.handle of the blog input.blogHandle."
+  articleUpsert(input: ArticleInput!): ArticleUpsertPayload! @cost(weight: 10) @hasPermission(scopes: ["content:write"])
+  articleDelete(blogHandle: String!, handle: String!): ContentDeletePayload! @cost(weight: 10) @hasPermission(scopes: ["content:write"])
+  shopPolicyUpdate(type: ShopPolicyType!, body: String!): ShopPolicyUpdatePayload! @cost(weight: 10) @hasPermission(scopes: ["content:write"])
+  "Replaces the shop's brand."
+  shopBrandUpdate(input: BrandInput!): ShopBrandUpdatePayload! @cost(weight: 10) @hasPermission(scopes: ["content:write"])
 }
 `, BuiltIn: false},
 	{Name: "../../schema/documents.graphqls", Input: `"""
@@ -6902,6 +7268,14 @@ type ApiPolicy {
   costBucketMax: Int
   "Points each caller's bucket regains per second."
   costRestoreRate: Int
+  """
+  Browser origins admitted by CORS on the shop's own host (its custom domain
+  or <handle>.<BASE_DOMAIN>), besides the gateway's ALLOWED_ORIGINS:
+  "https://shop.example" (scheme, host, port; no path) or "*". A preflight
+  carries no key or shop header, so the shop is the one the Host names.
+  These origins never receive Access-Control-Allow-Credentials.
+  """
+  allowedOrigins: [String!]!
   updatedAt: DateTime
 }
 
@@ -6910,6 +7284,8 @@ input ApiPolicyInput {
   maxQueryCost: Int
   costBucketMax: Int
   costRestoreRate: Int
+  "CORS origins (at most 50; see ApiPolicy.allowedOrigins). Null leaves the list unchanged; [] clears it."
+  allowedOrigins: [String!]
 }
 type ApiPolicyUpdatePayload {
   apiPolicy: ApiPolicy
@@ -7814,6 +8190,8 @@ func (ec *executionContext) childFields_ApiPolicy(ctx context.Context, field gra
 		return ec.fieldContext_ApiPolicy_costBucketMax(ctx, field)
 	case "costRestoreRate":
 		return ec.fieldContext_ApiPolicy_costRestoreRate(ctx, field)
+	case "allowedOrigins":
+		return ec.fieldContext_ApiPolicy_allowedOrigins(ctx, field)
 	case "updatedAt":
 		return ec.fieldContext_ApiPolicy_updatedAt(ctx, field)
 	}
@@ -7918,6 +8296,16 @@ func (ec *executionContext) childFields_ArticleEdge(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type ArticleEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_ArticleUpsertPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "article":
+		return ec.fieldContext_ArticleUpsertPayload_article(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ArticleUpsertPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ArticleUpsertPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Attribute(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "key":
@@ -7992,6 +8380,16 @@ func (ec *executionContext) childFields_BlogEdge(ctx context.Context, field grap
 		return ec.fieldContext_BlogEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type BlogEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_BlogUpsertPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "blog":
+		return ec.fieldContext_BlogUpsertPayload_blog(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_BlogUpsertPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BlogUpsertPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Brand(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8444,6 +8842,16 @@ func (ec *executionContext) childFields_CollectionEdge(ctx context.Context, fiel
 		return ec.fieldContext_CollectionEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CollectionEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ContentDeletePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deletedHandle":
+		return ec.fieldContext_ContentDeletePayload_deletedHandle(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ContentDeletePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ContentDeletePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Country(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8936,6 +9344,16 @@ func (ec *executionContext) childFields_MenuItem(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type MenuItem", field.Name)
 }
 
+func (ec *executionContext) childFields_MenuUpsertPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "menu":
+		return ec.fieldContext_MenuUpsertPayload_menu(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_MenuUpsertPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MenuUpsertPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_MoneyV2(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "amount":
@@ -9208,6 +9626,16 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_PageUpsertPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "page":
+		return ec.fieldContext_PageUpsertPayload_page(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_PageUpsertPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PageUpsertPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_PaymentSession(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -9554,6 +9982,16 @@ func (ec *executionContext) childFields_Shop(ctx context.Context, field graphql.
 	return nil, fmt.Errorf("no field named %q was found under type Shop", field.Name)
 }
 
+func (ec *executionContext) childFields_ShopBrandUpdatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "brand":
+		return ec.fieldContext_ShopBrandUpdatePayload_brand(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ShopBrandUpdatePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ShopBrandUpdatePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_ShopPolicy(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -9568,6 +10006,16 @@ func (ec *executionContext) childFields_ShopPolicy(ctx context.Context, field gr
 		return ec.fieldContext_ShopPolicy_url(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ShopPolicy", field.Name)
+}
+
+func (ec *executionContext) childFields_ShopPolicyUpdatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "shopPolicy":
+		return ec.fieldContext_ShopPolicyUpdatePayload_shopPolicy(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ShopPolicyUpdatePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ShopPolicyUpdatePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_ShopPolicyWithDefault(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -46,7 +46,7 @@ type QueryResolver interface {
 	Page(ctx context.Context, id *string, handle *string) (*content.Page, error)
 	PageByHandle(ctx context.Context, handle string) (*content.Page, error)
 	Pages(ctx context.Context, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.PageSortKeys, query *string) (*model.PageConnection, error)
-	Blog(ctx context.Context, id *string, handle *string) (*model.Blog, error)
+	Blog(ctx context.Context, id *string, handle *string) (*content.Blog, error)
 	Blogs(ctx context.Context, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.BlogSortKeys, query *string) (*model.BlogConnection, error)
 	Articles(ctx context.Context, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.ArticleSortKeys, query *string) (*model.ArticleConnection, error)
 	APIPolicy(ctx context.Context) (*documents.Policy, error)
@@ -1621,8 +1621,8 @@ func (ec *executionContext) _Query_blog(ctx context.Context, field graphql.Colle
 			return ec.Resolvers.Query().Blog(ctx, fc.Args["id"].(*string), fc.Args["handle"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Blog) graphql.Marshaler {
-			return ec.marshalOBlog2ᚖcartographᚋgraphᚋmodelᚐBlog(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *content.Blog) graphql.Marshaler {
+			return ec.marshalOBlog2ᚖcartographᚋinternalᚋcontentᚐBlog(ctx, selections, v)
 		},
 		true,
 		false,
@@ -2411,9 +2411,7 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Cart(ctx, sel, obj)
-	case model.Blog:
-		return ec._Blog(ctx, sel, &obj)
-	case *model.Blog:
+	case *content.Blog:
 		if obj == nil {
 			return graphql.Null
 		}
@@ -2423,9 +2421,7 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._BaseCartLine(ctx, sel, obj)
-	case model.Article:
-		return ec._Article(ctx, sel, &obj)
-	case *model.Article:
+	case *content.Article:
 		if obj == nil {
 			return graphql.Null
 		}

@@ -83,6 +83,8 @@ type APIPolicyInput struct {
 	MaxQueryCost         *int `json:"maxQueryCost,omitempty"`
 	CostBucketMax        *int `json:"costBucketMax,omitempty"`
 	CostRestoreRate      *int `json:"costRestoreRate,omitempty"`
+	// CORS origins (at most 50; see ApiPolicy.allowedOrigins). Null leaves the list unchanged; [] clears it.
+	AllowedOrigins []string `json:"allowedOrigins,omitempty"`
 }
 
 type APIPolicyUpdatePayload struct {
@@ -100,45 +102,37 @@ type AppliedGiftCard struct {
 
 func (AppliedGiftCard) IsNode() {}
 
-// A blog article.
-type Article struct {
-	ID                 string         `json:"id"`
-	Handle             string         `json:"handle"`
-	Title              string         `json:"title"`
-	Content            string         `json:"content"`
-	ContentHTML        string         `json:"contentHtml"`
-	Excerpt            *string        `json:"excerpt,omitempty"`
-	ExcerptHTML        *string        `json:"excerptHtml,omitempty"`
-	PublishedAt        time.Time      `json:"publishedAt"`
-	AuthorV2           *ArticleAuthor `json:"authorV2,omitempty"`
-	Image              *catalog.Image `json:"image,omitempty"`
-	Seo                *catalog.SEO   `json:"seo,omitempty"`
-	Tags               []string       `json:"tags"`
-	Blog               *Blog          `json:"blog"`
-	OnlineStoreURL     *string        `json:"onlineStoreUrl,omitempty"`
-	TrackingParameters *string        `json:"trackingParameters,omitempty"`
-}
-
-func (Article) IsNode() {}
-
-// The author of an article.
-type ArticleAuthor struct {
-	Name      string  `json:"name"`
-	FirstName string  `json:"firstName"`
-	LastName  string  `json:"lastName"`
-	Email     string  `json:"email"`
-	Bio       *string `json:"bio,omitempty"`
-}
-
 type ArticleConnection struct {
-	Edges    []*ArticleEdge  `json:"edges"`
-	Nodes    []*Article      `json:"nodes"`
-	PageInfo *relay.PageInfo `json:"pageInfo"`
+	Edges    []*ArticleEdge     `json:"edges"`
+	Nodes    []*content.Article `json:"nodes"`
+	PageInfo *relay.PageInfo    `json:"pageInfo"`
 }
 
 type ArticleEdge struct {
-	Cursor string   `json:"cursor"`
-	Node   *Article `json:"node"`
+	Cursor string           `json:"cursor"`
+	Node   *content.Article `json:"node"`
+}
+
+type ArticleInput struct {
+	// The blog the article belongs to (it must exist).
+	BlogHandle     string   `json:"blogHandle"`
+	Handle         string   `json:"handle"`
+	Title          string   `json:"title"`
+	ContentHTML    string   `json:"contentHtml"`
+	ExcerptHTML    *string  `json:"excerptHtml,omitempty"`
+	AuthorName     string   `json:"authorName"`
+	Tags           []string `json:"tags,omitempty"`
+	ImageURL       *string  `json:"imageUrl,omitempty"`
+	ImageAlt       *string  `json:"imageAlt,omitempty"`
+	SeoTitle       *string  `json:"seoTitle,omitempty"`
+	SeoDescription *string  `json:"seoDescription,omitempty"`
+	// Defaults to the creation time.
+	PublishedAt *time.Time `json:"publishedAt,omitempty"`
+}
+
+type ArticleUpsertPayload struct {
+	Article    *content.Article    `json:"article,omitempty"`
+	UserErrors []*apperr.UserError `json:"userErrors"`
 }
 
 // A key/value pair on a cart or line.
@@ -164,29 +158,27 @@ type BaseCartLineEdge struct {
 	Node   BaseCartLine `json:"node"`
 }
 
-// A blog (not stored yet: queries answer null and empty lists).
-type Blog struct {
-	ID              string             `json:"id"`
-	Handle          string             `json:"handle"`
-	Title           string             `json:"title"`
-	Seo             *catalog.SEO       `json:"seo,omitempty"`
-	OnlineStoreURL  *string            `json:"onlineStoreUrl,omitempty"`
-	Authors         []*ArticleAuthor   `json:"authors"`
-	ArticleByHandle *Article           `json:"articleByHandle,omitempty"`
-	Articles        *ArticleConnection `json:"articles"`
-}
-
-func (Blog) IsNode() {}
-
 type BlogConnection struct {
 	Edges    []*BlogEdge     `json:"edges"`
-	Nodes    []*Blog         `json:"nodes"`
+	Nodes    []*content.Blog `json:"nodes"`
 	PageInfo *relay.PageInfo `json:"pageInfo"`
 }
 
 type BlogEdge struct {
-	Cursor string `json:"cursor"`
-	Node   *Blog  `json:"node"`
+	Cursor string        `json:"cursor"`
+	Node   *content.Blog `json:"node"`
+}
+
+type BlogInput struct {
+	Handle         string  `json:"handle"`
+	Title          string  `json:"title"`
+	SeoTitle       *string `json:"seoTitle,omitempty"`
+	SeoDescription *string `json:"seoDescription,omitempty"`
+}
+
+type BlogUpsertPayload struct {
+	Blog       *content.Blog       `json:"blog,omitempty"`
+	UserErrors []*apperr.UserError `json:"userErrors"`
 }
 
 // The shop's brand assets.
@@ -207,6 +199,17 @@ type BrandColorGroup struct {
 type BrandColors struct {
 	Primary   []*BrandColorGroup `json:"primary"`
 	Secondary []*BrandColorGroup `json:"secondary"`
+}
+
+type BrandInput struct {
+	Slogan           *string `json:"slogan,omitempty"`
+	ShortDescription *string `json:"shortDescription,omitempty"`
+	// #rrggbb
+	PrimaryColor *string `json:"primaryColor,omitempty"`
+	// #rrggbb
+	SecondaryColor *string `json:"secondaryColor,omitempty"`
+	LogoURL        *string `json:"logoUrl,omitempty"`
+	SquareLogoURL  *string `json:"squareLogoUrl,omitempty"`
 }
 
 // The buyer of a B2B operation (accepted; not used yet).
@@ -431,6 +434,12 @@ type ComponentizableCartLine struct {
 func (ComponentizableCartLine) IsBaseCartLine() {}
 
 func (ComponentizableCartLine) IsNode() {}
+
+type ContentDeletePayload struct {
+	// The handle deleted; null when nothing had it.
+	DeletedHandle *string             `json:"deletedHandle,omitempty"`
+	UserErrors    []*apperr.UserError `json:"userErrors"`
+}
 
 // A country the shop sells to.
 type Country struct {
@@ -694,6 +703,22 @@ type MediaImage struct {
 
 func (MediaImage) IsMedia() {}
 
+// A menu entry as staff write it.
+type MenuItemInput struct {
+	Title string       `json:"title"`
+	Type  MenuItemType `json:"type"`
+	// An absolute http(s) URL or a path on the shop (/collections/all).
+	URL        *string          `json:"url,omitempty"`
+	ResourceID *string          `json:"resourceId,omitempty"`
+	Tags       []string         `json:"tags,omitempty"`
+	Items      []*MenuItemInput `json:"items,omitempty"`
+}
+
+type MenuUpsertPayload struct {
+	Menu       *content.Menu       `json:"menu,omitempty"`
+	UserErrors []*apperr.UserError `json:"userErrors"`
+}
+
 type Mutation struct {
 }
 
@@ -758,6 +783,20 @@ type PageConnection struct {
 type PageEdge struct {
 	Cursor string        `json:"cursor"`
 	Node   *content.Page `json:"node"`
+}
+
+type PageInput struct {
+	Handle string `json:"handle"`
+	Title  string `json:"title"`
+	// The page's HTML, returned as given in Page.body (storefronts render it).
+	Body           string  `json:"body"`
+	SeoTitle       *string `json:"seoTitle,omitempty"`
+	SeoDescription *string `json:"seoDescription,omitempty"`
+}
+
+type PageUpsertPayload struct {
+	Page       *content.Page       `json:"page,omitempty"`
+	UserErrors []*apperr.UserError `json:"userErrors"`
 }
 
 // How the buyer pays: with Stripe, confirm clientSecret with Stripe.js; manual orders are marked paid by staff.
@@ -843,6 +882,16 @@ type ShippingZoneInput struct {
 type ShippingZonePayload struct {
 	ShippingZone *ShippingZone       `json:"shippingZone,omitempty"`
 	UserErrors   []*apperr.UserError `json:"userErrors"`
+}
+
+type ShopBrandUpdatePayload struct {
+	Brand      *Brand              `json:"brand,omitempty"`
+	UserErrors []*apperr.UserError `json:"userErrors"`
+}
+
+type ShopPolicyUpdatePayload struct {
+	ShopPolicy *content.Policy     `json:"shopPolicy,omitempty"`
+	UserErrors []*apperr.UserError `json:"userErrors"`
 }
 
 // A policy that has a default text when the merchant wrote none.
@@ -2787,6 +2836,66 @@ func (e *ProductSortKeys) UnmarshalJSON(b []byte) error {
 }
 
 func (e ProductSortKeys) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Which shop policy shopPolicyUpdate writes.
+type ShopPolicyType string
+
+const (
+	ShopPolicyTypePrivacyPolicy  ShopPolicyType = "PRIVACY_POLICY"
+	ShopPolicyTypeRefundPolicy   ShopPolicyType = "REFUND_POLICY"
+	ShopPolicyTypeShippingPolicy ShopPolicyType = "SHIPPING_POLICY"
+	ShopPolicyTypeTermsOfService ShopPolicyType = "TERMS_OF_SERVICE"
+)
+
+var AllShopPolicyType = []ShopPolicyType{
+	ShopPolicyTypePrivacyPolicy,
+	ShopPolicyTypeRefundPolicy,
+	ShopPolicyTypeShippingPolicy,
+	ShopPolicyTypeTermsOfService,
+}
+
+func (e ShopPolicyType) IsValid() bool {
+	switch e {
+	case ShopPolicyTypePrivacyPolicy, ShopPolicyTypeRefundPolicy, ShopPolicyTypeShippingPolicy, ShopPolicyTypeTermsOfService:
+		return true
+	}
+	return false
+}
+
+func (e ShopPolicyType) String() string {
+	return string(e)
+}
+
+func (e *ShopPolicyType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ShopPolicyType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ShopPolicyType", str)
+	}
+	return nil
+}
+
+func (e ShopPolicyType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ShopPolicyType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ShopPolicyType) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

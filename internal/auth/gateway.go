@@ -56,36 +56,75 @@ func (g *Gateway) blocklist() *lru.Cache[string, time.Time] {
 // SERVICE_UNAVAILABLE. Failed authentications are rate-limited per IP; an
 // IP over that limit costs a map lookup, not SQL.
 func (g *Gateway) Authenticate(ctx context.Context, c Credentials) (context.Context, error) {
-	if g.FailPerMinute > 0 {
-		if until, ok := g.blocklist().Get(c.RemoteIP); ok {
-			if wait := time.Until(until); wait > 0 {
-				metrics.RateLimited("authfail")
-				retry := int(wait/time.Second) + 1
-				e := apperr.New(apperr.Throttled, "too many failed authentications; retry after %ds", retry)
-				e.Extensions = map[string]any{"retryAfter": retry}
-				return ctx, e
-			}
-			g.blocked.Remove(c.RemoteIP)
-		}
+	if err := g.refusedIP(c.RemoteIP); err != nil {
+		return ctx, err
 	}
 	out, err := g.authenticate(ctx, c)
 	if err == nil {
 		return out, nil
 	}
+	g.failed(ctx, c.RemoteIP, err)
+	return out, err
+}
+
+// refusedIP is THROTTLED while ip is on this instance's refusal list.
+func (g *Gateway) refusedIP(ip string) error {
+	if g.FailPerMinute <= 0 {
+		return nil
+	}
+	until, ok := g.blocklist().Get(ip)
+	if !ok {
+		return nil
+	}
+	if wait := time.Until(until); wait > 0 {
+		metrics.RateLimited("authfail")
+		retry := int(wait/time.Second) + 1
+		e := apperr.New(apperr.Throttled, "too many failed authentications; retry after %ds", retry)
+		e.Extensions = map[string]any{"retryAfter": retry}
+		return e
+	}
+	g.blocked.Remove(ip)
+	return nil
+}
+
+// failed counts a failed authentication of ip; over FailPerMinute the IP
+// goes on the refusal list until the limiter's retry time.
+func (g *Gateway) failed(ctx context.Context, ip string, err error) {
 	switch apperr.CodeOf(err) {
 	case apperr.Unauthenticated, apperr.ShopNotFound:
 		if g.FailPerMinute > 0 {
-			if lerr := g.Limiter.Allow(ctx, ratelimit.Key("authfail", c.RemoteIP), g.FailPerMinute); lerr != nil {
+			if lerr := g.Limiter.Allow(ctx, ratelimit.Key("authfail", ip), g.FailPerMinute); lerr != nil {
 				if ae, ok := apperr.As(lerr); ok && ae.Code == apperr.Throttled {
 					ra, _ := ae.Extensions["retryAfter"].(int)
-					g.blocklist().Add(c.RemoteIP, time.Now().Add(time.Duration(max(ra, 1))*time.Second))
+					g.blocklist().Add(ip, time.Now().Add(time.Duration(max(ra, 1))*time.Second))
 				}
 			}
 		}
 	case apperr.Throttled:
 		metrics.RateLimited("principal")
 	}
-	return out, err
+}
+
+// HostShop returns the shop the request's Host itself names (its custom
+// domain or <handle>.<base domain>; never a header, a key or the
+// development fallback), for decisions taken before authentication, such
+// as a CORS preflight, which carries no credentials. An IP on the refusal
+// list gets nil without a lookup; an unknown host counts as a failed
+// authentication of the IP when it cost a statement (a host already in the
+// negative cache does not, so a shared gateway host is not charged).
+func (g *Gateway) HostShop(ctx context.Context, r *http.Request) *shop.Shop {
+	ip := remoteIP(r)
+	if g.refusedIP(ip) != nil {
+		return nil
+	}
+	sh, queried, err := g.Shops.ByHostQueried(ctx, r.Host)
+	if err != nil {
+		if queried {
+			g.failed(ctx, ip, err)
+		}
+		return nil
+	}
+	return sh
 }
 
 // SessionCookie is the cookie a session token may travel in.
@@ -101,11 +140,16 @@ type Credentials struct {
 
 // FromRequest extracts Credentials from an HTTP request.
 func FromRequest(r *http.Request) Credentials {
+	return Credentials{Header: r.Header, Host: r.Host, Cookies: r.Cookies(), RemoteIP: remoteIP(r)}
+}
+
+// remoteIP is the client address of r without its port.
+func remoteIP(r *http.Request) string {
 	ip, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		ip = r.RemoteAddr
+		return r.RemoteAddr
 	}
-	return Credentials{Header: r.Header, Host: r.Host, Cookies: r.Cookies(), RemoteIP: ip}
+	return ip
 }
 
 func bearer(h http.Header) string {

@@ -45,12 +45,15 @@ const (
 	ScopeDiscountsWrite = "discounts:write"
 	// ScopeSettingsWrite manages shipping zones, rates and tax rates.
 	ScopeSettingsWrite = "settings:write"
+	// ScopeContentWrite manages online-store content: menus, pages,
+	// blogs, articles, policies and the brand.
+	ScopeContentWrite = "content:write"
 )
 
 // AllScopes lists every scope (a shop owner has all of them).
 var AllScopes = []string{ScopeCatalogRead, ScopeCatalogWrite, ScopeInventoryRead, ScopeInventoryWrite,
 	ScopeOrdersRead, ScopeOrdersWrite, ScopeCustomersRead, ScopeCustomersWrite, ScopeCheckoutWrite, ScopeAPIKeysManage,
-	ScopeDiscountsWrite, ScopeSettingsWrite}
+	ScopeDiscountsWrite, ScopeSettingsWrite, ScopeContentWrite}
 
 // PublicKeyScopes are the only scopes a pk_ key may hold: what browser code
 // of a storefront needs, nothing that reads other people's data.

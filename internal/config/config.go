@@ -31,6 +31,14 @@ type Config struct {
 	RedisURL string
 	// ListenAddr is the HTTP listen address (LISTEN_ADDR).
 	ListenAddr string
+	// TLSCertFile and TLSKeyFile (TLS_CERT_FILE, TLS_KEY_FILE; PEM), when
+	// both are set, make the gateway serve HTTPS (TLS 1.2+, HTTP/2) on
+	// LISTEN_ADDR instead of plain HTTP.
+	TLSCertFile, TLSKeyFile string
+	// PublicBaseURL is where browsers reach this gateway (PUBLIC_BASE_URL,
+	// default http://<LISTEN_ADDR>): `cartograph seed` builds the demo
+	// shops' image URLs (/images/demo/…) on it.
+	PublicBaseURL string
 	// DefaultShop is the shop handle used when a request names none (DEFAULT_SHOP; local development).
 	DefaultShop string
 	// BaseDomain enables shop resolution by subdomain: <handle>.<BaseDomain> (BASE_DOMAIN).
@@ -119,6 +127,11 @@ type Config struct {
 	// ShopCostBucketMax/ShopCostRestoreRate the whole shop's
 	// (SHOP_COST_BUCKET_MAX, SHOP_COST_RESTORE_RATE).
 	CostBucketMax, CostRestoreRate, ShopCostBucketMax, ShopCostRestoreRate int
+	// CostRedisTimeout bounds each cost-bucket call to Redis
+	// (COST_REDIS_TIMEOUT, default 100ms); past it the request runs
+	// unbudgeted and budgets are skipped for a second, so a hung Redis
+	// slows no request by more than one timeout.
+	CostRedisTimeout time.Duration
 	// AllowedOrigins are the browser origins allowed to call the API
 	// (CORS; ALLOWED_ORIGINS, comma-separated; "*" for any).
 	AllowedOrigins []string
@@ -161,7 +174,7 @@ type Config struct {
 	// is dropped (WS_PING_INTERVAL, default 20s); WSMaxSubscriptions bounds
 	// the subscriptions of one connection, more are refused with an error
 	// message (WS_MAX_SUBSCRIPTIONS, default 100); WSMaxConnsPerPrincipal
-	// bounds one principal's connections to one instance, more are closed
+	// bounds one principal's connections across instances, more are closed
 	// with 4429 (WS_MAX_CONNS_PER_PRINCIPAL, default 20); WSRevalidate is
 	// how often a connection's credentials are checked again, so a revoked
 	// key, logged-out customer or removed staff member is closed with 4403
@@ -213,6 +226,9 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 		DatabaseURL:         str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cartograph?sslmode=disable"),
 		RedisURL:            str("REDIS_URL", "redis://127.0.0.1:6379/0"),
 		ListenAddr:          str("LISTEN_ADDR", "127.0.0.1:8080"),
+		PublicBaseURL:       str("PUBLIC_BASE_URL", ""),
+		TLSCertFile:         str("TLS_CERT_FILE", ""),
+		TLSKeyFile:          str("TLS_KEY_FILE", ""),
 		BaseDomain:          strings.ToLower(str("BASE_DOMAIN", "localhost")),
 		DefaultShop:         strings.ToLower(str("DEFAULT_SHOP", "")),
 		DBMaxConns:          int32(integer("DB_MAX_CONNS", 16)),
@@ -255,6 +271,7 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 		CostRestoreRate:        int(integer("COST_RESTORE_RATE", 1000)),
 		ShopCostBucketMax:      int(integer("SHOP_COST_BUCKET_MAX", 1000000)),
 		ShopCostRestoreRate:    int(integer("SHOP_COST_RESTORE_RATE", 200000)),
+		CostRedisTimeout:       dur("COST_REDIS_TIMEOUT", 100*time.Millisecond),
 		CartMaxLines:           int(integer("CART_MAX_LINES", 250)),
 		MaxStringInput:         int(integer("MAX_STRING_INPUT", 5000)),
 		PublicCacheMaxBytes:    integer("PUBLIC_CACHE_MAX_BYTES", 32<<20),

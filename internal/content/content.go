@@ -1,23 +1,46 @@
-// Package content serves a shop's online-store content in the Shopify
-// Storefront API shapes: navigation menus (main-menu, footer), pages
-// (About, FAQ) and shop policies. Until content is stored per shop and
-// edited by staff, every shop gets the same default content, written with
-// its own name and primary host, under stable ids (derived from the shop id
-// and handle, so storefront caches stay correct). Callers: graph resolvers.
-// Errors: SHOP_NOT_FOUND (no shop in context), BAD_USER_INPUT (pagination).
+// Package content stores and serves a shop's online-store content in the
+// Shopify Storefront API shapes: navigation menus, pages, blogs and their
+// articles, shop policies and the brand. Everything is stored per shop
+// (table content_entries, row-level security) and edited by staff with
+// content:write (admin.go); the demo seed writes a default set (seed.go).
+// Reads are one indexed statement per call (a list of blogs or articles
+// two), and public reads are cached by the response cache like the
+// catalog; every write calls OnChange so the shop's cached responses go.
+// Callers: graph resolvers, the seed. Errors: SHOP_NOT_FOUND (no shop in
+// context), BAD_USER_INPUT (pagination, malformed ids), FORBIDDEN /
+// UNAUTHENTICATED for writes without content:write; bad content is a user
+// error and writes nothing.
 package content
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"html"
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"cartograph/internal/catalog"
+	"cartograph/internal/dbq"
+	"cartograph/internal/pg"
 	"cartograph/internal/relay"
 	"cartograph/internal/shop"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Entry kinds (content_entries.kind).
+const (
+	KindMenu    = "menu"
+	KindPage    = "page"
+	KindBlog    = "blog"
+	KindArticle = "article"
+	KindPolicy  = "policy"
+	KindBrand   = "brand"
 )
 
 // Menu is a navigation menu.
@@ -47,13 +70,13 @@ func count(items []*MenuItem) int {
 
 // MenuItem is a menu entry. Type is a Shopify MenuItemType value.
 type MenuItem struct {
-	ID         uuid.UUID
-	Title      string
-	Type       string
-	URL        *string
-	ResourceID *string
-	Tags       []string
-	Items      []*MenuItem
+	ID         uuid.UUID   `json:"id"`
+	Title      string      `json:"title"`
+	Type       string      `json:"type"`
+	URL        *string     `json:"url,omitempty"`
+	ResourceID *string     `json:"resourceId,omitempty"`
+	Tags       []string    `json:"tags"`
+	Items      []*MenuItem `json:"items"`
 }
 
 // NodeID is the item's global id.
@@ -102,130 +125,298 @@ func (p *Policy) NodeID() string { return relay.GlobalID("ShopPolicy", p.ID) }
 // IsNode marks Policy as a Node.
 func (*Policy) IsNode() {}
 
-// Service serves content. Safe for concurrent use.
+// Blog is a blog with its articles (loaded with it).
+type Blog struct {
+	ID       uuid.UUID
+	Handle   string
+	Title    string
+	Seo      *catalog.SEO
+	URL      string
+	Articles []*Article
+}
+
+// NodeID is the blog's global id.
+func (b *Blog) NodeID() string { return relay.GlobalID("Blog", b.ID) }
+
+// IsNode marks Blog as a Node.
+func (*Blog) IsNode() {}
+
+// OnlineStoreURL is the blog's URL on the shop's primary host.
+func (b *Blog) OnlineStoreURL() *string { return &b.URL }
+
+// Authors are the distinct authors of the blog's articles.
+func (b *Blog) Authors() []*Author {
+	seen := map[string]bool{}
+	out := []*Author{}
+	for _, a := range b.Articles {
+		if a.Author != nil && !seen[a.Author.Name] {
+			seen[a.Author.Name] = true
+			out = append(out, a.Author)
+		}
+	}
+	return out
+}
+
+// ArticleByHandle returns the blog's article with handle, or nil.
+func (b *Blog) ArticleByHandle(handle string) *Article {
+	for _, a := range b.Articles {
+		if a.Handle == handle {
+			return a
+		}
+	}
+	return nil
+}
+
+// Author is an article's author.
+type Author struct {
+	Name string `json:"name"`
+	Bio  string `json:"bio,omitempty"`
+}
+
+// FirstName is the first word of the name.
+func (a *Author) FirstName() string { f, _, _ := strings.Cut(a.Name, " "); return f }
+
+// LastName is the rest of the name.
+func (a *Author) LastName() string { _, l, _ := strings.Cut(a.Name, " "); return l }
+
+// Email is empty: authors' addresses are not published.
+func (*Author) Email() string { return "" }
+
+// Article is a blog article.
+type Article struct {
+	ID          uuid.UUID
+	Handle      string
+	Title       string
+	ContentHTML string
+	ExcerptHTML *string
+	Author      *Author
+	Tags        []string
+	Image       *catalog.Image
+	Seo         *catalog.SEO
+	PublishedAt time.Time
+	UpdatedAt   time.Time
+	URL         string
+	Blog        *Blog
+}
+
+// NodeID is the article's global id.
+func (a *Article) NodeID() string { return relay.GlobalID("Article", a.ID) }
+
+// IsNode marks Article as a Node.
+func (*Article) IsNode() {}
+
+// OnlineStoreURL is the article's URL on the shop's primary host.
+func (a *Article) OnlineStoreURL() *string { return &a.URL }
+
+// TrackingParameters is null: no tracking parameters are added.
+func (*Article) TrackingParameters() *string { return nil }
+
+// Content is the article's text without markup, cut at truncateAt
+// characters when given.
+func (a *Article) Content(truncateAt *int) string {
+	return truncate(PlainText(a.ContentHTML), truncateAt)
+}
+
+// Excerpt is the excerpt's text (null without one), cut like Content.
+func (a *Article) Excerpt(truncateAt *int) *string {
+	if a.ExcerptHTML == nil {
+		return nil
+	}
+	s := truncate(PlainText(*a.ExcerptHTML), truncateAt)
+	return &s
+}
+
+// Brand is the shop's brand.
+type Brand struct {
+	Slogan           *string `json:"slogan,omitempty"`
+	ShortDescription *string `json:"shortDescription,omitempty"`
+	LogoURL          *string `json:"logoUrl,omitempty"`
+	SquareLogoURL    *string `json:"squareLogoUrl,omitempty"`
+	PrimaryColor     *string `json:"primaryColor,omitempty"`
+	SecondaryColor   *string `json:"secondaryColor,omitempty"`
+}
+
+// PlainText strips the markup of an HTML fragment: tags removed, entities
+// decoded, whitespace collapsed to single spaces.
+func PlainText(s string) string {
+	var b strings.Builder
+	in := false
+	for _, r := range s {
+		switch {
+		case r == '<':
+			in = true
+			b.WriteByte(' ')
+		case r == '>' && in:
+			in = false
+		case !in:
+			b.WriteRune(r)
+		}
+	}
+	return strings.Join(strings.FieldsFunc(html.UnescapeString(b.String()), unicode.IsSpace), " ")
+}
+
+func truncate(s string, at *int) string {
+	if at == nil || *at < 0 {
+		return s
+	}
+	r := []rune(s)
+	if len(r) <= *at {
+		return s
+	}
+	return string(r[:*at])
+}
+
+// Service stores and serves content. Safe for concurrent use.
 type Service struct {
+	db         *pgxpool.Pool
+	q          *dbq.Queries
 	baseDomain string
-	// since is when the default content was "written" (stable timestamps).
-	since time.Time
+	// OnChange, when set, runs after every committed write (the server
+	// drops the shop's cached public responses).
+	OnChange func(ctx context.Context, shopID uuid.UUID)
 }
 
-// New returns a content service; baseDomain builds shop URLs.
-func New(baseDomain string) *Service {
-	return &Service{baseDomain: baseDomain, since: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-}
-
-func id(sh *shop.Shop, kind, handle string) uuid.UUID {
-	return uuid.NewSHA1(sh.ID, []byte(kind+":"+handle))
+// New returns a content service over the application pool; baseDomain
+// builds shop URLs.
+func New(db *pgxpool.Pool, baseDomain string) *Service {
+	return &Service{db: db, q: dbq.New(pg.Tenant{Pool: db}), baseDomain: baseDomain}
 }
 
 func (s *Service) base(sh *shop.Shop) string { return "https://" + sh.Host(s.baseDomain) }
 
-// Menu returns the shop's menu by handle, or nil. Next.js Commerce's own
-// handles are served as aliases of main-menu and footer.
-func (s *Service) Menu(ctx context.Context, handle string) (*Menu, error) {
+func tenant(ctx context.Context) (context.Context, *shop.Shop, error) {
 	sh, err := shop.FromContext(ctx)
+	if err != nil {
+		return ctx, nil, err
+	}
+	return pg.WithShopID(ctx, sh.ID), sh, nil
+}
+
+func (s *Service) entry(ctx context.Context, sh *shop.Shop, kind string, parent uuid.UUID, handle string) (*dbq.ContentEntry, error) {
+	e, err := s.q.ContentEntry(ctx, dbq.ContentEntryParams{ShopID: sh.ID, Kind: kind, ParentID: parent, Handle: handle})
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return &e, nil
+}
+
+func seoOf(data []byte, title string) *catalog.SEO {
+	var d struct {
+		SeoTitle       *string `json:"seoTitle"`
+		SeoDescription *string `json:"seoDescription"`
+	}
+	_ = json.Unmarshal(data, &d)
+	if d.SeoTitle == nil {
+		d.SeoTitle = &title
+	}
+	return &catalog.SEO{Title: d.SeoTitle, Description: d.SeoDescription}
+}
+
+// nextJSAliases are the menu handles Next.js Commerce asks for, served by
+// the shop's main-menu and footer when it has no menu of that handle.
+var nextJSAliases = map[string]string{"next-js-frontend-header-menu": "main-menu", "next-js-frontend-footer-menu": "footer"}
+
+// Menu returns the shop's menu by handle, or nil.
+func (s *Service) Menu(ctx context.Context, handle string) (*Menu, error) {
+	ctx, sh, err := tenant(ctx)
 	if err != nil {
 		return nil, err
 	}
-	base := s.base(sh)
-	item := func(title, typ, path string, resource *string) *MenuItem {
-		u := base + path
-		return &MenuItem{ID: id(sh, "menuitem", handle+path), Title: title, Type: typ, URL: &u, ResourceID: resource, Tags: []string{}, Items: []*MenuItem{}}
+	e, err := s.entry(ctx, sh, KindMenu, uuid.Nil, handle)
+	if err == nil && e == nil && nextJSAliases[handle] != "" {
+		e, err = s.entry(ctx, sh, KindMenu, uuid.Nil, nextJSAliases[handle])
 	}
-	ref := func(typ, h string) *string { g := relay.GlobalID(typ, id(sh, strings.ToLower(typ), h)); return &g }
-	switch handle {
-	case "main-menu", "next-js-frontend-header-menu":
-		return &Menu{ID: id(sh, "menu", handle), Handle: handle, Title: "Main menu", Items: []*MenuItem{
-			item("All", "CATALOG", "/collections/all", nil),
-			item("Collections", "COLLECTIONS", "/collections", nil),
-			item("About", "PAGE", "/pages/about", ref("Page", "about")),
-		}}, nil
-	case "footer", "next-js-frontend-footer-menu":
-		return &Menu{ID: id(sh, "menu", handle), Handle: handle, Title: "Footer", Items: []*MenuItem{
-			item("About", "PAGE", "/pages/about", ref("Page", "about")),
-			item("FAQ", "PAGE", "/pages/faq", ref("Page", "faq")),
-			item("Privacy Policy", "SHOP_POLICY", "/policies/privacy-policy", ref("ShopPolicy", "privacy-policy")),
-			item("Terms of Service", "SHOP_POLICY", "/policies/terms-of-service", ref("ShopPolicy", "terms-of-service")),
-		}}, nil
+	if err != nil || e == nil {
+		return nil, err
 	}
-	return nil, nil
+	return menuOf(e)
 }
 
-func (s *Service) pages(sh *shop.Shop) []*Page {
-	mk := func(handle, title, body string) *Page {
-		sum := body
-		if len(sum) > 150 {
-			sum = sum[:150]
-		}
-		t, d := title, sum
-		return &Page{ID: id(sh, "page", handle), Handle: handle, Title: title, Body: "<p>" + body + "</p>", BodySummary: sum,
-			Seo: &catalog.SEO{Title: &t, Description: &d}, CreatedAt: s.since, UpdatedAt: s.since, URL: s.base(sh) + "/pages/" + handle}
+func menuOf(e *dbq.ContentEntry) (*Menu, error) {
+	var d struct {
+		Items []*MenuItem `json:"items"`
 	}
-	return []*Page{
-		mk("about", "About "+sh.Name, sh.Name+" is a demo shop served by Cartograph, a headless-commerce GraphQL gateway."),
-		mk("faq", "FAQ", "Orders ship within two business days. Returns are accepted within 30 days of delivery."),
+	if err := json.Unmarshal(e.Data, &d); err != nil {
+		return nil, err
 	}
+	if d.Items == nil {
+		d.Items = []*MenuItem{}
+	}
+	return &Menu{ID: e.ID, Handle: e.Handle, Title: e.Title, Items: d.Items}, nil
+}
+
+func (s *Service) pageOf(sh *shop.Shop, e *dbq.ContentEntry) *Page {
+	summaryLen := 150
+	sum := truncate(PlainText(e.Body), &summaryLen)
+	seo := seoOf(e.Data, e.Title)
+	if seo.Description == nil {
+		seo.Description = &sum
+	}
+	return &Page{ID: e.ID, Handle: e.Handle, Title: e.Title, Body: e.Body, BodySummary: sum, Seo: seo,
+		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, URL: s.base(sh) + "/pages/" + e.Handle}
 }
 
 // Page returns a page by handle, or nil.
 func (s *Service) Page(ctx context.Context, handle string) (*Page, error) {
-	sh, err := shop.FromContext(ctx)
+	ctx, sh, err := tenant(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range s.pages(sh) {
-		if p.Handle == handle {
-			return p, nil
-		}
+	e, err := s.entry(ctx, sh, KindPage, uuid.Nil, handle)
+	if err != nil || e == nil {
+		return nil, err
 	}
-	return nil, nil
+	return s.pageOf(sh, e), nil
 }
 
-// PageByID returns a page by global id, or nil (also for malformed ids).
+func (s *Service) byID(ctx context.Context, sh *shop.Shop, kind, typ, gid string) (*dbq.ContentEntry, error) {
+	id, err := relay.ParseTypedID("id", typ, gid)
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.q.ContentEntryByID(ctx, dbq.ContentEntryByIDParams{ShopID: sh.ID, Kind: kind, ID: id})
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return &e, nil
+}
+
+// PageByID returns a page by global id, or nil.
 func (s *Service) PageByID(ctx context.Context, gid string) (*Page, error) {
-	sh, err := shop.FromContext(ctx)
+	ctx, sh, err := tenant(ctx)
 	if err != nil {
 		return nil, err
 	}
-	u, err := relay.ParseTypedID("id", "Page", gid)
-	if err != nil {
+	e, err := s.byID(ctx, sh, KindPage, "Page", gid)
+	if err != nil || e == nil {
 		return nil, err
 	}
-	for _, p := range s.pages(sh) {
-		if p.ID == u {
-			return p, nil
-		}
-	}
-	return nil, nil
+	return s.pageOf(sh, e), nil
 }
 
-// Pages returns the shop's pages sorted by sortKey (ID, TITLE, UPDATED_AT,
-// RELEVANCE), a window of them for p, and the window's page info.
-func (s *Service) Pages(ctx context.Context, p relay.Page, sortKey string, reverse bool) ([]*Page, []string, relay.PageInfo, error) {
-	sh, err := shop.FromContext(ctx)
-	if err != nil {
-		return nil, nil, relay.PageInfo{}, err
-	}
-	ps := s.pages(sh)
-	switch sortKey {
-	case "TITLE":
-		sort.SliceStable(ps, func(i, j int) bool { return ps[i].Title < ps[j].Title })
-	default:
-		sort.SliceStable(ps, func(i, j int) bool { return ps[i].ID.String() < ps[j].ID.String() })
-	}
+// window sorts items (less), reverses them when asked, and returns the
+// page p of them with its cursors (keyed by key(item)) and page info.
+func window[T any](p relay.Page, items []T, cursorKey string, key func(T) string, less func(a, b T) bool, reverse bool) ([]T, []string, relay.PageInfo, error) {
+	sort.SliceStable(items, func(i, j int) bool { return less(items[i], items[j]) })
 	if reverse {
-		for i, j := 0, len(ps)-1; i < j; i, j = i+1, j-1 {
-			ps[i], ps[j] = ps[j], ps[i]
+		for i, j := 0, len(items)-1; i < j; i, j = i+1, j-1 {
+			items[i], items[j] = items[j], items[i]
 		}
 	}
-	cur := func(i int) string { return relay.EncodeCursor("PG"+sortKey, ps[i].Handle) }
-	lo, hi, info, err := relay.SliceWindow(p, len(ps), cur, func(c string) (int, bool) {
-		parts, err := relay.DecodeCursor("after", c, "PG"+sortKey, 1)
+	cur := func(i int) string { return relay.EncodeCursor(cursorKey, key(items[i])) }
+	lo, hi, info, err := relay.SliceWindow(p, len(items), cur, func(c string) (int, bool) {
+		parts, err := relay.DecodeCursor("after", c, cursorKey, 1)
 		if err != nil {
 			return 0, false
 		}
-		for i := range ps {
-			if ps[i].Handle == parts[0] {
+		for i := range items {
+			if key(items[i]) == parts[0] {
 				return i, true
 			}
 		}
@@ -238,26 +429,223 @@ func (s *Service) Pages(ctx context.Context, p relay.Page, sortKey string, rever
 	for i := lo; i < hi; i++ {
 		curs = append(curs, cur(i))
 	}
-	return ps[lo:hi], curs, info, nil
+	return items[lo:hi], curs, info, nil
+}
+
+// Pages returns a window of the shop's pages sorted by sortKey (ID, TITLE,
+// UPDATED_AT, RELEVANCE) and the window's cursors and page info.
+func (s *Service) Pages(ctx context.Context, p relay.Page, sortKey string, reverse bool) ([]*Page, []string, relay.PageInfo, error) {
+	ctx, sh, err := tenant(ctx)
+	if err != nil {
+		return nil, nil, relay.PageInfo{}, err
+	}
+	rows, err := s.q.ContentEntries(ctx, dbq.ContentEntriesParams{ShopID: sh.ID, Kind: KindPage})
+	if err != nil {
+		return nil, nil, relay.PageInfo{}, err
+	}
+	ps := make([]*Page, len(rows))
+	for i := range rows {
+		ps[i] = s.pageOf(sh, &rows[i])
+	}
+	less := func(a, b *Page) bool { return a.ID.String() < b.ID.String() }
+	switch sortKey {
+	case "TITLE":
+		less = func(a, b *Page) bool { return a.Title < b.Title }
+	case "UPDATED_AT":
+		less = func(a, b *Page) bool { return a.UpdatedAt.Before(b.UpdatedAt) }
+	}
+	return window(p, ps, "PG"+sortKey, func(x *Page) string { return x.Handle }, less, reverse)
+}
+
+var policyTitles = map[string]string{
+	"privacy-policy":   "Privacy Policy",
+	"refund-policy":    "Refund Policy",
+	"shipping-policy":  "Shipping Policy",
+	"terms-of-service": "Terms of Service",
 }
 
 // Policy returns one of the shop's policies by handle (privacy-policy,
-// refund-policy, shipping-policy, terms-of-service), or nil.
+// refund-policy, shipping-policy, terms-of-service), or nil when the shop
+// has not written it.
 func (s *Service) Policy(ctx context.Context, handle string) (*Policy, error) {
-	sh, err := shop.FromContext(ctx)
+	ctx, sh, err := tenant(ctx)
 	if err != nil {
 		return nil, err
 	}
-	titles := map[string]string{
-		"privacy-policy":   "Privacy Policy",
-		"refund-policy":    "Refund Policy",
-		"shipping-policy":  "Shipping Policy",
-		"terms-of-service": "Terms of Service",
+	e, err := s.entry(ctx, sh, KindPolicy, uuid.Nil, handle)
+	if err != nil || e == nil {
+		return nil, err
 	}
-	t, ok := titles[handle]
-	if !ok {
-		return nil, nil
+	return &Policy{ID: e.ID, Handle: e.Handle, Title: e.Title, Body: e.Body, URL: s.base(sh) + "/policies/" + e.Handle}, nil
+}
+
+// Brand returns the shop's brand, or nil when it has none.
+func (s *Service) Brand(ctx context.Context) (*Brand, error) {
+	ctx, sh, err := tenant(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return &Policy{ID: id(sh, "shoppolicy", handle), Handle: handle, Title: t,
-		Body: "<p>The " + strings.ToLower(t) + " of " + sh.Name + ".</p>", URL: s.base(sh) + "/policies/" + handle}, nil
+	e, err := s.entry(ctx, sh, KindBrand, uuid.Nil, "brand")
+	if err != nil || e == nil {
+		return nil, err
+	}
+	var b Brand
+	if err := json.Unmarshal(e.Data, &b); err != nil {
+		return nil, err
+	}
+	return &b, nil
+}
+
+type articleData struct {
+	ExcerptHTML    *string  `json:"excerptHtml,omitempty"`
+	Author         *Author  `json:"author,omitempty"`
+	Tags           []string `json:"tags"`
+	ImageURL       *string  `json:"imageUrl,omitempty"`
+	ImageAlt       *string  `json:"imageAlt,omitempty"`
+	SeoTitle       *string  `json:"seoTitle,omitempty"`
+	SeoDescription *string  `json:"seoDescription,omitempty"`
+}
+
+func (s *Service) blogOf(sh *shop.Shop, e *dbq.ContentEntry) *Blog {
+	return &Blog{ID: e.ID, Handle: e.Handle, Title: e.Title, Seo: seoOf(e.Data, e.Title), URL: s.base(sh) + "/blogs/" + e.Handle, Articles: []*Article{}}
+}
+
+func (s *Service) articleOf(e *dbq.ContentEntry, b *Blog) *Article {
+	var d articleData
+	_ = json.Unmarshal(e.Data, &d)
+	a := &Article{ID: e.ID, Handle: e.Handle, Title: e.Title, ContentHTML: e.Body, ExcerptHTML: d.ExcerptHTML, Author: d.Author,
+		Tags: d.Tags, Seo: seoOf(e.Data, e.Title), UpdatedAt: e.UpdatedAt, Blog: b, URL: b.URL + "/" + e.Handle}
+	if a.Tags == nil {
+		a.Tags = []string{}
+	}
+	a.PublishedAt = e.CreatedAt
+	if e.PublishedAt != nil {
+		a.PublishedAt = *e.PublishedAt
+	}
+	if d.ImageURL != nil {
+		a.Image = ImageAt(uuid.NewSHA1(e.ID, []byte("image")), *d.ImageURL, d.ImageAlt)
+	}
+	return a
+}
+
+// ImageAt is an Image at url (content images are not product images).
+func ImageAt(id uuid.UUID, url string, alt *string) *catalog.Image {
+	return &catalog.Image{Image: dbq.Image{ID: id, Url: url, AltText: alt}}
+}
+
+// withArticles loads the articles of blogs (one statement) into them.
+func (s *Service) withArticles(ctx context.Context, sh *shop.Shop, blogs []*Blog) error {
+	if len(blogs) == 0 {
+		return nil
+	}
+	ids := make([]uuid.UUID, len(blogs))
+	byID := make(map[uuid.UUID]*Blog, len(blogs))
+	for i, b := range blogs {
+		ids[i], byID[b.ID] = b.ID, b
+	}
+	rows, err := s.q.ContentEntriesByParents(ctx, dbq.ContentEntriesByParentsParams{ShopID: sh.ID, Kind: KindArticle, Parents: ids})
+	if err != nil {
+		return err
+	}
+	for i := range rows {
+		b := byID[rows[i].ParentID]
+		b.Articles = append(b.Articles, s.articleOf(&rows[i], b))
+	}
+	return nil
+}
+
+// Blog returns a blog (with its articles) by handle or global id, or nil.
+func (s *Service) Blog(ctx context.Context, gid, handle *string) (*Blog, error) {
+	ctx, sh, err := tenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var e *dbq.ContentEntry
+	if gid != nil {
+		e, err = s.byID(ctx, sh, KindBlog, "Blog", *gid)
+	} else if handle != nil {
+		e, err = s.entry(ctx, sh, KindBlog, uuid.Nil, *handle)
+	}
+	if err != nil || e == nil {
+		return nil, err
+	}
+	b := s.blogOf(sh, e)
+	return b, s.withArticles(ctx, sh, []*Blog{b})
+}
+
+func (s *Service) allBlogs(ctx context.Context, sh *shop.Shop) ([]*Blog, error) {
+	rows, err := s.q.ContentEntries(ctx, dbq.ContentEntriesParams{ShopID: sh.ID, Kind: KindBlog})
+	if err != nil {
+		return nil, err
+	}
+	bs := make([]*Blog, len(rows))
+	for i := range rows {
+		bs[i] = s.blogOf(sh, &rows[i])
+	}
+	return bs, s.withArticles(ctx, sh, bs)
+}
+
+// Blogs returns a window of the shop's blogs (with their articles; two
+// statements in all) sorted by sortKey (HANDLE, ID, TITLE, RELEVANCE).
+func (s *Service) Blogs(ctx context.Context, p relay.Page, sortKey string, reverse bool) ([]*Blog, []string, relay.PageInfo, error) {
+	ctx, sh, err := tenant(ctx)
+	if err != nil {
+		return nil, nil, relay.PageInfo{}, err
+	}
+	bs, err := s.allBlogs(ctx, sh)
+	if err != nil {
+		return nil, nil, relay.PageInfo{}, err
+	}
+	less := func(a, b *Blog) bool { return a.ID.String() < b.ID.String() }
+	switch sortKey {
+	case "TITLE":
+		less = func(a, b *Blog) bool { return a.Title < b.Title }
+	case "HANDLE":
+		less = func(a, b *Blog) bool { return a.Handle < b.Handle }
+	}
+	return window(p, bs, "BL"+sortKey, func(x *Blog) string { return x.Handle }, less, reverse)
+}
+
+// SortArticles returns a window of articles sorted by sortKey (AUTHOR,
+// BLOG_TITLE, ID, PUBLISHED_AT, TITLE, UPDATED_AT, RELEVANCE).
+func SortArticles(p relay.Page, as []*Article, sortKey string, reverse bool) ([]*Article, []string, relay.PageInfo, error) {
+	as = append([]*Article(nil), as...)
+	less := func(a, b *Article) bool { return a.ID.String() < b.ID.String() }
+	switch sortKey {
+	case "TITLE":
+		less = func(a, b *Article) bool { return a.Title < b.Title }
+	case "PUBLISHED_AT":
+		less = func(a, b *Article) bool { return a.PublishedAt.Before(b.PublishedAt) }
+	case "UPDATED_AT":
+		less = func(a, b *Article) bool { return a.UpdatedAt.Before(b.UpdatedAt) }
+	case "BLOG_TITLE":
+		less = func(a, b *Article) bool { return a.Blog.Title < b.Blog.Title }
+	case "AUTHOR":
+		name := func(a *Article) string {
+			if a.Author == nil {
+				return ""
+			}
+			return a.Author.Name
+		}
+		less = func(a, b *Article) bool { return name(a) < name(b) }
+	}
+	return window(p, as, "AR"+sortKey, func(x *Article) string { return x.Blog.Handle + "/" + x.Handle }, less, reverse)
+}
+
+// AllArticles returns every article of the shop, each with its blog (two
+// statements).
+func (s *Service) AllArticles(ctx context.Context) ([]*Article, error) {
+	ctx, sh, err := tenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	bs, err := s.allBlogs(ctx, sh)
+	if err != nil {
+		return nil, err
+	}
+	as := []*Article{}
+	for _, b := range bs {
+		as = append(as, b.Articles...)
+	}
+	return as, nil
 }

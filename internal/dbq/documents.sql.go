@@ -13,7 +13,7 @@ import (
 )
 
 const aPIPolicy = `-- name: APIPolicy :one
-SELECT shop_id, trusted_documents_only, max_query_cost, cost_bucket_max, cost_restore_rate, updated_at FROM api_policies WHERE shop_id = $1
+SELECT shop_id, trusted_documents_only, max_query_cost, cost_bucket_max, cost_restore_rate, updated_at, allowed_origins FROM api_policies WHERE shop_id = $1
 `
 
 func (q *Queries) APIPolicy(ctx context.Context, shopID uuid.UUID) (ApiPolicy, error) {
@@ -26,20 +26,22 @@ func (q *Queries) APIPolicy(ctx context.Context, shopID uuid.UUID) (ApiPolicy, e
 		&i.CostBucketMax,
 		&i.CostRestoreRate,
 		&i.UpdatedAt,
+		&i.AllowedOrigins,
 	)
 	return i, err
 }
 
 const aPIPolicyUpsert = `-- name: APIPolicyUpsert :one
-INSERT INTO api_policies (shop_id, trusted_documents_only, max_query_cost, cost_bucket_max, cost_restore_rate)
-VALUES ($1, $2, $3, $4, $5)
+INSERT INTO api_policies (shop_id, trusted_documents_only, max_query_cost, cost_bucket_max, cost_restore_rate, allowed_origins)
+VALUES ($1, $2, $3, $4, $5, coalesce($6::text[], '{}'))
 ON CONFLICT (shop_id) DO UPDATE SET
   trusted_documents_only = EXCLUDED.trusted_documents_only,
   max_query_cost = EXCLUDED.max_query_cost,
   cost_bucket_max = EXCLUDED.cost_bucket_max,
   cost_restore_rate = EXCLUDED.cost_restore_rate,
+  allowed_origins = coalesce($6::text[], api_policies.allowed_origins),
   updated_at = now()
-RETURNING shop_id, trusted_documents_only, max_query_cost, cost_bucket_max, cost_restore_rate, updated_at
+RETURNING shop_id, trusted_documents_only, max_query_cost, cost_bucket_max, cost_restore_rate, updated_at, allowed_origins
 `
 
 type APIPolicyUpsertParams struct {
@@ -48,6 +50,7 @@ type APIPolicyUpsertParams struct {
 	MaxQueryCost         *int32
 	CostBucketMax        *int32
 	CostRestoreRate      *int32
+	AllowedOrigins       []string
 }
 
 func (q *Queries) APIPolicyUpsert(ctx context.Context, arg APIPolicyUpsertParams) (ApiPolicy, error) {
@@ -57,6 +60,7 @@ func (q *Queries) APIPolicyUpsert(ctx context.Context, arg APIPolicyUpsertParams
 		arg.MaxQueryCost,
 		arg.CostBucketMax,
 		arg.CostRestoreRate,
+		arg.AllowedOrigins,
 	)
 	var i ApiPolicy
 	err := row.Scan(
@@ -66,6 +70,7 @@ func (q *Queries) APIPolicyUpsert(ctx context.Context, arg APIPolicyUpsertParams
 		&i.CostBucketMax,
 		&i.CostRestoreRate,
 		&i.UpdatedAt,
+		&i.AllowedOrigins,
 	)
 	return i, err
 }

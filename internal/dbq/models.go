@@ -219,6 +219,7 @@ type ApiPolicy struct {
 	CostBucketMax        *int32
 	CostRestoreRate      *int32
 	UpdatedAt            time.Time
+	AllowedOrigins       []string
 }
 
 type Collection struct {
@@ -240,6 +241,20 @@ type CollectionProduct struct {
 	CollectionID uuid.UUID
 	ProductID    uuid.UUID
 	Position     int32
+}
+
+type ContentEntry struct {
+	ShopID      uuid.UUID
+	ID          uuid.UUID
+	Kind        string
+	ParentID    uuid.UUID
+	Handle      string
+	Title       string
+	Body        string
+	Data        []byte
+	PublishedAt *time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 type Customer struct {

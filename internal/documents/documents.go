@@ -26,6 +26,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -65,7 +67,73 @@ type Policy struct {
 	MaxQueryCost         *int
 	CostBucketMax        *int
 	CostRestoreRate      *int
-	UpdatedAt            *time.Time
+	// AllowedOrigins are the browser origins the shop admits (CORS) on
+	// its own host, besides the gateway's ALLOWED_ORIGINS. In SetPolicy,
+	// nil leaves the stored list unchanged and an empty slice clears it.
+	AllowedOrigins []string
+	UpdatedAt      *time.Time
+}
+
+// MaxAllowedOrigins bounds a shop's CORS origin list.
+const MaxAllowedOrigins = 50
+
+// NormalizeOrigin checks a CORS origin as a shop declares it and returns
+// its canonical form: "*", or scheme://host[:port] with scheme http or
+// https, in lower case, with no user info, path, query or fragment, and
+// without the default port. Browsers send Origin in exactly this form.
+func NormalizeOrigin(o string) (string, bool) {
+	o = strings.TrimSpace(o)
+	if o == "*" {
+		return o, true
+	}
+	u, err := url.Parse(strings.TrimSuffix(o, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" || strings.HasSuffix(u.Host, ":") {
+		return "", false
+	}
+	host := strings.ToLower(u.Hostname())
+	if host == "" || strings.ContainsAny(host, "*%") {
+		return "", false
+	}
+	port := u.Port()
+	if (u.Scheme == "http" && port == "80") || (u.Scheme == "https" && port == "443") {
+		port = ""
+	}
+	if port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return "", false
+		}
+		host = net.JoinHostPort(host, port)
+	} else if strings.Contains(host, ":") { // IPv6 literal
+		host = "[" + host + "]"
+	}
+	return u.Scheme + "://" + host, true
+}
+
+func normalizeOrigins(in []string) ([]string, []apperr.UserError) {
+	if in == nil {
+		return nil, nil
+	}
+	if len(in) > MaxAllowedOrigins {
+		return nil, []apperr.UserError{{Field: []string{"input", "allowedOrigins"},
+			Message: "at most " + itoa(MaxAllowedOrigins) + " origins", Code: "TOO_MANY"}}
+	}
+	out := make([]string, 0, len(in))
+	seen := map[string]bool{}
+	var ues []apperr.UserError
+	for i, o := range in {
+		n, ok := NormalizeOrigin(o)
+		if !ok {
+			ues = append(ues, apperr.UserError{Field: []string{"input", "allowedOrigins", itoa(i)},
+				Message: "an origin is \"*\" or scheme://host[:port] with scheme http or https and no path", Code: "INVALID"})
+			continue
+		}
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out, ues
 }
 
 // Document describes a registered document (its text is not listed).
@@ -140,7 +208,7 @@ func int32p(v *int) *int32 {
 func fromRow(r dbq.ApiPolicy) Policy {
 	t := r.UpdatedAt
 	return Policy{TrustedDocumentsOnly: r.TrustedDocumentsOnly, MaxQueryCost: intp(r.MaxQueryCost),
-		CostBucketMax: intp(r.CostBucketMax), CostRestoreRate: intp(r.CostRestoreRate), UpdatedAt: &t}
+		CostBucketMax: intp(r.CostBucketMax), CostRestoreRate: intp(r.CostRestoreRate), AllowedOrigins: r.AllowedOrigins, UpdatedAt: &t}
 }
 
 // stateOf loads (or returns the cached) policy and hash set of shopID:
@@ -179,6 +247,22 @@ func (s *Service) PolicyOf(ctx context.Context, shopID uuid.UUID) (Policy, error
 		return Policy{}, err
 	}
 	return st.policy, nil
+}
+
+// AllowsOrigin reports whether shopID admits the browser origin (its
+// AllowedOrigins; "*" admits any), from the cached policy.
+func (s *Service) AllowsOrigin(ctx context.Context, shopID uuid.UUID, origin string) (bool, error) {
+	st, err := s.stateOf(ctx, shopID)
+	if err != nil {
+		return false, err
+	}
+	origin = strings.ToLower(origin)
+	for _, o := range st.policy.AllowedOrigins {
+		if o == "*" || o == origin {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // Lookup returns the body of the document registered under hash (lower
@@ -266,6 +350,8 @@ func (s *Service) SetPolicy(ctx context.Context, p Policy) (Policy, []apperr.Use
 			ues = append(ues, apperr.UserError{Field: []string{"input", f.name}, Message: f.name + " must be between 1 and 1073741824", Code: "INVALID"})
 		}
 	}
+	origins, oues := normalizeOrigins(p.AllowedOrigins)
+	ues = append(ues, oues...)
 	if len(ues) > 0 {
 		return Policy{}, ues, nil
 	}
@@ -284,7 +370,7 @@ func (s *Service) SetPolicy(ctx context.Context, p Policy) (Policy, []apperr.Use
 			}
 		}
 		r, err := q.APIPolicyUpsert(ctx, dbq.APIPolicyUpsertParams{ShopID: sh.ID, TrustedDocumentsOnly: p.TrustedDocumentsOnly,
-			MaxQueryCost: int32p(p.MaxQueryCost), CostBucketMax: int32p(p.CostBucketMax), CostRestoreRate: int32p(p.CostRestoreRate)})
+			MaxQueryCost: int32p(p.MaxQueryCost), CostBucketMax: int32p(p.CostBucketMax), CostRestoreRate: int32p(p.CostRestoreRate), AllowedOrigins: origins})
 		out = fromRow(r)
 		return err
 	})

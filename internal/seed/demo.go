@@ -7,9 +7,17 @@ import (
 	"strings"
 	"time"
 
+	"cartograph/internal/content"
+	"cartograph/internal/demoimages"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
+
+// ImageBaseURL is where the demo shops' images are served from: the
+// gateway itself (GET /images/demo/…, internal/demoimages), so storefronts
+// show pictures offline. `cartograph seed` sets it from PUBLIC_BASE_URL.
+var ImageBaseURL = "http://127.0.0.1:8080"
 
 // DemoShops lists, in creation order, the handles of the shops Demo creates.
 // Tests and the dev tooling (e.g. `cartograph seed`) use it to find them.
@@ -179,6 +187,11 @@ func apparelShop() shopSpec {
 				products: []string{"waxed-canvas-field-jacket", "quilted-puffer-vest", "wool-blend-overshirt"}},
 			{handle: "gifts-under-100", title: "Gifts Under $100", description: "Thoughtful gifts that won't break the bank.",
 				products: []string{"cashmere-beanie", "everyday-canvas-tote", "merino-crew-tee", "trail-running-shorts", "performance-polo", "wool-blend-overshirt", "organic-cotton-hoodie"}},
+			// Read by Next.js Commerce's home page (hidden from its menus).
+			{handle: "hidden-homepage-featured-items", title: "Featured", description: "Home page: featured items.",
+				products: []string{"waxed-canvas-field-jacket", "merino-crew-tee", "leather-chelsea-boots"}},
+			{handle: "hidden-homepage-carousel", title: "Carousel", description: "Home page: carousel.",
+				products: []string{"organic-cotton-hoodie", "slim-selvedge-jeans", "cashmere-beanie", "quilted-puffer-vest", "everyday-canvas-tote", "performance-polo"}},
 		},
 	}
 }
@@ -289,6 +302,11 @@ func electronicsShop() shopSpec {
 				products: []string{"lumen-4k-monitor", "flux-mechanical-keyboard", "aero-14-ultrabook", "pulse-anc-headphones", "volt-65w-gan-charger"}},
 			{handle: "travel-essentials", title: "Travel Essentials", description: "Light, portable tech for life on the move.",
 				products: []string{"volt-power-bank-20000", "volt-65w-gan-charger", "pulse-buds-pro", "slate-11-tablet", "orbit-smartwatch"}},
+			// Read by Next.js Commerce's home page (hidden from its menus).
+			{handle: "hidden-homepage-featured-items", title: "Featured", description: "Home page: featured items.",
+				products: []string{"nova-x-smartphone", "aero-14-ultrabook", "pulse-anc-headphones"}},
+			{handle: "hidden-homepage-carousel", title: "Carousel", description: "Home page: carousel.",
+				products: []string{"pulse-buds-pro", "slate-11-tablet", "orbit-smartwatch", "lumen-4k-monitor", "beam-portable-speaker", "volt-power-bank-20000"}},
 		},
 	}
 }
@@ -313,8 +331,14 @@ func Demo(ctx context.Context, db *pgxpool.Pool) error {
 			return err
 		}
 		if err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-			_, err := c.write(ctx, tx)
-			return err
+			if _, err := c.write(ctx, tx); err != nil {
+				return err
+			}
+			// Its online-store content: menus, pages, policies, a blog.
+			if _, err := tx.Exec(ctx, `SELECT set_config('app.shop_id', $1, true)`, c.shop.id.String()); err != nil {
+				return err
+			}
+			return content.SeedDemo(ctx, tx, c.shop.id, c.shop.name)
 		}); err != nil {
 			return fmt.Errorf("seed: demo shop %q: %w", spec.handle, err)
 		}
@@ -357,7 +381,7 @@ func buildDemo(spec shopSpec, now time.Time) (*catalog, error) {
 		id: g.next(), handle: spec.handle, name: spec.name,
 		customDomain: ptr(spec.domain), currency: spec.currency,
 	}}
-	cdn := "https://cdn.cartograph.dev/demo/" + spec.handle + "/"
+	cdn := strings.TrimRight(ImageBaseURL, "/") + demoimages.Path + spec.handle + "-"
 	productIDs := make(map[string]int, len(spec.products))
 	n := len(spec.products)
 
@@ -411,7 +435,7 @@ func buildDemo(spec shopSpec, now time.Time) (*catalog, error) {
 		for k := range imgs {
 			imgs[k] = imageRow{
 				id: g.next(), productID: pr.id,
-				url:     fmt.Sprintf("%s%s-%d.jpg", cdn, p.handle, k+1),
+				url:     fmt.Sprintf("%s%s-%d.png", cdn, p.handle, k+1),
 				altText: ptr(fmt.Sprintf("%s, view %d", p.title, k+1)),
 				width:   1200, height: 1600, position: int32(k + 1),
 			}
@@ -454,7 +478,7 @@ func buildDemo(spec shopSpec, now time.Time) (*catalog, error) {
 			descriptionHTML: "<p>" + html.EscapeString(cs.description) + "</p>",
 			seoTitle:        ptr(cs.title + " | " + spec.name),
 			seoDescription:  ptr(cs.description),
-			imageURL:        ptr(cdn + "collection-" + cs.handle + ".jpg"),
+			imageURL:        ptr(cdn + "collection-" + cs.handle + ".png"),
 			createdAt:       now.Add(-time.Duration(i+1) * time.Hour),
 			updatedAt:       now.Add(-time.Duration(len(spec.collections)-i) * time.Minute),
 		}

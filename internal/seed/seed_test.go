@@ -160,9 +160,16 @@ func TestDemoAndBulk(t *testing.T) {
 					      + (SELECT count(*) FROM variants v WHERE v.shop_id = s.id AND v.currency_code <> s.currency_code)
 					 FROM shops s WHERE s.id = $1`,
 					func(n int) bool { return n == 0 }},
-				{"collections (3-4)",
-					`SELECT count(*) FROM collections WHERE shop_id = $1`,
+				{"collections (3-4 browsable)",
+					`SELECT count(*) FROM collections WHERE shop_id = $1 AND handle NOT LIKE 'hidden-%'`,
 					func(n int) bool { return n >= 3 && n <= 4 }},
+				{"Next.js Commerce home-page collections",
+					`SELECT count(*) FROM collections c WHERE c.shop_id = $1 AND c.handle IN ('hidden-homepage-featured-items', 'hidden-homepage-carousel')
+					   AND EXISTS (SELECT 1 FROM collection_products cp WHERE cp.collection_id = c.id)`,
+					func(n int) bool { return n == 2 }},
+				{"images served by the gateway",
+					`SELECT count(*) FROM images WHERE shop_id = $1 AND url NOT LIKE 'http://127.0.0.1:8080/images/demo/%.png'`,
+					func(n int) bool { return n == 0 }},
 				{"warehouses",
 					`SELECT count(*) FROM warehouses WHERE shop_id = $1`,
 					func(n int) bool { return n == 2 }},

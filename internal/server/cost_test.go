@@ -251,6 +251,10 @@ func TestCostBucketSharedByInstances(t *testing.T) {
 	tune := func(c *config.Config) {
 		strictCost(c)
 		c.CostBucketMax, c.CostRestoreRate = 1000, 1
+		// Under -race on a loaded machine a bucket call can pass the
+		// production 100 ms bound; the request would then run unbudgeted
+		// (by design) and the test would measure the fallback, not sharing.
+		c.CostRedisTimeout = 5 * time.Second
 	}
 	a := newEnvWith(t, 0, tune)
 	hsB, _ := startServer(t, a.db, nil, tune)

@@ -348,6 +348,37 @@ func TestCheapRejections(t *testing.T) {
 		}
 		_ = flushRateLimits()
 	})
+	t.Run("PreflightsForUnknownHostsAreCharged", func(t *testing.T) {
+		// A CORS preflight names its shop by Host only; a host that costs a
+		// lookup and names no shop is a failed authentication of the IP.
+		_ = flushRateLimits()
+		free := 0
+		for i := 0; i < 40 && free < 3; i++ {
+			req, _ := http.NewRequest(http.MethodOptions, e.srv.URL+"/graphql", nil)
+			req.Host = fmt.Sprintf("spray-%d-%d.shops.test", i, time.Now().UnixNano())
+			req.Header.Set("Origin", "https://spray.example")
+			req.Header.Set("Access-Control-Request-Method", "POST")
+			before := e.db.AppStats.Statements()
+			resp, err := e.srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+				t.Fatalf("preflight for an unknown host: %d %v", resp.StatusCode, resp.Header)
+			}
+			if e.db.AppStats.Statements() == before {
+				free++
+			}
+		}
+		if free < 3 {
+			t.Fatal("40 preflights for distinct unknown hosts each ran a lookup: never charged to the IP")
+		}
+		if r := e.do(t, map[string]string{"X-Shop-Handle": "apparel"}, `{ shop { name } }`, nil); r.code() != "THROTTLED" {
+			t.Fatalf("the spraying IP is not refused: %d %+v", r.Status, r.Errors)
+		}
+		_ = flushRateLimits()
+	})
 	t.Run("RepeatedMissIsCached", func(t *testing.T) {
 		_ = flushRateLimits()
 		e2 := newServerOn(t, e)

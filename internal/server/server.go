@@ -7,6 +7,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"io"
@@ -26,9 +27,12 @@ import (
 	"cartograph/internal/cart"
 	"cartograph/internal/catalog"
 	"cartograph/internal/checkout"
+	"cartograph/internal/checkoutpage"
 	"cartograph/internal/config"
+	"cartograph/internal/content"
 	"cartograph/internal/cost"
 	"cartograph/internal/customers"
+	"cartograph/internal/demoimages"
 	"cartograph/internal/discounts"
 	"cartograph/internal/documents"
 	"cartograph/internal/events"
@@ -141,6 +145,7 @@ func New(d Deps) (*Server, error) {
 	res.Inventory, res.Events = invSvc, s.Events
 	docs := documents.New(d.DB)
 	res.Documents = docs
+	res.Content = content.New(d.DB, d.Config.BaseDomain)
 	es := generated.NewExecutableSchema(generated.Config{Resolvers: res, Directives: generated.DirectiveRoot{
 		InContext: graph.InContext,
 		HasPermission: func(ctx context.Context, _ any, next graphql.Resolver, scopes []string) (any, error) {
@@ -164,8 +169,8 @@ func New(d Deps) (*Server, error) {
 	gql := handler.New(es)
 	gql.AddTransport(transport.Options{})
 	gql.AddTransport(transport.GET{})
-	wsp := newWSPolicy(gateway, d.Config.WSInitTimeout, d.Config.WSRevalidate, d.Config.WSMaxSubscriptions, d.Config.WSMaxConnsPerPrincipal)
-	addSubscriptionTransports(gql, gateway, d.Config.AllowedOrigins, wsp, d.Config.WSPingInterval) // before POST
+	wsp := newWSPolicy(gateway, d.Redis, d.Log, d.Config.WSInitTimeout, d.Config.WSRevalidate, d.Config.WSMaxSubscriptions, d.Config.WSMaxConnsPerPrincipal)
+	addSubscriptionTransports(gql, gateway, wsp, d.Config.WSPingInterval) // before POST
 	gql.AddTransport(postJSON{})
 	gql.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	if d.Config.Introspection {
@@ -190,7 +195,7 @@ func New(d Deps) (*Server, error) {
 	if d.Config.BenchNoCost {
 		d.Log.Warn("CARTOGRAPH_BENCH_NO_COST: no document limits or query cost (benchmark baseline only)")
 	} else {
-		gql.Use(cost.NewExtension(cost.ExtensionConfig{Buckets: cost.NewBuckets(d.Redis), Limits: costLimits(d.Config, docs), MaxCost: costMax(d.Config, docs), Log: d.Log}))
+		gql.Use(cost.NewExtension(cost.ExtensionConfig{Buckets: cost.NewBuckets(d.Redis), Limits: costLimits(d.Config, docs), MaxCost: costMax(d.Config, docs), Log: d.Log, RedisTimeout: d.Config.CostRedisTimeout}))
 	}
 	var invalidate inventory.Observer
 	if d.Config.PublicCacheTTL > 0 {
@@ -202,6 +207,8 @@ func New(d Deps) (*Server, error) {
 				d.Log.Warn("public cache invalidation failed", "shop", shopID, "err", err)
 			}
 		}
+		// A content edit drops the shop's cached public responses too.
+		res.Content.OnChange = func(ctx context.Context, shopID uuid.UUID) { invalidate(ctx, shopID, nil) }
 	}
 	// Every committed stock movement — checkout, orders, staff — drops the
 	// shop's cached responses and wakes the events relay.
@@ -224,7 +231,7 @@ func New(d Deps) (*Server, error) {
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.requests.Add(1); gql.ServeHTTP(w, r) }), api)
 	api = withObserve(api)
 	api = tracing.Middleware("/graphql", api)
-	api = withCORS(d.Config.AllowedOrigins, api)
+	api = withCORS(d.Config.AllowedOrigins, corsFor(gateway.HostShop, docs), api)
 
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", api)
@@ -236,6 +243,11 @@ func New(d Deps) (*Server, error) {
 		mux.Handle("GET /favicon.ico", ide)
 	}
 	mux.Handle("GET /admin/", adminui.Handler())
+	mux.Handle("GET "+demoimages.Path+"{name}", demoimages.Handler())
+	// The hosted checkout page behind Cart.checkoutUrl: the shop from the
+	// Host, rate-limited and timed out like the API.
+	mux.Handle("/checkout", withTimeout(d.Config.RequestTimeout, withAuth(gateway,
+		loaders.Middleware(cat, custSvc, d.Config.LoaderWait, &checkoutpage.Page{Carts: carts, Checkout: checkoutSvc, Orders: s.Orders, Log: d.Log}))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
@@ -295,7 +307,16 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 		MaxHeaderBytes:    64 << 10,
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	if cert, key := s.deps.Config.TLSCertFile, s.deps.Config.TLSKeyFile; cert != "" || key != "" {
+		if cert == "" || key == "" {
+			ln.Close()
+			return errors.New("TLS_CERT_FILE and TLS_KEY_FILE must be set together")
+		}
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		go func() { errc <- srv.ServeTLS(ln, cert, key) }()
+	} else {
+		go func() { errc <- srv.Serve(ln) }()
+	}
 	if ready != nil {
 		ready(ln.Addr().String())
 	}

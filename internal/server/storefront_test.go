@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"cartograph/graph"
 	"cartograph/graph/generated"
@@ -516,18 +517,17 @@ func TestInContext(t *testing.T) {
 // encodedVariantExistence and encodedVariantAvailability, decoded by
 // @shopify/hydrogen-react's decodeEncodedVariant (Node), give exactly the
 // option-value index tuples of its variants (available ones for the
-// latter). Needs node and the package installed under
-// .data/tools/hydrogen-react (HYDROGEN_REACT_DIR); skipped otherwise:
-//
-//	npm install --prefix .data/tools/hydrogen-react @shopify/hydrogen-react@2026.4.4
+// latter). The package is installed by `make assets` in
+// testdata/storefronts/clients; required under `make test`
+// (CARTOGRAPH_REQUIRE_BROWSER=1), skipped elsewhere when missing.
 func TestEncodedVariantsDecodeWithHydrogenReact(t *testing.T) {
-	dir := os.Getenv("HYDROGEN_REACT_DIR")
-	if dir == "" {
-		dir, _ = filepath.Abs(filepath.Join("..", "..", ".data", "tools", "hydrogen-react"))
-	}
+	dir, _ := filepath.Abs(filepath.Join("testdata", "storefronts", "clients"))
 	node, err := exec.LookPath("node")
 	if _, serr := os.Stat(filepath.Join(dir, "node_modules", "@shopify", "hydrogen-react")); err != nil || serr != nil {
-		t.Skipf("node or @shopify/hydrogen-react not installed in %s", dir)
+		if os.Getenv("CARTOGRAPH_REQUIRE_BROWSER") != "" {
+			t.Fatalf("CARTOGRAPH_REQUIRE_BROWSER is set but node or @shopify/hydrogen-react (make assets) is missing in %s", dir)
+		}
+		t.Skipf("node or @shopify/hydrogen-react not installed in %s (make assets)", dir)
 	}
 	e := newEnv(t, 0)
 	for _, shop := range []string{"apparel", "electronics"} {
@@ -608,5 +608,33 @@ func TestEncodedVariantsDecodeWithHydrogenReact(t *testing.T) {
 		if len(out.Products.Nodes) == 0 || sold == 0 {
 			t.Fatalf("%s: %d products, %d sold-out variants: nothing proven", shop, len(out.Products.Nodes), sold)
 		}
+	}
+}
+
+// TestStorefrontClientLibraries runs testdata/storefronts/clients.mjs: the
+// Hydrogen cart id, hydrogen-react's decoder on the encoded variant fields
+// and Apollo Client's normalized cache, against a seeded gateway over real
+// HTTP at the Shopify path. Required under `make test`
+// (CARTOGRAPH_REQUIRE_BROWSER=1; `make assets` installs the packages),
+// skipped elsewhere when node or the packages are missing.
+func TestStorefrontClientLibraries(t *testing.T) {
+	node, err := exec.LookPath("node")
+	_, err2 := os.Stat(filepath.Join("testdata", "storefronts", "clients", "node_modules", "@apollo", "client"))
+	if err != nil || err2 != nil {
+		if os.Getenv("CARTOGRAPH_REQUIRE_BROWSER") != "" {
+			t.Fatal("CARTOGRAPH_REQUIRE_BROWSER is set but node or the storefront client packages (make assets) are missing")
+		}
+		t.Skip("node or the storefront client packages are missing (make assets)")
+	}
+	e := newEnv(t, 0)
+	pk := e.storefront(t, "apparel")
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "--no-warnings", filepath.Join("testdata", "storefronts", "clients.mjs"))
+	cmd.Env = append(os.Environ(), "ENDPOINT="+e.srv.URL+storefrontPath, "TOKEN="+pk["X-Shopify-Storefront-Access-Token"])
+	out, err := cmd.CombinedOutput()
+	t.Logf("node clients.mjs:\n%s", out)
+	if err != nil {
+		t.Fatalf("storefront client libraries: %v", err)
 	}
 }

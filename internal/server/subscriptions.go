@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -32,9 +31,13 @@ type wsCredsKey struct{}
 // transport, which would otherwise claim SSE requests. The websocket
 // implementation is wrapped by guardedWebsocket (close codes 4401, 4408,
 // 4409, 4429 and the subscription cap); connection_init goes through wsInit.
-func addSubscriptionTransports(gql *handler.Server, g *auth.Gateway, origins []string, policy *wsPolicy, ping time.Duration) {
+//
+// The upgrade's Origin is checked by withSubscriptions (originVerdict: the
+// gateway's and the Host's shop's CORS origins), so the websocket library's
+// own same-host check is off.
+func addSubscriptionTransports(gql *handler.Server, g *auth.Gateway, policy *wsPolicy, ping time.Duration) {
 	gql.AddTransport(transport.Websocket{
-		Implementation: guardedWebsocket{inner: transport.CoderWebsocketImplementation{AcceptOptions: wsAcceptOptions(origins)}, policy: policy},
+		Implementation: guardedWebsocket{inner: transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{InsecureSkipVerify: true}}, policy: policy},
 		InitFunc:       wsInit(g),
 		// 0: guardedWebsocket enforces the init timeout with 4408 (gqlgen's
 		// own closes with 1002).
@@ -43,22 +46,6 @@ func addSubscriptionTransports(gql *handler.Server, g *auth.Gateway, origins []s
 		PingPongInterval:      ping,     // graphql-transport-ws ping; no pong in 2 intervals drops the client
 	})
 	gql.AddTransport(transport.SSE{KeepAlivePingInterval: 15 * time.Second})
-}
-
-// wsAcceptOptions allows the configured browser origins (same-origin and
-// non-browser clients, which send no Origin, are always allowed).
-func wsAcceptOptions(origins []string) coderws.AcceptOptions {
-	var o coderws.AcceptOptions
-	for _, origin := range origins {
-		if origin == "*" {
-			o.InsecureSkipVerify = true
-			continue
-		}
-		if u, err := url.Parse(origin); err == nil && u.Host != "" {
-			o.OriginPatterns = append(o.OriginPatterns, u.Host)
-		}
-	}
-	return o
 }
 
 // wsInit authenticates connection_init through the same auth.Gateway as
@@ -140,9 +127,22 @@ func withSubscriptions(g *auth.Gateway, policy *wsPolicy, loadersMW func(http.Ha
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.Header.Get("Upgrade") != "":
+			// A browser sends its cookies with any websocket upgrade: a
+			// page of another origin gets a socket only if CORS admits
+			// its origin, and cookies only where CORS would allow
+			// credentials (cross-site websocket hijacking).
+			allowed, cookies := originVerdict(r)
+			if !allowed {
+				writeError(w, http.StatusForbidden, apperr.Forbidden, "this origin may not open a websocket here (ALLOWED_ORIGINS or the shop's allowedOrigins)", nil)
+				return
+			}
+			creds := auth.FromRequest(r)
+			if !cookies {
+				creds.Cookies = nil
+			}
 			sess := &wsSession{policy: policy, done: make(chan struct{})}
 			defer sess.end()
-			ctx := context.WithValue(r.Context(), wsCredsKey{}, auth.FromRequest(r))
+			ctx := context.WithValue(r.Context(), wsCredsKey{}, creds)
 			ctx = context.WithValue(ctx, wsSessionKey{}, sess)
 			ws.ServeHTTP(w, r.WithContext(ctx))
 		case isSubscriptionRequest(r):

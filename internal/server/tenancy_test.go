@@ -16,7 +16,7 @@ import (
 
 // tenantTables must list every table with a shop_id column; the test
 // derives the real list from the catalog and fails on any difference.
-var tenantTables = []string{"api_keys", "api_policies", "collection_products", "collections", "customers", "discount_redemptions", "discounts", "idempotency_keys", "images", "inventory_ledger", "inventory_levels", "inventory_low_stock_defaults", "inventory_sequences", "inventory_stock_states", "inventory_thresholds",
+var tenantTables = []string{"api_keys", "api_policies", "collection_products", "collections", "content_entries", "customers", "discount_redemptions", "discounts", "idempotency_keys", "images", "inventory_ledger", "inventory_levels", "inventory_low_stock_defaults", "inventory_sequences", "inventory_stock_states", "inventory_thresholds",
 	"order_events", "order_lines", "order_reservations", "orders", "product_options", "products", "refunds", "session_revocations", "shipping_rates", "shipping_zones",
 	"shop_order_counters", "staff_memberships", "staff_refresh_tokens", "tax_rates", "trusted_documents", "variants", "warehouses"}
 
@@ -222,6 +222,22 @@ func TestCrossTenantMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Shop B's content: its blog's id, and a fingerprint of all of it.
+	contentOfB := func() (fp string) {
+		t.Helper()
+		if err := e.db.Pool.QueryRow(ctx, `SELECT string_agg(c.kind || ':' || c.handle || ':' || c.title || ':' || md5(c.body || c.data::text), ',' ORDER BY c.kind, c.handle, c.id)
+			FROM content_entries c JOIN shops s ON s.id = c.shop_id WHERE s.handle = 'electronics'`).Scan(&fp); err != nil {
+			t.Fatal(err)
+		}
+		return fp
+	}
+	bContent := contentOfB()
+	var bBlog string
+	if err := e.db.Pool.QueryRow(ctx, `SELECT 'gid://cartograph/Blog/' || c.id FROM content_entries c JOIN shops s ON s.id = c.shop_id
+		WHERE s.handle = 'electronics' AND c.kind = 'blog' AND c.handle = 'news'`).Scan(&bBlog); err != nil {
+		t.Fatal(err)
+	}
+
 	// Principals of shop A.
 	staffA := e.staffToken(t, "apparel")
 	_, skA := e.createKey(t, "apparel", "SECRET", `scopes: ["catalog:read", "customers:read", "apikeys:manage", "orders:read", "orders:write", "checkout:write"]`)
@@ -299,10 +315,21 @@ func TestCrossTenantMatrix(t *testing.T) {
 		"page":         {`{ page(handle: "about") { title body onlineStoreUrl } }`, nil, func(r *gqlResponse) bool { return noB(r) && !strings.Contains(string(r.Data), "electronics") }},
 		"pageByHandle": {`{ pageByHandle(handle: "about") { title body } }`, nil, noB},
 		"pages":        {`{ pages(first: 250) { nodes { title body } } }`, nil, noB},
-		"blog":         {`{ blog(handle: "news") { id } }`, nil, nullOr("blog")},
-		"blogs":        {`{ blogs(first: 250) { nodes { id } } }`, nil, noB},
-		"articles":     {`{ articles(first: 250) { nodes { id } } }`, nil, noB},
-		"localization": {`{ localization { country { isoCode } availableCountries { isoCode } } }`, nil, func(r *gqlResponse) bool { return noB(r) && !strings.Contains(string(r.Data), `"DE"`) }},
+		"blog":         {`query($id: ID) { blog(id: $id) { id } }`, map[string]any{"id": bBlog}, nullOr("blog")},
+		// Content administration: what A writes or deletes is A's.
+		"menuUpsert":       {`mutation { menuUpsert(handle: "main-menu", title: "A", items: [{title: "x", type: HTTP, url: "/x"}]) { menu { id title } } }`, nil, noB},
+		"menuDelete":       {`mutation { menuDelete(handle: "footer") { deletedHandle } }`, nil, noB},
+		"pageUpsert":       {`mutation { pageUpsert(input: {handle: "faq", title: "A", body: "<p>A</p>"}) { page { id } } }`, nil, noB},
+		"pageDelete":       {`mutation { pageDelete(handle: "about") { deletedHandle } }`, nil, noB},
+		"blogUpsert":       {`mutation { blogUpsert(input: {handle: "news", title: "A"}) { blog { id articles(first: 10) { nodes { id } } } } }`, nil, noB},
+		"blogDelete":       {`mutation { blogDelete(handle: "news") { deletedHandle } }`, nil, noB},
+		"articleUpsert":    {`mutation { articleUpsert(input: {blogHandle: "news", handle: "a", title: "A", contentHtml: "A", authorName: "A"}) { article { id blog { id } } } }`, nil, noB},
+		"articleDelete":    {`mutation { articleDelete(blogHandle: "news", handle: "hello-world") { deletedHandle } }`, nil, noB},
+		"shopPolicyUpdate": {`mutation { shopPolicyUpdate(type: PRIVACY_POLICY, body: "A") { shopPolicy { id body } } }`, nil, noB},
+		"shopBrandUpdate":  {`mutation { shopBrandUpdate(input: {slogan: "A"}) { brand { slogan } } }`, nil, noB},
+		"blogs":            {`{ blogs(first: 250) { nodes { id } } }`, nil, noB},
+		"articles":         {`{ articles(first: 250) { nodes { id } } }`, nil, noB},
+		"localization":     {`{ localization { country { isoCode } availableCountries { isoCode } } }`, nil, func(r *gqlResponse) bool { return noB(r) && !strings.Contains(string(r.Data), `"DE"`) }},
 		// Cart metadata mutations: shop B's cart is unknown in shop A.
 		"cartNoteUpdate":          {`mutation($c: ID!) { cartNoteUpdate(cartId: $c, note: "x") { cart { id } } }`, map[string]any{"c": bCart}, denied},
 		"cartAttributesUpdate":    {`mutation($c: ID!) { cartAttributesUpdate(cartId: $c, attributes: [{key: "k", value: "v"}]) { cart { id } } }`, map[string]any{"c": bCart}, denied},
@@ -401,6 +428,9 @@ func TestCrossTenantMatrix(t *testing.T) {
 	}
 	if bDocs != 1 || bMax != 777 {
 		t.Fatalf("shop B's trusted documents (%d) or policy (max %d) changed", bDocs, bMax)
+	}
+	if got := contentOfB(); got != bContent {
+		t.Fatalf("shop A changed shop B's content:\nbefore %s\nafter  %s", bContent, got)
 	}
 	if st := e.orderStatus(t, bOrder); st != "PENDING_PAYMENT" {
 		t.Fatalf("shop A moved shop B's order to %s", st)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"reflect"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"cartograph/internal/auth"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/redis/go-redis/v9"
 )
 
 // Close codes of the graphql-transport-ws protocol that gqlgen's transport
@@ -28,20 +30,17 @@ const (
 	codeTooManySubscribes = apperr.Throttled
 )
 
-// wsPolicy holds the websocket limits (config WS_*) and the per-instance
-// count of open connections per principal.
+// wsPolicy holds the websocket limits (config WS_*) and the count of open
+// connections per principal (across instances, see connCounter).
 type wsPolicy struct {
 	gateway     *auth.Gateway
 	initTimeout time.Duration
 	revalidate  time.Duration
 	maxSubs     int
-	maxConns    int
-
-	mu    sync.Mutex
-	conns map[string]int
+	conns       *connCounter
 }
 
-func newWSPolicy(g *auth.Gateway, initTimeout, revalidate time.Duration, maxSubs, maxConns int) *wsPolicy {
+func newWSPolicy(g *auth.Gateway, rdb redis.UniversalClient, log *slog.Logger, initTimeout, revalidate time.Duration, maxSubs, maxConns int) *wsPolicy {
 	// Zero values (a Config not made by config.Load) get config's defaults.
 	if initTimeout <= 0 {
 		initTimeout = 10 * time.Second
@@ -55,25 +54,9 @@ func newWSPolicy(g *auth.Gateway, initTimeout, revalidate time.Duration, maxSubs
 	if maxConns <= 0 {
 		maxConns = 20
 	}
-	return &wsPolicy{gateway: g, initTimeout: initTimeout, revalidate: revalidate, maxSubs: maxSubs, maxConns: maxConns, conns: map[string]int{}}
-}
-
-func (p *wsPolicy) acquire(ref string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.conns[ref] >= p.maxConns {
-		return false
-	}
-	p.conns[ref]++
-	return true
-}
-
-func (p *wsPolicy) release(ref string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.conns[ref]--; p.conns[ref] <= 0 {
-		delete(p.conns, ref)
-	}
+	// A lease outlives two missed renewals (one per revalidation).
+	return &wsPolicy{gateway: g, initTimeout: initTimeout, revalidate: revalidate, maxSubs: maxSubs,
+		conns: newConnCounter(rdb, maxConns, 3*revalidate, log)}
 }
 
 // wsSession is one websocket connection's server-side state, shared by the
@@ -84,7 +67,7 @@ type wsSession struct {
 	done   chan struct{}
 
 	mu     sync.Mutex
-	holder string // principal ref counted against the cap
+	holder *connLease // the connection's place in its principal's count
 	timer  *time.Timer
 }
 
@@ -98,8 +81,8 @@ func (s *wsSession) end() {
 	if s.timer != nil {
 		s.timer.Stop()
 	}
-	if s.holder != "" {
-		s.policy.release(s.holder)
+	if s.holder != nil {
+		s.policy.conns.release(s.holder)
 	}
 }
 
@@ -111,23 +94,24 @@ func (s *wsSession) admit(creds auth.Credentials, p *auth.Principal) (int, strin
 	if ref == "anonymous" {
 		return closeUnauthorized, "Unauthorized: connection_init must carry an API key or a session token"
 	}
-	if !s.policy.acquire(ref) {
+	lease, ok := s.policy.conns.acquire(context.Background(), ref)
+	if !ok {
 		return closeTooManyConns, "Too many connections for these credentials"
 	}
 	s.mu.Lock()
-	s.holder = ref
+	s.holder = lease
 	if !p.ExpiresAt.IsZero() {
 		s.timer = time.AfterFunc(time.Until(p.ExpiresAt), func() { s.close(closeForbidden, "Forbidden: credentials expired") })
 	}
 	s.mu.Unlock()
-	go s.revalidate(creds)
+	go s.revalidate(creds, lease)
 	return 0, ""
 }
 
 // revalidate authenticates the connection's credentials again every
 // interval: a revoked key, a logged-out customer session or a removed staff
 // member closes the connection with 4403.
-func (s *wsSession) revalidate(creds auth.Credentials) {
+func (s *wsSession) revalidate(creds auth.Credentials, lease *connLease) {
 	t := time.NewTicker(s.policy.revalidate)
 	defer t.Stop()
 	for {
@@ -138,6 +122,7 @@ func (s *wsSession) revalidate(creds auth.Credentials) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_, err := s.policy.gateway.Authenticate(ctx, creds)
+		s.policy.conns.renew(ctx, lease)
 		cancel()
 		switch apperr.CodeOf(err) {
 		case apperr.Unauthenticated, apperr.Forbidden, apperr.ShopNotFound:

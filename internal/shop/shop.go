@@ -134,39 +134,59 @@ func (r *Resolver) resolve(ctx context.Context, req *http.Request, fallback stri
 	if h := strings.TrimSpace(req.Header.Get(HeaderHandle)); h != "" {
 		return r.lookup(ctx, "h:", strings.ToLower(h))
 	}
-	host := strings.ToLower(req.Host)
+	s, _, err := r.ByHostQueried(ctx, req.Host)
+	if err == nil || apperr.CodeOf(err) != apperr.ShopNotFound || fallback == "" {
+		return s, err
+	}
+	return r.lookup(ctx, "h:", fallback)
+}
+
+// ByHostQueried returns the shop a Host header names: its custom domain,
+// then <handle>.<base domain>. An IP address or an empty host names no
+// shop (SHOP_NOT_FOUND without a lookup). It reports whether it ran a
+// statement (a miss not yet in the negative cache): pre-authentication
+// callers charge such misses to the client.
+func (r *Resolver) ByHostQueried(ctx context.Context, host string) (*Shop, bool, error) {
+	host = strings.ToLower(host)
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
+	queried := false
 	if host != "" && net.ParseIP(host) == nil {
-		if s, err := r.lookup(ctx, "d:", host); err == nil {
-			return s, nil
+		s, q, err := r.lookupQ(ctx, "d:", host)
+		queried = q
+		if err == nil {
+			return s, queried, nil
 		} else if apperr.CodeOf(err) != apperr.ShopNotFound {
-			return nil, err
+			return nil, queried, err
 		}
 		if r.baseDomain != "" {
 			if sub, ok := strings.CutSuffix(host, "."+r.baseDomain); ok && sub != "" && !strings.Contains(sub, ".") {
-				return r.lookup(ctx, "h:", sub)
+				s, q, err := r.lookupQ(ctx, "h:", sub)
+				return s, queried || q, err
 			}
 		}
 	}
-	if fallback != "" {
-		return r.lookup(ctx, "h:", fallback)
-	}
-	return nil, apperr.New(apperr.ShopNotFound, "no shop matches this request: send %s or use the shop's domain", HeaderHandle)
+	return nil, queried, apperr.New(apperr.ShopNotFound, "no shop matches this request: send %s or use the shop's domain", HeaderHandle)
 }
 
 func (r *Resolver) lookup(ctx context.Context, kind, key string) (*Shop, error) {
+	s, _, err := r.lookupQ(ctx, kind, key)
+	return s, err
+}
+
+// lookupQ is lookup reporting whether it ran a statement.
+func (r *Resolver) lookupQ(ctx context.Context, kind, key string) (*Shop, bool, error) {
 	ck := kind + key
 	now := r.now()
 	r.mu.RLock()
 	e, ok := r.cache[ck]
 	r.mu.RUnlock()
 	if ok && now.Before(e.expires) {
-		return e.shop, nil
+		return e.shop, false, nil
 	}
 	if until, ok := r.misses.Get(ck); ok && now.Before(until) {
-		return nil, unknown(kind, key)
+		return nil, false, unknown(kind, key)
 	}
 	var s dbq.Shop
 	var err error
@@ -190,11 +210,11 @@ func (r *Resolver) lookup(ctx context.Context, kind, key string) (*Shop, error) 
 		res = &Shop{s}
 	case errors.Is(err, pgx.ErrNoRows):
 	default:
-		return nil, pg.MapError(err)
+		return nil, true, pg.MapError(err)
 	}
 	if res == nil {
 		r.misses.Add(ck, now.Add(r.ttl))
-		return nil, unknown(kind, key)
+		return nil, true, unknown(kind, key)
 	}
 	r.misses.Remove(ck)
 	r.mu.Lock()
@@ -203,7 +223,7 @@ func (r *Resolver) lookup(ctx context.Context, kind, key string) (*Shop, error) 
 	}
 	r.cache[ck] = entry{shop: res, expires: now.Add(r.ttl)}
 	r.mu.Unlock()
-	return res, nil
+	return res, true, nil
 }
 
 func unknown(kind, key string) error {

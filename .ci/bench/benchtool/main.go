@@ -7,6 +7,7 @@
 //	benchtool vreport FILE            -> shell assignments V_REQUESTS=... V_P50_MS=...
 //	benchtool sqlstats URL            -> "REQUESTS STATEMENTS" (exit 3 when unavailable)
 //	benchtool ticks pid N             -> utime+stime of one process, in clock ticks
+//	benchtool live                    -> subscription fan-out driver (live.go; JSON result)
 //	benchtool ticks comm PREFIX       -> utime+stime+cutime+cstime summed over processes whose comm starts with PREFIX
 package main
 
@@ -42,6 +43,8 @@ func main() {
 		err = cmdSQLStats(os.Args[2:])
 	case "ticks":
 		err = cmdTicks(os.Args[2:])
+	case "live":
+		err = cmdLive(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown subcommand %q", os.Args[1])
 	}

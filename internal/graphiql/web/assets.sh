@@ -63,7 +63,26 @@ ensure_npm() {
 	exit 0
 }
 
+# The storefront client libraries the tests drive (hydrogen-react's decoder,
+# Apollo Client's normalized cache): their own pinned package, npm ci'd in
+# place when its lockfile changes. Only needed by tests (make test).
+storefront_clients() {
+	[ -n "$require" ] || return 0
+	local dir
+	dir=$(cd ../../server/testdata/storefronts/clients && pwd)
+	local want
+	want=$(cat "$dir/package-lock.json" "$dir/.npmrc" | sha256sum | cut -d' ' -f1)
+	if [ -f "$dir/node_modules/.stamp" ] && [ "$(cat "$dir/node_modules/.stamp")" = "$want" ]; then
+		return 0
+	fi
+	ensure_npm
+	say "npm ci in $dir (@shopify/hydrogen-react, @apollo/client; for the storefront client test)"
+	(cd "$dir" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null)
+	echo "$want" >"$dir/node_modules/.stamp"
+}
+
 ensure_chromium
+storefront_clients
 
 want=$(cat package-lock.json assets.sh | sha256sum | cut -d' ' -f1)
 done=1
