@@ -1,7 +1,7 @@
 // Package checkoutpage serves the hosted checkout page behind
 // Cart.checkoutUrl (/checkout?cart=<token>): server-rendered with
 // html/template (embedded, escapes everything it prints), no framework and
-// no JavaScript. The buyer enters an email and a shipping address, applies
+// no JavaScript before the payment step. The buyer enters an email and a shipping address, applies
 // a discount code, picks a delivery option and places the order; the page
 // calls the same services as the GraphQL mutations (cart.Service for the
 // address, code and delivery option, checkout.Service.Begin for the order),
@@ -16,21 +16,30 @@
 // submit, a reload of the confirmation or a retry after a dropped
 // connection places one order.
 //
-// Payment: the manual provider's flow (the order awaits payment by bank
-// transfer or cash; staff mark it paid). Stripe's Payment Element is not
-// served here yet: with Stripe configured the page places the order and
-// says that card payment is not available on this page.
+// Payment: with the manual provider the order awaits payment by bank
+// transfer or cash (staff mark it paid). With Stripe and a publishable key
+// (Page.Stripe), placing the order leads to the payment step: Stripe's
+// Payment Element, loaded from Stripe's own host (PCI: card data never
+// touches this page or this server), confirms the order's PaymentIntent,
+// and Stripe returns the buyer to /checkout/return. That page only shows
+// the order's state as the signed webhooks have moved it — the redirect's
+// own status is never trusted — and refreshes itself while the payment is
+// being confirmed. Without a publishable key a Stripe order placed here
+// waits for the shop to collect payment. The only JavaScript the page
+// serves is /checkout/pay.js (embedded), on the payment step.
 package checkoutpage
 
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"embed"
 	"encoding/hex"
 	"errors"
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"cartograph/internal/apperr"
@@ -44,8 +53,10 @@ import (
 	"github.com/google/uuid"
 )
 
-//go:embed page.html
+//go:embed page.html pay.js
 var files embed.FS
+
+var payJS, _ = files.ReadFile("pay.js")
 
 var tmpl = template.Must(template.New("page.html").Funcs(template.FuncMap{
 	"money": func(minor int64, cur money.Currency) string {
@@ -56,12 +67,31 @@ var tmpl = template.Must(template.New("page.html").Funcs(template.FuncMap{
 	"subd": func(a, b int64) int64 { return a - b },
 }).ParseFS(files, "page.html"))
 
-// Page serves GET and POST /checkout.
+// Page serves GET and POST /checkout, GET /checkout/return and
+// GET /checkout/pay.js.
 type Page struct {
 	Carts    *cart.Service
 	Checkout *checkout.Service
 	Orders   *orders.Service
 	Log      *slog.Logger
+	// Stripe turns on the Payment Element for orders paid through Stripe;
+	// zero: no card payment on the page.
+	Stripe StripeConfig
+}
+
+// StripeConfig is what the browser needs to confirm a PaymentIntent.
+type StripeConfig struct {
+	// PublishableKey is the shop platform's pk_live_/pk_test_ key.
+	PublishableKey string
+	// JSURL is Stripe.js (https://js.stripe.com/v3/; config refuses any
+	// other host in production).
+	JSURL string
+}
+
+// payment is the payment step of a placed Stripe order.
+type payment struct {
+	PublishableKey, ClientSecret, ReturnURL, JSURL string
+	Failed                                         bool
 }
 
 // form is what the buyer typed; echoed back into the page on every step.
@@ -81,14 +111,27 @@ type view struct {
 	Order     *orders.Order
 	Currency  money.Currency
 	Countries []string
+	// Pay is the payment step (a placed Stripe order still to be paid).
+	Pay *payment
+	// Returned: the buyer came back from the payment step; Refresh: the
+	// payment is still being confirmed, so the page reloads itself.
+	Returned, Refresh bool
 }
+
+const basePolicy = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
 
 // ServeHTTP renders the page (GET) or applies a step (POST).
 func (p *Page) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	w.Header().Set("Content-Security-Policy", basePolicy)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	w.Header().Set("Cache-Control", "no-store")
+	if r.URL.Path == "/checkout/pay.js" {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		_, _ = w.Write(payJS)
+		return
+	}
 	sh, err := shop.FromContext(r.Context())
 	if err != nil {
 		p.fail(w, http.StatusNotFound, "no shop here")
@@ -97,6 +140,10 @@ func (p *Page) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The page acts as the shop's storefront on the cart its URL names.
 	ctx := auth.WithPrincipal(r.Context(), &auth.Principal{Kind: auth.APIKey, KeyKind: "public", ShopID: sh.ID,
 		KeyID: checkoutPageKey(sh.ID), Scopes: auth.PublicKeyScopes})
+	if r.URL.Path == "/checkout/return" {
+		p.returned(ctx, w, r, sh)
+		return
+	}
 	var f form
 	switch r.Method {
 	case http.MethodGet:
@@ -137,7 +184,8 @@ func (p *Page) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if v.Order != nil {
 			v.Currency = v.Order.CurrencyCode
-			p.render(w, http.StatusOK, v)
+			v.Pay = p.paymentStep(r, v.Order, false)
+			p.renderPaying(w, v)
 			return
 		}
 	}
@@ -235,6 +283,74 @@ func (p *Page) place(ctx context.Context, cartID string, v *view) ([]apperr.User
 	}
 	v.Order = o
 	return nil, nil
+}
+
+// paymentStep is the Payment Element for a Stripe order still awaiting
+// payment, or nil (manual provider, no publishable key, nothing to pay).
+func (p *Page) paymentStep(r *http.Request, o *orders.Order, failed bool) *payment {
+	if p.Stripe.PublishableKey == "" || o.PaymentProvider != "stripe" || o.PaymentClientSecret == nil ||
+		o.Status != orders.PendingPayment || o.TotalAmount <= 0 {
+		return nil
+	}
+	scheme := "http"
+	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		scheme = "https"
+	}
+	ret := url.URL{Scheme: scheme, Host: r.Host, Path: "/checkout/return", RawQuery: url.Values{"order": {o.ID.String()}}.Encode()}
+	return &payment{PublishableKey: p.Stripe.PublishableKey, ClientSecret: *o.PaymentClientSecret, ReturnURL: ret.String(),
+		JSURL: p.Stripe.JSURL, Failed: failed}
+}
+
+// renderPaying renders v, widening the page's policy to Stripe.js, its
+// frames and its API when v has a payment step (Stripe's documented CSP).
+func (p *Page) renderPaying(w http.ResponseWriter, v view) {
+	if v.Pay != nil {
+		js := "https://js.stripe.com"
+		if u, err := url.Parse(v.Pay.JSURL); err == nil && u.Host != "" {
+			js = u.Scheme + "://" + u.Host
+		}
+		w.Header().Set("Content-Security-Policy", basePolicy+"; script-src 'self' "+js+" https://*.js.stripe.com"+
+			"; frame-src "+js+" https://*.js.stripe.com https://hooks.stripe.com; connect-src https://api.stripe.com; img-src https://*.stripe.com")
+	}
+	p.render(w, http.StatusOK, v)
+}
+
+// returned serves /checkout/return, where Stripe sends the buyer after
+// the Payment Element: ?order=<id>&payment_intent_client_secret=… (Stripe
+// appends payment_intent, payment_intent_client_secret, redirect_status).
+// The client secret is the capability: it must be the order's own, else
+// 404, so order ids cannot be probed. The status shown is the order's, as
+// webhooks have moved it; redirect_status=failed only offers the payment
+// step again (same intent), it never changes the order.
+func (p *Page) returned(ctx context.Context, w http.ResponseWriter, r *http.Request, sh *shop.Shop) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", "GET")
+		p.fail(w, http.StatusMethodNotAllowed, "GET")
+		return
+	}
+	q := r.URL.Query()
+	id, err := uuid.Parse(q.Get("order"))
+	secret := q.Get("payment_intent_client_secret")
+	if err != nil || secret == "" || len(secret) > 255 {
+		p.fail(w, http.StatusBadRequest, "this payment link is not valid")
+		return
+	}
+	o, err := p.Orders.ByIDInternal(ctx, id)
+	if err != nil {
+		p.serviceError(w, err)
+		return
+	}
+	if o == nil || o.ShopID != sh.ID || o.PaymentClientSecret == nil ||
+		subtle.ConstantTimeCompare([]byte(*o.PaymentClientSecret), []byte(secret)) != 1 {
+		p.fail(w, http.StatusNotFound, "this order does not exist")
+		return
+	}
+	v := view{Shop: sh.Name, Order: o, Currency: o.CurrencyCode, Returned: true}
+	if q.Get("redirect_status") == "failed" {
+		v.Pay = p.paymentStep(r, o, true)
+	}
+	v.Refresh = v.Pay == nil && o.Status == orders.PendingPayment
+	p.renderPaying(w, v)
 }
 
 func readForm(r *http.Request) form {

@@ -91,7 +91,14 @@ type Config struct {
 	// (STRIPE_API_BASE); StripeWebhookSecret verifies /webhooks/stripe
 	// (STRIPE_WEBHOOK_SECRET) within WebhookTolerance (STRIPE_WEBHOOK_TOLERANCE).
 	StripeSecretKey, StripeAPIBase, StripeWebhookSecret string
-	WebhookTolerance                                    time.Duration
+	// StripePublishableKey (STRIPE_PUBLISHABLE_KEY, pk_live_/pk_test_)
+	// turns on the Payment Element on the hosted checkout page; without it
+	// a Stripe order placed there waits for the shop to collect payment.
+	// StripeJSURL is where the page loads Stripe.js from (STRIPE_JS_URL,
+	// default https://js.stripe.com/v3/; PCI requires Stripe's own host,
+	// so production refuses any other — tests point it at a stand-in).
+	StripePublishableKey, StripeJSURL string
+	WebhookTolerance                  time.Duration
 	// ReservationTTL is how long checkout holds stock for payment (RESERVATION_TTL).
 	ReservationTTL time.Duration
 	// SweepInterval is how often expired reservations are released (SWEEP_INTERVAL).
@@ -223,45 +230,47 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 		return d
 	}
 	c := Config{
-		DatabaseURL:         str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cartograph?sslmode=disable"),
-		RedisURL:            str("REDIS_URL", "redis://127.0.0.1:6379/0"),
-		ListenAddr:          str("LISTEN_ADDR", "127.0.0.1:8080"),
-		PublicBaseURL:       str("PUBLIC_BASE_URL", ""),
-		TLSCertFile:         str("TLS_CERT_FILE", ""),
-		TLSKeyFile:          str("TLS_KEY_FILE", ""),
-		BaseDomain:          strings.ToLower(str("BASE_DOMAIN", "localhost")),
-		DefaultShop:         strings.ToLower(str("DEFAULT_SHOP", "")),
-		DBMaxConns:          int32(integer("DB_MAX_CONNS", 16)),
-		MaxBodyBytes:        integer("MAX_BODY_BYTES", 1<<20),
-		MaxBodyBytesPublic:  integer("MAX_BODY_BYTES_PUBLIC", 128<<10),
-		LoaderWait:          dur("LOADER_WAIT", 500*time.Microsecond),
-		ShopCacheTTL:        dur("SHOP_CACHE_TTL", 5*time.Second),
-		ShutdownTimeout:     dur("SHUTDOWN_TIMEOUT", 15*time.Second),
-		LogLevel:            strings.ToLower(str("LOG_LEVEL", "info")),
-		GCPercent:           int(integer("GC_PERCENT", 400)),
-		MemLimitBytes:       integer("GOMEMLIMIT_BYTES", 160<<20),
-		DebugStats:          str("CARTOGRAPH_DEBUG_STATS", "") == "1",
-		JWTKeys:             str("JWT_KEYS", ""),
-		StaffTokenTTL:       dur("STAFF_TOKEN_TTL", 15*time.Minute),
-		RefreshTokenTTL:     dur("REFRESH_TOKEN_TTL", 30*24*time.Hour),
-		CustomerTokenTTL:    dur("CUSTOMER_TOKEN_TTL", 7*24*time.Hour),
-		RateLimitAnon:       int(integer("RATE_LIMIT_ANON", 6000)),
-		RateLimitCustomer:   int(integer("RATE_LIMIT_CUSTOMER", 1200)),
-		RateLimitStaff:      int(integer("RATE_LIMIT_STAFF", 1200)),
-		RateLimitKey:        int(integer("RATE_LIMIT_KEY", 6000)),
-		LoginPerMinute:      int(integer("LOGIN_PER_MINUTE", 10)),
-		StripeSecretKey:     str("STRIPE_SECRET_KEY", ""),
-		StripeAPIBase:       str("STRIPE_API_BASE", ""),
-		StripeWebhookSecret: str("STRIPE_WEBHOOK_SECRET", ""),
-		WebhookTolerance:    dur("STRIPE_WEBHOOK_TOLERANCE", 5*time.Minute),
-		ReservationTTL:      dur("RESERVATION_TTL", 15*time.Minute),
-		SweepInterval:       dur("SWEEP_INTERVAL", 5*time.Second),
-		CartMaxQuantity:     int(integer("CART_MAX_QUANTITY", 100)),
-		CheckoutURLTemplate: str("CHECKOUT_URL_TEMPLATE", "https://{host}/checkout?cart={token}"),
-		PublicCacheTTL:      dur("PUBLIC_CACHE_TTL", 5*time.Second),
-		RequestTimeout:      dur("REQUEST_TIMEOUT", 15*time.Second),
-		IdempotencyLease:    dur("IDEMPOTENCY_LEASE", 10*time.Second),
-		MaxResponseBytes:    int(integer("MAX_RESPONSE_BYTES", 16<<20)),
+		DatabaseURL:          str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cartograph?sslmode=disable"),
+		RedisURL:             str("REDIS_URL", "redis://127.0.0.1:6379/0"),
+		ListenAddr:           str("LISTEN_ADDR", "127.0.0.1:8080"),
+		PublicBaseURL:        str("PUBLIC_BASE_URL", ""),
+		TLSCertFile:          str("TLS_CERT_FILE", ""),
+		TLSKeyFile:           str("TLS_KEY_FILE", ""),
+		BaseDomain:           strings.ToLower(str("BASE_DOMAIN", "localhost")),
+		DefaultShop:          strings.ToLower(str("DEFAULT_SHOP", "")),
+		DBMaxConns:           int32(integer("DB_MAX_CONNS", 16)),
+		MaxBodyBytes:         integer("MAX_BODY_BYTES", 1<<20),
+		MaxBodyBytesPublic:   integer("MAX_BODY_BYTES_PUBLIC", 128<<10),
+		LoaderWait:           dur("LOADER_WAIT", 500*time.Microsecond),
+		ShopCacheTTL:         dur("SHOP_CACHE_TTL", 5*time.Second),
+		ShutdownTimeout:      dur("SHUTDOWN_TIMEOUT", 15*time.Second),
+		LogLevel:             strings.ToLower(str("LOG_LEVEL", "info")),
+		GCPercent:            int(integer("GC_PERCENT", 400)),
+		MemLimitBytes:        integer("GOMEMLIMIT_BYTES", 160<<20),
+		DebugStats:           str("CARTOGRAPH_DEBUG_STATS", "") == "1",
+		JWTKeys:              str("JWT_KEYS", ""),
+		StaffTokenTTL:        dur("STAFF_TOKEN_TTL", 15*time.Minute),
+		RefreshTokenTTL:      dur("REFRESH_TOKEN_TTL", 30*24*time.Hour),
+		CustomerTokenTTL:     dur("CUSTOMER_TOKEN_TTL", 7*24*time.Hour),
+		RateLimitAnon:        int(integer("RATE_LIMIT_ANON", 6000)),
+		RateLimitCustomer:    int(integer("RATE_LIMIT_CUSTOMER", 1200)),
+		RateLimitStaff:       int(integer("RATE_LIMIT_STAFF", 1200)),
+		RateLimitKey:         int(integer("RATE_LIMIT_KEY", 6000)),
+		LoginPerMinute:       int(integer("LOGIN_PER_MINUTE", 10)),
+		StripeSecretKey:      str("STRIPE_SECRET_KEY", ""),
+		StripeAPIBase:        str("STRIPE_API_BASE", ""),
+		StripeWebhookSecret:  str("STRIPE_WEBHOOK_SECRET", ""),
+		StripePublishableKey: str("STRIPE_PUBLISHABLE_KEY", ""),
+		StripeJSURL:          str("STRIPE_JS_URL", "https://js.stripe.com/v3/"),
+		WebhookTolerance:     dur("STRIPE_WEBHOOK_TOLERANCE", 5*time.Minute),
+		ReservationTTL:       dur("RESERVATION_TTL", 15*time.Minute),
+		SweepInterval:        dur("SWEEP_INTERVAL", 5*time.Second),
+		CartMaxQuantity:      int(integer("CART_MAX_QUANTITY", 100)),
+		CheckoutURLTemplate:  str("CHECKOUT_URL_TEMPLATE", "https://{host}/checkout?cart={token}"),
+		PublicCacheTTL:       dur("PUBLIC_CACHE_TTL", 5*time.Second),
+		RequestTimeout:       dur("REQUEST_TIMEOUT", 15*time.Second),
+		IdempotencyLease:     dur("IDEMPOTENCY_LEASE", 10*time.Second),
+		MaxResponseBytes:     int(integer("MAX_RESPONSE_BYTES", 16<<20)),
 		// Shopify's Admin API caps a query at 1,000 points; priced the same
 		// way a storefront listing of 24 products × 10 variants costs 1,851,
 		// so the storefront default leaves room for real pages (README).
@@ -328,6 +337,14 @@ func load(lookup func(string) (string, bool)) (Config, error) {
 	}
 	if c.MaxQueryCost < 1 || c.MaxQueryCostTrusted < c.MaxQueryCost || c.CostBucketMax < c.MaxQueryCost || c.CostRestoreRate < 1 {
 		errs = append(errs, "MAX_QUERY_COST >= 1, MAX_QUERY_COST_TRUSTED >= MAX_QUERY_COST, COST_BUCKET_MAX >= MAX_QUERY_COST, COST_RESTORE_RATE >= 1")
+	}
+	if u, err := url.Parse(c.StripeJSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		errs = append(errs, fmt.Sprintf("STRIPE_JS_URL: want an absolute http(s) URL, got %q", c.StripeJSURL))
+	} else if c.Production && (u.Scheme != "https" || u.Host != "js.stripe.com") {
+		errs = append(errs, "STRIPE_JS_URL: in production Stripe.js must come from https://js.stripe.com (PCI)")
+	}
+	if c.StripePublishableKey != "" && !strings.HasPrefix(c.StripePublishableKey, "pk_") {
+		errs = append(errs, "STRIPE_PUBLISHABLE_KEY: want a publishable key (pk_live_… or pk_test_…)")
 	}
 	c.BenchNoRLS = c.DebugStats && str("CARTOGRAPH_BENCH_NO_RLS", "") == "1"
 	c.BenchNoCost = c.DebugStats && str("CARTOGRAPH_BENCH_NO_COST", "") == "1"

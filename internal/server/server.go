@@ -246,8 +246,12 @@ func New(d Deps) (*Server, error) {
 	mux.Handle("GET "+demoimages.Path+"{name}", demoimages.Handler())
 	// The hosted checkout page behind Cart.checkoutUrl: the shop from the
 	// Host, rate-limited and timed out like the API.
-	mux.Handle("/checkout", withTimeout(d.Config.RequestTimeout, withAuth(gateway,
-		loaders.Middleware(cat, custSvc, d.Config.LoaderWait, &checkoutpage.Page{Carts: carts, Checkout: checkoutSvc, Orders: s.Orders, Log: d.Log}))))
+	page := withTimeout(d.Config.RequestTimeout, withAuth(gateway,
+		loaders.Middleware(cat, custSvc, d.Config.LoaderWait, &checkoutpage.Page{Carts: carts, Checkout: checkoutSvc, Orders: s.Orders, Log: d.Log,
+			Stripe: checkoutpage.StripeConfig{PublishableKey: d.Config.StripePublishableKey, JSURL: d.Config.StripeJSURL}})))
+	mux.Handle("/checkout", page)
+	mux.Handle("/checkout/return", page)
+	mux.Handle("GET /checkout/pay.js", page)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
