@@ -167,6 +167,15 @@ func (s *Service) resume(ctx context.Context, sh *shop.Shop, o *orders.Order) (B
 // the reservation sweeper.
 func (s *Service) pay(ctx context.Context, sh *shop.Shop, o *orders.Order) (BeginResult, error) {
 	ctx = context.WithoutCancel(ctx)
+	if o.TotalAmount == 0 {
+		// Nothing to collect: confirmed here, no intent (Stripe refuses
+		// zero amounts). A crash before this leaves the order awaiting
+		// payment without an intent, which a retry with the key resumes.
+		if err := s.orders.PaidWithoutPayment(ctx, sh.ID, o.ID); err != nil {
+			return BeginResult{}, err
+		}
+		return BeginResult{OrderID: &o.ID, Provider: o.PaymentProvider}, nil
+	}
 	intent, err := s.provider.CreateIntent(ctx, sh.ID, o.ID, o.TotalAmount, string(o.CurrencyCode))
 	if err != nil {
 		if payments.Definite(err) {

@@ -182,6 +182,27 @@ func (s *Service) MarkPaid(ctx context.Context, orderID uuid.UUID, note, key str
 	})
 }
 
+// PaidWithoutPayment confirms an order whose total is zero (a 100 %
+// discount with free shipping): there is nothing to collect and Stripe
+// refuses zero-amount intents, so no provider is asked and the order moves
+// PENDING_PAYMENT → PAID with its stock committed, as a payment would move
+// it. For checkout only (no scope check: checkout authorised the buyer);
+// an order with anything to pay is CONFLICT, an order no longer awaiting
+// payment a transition error (its current state stands).
+func (s *Service) PaidWithoutPayment(ctx context.Context, shopID, orderID uuid.UUID) error {
+	o, err := s.order(ctx, shopID, orderID)
+	if err != nil {
+		return err
+	}
+	if o.TotalAmount != 0 {
+		return apperr.New(apperr.Conflict, "order %s has %d to pay", orderID, o.TotalAmount)
+	}
+	if o.Status != PendingPayment {
+		return nil
+	}
+	return s.paid(ctx, shopID, orderID, "system:checkout", "nothing to pay: the order total is zero", nil)
+}
+
 // order reads one order of the shop, NOT_FOUND when it does not exist.
 func (s *Service) order(ctx context.Context, shopID, orderID uuid.UUID) (*Order, error) {
 	o, err := s.q.OrderGet(ctx, dbq.OrderGetParams{ShopID: shopID, ID: orderID})
