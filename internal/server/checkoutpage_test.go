@@ -28,15 +28,7 @@ import (
 // places no second order, what the buyer typed is escaped, and bad links
 // are coded errors. Screenshots: .data/screenshots/checkout-*.png.
 func TestHostedCheckoutPage(t *testing.T) {
-	const chromium = "/usr/bin/chromium"
-	pwDir, _ := filepath.Abs("../graphiql/web")
-	node, nodeErr := exec.LookPath("node")
-	_, pwErr := os.Stat(filepath.Join(pwDir, "node_modules/playwright-core/package.json"))
-	_, crErr := os.Stat(chromium)
-	browser := nodeErr == nil && pwErr == nil && crErr == nil
-	if !browser && os.Getenv("CARTOGRAPH_REQUIRE_BROWSER") != "" {
-		t.Fatalf("CARTOGRAPH_REQUIRE_BROWSER is set but the browser part cannot run (node %v, playwright-core %v, chromium %v)", nodeErr, pwErr, crErr)
-	}
+	node, pwDir, browser := playwright(t)
 
 	e := newEnv(t, 0)
 	if err := seed.DemoPricing(context.Background(), e.db.Pool); err != nil {
@@ -215,6 +207,22 @@ func TestHostedCheckoutPage(t *testing.T) {
 			}
 		}
 	})
+}
+
+// playwright reports whether a test's headless-Chromium part can run here
+// (node, playwright-core from `make assets`, Debian's chromium); with
+// CARTOGRAPH_REQUIRE_BROWSER set (make test) it must.
+func playwright(t *testing.T) (node, pwDir string, ok bool) {
+	t.Helper()
+	pwDir, _ = filepath.Abs("../graphiql/web")
+	node, nodeErr := exec.LookPath("node")
+	_, pwErr := os.Stat(filepath.Join(pwDir, "node_modules/playwright-core/package.json"))
+	_, crErr := os.Stat("/usr/bin/chromium")
+	ok = nodeErr == nil && pwErr == nil && crErr == nil
+	if !ok && os.Getenv("CARTOGRAPH_REQUIRE_BROWSER") != "" {
+		t.Fatalf("CARTOGRAPH_REQUIRE_BROWSER is set but the browser part cannot run (node %v, playwright-core %v, chromium %v)", nodeErr, pwErr, crErr)
+	}
+	return node, pwDir, ok
 }
 
 // postPage posts a form to the checkout page with the shop's Host.

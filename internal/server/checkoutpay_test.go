@@ -59,15 +59,7 @@ window.Stripe = function (key) {
 // link works only with the order's own client secret on its own shop.
 // Payments reach the recording provider; Stripe.js is a stand-in (above).
 func TestHostedCheckoutStripePayment(t *testing.T) {
-	const chromium = "/usr/bin/chromium"
-	pwDir, _ := filepath.Abs("../graphiql/web")
-	node, nodeErr := exec.LookPath("node")
-	_, pwErr := os.Stat(filepath.Join(pwDir, "node_modules/playwright-core/package.json"))
-	_, crErr := os.Stat(chromium)
-	browser := nodeErr == nil && pwErr == nil && crErr == nil
-	if !browser && os.Getenv("CARTOGRAPH_REQUIRE_BROWSER") != "" {
-		t.Fatalf("CARTOGRAPH_REQUIRE_BROWSER is set but the browser part cannot run (node %v, playwright-core %v, chromium %v)", nodeErr, pwErr, crErr)
-	}
+	node, pwDir, browser := playwright(t)
 	js := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/javascript")
 		_, _ = io.WriteString(w, stripeJSStandIn)

@@ -2,16 +2,9 @@
 // disabled (the page must work without it): fill the form, apply a code,
 // choose delivery, place the order. Prints one JSON line with what the
 // confirmation shows. Env: URL (the checkout URL), PLAYWRIGHT_DIR, SHOTS.
-import { createRequire } from 'node:module';
-import path from 'node:path';
-const require = createRequire(path.join(process.env.PLAYWRIGHT_DIR, 'package.json'));
-const { chromium } = require('playwright-core');
+import { launch, fillBuyer } from './buyer.mjs';
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync']
-});
+const browser = await launch();
 const out = {};
 try {
   // A phone-sized viewport: the page must be usable there.
@@ -20,13 +13,7 @@ try {
   page.setDefaultTimeout(20000);
   const res = await page.goto(process.env.URL);
   out.status = res.status();
-  await page.fill('#email', 'ada@example.com');
-  await page.fill('#firstName', 'Ada');
-  await page.fill('#lastName', 'Lovelace');
-  await page.fill('#address1', "12 St James's Square");
-  await page.fill('#city', 'London');
-  await page.fill('#zip', 'SW1Y 4JH');
-  await page.selectOption('#country', 'GB');
+  await fillBuyer(page);
   await page.fill('#code', 'WELCOME10');
   await Promise.all([page.waitForNavigation(), page.click('#update')]);
   out.codeStatus = (await page.locator('#code-status').innerText()).trim();

@@ -5,16 +5,9 @@
 // a stand-in served by the Go test (it records what the page handed to
 // Stripe() and redirects to return_url as Stripe does after a successful
 // confirmation). Prints one JSON line. Env: URL, PLAYWRIGHT_DIR, SHOTS.
-import { createRequire } from 'node:module';
-import path from 'node:path';
-const require = createRequire(path.join(process.env.PLAYWRIGHT_DIR, 'package.json'));
-const { chromium } = require('playwright-core');
+import { launch, fillBuyer } from './buyer.mjs';
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync']
-});
+const browser = await launch();
 const out = { cspViolations: [] };
 try {
   const ctx = await browser.newContext({ viewport: { width: 390, height: 844 } });
@@ -23,13 +16,7 @@ try {
   page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) out.cspViolations.push(m.text()); });
   const res = await page.goto(process.env.URL);
   out.status = res.status();
-  await page.fill('#email', 'ada@example.com');
-  await page.fill('#firstName', 'Ada');
-  await page.fill('#lastName', 'Lovelace');
-  await page.fill('#address1', "12 St James's Square");
-  await page.fill('#city', 'London');
-  await page.fill('#zip', 'SW1Y 4JH');
-  await page.selectOption('#country', 'GB');
+  await fillBuyer(page);
   await Promise.all([page.waitForNavigation(), page.click('#update')]);
   await page.check('input[name="delivery"][value="international"]');
   await Promise.all([page.waitForNavigation(), page.click('#place')]);
