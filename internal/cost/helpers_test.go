@@ -98,7 +98,7 @@ func newModel(t testing.TB, s *ast.Schema) *cost.Model {
 // parse parses and validates a document against s.
 func parse(t testing.TB, s *ast.Schema, query string) (*ast.QueryDocument, *ast.OperationDefinition) {
 	t.Helper()
-	doc, errs := gqlparser.LoadQuery(s, query)
+	doc, errs := gqlparser.LoadQueryWithRules(s, query, nil)
 	if len(errs) > 0 {
 		t.Fatalf("query does not validate: %v", errs)
 	}

@@ -212,7 +212,7 @@ func TestPricingCartAndCheckout(t *testing.T) {
 		t.Fatalf("cart without address: %+v", cart)
 	}
 
-	cart = e.cartOp(t, h, "cartBuyerIdentityUpdate", setBuyer, map[string]any{"c": c, "country": "US", "province": "NY"}).Cart
+	e.cartOp(t, h, "cartBuyerIdentityUpdate", setBuyer, map[string]any{"c": c, "country": "US", "province": "NY"})
 	// Malformed codes: a NUL is refused at the door (BAD_USER_INPUT, the
 	// cart unchanged), an over-long code is a user error (nothing stored),
 	// other control characters are stored and never match.
@@ -447,7 +447,7 @@ func TestDiscountUsageLimitUnderConcurrency(t *testing.T) {
 	}
 	t.Logf("TEN under 200 concurrent checkouts: 10 redeemed, %d placed without it (code already reported used up), %d refused at commit", placed-10, refused)
 
-	outs = run(20, "ONCE", func(int) string { return "Same.Guest@example.com" })
+	_ = run(20, "ONCE", func(int) string { return "Same.Guest@example.com" })
 	if n := e.count(t, `SELECT count(*) FROM discount_redemptions r JOIN discounts d ON d.id = r.discount_id WHERE d.code = 'ONCE' AND r.customer_key = 'e:same.guest@example.com'`); n != 1 {
 		t.Fatalf("ONCE redeemed %d times by one guest", n)
 	}

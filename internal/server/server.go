@@ -161,7 +161,7 @@ func New(d Deps) (*Server, error) {
 		if err := (qlimits.Limits{}).Check(body); err != nil {
 			return err
 		}
-		if _, errs := gqlparser.LoadQuery(es.Schema(), body); len(errs) > 0 {
+		if _, errs := gqlparser.LoadQueryWithRules(es.Schema(), body, nil); len(errs) > 0 {
 			return errs[0]
 		}
 		return nil
