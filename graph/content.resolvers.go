@@ -21,7 +21,7 @@ func (r *blogResolver) Articles(ctx context.Context, obj *content.Blog, first *i
 	if err != nil {
 		return nil, err
 	}
-	as, curs, info, err := content.SortArticles(p, filterArticles(obj.Articles, query), string(deref(sortKey, model.ArticleSortKeysID)), deref(reverse, false))
+	as, curs, info, err := content.SortArticles(p, obj.Articles, deref(query, ""), string(deref(sortKey, model.ArticleSortKeysID)), deref(reverse, false))
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +188,7 @@ func (r *queryResolver) Articles(ctx context.Context, first *int, after *string,
 	if err != nil {
 		return nil, err
 	}
-	as, curs, info, err := content.SortArticles(p, filterArticles(all, query), string(deref(sortKey, model.ArticleSortKeysID)), deref(reverse, false))
+	as, curs, info, err := content.SortArticles(p, all, deref(query, ""), string(deref(sortKey, model.ArticleSortKeysID)), deref(reverse, false))
 	if err != nil {
 		return nil, err
 	}

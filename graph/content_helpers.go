@@ -1,8 +1,6 @@
 package graph
 
 import (
-	"strings"
-
 	"cartograph/graph/model"
 	"cartograph/internal/apperr"
 	"cartograph/internal/content"
@@ -77,24 +75,4 @@ func blogConnection(bs []*content.Blog, curs []string, info relay.PageInfo) *mod
 		conn.Edges[i] = &model.BlogEdge{Cursor: curs[i], Node: b}
 	}
 	return conn
-}
-
-// filterArticles keeps the articles whose title, tags or author contain
-// query (case-insensitive); an empty query keeps all.
-func filterArticles(as []*content.Article, query *string) []*content.Article {
-	if query == nil || strings.TrimSpace(*query) == "" {
-		return as
-	}
-	q := strings.ToLower(strings.TrimSpace(*query))
-	var out []*content.Article
-	for _, a := range as {
-		hay := strings.ToLower(a.Title + " " + strings.Join(a.Tags, " "))
-		if a.Author != nil {
-			hay += " " + strings.ToLower(a.Author.Name)
-		}
-		if strings.Contains(hay, q) {
-			out = append(out, a)
-		}
-	}
-	return out
 }

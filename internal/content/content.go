@@ -606,10 +606,12 @@ func (s *Service) Blogs(ctx context.Context, p relay.Page, sortKey string, rever
 	return window(p, bs, "BL"+sortKey, func(x *Blog) string { return x.Handle }, less, reverse)
 }
 
-// SortArticles returns a window of articles sorted by sortKey (AUTHOR,
-// BLOG_TITLE, ID, PUBLISHED_AT, TITLE, UPDATED_AT, RELEVANCE).
-func SortArticles(p relay.Page, as []*Article, sortKey string, reverse bool) ([]*Article, []string, relay.PageInfo, error) {
-	as = append([]*Article(nil), as...)
+// SortArticles returns a window of the articles matching query (title,
+// tags or author containing it, case-insensitive; "" matches all) sorted
+// by sortKey (AUTHOR, BLOG_TITLE, ID, PUBLISHED_AT, TITLE, UPDATED_AT,
+// RELEVANCE).
+func SortArticles(p relay.Page, as []*Article, query, sortKey string, reverse bool) ([]*Article, []string, relay.PageInfo, error) {
+	as = filterArticles(as, query)
 	less := func(a, b *Article) bool { return a.ID.String() < b.ID.String() }
 	switch sortKey {
 	case "TITLE":
@@ -630,6 +632,26 @@ func SortArticles(p relay.Page, as []*Article, sortKey string, reverse bool) ([]
 		less = func(a, b *Article) bool { return name(a) < name(b) }
 	}
 	return window(p, as, "AR"+sortKey, func(x *Article) string { return x.Blog.Handle + "/" + x.Handle }, less, reverse)
+}
+
+// filterArticles copies the articles whose title, tags or author contain
+// query (case-insensitive); an empty query keeps all.
+func filterArticles(as []*Article, query string) []*Article {
+	q := strings.ToLower(strings.TrimSpace(query))
+	if q == "" {
+		return append([]*Article(nil), as...)
+	}
+	var out []*Article
+	for _, a := range as {
+		hay := strings.ToLower(a.Title + " " + strings.Join(a.Tags, " "))
+		if a.Author != nil {
+			hay += " " + strings.ToLower(a.Author.Name)
+		}
+		if strings.Contains(hay, q) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // AllArticles returns every article of the shop, each with its blog (two

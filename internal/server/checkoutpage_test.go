@@ -172,15 +172,8 @@ func TestHostedCheckoutPage(t *testing.T) {
 		cart5 := e.newCart(t, store, v, 1)
 		tok := strings.TrimPrefix(cart5, "gid://cartograph/Cart/")
 		// apparel's cart token on electronics' host is no cart there.
-		req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/checkout?cart="+tok, nil)
-		req.Host = "electronics.localhost:" + srv.Port()
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusNotFound {
-			t.Fatalf("apparel cart on electronics' host: %d", resp.StatusCode)
+		if status, _, _ := getPage(t, e.srv.URL+"/checkout?cart="+tok, "electronics.localhost:"+srv.Port()); status != http.StatusNotFound {
+			t.Fatalf("apparel cart on electronics' host: %d", status)
 		}
 		status, _ := postPage(t, "http://apparel.localhost:"+srv.Port()+"/checkout", srv.Host,
 			url.Values{"cart": {tok}, "address1": {strings.Repeat("x", 64<<10)}, "action": {"place"}})
@@ -194,16 +187,9 @@ func TestHostedCheckoutPage(t *testing.T) {
 			q    string
 			want int
 		}{{"cart=not-a-token", 400}, {"cart=" + strings.Repeat("ab", 16), 404}, {"", 400}} {
-			req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/checkout?"+tc.q, nil)
-			req.Host = "apparel.localhost:" + srv.Port()
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != tc.want || !strings.Contains(string(b), `class="errors"`) {
-				t.Fatalf("%q: %d %s", tc.q, resp.StatusCode, b)
+			status, _, b := getPage(t, e.srv.URL+"/checkout?"+tc.q, "apparel.localhost:"+srv.Port())
+			if status != tc.want || !strings.Contains(b, `class="errors"`) {
+				t.Fatalf("%q: %d %s", tc.q, status, b)
 			}
 		}
 	})
@@ -223,6 +209,21 @@ func playwright(t *testing.T) (node, pwDir string, ok bool) {
 		t.Fatalf("CARTOGRAPH_REQUIRE_BROWSER is set but the browser part cannot run (node %v, playwright-core %v, chromium %v)", nodeErr, pwErr, crErr)
 	}
 	return node, pwDir, ok
+}
+
+// getPage GETs target (its path and query, from the test server) with the
+// given Host.
+func getPage(t *testing.T, target, host string) (int, http.Header, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, target, nil)
+	req.Host = host
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
 }
 
 // postPage posts a form to the checkout page with the shop's Host.

@@ -87,18 +87,11 @@ func TestHostedCheckoutStripePayment(t *testing.T) {
 		}
 		return
 	}
+	// get requests a page URL as the browser would, through the test server.
 	get := func(t *testing.T, target, host string) (int, http.Header, string) {
 		t.Helper()
 		u, _ := url.Parse(target)
-		req, _ := http.NewRequest(http.MethodGet, e.srv.URL+u.RequestURI(), nil)
-		req.Host = host
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, resp.Header, string(b)
+		return getPage(t, e.srv.URL+u.RequestURI(), host)
 	}
 	pay := func(t *testing.T, o placed, evt string) {
 		t.Helper()
