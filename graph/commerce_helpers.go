@@ -186,7 +186,10 @@ func (r *Resolver) orderPayload(ctx context.Context) func(orders.Result, error) 
 	}
 }
 
-func (r *Resolver) refundAmount(ctx context.Context, amount *string) (*int64, error) {
+// refundAmount parses a refund amount in the order's currency (what was
+// charged; it can be a market's, not the shop's). An order that cannot be
+// read here parses in the shop's currency and the refund itself answers.
+func (r *Resolver) refundAmount(ctx context.Context, orderID uuid.UUID, amount *string) (*int64, error) {
 	if amount == nil {
 		return nil, nil
 	}
@@ -194,7 +197,11 @@ func (r *Resolver) refundAmount(ctx context.Context, amount *string) (*int64, er
 	if err != nil {
 		return nil, err
 	}
-	n, err := money.ParseMinor(*amount, sh.CurrencyCode.Exponent())
+	cur := sh.CurrencyCode
+	if o, err := r.OrderService.ByIDInternal(ctx, orderID); err == nil && o != nil {
+		cur = o.CurrencyCode
+	}
+	n, err := money.ParseMinor(*amount, cur.Exponent())
 	if err != nil {
 		return nil, apperr.BadInput("amount", "%v", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"cartograph/internal/content"
 	"cartograph/internal/loaders"
 	"cartograph/internal/localization"
+	"cartograph/internal/markets"
 	"cartograph/internal/relay"
 	"cartograph/internal/shop"
 
@@ -139,10 +140,14 @@ func (r *Resolver) encodedVariants(ctx context.Context, p *catalog.Product, keep
 
 // InContext implements @inContext: the operation runs in the requested
 // country and language when the shop sells there, else in its defaults
-// (internal/localization). buyer and preferredLocationId are accepted and
-// not used yet.
-func InContext(ctx context.Context, _ any, next graphql.Resolver, country *model.CountryCode, language *model.LanguageCode, _ *model.BuyerInput, _ *string) (any, error) {
-	sh, _ := shop.FromContext(ctx)
+// (internal/localization), and its catalog prices are the market's of that
+// country (internal/markets). buyer and preferredLocationId are accepted
+// and not used yet.
+func (r *Resolver) InContext(ctx context.Context, _ any, next graphql.Resolver, country *model.CountryCode, language *model.LanguageCode, _ *model.BuyerInput, _ *string) (any, error) {
+	sh, err := shop.FromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var c, l string
 	if country != nil {
 		c = string(*country)
@@ -150,14 +155,22 @@ func InContext(ctx context.Context, _ any, next graphql.Resolver, country *model
 	if language != nil {
 		l = string(*language)
 	}
-	return next(localization.With(ctx, localization.Resolve(sh, c, l)))
+	snap, err := r.Markets.For(ctx, sh)
+	if err != nil {
+		return nil, err
+	}
+	loc := localization.ResolveIn(snap.Settings(sh), c, l)
+	ctx = localization.With(ctx, loc)
+	if p := snap.PricerFor(loc.Country); p != nil {
+		ctx = catalog.WithPresenter(ctx, p)
+	}
+	return next(ctx)
 }
 
 func (r *Resolver) content() *content.Service { return r.Content }
 
 // localizationModel describes the shop's markets and the request's context.
-func localizationModel(sh *shop.Shop, c localization.Context) *model.Localization {
-	set := localization.For(sh)
+func localizationModel(sh *shop.Shop, snap *markets.Snapshot, set localization.Settings, c localization.Context) *model.Localization {
 	lang := func(code string) *model.Language {
 		return &model.Language{IsoCode: model.LanguageCode(code), Name: localization.LanguageName(code), EndonymName: localization.Endonym(code)}
 	}
@@ -166,7 +179,7 @@ func localizationModel(sh *shop.Shop, c localization.Context) *model.Localizatio
 		langs[i] = lang(l)
 	}
 	country := func(code string) *model.Country {
-		cur := localization.CurrencyOf(sh, code)
+		cur := snap.Currency(code)
 		unit := model.UnitSystemMetricSystem
 		if code == "US" || code == "LR" || code == "MM" {
 			unit = model.UnitSystemImperialSystem

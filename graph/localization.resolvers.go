@@ -18,5 +18,14 @@ func (r *queryResolver) Localization(ctx context.Context) (*model.Localization, 
 	if err != nil {
 		return nil, err
 	}
-	return localizationModel(sh, localization.FromContext(ctx)), nil
+	snap, err := r.Resolver.Markets.For(ctx, sh)
+	if err != nil {
+		return nil, err
+	}
+	set := snap.Settings(sh)
+	c, ok := localization.Set(ctx)
+	if !ok {
+		c = localization.ResolveIn(set, "", "")
+	}
+	return localizationModel(sh, snap, set, c), nil
 }

@@ -59,7 +59,7 @@ func (r *mutationResolver) OrderRefund(ctx context.Context, id string, amount *s
 	if err != nil {
 		return nil, err
 	}
-	minor, err := r.refundAmount(ctx, amount)
+	minor, err := r.refundAmount(ctx, oid, amount)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"cartograph/internal/documents"
 	"cartograph/internal/events"
 	"cartograph/internal/inventory"
+	"cartograph/internal/markets"
 	"cartograph/internal/orders"
 	"cartograph/internal/shipping"
 	"cartograph/internal/taxes"
@@ -33,6 +34,7 @@ type Resolver struct {
 	Discounts       *discounts.Service
 	Shipping        *shipping.Service
 	Taxes           *taxes.Service
+	Markets         *markets.Service
 	CheckoutService *checkout.Service
 	OrderService    *orders.Service
 	// Inventory runs staff stock movements and ledger reads; Events

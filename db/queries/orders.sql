@@ -7,11 +7,13 @@ RETURNING last_number;
 INSERT INTO orders (shop_id, number, email, customer_id, customer_first_name, customer_last_name,
   shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount,
   cart_id, payment_provider, reservation_expires_at, checkout_scope, checkout_key,
-  discount_amount, shipping_amount, taxes_included, pricing)
+  discount_amount, shipping_amount, taxes_included, pricing,
+  market_handle, shop_currency_code, exchange_rate_e10, shop_subtotal_amount, shop_discount_amount, shop_shipping_amount, shop_tax_amount, shop_total_amount)
 VALUES (@shop_id, @number, @email, @customer_id, @customer_first_name, @customer_last_name,
   @shipping_address, @billing_address, @currency_code, @subtotal_amount, @tax_amount, @total_amount,
   @cart_id, @payment_provider, @reservation_expires_at, sqlc.narg('checkout_scope'), sqlc.narg('checkout_key'),
-  @discount_amount, @shipping_amount, @taxes_included, @pricing)
+  @discount_amount, @shipping_amount, @taxes_included, @pricing,
+  sqlc.narg('market_handle'), @shop_currency_code, @exchange_rate_e10, @shop_subtotal_amount, @shop_discount_amount, @shop_shipping_amount, @shop_tax_amount, @shop_total_amount)
 RETURNING *;
 
 -- name: OrderLinesInsert :exec

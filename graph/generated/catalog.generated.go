@@ -53,6 +53,7 @@ type ProductVariantResolver interface {
 	UnitPrice(ctx context.Context, obj *catalog.Variant) (*money.Money, error)
 	RequiresShipping(ctx context.Context, obj *catalog.Variant) (bool, error)
 	Barcode(ctx context.Context, obj *catalog.Variant) (*string, error)
+	ContextualPricing(ctx context.Context, obj *catalog.Variant, context model.ContextualPricingContext) (*model.ProductVariantContextualPricing, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -124,6 +125,20 @@ func (ec *executionContext) field_Collection_products_args(ctx context.Context, 
 		return nil, err
 	}
 	args["sortKey"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_ProductVariant_contextualPricing_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "context",
+		func(ctx context.Context, v any) (model.ContextualPricingContext, error) {
+			return ec.unmarshalNContextualPricingContext2cartographᚋgraphᚋmodelᚐContextualPricingContext(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["context"] = arg0
 	return args, nil
 }
 
@@ -2384,6 +2399,68 @@ func (ec *executionContext) fieldContext_ProductVariant_barcode(_ context.Contex
 	return graphql.NewScalarFieldContext("ProductVariant", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _ProductVariant_contextualPricing(ctx context.Context, field graphql.CollectedField, obj *catalog.Variant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductVariant_contextualPricing(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.ProductVariant().ContextualPricing(ctx, obj, fc.Args["context"].(model.ContextualPricingContext))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scopes, err := ec.unmarshalNString2ᚕstringᚄ(ctx, []any{"catalog:read"})
+				if err != nil {
+					var zeroVal *model.ProductVariantContextualPricing
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.ProductVariantContextualPricing
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, obj, directive0, scopes)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductVariantContextualPricing) graphql.Marshaler {
+			return ec.marshalNProductVariantContextualPricing2ᚖcartographᚋgraphᚋmodelᚐProductVariantContextualPricing(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductVariant_contextualPricing(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductVariant",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductVariantContextualPricing(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_ProductVariant_contextualPricing_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ProductVariantConnection_edges(ctx context.Context, field graphql.CollectedField, obj *catalog.VariantConnection) (ret graphql.Marshaler) {
 	fc, err := ec.fieldContext_ProductVariantConnection_edges(ctx, field)
 	if err != nil {
@@ -3509,6 +3586,11 @@ func (ec *executionContext) _ProductVariant(ctx context.Context, sel ast.Selecti
 		case "barcode":
 			out.Values[i] = ec._ProductVariant_barcode(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "contextualPricing":
+			out.Values[i] = ec._ProductVariant_contextualPricing(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:

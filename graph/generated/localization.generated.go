@@ -682,6 +682,36 @@ func (ec *executionContext) marshalNCountryCode2cartographᚋgraphᚋmodelᚐCou
 	return v
 }
 
+func (ec *executionContext) unmarshalNCountryCode2ᚕcartographᚋgraphᚋmodelᚐCountryCodeᚄ(ctx context.Context, v any) ([]model.CountryCode, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.CountryCode, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCountryCode2cartographᚋgraphᚋmodelᚐCountryCode(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNCountryCode2ᚕcartographᚋgraphᚋmodelᚐCountryCodeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.CountryCode) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCountryCode2cartographᚋgraphᚋmodelᚐCountryCode(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNCurrency2ᚖcartographᚋgraphᚋmodelᚐCurrency(ctx context.Context, sel ast.SelectionSet, v *model.Currency) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {

@@ -5,6 +5,7 @@ package generated
 import (
 	"bytes"
 	"cartograph/graph/model"
+	"cartograph/internal/money"
 	"context"
 	"errors"
 	"fmt"
@@ -529,6 +530,18 @@ type ComplexityRoot struct {
 		URL        func(childComplexity int) int
 	}
 
+	ExchangeRate struct {
+		CurrencyCode func(childComplexity int) int
+		Rate         func(childComplexity int) int
+		SetAt        func(childComplexity int) int
+		SetBy        func(childComplexity int) int
+	}
+
+	ExchangeRatePayload struct {
+		ExchangeRate func(childComplexity int) int
+		UserErrors   func(childComplexity int) int
+	}
+
 	Image struct {
 		AltText func(childComplexity int) int
 		Height  func(childComplexity int) int
@@ -665,6 +678,29 @@ type ComplexityRoot struct {
 		Zip       func(childComplexity int) int
 	}
 
+	Market struct {
+		Countries                 func(childComplexity int) int
+		CurrencyCode              func(childComplexity int) int
+		Enabled                   func(childComplexity int) int
+		ExchangeRate              func(childComplexity int) int
+		Handle                    func(childComplexity int) int
+		ID                        func(childComplexity int) int
+		Name                      func(childComplexity int) int
+		PriceAdjustmentPercentage func(childComplexity int) int
+		Primary                   func(childComplexity int) int
+		Rounding                  func(childComplexity int) int
+	}
+
+	MarketDeletePayload struct {
+		DeletedMarketID func(childComplexity int) int
+		UserErrors      func(childComplexity int) int
+	}
+
+	MarketPayload struct {
+		Market     func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
 	MediaImage struct {
 		Alt              func(childComplexity int) int
 		ID               func(childComplexity int) int
@@ -728,11 +764,16 @@ type ComplexityRoot struct {
 		DiscountCreate                       func(childComplexity int, input model.DiscountInput) int
 		DiscountDeactivate                   func(childComplexity int, id string) int
 		DiscountUpdate                       func(childComplexity int, id string, input model.DiscountInput) int
+		ExchangeRateSet                      func(childComplexity int, currencyCode money.Currency, rate string) int
 		InventoryAdjustQuantities            func(childComplexity int, input model.InventoryAdjustQuantitiesInput, idempotencyKey string) int
 		InventorySetDefaultLowStockThreshold func(childComplexity int, threshold *int) int
 		InventorySetLowStockThreshold        func(childComplexity int, variantID string, threshold *int) int
 		InventorySetQuantities               func(childComplexity int, input model.InventorySetQuantitiesInput, idempotencyKey string) int
 		InventoryTransfer                    func(childComplexity int, input model.InventoryTransferInput, idempotencyKey string) int
+		MarketCreate                         func(childComplexity int, input model.MarketInput) int
+		MarketDelete                         func(childComplexity int, id string) int
+		MarketFixedPricesSet                 func(childComplexity int, marketID string, prices []*model.MarketFixedPriceInput) int
+		MarketUpdate                         func(childComplexity int, id string, input model.MarketInput) int
 		MenuDelete                           func(childComplexity int, handle string) int
 		MenuUpsert                           func(childComplexity int, handle string, title string, items []*model.MenuItemInput) int
 		OrderCancel                          func(childComplexity int, id string, reason string, idempotencyKey *string) int
@@ -763,6 +804,7 @@ type ComplexityRoot struct {
 		Email                func(childComplexity int) int
 		Events               func(childComplexity int) int
 		LineItems            func(childComplexity int) int
+		MarketHandle         func(childComplexity int) int
 		Name                 func(childComplexity int) int
 		NodeID               func(childComplexity int) int
 		Number               func(childComplexity int) int
@@ -771,6 +813,7 @@ type ComplexityRoot struct {
 		ReservationExpiresAt func(childComplexity int) int
 		ShippingAddress      func(childComplexity int) int
 		ShippingLine         func(childComplexity int) int
+		ShopAmounts          func(childComplexity int) int
 		Status               func(childComplexity int) int
 		SubtotalPrice        func(childComplexity int) int
 		TaxLines             func(childComplexity int) int
@@ -846,6 +889,16 @@ type ComplexityRoot struct {
 		OriginalPrice   func(childComplexity int) int
 		Tax             func(childComplexity int) int
 		Title           func(childComplexity int) int
+	}
+
+	OrderShopAmounts struct {
+		CurrencyCode       func(childComplexity int) int
+		ExchangeRate       func(childComplexity int) int
+		SubtotalPrice      func(childComplexity int) int
+		TotalDiscounts     func(childComplexity int) int
+		TotalPrice         func(childComplexity int) int
+		TotalShippingPrice func(childComplexity int) int
+		TotalTax           func(childComplexity int) int
 	}
 
 	OrderTaxLine struct {
@@ -980,6 +1033,7 @@ type ComplexityRoot struct {
 		AvailableForSale    func(childComplexity int) int
 		Barcode             func(childComplexity int) int
 		CompareAtPrice      func(childComplexity int) int
+		ContextualPricing   func(childComplexity int, context model.ContextualPricingContext) int
 		CurrentlyNotInStock func(childComplexity int) int
 		Image               func(childComplexity int) int
 		NodeID              func(childComplexity int) int
@@ -1001,6 +1055,12 @@ type ComplexityRoot struct {
 		PageInfo func(childComplexity int) int
 	}
 
+	ProductVariantContextualPricing struct {
+		CompareAtPrice func(childComplexity int) int
+		MarketHandle   func(childComplexity int) int
+		Price          func(childComplexity int) int
+	}
+
 	ProductVariantEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
@@ -1017,10 +1077,12 @@ type ComplexityRoot struct {
 		Collections                       func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.CollectionSortKeys, query *string) int
 		Customer                          func(childComplexity int, id string) int
 		Customers                         func(childComplexity int, first *int, after *string) int
+		ExchangeRates                     func(childComplexity int, currencyCode *money.Currency, first *int) int
 		InventoryDefaultLowStockThreshold func(childComplexity int) int
 		InventoryHistory                  func(childComplexity int, variantID string, first *int, after *string) int
 		InventoryLevels                   func(childComplexity int, first *int, after *string, variantIds []string) int
 		Localization                      func(childComplexity int) int
+		Markets                           func(childComplexity int) int
 		Me                                func(childComplexity int) int
 		Menu                              func(childComplexity int, handle string) int
 		Node                              func(childComplexity int, id string) int
@@ -2985,6 +3047,44 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Domain.URL(childComplexity), true
 
+	case "ExchangeRate.currencyCode":
+		if e.ComplexityRoot.ExchangeRate.CurrencyCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExchangeRate.CurrencyCode(childComplexity), true
+	case "ExchangeRate.rate":
+		if e.ComplexityRoot.ExchangeRate.Rate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExchangeRate.Rate(childComplexity), true
+	case "ExchangeRate.setAt":
+		if e.ComplexityRoot.ExchangeRate.SetAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExchangeRate.SetAt(childComplexity), true
+	case "ExchangeRate.setBy":
+		if e.ComplexityRoot.ExchangeRate.SetBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExchangeRate.SetBy(childComplexity), true
+
+	case "ExchangeRatePayload.exchangeRate":
+		if e.ComplexityRoot.ExchangeRatePayload.ExchangeRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExchangeRatePayload.ExchangeRate(childComplexity), true
+	case "ExchangeRatePayload.userErrors":
+		if e.ComplexityRoot.ExchangeRatePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExchangeRatePayload.UserErrors(childComplexity), true
+
 	case "Image.altText":
 		if e.ComplexityRoot.Image.AltText == nil {
 			break
@@ -3495,6 +3595,93 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MailingAddress.Zip(childComplexity), true
 
+	case "Market.countries":
+		if e.ComplexityRoot.Market.Countries == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Market.Countries(childComplexity), true
+	case "Market.currencyCode":
+		if e.ComplexityRoot.Market.CurrencyCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Market.CurrencyCode(childComplexity), true
+	case "Market.enabled":
+		if e.ComplexityRoot.Market.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Market.Enabled(childComplexity), true
+	case "Market.exchangeRate":
+		if e.ComplexityRoot.Market.ExchangeRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Market.ExchangeRate(childComplexity), true
+	case "Market.handle":
+		if e.ComplexityRoot.Market.Handle == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Market.Handle(childComplexity), true
+	case "Market.id":
+		if e.ComplexityRoot.Market.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Market.ID(childComplexity), true
+	case "Market.name":
+		if e.ComplexityRoot.Market.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Market.Name(childComplexity), true
+	case "Market.priceAdjustmentPercentage":
+		if e.ComplexityRoot.Market.PriceAdjustmentPercentage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Market.PriceAdjustmentPercentage(childComplexity), true
+	case "Market.primary":
+		if e.ComplexityRoot.Market.Primary == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Market.Primary(childComplexity), true
+	case "Market.rounding":
+		if e.ComplexityRoot.Market.Rounding == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Market.Rounding(childComplexity), true
+
+	case "MarketDeletePayload.deletedMarketId":
+		if e.ComplexityRoot.MarketDeletePayload.DeletedMarketID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MarketDeletePayload.DeletedMarketID(childComplexity), true
+	case "MarketDeletePayload.userErrors":
+		if e.ComplexityRoot.MarketDeletePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MarketDeletePayload.UserErrors(childComplexity), true
+
+	case "MarketPayload.market":
+		if e.ComplexityRoot.MarketPayload.Market == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MarketPayload.Market(childComplexity), true
+	case "MarketPayload.userErrors":
+		if e.ComplexityRoot.MarketPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MarketPayload.UserErrors(childComplexity), true
+
 	case "MediaImage.alt":
 		if e.ComplexityRoot.MediaImage.Alt == nil {
 			break
@@ -3907,6 +4094,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DiscountUpdate(childComplexity, args["id"].(string), args["input"].(model.DiscountInput)), true
+	case "Mutation.exchangeRateSet":
+		if e.ComplexityRoot.Mutation.ExchangeRateSet == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_exchangeRateSet_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ExchangeRateSet(childComplexity, args["currencyCode"].(money.Currency), args["rate"].(string)), true
 	case "Mutation.inventoryAdjustQuantities":
 		if e.ComplexityRoot.Mutation.InventoryAdjustQuantities == nil {
 			break
@@ -3962,6 +4160,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.InventoryTransfer(childComplexity, args["input"].(model.InventoryTransferInput), args["idempotencyKey"].(string)), true
+	case "Mutation.marketCreate":
+		if e.ComplexityRoot.Mutation.MarketCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_marketCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MarketCreate(childComplexity, args["input"].(model.MarketInput)), true
+	case "Mutation.marketDelete":
+		if e.ComplexityRoot.Mutation.MarketDelete == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_marketDelete_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MarketDelete(childComplexity, args["id"].(string)), true
+	case "Mutation.marketFixedPricesSet":
+		if e.ComplexityRoot.Mutation.MarketFixedPricesSet == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_marketFixedPricesSet_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MarketFixedPricesSet(childComplexity, args["marketId"].(string), args["prices"].([]*model.MarketFixedPriceInput)), true
+	case "Mutation.marketUpdate":
+		if e.ComplexityRoot.Mutation.MarketUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_marketUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MarketUpdate(childComplexity, args["id"].(string), args["input"].(model.MarketInput)), true
 	case "Mutation.menuDelete":
 		if e.ComplexityRoot.Mutation.MenuDelete == nil {
 			break
@@ -4215,6 +4457,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Order.LineItems(childComplexity), true
+	case "Order.marketHandle":
+		if e.ComplexityRoot.Order.MarketHandle == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.MarketHandle(childComplexity), true
 	case "Order.name":
 		if e.ComplexityRoot.Order.Name == nil {
 			break
@@ -4263,6 +4511,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Order.ShippingLine(childComplexity), true
+	case "Order.shopAmounts":
+		if e.ComplexityRoot.Order.ShopAmounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.ShopAmounts(childComplexity), true
 	case "Order.status":
 		if e.ComplexityRoot.Order.Status == nil {
 			break
@@ -4577,6 +4831,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OrderShippingLine.Title(childComplexity), true
+
+	case "OrderShopAmounts.currencyCode":
+		if e.ComplexityRoot.OrderShopAmounts.CurrencyCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderShopAmounts.CurrencyCode(childComplexity), true
+	case "OrderShopAmounts.exchangeRate":
+		if e.ComplexityRoot.OrderShopAmounts.ExchangeRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderShopAmounts.ExchangeRate(childComplexity), true
+	case "OrderShopAmounts.subtotalPrice":
+		if e.ComplexityRoot.OrderShopAmounts.SubtotalPrice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderShopAmounts.SubtotalPrice(childComplexity), true
+	case "OrderShopAmounts.totalDiscounts":
+		if e.ComplexityRoot.OrderShopAmounts.TotalDiscounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderShopAmounts.TotalDiscounts(childComplexity), true
+	case "OrderShopAmounts.totalPrice":
+		if e.ComplexityRoot.OrderShopAmounts.TotalPrice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderShopAmounts.TotalPrice(childComplexity), true
+	case "OrderShopAmounts.totalShippingPrice":
+		if e.ComplexityRoot.OrderShopAmounts.TotalShippingPrice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderShopAmounts.TotalShippingPrice(childComplexity), true
+	case "OrderShopAmounts.totalTax":
+		if e.ComplexityRoot.OrderShopAmounts.TotalTax == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderShopAmounts.TotalTax(childComplexity), true
 
 	case "OrderTaxLine.price":
 		if e.ComplexityRoot.OrderTaxLine.Price == nil {
@@ -5132,6 +5429,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ProductVariant.CompareAtPrice(childComplexity), true
+	case "ProductVariant.contextualPricing":
+		if e.ComplexityRoot.ProductVariant.ContextualPricing == nil {
+			break
+		}
+
+		args, err := ec.field_ProductVariant_contextualPricing_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ProductVariant.ContextualPricing(childComplexity, args["context"].(model.ContextualPricingContext)), true
 	case "ProductVariant.currentlyNotInStock":
 		if e.ComplexityRoot.ProductVariant.CurrentlyNotInStock == nil {
 			break
@@ -5229,6 +5537,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ProductVariantConnection.PageInfo(childComplexity), true
+
+	case "ProductVariantContextualPricing.compareAtPrice":
+		if e.ComplexityRoot.ProductVariantContextualPricing.CompareAtPrice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariantContextualPricing.CompareAtPrice(childComplexity), true
+	case "ProductVariantContextualPricing.marketHandle":
+		if e.ComplexityRoot.ProductVariantContextualPricing.MarketHandle == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariantContextualPricing.MarketHandle(childComplexity), true
+	case "ProductVariantContextualPricing.price":
+		if e.ComplexityRoot.ProductVariantContextualPricing.Price == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariantContextualPricing.Price(childComplexity), true
 
 	case "ProductVariantEdge.cursor":
 		if e.ComplexityRoot.ProductVariantEdge.Cursor == nil {
@@ -5348,6 +5675,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Customers(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Query.exchangeRates":
+		if e.ComplexityRoot.Query.ExchangeRates == nil {
+			break
+		}
+
+		args, err := ec.field_Query_exchangeRates_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ExchangeRates(childComplexity, args["currencyCode"].(*money.Currency), args["first"].(*int)), true
 
 	case "Query.inventoryDefaultLowStockThreshold":
 		if e.ComplexityRoot.Query.InventoryDefaultLowStockThreshold == nil {
@@ -5383,6 +5721,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Localization(childComplexity), true
+	case "Query.markets":
+		if e.ComplexityRoot.Query.Markets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Markets(childComplexity), true
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
 			break
@@ -6079,6 +6423,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputCartLineUpdateInput,
 		ec.unmarshalInputCartSelectedDeliveryOptionInput,
 		ec.unmarshalInputCheckoutBeginInput,
+		ec.unmarshalInputContextualPricingContext,
 		ec.unmarshalInputCustomerLoginInput,
 		ec.unmarshalInputCustomerRegisterInput,
 		ec.unmarshalInputDeliveryAddressInput,
@@ -6089,6 +6434,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputInventorySetQuantitiesInput,
 		ec.unmarshalInputInventoryTransferInput,
 		ec.unmarshalInputMailingAddressInput,
+		ec.unmarshalInputMarketFixedPriceInput,
+		ec.unmarshalInputMarketInput,
 		ec.unmarshalInputMenuItemInput,
 		ec.unmarshalInputOrderFilter,
 		ec.unmarshalInputPageInput,
@@ -7652,6 +7999,142 @@ enum LanguageCode {
   UG UK UR UZ VI VO WO XH YI YO ZH ZH_CN ZH_TW ZU
 }
 `, BuiltIn: false},
+	{Name: "../../schema/markets.graphqls", Input: `# Markets and currencies: staff administration (our own design, after
+# Shopify Admin's markets, price lists and contextualPricing). Amounts are
+# Decimal strings in the currency's own exponent; percentages are Decimal
+# percent (12.5 = 12.5 %); rates are Decimal with up to 10 decimals.
+
+"How a market's converted prices are rounded (see internal/markets)."
+enum MarketPriceRounding {
+  "Half up to the currency's minor unit."
+  NONE
+  "Up to the next whole unit."
+  WHOLE
+  "Up to the next price ending in .99 (99 of a hundred for zero-decimal currencies)."
+  END_99
+}
+
+"A group of countries sold to in one presentment currency at one price list."
+type Market {
+  id: ID!
+  handle: String!
+  name: String!
+  currencyCode: CurrencyCode!
+  "Adjustment of the converted base price, percent (10 = +10 %)."
+  priceAdjustmentPercentage: Decimal!
+  rounding: MarketPriceRounding!
+  "The primary market sells at the catalog's base prices in the shop's currency."
+  primary: Boolean!
+  enabled: Boolean!
+  "The market's countries, its default first."
+  countries: [CountryCode!]!
+  "Units of currencyCode one unit of the shop's currency buys (null for the shop's currency)."
+  exchangeRate: Decimal
+}
+
+input MarketInput {
+  "Fixed once created."
+  handle: String!
+  name: String!
+  currencyCode: CurrencyCode!
+  "Percent, -90 to 1000, up to 2 decimals; default 0."
+  priceAdjustmentPercentage: Decimal
+  "Default NONE."
+  rounding: MarketPriceRounding
+  countries: [CountryCode!]!
+  enabled: Boolean = true
+  "Fixed once created: the primary market (the shop's currency, base prices; create it first)."
+  primary: Boolean = false
+}
+
+type MarketPayload {
+  market: Market
+  userErrors: [UserError!]! @listSize(assumedSize: 5)
+}
+
+type MarketDeletePayload {
+  deletedMarketId: ID
+  userErrors: [UserError!]! @listSize(assumedSize: 5)
+}
+
+input MarketFixedPriceInput {
+  variantId: ID!
+  "In the market's currency; null removes the variant's fixed price."
+  price: Decimal
+  compareAtPrice: Decimal
+}
+
+"An exchange rate as set; the newest of a currency is in force."
+type ExchangeRate {
+  currencyCode: CurrencyCode!
+  "Units of currencyCode one unit of the shop's currency buys."
+  rate: Decimal!
+  setBy: String!
+  setAt: DateTime!
+}
+
+type ExchangeRatePayload {
+  exchangeRate: ExchangeRate
+  userErrors: [UserError!]! @listSize(assumedSize: 5)
+}
+
+"Where a contextual price applies."
+input ContextualPricingContext {
+  country: CountryCode!
+}
+
+"A variant's price in a market."
+type ProductVariantContextualPricing {
+  price: MoneyV2!
+  compareAtPrice: MoneyV2
+  "The market selling to the country (null: no market does; base prices shown)."
+  marketHandle: String
+}
+
+"An order's figures in the shop's currency, at the rate used at checkout."
+type OrderShopAmounts {
+  currencyCode: CurrencyCode!
+  "Units of the order's currency one unit of the shop's currency bought."
+  exchangeRate: Decimal!
+  subtotalPrice: MoneyV2!
+  totalDiscounts: MoneyV2!
+  totalShippingPrice: MoneyV2!
+  totalTax: MoneyV2!
+  "Made of the figures above, so they always add up."
+  totalPrice: MoneyV2!
+}
+
+extend type Order {
+  "The market the order was sold in (null: the shop had no markets)."
+  marketHandle: String
+  "The order's figures in the shop's currency (currencyCode is the presentment currency charged)."
+  shopAmounts: OrderShopAmounts!
+}
+
+extend type ProductVariant {
+  "The variant's price in the market of a country (staff; Shopify Admin's contextualPricing)."
+  contextualPricing(context: ContextualPricingContext!): ProductVariantContextualPricing! @cost(weight: 1) @hasPermission(scopes: ["catalog:read"])
+}
+
+extend type Query {
+  "The shop's markets, primary first."
+  markets: [Market!]! @listSize(assumedSize: 10) @hasPermission(scopes: ["settings:write"])
+  "Exchange rate history, newest first (first: 1 to 250)."
+  exchangeRates(currencyCode: CurrencyCode, first: Int = 50): [ExchangeRate!]! @listSize(assumedSize: 50, slicingArguments: ["first"], requireOneSlicingArgument: false) @hasPermission(scopes: ["settings:write"])
+}
+
+extend type Mutation {
+  marketCreate(input: MarketInput!): MarketPayload! @cost(weight: 10) @hasPermission(scopes: ["settings:write"])
+  "Change a market; changing its currency drops its fixed prices."
+  marketUpdate(id: ID!, input: MarketInput!): MarketPayload! @cost(weight: 10) @hasPermission(scopes: ["settings:write"])
+  "Delete a market (not the primary one) with its countries and fixed prices."
+  marketDelete(id: ID!): MarketDeletePayload! @cost(weight: 10) @hasPermission(scopes: ["settings:write"])
+  "Set or remove fixed prices of a market's price list: all or nothing, up to 250."
+  marketFixedPricesSet(marketId: ID!, prices: [MarketFixedPriceInput!]!): MarketPayload! @cost(weight: 10) @hasPermission(scopes: ["settings:write"])
+  "Record a new exchange rate from the shop's currency; the old ones stay in the history."
+  exchangeRateSet(currencyCode: CurrencyCode!, rate: Decimal!): ExchangeRatePayload! @cost(weight: 10) @hasPermission(scopes: ["settings:write"])
+}
+`, BuiltIn: false},
 	{Name: "../../schema/money.graphqls", Input: `"An amount of money: integer minor units on the server, a Decimal string on the wire."
 type MoneyV2 {
   "Decimal money amount, with as many fraction digits as the currency has (JPY 0, USD 2, KWD 3)."
@@ -9020,6 +9503,30 @@ func (ec *executionContext) childFields_Domain(ctx context.Context, field graphq
 	return nil, fmt.Errorf("no field named %q was found under type Domain", field.Name)
 }
 
+func (ec *executionContext) childFields_ExchangeRate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "currencyCode":
+		return ec.fieldContext_ExchangeRate_currencyCode(ctx, field)
+	case "rate":
+		return ec.fieldContext_ExchangeRate_rate(ctx, field)
+	case "setBy":
+		return ec.fieldContext_ExchangeRate_setBy(ctx, field)
+	case "setAt":
+		return ec.fieldContext_ExchangeRate_setAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ExchangeRate", field.Name)
+}
+
+func (ec *executionContext) childFields_ExchangeRatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "exchangeRate":
+		return ec.fieldContext_ExchangeRatePayload_exchangeRate(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ExchangeRatePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ExchangeRatePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Image(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -9292,6 +9799,52 @@ func (ec *executionContext) childFields_MailingAddress(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type MailingAddress", field.Name)
 }
 
+func (ec *executionContext) childFields_Market(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Market_id(ctx, field)
+	case "handle":
+		return ec.fieldContext_Market_handle(ctx, field)
+	case "name":
+		return ec.fieldContext_Market_name(ctx, field)
+	case "currencyCode":
+		return ec.fieldContext_Market_currencyCode(ctx, field)
+	case "priceAdjustmentPercentage":
+		return ec.fieldContext_Market_priceAdjustmentPercentage(ctx, field)
+	case "rounding":
+		return ec.fieldContext_Market_rounding(ctx, field)
+	case "primary":
+		return ec.fieldContext_Market_primary(ctx, field)
+	case "enabled":
+		return ec.fieldContext_Market_enabled(ctx, field)
+	case "countries":
+		return ec.fieldContext_Market_countries(ctx, field)
+	case "exchangeRate":
+		return ec.fieldContext_Market_exchangeRate(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Market", field.Name)
+}
+
+func (ec *executionContext) childFields_MarketDeletePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deletedMarketId":
+		return ec.fieldContext_MarketDeletePayload_deletedMarketId(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_MarketDeletePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MarketDeletePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_MarketPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "market":
+		return ec.fieldContext_MarketPayload_market(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_MarketPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MarketPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_MediaImage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "alt":
@@ -9420,6 +9973,10 @@ func (ec *executionContext) childFields_Order(ctx context.Context, field graphql
 		return ec.fieldContext_Order_createdAt(ctx, field)
 	case "updatedAt":
 		return ec.fieldContext_Order_updatedAt(ctx, field)
+	case "marketHandle":
+		return ec.fieldContext_Order_marketHandle(ctx, field)
+	case "shopAmounts":
+		return ec.fieldContext_Order_shopAmounts(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Order", field.Name)
 }
@@ -9552,6 +10109,26 @@ func (ec *executionContext) childFields_OrderShippingLine(ctx context.Context, f
 		return ec.fieldContext_OrderShippingLine_tax(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OrderShippingLine", field.Name)
+}
+
+func (ec *executionContext) childFields_OrderShopAmounts(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "currencyCode":
+		return ec.fieldContext_OrderShopAmounts_currencyCode(ctx, field)
+	case "exchangeRate":
+		return ec.fieldContext_OrderShopAmounts_exchangeRate(ctx, field)
+	case "subtotalPrice":
+		return ec.fieldContext_OrderShopAmounts_subtotalPrice(ctx, field)
+	case "totalDiscounts":
+		return ec.fieldContext_OrderShopAmounts_totalDiscounts(ctx, field)
+	case "totalShippingPrice":
+		return ec.fieldContext_OrderShopAmounts_totalShippingPrice(ctx, field)
+	case "totalTax":
+		return ec.fieldContext_OrderShopAmounts_totalTax(ctx, field)
+	case "totalPrice":
+		return ec.fieldContext_OrderShopAmounts_totalPrice(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrderShopAmounts", field.Name)
 }
 
 func (ec *executionContext) childFields_OrderTaxLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -9844,6 +10421,8 @@ func (ec *executionContext) childFields_ProductVariant(ctx context.Context, fiel
 		return ec.fieldContext_ProductVariant_requiresShipping(ctx, field)
 	case "barcode":
 		return ec.fieldContext_ProductVariant_barcode(ctx, field)
+	case "contextualPricing":
+		return ec.fieldContext_ProductVariant_contextualPricing(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ProductVariant", field.Name)
 }
@@ -9858,6 +10437,18 @@ func (ec *executionContext) childFields_ProductVariantConnection(ctx context.Con
 		return ec.fieldContext_ProductVariantConnection_pageInfo(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ProductVariantConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ProductVariantContextualPricing(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "price":
+		return ec.fieldContext_ProductVariantContextualPricing_price(ctx, field)
+	case "compareAtPrice":
+		return ec.fieldContext_ProductVariantContextualPricing_compareAtPrice(ctx, field)
+	case "marketHandle":
+		return ec.fieldContext_ProductVariantContextualPricing_marketHandle(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductVariantContextualPricing", field.Name)
 }
 
 func (ec *executionContext) childFields_ProductVariantEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

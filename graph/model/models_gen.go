@@ -441,6 +441,11 @@ type ContentDeletePayload struct {
 	UserErrors    []*apperr.UserError `json:"userErrors"`
 }
 
+// Where a contextual price applies.
+type ContextualPricingContext struct {
+	Country CountryCode `json:"country"`
+}
+
 // A country the shop sells to.
 type Country struct {
 	AvailableLanguages []*Language `json:"availableLanguages"`
@@ -563,6 +568,20 @@ type Domain struct {
 	Host       string `json:"host"`
 	SslEnabled bool   `json:"sslEnabled"`
 	URL        string `json:"url"`
+}
+
+// An exchange rate as set; the newest of a currency is in force.
+type ExchangeRate struct {
+	CurrencyCode money.Currency `json:"currencyCode"`
+	// Units of currencyCode one unit of the shop's currency buys.
+	Rate  string    `json:"rate"`
+	SetBy string    `json:"setBy"`
+	SetAt time.Time `json:"setAt"`
+}
+
+type ExchangeRatePayload struct {
+	ExchangeRate *ExchangeRate       `json:"exchangeRate,omitempty"`
+	UserErrors   []*apperr.UserError `json:"userErrors"`
 }
 
 type InventoryAdjustQuantitiesInput struct {
@@ -692,6 +711,56 @@ type MailingAddressInput struct {
 	Zip       *string `json:"zip,omitempty"`
 }
 
+// A group of countries sold to in one presentment currency at one price list.
+type Market struct {
+	ID           string         `json:"id"`
+	Handle       string         `json:"handle"`
+	Name         string         `json:"name"`
+	CurrencyCode money.Currency `json:"currencyCode"`
+	// Adjustment of the converted base price, percent (10 = +10 %).
+	PriceAdjustmentPercentage string              `json:"priceAdjustmentPercentage"`
+	Rounding                  MarketPriceRounding `json:"rounding"`
+	// The primary market sells at the catalog's base prices in the shop's currency.
+	Primary bool `json:"primary"`
+	Enabled bool `json:"enabled"`
+	// The market's countries, its default first.
+	Countries []CountryCode `json:"countries"`
+	// Units of currencyCode one unit of the shop's currency buys (null for the shop's currency).
+	ExchangeRate *string `json:"exchangeRate,omitempty"`
+}
+
+type MarketDeletePayload struct {
+	DeletedMarketID *string             `json:"deletedMarketId,omitempty"`
+	UserErrors      []*apperr.UserError `json:"userErrors"`
+}
+
+type MarketFixedPriceInput struct {
+	VariantID string `json:"variantId"`
+	// In the market's currency; null removes the variant's fixed price.
+	Price          *string `json:"price,omitempty"`
+	CompareAtPrice *string `json:"compareAtPrice,omitempty"`
+}
+
+type MarketInput struct {
+	// Fixed once created.
+	Handle       string         `json:"handle"`
+	Name         string         `json:"name"`
+	CurrencyCode money.Currency `json:"currencyCode"`
+	// Percent, -90 to 1000, up to 2 decimals; default 0.
+	PriceAdjustmentPercentage *string `json:"priceAdjustmentPercentage,omitempty"`
+	// Default NONE.
+	Rounding  *MarketPriceRounding `json:"rounding,omitempty"`
+	Countries []CountryCode        `json:"countries"`
+	Enabled   *bool                `json:"enabled,omitempty"`
+	// Fixed once created: the primary market (the shop's currency, base prices; create it first).
+	Primary *bool `json:"primary,omitempty"`
+}
+
+type MarketPayload struct {
+	Market     *Market             `json:"market,omitempty"`
+	UserErrors []*apperr.UserError `json:"userErrors"`
+}
+
 // An image as media.
 type MediaImage struct {
 	Alt              *string          `json:"alt,omitempty"`
@@ -816,6 +885,14 @@ type PaymentSettings struct {
 type ProductOptionValueSwatch struct {
 	Color *string `json:"color,omitempty"`
 	Image Media   `json:"image,omitempty"`
+}
+
+// A variant's price in a market.
+type ProductVariantContextualPricing struct {
+	Price          *money.Money `json:"price"`
+	CompareAtPrice *money.Money `json:"compareAtPrice,omitempty"`
+	// The market selling to the country (null: no market does; base prices shown).
+	MarketHandle *string `json:"marketHandle,omitempty"`
 }
 
 type Query struct {
@@ -2444,6 +2521,67 @@ func (e *LowStockAlertKind) UnmarshalJSON(b []byte) error {
 }
 
 func (e LowStockAlertKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// How a market's converted prices are rounded (see internal/markets).
+type MarketPriceRounding string
+
+const (
+	// Half up to the currency's minor unit.
+	MarketPriceRoundingNone MarketPriceRounding = "NONE"
+	// Up to the next whole unit.
+	MarketPriceRoundingWhole MarketPriceRounding = "WHOLE"
+	// Up to the next price ending in .99 (99 of a hundred for zero-decimal currencies).
+	MarketPriceRoundingEnd99 MarketPriceRounding = "END_99"
+)
+
+var AllMarketPriceRounding = []MarketPriceRounding{
+	MarketPriceRoundingNone,
+	MarketPriceRoundingWhole,
+	MarketPriceRoundingEnd99,
+}
+
+func (e MarketPriceRounding) IsValid() bool {
+	switch e {
+	case MarketPriceRoundingNone, MarketPriceRoundingWhole, MarketPriceRoundingEnd99:
+		return true
+	}
+	return false
+}
+
+func (e MarketPriceRounding) String() string {
+	return string(e)
+}
+
+func (e *MarketPriceRounding) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = MarketPriceRounding(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid MarketPriceRounding", str)
+	}
+	return nil
+}
+
+func (e MarketPriceRounding) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *MarketPriceRounding) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e MarketPriceRounding) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

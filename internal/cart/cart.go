@@ -151,6 +151,7 @@ type Service struct {
 	discounts Discounts
 	shipping  Shipping
 	taxes     Taxes
+	markets   Markets
 }
 
 // New returns a cart service. checkoutTemplate is the default checkout URL

@@ -7,6 +7,8 @@ import (
 
 	"cartograph/internal/apperr"
 	"cartograph/internal/catalog"
+	"cartograph/internal/localization"
+	"cartograph/internal/markets"
 	"cartograph/internal/money"
 	"cartograph/internal/pricing"
 	"cartograph/internal/shop"
@@ -53,6 +55,59 @@ type Priced struct {
 	// ships without delivery options or charge (checkout does not ask for
 	// one).
 	ShippingConfigured bool
+	// Country is the country the cart is priced for (its delivery
+	// country, else the request's), Market its market (nil: the shop has
+	// no markets) and Pricer the market's price list (nil: base prices in
+	// the shop's currency). Sells is false when no market of the shop
+	// sells to Country (or its currency has no exchange rate).
+	Country string
+	Market  *markets.Market
+	Pricer  *markets.Pricer
+	Sells   bool
+}
+
+// Markets finds the shop's markets (a *markets.Service).
+type Markets interface {
+	For(ctx context.Context, sh *shop.Shop) (*markets.Snapshot, error)
+	Fresh(ctx context.Context, sh *shop.Shop) (*markets.Snapshot, error)
+}
+
+// UseMarkets wires the markets source (nil: every cart is priced in the
+// shop's currency at base prices). Called once at start-up.
+func (s *Service) UseMarkets(m Markets) { s.markets = m }
+
+// market decides the market a cart is priced in and returns ctx whose
+// catalog reads are presented in it.
+func (s *Service) market(ctx context.Context, sh *shop.Shop, c *Cart, opt PriceOptions, out *Priced) (context.Context, error) {
+	out.Country = c.Meta.Destination.Country
+	if opt.Destination != nil {
+		out.Country = opt.Destination.Country
+	}
+	if out.Country == "" {
+		out.Country = localization.FromContext(ctx).Country
+	}
+	out.Sells = true
+	if s.markets == nil {
+		return catalog.WithPresenter(ctx, nil), nil
+	}
+	get := s.markets.For
+	if opt.Fresh {
+		get = s.markets.Fresh
+	}
+	snap, err := get(ctx, sh)
+	if err != nil {
+		return nil, err
+	}
+	if !snap.Configured() {
+		return catalog.WithPresenter(ctx, nil), nil
+	}
+	out.Market = snap.ForCountry(out.Country)
+	out.Pricer = snap.PricerFor(out.Country)
+	out.Sells = out.Market != nil && (out.Market.Primary || out.Pricer != nil)
+	if out.Pricer == nil {
+		return catalog.WithPresenter(ctx, nil), nil
+	}
+	return catalog.WithPresenter(ctx, out.Pricer), nil
 }
 
 // CodeStatus is an entered discount code and whether it applies; Reason
@@ -80,6 +135,9 @@ type PriceOptions struct {
 	Selected string
 	// CustomerKey counts per-customer discount limits (discounts.CustomerKey).
 	CustomerKey string
+	// Fresh prices from the shop's markets as they are now, not from this
+	// instance's snapshot (checkout).
+	Fresh bool
 }
 
 // PriceFor prices c like Price, with opt overriding the cart's stored
@@ -89,7 +147,15 @@ func (s *Service) PriceFor(ctx context.Context, c *Cart, opt PriceOptions) (*Pri
 	if err != nil {
 		return nil, err
 	}
-	out := &Priced{Subtotal: money.Money{Currency: sh.CurrencyCode}}
+	out := &Priced{}
+	if ctx, err = s.market(ctx, sh, c, opt, out); err != nil {
+		return nil, err
+	}
+	cur := sh.CurrencyCode
+	if out.Pricer != nil {
+		cur = out.Pricer.Currency()
+	}
+	out.Subtotal = money.Money{Currency: cur}
 	if len(c.Lines) == 0 {
 		return out, s.total(ctx, sh, c, opt, out)
 	}
@@ -125,8 +191,8 @@ func (s *Service) PriceFor(ctx context.Context, c *Cart, opt PriceOptions) (*Pri
 			out.Unavailable = append(out.Unavailable, line.VariantID)
 			continue
 		}
-		if v.CurrencyCode != sh.CurrencyCode {
-			return nil, apperr.New(apperr.Internal, "variant priced in %s, shop sells in %s", v.CurrencyCode, sh.CurrencyCode)
+		if v.CurrencyCode != cur {
+			return nil, apperr.New(apperr.Internal, "variant priced in %s, cart priced in %s", v.CurrencyCode, cur)
 		}
 		if v.PriceAmount > 0 && int64(line.Quantity) > (math.MaxInt64-out.Subtotal.Minor)/v.PriceAmount {
 			out.TooLarge = true

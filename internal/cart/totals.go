@@ -10,6 +10,7 @@ import (
 	"cartograph/internal/apperr"
 	"cartograph/internal/discounts"
 	"cartograph/internal/localization"
+	"cartograph/internal/markets"
 	"cartograph/internal/pricing"
 	"cartograph/internal/shop"
 
@@ -81,7 +82,7 @@ func (s *Service) total(ctx context.Context, sh *shop.Shop, c *Cart, opt PriceOp
 		dest = *opt.Destination
 	}
 	out.Destination = dest
-	in := pricing.Input{Currency: sh.CurrencyCode, Lines: make([]pricing.Line, len(out.Lines))}
+	in := pricing.Input{Currency: out.Subtotal.Currency, Lines: make([]pricing.Line, len(out.Lines))}
 	for i, pl := range out.Lines {
 		in.Lines[i] = pricing.Line{Key: pl.Variant.ID, ProductID: pl.Variant.ProductID, Unit: pl.Variant.PriceAmount, Quantity: pl.Quantity,
 			WeightGrams: int64(pl.Variant.WeightGrams)}
@@ -96,7 +97,7 @@ func (s *Service) total(ctx context.Context, sh *shop.Shop, c *Cart, opt PriceOp
 		if err != nil {
 			return err
 		}
-		in.Discounts = cands
+		in.Discounts = presentDiscounts(out.Pricer, cands)
 	} else {
 		for _, code := range codes {
 			in.Discounts = append(in.Discounts, pricing.Discount{Code: code, Title: code, Reason: pricing.ReasonNotFound})
@@ -126,7 +127,7 @@ func (s *Service) total(ctx context.Context, sh *shop.Shop, c *Cart, opt PriceOp
 			if err != nil {
 				return err
 			}
-			in.Rates, out.ShippingConfigured = rates, configured
+			in.Rates, out.ShippingConfigured = presentRates(out.Pricer, rates), configured
 		}
 		if s.taxes != nil {
 			rates, included, err := s.taxes.ForDestination(ctx, sh.ID, dest.Country, dest.Province)
@@ -148,6 +149,56 @@ func (s *Service) total(ctx context.Context, sh *shop.Shop, c *Cart, opt PriceOp
 		out.Codes[i] = CodeStatus{Code: code, Applicable: r.Applicable, Reason: r.Reason}
 	}
 	return nil
+}
+
+// presentDiscounts converts the amounts of discounts priced in the shop's
+// currency (fixed amounts, minimum subtotals) into the market's at the
+// exchange rate; discounts priced in the market's own currency apply as
+// they are, others not at all (the engine reports the wrong currency).
+func presentDiscounts(p *markets.Pricer, ds []pricing.Discount) []pricing.Discount {
+	if p == nil {
+		return ds
+	}
+	out := make([]pricing.Discount, len(ds))
+	for i, d := range ds {
+		if d.Currency == p.Base {
+			if d.Kind == pricing.FixedAmount {
+				d.Value = p.Money(d.Value)
+			}
+			d.MinSubtotal = p.Money(d.MinSubtotal)
+			d.Currency = p.Currency()
+		}
+		out[i] = d
+	}
+	return out
+}
+
+// presentRates converts shipping rates priced in the shop's currency into
+// the market's at the exchange rate (no price-list adjustment or rounding
+// rule: those are for merchandise).
+func presentRates(p *markets.Pricer, rs []pricing.Rate) []pricing.Rate {
+	if p == nil {
+		return rs
+	}
+	out := make([]pricing.Rate, len(rs))
+	for i, r := range rs {
+		if r.Currency == p.Base {
+			r.Amount = p.Money(r.Amount)
+			bands := make([]pricing.WeightBand, len(r.Bands))
+			for j, b := range r.Bands {
+				b.Amount = p.Money(b.Amount)
+				bands[j] = b
+			}
+			r.Bands = bands
+			if r.FreeOver != nil {
+				f := p.Money(*r.FreeOver)
+				r.FreeOver = &f
+			}
+			r.Currency = p.Currency()
+		}
+		out[i] = r
+	}
+	return out
 }
 
 // SetDestination records where the cart ships (from

@@ -60,7 +60,9 @@ func (s *Service) ProductsByIDs(ctx context.Context, ids []uuid.UUID) ([]*Produc
 	if err != nil {
 		return nil, pg.MapError(err)
 	}
-	return inKeyOrder(ids, wrap(rows, func(r dbq.Product) Product { return Product{r} }), func(p *Product) uuid.UUID { return p.ID }), nil
+	out := inKeyOrder(ids, wrap(rows, func(r dbq.Product) Product { return Product{r} }), func(p *Product) uuid.UUID { return p.ID })
+	presentProducts(ctx, out)
+	return out, nil
 }
 
 // VariantsByProductIDs returns each product's variants in position order.
@@ -74,7 +76,13 @@ func (s *Service) VariantsByProductIDs(ctx context.Context, ids []uuid.UUID) ([]
 		return nil, pg.MapError(err)
 	}
 	vs := wrap(rows, func(r dbq.VariantsByProductIDsRow) Variant { return Variant(r) })
-	return groupInKeyOrder(ids, vs, func(v *Variant) uuid.UUID { return v.ProductID }), nil
+	out := groupInKeyOrder(ids, vs, func(v *Variant) uuid.UUID { return v.ProductID })
+	if PresenterFrom(ctx) != nil {
+		for _, g := range out {
+			presentVariants(ctx, g)
+		}
+	}
+	return out, nil
 }
 
 // VariantsByIDs returns variants (of active products) by id, in key order.
@@ -88,7 +96,9 @@ func (s *Service) VariantsByIDs(ctx context.Context, ids []uuid.UUID) ([]*Varian
 		return nil, pg.MapError(err)
 	}
 	vs := wrap(rows, func(r dbq.VariantsByIDsRow) Variant { return Variant(r) })
-	return inKeyOrder(ids, vs, func(v *Variant) uuid.UUID { return v.ID }), nil
+	out := inKeyOrder(ids, vs, func(v *Variant) uuid.UUID { return v.ID })
+	presentVariants(ctx, out)
+	return out, nil
 }
 
 // ImagesByProductIDs returns each product's images in position order.

@@ -188,6 +188,11 @@ func (s *Service) queryProducts(ctx context.Context, sql string, args []any) ([]
 		}
 		out = append(out, r)
 	}
+	if p := PresenterFrom(ctx); p != nil {
+		for i := range out {
+			p.PresentProduct(&out[i].p)
+		}
+	}
 	return out, pg.MapError(rows.Err())
 }
 

@@ -154,6 +154,13 @@ func (s *Service) CollectionProductsMany(ctx context.Context, collectionIDs []uu
 	if err := rows.Err(); err != nil {
 		return nil, pg.MapError(err)
 	}
+	if p := PresenterFrom(ctx); p != nil {
+		for _, rs := range by {
+			for i := range rs {
+				p.PresentProduct(&rs[i].p)
+			}
+		}
+	}
 	for i, id := range collectionIDs {
 		out[i] = productConnection(by[id], a.Page, spec)
 	}
@@ -228,7 +235,9 @@ func (s *Service) ProductByHandle(ctx context.Context, handle string) (*Product,
 	if err != nil {
 		return nil, pg.MapError(err)
 	}
-	return &Product{p}, nil
+	out := &Product{p}
+	presentProducts(ctx, []*Product{out})
+	return out, nil
 }
 
 // CollectionByHandle returns the collection with handle, or nil.
@@ -262,6 +271,7 @@ func (s *Service) Recommendations(ctx context.Context, productID uuid.UUID) ([]*
 	for i := range rows {
 		out[i] = &Product{rows[i]}
 	}
+	presentProducts(ctx, out)
 	return out, nil
 }
 

@@ -22,6 +22,7 @@ import (
 	"cartograph/internal/discounts"
 	"cartograph/internal/idempotency"
 	"cartograph/internal/inventory"
+	"cartograph/internal/markets"
 	"cartograph/internal/metrics"
 	"cartograph/internal/orders"
 	"cartograph/internal/payments"
@@ -211,9 +212,13 @@ func (s *Service) begin(ctx context.Context, sh *shop.Shop, scope string, in Beg
 	email := strings.TrimSpace(in.Email)
 	dest := cart.Destination{Country: in.Shipping.Country, Province: strings.ToUpper(strings.TrimSpace(in.Shipping.Province)), Zip: strings.TrimSpace(in.Shipping.Zip)}
 	customerKey := discounts.CustomerKey(customer, email)
-	pr, err := s.carts.PriceFor(ctx, c, cart.PriceOptions{Destination: &dest, Selected: in.DeliveryOptionHandle, CustomerKey: customerKey})
+	pr, err := s.carts.PriceFor(ctx, c, cart.PriceOptions{Destination: &dest, Selected: in.DeliveryOptionHandle, CustomerKey: customerKey, Fresh: true})
 	if err != nil {
 		return BeginResult{}, err
+	}
+	if !pr.Sells {
+		return BeginResult{UserErrors: []apperr.UserError{{Field: []string{"input", "shippingAddress", "country"},
+			Message: "the shop does not sell to " + in.Shipping.Country, Code: "UNSUPPORTED_COUNTRY"}}}, nil
 	}
 	var ues []apperr.UserError
 	for _, id := range pr.Unavailable {
@@ -230,13 +235,19 @@ func (s *Service) begin(ctx context.Context, sh *shop.Shop, scope string, in Beg
 	}
 	t := pr.Totals
 	place := orders.PlaceInput{ShopID: sh.ID, Email: email, CustomerID: customer,
-		Shipping: in.Shipping, Billing: in.Shipping, Currency: sh.CurrencyCode, Subtotal: t.Subtotal, Total: t.Total,
+		Shipping: in.Shipping, Billing: in.Shipping, Currency: pr.Subtotal.Currency, Subtotal: t.Subtotal, Total: t.Total,
 		Discount: t.LineDiscounts + t.OrderDiscounts + t.ShippingDiscount, Tax: t.TotalTax, TaxesIncluded: t.TaxesIncluded,
 		Pricing: snapshot(pr),
 		CartID:  &in.CartID, Provider: s.provider.Name(), Actor: auth.FromContext(ctx).Ref(), ExpiresAt: time.Now().Add(s.ReservationTTL),
 		CheckoutScope: scope, CheckoutKey: in.IdempotencyKey}
 	if t.Shipping != nil {
 		place.ShippingTotal = t.Shipping.Total
+	}
+	if pr.Market != nil {
+		place.MarketHandle = &pr.Market.Handle
+	}
+	if pr.Pricer != nil {
+		place.Shop = shopAmounts(pr.Pricer, place, t.ShippingDiscount)
 	}
 	if in.Billing != nil {
 		place.Billing = *in.Billing
@@ -353,6 +364,26 @@ func deliveryError(c *cart.Cart, pr *cart.Priced, in BeginInput) *apperr.UserErr
 		return &apperr.UserError{Field: field, Message: "the chosen delivery option is no longer offered for this address", Code: "INVALID_DELIVERY_OPTION"}
 	}
 	return nil
+}
+
+// shopAmounts converts the order's figures into the shop's currency at
+// the market's rate, each half up, with the total made of its parts so
+// they add up (orders.ShopAmounts).
+func shopAmounts(p *markets.Pricer, in orders.PlaceInput, shippingDiscount int64) orders.ShopAmounts {
+	conv := func(v int64) int64 { return markets.ToShop(v, p.Currency(), p.Base, p.Rate) }
+	merchDiscount := conv(in.Discount - shippingDiscount)
+	out := orders.ShopAmounts{CurrencyCode: p.Base, RateE10: p.Rate, Subtotal: conv(in.Subtotal), Discount: merchDiscount + conv(shippingDiscount),
+		Shipping: conv(in.ShippingTotal), Tax: conv(in.Tax)}
+	// Shipping is after its discount, so only the merchandise discount
+	// comes off here (as in the presentment total).
+	out.Total = out.Subtotal - merchDiscount + out.Shipping
+	if !in.TaxesIncluded {
+		out.Total += out.Tax
+	}
+	if out.Total < 0 {
+		out.Total = 0
+	}
+	return out
 }
 
 // snapshot is the order's pricing detail.

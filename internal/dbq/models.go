@@ -300,6 +300,15 @@ type DiscountRedemption struct {
 	CreatedAt   time.Time
 }
 
+type ExchangeRate struct {
+	ShopID       uuid.UUID
+	ID           uuid.UUID
+	CurrencyCode money.Currency
+	RateE10      int64
+	SetBy        string
+	SetAt        time.Time
+}
+
 type IdempotencyKey struct {
 	ShopID      uuid.UUID
 	Principal   string
@@ -388,6 +397,36 @@ type InventoryThreshold struct {
 	UpdatedAt time.Time
 }
 
+type Market struct {
+	ShopID          uuid.UUID
+	ID              uuid.UUID
+	Handle          string
+	Name            string
+	CurrencyCode    money.Currency
+	PriceAdjustment int32
+	Rounding        string
+	IsPrimary       bool
+	Enabled         bool
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+type MarketCountry struct {
+	ShopID   uuid.UUID
+	MarketID uuid.UUID
+	Country  string
+	Position int32
+}
+
+type MarketPrice struct {
+	ShopID          uuid.UUID
+	MarketID        uuid.UUID
+	VariantID       uuid.UUID
+	Amount          int64
+	CompareAtAmount *int64
+	UpdatedAt       time.Time
+}
+
 type Order struct {
 	ShopID               uuid.UUID
 	ID                   uuid.UUID
@@ -418,6 +457,14 @@ type Order struct {
 	ShippingAmount       int64
 	TaxesIncluded        bool
 	Pricing              []byte
+	MarketHandle         *string
+	ShopCurrencyCode     string
+	ExchangeRateE10      int64
+	ShopSubtotalAmount   int64
+	ShopDiscountAmount   int64
+	ShopShippingAmount   int64
+	ShopTaxAmount        int64
+	ShopTotalAmount      int64
 }
 
 type OrderEvent struct {

@@ -132,7 +132,7 @@ func (q *Queries) IdemInsert(ctx context.Context, arg IdemInsertParams) (int64, 
 }
 
 const orderByCheckoutKey = `-- name: OrderByCheckoutKey :many
-SELECT shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key, discount_amount, shipping_amount, taxes_included, pricing FROM orders WHERE shop_id = $1 AND checkout_scope = $2 AND checkout_key = $3
+SELECT shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key, discount_amount, shipping_amount, taxes_included, pricing, market_handle, shop_currency_code, exchange_rate_e10, shop_subtotal_amount, shop_discount_amount, shop_shipping_amount, shop_tax_amount, shop_total_amount FROM orders WHERE shop_id = $1 AND checkout_scope = $2 AND checkout_key = $3
 `
 
 type OrderByCheckoutKeyParams struct {
@@ -181,6 +181,14 @@ func (q *Queries) OrderByCheckoutKey(ctx context.Context, arg OrderByCheckoutKey
 			&i.ShippingAmount,
 			&i.TaxesIncluded,
 			&i.Pricing,
+			&i.MarketHandle,
+			&i.ShopCurrencyCode,
+			&i.ExchangeRateE10,
+			&i.ShopSubtotalAmount,
+			&i.ShopDiscountAmount,
+			&i.ShopShippingAmount,
+			&i.ShopTaxAmount,
+			&i.ShopTotalAmount,
 		); err != nil {
 			return nil, err
 		}
@@ -358,7 +366,7 @@ func (q *Queries) OrderExpiryPostpone(ctx context.Context, arg OrderExpiryPostpo
 }
 
 const orderGet = `-- name: OrderGet :one
-SELECT shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key, discount_amount, shipping_amount, taxes_included, pricing FROM orders WHERE shop_id = $1 AND id = $2
+SELECT shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key, discount_amount, shipping_amount, taxes_included, pricing, market_handle, shop_currency_code, exchange_rate_e10, shop_subtotal_amount, shop_discount_amount, shop_shipping_amount, shop_tax_amount, shop_total_amount FROM orders WHERE shop_id = $1 AND id = $2
 `
 
 type OrderGetParams struct {
@@ -399,6 +407,14 @@ func (q *Queries) OrderGet(ctx context.Context, arg OrderGetParams) (Order, erro
 		&i.ShippingAmount,
 		&i.TaxesIncluded,
 		&i.Pricing,
+		&i.MarketHandle,
+		&i.ShopCurrencyCode,
+		&i.ExchangeRateE10,
+		&i.ShopSubtotalAmount,
+		&i.ShopDiscountAmount,
+		&i.ShopShippingAmount,
+		&i.ShopTaxAmount,
+		&i.ShopTotalAmount,
 	)
 	return i, err
 }
@@ -407,12 +423,14 @@ const orderInsert = `-- name: OrderInsert :one
 INSERT INTO orders (shop_id, number, email, customer_id, customer_first_name, customer_last_name,
   shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount,
   cart_id, payment_provider, reservation_expires_at, checkout_scope, checkout_key,
-  discount_amount, shipping_amount, taxes_included, pricing)
+  discount_amount, shipping_amount, taxes_included, pricing,
+  market_handle, shop_currency_code, exchange_rate_e10, shop_subtotal_amount, shop_discount_amount, shop_shipping_amount, shop_tax_amount, shop_total_amount)
 VALUES ($1, $2, $3, $4, $5, $6,
   $7, $8, $9, $10, $11, $12,
   $13, $14, $15, $16, $17,
-  $18, $19, $20, $21)
-RETURNING shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key, discount_amount, shipping_amount, taxes_included, pricing
+  $18, $19, $20, $21,
+  $22, $23, $24, $25, $26, $27, $28, $29)
+RETURNING shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key, discount_amount, shipping_amount, taxes_included, pricing, market_handle, shop_currency_code, exchange_rate_e10, shop_subtotal_amount, shop_discount_amount, shop_shipping_amount, shop_tax_amount, shop_total_amount
 `
 
 type OrderInsertParams struct {
@@ -437,6 +455,14 @@ type OrderInsertParams struct {
 	ShippingAmount       int64
 	TaxesIncluded        bool
 	Pricing              []byte
+	MarketHandle         *string
+	ShopCurrencyCode     string
+	ExchangeRateE10      int64
+	ShopSubtotalAmount   int64
+	ShopDiscountAmount   int64
+	ShopShippingAmount   int64
+	ShopTaxAmount        int64
+	ShopTotalAmount      int64
 }
 
 func (q *Queries) OrderInsert(ctx context.Context, arg OrderInsertParams) (Order, error) {
@@ -462,6 +488,14 @@ func (q *Queries) OrderInsert(ctx context.Context, arg OrderInsertParams) (Order
 		arg.ShippingAmount,
 		arg.TaxesIncluded,
 		arg.Pricing,
+		arg.MarketHandle,
+		arg.ShopCurrencyCode,
+		arg.ExchangeRateE10,
+		arg.ShopSubtotalAmount,
+		arg.ShopDiscountAmount,
+		arg.ShopShippingAmount,
+		arg.ShopTaxAmount,
+		arg.ShopTotalAmount,
 	)
 	var i Order
 	err := row.Scan(
@@ -494,6 +528,14 @@ func (q *Queries) OrderInsert(ctx context.Context, arg OrderInsertParams) (Order
 		&i.ShippingAmount,
 		&i.TaxesIncluded,
 		&i.Pricing,
+		&i.MarketHandle,
+		&i.ShopCurrencyCode,
+		&i.ExchangeRateE10,
+		&i.ShopSubtotalAmount,
+		&i.ShopDiscountAmount,
+		&i.ShopShippingAmount,
+		&i.ShopTaxAmount,
+		&i.ShopTotalAmount,
 	)
 	return i, err
 }
@@ -584,7 +626,7 @@ func (q *Queries) OrderLinesInsert(ctx context.Context, arg OrderLinesInsertPara
 }
 
 const orderLock = `-- name: OrderLock :one
-SELECT shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key, discount_amount, shipping_amount, taxes_included, pricing FROM orders WHERE shop_id = $1 AND id = $2 FOR UPDATE
+SELECT shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key, discount_amount, shipping_amount, taxes_included, pricing, market_handle, shop_currency_code, exchange_rate_e10, shop_subtotal_amount, shop_discount_amount, shop_shipping_amount, shop_tax_amount, shop_total_amount FROM orders WHERE shop_id = $1 AND id = $2 FOR UPDATE
 `
 
 type OrderLockParams struct {
@@ -625,6 +667,14 @@ func (q *Queries) OrderLock(ctx context.Context, arg OrderLockParams) (Order, er
 		&i.ShippingAmount,
 		&i.TaxesIncluded,
 		&i.Pricing,
+		&i.MarketHandle,
+		&i.ShopCurrencyCode,
+		&i.ExchangeRateE10,
+		&i.ShopSubtotalAmount,
+		&i.ShopDiscountAmount,
+		&i.ShopShippingAmount,
+		&i.ShopTaxAmount,
+		&i.ShopTotalAmount,
 	)
 	return i, err
 }
@@ -668,7 +718,7 @@ const orderSetStatus = `-- name: OrderSetStatus :one
 UPDATE orders SET status = $1, cancel_reason = coalesce($2, cancel_reason),
   refunded_amount = refunded_amount + $3, updated_at = now()
 WHERE shop_id = $4 AND id = $5
-RETURNING shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key, discount_amount, shipping_amount, taxes_included, pricing
+RETURNING shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key, discount_amount, shipping_amount, taxes_included, pricing, market_handle, shop_currency_code, exchange_rate_e10, shop_subtotal_amount, shop_discount_amount, shop_shipping_amount, shop_tax_amount, shop_total_amount
 `
 
 type OrderSetStatusParams struct {
@@ -718,12 +768,20 @@ func (q *Queries) OrderSetStatus(ctx context.Context, arg OrderSetStatusParams) 
 		&i.ShippingAmount,
 		&i.TaxesIncluded,
 		&i.Pricing,
+		&i.MarketHandle,
+		&i.ShopCurrencyCode,
+		&i.ExchangeRateE10,
+		&i.ShopSubtotalAmount,
+		&i.ShopDiscountAmount,
+		&i.ShopShippingAmount,
+		&i.ShopTaxAmount,
+		&i.ShopTotalAmount,
 	)
 	return i, err
 }
 
 const ordersByIDs = `-- name: OrdersByIDs :many
-SELECT shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key, discount_amount, shipping_amount, taxes_included, pricing FROM orders WHERE shop_id = $1 AND id = ANY($2::uuid[])
+SELECT shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key, discount_amount, shipping_amount, taxes_included, pricing, market_handle, shop_currency_code, exchange_rate_e10, shop_subtotal_amount, shop_discount_amount, shop_shipping_amount, shop_tax_amount, shop_total_amount FROM orders WHERE shop_id = $1 AND id = ANY($2::uuid[])
 `
 
 type OrdersByIDsParams struct {
@@ -770,6 +828,14 @@ func (q *Queries) OrdersByIDs(ctx context.Context, arg OrdersByIDsParams) ([]Ord
 			&i.ShippingAmount,
 			&i.TaxesIncluded,
 			&i.Pricing,
+			&i.MarketHandle,
+			&i.ShopCurrencyCode,
+			&i.ExchangeRateE10,
+			&i.ShopSubtotalAmount,
+			&i.ShopDiscountAmount,
+			&i.ShopShippingAmount,
+			&i.ShopTaxAmount,
+			&i.ShopTotalAmount,
 		); err != nil {
 			return nil, err
 		}
@@ -782,7 +848,7 @@ func (q *Queries) OrdersByIDs(ctx context.Context, arg OrdersByIDsParams) ([]Ord
 }
 
 const ordersPage = `-- name: OrdersPage :many
-SELECT shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key, discount_amount, shipping_amount, taxes_included, pricing FROM orders
+SELECT shop_id, id, number, status, email, customer_id, customer_first_name, customer_last_name, shipping_address, billing_address, currency_code, subtotal_amount, tax_amount, total_amount, refunded_amount, cart_id, payment_provider, payment_intent_id, payment_client_secret, reservation_expires_at, cancel_reason, created_at, updated_at, checkout_scope, checkout_key, discount_amount, shipping_amount, taxes_included, pricing, market_handle, shop_currency_code, exchange_rate_e10, shop_subtotal_amount, shop_discount_amount, shop_shipping_amount, shop_tax_amount, shop_total_amount FROM orders
 WHERE shop_id = $1
   AND ($2::order_status IS NULL OR status = $2::order_status)
   AND ($3::uuid IS NULL OR customer_id = $3::uuid)
@@ -852,6 +918,14 @@ func (q *Queries) OrdersPage(ctx context.Context, arg OrdersPageParams) ([]Order
 			&i.ShippingAmount,
 			&i.TaxesIncluded,
 			&i.Pricing,
+			&i.MarketHandle,
+			&i.ShopCurrencyCode,
+			&i.ExchangeRateE10,
+			&i.ShopSubtotalAmount,
+			&i.ShopDiscountAmount,
+			&i.ShopShippingAmount,
+			&i.ShopTaxAmount,
+			&i.ShopTotalAmount,
 		); err != nil {
 			return nil, err
 		}

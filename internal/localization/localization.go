@@ -55,7 +55,12 @@ func For(sh *shop.Shop) Settings {
 // language (either may be empty): each requested value the shop supports
 // is used, anything else falls back to the shop's default.
 func Resolve(sh *shop.Shop, country, language string) Context {
-	s := For(sh)
+	return ResolveIn(For(sh), country, language)
+}
+
+// ResolveIn is Resolve over the given settings (a shop's markets, from
+// internal/markets); s must not be empty.
+func ResolveIn(s Settings, country, language string) Context {
 	c := Context{Country: s.Countries[0], Language: s.Languages[0]}
 	if slices.Contains(s.Countries, country) {
 		c.Country = country
@@ -71,6 +76,12 @@ type ctxKey struct{}
 // With returns ctx carrying c.
 func With(ctx context.Context, c Context) context.Context {
 	return context.WithValue(ctx, ctxKey{}, c)
+}
+
+// Set returns the localization @inContext set for the request, if any.
+func Set(ctx context.Context) (Context, bool) {
+	c, ok := ctx.Value(ctxKey{}).(Context)
+	return c, ok
 }
 
 // FromContext returns the request's localization: the one set by
@@ -99,15 +110,6 @@ func Endonym(code string) string {
 		return n
 	}
 	return languageNames[code]
-}
-
-// CurrencyOf is the currency a country pays in, for the shop's countries:
-// the shop's own currency until markets price per country.
-func CurrencyOf(sh *shop.Shop, _ string) money.Currency {
-	if sh == nil {
-		return "USD"
-	}
-	return sh.CurrencyCode
 }
 
 var currencies = map[money.Currency][2]string{

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 )
 
 // Currency is an ISO 4217 code; it implements gqlgen's Marshaler so it binds
@@ -130,4 +131,13 @@ func ParseMinor(s string, exp int) (int64, error) {
 		n = -n
 	}
 	return n, nil
+}
+
+// TrimZeros drops the trailing zeros of a decimal's fraction ("0.9200" →
+// "0.92", "1.000" → "1"), for rates and percentages.
+func TrimZeros(s string) string {
+	if !strings.Contains(s, ".") {
+		return s
+	}
+	return strings.TrimSuffix(strings.TrimRight(s, "0"), ".")
 }

@@ -31,9 +31,13 @@ type PlaceInput struct {
 	Discount, ShippingTotal, Tax int64
 	TaxesIncluded                bool
 	Pricing                      Pricing
-	CartID                       *string
-	Provider                     string
-	Actor                        string
+	// MarketHandle and Shop: see Order (zero Shop: the shop's currency is
+	// Currency, the figures as above at rate 1).
+	MarketHandle *string
+	Shop         ShopAmounts
+	CartID       *string
+	Provider     string
+	Actor        string
 	// ExpiresAt is when the unpaid order's reservation lapses.
 	ExpiresAt time.Time
 	// CheckoutScope and CheckoutKey are the idempotency scope and key of
@@ -72,11 +76,16 @@ func Place(ctx context.Context, tx pgx.Tx, in PlaceInput) (*Order, error) {
 		return nil, err
 	}
 	expires := in.ExpiresAt
+	if in.Shop.CurrencyCode == "" {
+		in.Shop = ShopAmounts{CurrencyCode: in.Currency, RateE10: 10_000_000_000, Subtotal: in.Subtotal, Discount: in.Discount, Shipping: in.ShippingTotal, Tax: in.Tax, Total: in.Total}
+	}
 	row, err := q.OrderInsert(ctx, dbq.OrderInsertParams{ShopID: in.ShopID, Number: in.Number, Email: in.Email, CustomerID: in.CustomerID,
 		CustomerFirstName: in.Shipping.FirstName, CustomerLastName: in.Shipping.LastName, ShippingAddress: shipJSON, BillingAddress: billJSON,
 		CurrencyCode: in.Currency, SubtotalAmount: in.Subtotal, TotalAmount: in.Total, CartID: in.CartID,
 		DiscountAmount: in.Discount, ShippingAmount: in.ShippingTotal, TaxAmount: in.Tax, TaxesIncluded: in.TaxesIncluded, Pricing: pricingJSON,
-		PaymentProvider: in.Provider, ReservationExpiresAt: &expires, CheckoutScope: nonEmpty(in.CheckoutScope), CheckoutKey: nonEmpty(in.CheckoutKey)})
+		PaymentProvider: in.Provider, ReservationExpiresAt: &expires, CheckoutScope: nonEmpty(in.CheckoutScope), CheckoutKey: nonEmpty(in.CheckoutKey),
+		MarketHandle: in.MarketHandle, ShopCurrencyCode: string(in.Shop.CurrencyCode), ExchangeRateE10: in.Shop.RateE10, ShopSubtotalAmount: in.Shop.Subtotal,
+		ShopDiscountAmount: in.Shop.Discount, ShopShippingAmount: in.Shop.Shipping, ShopTaxAmount: in.Shop.Tax, ShopTotalAmount: in.Shop.Total})
 	if err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23505" {

@@ -76,6 +76,12 @@ type Order struct {
 	ShippingAmount int64
 	TaxesIncluded  bool
 	Pricing        Pricing
+	// Every amount above is in CurrencyCode, the presentment currency the
+	// buyer was charged in. MarketHandle is the market it was sold in
+	// (nil: the shop had no markets); ShopAmounts holds the same figures
+	// in the shop's currency, so reports add up in one currency.
+	MarketHandle *string
+	ShopAmounts  ShopAmounts
 
 	Lines   []LineItem
 	Events  []Event
@@ -151,13 +157,48 @@ type Event struct {
 
 // orderFromRow maps a stored order (addresses decoded; a malformed stored
 // address becomes an empty one rather than failing the read).
+// ShopAmounts are an order's figures in the shop's currency. Each is
+// converted from the presentment figure half up; Total is Subtotal −
+// Discount + Shipping (+ Tax when taxes are not included), so the figures
+// always add up (it can differ from the converted total by the rounding
+// of its parts, at most a few minor units).
+type ShopAmounts struct {
+	CurrencyCode money.Currency
+	// RateE10 is the rate used: units of the order's currency per unit of
+	// the shop's, × 10^10 (internal/markets.RateScale).
+	RateE10                                  int64
+	Subtotal, Discount, Shipping, Tax, Total int64
+}
+
+// ExchangeRate formats the rate as a decimal ("0.92").
+func (a ShopAmounts) ExchangeRate() string { return money.TrimZeros(money.FormatMinor(a.RateE10, 10)) }
+
+func (a ShopAmounts) m(v int64) money.Money { return money.Money{Minor: v, Currency: a.CurrencyCode} }
+
+// SubtotalPrice is the merchandise before discounts.
+func (a ShopAmounts) SubtotalPrice() money.Money { return a.m(a.Subtotal) }
+
+// TotalDiscounts is everything discounts took off.
+func (a ShopAmounts) TotalDiscounts() money.Money { return a.m(a.Discount) }
+
+// TotalShippingPrice is shipping after its discounts.
+func (a ShopAmounts) TotalShippingPrice() money.Money { return a.m(a.Shipping) }
+
+// TotalTax is the tax.
+func (a ShopAmounts) TotalTax() money.Money { return a.m(a.Tax) }
+
+// TotalPrice is the total, made of the figures above.
+func (a ShopAmounts) TotalPrice() money.Money { return a.m(a.Total) }
+
 func orderFromRow(r *dbq.Order) *Order {
 	o := &Order{ID: r.ID, ShopID: r.ShopID, Number: r.Number, Status: Status(r.Status), Email: r.Email, CustomerID: r.CustomerID,
 		CustomerFirstName: r.CustomerFirstName, CustomerLastName: r.CustomerLastName, CurrencyCode: r.CurrencyCode,
 		SubtotalAmount: r.SubtotalAmount, TaxAmount: r.TaxAmount, TotalAmount: r.TotalAmount, RefundedAmount: r.RefundedAmount,
 		CartID: r.CartID, PaymentProvider: r.PaymentProvider, PaymentIntentID: r.PaymentIntentID, PaymentClientSecret: r.PaymentClientSecret,
 		ReservationExpiresAt: r.ReservationExpiresAt, CancelReason: r.CancelReason, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
-		DiscountAmount: r.DiscountAmount, ShippingAmount: r.ShippingAmount, TaxesIncluded: r.TaxesIncluded}
+		DiscountAmount: r.DiscountAmount, ShippingAmount: r.ShippingAmount, TaxesIncluded: r.TaxesIncluded,
+		MarketHandle: r.MarketHandle, ShopAmounts: ShopAmounts{CurrencyCode: money.Currency(r.ShopCurrencyCode), RateE10: r.ExchangeRateE10,
+			Subtotal: r.ShopSubtotalAmount, Discount: r.ShopDiscountAmount, Shipping: r.ShopShippingAmount, Tax: r.ShopTaxAmount, Total: r.ShopTotalAmount}}
 	_ = json.Unmarshal(r.Pricing, &o.Pricing)
 	_ = json.Unmarshal(r.ShippingAddress, &o.ShippingAddress)
 	_ = json.Unmarshal(r.BillingAddress, &o.BillingAddress)

@@ -40,6 +40,7 @@ import (
 	"cartograph/internal/idempotency"
 	"cartograph/internal/inventory"
 	"cartograph/internal/loaders"
+	"cartograph/internal/markets"
 	"cartograph/internal/metrics"
 	"cartograph/internal/orders"
 	"cartograph/internal/payments"
@@ -134,6 +135,8 @@ func New(d Deps) (*Server, error) {
 	carts.MaxLines = d.Config.CartMaxLines
 	discountSvc, shippingSvc, taxSvc := discounts.New(d.DB), shipping.New(d.DB), taxes.New(d.DB)
 	carts.UsePricing(discountSvc, shippingSvc, taxSvc)
+	marketSvc := markets.New(d.DB)
+	carts.UseMarkets(marketSvc)
 	s.Orders = orders.NewService(d.DB, provider, idem, carts, d.Log)
 	checkoutSvc := checkout.New(d.DB, s.Orders, carts, provider, idem, d.Log, d.Config.ReservationTTL)
 	invSvc := inventory.New(d.DB, idem)
@@ -141,13 +144,13 @@ func New(d Deps) (*Server, error) {
 	s.Checkout = checkoutSvc
 	res := &graph.Resolver{Catalog: cat, Auth: authSvc, CustomerService: custSvc, BaseDomain: d.Config.BaseDomain,
 		CartService: carts, CheckoutService: checkoutSvc, OrderService: s.Orders,
-		Discounts: discountSvc, Shipping: shippingSvc, Taxes: taxSvc}
+		Discounts: discountSvc, Shipping: shippingSvc, Taxes: taxSvc, Markets: marketSvc}
 	res.Inventory, res.Events = invSvc, s.Events
 	docs := documents.New(d.DB)
 	res.Documents = docs
 	res.Content = content.New(d.DB, d.Config.BaseDomain)
 	es := generated.NewExecutableSchema(generated.Config{Resolvers: res, Directives: generated.DirectiveRoot{
-		InContext: graph.InContext,
+		InContext: res.InContext,
 		HasPermission: func(ctx context.Context, _ any, next graphql.Resolver, scopes []string) (any, error) {
 			if err := auth.Require(ctx, scopes...); err != nil {
 				return nil, err
@@ -209,6 +212,8 @@ func New(d Deps) (*Server, error) {
 		}
 		// A content edit drops the shop's cached public responses too.
 		res.Content.OnChange = func(ctx context.Context, shopID uuid.UUID) { invalidate(ctx, shopID, nil) }
+		// So does a change of markets, price lists or exchange rates.
+		marketSvc.OnChange = res.Content.OnChange
 	}
 	// Every committed stock movement — checkout, orders, staff — drops the
 	// shop's cached responses and wakes the events relay.

@@ -51,6 +51,7 @@ type reply struct {
 
 type recIntent struct {
 	amount   int64
+	currency string
 	refunded int64
 	status   string
 }
@@ -240,7 +241,7 @@ func (r *Recorder) act(path string, form map[string]string, key string) (int, an
 	case path == "/v1/payment_intents":
 		amount, _ := strconv.ParseInt(form["amount"], 10, 64)
 		id := fmt.Sprintf("pi_rec_%d", r.n)
-		r.intents[id] = &recIntent{amount: amount, status: "requires_payment_method"}
+		r.intents[id] = &recIntent{amount: amount, currency: form["currency"], status: "requires_payment_method"}
 		r.calls["payment_intents"]++
 		return 200, map[string]any{"id": id, "object": "payment_intent", "amount": amount, "currency": form["currency"],
 			"status": "requires_payment_method", "client_secret": id + "_secret_rec"}
@@ -278,6 +279,17 @@ func (r *Recorder) act(path string, form map[string]string, key string) (int, an
 		return 200, map[string]any{"id": rid, "object": "refund", "amount": amount, "payment_intent": id, "status": "succeeded"}
 	}
 	return 404, stripeErr("invalid_request_error", "unknown endpoint "+path)
+}
+
+// IntentCurrency is the currency a recorded PaymentIntent was created in
+// ("" if there is no such intent).
+func (r *Recorder) IntentCurrency(id string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if in := r.intents[id]; in != nil {
+		return in.currency
+	}
+	return ""
 }
 
 // Intents returns the amount each recorded PaymentIntent asked for.
