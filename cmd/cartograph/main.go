@@ -213,7 +213,10 @@ func seedCmd(ctx context.Context, cfg config.Config, args []string) error {
 	if err := seed.DemoPricing(ctx, pool); err != nil {
 		return err
 	}
-	fmt.Printf("demo shops ready: %v (codes WELCOME10, FREESHIP, SAVE5; shipping and taxes per country)\n", seed.DemoShops)
+	if err := seed.DemoMarkets(ctx, pool); err != nil {
+		return err
+	}
+	fmt.Printf("demo shops ready: %v (codes WELCOME10, FREESHIP, SAVE5; shipping and taxes per country; markets: apparel USD/EUR/GBP, electronics EUR/CHF)\n", seed.DemoShops)
 	for _, h := range seed.DemoShops {
 		fmt.Printf("  staff owner of %-12s %s / %s\n", h+":", seed.DemoOwnerEmail(h), seed.DemoOwnerPassword)
 	}

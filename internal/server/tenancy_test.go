@@ -212,6 +212,16 @@ func TestCrossTenantMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Shop B's markets: a primary one and its EUR rate.
+	var bMarket string
+	if err := e.db.Pool.QueryRow(ctx, `WITH m AS (INSERT INTO markets (shop_id, handle, name, currency_code, is_primary)
+		SELECT id, 'b-only-market', 'B market', 'EUR', true FROM shops WHERE handle = 'electronics' RETURNING shop_id, id),
+		c AS (INSERT INTO market_countries (shop_id, market_id, country, position) SELECT shop_id, id, 'AT', 1 FROM m),
+		r AS (INSERT INTO exchange_rates (shop_id, currency_code, rate_e10, set_by) SELECT shop_id, 'CHF', 77700000000, 'b' FROM m)
+		SELECT 'gid://cartograph/Market/' || id FROM m`).Scan(&bMarket); err != nil {
+		t.Fatal(err)
+	}
+
 	// Shop B's trusted document and API policy.
 	const bDoc = `query BOnly { shop { name } }`
 	bDocID := "sha256:" + sha(bDoc)
@@ -347,6 +357,16 @@ func TestCrossTenantMatrix(t *testing.T) {
 		"shippingRateCreate":     {`mutation($z: ID!) { shippingRateCreate(input: {zoneId: $z, handle: "x", title: "x", price: "1.00"}) { shippingRate { id } } }`, map[string]any{"z": bZone}, nullOr("shippingRate")},
 		"shippingRateDeactivate": {`mutation($id: ID!) { shippingRateDeactivate(id: $id) { shippingRate { id } } }`, map[string]any{"id": bRate}, denied},
 		"taxRateSet":             {`mutation { taxRateSet(input: {countryCode: "DE", title: "MwSt", ratePercentage: "0", included: true, shipping: true}) { taxRate { id } } }`, nil, noB},
+		// Markets (markets.graphqls): B's markets and rates are unknown in A; what A creates is A's.
+		"markets":       {`{ markets { handle } }`, nil, func(r *gqlResponse) bool { return denied(r) || !strings.Contains(string(r.Data), "b-only-market") }},
+		"exchangeRates": {`{ exchangeRates { rate } }`, nil, func(r *gqlResponse) bool { return denied(r) || !strings.Contains(string(r.Data), "7.77") }},
+		"marketCreate": {`mutation { marketCreate(input: {handle: "a-market", name: "A", currencyCode: USD, countries: [US], primary: true}) { market { id handle } } }`, nil,
+			func(r *gqlResponse) bool { return noB(r) && !strings.Contains(string(r.Data), bMarket) }},
+		"marketUpdate": {`mutation($id: ID!) { marketUpdate(id: $id, input: {handle: "x", name: "x", currencyCode: EUR, countries: [AT]}) { market { id } } }`, map[string]any{"id": bMarket}, denied},
+		"marketDelete": {`mutation($id: ID!) { marketDelete(id: $id) { deletedMarketId } }`, map[string]any{"id": bMarket}, denied},
+		"marketFixedPricesSet": {`mutation($id: ID!, $v: ID!) { marketFixedPricesSet(marketId: $id, prices: [{variantId: $v, price: "1"}]) { market { id } } }`,
+			map[string]any{"id": bMarket, "v": bVariant}, denied},
+		"exchangeRateSet": {`mutation { exchangeRateSet(currencyCode: CHF, rate: "1") { exchangeRate { rate } } }`, nil, func(r *gqlResponse) bool { return noB(r) && !strings.Contains(string(r.Data), "7.77") }},
 		// Inventory (inventory.graphqls): shop B's variants and warehouses are unknown in shop A.
 		"inventoryLevels": {`query($v: ID!) { inventoryLevels(first: 250, variantIds: [$v]) { nodes { onHand } } }`, map[string]any{"v": bVariantStocked},
 			func(r *gqlResponse) bool { return denied(r) || string(r.Data) == `{"inventoryLevels":{"nodes":[]}}` }},
@@ -419,6 +439,13 @@ func TestCrossTenantMatrix(t *testing.T) {
 	}
 	if !bActive || bValue != 1000 || bRateActive != 1 || bTaxes != 0 {
 		t.Fatalf("shop B's pricing changed: active %v value %d active rates %d tax rates %d", bActive, bValue, bRateActive, bTaxes)
+	}
+	// Shop B's market, its country and rate are untouched.
+	if n := e.count(t, `SELECT (SELECT count(*) FROM markets m JOIN shops s ON s.id = m.shop_id WHERE s.handle = 'electronics' AND m.name = 'B market' AND m.currency_code = 'EUR')
+		+ (SELECT count(*) FROM market_countries c JOIN shops s ON s.id = c.shop_id WHERE s.handle = 'electronics')
+		+ (SELECT count(*) FROM exchange_rates x JOIN shops s ON s.id = x.shop_id WHERE s.handle = 'electronics')
+		+ (SELECT count(*) FROM market_prices p JOIN shops s ON s.id = p.shop_id WHERE s.handle = 'electronics')`); n != 3 {
+		t.Fatalf("shop B's markets changed: %d rows, want 3", n)
 	}
 	// Shop B's trusted document and policy are untouched.
 	var bDocs, bMax int
