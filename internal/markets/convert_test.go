@@ -29,13 +29,13 @@ func TestConvert(t *testing.T) {
 		want     int64
 	}{
 		// NONE: half up to the minor unit of the target currency.
-		{"TwoToTwoHalfUp", 1999, "USD", "EUR", eurPerUSD, 0, markets.RoundNone, 1839},  // 18.3908
+		{"TwoToTwoHalfUp", 1999, "USD", "EUR", eurPerUSD, 0, markets.RoundNone, 1839},    // 18.3908
 		{"TwoToTwoExactHalf", 50, "USD", "EUR", 5_000_000_000, 0, markets.RoundNone, 25}, // 0.25 exactly
 		{"HalfRoundsUp", 1, "USD", "EUR", 5_000_000_000, 0, markets.RoundNone, 1},        // 0.005 → 0.01
 		{"BelowHalfRoundsDown", 1, "USD", "EUR", 4_999_999_999, 0, markets.RoundNone, 0},
-		{"TwoToZero", 1999, "USD", "JPY", jpyPerUSD, 0, markets.RoundNone, 3003},  // 3003.18 → ¥3003
-		{"TwoToThree", 1999, "USD", "KWD", kwdPerUSD, 0, markets.RoundNone, 6137}, // 6.13693 → 6.137 KD
-		{"ZeroToTwo", 3000, "JPY", "USD", usdPerJPY, 0, markets.RoundNone, 1997},  // 19.9692 → 19.97
+		{"TwoToZero", 1999, "USD", "JPY", jpyPerUSD, 0, markets.RoundNone, 3003},         // 3003.18 → ¥3003
+		{"TwoToThree", 1999, "USD", "KWD", kwdPerUSD, 0, markets.RoundNone, 6137},        // 6.13693 → 6.137 KD
+		{"ZeroToTwo", 3000, "JPY", "USD", usdPerJPY, 0, markets.RoundNone, 1997},         // 19.9692 → 19.97
 		{"SameCurrencyAdjusted", 1999, "EUR", "EUR", one, 1000, markets.RoundNone, 2199}, // +10 %: 21.989 → 21.99
 		{"NegativeAdjustment", 1000, "USD", "USD", one, -2500, markets.RoundNone, 750},
 		// WHOLE: up to a whole unit.
@@ -48,7 +48,7 @@ func TestConvert(t *testing.T) {
 		{"End99Whole", 2000, "USD", "USD", one, 0, markets.RoundEnd99, 2099},     // 20.00 → 20.99
 		{"End99AlreadyThere", 1899, "USD", "USD", one, 0, markets.RoundEnd99, 1899},
 		{"End99Small", 10, "USD", "USD", one, 0, markets.RoundEnd99, 99},
-		{"End99Zero", 1999, "USD", "JPY", jpyPerUSD, 0, markets.RoundEnd99, 3099}, // ¥3003.18 → ¥3099
+		{"End99Zero", 1999, "USD", "JPY", jpyPerUSD, 0, markets.RoundEnd99, 3099},  // ¥3003.18 → ¥3099
 		{"End99Three", 1999, "USD", "KWD", kwdPerUSD, 0, markets.RoundEnd99, 6990}, // 6.137 → 6.990
 		// Free stays free under every rule.
 		{"FreeStaysFreeEnd99", 0, "USD", "EUR", eurPerUSD, 1000, markets.RoundEnd99, 0},
@@ -90,10 +90,10 @@ func TestToShop(t *testing.T) {
 		market, shop money.Currency
 		rate, want   int64
 	}{
-		{"EURToUSD", 1839, "EUR", "USD", eurPerUSD, 1999},  // 18.39 / 0.92 = 19.989 → 19.99
-		{"JPYToUSD", 3003, "JPY", "USD", jpyPerUSD, 1999},  // 19.9888 → 19.99
-		{"KWDToUSD", 6137, "KWD", "USD", kwdPerUSD, 1999},  // 19.99023 → 19.99
-		{"USDToJPY", 1997, "USD", "JPY", usdPerJPY, 3000},  // 3000.12 → 3000
+		{"EURToUSD", 1839, "EUR", "USD", eurPerUSD, 1999}, // 18.39 / 0.92 = 19.989 → 19.99
+		{"JPYToUSD", 3003, "JPY", "USD", jpyPerUSD, 1999}, // 19.9888 → 19.99
+		{"KWDToUSD", 6137, "KWD", "USD", kwdPerUSD, 1999}, // 19.99023 → 19.99
+		{"USDToJPY", 1997, "USD", "JPY", usdPerJPY, 3000}, // 3000.12 → 3000
 		{"Zero", 0, "EUR", "USD", eurPerUSD, 0},
 	}
 	for _, c := range cases {
