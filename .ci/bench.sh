@@ -9,6 +9,9 @@
 #   cost     the listing, then the query-cost overhead pairs and the hostile-document replay
 #   peer     only the PostGraphile baseline: the listing on Cartograph and on PostGraphile,
 #            interleaved capacity rounds, and the Cartograph/PostGraphile ratios
+#   market   only the market pairs: the listing in a non-default market (@inContext(country: DE),
+#            EUR at 0.92, .99 rounding, a fixed price) vs the default market (@inContext(country: US)),
+#            3 alternating capacity pairs: server CPU-ms/req of both (target: within 10 %)
 #   live     subscription fan-out over TWO gateway instances (:18080, :18082):
 #            BENCH_LIVE_SUBS [1000] websocket subscribers of one
 #            variant, BENCH_LIVE_RATE [50] stock changes/s for BENCH_LIVE_SECONDS [20];
@@ -52,9 +55,9 @@ cd "$ROOT"
 
 MODE="${1:-all}"
 case "$MODE" in
-  all | tools | pgbench | cost | peer | live) ;;
+  all | tools | pgbench | cost | peer | market | live) ;;
   -h | --help | help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-  *) echo "bench: unknown mode '$MODE' (all|tools|pgbench|cost|peer|live)" >&2; exit 2 ;;
+  *) echo "bench: unknown mode '$MODE' (all|tools|pgbench|cost|peer|market|live)" >&2; exit 2 ;;
 esac
 
 BENCH_PRODUCTS="${BENCH_PRODUCTS:-50000}"
@@ -419,6 +422,61 @@ start_peer() {
   log "postgraphile ready (pid $PEER_PID)"
 }
 
+stop_server() {
+  kill -TERM "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+}
+
+# market_pairs: the listing in a non-default market against the same
+# listing in the default market, in alternating capacity pairs on one
+# server (same process, same data). The bench shop gets markets (idempotent
+# SQL; the rate and price list are the product's, not the bench's): primary
+# "us" (USD, US) and "europe" (EUR at 0.92, END_99 rounding, DE), with a
+# fixed price for one variant of the page so the price-list lookup runs.
+market_pairs() {
+  psql "$BENCH_URL" -X -v ON_ERROR_STOP=1 -Atq -v shop="$SHOP" <<'SQL' >/dev/null
+WITH s AS (SELECT id FROM shops WHERE handle = :'shop'),
+  r AS (INSERT INTO exchange_rates (shop_id, currency_code, rate_e10, set_by)
+        SELECT id, 'EUR', 9200000000, 'bench' FROM s WHERE NOT EXISTS (SELECT 1 FROM exchange_rates x, s WHERE x.shop_id = s.id) RETURNING 1),
+  us AS (INSERT INTO markets (shop_id, handle, name, currency_code, is_primary) SELECT id, 'us', 'United States', 'USD', true FROM s
+         ON CONFLICT DO NOTHING RETURNING shop_id, id),
+  eu AS (INSERT INTO markets (shop_id, handle, name, currency_code, rounding) SELECT id, 'europe', 'Europe', 'EUR', 'END_99' FROM s
+         ON CONFLICT DO NOTHING RETURNING shop_id, id),
+  c AS (INSERT INTO market_countries (shop_id, market_id, country, position)
+        SELECT shop_id, id, 'US', 1 FROM us UNION ALL SELECT shop_id, id, 'DE', 1 FROM eu RETURNING 1)
+INSERT INTO market_prices (shop_id, market_id, variant_id, amount)
+SELECT eu.shop_id, eu.id, v.id, 1234 FROM eu, LATERAL (SELECT v.id FROM variants v JOIN products p ON p.shop_id = v.shop_id AND p.id = v.product_id
+  WHERE v.shop_id = eu.shop_id AND p.status = 'active' ORDER BY p.created_at, p.id LIMIT 1) v;
+SQL
+  local de="$RAW/market-de.targets.json" us="$RAW/market-us.targets.json" c
+  # The listing's own document with @inContext(country:) on the operation.
+  for c in DE US; do
+    sed "s/^query Listing(\(.*\)) {/query Listing(\1) @inContext(country: $c) {/" "$ROOT/.ci/bench/listing.graphql" >"$RAW/listing-$c.graphql"
+    grep -q "@inContext(country: $c)" "$RAW/listing-$c.graphql" || die "could not add @inContext to the listing document"
+  done
+  "$BENCHTOOL" targets -url "$BASE/graphql" -shop "$SHOP" -query "$RAW/listing-DE.graphql" -vars '{"first":24}' -out "$de"
+  "$BENCHTOOL" targets -url "$BASE/graphql" -shop "$SHOP" -query "$RAW/listing-US.graphql" -vars '{"first":24}' -out "$us"
+  "$BENCHTOOL" check -url "$BASE/graphql" -shop "$SHOP" -query "$RAW/listing-DE.graphql" -vars '{"first":24}' ||
+    die "the listing in DE fails (see above)"
+  # The server caches a shop's markets for a few seconds: restart so the
+  # rows just written are read.
+  stop_server
+  start_server
+  local eur
+  eur="$(curl -fsS "$BASE/graphql" -H 'Content-Type: application/json' -H "X-Shop-Handle: $SHOP" \
+    --data '{"query":"query @inContext(country: DE) { products(first: 1) { nodes { priceRange { minVariantPrice { currencyCode } } } } }"}')"
+  [[ "$eur" == *'"EUR"'* ]] || die "the listing in DE is not priced in EUR: $eur"
+  for round in 1 2 3; do
+    for m in us de; do
+      local tg="$us"
+      [[ "$m" == de ]] && tg="$de"
+      attack "market-$m-warm$round" "$tg" -rate=0 -workers="$C" -max-workers="$C" -duration=3s
+      phase "market-$m" "cap$round" "$tg" -rate=0 -workers="$C" -max-workers="$C" -duration=10s
+    done
+  done
+}
+
 # peer_baseline: the same 24-product listing on Cartograph and on
 # PostGraphile, in alternating capacity rounds (both servers up, only one
 # loaded at a time) so drift and noise hit both alike.
@@ -545,6 +603,14 @@ write_summary() {
         if ("baseline" in ap95 && "attacked" in ap95)
           printf "Listing at a fixed half-capacity rate while hostile documents are replayed: p95 %s ms / p99 %s ms (success %s) vs %s / %s ms (success %s) without the attack.\n\n", ap95["attacked"], ap99["attacked"], aok["attacked"], ap95["baseline"], ap99["baseline"], aok["baseline"]
       }' "$PHASES"
+    awk -F'\t' '
+      $1 ~ /^market-/ && $2 ~ /^cap/ { cap[$1] += $5; srv[$1] += $10; n[$1]++ }
+      END {
+        if (n["market-us"] && n["market-de"]) {
+          a = srv["market-de"] / n["market-de"]; b = srv["market-us"] / n["market-us"]
+          printf "Markets (listing, 3 alternating capacity pairs): in a non-default market (DE: EUR at 0.92, .99 rounding, a fixed price) %.3f server CPU-ms/req vs %.3f in the default market (US) (%+.1f%%, target within 10 %%); capacity %.0f vs %.0f req/s.\n\n", a, b, (a / b - 1) * 100, cap["market-de"] / n["market-de"], cap["market-us"] / n["market-us"]
+        }
+      }' "$PHASES"
     printf '<details><summary>all phases</summary>\n\n'
     printf '| scenario | phase | requests | rate req/s | ok req/s | success | p50 ms | p95 ms | p99 ms | server CPU-ms/req | PG CPU-ms/req | SQL/req | status codes |\n'
     printf '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n'
@@ -620,6 +686,12 @@ handles=$((BENCH_PRODUCTS / BENCH_SHOPS))
 
 start_server
 : >"$PHASES"
+if [[ "$MODE" == market ]]; then
+  market_pairs
+  PGB_TPS=n/a PGB_LAT=n/a
+  write_summary
+  exit 0
+fi
 if [[ "$MODE" == peer ]]; then
   peer_baseline
   PGB_TPS=n/a PGB_LAT=n/a
@@ -637,11 +709,6 @@ if [[ "${BENCH_READ_ONLY:-}" == 1 ]]; then # BENCH_READ_ONLY=1: listing and prod
   exit 0
 fi
 
-stop_server() {
-  kill -TERM "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
-  SERVER_PID=""
-}
 # RLS overhead: the same listing with row-level security (app role, shop
 # setting pipelined per statement) and without (owner, no settings), in
 # three alternating pairs so drift and noise hit both sides alike: capacity
@@ -711,6 +778,11 @@ if [[ "$MODE" == cost ]]; then
   write_summary
   exit 0
 fi
+
+# A non-default market's listing against the default market's.
+stop_server
+start_server
+market_pairs
 
 # The same reads with the public response cache on (PUBLIC_CACHE_TTL, the
 # production default): repeated catalog queries are answered from memory

@@ -2,9 +2,7 @@ package seed
 
 import (
 	"context"
-	"fmt"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -38,25 +36,5 @@ INSERT INTO market_countries (shop_id, market_id, country, position)
 // `cartograph seed` after DemoPricing, not by Demo (tests set up their
 // own markets). Idempotent: a shop that has markets is skipped.
 func DemoMarkets(ctx context.Context, db *pgxpool.Pool) error {
-	for _, handle := range DemoShops {
-		err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-			var shopID string
-			if err := tx.QueryRow(ctx, `SELECT id::text FROM shops WHERE handle = $1`, handle).Scan(&shopID); err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, `SELECT set_config('app.shop_id', $1, true)`, shopID); err != nil {
-				return err
-			}
-			var n int
-			if err := tx.QueryRow(ctx, `SELECT count(*) FROM markets WHERE shop_id = $1`, shopID).Scan(&n); err != nil || n > 0 {
-				return err
-			}
-			_, err := tx.Exec(ctx, demoMarkets[handle], shopID)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("seed: demo markets for %q: %w", handle, err)
-		}
-	}
-	return nil
+	return perDemoShop(ctx, db, "markets", "markets", demoMarkets)
 }

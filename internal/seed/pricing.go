@@ -56,6 +56,13 @@ INSERT INTO discounts (shop_id, code, title, kind, scope, value, currency_code) 
 // delivery option at checkout. Idempotent: a shop that already has a
 // shipping zone is skipped.
 func DemoPricing(ctx context.Context, db *pgxpool.Pool) error {
+	return perDemoShop(ctx, db, "pricing", "shipping_zones", demoPricing)
+}
+
+// perDemoShop runs each demo shop's statements (";\n"-separated, $1 the
+// shop id) in one transaction under the shop's tenant setting, unless the
+// shop already has rows in table (so seeding twice changes nothing).
+func perDemoShop(ctx context.Context, db *pgxpool.Pool, what, table string, stmts map[string]string) error {
 	for _, handle := range DemoShops {
 		err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 			var shopID string
@@ -66,12 +73,12 @@ func DemoPricing(ctx context.Context, db *pgxpool.Pool) error {
 				return err
 			}
 			var n int
-			if err := tx.QueryRow(ctx, `SELECT count(*) FROM shipping_zones WHERE shop_id = $1`, shopID).Scan(&n); err != nil || n > 0 {
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{table}.Sanitize()+` WHERE shop_id = $1`, shopID).Scan(&n); err != nil || n > 0 {
 				return err
 			}
 			// One statement per Exec: parameters are not allowed in a
 			// multi-statement string.
-			for _, stmt := range strings.Split(demoPricing[handle], ";\n") {
+			for _, stmt := range strings.Split(stmts[handle], ";\n") {
 				if strings.TrimSpace(stmt) == "" {
 					continue
 				}
@@ -82,7 +89,7 @@ func DemoPricing(ctx context.Context, db *pgxpool.Pool) error {
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("seed: demo pricing for %q: %w", handle, err)
+			return fmt.Errorf("seed: demo %s for %q: %w", what, handle, err)
 		}
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"cartograph/graph/generated"
+	"cartograph/internal/seed"
 	"cartograph/internal/config"
 
 	"github.com/jackc/pgx/v5"
@@ -16,7 +17,7 @@ import (
 
 // tenantTables must list every table with a shop_id column; the test
 // derives the real list from the catalog and fails on any difference.
-var tenantTables = []string{"api_keys", "api_policies", "collection_products", "collections", "content_entries", "customers", "discount_redemptions", "discounts", "idempotency_keys", "images", "inventory_ledger", "inventory_levels", "inventory_low_stock_defaults", "inventory_sequences", "inventory_stock_states", "inventory_thresholds",
+var tenantTables = []string{"api_keys", "api_policies", "collection_products", "collections", "content_entries", "customers", "discount_redemptions", "discounts", "exchange_rates", "idempotency_keys", "images", "inventory_ledger", "inventory_levels", "inventory_low_stock_defaults", "inventory_sequences", "inventory_stock_states", "inventory_thresholds", "market_countries", "market_prices", "markets",
 	"order_events", "order_lines", "order_reservations", "orders", "product_options", "products", "refunds", "session_revocations", "shipping_rates", "shipping_zones",
 	"shop_order_counters", "staff_memberships", "staff_refresh_tokens", "tax_rates", "trusted_documents", "variants", "warehouses"}
 
@@ -27,7 +28,9 @@ var tenantTables = []string{"api_keys", "api_policies", "collection_products", "
 // their isolation with real rows.
 var unfilled = map[string]bool{"api_policies": true, "trusted_documents": true, "staff_refresh_tokens": true, "refunds": true, "session_revocations": true,
 	"inventory_low_stock_defaults": true, "inventory_thresholds": true,
-	"discounts": true, "discount_redemptions": true, "shipping_zones": true, "shipping_rates": true, "tax_rates": true}
+	"discounts": true, "discount_redemptions": true, "shipping_zones": true, "shipping_rates": true, "tax_rates": true,
+	// The demo markets set no fixed prices; markets_test.go writes some.
+	"market_prices": true}
 
 func TestRowLevelSecurity(t *testing.T) {
 	e := newEnv(t, 0)
@@ -40,6 +43,11 @@ func TestRowLevelSecurity(t *testing.T) {
 		if _, out := e.checkout(t, h, e.newCart(t, h, v, 1), "rls-"+shop); out.CheckoutBegin.Order == nil {
 			t.Fatalf("%s checkout: %+v", shop, out)
 		}
+	}
+	// Markets, their countries and exchange rates in both shops (after
+	// the checkouts to GB, which electronics' markets do not sell to).
+	if err := seed.DemoMarkets(ctx, e.db.Pool); err != nil {
+		t.Fatal(err)
 	}
 
 	var got []string
