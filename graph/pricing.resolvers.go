@@ -127,3 +127,53 @@ func (r *mutationResolver) TaxRateSet(ctx context.Context, input model.TaxRateIn
 		Rate: rate, Included: input.Included, Shipping: input.Shipping})
 	return &model.TaxRatePayload{TaxRate: taxRateModel(t), UserErrors: ptrs(ues)}, err
 }
+
+// Discounts is the resolver for the discounts field.
+func (r *queryResolver) Discounts(ctx context.Context, first *int, after *string) ([]*model.Discount, error) {
+	aid, err := optionalID("after", "Discount", after)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := r.Resolver.Discounts.List(ctx, deref(first, 50), aid)
+	return mapAll(ds, discountModel), err
+}
+
+// ShippingZones is the resolver for the shippingZones field.
+func (r *queryResolver) ShippingZones(ctx context.Context, first *int, after *string) ([]*model.ShippingZone, error) {
+	aid, err := optionalID("after", "ShippingZone", after)
+	if err != nil {
+		return nil, err
+	}
+	zs, err := r.Shipping.Zones(ctx, deref(first, 50), aid)
+	return mapAll(zs, func(z *shipping.Zone) *model.ShippingZone {
+		return &model.ShippingZone{ID: relay.GlobalID("ShippingZone", z.ID), Name: z.Name, Areas: z.Areas}
+	}), err
+}
+
+// ShippingRates is the resolver for the shippingRates field.
+func (r *queryResolver) ShippingRates(ctx context.Context, zoneID *string, first *int, after *string) ([]*model.ShippingRate, error) {
+	zid, err := optionalID("zoneId", "ShippingZone", zoneID)
+	if err != nil {
+		return nil, err
+	}
+	aid, err := optionalID("after", "ShippingRate", after)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := r.Shipping.Rates(ctx, zid, deref(first, 50), aid)
+	return mapAll(rs, shippingRateModel), err
+}
+
+// TaxRates is the resolver for the taxRates field.
+func (r *queryResolver) TaxRates(ctx context.Context, countryCode *string, first *int, after *string) ([]*model.TaxRate, error) {
+	aid, err := optionalID("after", "TaxRate", after)
+	if err != nil {
+		return nil, err
+	}
+	if countryCode != nil {
+		c := strings.ToUpper(*countryCode)
+		countryCode = &c
+	}
+	ts, err := r.Taxes.List(ctx, countryCode, deref(first, 50), aid)
+	return mapAll(ts, taxRateModel), err
+}

@@ -174,7 +174,7 @@ func shippingRateModel(r *shipping.Rate) *model.ShippingRate {
 	}
 	m := func(v int64) *money.Money { return &money.Money{Minor: v, Currency: r.Currency} }
 	out := &model.ShippingRate{ID: relay.GlobalID("ShippingRate", r.ID), ZoneID: relay.GlobalID("ShippingZone", r.ZoneID), Handle: r.Handle, Title: r.Title,
-		Price: m(r.Amount), WeightBands: make([]*model.ShippingWeightBand, len(r.Bands))}
+		Price: m(r.Amount), WeightBands: make([]*model.ShippingWeightBand, len(r.Bands)), Active: r.Active}
 	for i, b := range r.Bands {
 		out.WeightBands[i] = &model.ShippingWeightBand{MinGrams: int(b.MinGrams), MaxGrams: int(b.MaxGrams), Price: m(b.Amount)}
 	}
@@ -200,4 +200,25 @@ func shopCurrency(ctx context.Context) (money.Currency, error) {
 		return "", err
 	}
 	return sh.CurrencyCode, nil
+}
+
+// optionalID parses an optional global ID of type typ (nil stays nil).
+func optionalID(field, typ string, id *string) (*uuid.UUID, error) {
+	if id == nil {
+		return nil, nil
+	}
+	v, err := relay.ParseTypedID(field, typ, *id)
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// mapAll maps a list of domain values to their GraphQL models.
+func mapAll[T, M any](in []T, f func(T) M) []M {
+	out := make([]M, len(in))
+	for i, v := range in {
+		out[i] = f(v)
+	}
+	return out
 }

@@ -66,3 +66,8 @@ SELECT * FROM discounts WHERE shop_id = @shop_id AND id = ANY(@ids::uuid[]);
 
 -- name: DiscountRedemptionCount :one
 SELECT count(*)::int FROM discount_redemptions WHERE shop_id = @shop_id AND discount_id = @discount_id AND released_at IS NULL;
+
+-- name: DiscountsList :many
+-- Oldest first (ids are time-ordered); after is the last id of the previous page.
+SELECT * FROM discounts WHERE shop_id = @shop_id AND (sqlc.narg('after')::uuid IS NULL OR id > sqlc.narg('after'))
+ORDER BY id LIMIT @lim;

@@ -19,3 +19,13 @@ UPDATE shipping_rates SET active = false WHERE shop_id = @shop_id AND id = @id;
 
 -- name: ShippingConfigured :one
 SELECT EXISTS (SELECT 1 FROM shipping_zones WHERE shop_id = @shop_id);
+
+-- name: ShippingZonesList :many
+SELECT * FROM shipping_zones WHERE shop_id = @shop_id AND (sqlc.narg('after')::uuid IS NULL OR id > sqlc.narg('after'))
+ORDER BY id LIMIT @lim;
+
+-- name: ShippingRatesList :many
+-- Active and inactive rates, of one zone or all.
+SELECT * FROM shipping_rates WHERE shop_id = @shop_id AND (sqlc.narg('zone_id')::uuid IS NULL OR zone_id = sqlc.narg('zone_id'))
+  AND (sqlc.narg('after')::uuid IS NULL OR id > sqlc.narg('after'))
+ORDER BY id LIMIT @lim;

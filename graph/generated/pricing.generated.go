@@ -455,6 +455,18 @@ func (ec *executionContext) fieldContext_ShippingRate_freeOver(_ context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _ShippingRate_active(ctx context.Context, field graphql.CollectedField, obj *model.ShippingRate) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ShippingRate_active, r)
+		}
+	}()
+	return ec.marshalNBoolean2bool(ctx, field.Selections, obj.Active)
+}
+func (ec *executionContext) fieldContext_ShippingRate_active(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ShippingRate", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
 func (ec *executionContext) _ShippingRatePayload_shippingRate(ctx context.Context, field graphql.CollectedField, obj *model.ShippingRatePayload) (ret graphql.Marshaler) {
 	fc, err := ec.fieldContext_ShippingRatePayload_shippingRate(ctx, field)
 	if err != nil {
@@ -1383,6 +1395,11 @@ func (ec *executionContext) _ShippingRate(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "active":
+			out.Values[i] = ec._ShippingRate_active(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -1715,6 +1732,32 @@ func (ec *executionContext) _TaxRatePayload(ctx context.Context, sel ast.Selecti
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) marshalNDiscount2ᚕᚖcartographᚋgraphᚋmodelᚐDiscountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Discount) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDiscount2ᚖcartographᚋgraphᚋmodelᚐDiscount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDiscount2ᚖcartographᚋgraphᚋmodelᚐDiscount(ctx context.Context, sel ast.SelectionSet, v *model.Discount) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._Discount(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNDiscountInput2cartographᚋgraphᚋmodelᚐDiscountInput(ctx context.Context, v any) (model.DiscountInput, error) {
 	res, err := ec.unmarshalInputDiscountInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -1748,6 +1791,32 @@ func (ec *executionContext) unmarshalNDiscountScope2cartographᚋgraphᚋmodel�
 
 func (ec *executionContext) marshalNDiscountScope2cartographᚋgraphᚋmodelᚐDiscountScope(ctx context.Context, sel ast.SelectionSet, v model.DiscountScope) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNShippingRate2ᚕᚖcartographᚋgraphᚋmodelᚐShippingRateᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ShippingRate) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNShippingRate2ᚖcartographᚋgraphᚋmodelᚐShippingRate(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNShippingRate2ᚖcartographᚋgraphᚋmodelᚐShippingRate(ctx context.Context, sel ast.SelectionSet, v *model.ShippingRate) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ShippingRate(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNShippingRateInput2cartographᚋgraphᚋmodelᚐShippingRateInput(ctx context.Context, v any) (model.ShippingRateInput, error) {
@@ -1796,6 +1865,32 @@ func (ec *executionContext) unmarshalNShippingWeightBandInput2ᚖcartographᚋgr
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNShippingZone2ᚕᚖcartographᚋgraphᚋmodelᚐShippingZoneᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ShippingZone) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNShippingZone2ᚖcartographᚋgraphᚋmodelᚐShippingZone(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNShippingZone2ᚖcartographᚋgraphᚋmodelᚐShippingZone(ctx context.Context, sel ast.SelectionSet, v *model.ShippingZone) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ShippingZone(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNShippingZoneInput2cartographᚋgraphᚋmodelᚐShippingZoneInput(ctx context.Context, v any) (model.ShippingZoneInput, error) {
 	res, err := ec.unmarshalInputShippingZoneInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -1809,6 +1904,32 @@ func (ec *executionContext) marshalNShippingZonePayload2ᚖcartographᚋgraphᚋ
 		return graphql.Null
 	}
 	return ec._ShippingZonePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTaxRate2ᚕᚖcartographᚋgraphᚋmodelᚐTaxRateᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TaxRate) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTaxRate2ᚖcartographᚋgraphᚋmodelᚐTaxRate(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTaxRate2ᚖcartographᚋgraphᚋmodelᚐTaxRate(ctx context.Context, sel ast.SelectionSet, v *model.TaxRate) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._TaxRate(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNTaxRateInput2cartographᚋgraphᚋmodelᚐTaxRateInput(ctx context.Context, v any) (model.TaxRateInput, error) {

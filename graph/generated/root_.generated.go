@@ -1077,6 +1077,7 @@ type ComplexityRoot struct {
 		Collections                       func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.CollectionSortKeys, query *string) int
 		Customer                          func(childComplexity int, id string) int
 		Customers                         func(childComplexity int, first *int, after *string) int
+		Discounts                         func(childComplexity int, first *int, after *string) int
 		ExchangeRates                     func(childComplexity int, currencyCode *money.Currency, first *int) int
 		InventoryDefaultLowStockThreshold func(childComplexity int) int
 		InventoryHistory                  func(childComplexity int, variantID string, first *int, after *string) int
@@ -1095,7 +1096,10 @@ type ComplexityRoot struct {
 		Product                           func(childComplexity int, id *string, handle *string) int
 		ProductRecommendations            func(childComplexity int, productID *string, productHandle *string, intent *model.ProductRecommendationIntent) int
 		Products                          func(childComplexity int, first *int, after *string, last *int, before *string, reverse *bool, sortKey *model.ProductSortKeys, query *string) int
+		ShippingRates                     func(childComplexity int, zoneID *string, first *int, after *string) int
+		ShippingZones                     func(childComplexity int, first *int, after *string) int
 		Shop                              func(childComplexity int) int
+		TaxRates                          func(childComplexity int, countryCode *string, first *int, after *string) int
 		TrustedDocuments                  func(childComplexity int, first *int, after *string) int
 	}
 
@@ -1110,6 +1114,7 @@ type ComplexityRoot struct {
 	}
 
 	ShippingRate struct {
+		Active      func(childComplexity int) int
 		FreeOver    func(childComplexity int) int
 		Handle      func(childComplexity int) int
 		ID          func(childComplexity int) int
@@ -5675,6 +5680,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Customers(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Query.discounts":
+		if e.ComplexityRoot.Query.Discounts == nil {
+			break
+		}
+
+		args, err := ec.field_Query_discounts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Discounts(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Query.exchangeRates":
 		if e.ComplexityRoot.Query.ExchangeRates == nil {
 			break
@@ -5854,12 +5870,45 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Products(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string), args["reverse"].(*bool), args["sortKey"].(*model.ProductSortKeys), args["query"].(*string)), true
+	case "Query.shippingRates":
+		if e.ComplexityRoot.Query.ShippingRates == nil {
+			break
+		}
+
+		args, err := ec.field_Query_shippingRates_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ShippingRates(childComplexity, args["zoneId"].(*string), args["first"].(*int), args["after"].(*string)), true
+	case "Query.shippingZones":
+		if e.ComplexityRoot.Query.ShippingZones == nil {
+			break
+		}
+
+		args, err := ec.field_Query_shippingZones_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ShippingZones(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Query.shop":
 		if e.ComplexityRoot.Query.Shop == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Query.Shop(childComplexity), true
+	case "Query.taxRates":
+		if e.ComplexityRoot.Query.TaxRates == nil {
+			break
+		}
+
+		args, err := ec.field_Query_taxRates_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.TaxRates(childComplexity, args["countryCode"].(*string), args["first"].(*int), args["after"].(*string)), true
 	case "Query.trustedDocuments":
 		if e.ComplexityRoot.Query.TrustedDocuments == nil {
 			break
@@ -5898,6 +5947,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SelectedOption.Value(childComplexity), true
 
+	case "ShippingRate.active":
+		if e.ComplexityRoot.ShippingRate.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShippingRate.Active(childComplexity), true
 	case "ShippingRate.freeOver":
 		if e.ComplexityRoot.ShippingRate.FreeOver == nil {
 			break
@@ -8407,6 +8462,8 @@ type ShippingRate {
   weightBands: [ShippingWeightBand!]! @listSize(assumedSize: 5)
   "Free once merchandise after discounts reaches it."
   freeOver: MoneyV2
+  "False once deactivated (no longer offered)."
+  active: Boolean!
 }
 
 input ShippingZoneInput {
@@ -8468,6 +8525,17 @@ input TaxRateInput {
 type TaxRatePayload {
   taxRate: TaxRate
   userErrors: [UserError!]! @listSize(assumedSize: 5)
+}
+
+extend type Query {
+  "The shop's discounts (codes and automatic), oldest first; after: the id of the previous page's last one."
+  discounts(first: Int = 50, after: ID): [Discount!]! @listSize(assumedSize: 50, slicingArguments: ["first"], requireOneSlicingArgument: false) @hasPermission(scopes: ["discounts:write"])
+  "The shop's shipping zones, oldest first."
+  shippingZones(first: Int = 50, after: ID): [ShippingZone!]! @listSize(assumedSize: 50, slicingArguments: ["first"], requireOneSlicingArgument: false) @hasPermission(scopes: ["settings:write"])
+  "Shipping rates (active or not), of one zone or all, oldest first."
+  shippingRates(zoneId: ID, first: Int = 50, after: ID): [ShippingRate!]! @listSize(assumedSize: 50, slicingArguments: ["first"], requireOneSlicingArgument: false) @hasPermission(scopes: ["settings:write"])
+  "Tax rates, of one country or all, oldest first."
+  taxRates(countryCode: String, first: Int = 50, after: ID): [TaxRate!]! @listSize(assumedSize: 50, slicingArguments: ["first"], requireOneSlicingArgument: false) @hasPermission(scopes: ["settings:write"])
 }
 
 extend type Mutation {
@@ -10497,6 +10565,8 @@ func (ec *executionContext) childFields_ShippingRate(ctx context.Context, field 
 		return ec.fieldContext_ShippingRate_weightBands(ctx, field)
 	case "freeOver":
 		return ec.fieldContext_ShippingRate_freeOver(ctx, field)
+	case "active":
+		return ec.fieldContext_ShippingRate_active(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ShippingRate", field.Name)
 }

@@ -913,6 +913,8 @@ type ShippingRate struct {
 	WeightBands []*ShippingWeightBand `json:"weightBands"`
 	// Free once merchandise after discounts reaches it.
 	FreeOver *money.Money `json:"freeOver,omitempty"`
+	// False once deactivated (no longer offered).
+	Active bool `json:"active"`
 }
 
 type ShippingRateInput struct {

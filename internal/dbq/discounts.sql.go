@@ -426,3 +426,56 @@ func (q *Queries) DiscountsForCart(ctx context.Context, arg DiscountsForCartPara
 	}
 	return items, nil
 }
+
+const discountsList = `-- name: DiscountsList :many
+SELECT shop_id, id, code, title, kind, scope, value, currency_code, product_ids, collection_ids, min_subtotal, min_quantity, starts_at, ends_at, usage_limit, per_customer_limit, used_count, active, created_at, updated_at FROM discounts WHERE shop_id = $1 AND ($2::uuid IS NULL OR id > $2)
+ORDER BY id LIMIT $3
+`
+
+type DiscountsListParams struct {
+	ShopID uuid.UUID
+	After  *uuid.UUID
+	Lim    int32
+}
+
+// Oldest first (ids are time-ordered); after is the last id of the previous page.
+func (q *Queries) DiscountsList(ctx context.Context, arg DiscountsListParams) ([]Discount, error) {
+	rows, err := q.db.Query(ctx, discountsList, arg.ShopID, arg.After, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Discount{}
+	for rows.Next() {
+		var i Discount
+		if err := rows.Scan(
+			&i.ShopID,
+			&i.ID,
+			&i.Code,
+			&i.Title,
+			&i.Kind,
+			&i.Scope,
+			&i.Value,
+			&i.CurrencyCode,
+			&i.ProductIds,
+			&i.CollectionIds,
+			&i.MinSubtotal,
+			&i.MinQuantity,
+			&i.StartsAt,
+			&i.EndsAt,
+			&i.UsageLimit,
+			&i.PerCustomerLimit,
+			&i.UsedCount,
+			&i.Active,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}

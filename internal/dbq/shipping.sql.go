@@ -129,6 +129,56 @@ func (q *Queries) ShippingRatesForArea(ctx context.Context, arg ShippingRatesFor
 	return items, nil
 }
 
+const shippingRatesList = `-- name: ShippingRatesList :many
+SELECT shop_id, id, zone_id, handle, title, amount, currency_code, bands, free_over, active FROM shipping_rates WHERE shop_id = $1 AND ($2::uuid IS NULL OR zone_id = $2)
+  AND ($3::uuid IS NULL OR id > $3)
+ORDER BY id LIMIT $4
+`
+
+type ShippingRatesListParams struct {
+	ShopID uuid.UUID
+	ZoneID *uuid.UUID
+	After  *uuid.UUID
+	Lim    int32
+}
+
+// Active and inactive rates, of one zone or all.
+func (q *Queries) ShippingRatesList(ctx context.Context, arg ShippingRatesListParams) ([]ShippingRate, error) {
+	rows, err := q.db.Query(ctx, shippingRatesList,
+		arg.ShopID,
+		arg.ZoneID,
+		arg.After,
+		arg.Lim,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ShippingRate{}
+	for rows.Next() {
+		var i ShippingRate
+		if err := rows.Scan(
+			&i.ShopID,
+			&i.ID,
+			&i.ZoneID,
+			&i.Handle,
+			&i.Title,
+			&i.Amount,
+			&i.CurrencyCode,
+			&i.Bands,
+			&i.FreeOver,
+			&i.Active,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const shippingZoneInsert = `-- name: ShippingZoneInsert :one
 INSERT INTO shipping_zones (shop_id, name, areas) VALUES ($1, $2, $3) RETURNING shop_id, id, name, areas, created_at
 `
@@ -150,4 +200,41 @@ func (q *Queries) ShippingZoneInsert(ctx context.Context, arg ShippingZoneInsert
 		&i.CreatedAt,
 	)
 	return i, err
+}
+
+const shippingZonesList = `-- name: ShippingZonesList :many
+SELECT shop_id, id, name, areas, created_at FROM shipping_zones WHERE shop_id = $1 AND ($2::uuid IS NULL OR id > $2)
+ORDER BY id LIMIT $3
+`
+
+type ShippingZonesListParams struct {
+	ShopID uuid.UUID
+	After  *uuid.UUID
+	Lim    int32
+}
+
+func (q *Queries) ShippingZonesList(ctx context.Context, arg ShippingZonesListParams) ([]ShippingZone, error) {
+	rows, err := q.db.Query(ctx, shippingZonesList, arg.ShopID, arg.After, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ShippingZone{}
+	for rows.Next() {
+		var i ShippingZone
+		if err := rows.Scan(
+			&i.ShopID,
+			&i.ID,
+			&i.Name,
+			&i.Areas,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

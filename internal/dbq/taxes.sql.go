@@ -94,3 +94,50 @@ func (q *Queries) TaxRatesFor(ctx context.Context, arg TaxRatesForParams) ([]Tax
 	}
 	return items, nil
 }
+
+const taxRatesList = `-- name: TaxRatesList :many
+SELECT shop_id, id, country, region, title, rate, included, shipping FROM tax_rates WHERE shop_id = $1 AND ($2::text IS NULL OR country = $2)
+  AND ($3::uuid IS NULL OR id > $3)
+ORDER BY id LIMIT $4
+`
+
+type TaxRatesListParams struct {
+	ShopID  uuid.UUID
+	Country *string
+	After   *uuid.UUID
+	Lim     int32
+}
+
+func (q *Queries) TaxRatesList(ctx context.Context, arg TaxRatesListParams) ([]TaxRate, error) {
+	rows, err := q.db.Query(ctx, taxRatesList,
+		arg.ShopID,
+		arg.Country,
+		arg.After,
+		arg.Lim,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []TaxRate{}
+	for rows.Next() {
+		var i TaxRate
+		if err := rows.Scan(
+			&i.ShopID,
+			&i.ID,
+			&i.Country,
+			&i.Region,
+			&i.Title,
+			&i.Rate,
+			&i.Included,
+			&i.Shipping,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}

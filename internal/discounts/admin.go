@@ -250,3 +250,28 @@ func fromRow(r *dbq.Discount) *Discount {
 	}
 	return d
 }
+
+// List returns the shop's discounts, codes and automatic ones, oldest
+// first (discounts:write): first 1 to 250, after the last id of the
+// previous page. BAD_USER_INPUT for first out of range.
+func (s *Service) List(ctx context.Context, first int, after *uuid.UUID) ([]*Discount, error) {
+	if err := auth.Require(ctx, auth.ScopeDiscountsWrite); err != nil {
+		return nil, err
+	}
+	sh, err := shop.FromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if first < 1 || first > 250 {
+		return nil, apperr.BadInput("first", "first is 1 to 250")
+	}
+	rows, err := s.q.DiscountsList(pg.WithShopID(ctx, sh.ID), dbq.DiscountsListParams{ShopID: sh.ID, After: after, Lim: int32(first)})
+	if err != nil {
+		return nil, pg.MapError(err)
+	}
+	out := make([]*Discount, len(rows))
+	for i := range rows {
+		out[i] = fromRow(&rows[i])
+	}
+	return out, nil
+}

@@ -582,4 +582,46 @@ func TestPricingAdminMutations(t *testing.T) {
 	if tax.TaxRateSet.TaxRate != nil || len(tax.TaxRateSet.UserErrors) == 0 || tax.TaxRateSet.UserErrors[0].Code != "INVALID_RATE" {
 		t.Fatalf("taxRateSet 101 %%: %+v", tax)
 	}
+
+	// The admin lists: everything just made, paged by id, deactivated
+	// discounts and rates included; a storefront key may not list them.
+	var lists struct {
+		Discounts []struct {
+			ID, Code string
+			Active   bool
+		}
+		ShippingZones []struct{ ID, Name string }
+		ShippingRates []struct {
+			Handle string
+			Active bool
+		}
+		TaxRates []struct{ CountryCode, Title, RatePercentage string }
+	}
+	mustData(t, e.do(t, staff, `query($z: ID) { discounts(first: 250) { id code active } shippingZones { id name }
+		shippingRates(zoneId: $z) { handle active } taxRates(countryCode: "ca") { countryCode title ratePercentage } }`,
+		map[string]any{"z": z.ShippingZoneCreate.ShippingZone.ID}), &lists)
+	codes := map[string]bool{}
+	for _, d := range lists.Discounts {
+		codes[d.Code] = d.Active
+	}
+	if len(lists.Discounts) != 6 || codes["HALF"] || !codes["WELCOME10"] {
+		t.Fatalf("discounts list: %+v", lists.Discounts)
+	}
+	if len(lists.ShippingZones) != 3 || lists.ShippingZones[2].Name != "Canada" || len(lists.ShippingRates) != 0 {
+		t.Fatalf("zones %+v, rates of the new zone %+v", lists.ShippingZones, lists.ShippingRates)
+	}
+	if len(lists.TaxRates) != 1 || lists.TaxRates[0].Title != "GST" || lists.TaxRates[0].RatePercentage != "5" {
+		t.Fatalf("tax rates of CA: %+v", lists.TaxRates)
+	}
+	var page struct{ Discounts []struct{ ID string } }
+	mustData(t, e.do(t, staff, `query($a: ID) { discounts(first: 2, after: $a) { id } }`, map[string]any{"a": lists.Discounts[2].ID}), &page)
+	if len(page.Discounts) != 2 || page.Discounts[0].ID != lists.Discounts[3].ID || page.Discounts[1].ID != lists.Discounts[4].ID {
+		t.Fatalf("two after the third: %+v", page)
+	}
+	if r := e.do(t, staff, `{ discounts(first: 251) { id } }`, nil); r.code() != "BAD_USER_INPUT" {
+		t.Fatalf("first: 251 → %+v", r.Errors)
+	}
+	if r := e.do(t, h, `{ discounts { id } }`, nil); r.code() != "FORBIDDEN" {
+		t.Fatalf("a storefront key listed discounts: %s %+v", r.Data, r.Errors)
+	}
 }

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"cartograph/graph/generated"
-	"cartograph/internal/seed"
 	"cartograph/internal/config"
+	"cartograph/internal/seed"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -220,6 +220,8 @@ func TestCrossTenantMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	e.exec(t, `INSERT INTO tax_rates (shop_id, country, title, rate, included) SELECT id, 'AT', 'B-ONLY-VAT', 200000, true FROM shops WHERE handle = 'electronics'`)
+
 	// Shop B's markets: a primary one and its EUR rate.
 	var bMarket string
 	if err := e.db.Pool.QueryRow(ctx, `WITH m AS (INSERT INTO markets (shop_id, handle, name, currency_code, is_primary)
@@ -365,6 +367,13 @@ func TestCrossTenantMatrix(t *testing.T) {
 		"shippingRateCreate":     {`mutation($z: ID!) { shippingRateCreate(input: {zoneId: $z, handle: "x", title: "x", price: "1.00"}) { shippingRate { id } } }`, map[string]any{"z": bZone}, nullOr("shippingRate")},
 		"shippingRateDeactivate": {`mutation($id: ID!) { shippingRateDeactivate(id: $id) { shippingRate { id } } }`, map[string]any{"id": bRate}, denied},
 		"taxRateSet":             {`mutation { taxRateSet(input: {countryCode: "DE", title: "MwSt", ratePercentage: "0", included: true, shipping: true}) { taxRate { id } } }`, nil, noB},
+		"discounts":              {`{ discounts(first: 250) { id code } }`, nil, func(r *gqlResponse) bool { return denied(r) || !strings.Contains(string(r.Data), bDiscount) }},
+		"shippingZones":          {`{ shippingZones(first: 250) { id } }`, nil, func(r *gqlResponse) bool { return denied(r) || !strings.Contains(string(r.Data), bZone) }},
+		"shippingRates": {`query($z: ID) { all: shippingRates(first: 250) { id } ofB: shippingRates(zoneId: $z) { id } }`, map[string]any{"z": bZone},
+			func(r *gqlResponse) bool {
+				return denied(r) || !strings.Contains(string(r.Data), bRate) && strings.Contains(string(r.Data), `"ofB":[]`)
+			}},
+		"taxRates": {`{ taxRates(first: 250) { id title } }`, nil, func(r *gqlResponse) bool { return denied(r) || !strings.Contains(string(r.Data), "B-ONLY-VAT") }},
 		// Markets (markets.graphqls): B's markets and rates are unknown in A; what A creates is A's.
 		"markets":       {`{ markets { handle } }`, nil, func(r *gqlResponse) bool { return denied(r) || !strings.Contains(string(r.Data), "b-only-market") }},
 		"exchangeRates": {`{ exchangeRates { rate } }`, nil, func(r *gqlResponse) bool { return denied(r) || !strings.Contains(string(r.Data), "7.77") }},
@@ -445,7 +454,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 		FROM discounts d WHERE d.code = 'B-ONLY' AND d.currency_code = 'EUR'`).Scan(&bActive, &bValue, &bRateActive, &bTaxes); err != nil {
 		t.Fatal(err)
 	}
-	if !bActive || bValue != 1000 || bRateActive != 1 || bTaxes != 0 {
+	if !bActive || bValue != 1000 || bRateActive != 1 || bTaxes != 1 {
 		t.Fatalf("shop B's pricing changed: active %v value %d active rates %d tax rates %d", bActive, bValue, bRateActive, bTaxes)
 	}
 	// Shop B's market, its country and rate are untouched.

@@ -144,6 +144,8 @@ type RateInput struct {
 type Rate struct {
 	ID     uuid.UUID
 	ZoneID uuid.UUID
+	// Active is false once deactivated (no longer offered).
+	Active bool
 	pricing.Rate
 }
 
@@ -219,7 +221,7 @@ func (s *Service) CreateRate(ctx context.Context, in RateInput) (*Rate, []apperr
 			return nil, nil, e
 		}
 	}
-	return &Rate{ID: row.ID, ZoneID: row.ZoneID, Rate: pricing.Rate{Handle: row.Handle, Title: row.Title, Amount: row.Amount, Bands: in.Bands,
+	return &Rate{ID: row.ID, ZoneID: row.ZoneID, Active: row.Active, Rate: pricing.Rate{Handle: row.Handle, Title: row.Title, Amount: row.Amount, Bands: in.Bands,
 		FreeOver: row.FreeOver, Currency: row.CurrencyCode}}, nil, nil
 }
 
@@ -241,4 +243,56 @@ func (s *Service) DeactivateRate(ctx context.Context, id uuid.UUID) error {
 		return apperr.New(apperr.NotFound, "no such shipping rate")
 	}
 	return nil
+}
+
+// Zones returns the shop's shipping zones, oldest first (settings:write):
+// first 1 to 250, after the last id of the previous page.
+func (s *Service) Zones(ctx context.Context, first int, after *uuid.UUID) ([]*Zone, error) {
+	sh, err := adminShop(ctx, first)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.q.ShippingZonesList(pg.WithShopID(ctx, sh.ID), dbq.ShippingZonesListParams{ShopID: sh.ID, After: after, Lim: int32(first)})
+	if err != nil {
+		return nil, pg.MapError(err)
+	}
+	out := make([]*Zone, len(rows))
+	for i, r := range rows {
+		out[i] = &Zone{ID: r.ID, Name: r.Name, Areas: r.Areas}
+	}
+	return out, nil
+}
+
+// Rates returns the shop's shipping rates (active or not), of one zone or
+// all, oldest first (settings:write): first 1 to 250.
+func (s *Service) Rates(ctx context.Context, zone *uuid.UUID, first int, after *uuid.UUID) ([]*Rate, error) {
+	sh, err := adminShop(ctx, first)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.q.ShippingRatesList(pg.WithShopID(ctx, sh.ID), dbq.ShippingRatesListParams{ShopID: sh.ID, ZoneID: zone, After: after, Lim: int32(first)})
+	if err != nil {
+		return nil, pg.MapError(err)
+	}
+	out := make([]*Rate, len(rows))
+	for i, r := range rows {
+		rate := &Rate{ID: r.ID, ZoneID: r.ZoneID, Active: r.Active, Rate: pricing.Rate{Handle: r.Handle, Title: r.Title, Amount: r.Amount, FreeOver: r.FreeOver, Currency: r.CurrencyCode}}
+		var bands []band
+		_ = json.Unmarshal(r.Bands, &bands)
+		for _, b := range bands {
+			rate.Bands = append(rate.Bands, pricing.WeightBand{MinGrams: b.Min, MaxGrams: b.Max, Amount: b.Amount})
+		}
+		out[i] = rate
+	}
+	return out, nil
+}
+
+func adminShop(ctx context.Context, first int) (*shop.Shop, error) {
+	if err := auth.Require(ctx, auth.ScopeSettingsWrite); err != nil {
+		return nil, err
+	}
+	if first < 1 || first > 250 {
+		return nil, apperr.BadInput("first", "first is 1 to 250")
+	}
+	return shop.FromContext(ctx)
 }

@@ -96,3 +96,27 @@ func (s *Service) SetRate(ctx context.Context, in Rate) (*Rate, []apperr.UserErr
 	}
 	return &Rate{ID: row.ID, Country: row.Country, Region: row.Region, Title: row.Title, Rate: int64(row.Rate), Included: row.Included, Shipping: row.Shipping}, nil, nil
 }
+
+// List returns the shop's tax rates, of one country or all, oldest first
+// (settings:write): first 1 to 250, after the last id of the previous page.
+func (s *Service) List(ctx context.Context, country *string, first int, after *uuid.UUID) ([]*Rate, error) {
+	if err := auth.Require(ctx, auth.ScopeSettingsWrite); err != nil {
+		return nil, err
+	}
+	sh, err := shop.FromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if first < 1 || first > 250 {
+		return nil, apperr.BadInput("first", "first is 1 to 250")
+	}
+	rows, err := s.q.TaxRatesList(pg.WithShopID(ctx, sh.ID), dbq.TaxRatesListParams{ShopID: sh.ID, Country: country, After: after, Lim: int32(first)})
+	if err != nil {
+		return nil, pg.MapError(err)
+	}
+	out := make([]*Rate, len(rows))
+	for i, r := range rows {
+		out[i] = &Rate{ID: r.ID, Country: r.Country, Region: r.Region, Title: r.Title, Rate: int64(r.Rate), Included: r.Included, Shipping: r.Shipping}
+	}
+	return out, nil
+}
