@@ -21,10 +21,10 @@ import (
 
 // TestHostedCheckoutPage: the page behind Cart.checkoutUrl, in headless
 // Chromium with JavaScript off and a phone-sized viewport: a cart made
-// through the API, the buyer fills the form, applies WELCOME10, picks
-// international delivery and places the order; the confirmation shows the
-// same total as the order in the database, and the summary before placing
-// showed it too. Then, over plain HTTP: a resubmitted form (same key)
+// through the API, the buyer (in London: the shop's UK market, GBP) fills
+// the form, applies WELCOME10, picks international delivery and places the
+// order; the confirmation shows the same total, in pounds, as the order in
+// the database, and the summary before placing showed it too. Then, over plain HTTP: a resubmitted form (same key)
 // places no second order, what the buyer typed is escaped, and bad links
 // are coded errors. Screenshots: .data/screenshots/checkout-*.png.
 func TestHostedCheckoutPage(t *testing.T) {
@@ -32,6 +32,9 @@ func TestHostedCheckoutPage(t *testing.T) {
 
 	e := newEnv(t, 0)
 	if err := seed.DemoPricing(context.Background(), e.db.Pool); err != nil {
+		t.Fatal(err)
+	}
+	if err := seed.DemoMarkets(context.Background(), e.db.Pool); err != nil {
 		t.Fatal(err)
 	}
 	store := e.storefront(t, "apparel")
@@ -48,14 +51,17 @@ func TestHostedCheckoutPage(t *testing.T) {
 	pageURL := "http://apparel.localhost:" + srv.Port() + "/checkout?" + cu.RawQuery
 	token := cu.Query().Get("cart")
 
-	// orderTotal is the total of the apparel order with that number.
-	orderTotal := func(number string) (total int64) {
+	// orderTotal is the total of the apparel order with that number, as
+	// the page formats it, and its currency.
+	orderTotal := func(number string) (string, money.Currency) {
 		t.Helper()
-		if err := e.db.Pool.QueryRow(context.Background(), `SELECT o.total_amount FROM orders o JOIN shops s ON s.id = o.shop_id
-			WHERE s.handle = 'apparel' AND o.number::text = $1`, number).Scan(&total); err != nil {
+		var total int64
+		var cur money.Currency
+		if err := e.db.Pool.QueryRow(context.Background(), `SELECT o.total_amount, o.currency_code FROM orders o JOIN shops s ON s.id = o.shop_id
+			WHERE s.handle = 'apparel' AND o.number::text = $1`, number).Scan(&total, &cur); err != nil {
 			t.Fatalf("order %s: %v", number, err)
 		}
-		return
+		return money.FormatMinor(total, cur.Exponent()) + " " + string(cur), cur
 	}
 	ordersOfCart := func(tok string) (n int) {
 		t.Helper()
@@ -96,8 +102,8 @@ func TestHostedCheckoutPage(t *testing.T) {
 			t.Fatalf("the confirmation total %q differs from the summary %q (shipping %q)", got.OrderTotal, got.SummaryTotal, got.Shipping)
 		}
 		number := strings.TrimPrefix(orderNumber.FindString(got.Confirmation), "order #")
-		if total := orderTotal(number); got.OrderTotal != formatUSD(total) {
-			t.Fatalf("database: order %s total %d; page shows %q", number, total, got.OrderTotal)
+		if total, cur := orderTotal(number); got.OrderTotal != total || cur != "GBP" {
+			t.Fatalf("database: order %s total %s; page shows %q", number, total, got.OrderTotal)
 		}
 		if n := ordersOfCart(token); n != 1 {
 			t.Fatalf("%d orders for the cart", n)
@@ -242,7 +248,5 @@ func postPage(t *testing.T, target, addr string, form url.Values) (int, string) 
 	return resp.StatusCode, string(b)
 }
 
-// formatUSD formats minor units as the page does ("123.45 USD").
-func formatUSD(minor int64) string { return money.FormatMinor(minor, 2) + " USD" }
 
 var orderNumber = regexp.MustCompile(`order #(\d+)`)
