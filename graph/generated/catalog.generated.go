@@ -2411,25 +2411,7 @@ func (ec *executionContext) _ProductVariant_contextualPricing(ctx context.Contex
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.ProductVariant().ContextualPricing(ctx, obj, fc.Args["context"].(model.ContextualPricingContext))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				scopes, err := ec.unmarshalNString2ᚕstringᚄ(ctx, []any{"catalog:read"})
-				if err != nil {
-					var zeroVal *model.ProductVariantContextualPricing
-					return zeroVal, err
-				}
-				if ec.Directives.HasPermission == nil {
-					var zeroVal *model.ProductVariantContextualPricing
-					return zeroVal, errors.New("directive hasPermission is not implemented")
-				}
-				return ec.Directives.HasPermission(ctx, obj, directive0, scopes)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductVariantContextualPricing) graphql.Marshaler {
 			return ec.marshalNProductVariantContextualPricing2ᚖcartographᚋgraphᚋmodelᚐProductVariantContextualPricing(ctx, selections, v)
 		},

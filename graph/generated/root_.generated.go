@@ -8167,8 +8167,8 @@ extend type Order {
 }
 
 extend type ProductVariant {
-  "The variant's price in the market of a country (staff; Shopify Admin's contextualPricing)."
-  contextualPricing(context: ContextualPricingContext!): ProductVariantContextualPricing! @cost(weight: 1) @hasPermission(scopes: ["catalog:read"])
+  "The variant's price in the market of a country (Shopify Admin's contextualPricing; public, as @inContext shows the same prices)."
+  contextualPricing(context: ContextualPricingContext!): ProductVariantContextualPricing! @cost(weight: 1) @public
 }
 
 extend type Query {
