@@ -107,6 +107,9 @@ type sub struct {
 	finish func()
 	// last is the last sequence seen (owned by the running worker).
 	last int64
+	// known is the shop's latest sequence when the subscription started:
+	// the first replay needs the ledger only below it.
+	known int64
 
 	mu       sync.Mutex
 	queue    []*inventory.Change // at most h.Buffer
@@ -447,7 +450,7 @@ func (h *Hub) subscribe(ctx context.Context, f Filter, since *int64, emit func(*
 		}
 		from = *since
 	}
-	s := &sub{h: h, ctx: ctx, shopID: shopID, f: f, emit: emit, finish: finish, last: from, fill: true, running: true}
+	s := &sub{h: h, ctx: ctx, shopID: shopID, f: f, emit: emit, finish: finish, last: from, known: last, fill: true, running: true}
 	if err := h.register(ctx, s); err != nil {
 		return false, err
 	}
@@ -718,6 +721,12 @@ func (s *sub) replay(upto int64) bool {
 					cs = append(cs, c)
 				}
 			}
+		}
+		if len(cs) == 0 && len(msgs) == 0 && upto == 0 && s.last >= s.known {
+			// Nothing in the stream after last, and nothing committed
+			// before the subscription that was not seen: what comes next
+			// is dispatched live (its stream id is past the feed's cursor).
+			return true
 		}
 		if len(cs) == 0 {
 			bound := upto

@@ -115,7 +115,7 @@ func cmdWSIdle(_ []string) error {
 		return err
 	}
 	rss0 := rssKB(pid)
-	saveProfile(base, "heap0.pb.gz", "/debug/pprof/heap")
+	saveProfile(base, "heap0.pb.gz", "/debug/pprof/heap?gc=1") // profiles are as of the last GC: this one changes the run
 	closing := false
 	all := make([]*subscriber, subs)
 	t0 := time.Now()
@@ -144,6 +144,7 @@ func cmdWSIdle(_ []string) error {
 	connect := time.Since(t0)
 	time.Sleep(time.Second) // as `live` does
 	rss1 := rssKB(pid)
+	saveProfile(base, "heap1.pb.gz", "/debug/pprof/heap?gc=1")
 	g1, mem1, err := serverStats(base, false)
 	if err != nil {
 		return err
@@ -154,7 +155,6 @@ func cmdWSIdle(_ []string) error {
 	if err != nil {
 		return err
 	}
-	saveProfile(base, "heap1.pb.gz", "/debug/pprof/heap")
 	saveProfile(base, "heap.pb.gz", "/debug/pprof/heap?gc=1")
 	saveProfile(base, "goroutines.txt", "/debug/pprof/goroutine?debug=1")
 	closing = true
