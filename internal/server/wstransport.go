@@ -166,6 +166,7 @@ type wsMessage struct {
 // handlers that authenticate or execute run on a goroutine of their own.
 func (c *wsConnection) readLoop() {
 	defer c.teardown()
+	defer c.recoverPanic("websocket reader")
 	alive := func() { c.silent.Store(0) }
 	for {
 		op, data, err := c.ws.readMessage(alive)
@@ -198,13 +199,23 @@ func (c *wsConnection) readLoop() {
 // run runs f on a fresh goroutine and waits: f may go deep (auth, SQL),
 // and a goroutine that exits gives its grown stack back, whereas the
 // reader's would stay grown for the life of the connection.
-func run(f func()) {
+func (c *wsConnection) run(f func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		defer c.recoverPanic("websocket connection_init")
 		f()
 	}()
 	<-done
+}
+
+// recoverPanic turns a panic on one of the connection's goroutines into a
+// 1011 close (the HTTP handler's recovery no longer covers them).
+func (c *wsConnection) recoverPanic(where string) {
+	if r := recover(); r != nil {
+		c.t.log.Error(where+" panic", "panic", r)
+		c.closeWith(closeInternal, "internal error")
+	}
 }
 
 func (c *wsConnection) handle(data []byte) {
@@ -226,7 +237,7 @@ func (c *wsConnection) handle(data []byte) {
 			return
 		}
 		c.initTimer.Stop()
-		run(func() { c.connectionInit(m.Payload) })
+		c.run(func() { c.connectionInit(m.Payload) })
 	case "subscribe", "start":
 		if c.legacy != (m.Type == "start") {
 			c.badMessage("unexpected message " + m.Type)
