@@ -18,6 +18,12 @@
 #            delivery latency p50/p95/p99 (ledger timestamp → subscriber), missed
 #            events, RSS per idle subscription, and a 1 s polling baseline in the same
 #            run (driver: benchtool live, .ci/bench/benchtool/live.go). Own database $BENCH_DB"_live" (demo seed).
+#            Also what the subscriptions hold after a forced GC (live heap, stacks, goroutines per
+#            connection), measured after the RSS figure and the change phase.
+#   wsidle   the quick memory check: ONE instance, BENCH_LIVE_SUBS [1000] idle websocket
+#            subscriptions, no changes: RSS per subscription (as live measures it), goroutines per
+#            connection, allocations per subscription set-up, and the live heap and stacks they hold
+#            after a GC (driver: benchtool wsidle, .ci/bench/benchtool/wsidle.go; same database as live).
 #
 # Environment (defaults in brackets):
 #   BENCH_PRODUCTS [50000] BENCH_SHOPS [5]  seed size (products in all, shops bench-1..bench-M)
@@ -55,9 +61,9 @@ cd "$ROOT"
 
 MODE="${1:-all}"
 case "$MODE" in
-  all | tools | pgbench | cost | peer | market | live) ;;
+  all | tools | pgbench | cost | peer | market | live | wsidle) ;;
   -h | --help | help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-  *) echo "bench: unknown mode '$MODE' (all|tools|pgbench|cost|peer|market|live)" >&2; exit 2 ;;
+  *) echo "bench: unknown mode '$MODE' (all|tools|pgbench|cost|peer|market|live|wsidle)" >&2; exit 2 ;;
 esac
 
 BENCH_PRODUCTS="${BENCH_PRODUCTS:-50000}"
@@ -121,7 +127,7 @@ build_tools() {
   fi
 
   local src="$ROOT/.ci/bench/benchtool"
-  if [[ -x "$BENCHTOOL" && "$BENCHTOOL" -nt "$src/main.go" && "$BENCHTOOL" -nt "$src/live.go" && "$BENCHTOOL" -nt "$src/go.mod" ]]; then
+  if [[ -x "$BENCHTOOL" && "$BENCHTOOL" -nt "$src/main.go" && "$BENCHTOOL" -nt "$src/live.go" && "$BENCHTOOL" -nt "$src/wsidle.go" && "$BENCHTOOL" -nt "$src/go.mod" ]]; then
     log "benchtool up to date"
   else
     log "building benchtool"
@@ -639,7 +645,7 @@ fi
 
 [[ -x "$BIN" ]] || die "$BIN not found or not executable (build it first: make build)"
 
-if [[ "$MODE" == live ]]; then
+if [[ "$MODE" == live || "$MODE" == wsidle ]]; then
   LIVE_SUBS="${BENCH_LIVE_SUBS:-1000}" LIVE_RATE="${BENCH_LIVE_RATE:-50}" LIVE_SECONDS="${BENCH_LIVE_SECONDS:-20}"
   is_uint "$LIVE_SUBS" && is_uint "$LIVE_RATE" && is_uint "$LIVE_SECONDS" || die "BENCH_LIVE_* must be integers"
   LIVE_DB="${BENCH_DB}_live"
@@ -652,6 +658,14 @@ if [[ "$MODE" == live ]]; then
   # the other, as behind a load balancer).
   JWT_KEYS="bench:$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   export JWT_KEYS
+  if [[ "$MODE" == wsidle ]]; then
+    WS_CONNS=$((LIVE_SUBS + 10)) STAFF_RATE=50000000 start_server
+    log "wsidle: $LIVE_SUBS idle subscribers on one instance"
+    result="$(BASE="$BASE" SHOP=apparel EMAIL=owner@apparel.example PASSWORD=cartograph-demo SUBS="$LIVE_SUBS" SERVER_PID="$SERVER_PID" \
+      "$BENCHTOOL" wsidle)" || die "wsidle driver failed"
+    printf '%s\n' "$result" | tee "$OUT/wsidle.json"
+    exit 0
+  fi
   # Two gateway instances over the same PostgreSQL and Redis: subscribers
   # alternate between them, and so do the stock changes, so every event
   # crosses instances through the outbox relay and the Redis stream.
@@ -674,6 +688,7 @@ if [[ "$MODE" == live ]]; then
     const b = r.pollingBaseline;
     console.log(`| ${r.subscribers} (${r.perInstance.join(" + ")}) | ${r.changes} (${r.changesPerSec}) | ${r.delivered} / ${r.expected} | ${r.missed} | ${r.p50} | ${r.p95} | ${r.p99} | ${r.max} | ${r.rssIdleKBPerSub} | ${b.observed} of ${b.of}, ${b.p50}/${b.p95} |`);
     console.log(`\nLatency: ledger timestamp (committing transaction) to receipt by the subscriber; same-instance ${r.sameInstance.p50}/${r.sameInstance.p99} ms, cross-instance ${r.crossInstance.p50}/${r.crossInstance.p99} ms (p50/p99). Connect: ${r.connectSeconds} s. RSS per instance before/after connecting (KB): ${r.rss.join(", ")}.`);
+    if (r.retainedAfterGC) console.log(`Held by the open subscriptions after a forced GC: ${r.retainedAfterGC.heapKBPerSub} KB heap + ${r.retainedAfterGC.stackKBPerSub} KB goroutine stacks per subscription, ${r.retainedAfterGC.goroutinesPerConn} goroutines per connection (the RSS figure also holds the garbage of setting them up, not yet collected).`);
   ' "$result" | tee "$OUT/live.md"
   exit 0
 fi

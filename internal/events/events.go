@@ -14,9 +14,13 @@
 // Each instance runs one consumer (a single XREAD BLOCK over the streams of
 // the shops that currently have subscribers on this instance), not one per
 // subscriber. It fans entries out to in-process subscribers through
-// bounded buffers; a subscriber whose buffer is full is dropped (its
+// bounded queues; a subscriber whose queue is full is dropped (its
 // subscription completes and the client resumes with since), never
-// buffered without bound.
+// buffered without bound. An idle subscriber costs no goroutine: one is
+// started when its queue receives an entry and ends when the queue is
+// empty. A transport that registered a Pusher in the subscription's
+// context (the websocket transport) has each event handed to it on that
+// goroutine, instead of parking a goroutine of its own on the channel.
 //
 // Delivery guarantee: an event exists if and only if its movement
 // committed. Every subscriber receives each committed change of its shop
@@ -89,8 +93,81 @@ type feed struct {
 	subs   map[*sub]struct{}
 }
 
+// sub is one subscriber. Between events it is only this struct: dispatch
+// appends to queue and, when no worker runs, starts one (work), which
+// drains the queue, replays gaps and ends.
 type sub struct {
-	ch chan *inventory.Change
+	h      *Hub
+	ctx    context.Context
+	shopID uuid.UUID
+	f      Filter
+	// emit hands on one matching change; false ends the subscription.
+	emit func(*inventory.Change) bool
+	// finish closes the subscriber's channel, once, after the last emit.
+	finish func()
+	// last is the last sequence seen (owned by the running worker).
+	last int64
+	// known is the shop's latest sequence when the subscription started:
+	// the first replay needs the ledger only below it.
+	known int64
+
+	mu       sync.Mutex
+	queue    []*inventory.Change // at most h.Buffer
+	fill     bool                // replay everything after last first
+	running  bool
+	dropped  bool // queue overflowed: end after what is queued
+	finished bool
+	stop     func() bool // detaches the ctx.Done callback
+}
+
+// Pusher is what a transport registers (WithPusher) to be handed each event
+// instead of reading the subscription's channel from a goroutine of its
+// own. Bind is called once, when Subscribe returns a channel that will be
+// pushed (buffered, one value); from then on Push is called, never
+// concurrently for one subscription, each time a value or the channel's
+// close is ready on it, and must take it (by calling the gqlgen response
+// handler) before returning.
+type Pusher interface {
+	Bind()
+	Push()
+}
+
+type pusherKey struct{}
+
+// WithPusher returns ctx under which Subscribe and SubscribeAvailability
+// push to p.
+func WithPusher(ctx context.Context, p Pusher) context.Context {
+	return context.WithValue(ctx, pusherKey{}, p)
+}
+
+// sender returns emit/finish for a channel of T: pushed to p when a Pusher
+// is in ctx (a full channel then means the transport stopped taking), else
+// sent as the reader takes it.
+func sender[T any](ctx context.Context, out chan T, p Pusher) (func(T) bool, func()) {
+	if p == nil {
+		return func(v T) bool {
+				select {
+				case out <- v:
+					return true
+				case <-ctx.Done():
+					return false
+				}
+			}, func() {
+				close(out)
+			}
+	}
+	return func(v T) bool {
+			select {
+			case out <- v:
+			default:
+				return false
+			}
+			p.Push()
+			return ctx.Err() == nil
+		}, func() {
+			close(out)
+			p.Push()
+		}
 }
 
 // New returns a Hub; nothing runs until the first Kick or subscriber.
@@ -290,7 +367,26 @@ func (h *Hub) Subscribe(ctx context.Context, f Filter, since *int64) (<-chan *in
 	if f.Kind == KindAvailability {
 		f.Kind = KindChanges
 	}
-	return h.subscribe(ctx, f, since)
+	p, _ := ctx.Value(pusherKey{}).(Pusher)
+	out := make(chan *inventory.Change, pushCap(p))
+	emit, finish := sender(ctx, out, p)
+	started, err := h.subscribe(ctx, f, since, emit, finish)
+	if err != nil {
+		return nil, err
+	}
+	if !started {
+		close(out)
+	} else if p != nil {
+		p.Bind()
+	}
+	return out, nil
+}
+
+func pushCap(p Pusher) int {
+	if p != nil {
+		return 1
+	}
+	return 0
 }
 
 // AvailabilityChange is what a storefront may learn about a stock
@@ -308,68 +404,67 @@ type AvailabilityChange struct {
 // reads: any principal of the shop, including pk_ keys. Only the flip is
 // sent on, so no stock quantity reaches the subscriber.
 func (h *Hub) SubscribeAvailability(ctx context.Context, productIDs []uuid.UUID) (<-chan *AvailabilityChange, error) {
-	in, err := h.subscribe(ctx, Filter{Kind: KindAvailability, ProductIDs: productIDs}, nil)
+	p, _ := ctx.Value(pusherKey{}).(Pusher)
+	out := make(chan *AvailabilityChange, pushCap(p))
+	emit, finish := sender(ctx, out, p)
+	started, err := h.subscribe(ctx, Filter{Kind: KindAvailability, ProductIDs: productIDs}, nil, func(c *inventory.Change) bool {
+		return emit(&AvailabilityChange{ProductID: c.ProductID, VariantID: c.VariantID,
+			AvailableForSale: c.Availability == inventory.AvailabilityAvailable, ProductAvailableForSale: c.ProductAvailable, At: c.At})
+	}, finish)
 	if err != nil {
 		return nil, err
 	}
-	out := make(chan *AvailabilityChange)
-	go func() {
-		defer close(out)
-		for c := range in {
-			a := &AvailabilityChange{ProductID: c.ProductID, VariantID: c.VariantID,
-				AvailableForSale: c.Availability == inventory.AvailabilityAvailable, ProductAvailableForSale: c.ProductAvailable, At: c.At}
-			select {
-			case out <- a:
-			case <-ctx.Done():
-				for range in { // let run finish
-				}
-				return
-			}
-		}
-	}()
+	if !started {
+		close(out)
+	} else if p != nil {
+		p.Bind()
+	}
 	return out, nil
 }
 
-func (h *Hub) subscribe(ctx context.Context, f Filter, since *int64) (<-chan *inventory.Change, error) {
+// subscribe checks since, registers a subscriber that emits what matches
+// f and starts its first replay. started is false when the client left
+// while we started (nothing was registered; end quietly).
+func (h *Hub) subscribe(ctx context.Context, f Filter, since *int64, emit func(*inventory.Change) bool, finish func()) (started bool, err error) {
 	sh, err := shop.FromContext(ctx)
 	if err != nil {
-		return nil, err
+		return false, err
 	}
 	shopID := sh.ID
 	last, err := h.inv.LastSequence(ctx, shopID)
 	if err != nil {
-		if ctx.Err() != nil { // the client left while we started: end quietly
-			c := make(chan *inventory.Change)
-			close(c)
-			return c, nil
+		if ctx.Err() != nil {
+			return false, nil
 		}
-		return nil, err
+		return false, err
 	}
 	from := last
 	if since != nil {
 		switch {
 		case *since < 0:
-			return nil, apperr.BadInput("since", "since must not be negative")
+			return false, apperr.BadInput("since", "since must not be negative")
 		case *since > last:
-			return nil, apperr.BadInput("since", "since %d is ahead of this shop's latest sequence %d", *since, last)
+			return false, apperr.BadInput("since", "since %d is ahead of this shop's latest sequence %d", *since, last)
 		case last-*since > h.MaxReplay:
-			return nil, apperr.New(CodeSinceTooOld, "since is more than %d changes behind; reload inventoryLevels and subscribe without since", h.MaxReplay)
+			return false, apperr.New(CodeSinceTooOld, "since is more than %d changes behind; reload inventoryLevels and subscribe without since", h.MaxReplay)
 		}
 		from = *since
 	}
-	s, err := h.register(ctx, shopID)
-	if err != nil {
-		return nil, err
+	s := &sub{h: h, ctx: ctx, shopID: shopID, f: f, emit: emit, finish: finish, last: from, known: last, fill: true, running: true}
+	if err := h.register(ctx, s); err != nil {
+		return false, err
 	}
-	out := make(chan *inventory.Change)
-	go h.run(ctx, shopID, f, from, s, out)
-	return out, nil
+	s.mu.Lock()
+	s.stop = context.AfterFunc(ctx, s.cancelled)
+	s.mu.Unlock()
+	go s.work()
+	return true, nil
 }
 
 // register adds a subscriber to the shop's feed, following the shop's
 // stream from its current end when it is new, and wakes the consumer.
-func (h *Hub) register(ctx context.Context, shopID uuid.UUID) (*sub, error) {
-	s := &sub{ch: make(chan *inventory.Change, h.Buffer)}
+func (h *Hub) register(ctx context.Context, s *sub) error {
+	shopID := s.shopID
 	h.mu.Lock()
 	fd := h.feeds[shopID]
 	h.mu.Unlock()
@@ -377,7 +472,7 @@ func (h *Hub) register(ctx context.Context, shopID uuid.UUID) (*sub, error) {
 	if fd == nil {
 		top, err := h.rdb.XRevRangeN(ctx, StreamKey(shopID), "+", "-", 1).Result()
 		if err != nil {
-			return nil, apperr.Wrap(err, apperr.ServiceUnavailable, "live inventory is unavailable")
+			return apperr.Wrap(err, apperr.ServiceUnavailable, "live inventory is unavailable")
 		}
 		cursor = "0-0"
 		if len(top) == 1 {
@@ -399,7 +494,7 @@ func (h *Hub) register(ctx context.Context, shopID uuid.UUID) (*sub, error) {
 	} else if fresh && h.stopRead != nil {
 		h.stopRead() // re-issue XREAD with the new stream
 	}
-	return s, nil
+	return nil
 }
 
 func (h *Hub) unregister(shopID uuid.UUID, s *sub) {
@@ -464,10 +559,7 @@ func (h *Hub) dispatch(res []redis.XStream) {
 				continue
 			}
 			for s := range fd.subs {
-				select {
-				case s.ch <- c:
-				default: // too far behind: drop it; the client resumes with since
-					close(s.ch)
+				if !s.offer(c) { // too far behind: dropped; the client resumes with since
 					delete(fd.subs, s)
 				}
 			}
@@ -475,6 +567,60 @@ func (h *Hub) dispatch(res []redis.XStream) {
 		if len(fd.subs) == 0 {
 			delete(h.feeds, shopID)
 		}
+	}
+}
+
+// offer queues c for s, starting its worker when none runs; false when s
+// is over its bound (it is then dropped: it ends after what it holds).
+func (s *sub) offer(c *inventory.Change) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.finished || s.dropped {
+		return false
+	}
+	if len(s.queue) >= s.h.Buffer {
+		s.dropped = true
+		if !s.running {
+			s.running = true
+			go s.work()
+		}
+		return false
+	}
+	s.queue = append(s.queue, c)
+	if !s.running {
+		s.running = true
+		go s.work()
+	}
+	return true
+}
+
+// cancelled runs when the subscriber's context ends.
+func (s *sub) cancelled() {
+	s.h.unregister(s.shopID, s)
+	s.mu.Lock()
+	if s.running || s.finished {
+		s.mu.Unlock()
+		return // the worker ends it
+	}
+	s.finished = true
+	s.queue = nil
+	s.mu.Unlock()
+	s.finish()
+}
+
+// end finishes s from its worker.
+func (s *sub) end() {
+	s.h.unregister(s.shopID, s)
+	s.mu.Lock()
+	already := s.finished
+	s.finished, s.running, s.queue = true, false, nil
+	stop := s.stop
+	s.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	if !already {
+		s.finish()
 	}
 }
 
@@ -490,92 +636,127 @@ func decode(m redis.XMessage) *inventory.Change {
 	return &c
 }
 
-// run replays then follows, delivering each sequence once, in order.
-func (h *Hub) run(ctx context.Context, shopID uuid.UUID, f Filter, last int64, s *sub, out chan<- *inventory.Change) {
-	defer close(out)
-	defer h.unregister(shopID, s)
-	deliver := func(c *inventory.Change) bool {
-		if c.Sequence != last+1 {
-			return true
+// work replays then follows, delivering each sequence once, in order,
+// until the queue is empty (then it exits: no goroutine while idle) or the
+// subscription ends.
+func (s *sub) work() {
+	for {
+		s.mu.Lock()
+		if s.ctx.Err() != nil {
+			s.mu.Unlock()
+			s.end()
+			return
 		}
-		last = c.Sequence
-		if !f.match(c) {
-			return true
+		if s.fill {
+			s.fill = false
+			s.mu.Unlock()
+			if !s.replay(0) {
+				s.end()
+				return
+			}
+			continue
 		}
-		select {
-		case out <- c:
-			return true
-		case <-ctx.Done():
-			return false
+		if len(s.queue) == 0 {
+			if s.dropped {
+				s.mu.Unlock()
+				s.end()
+				return
+			}
+			s.running = false
+			if cap(s.queue) > 16 {
+				s.queue = nil
+			}
+			s.mu.Unlock()
+			return
+		}
+		// Pop the front, keeping the (usually one-slot) array for the next
+		// event.
+		c := s.queue[0]
+		n := copy(s.queue, s.queue[1:])
+		s.queue[n] = nil
+		s.queue = s.queue[:n]
+		s.mu.Unlock()
+		if c.Sequence <= s.last {
+			continue
+		}
+		if c.Sequence > s.last+1 && !s.replay(c.Sequence-1) {
+			s.end()
+			return
+		}
+		if !s.deliver(c) {
+			s.end()
+			return
 		}
 	}
-	// fill delivers everything after last up to upto (0: up to the newest),
-	// from the stream while it holds them contiguously, else from the ledger.
-	fill := func(upto int64) bool {
-		for upto == 0 || last < upto {
-			msgs, err := h.rdb.XRangeN(ctx, StreamKey(shopID), entryID(last+1), "+", int64(h.Batch)).Result()
-			if err != nil {
-				h.log.Warn("inventory replay from stream failed; using the ledger", "shop", shopID, "err", err)
-				msgs = nil
+}
+
+func (s *sub) deliver(c *inventory.Change) bool {
+	if c.Sequence != s.last+1 {
+		return true
+	}
+	s.last = c.Sequence
+	if !s.f.match(c) {
+		return true
+	}
+	return s.emit(c)
+}
+
+// replay delivers everything after last up to upto (0: up to the newest),
+// from the stream while it holds them contiguously, else from the ledger.
+func (s *sub) replay(upto int64) bool {
+	h, ctx, shopID := s.h, s.ctx, s.shopID
+	for upto == 0 || s.last < upto {
+		msgs, err := h.rdb.XRangeN(ctx, StreamKey(shopID), entryID(s.last+1), "+", int64(h.Batch)).Result()
+		if err != nil {
+			if ctx.Err() != nil {
+				return false
 			}
-			var cs []*inventory.Change
-			if len(msgs) > 0 && seqOf(msgs[0].ID) == last+1 {
-				for _, m := range msgs {
-					if c := decode(m); c != nil && (upto == 0 || c.Sequence <= upto) {
-						cs = append(cs, c)
-					}
+			h.log.Warn("inventory replay from stream failed; using the ledger", "shop", shopID, "err", err)
+			msgs = nil
+		}
+		var cs []*inventory.Change
+		if len(msgs) > 0 && seqOf(msgs[0].ID) == s.last+1 {
+			for _, m := range msgs {
+				if c := decode(m); c != nil && (upto == 0 || c.Sequence <= upto) {
+					cs = append(cs, c)
 				}
+			}
+		}
+		if len(cs) == 0 && len(msgs) == 0 && upto == 0 && s.last >= s.known {
+			// Nothing in the stream after last, and nothing committed
+			// before the subscription that was not seen: what comes next
+			// is dispatched live (its stream id is past the feed's cursor).
+			return true
+		}
+		if len(cs) == 0 {
+			bound := upto
+			if len(msgs) > 0 {
+				if b := seqOf(msgs[0].ID) - 1; bound == 0 || b < bound {
+					bound = b
+				}
+			}
+			cs, err = h.inv.Since(ctx, shopID, s.last, bound, h.Batch)
+			if err != nil {
+				if ctx.Err() == nil {
+					h.log.Warn("inventory replay from ledger failed", "shop", shopID, "err", err)
+				}
+				return false
 			}
 			if len(cs) == 0 {
-				bound := upto
-				if len(msgs) > 0 {
-					if b := seqOf(msgs[0].ID) - 1; bound == 0 || b < bound {
-						bound = b
-					}
-				}
-				cs, err = h.inv.Since(ctx, shopID, last, bound, h.Batch)
-				if err != nil {
-					h.log.Warn("inventory replay from ledger failed", "shop", shopID, "err", err)
-					return false
-				}
-				if len(cs) == 0 {
-					return true
-				}
-			}
-			before := last
-			for _, c := range cs {
-				if !deliver(c) {
-					return false
-				}
-			}
-			if last == before {
 				return true
 			}
 		}
-		return true
-	}
-	if !fill(0) {
-		return
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case c, ok := <-s.ch:
-			if !ok {
-				return // dropped: too slow
-			}
-			if c.Sequence <= last {
-				continue
-			}
-			if c.Sequence > last+1 && !fill(c.Sequence-1) {
-				return
-			}
-			if !deliver(c) {
-				return
+		before := s.last
+		for _, c := range cs {
+			if !s.deliver(c) {
+				return false
 			}
 		}
+		if s.last == before {
+			return true
+		}
 	}
+	return true
 }
 
 // ProductNodeID is the product's global id.

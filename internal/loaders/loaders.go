@@ -197,14 +197,32 @@ func With(ctx context.Context, l *Loaders) context.Context {
 	return context.WithValue(ctx, ctxKey{}, l)
 }
 
+// lazy makes a set of loaders on first use.
+type lazy struct {
+	once sync.Once
+	make func() *Loaders
+	l    *Loaders
+}
+
+// WithLazy returns ctx carrying loaders made by mk the first time a
+// resolver asks for them: for a long-lived websocket connection, whose
+// subscriptions often select no field that needs a loader, so an idle
+// connection holds no dataloader caches.
+func WithLazy(ctx context.Context, mk func() *Loaders) context.Context {
+	return context.WithValue(ctx, ctxKey{}, &lazy{make: mk})
+}
+
 // For returns the request's loaders. It panics when the middleware is
 // missing: that is a wiring bug, recovered as INTERNAL by the server.
 func For(ctx context.Context) *Loaders {
-	l, ok := ctx.Value(ctxKey{}).(*Loaders)
-	if !ok {
-		panic(apperr.New(apperr.Internal, "loaders: middleware not installed"))
+	switch l := ctx.Value(ctxKey{}).(type) {
+	case *Loaders:
+		return l
+	case *lazy:
+		l.once.Do(func() { l.l = l.make() })
+		return l.l
 	}
-	return l
+	panic(apperr.New(apperr.Internal, "loaders: middleware not installed"))
 }
 
 // Middleware installs a fresh set of loaders per request.

@@ -173,7 +173,7 @@ func New(d Deps) (*Server, error) {
 	gql.AddTransport(transport.Options{})
 	gql.AddTransport(transport.GET{})
 	wsp := newWSPolicy(gateway, d.Redis, d.Log, d.Config.WSInitTimeout, d.Config.WSRevalidate, d.Config.WSMaxSubscriptions, d.Config.WSMaxConnsPerPrincipal)
-	addSubscriptionTransports(gql, gateway, wsp, d.Config.WSPingInterval) // before POST
+	addSubscriptionTransports(gql, wsp, d.Log, d.Config.WSPingInterval) // before POST
 	gql.AddTransport(postJSON{})
 	gql.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	if d.Config.Introspection {
@@ -232,7 +232,10 @@ func New(d Deps) (*Server, error) {
 	api = withBodyLimit(d.Config.MaxBodyBytes, d.Config.MaxBodyBytesPublic, api)
 	api = withAuth(gateway, api)
 	api = withTimeout(d.Config.RequestTimeout, api)
-	api = withSubscriptions(gateway, wsp, func(h http.Handler) http.Handler { return loaders.Middleware(cat, custSvc, d.Config.LoaderWait, h) }, d.Config.MaxBodyBytes, d.Config.MaxBodyBytesPublic,
+	lazyLoaders := func(ctx context.Context) context.Context {
+		return loaders.WithLazy(ctx, func() *loaders.Loaders { return loaders.New(cat, custSvc, d.Config.LoaderWait) })
+	}
+	api = withSubscriptions(gateway, wsp, func(h http.Handler) http.Handler { return loaders.Middleware(cat, custSvc, d.Config.LoaderWait, h) }, lazyLoaders, d.Config.MaxBodyBytes, d.Config.MaxBodyBytesPublic,
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.requests.Add(1); gql.ServeHTTP(w, r) }), api)
 	api = withObserve(api)
 	api = tracing.Middleware("/graphql", api)

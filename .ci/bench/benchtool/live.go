@@ -328,10 +328,31 @@ func cmdLive(_ []string) error {
 	time.Sleep(3 * time.Second) // drain
 	close(stopPoll)
 	<-pollDone
+	// What the open subscriptions hold once garbage is collected: each
+	// instance's live heap, goroutine stacks and goroutines with the
+	// subscriptions open, then again after they closed (both after a
+	// forced GC, via /debug/pprof; RSS above was read before any of it).
+	type held struct{ heap, stack, goroutines int }
+	heldNow := func() (held, bool) {
+		var h held
+		for _, b := range e.bases {
+			g, mem, err := serverStats(b, true)
+			if err != nil {
+				return h, false
+			}
+			h.heap += mem["HeapAlloc"]
+			h.stack += mem["Stack"]
+			h.goroutines += g
+		}
+		return h, true
+	}
+	open, okOpen := heldNow()
 	closing = true
 	for _, s := range all {
 		_ = s.conn.Close(websocket.StatusNormalClosure, "done")
 	}
+	time.Sleep(2 * time.Second)
+	closed, okClosed := heldNow()
 
 	var lat, same, cross []time.Duration
 	delivered := 0
@@ -393,6 +414,14 @@ func cmdLive(_ []string) error {
 		"p50": pctMs(lat, 50), "p95": pctMs(lat, 95), "p99": pctMs(lat, 99), "max": maxMs,
 		"connectSeconds": float64(int(connect.Seconds()*10)) / 10, "rssIdleKBPerSub": float64(int(float64(rssDelta)/float64(subs)*10)) / 10,
 		"rss": rssPairs, "perInstance": perInstance,
+		"retainedAfterGC": func() any {
+			if !okOpen || !okClosed {
+				return nil // no /debug/pprof (CARTOGRAPH_DEBUG_STATS unset)
+			}
+			kb := func(a, b int) float64 { return float64(int(float64(a-b)/1024/float64(subs)*10)) / 10 }
+			return map[string]any{"heapKBPerSub": kb(open.heap, closed.heap), "stackKBPerSub": kb(open.stack, closed.stack),
+				"goroutinesPerConn": float64(int(float64(open.goroutines-closed.goroutines)/float64(subs)*100)) / 100}
+		}(),
 		"sameInstance":    map[string]any{"p50": pctMs(same, 50), "p99": pctMs(same, 99)},
 		"crossInstance":   map[string]any{"p50": pctMs(cross, 50), "p99": pctMs(cross, 99)},
 		"pollingBaseline": map[string]any{"observed": len(stale), "of": len(doneAt), "p50": pctMs(stale, 50), "p95": pctMs(stale, 95)},

@@ -8,6 +8,7 @@
 //	benchtool sqlstats URL            -> "REQUESTS STATEMENTS" (exit 3 when unavailable)
 //	benchtool ticks pid N             -> utime+stime of one process, in clock ticks
 //	benchtool live                    -> subscription fan-out driver (live.go; JSON result)
+//	benchtool wsidle                  -> RSS and goroutines per idle websocket subscription, one instance (wsidle.go)
 //	benchtool ticks comm PREFIX       -> utime+stime+cutime+cstime summed over processes whose comm starts with PREFIX
 package main
 
@@ -45,6 +46,8 @@ func main() {
 		err = cmdTicks(os.Args[2:])
 	case "live":
 		err = cmdLive(os.Args[2:])
+	case "wsidle":
+		err = cmdWSIdle(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown subcommand %q", os.Args[1])
 	}
