@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"cartograph/internal/apperr"
+	"cartograph/internal/shop"
 
 	"github.com/google/uuid"
 )
@@ -146,6 +147,15 @@ func Require(ctx context.Context, scopes ...string) error {
 		return apperr.New(apperr.Forbidden, "missing permission: %s", strings.Join(scopes, ", "))
 	}
 	return nil
+}
+
+// RequireIn is Require, then the request's shop (SHOP_NOT_FOUND without
+// one): the start of every shop-administration read and write.
+func RequireIn(ctx context.Context, scopes ...string) (*shop.Shop, error) {
+	if err := Require(ctx, scopes...); err != nil {
+		return nil, err
+	}
+	return shop.FromContext(ctx)
 }
 
 // StaffOrKey is Require plus: the caller acts for the shop (staff or an API

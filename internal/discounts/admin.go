@@ -255,10 +255,7 @@ func fromRow(r *dbq.Discount) *Discount {
 // first (discounts:write): first 1 to 250, after the last id of the
 // previous page. BAD_USER_INPUT for first out of range.
 func (s *Service) List(ctx context.Context, first int, after *uuid.UUID) ([]*Discount, error) {
-	if err := auth.Require(ctx, auth.ScopeDiscountsWrite); err != nil {
-		return nil, err
-	}
-	sh, err := shop.FromContext(ctx)
+	sh, err := auth.RequireIn(ctx, auth.ScopeDiscountsWrite)
 	if err != nil {
 		return nil, err
 	}

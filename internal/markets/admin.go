@@ -123,10 +123,7 @@ func (s *Snapshot) owner(country string) *Market {
 }
 
 func (s *Service) admin(ctx context.Context) (*shop.Shop, *Snapshot, error) {
-	if err := auth.Require(ctx, auth.ScopeSettingsWrite); err != nil {
-		return nil, nil, err
-	}
-	sh, err := shop.FromContext(ctx)
+	sh, err := auth.RequireIn(ctx, auth.ScopeSettingsWrite)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -248,5 +248,4 @@ func postPage(t *testing.T, target, addr string, form url.Values) (int, string) 
 	return resp.StatusCode, string(b)
 }
 
-
 var orderNumber = regexp.MustCompile(`order #(\d+)`)

@@ -287,12 +287,11 @@ func (s *Service) Rates(ctx context.Context, zone *uuid.UUID, first int, after *
 	return out, nil
 }
 
+// adminShop authorizes a settings read, then checks first (1 to 250).
 func adminShop(ctx context.Context, first int) (*shop.Shop, error) {
-	if err := auth.Require(ctx, auth.ScopeSettingsWrite); err != nil {
-		return nil, err
+	sh, err := auth.RequireIn(ctx, auth.ScopeSettingsWrite)
+	if err == nil && (first < 1 || first > 250) {
+		err = apperr.BadInput("first", "first is 1 to 250")
 	}
-	if first < 1 || first > 250 {
-		return nil, apperr.BadInput("first", "first is 1 to 250")
-	}
-	return shop.FromContext(ctx)
+	return sh, err
 }

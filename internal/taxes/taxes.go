@@ -100,10 +100,7 @@ func (s *Service) SetRate(ctx context.Context, in Rate) (*Rate, []apperr.UserErr
 // List returns the shop's tax rates, of one country or all, oldest first
 // (settings:write): first 1 to 250, after the last id of the previous page.
 func (s *Service) List(ctx context.Context, country *string, first int, after *uuid.UUID) ([]*Rate, error) {
-	if err := auth.Require(ctx, auth.ScopeSettingsWrite); err != nil {
-		return nil, err
-	}
-	sh, err := shop.FromContext(ctx)
+	sh, err := auth.RequireIn(ctx, auth.ScopeSettingsWrite)
 	if err != nil {
 		return nil, err
 	}
