@@ -75,7 +75,7 @@ $(TOOLS)/stripe-mock:
 # The GraphiQL browser test must run (not skip) here; assets installs chromium for it.
 test: export CARTOGRAPH_REQUIRE_BROWSER := 1
 test: vet check-generate alerts $(TOOLS)/stripe-mock assets
-	@$(SERVICES); STRIPE_MOCK_BIN=$(TOOLS)/stripe-mock go test -race -count=1 -timeout 12m ./...
+	@$(SERVICES); STRIPE_MOCK_BIN=$(TOOLS)/stripe-mock go test -race -count=1 -timeout 14m ./...
 
 # GraphiQL (internal/graphiql): pinned npm packages -> gitignored dist/, embedded.
 assets:
