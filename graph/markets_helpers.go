@@ -6,12 +6,11 @@ import (
 	"cartograph/graph/model"
 	"cartograph/internal/apperr"
 	"cartograph/internal/catalog"
+	"cartograph/internal/loaders"
 	"cartograph/internal/markets"
 	"cartograph/internal/money"
 	"cartograph/internal/relay"
 	"cartograph/internal/shop"
-
-	"github.com/google/uuid"
 )
 
 // marketInput maps a MarketInput; a malformed percentage is a user error.
@@ -36,7 +35,7 @@ func marketInput(in model.MarketInput) (markets.Input, []apperr.UserError) {
 
 func marketModel(snap *markets.Snapshot, m *markets.Market) *model.Market {
 	out := &model.Market{ID: relay.GlobalID("Market", m.ID), Handle: m.Handle, Name: m.Name, CurrencyCode: m.Currency,
-		PriceAdjustmentPercentage: money.TrimZeros(money.FormatMinor(m.Adjustment, 2)), Rounding: model.MarketPriceRounding(m.Rounding),
+		PriceAdjustmentPercentage: money.FormatDecimal(m.Adjustment, 2), Rounding: model.MarketPriceRounding(m.Rounding),
 		Primary: m.Primary, Enabled: m.Enabled, Countries: make([]model.CountryCode, len(m.Countries))}
 	for i, c := range m.Countries {
 		out.Countries[i] = model.CountryCode(c)
@@ -71,8 +70,8 @@ func exchangeRateModel(rt markets.Rate) *model.ExchangeRate {
 }
 
 // contextualPrice prices v in the market of country. v is at base prices
-// unless the request runs in a market (@inContext), in which case the base
-// variant is read again.
+// unless the request runs in a market (@inContext); then the base variant
+// comes from the base-price loader (one batch for all variants).
 func (r *Resolver) contextualPrice(ctx context.Context, v *catalog.Variant, country string) (markets.ContextualPrice, error) {
 	sh, err := shop.FromContext(ctx)
 	if err != nil {
@@ -83,14 +82,14 @@ func (r *Resolver) contextualPrice(ctx context.Context, v *catalog.Variant, coun
 		return markets.ContextualPrice{}, err
 	}
 	if catalog.PresenterFrom(ctx) != nil {
-		vs, err := r.Catalog.VariantsByIDs(catalog.WithPresenter(ctx, nil), []uuid.UUID{v.ID})
+		base, err := loaders.For(ctx).BaseVariantByID().Load(ctx, v.ID)()
 		if err != nil {
 			return markets.ContextualPrice{}, err
 		}
-		if vs[0] == nil {
+		if base == nil {
 			return markets.ContextualPrice{}, apperr.New(apperr.NotFound, "variant not found")
 		}
-		v = vs[0]
+		v = base
 	}
 	return snap.VariantPrice(v, country), nil
 }

@@ -4,7 +4,6 @@ import (
 	"cartograph/internal/shop"
 	"context"
 	"strconv"
-	"strings"
 
 	"cartograph/graph/model"
 	"cartograph/internal/apperr"
@@ -49,13 +48,7 @@ func orderDiscountApplications(o *orders.Order) []*model.OrderDiscountApplicatio
 
 // ratePercent formats a rate in millionths as a percent (200000 → "20",
 // 88750 → "8.875").
-func ratePercent(rate int64) string {
-	s := money.FormatMinor(rate, 4)
-	if strings.Contains(s, ".") {
-		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-	}
-	return s
-}
+func ratePercent(rate int64) string { return money.FormatDecimal(rate, 4) }
 
 // percentOf parses a percent with up to places decimals into units of
 // 10^-places percent; malformed → a user error on field.

@@ -367,10 +367,16 @@ func (h *Hub) Subscribe(ctx context.Context, f Filter, since *int64) (<-chan *in
 	if f.Kind == KindAvailability {
 		f.Kind = KindChanges
 	}
+	return stream(ctx, h, f, since, func(c *inventory.Change) *inventory.Change { return c })
+}
+
+// stream opens a subscription whose matching changes reach the channel
+// as conv makes them (through the connection's Pusher when it has one).
+func stream[T any](ctx context.Context, h *Hub, f Filter, since *int64, conv func(*inventory.Change) T) (<-chan T, error) {
 	p, _ := ctx.Value(pusherKey{}).(Pusher)
-	out := make(chan *inventory.Change, pushCap(p))
+	out := make(chan T, pushCap(p))
 	emit, finish := sender(ctx, out, p)
-	started, err := h.subscribe(ctx, f, since, emit, finish)
+	started, err := h.subscribe(ctx, f, since, func(c *inventory.Change) bool { return emit(conv(c)) }, finish)
 	if err != nil {
 		return nil, err
 	}
@@ -404,22 +410,10 @@ type AvailabilityChange struct {
 // reads: any principal of the shop, including pk_ keys. Only the flip is
 // sent on, so no stock quantity reaches the subscriber.
 func (h *Hub) SubscribeAvailability(ctx context.Context, productIDs []uuid.UUID) (<-chan *AvailabilityChange, error) {
-	p, _ := ctx.Value(pusherKey{}).(Pusher)
-	out := make(chan *AvailabilityChange, pushCap(p))
-	emit, finish := sender(ctx, out, p)
-	started, err := h.subscribe(ctx, Filter{Kind: KindAvailability, ProductIDs: productIDs}, nil, func(c *inventory.Change) bool {
-		return emit(&AvailabilityChange{ProductID: c.ProductID, VariantID: c.VariantID,
-			AvailableForSale: c.Availability == inventory.AvailabilityAvailable, ProductAvailableForSale: c.ProductAvailable, At: c.At})
-	}, finish)
-	if err != nil {
-		return nil, err
-	}
-	if !started {
-		close(out)
-	} else if p != nil {
-		p.Bind()
-	}
-	return out, nil
+	return stream(ctx, h, Filter{Kind: KindAvailability, ProductIDs: productIDs}, nil, func(c *inventory.Change) *AvailabilityChange {
+		return &AvailabilityChange{ProductID: c.ProductID, VariantID: c.VariantID,
+			AvailableForSale: c.Availability == inventory.AvailabilityAvailable, ProductAvailableForSale: c.ProductAvailable, At: c.At}
+	})
 }
 
 // subscribe checks since, registers a subscriber that emits what matches

@@ -60,7 +60,23 @@ type Loaders struct {
 	// the number of collections, and the pages' products primed together.
 	CollectionProducts dataloader.Interface[CollectionPage, *catalog.ProductConnection]
 
-	src Catalog
+	src  Catalog
+	wait time.Duration
+	// baseVariant is BaseVariantByID, made on first use (few requests
+	// need it).
+	baseOnce    sync.Once
+	baseVariant Loader[*catalog.Variant]
+}
+
+// BaseVariantByID loads variants at base prices (the shop's currency),
+// whatever market the request is presented in (catalog.WithPresenter).
+func (l *Loaders) BaseVariantByID() Loader[*catalog.Variant] {
+	l.baseOnce.Do(func() {
+		l.baseVariant = newLoader("BaseVariantByID", func(ctx context.Context, ids []uuid.UUID) ([]*catalog.Variant, error) {
+			return l.src.VariantsByIDs(catalog.WithPresenter(ctx, nil), ids)
+		}, l.wait)
+	})
+	return l.baseVariant
 }
 
 // batchFn adapts a key-ordered batch method to dataloader's signature: one
@@ -111,6 +127,7 @@ func New(src Catalog, cust Customers, wait time.Duration) *Loaders {
 		CollectionByID:       newLoader("CollectionByID", src.CollectionsByIDs, wait),
 		CustomerByID:         newLoader("CustomerByID", cust.ByIDs, wait),
 		src:                  src,
+		wait:                 wait,
 	}
 	l.CollectionProducts = dataloader.NewBatchedLoader(l.collectionProducts,
 		dataloader.WithWait[CollectionPage, *catalog.ProductConnection](wait),

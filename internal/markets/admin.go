@@ -357,14 +357,14 @@ type Rate struct {
 }
 
 // Decimal formats the rate ("0.92").
-func (r Rate) Decimal() string { return money.TrimZeros(money.FormatMinor(r.RateE10, 10)) }
+func (r Rate) Decimal() string { return money.FormatDecimal(r.RateE10, 10) }
 
 // SetRate records a new exchange rate for currency (settings:write): it
 // applies from now on, to catalog reads within the snapshot TTL and to
 // every later checkout; the previous rates stay in the history. rate is a
 // positive decimal with at most 10 decimals.
 func (s *Service) SetRate(ctx context.Context, currency money.Currency, rate string) (*Rate, []apperr.UserError, error) {
-	sh, _, err := s.admin(ctx)
+	sh, err := auth.RequireIn(ctx, auth.ScopeSettingsWrite)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -389,7 +389,7 @@ func (s *Service) SetRate(ctx context.Context, currency money.Currency, rate str
 // Rates returns the history of exchange rates, newest first, of one
 // currency or all (settings:write); first is 1 to MaxRateHistoryLimit.
 func (s *Service) Rates(ctx context.Context, currency *money.Currency, first int) ([]Rate, error) {
-	sh, _, err := s.admin(ctx)
+	sh, err := auth.RequireIn(ctx, auth.ScopeSettingsWrite)
 	if err != nil {
 		return nil, err
 	}
@@ -445,7 +445,7 @@ func (s *Snapshot) RateOf(m *Market) string {
 	if m.Currency == s.Base || !ok {
 		return ""
 	}
-	return money.TrimZeros(money.FormatMinor(r, 10))
+	return money.FormatDecimal(r, 10)
 }
 
 func countriesParams(shopID, marketID uuid.UUID, cs []string) dbq.MarketCountriesInsertParams {

@@ -67,7 +67,6 @@ type baseVariant struct {
 
 // Snapshot is a shop's markets as one consistent read.
 type Snapshot struct {
-	Shop    uuid.UUID
 	Base    money.Currency
 	Markets []*Market
 	// Rates are the exchange rates in force, by currency.
@@ -304,7 +303,7 @@ func (s *Service) forget(shopID uuid.UUID) {
 }
 
 func decode(sh *shop.Shop, row dbq.MarketsSnapshotRow) (*Snapshot, error) {
-	snap := &Snapshot{Shop: sh.ID, Base: sh.CurrencyCode, Rates: map[money.Currency]int64{}, byCountry: map[string]*Market{},
+	snap := &Snapshot{Base: sh.CurrencyCode, Rates: map[money.Currency]int64{}, byCountry: map[string]*Market{},
 		fixed: map[uuid.UUID]map[uuid.UUID]fixedPrice{}}
 	var ms []struct {
 		ID                     uuid.UUID

@@ -133,9 +133,11 @@ func ParseMinor(s string, exp int) (int64, error) {
 	return n, nil
 }
 
-// TrimZeros drops the trailing zeros of a decimal's fraction ("0.9200" →
-// "0.92", "1.000" → "1"), for rates and percentages.
-func TrimZeros(s string) string {
+// FormatDecimal formats v with places fraction digits and drops trailing
+// zeros of the fraction (9200000000 with 10 places → "0.92", 200000 with
+// 4 → "20"), for rates and percentages.
+func FormatDecimal(v int64, places int) string {
+	s := FormatMinor(v, places)
 	if !strings.Contains(s, ".") {
 		return s
 	}

@@ -171,7 +171,7 @@ type ShopAmounts struct {
 }
 
 // ExchangeRate formats the rate as a decimal ("0.92").
-func (a ShopAmounts) ExchangeRate() string { return money.TrimZeros(money.FormatMinor(a.RateE10, 10)) }
+func (a ShopAmounts) ExchangeRate() string { return money.FormatDecimal(a.RateE10, 10) }
 
 func (a ShopAmounts) m(v int64) money.Money { return money.Money{Minor: v, Currency: a.CurrencyCode} }
 

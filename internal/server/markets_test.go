@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"cartograph/internal/money"
@@ -261,6 +262,13 @@ func TestMarkets(t *testing.T) {
 			{"TooPrecise", europeID, []map[string]any{{"variantId": v, "price": "1.234"}}, "INVALID_AMOUNT"},
 			{"ForeignVariant", europeID, []map[string]any{{"variantId": e.stock(t, "electronics", "pulse-anc-headphones", 1)}}, "NOT_FOUND"},
 			{"Twice", europeID, []map[string]any{{"variantId": v, "price": "1"}, {"variantId": v, "price": "2"}}, "DUPLICATE"},
+			{"TooMany", europeID, func() []map[string]any {
+				ps := make([]map[string]any, 251)
+				for i := range ps {
+					ps[i] = map[string]any{"variantId": v, "price": "1"}
+				}
+				return ps
+			}(), "INVALID"},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				mustData(t, e.do(t, staff, fixedSet, map[string]any{"m": c.market, "p": c.prices}), &out)
@@ -316,6 +324,25 @@ func TestMarkets(t *testing.T) {
 		if got.DE.Price.Amount != "12.34" || *got.DE.MarketHandle != "europe" || got.GB.Price != gb || *got.GB.MarketHandle != "uk" ||
 			got.US.Price.CurrencyCode != "USD" || *got.US.MarketHandle != "us" || got.JP.Price.CurrencyCode != "USD" {
 			t.Fatalf("contextual pricing %+v (GB catalog %+v)", got, gb)
+		}
+		// Inside a market (@inContext: the variant is already presented in
+		// GBP) it still prices from the base variant.
+		var inGB struct {
+			Product struct {
+				Variants struct {
+					Nodes []struct {
+						Price             struct{ Amount, CurrencyCode string }
+						ContextualPricing struct {
+							Price struct{ Amount, CurrencyCode string }
+						}
+					}
+				}
+			}
+		}
+		mustData(t, e.do(t, staff, `query @inContext(country: GB) { product(handle: "everyday-canvas-tote") { variants(first: 1) { nodes {
+			price { amount currencyCode } contextualPricing(context: {country: DE}) { price { amount currencyCode } } } } } }`, nil), &inGB)
+		if n := inGB.Product.Variants.Nodes[0]; n.Price != gb || n.ContextualPricing.Price.Amount != "12.34" || n.ContextualPricing.Price.CurrencyCode != "EUR" {
+			t.Fatalf("contextual pricing inside the GB market: %+v", n)
 		}
 		// Public, like the prices @inContext shows (no scope: nested
 		// fields of cacheable public queries carry no permission).
@@ -438,6 +465,35 @@ func TestMarkets(t *testing.T) {
 		}
 		if e.count(t, `SELECT count(*)::int FROM orders`) != before {
 			t.Fatal("an order was placed for a country no market sells to")
+		}
+	})
+
+	t.Run("ConcurrentCreatesOfOneHandle", func(t *testing.T) {
+		// Ten staff requests race for one handle and one country: one wins,
+		// the others get a coded user error, never a 500 or a second row.
+		var wg sync.WaitGroup
+		got := make([]marketPayload, 10)
+		for i := range got {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				var out struct{ MarketCreate marketPayload }
+				mustData(t, e.do(t, staff, marketCreate, map[string]any{"in": with(with(europe, "handle", "nordics"), "countries", []string{"SE"})}), &out)
+				got[i] = out.MarketCreate
+			}(i)
+		}
+		wg.Wait()
+		won := 0
+		for _, p := range got {
+			switch {
+			case p.Market != nil:
+				won++
+			case len(p.UserErrors) == 0:
+				t.Fatalf("neither a market nor a user error: %+v", p)
+			}
+		}
+		if won != 1 || e.count(t, `SELECT count(*)::int FROM markets WHERE handle = 'nordics'`) != 1 || e.count(t, `SELECT count(*)::int FROM market_countries WHERE country = 'SE'`) != 1 {
+			t.Fatalf("%d of 10 concurrent creates won: %+v", won, got)
 		}
 	})
 }

@@ -73,15 +73,20 @@ func (s *Service) forDestination(ctx context.Context, shopID uuid.UUID, country,
 			continue
 		}
 		seen[r.Handle] = true
-		rate := pricing.Rate{Handle: r.Handle, Title: r.Title, Amount: r.Amount, FreeOver: r.FreeOver, Currency: r.CurrencyCode}
-		var bands []band
-		_ = json.Unmarshal(r.Bands, &bands)
-		for _, b := range bands {
-			rate.Bands = append(rate.Bands, pricing.WeightBand{MinGrams: b.Min, MaxGrams: b.Max, Amount: b.Amount})
-		}
-		out = append(out, rate)
+		out = append(out, pricingRate(r))
 	}
 	return out, nil
+}
+
+// pricingRate maps a stored rate (its bands as JSON) to the engine's.
+func pricingRate(r dbq.ShippingRate) pricing.Rate {
+	rate := pricing.Rate{Handle: r.Handle, Title: r.Title, Amount: r.Amount, FreeOver: r.FreeOver, Currency: r.CurrencyCode}
+	var bands []band
+	_ = json.Unmarshal(r.Bands, &bands)
+	for _, b := range bands {
+		rate.Bands = append(rate.Bands, pricing.WeightBand{MinGrams: b.Min, MaxGrams: b.Max, Amount: b.Amount})
+	}
+	return rate
 }
 
 var (
@@ -276,13 +281,7 @@ func (s *Service) Rates(ctx context.Context, zone *uuid.UUID, first int, after *
 	}
 	out := make([]*Rate, len(rows))
 	for i, r := range rows {
-		rate := &Rate{ID: r.ID, ZoneID: r.ZoneID, Active: r.Active, Rate: pricing.Rate{Handle: r.Handle, Title: r.Title, Amount: r.Amount, FreeOver: r.FreeOver, Currency: r.CurrencyCode}}
-		var bands []band
-		_ = json.Unmarshal(r.Bands, &bands)
-		for _, b := range bands {
-			rate.Bands = append(rate.Bands, pricing.WeightBand{MinGrams: b.Min, MaxGrams: b.Max, Amount: b.Amount})
-		}
-		out[i] = rate
+		out[i] = &Rate{ID: r.ID, ZoneID: r.ZoneID, Active: r.Active, Rate: pricingRate(r)}
 	}
 	return out, nil
 }

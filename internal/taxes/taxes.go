@@ -94,7 +94,11 @@ func (s *Service) SetRate(ctx context.Context, in Rate) (*Rate, []apperr.UserErr
 	if err != nil {
 		return nil, nil, pg.MapError(err)
 	}
-	return &Rate{ID: row.ID, Country: row.Country, Region: row.Region, Title: row.Title, Rate: int64(row.Rate), Included: row.Included, Shipping: row.Shipping}, nil, nil
+	return rateFromRow(row), nil, nil
+}
+
+func rateFromRow(r dbq.TaxRate) *Rate {
+	return &Rate{ID: r.ID, Country: r.Country, Region: r.Region, Title: r.Title, Rate: int64(r.Rate), Included: r.Included, Shipping: r.Shipping}
 }
 
 // List returns the shop's tax rates, of one country or all, oldest first
@@ -113,7 +117,7 @@ func (s *Service) List(ctx context.Context, country *string, first int, after *u
 	}
 	out := make([]*Rate, len(rows))
 	for i, r := range rows {
-		out[i] = &Rate{ID: r.ID, Country: r.Country, Region: r.Region, Title: r.Title, Rate: int64(r.Rate), Included: r.Included, Shipping: r.Shipping}
+		out[i] = rateFromRow(r)
 	}
 	return out, nil
 }
