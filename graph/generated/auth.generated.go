@@ -5944,39 +5944,25 @@ var customerLogoutPayloadImplementors = []string{"CustomerLogoutPayload"}
 func (ec *executionContext) _CustomerLogoutPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CustomerLogoutPayload) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, customerLogoutPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("CustomerLogoutPayload")
+			out.str("CustomerLogoutPayload")
 		case "loggedOut":
-			out.Values[i] = ec._CustomerLogoutPayload_loggedOut(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CustomerLogoutPayload_loggedOut(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var customerRegisterPayloadImplementors = []string{"CustomerRegisterPayload"}
@@ -6450,59 +6436,45 @@ var staffSessionImplementors = []string{"StaffSession"}
 func (ec *executionContext) _StaffSession(ctx context.Context, sel ast.SelectionSet, obj *model.StaffSession) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, staffSessionImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("StaffSession")
+			out.str("StaffSession")
 		case "accessToken":
-			out.Values[i] = ec._StaffSession_accessToken(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._StaffSession_accessToken(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "expiresAt":
-			out.Values[i] = ec._StaffSession_expiresAt(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._StaffSession_expiresAt(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "refreshToken":
-			out.Values[i] = ec._StaffSession_refreshToken(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._StaffSession_refreshToken(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "role":
-			out.Values[i] = ec._StaffSession_role(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._StaffSession_role(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "scopes":
-			out.Values[i] = ec._StaffSession_scopes(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._StaffSession_scopes(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 // endregion **************************** object.gotpl ****************************

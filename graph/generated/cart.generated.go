@@ -3944,54 +3944,40 @@ var appliedGiftCardImplementors = []string{"AppliedGiftCard", "Node"}
 func (ec *executionContext) _AppliedGiftCard(ctx context.Context, sel ast.SelectionSet, obj *model.AppliedGiftCard) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, appliedGiftCardImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("AppliedGiftCard")
+			out.str("AppliedGiftCard")
 		case "id":
-			out.Values[i] = ec._AppliedGiftCard_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._AppliedGiftCard_id(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "lastCharacters":
-			out.Values[i] = ec._AppliedGiftCard_lastCharacters(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._AppliedGiftCard_lastCharacters(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "amountUsed":
-			out.Values[i] = ec._AppliedGiftCard_amountUsed(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._AppliedGiftCard_amountUsed(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "balance":
-			out.Values[i] = ec._AppliedGiftCard_balance(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._AppliedGiftCard_balance(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var attributeImplementors = []string{"Attribute"}
@@ -3999,44 +3985,30 @@ var attributeImplementors = []string{"Attribute"}
 func (ec *executionContext) _Attribute(ctx context.Context, sel ast.SelectionSet, obj *model.Attribute) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, attributeImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("Attribute")
+			out.str("Attribute")
 		case "key":
-			out.Values[i] = ec._Attribute_key(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Attribute_key(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "value":
-			out.Values[i] = ec._Attribute_value(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._Attribute_value(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var baseCartLineConnectionImplementors = []string{"BaseCartLineConnection"}
@@ -4044,49 +4016,35 @@ var baseCartLineConnectionImplementors = []string{"BaseCartLineConnection"}
 func (ec *executionContext) _BaseCartLineConnection(ctx context.Context, sel ast.SelectionSet, obj *model.BaseCartLineConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, baseCartLineConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("BaseCartLineConnection")
+			out.str("BaseCartLineConnection")
 		case "edges":
-			out.Values[i] = ec._BaseCartLineConnection_edges(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._BaseCartLineConnection_edges(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "nodes":
-			out.Values[i] = ec._BaseCartLineConnection_nodes(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._BaseCartLineConnection_nodes(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._BaseCartLineConnection_pageInfo(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._BaseCartLineConnection_pageInfo(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var baseCartLineEdgeImplementors = []string{"BaseCartLineEdge"}
@@ -4094,44 +4052,30 @@ var baseCartLineEdgeImplementors = []string{"BaseCartLineEdge"}
 func (ec *executionContext) _BaseCartLineEdge(ctx context.Context, sel ast.SelectionSet, obj *model.BaseCartLineEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, baseCartLineEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("BaseCartLineEdge")
+			out.str("BaseCartLineEdge")
 		case "cursor":
-			out.Values[i] = ec._BaseCartLineEdge_cursor(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._BaseCartLineEdge_cursor(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "node":
-			out.Values[i] = ec._BaseCartLineEdge_node(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._BaseCartLineEdge_node(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var cartImplementors = []string{"Cart", "Node"}
@@ -4365,49 +4309,35 @@ var cartAutomaticDiscountAllocationImplementors = []string{"CartAutomaticDiscoun
 func (ec *executionContext) _CartAutomaticDiscountAllocation(ctx context.Context, sel ast.SelectionSet, obj *model.CartAutomaticDiscountAllocation) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, cartAutomaticDiscountAllocationImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("CartAutomaticDiscountAllocation")
+			out.str("CartAutomaticDiscountAllocation")
 		case "title":
-			out.Values[i] = ec._CartAutomaticDiscountAllocation_title(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CartAutomaticDiscountAllocation_title(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "discountedAmount":
-			out.Values[i] = ec._CartAutomaticDiscountAllocation_discountedAmount(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CartAutomaticDiscountAllocation_discountedAmount(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "targetType":
-			out.Values[i] = ec._CartAutomaticDiscountAllocation_targetType(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CartAutomaticDiscountAllocation_targetType(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var cartBuyerIdentityImplementors = []string{"CartBuyerIdentity"}
@@ -4520,49 +4450,35 @@ var cartCodeDiscountAllocationImplementors = []string{"CartCodeDiscountAllocatio
 func (ec *executionContext) _CartCodeDiscountAllocation(ctx context.Context, sel ast.SelectionSet, obj *model.CartCodeDiscountAllocation) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, cartCodeDiscountAllocationImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("CartCodeDiscountAllocation")
+			out.str("CartCodeDiscountAllocation")
 		case "code":
-			out.Values[i] = ec._CartCodeDiscountAllocation_code(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CartCodeDiscountAllocation_code(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "discountedAmount":
-			out.Values[i] = ec._CartCodeDiscountAllocation_discountedAmount(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CartCodeDiscountAllocation_discountedAmount(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "targetType":
-			out.Values[i] = ec._CartCodeDiscountAllocation_targetType(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CartCodeDiscountAllocation_targetType(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var cartCostImplementors = []string{"CartCost"}
@@ -4570,79 +4486,65 @@ var cartCostImplementors = []string{"CartCost"}
 func (ec *executionContext) _CartCost(ctx context.Context, sel ast.SelectionSet, obj *model.CartCost) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, cartCostImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("CartCost")
+			out.str("CartCost")
 		case "subtotalAmount":
-			out.Values[i] = ec._CartCost_subtotalAmount(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CartCost_subtotalAmount(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "subtotalAmountEstimated":
-			out.Values[i] = ec._CartCost_subtotalAmountEstimated(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CartCost_subtotalAmountEstimated(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "totalAmount":
-			out.Values[i] = ec._CartCost_totalAmount(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CartCost_totalAmount(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "totalAmountEstimated":
-			out.Values[i] = ec._CartCost_totalAmountEstimated(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CartCost_totalAmountEstimated(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "totalTaxAmount":
-			out.Values[i] = ec._CartCost_totalTaxAmount(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._CartCost_totalTaxAmount(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "totalTaxAmountEstimated":
-			out.Values[i] = ec._CartCost_totalTaxAmountEstimated(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CartCost_totalTaxAmountEstimated(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "totalDutyAmount":
-			out.Values[i] = ec._CartCost_totalDutyAmount(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._CartCost_totalDutyAmount(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "totalDutyAmountEstimated":
-			out.Values[i] = ec._CartCost_totalDutyAmountEstimated(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CartCost_totalDutyAmountEstimated(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "checkoutChargeAmount":
-			out.Values[i] = ec._CartCost_checkoutChargeAmount(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CartCost_checkoutChargeAmount(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var cartCreatePayloadImplementors = []string{"CartCreatePayload"}
@@ -4893,64 +4795,50 @@ var cartDeliveryOptionImplementors = []string{"CartDeliveryOption"}
 func (ec *executionContext) _CartDeliveryOption(ctx context.Context, sel ast.SelectionSet, obj *model.CartDeliveryOption) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, cartDeliveryOptionImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("CartDeliveryOption")
+			out.str("CartDeliveryOption")
 		case "handle":
-			out.Values[i] = ec._CartDeliveryOption_handle(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CartDeliveryOption_handle(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "code":
-			out.Values[i] = ec._CartDeliveryOption_code(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._CartDeliveryOption_code(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "title":
-			out.Values[i] = ec._CartDeliveryOption_title(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._CartDeliveryOption_title(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "description":
-			out.Values[i] = ec._CartDeliveryOption_description(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._CartDeliveryOption_description(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "deliveryMethodType":
-			out.Values[i] = ec._CartDeliveryOption_deliveryMethodType(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CartDeliveryOption_deliveryMethodType(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "estimatedCost":
-			out.Values[i] = ec._CartDeliveryOption_estimatedCost(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CartDeliveryOption_estimatedCost(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var cartDiscountCodeImplementors = []string{"CartDiscountCode"}
@@ -4958,49 +4846,35 @@ var cartDiscountCodeImplementors = []string{"CartDiscountCode"}
 func (ec *executionContext) _CartDiscountCode(ctx context.Context, sel ast.SelectionSet, obj *model.CartDiscountCode) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, cartDiscountCodeImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("CartDiscountCode")
+			out.str("CartDiscountCode")
 		case "code":
-			out.Values[i] = ec._CartDiscountCode_code(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CartDiscountCode_code(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "applicable":
-			out.Values[i] = ec._CartDiscountCode_applicable(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CartDiscountCode_applicable(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "reason":
-			out.Values[i] = ec._CartDiscountCode_reason(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._CartDiscountCode_reason(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var cartDiscountCodesUpdatePayloadImplementors = []string{"CartDiscountCodesUpdatePayload"}
@@ -5208,74 +5082,60 @@ var cartLineImplementors = []string{"CartLine", "BaseCartLine", "Node"}
 func (ec *executionContext) _CartLine(ctx context.Context, sel ast.SelectionSet, obj *model.CartLine) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, cartLineImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("CartLine")
+			out.str("CartLine")
 		case "id":
-			out.Values[i] = ec._CartLine_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CartLine_id(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "quantity":
-			out.Values[i] = ec._CartLine_quantity(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CartLine_quantity(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "cost":
-			out.Values[i] = ec._CartLine_cost(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CartLine_cost(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "discountAllocations":
-			out.Values[i] = ec._CartLine_discountAllocations(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CartLine_discountAllocations(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "merchandise":
-			out.Values[i] = ec._CartLine_merchandise(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CartLine_merchandise(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "attributes":
-			out.Values[i] = ec._CartLine_attributes(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CartLine_attributes(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "attribute":
-			out.Values[i] = ec._CartLine_attribute(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._CartLine_attribute(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "parentRelationship":
-			out.Values[i] = ec._CartLine_parentRelationship(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._CartLine_parentRelationship(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var cartLineCostImplementors = []string{"CartLineCost"}
@@ -5283,54 +5143,40 @@ var cartLineCostImplementors = []string{"CartLineCost"}
 func (ec *executionContext) _CartLineCost(ctx context.Context, sel ast.SelectionSet, obj *model.CartLineCost) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, cartLineCostImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("CartLineCost")
+			out.str("CartLineCost")
 		case "amountPerQuantity":
-			out.Values[i] = ec._CartLineCost_amountPerQuantity(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CartLineCost_amountPerQuantity(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "compareAtAmountPerQuantity":
-			out.Values[i] = ec._CartLineCost_compareAtAmountPerQuantity(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._CartLineCost_compareAtAmountPerQuantity(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "subtotalAmount":
-			out.Values[i] = ec._CartLineCost_subtotalAmount(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CartLineCost_subtotalAmount(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "totalAmount":
-			out.Values[i] = ec._CartLineCost_totalAmount(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CartLineCost_totalAmount(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var cartLineParentRelationshipImplementors = []string{"CartLineParentRelationship"}
@@ -5338,39 +5184,25 @@ var cartLineParentRelationshipImplementors = []string{"CartLineParentRelationshi
 func (ec *executionContext) _CartLineParentRelationship(ctx context.Context, sel ast.SelectionSet, obj *model.CartLineParentRelationship) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, cartLineParentRelationshipImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("CartLineParentRelationship")
+			out.str("CartLineParentRelationship")
 		case "parent":
-			out.Values[i] = ec._CartLineParentRelationship_parent(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CartLineParentRelationship_parent(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var cartLinesAddPayloadImplementors = []string{"CartLinesAddPayload"}
@@ -5628,49 +5460,35 @@ var cartUserErrorImplementors = []string{"CartUserError"}
 func (ec *executionContext) _CartUserError(ctx context.Context, sel ast.SelectionSet, obj *apperr.UserError) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, cartUserErrorImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("CartUserError")
+			out.str("CartUserError")
 		case "code":
-			out.Values[i] = ec._CartUserError_code(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._CartUserError_code(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "field":
-			out.Values[i] = ec._CartUserError_field(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._CartUserError_field(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "message":
-			out.Values[i] = ec._CartUserError_message(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CartUserError_message(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var cartWarningImplementors = []string{"CartWarning"}
@@ -5678,49 +5496,35 @@ var cartWarningImplementors = []string{"CartWarning"}
 func (ec *executionContext) _CartWarning(ctx context.Context, sel ast.SelectionSet, obj *model.CartWarning) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, cartWarningImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("CartWarning")
+			out.str("CartWarning")
 		case "code":
-			out.Values[i] = ec._CartWarning_code(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CartWarning_code(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "message":
-			out.Values[i] = ec._CartWarning_message(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CartWarning_message(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "target":
-			out.Values[i] = ec._CartWarning_target(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CartWarning_target(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var checkoutBeginPayloadImplementors = []string{"CheckoutBeginPayload"}
@@ -5778,69 +5582,55 @@ var componentizableCartLineImplementors = []string{"ComponentizableCartLine", "B
 func (ec *executionContext) _ComponentizableCartLine(ctx context.Context, sel ast.SelectionSet, obj *model.ComponentizableCartLine) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, componentizableCartLineImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("ComponentizableCartLine")
+			out.str("ComponentizableCartLine")
 		case "id":
-			out.Values[i] = ec._ComponentizableCartLine_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ComponentizableCartLine_id(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "quantity":
-			out.Values[i] = ec._ComponentizableCartLine_quantity(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ComponentizableCartLine_quantity(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "cost":
-			out.Values[i] = ec._ComponentizableCartLine_cost(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ComponentizableCartLine_cost(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "merchandise":
-			out.Values[i] = ec._ComponentizableCartLine_merchandise(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ComponentizableCartLine_merchandise(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "attributes":
-			out.Values[i] = ec._ComponentizableCartLine_attributes(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ComponentizableCartLine_attributes(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "attribute":
-			out.Values[i] = ec._ComponentizableCartLine_attribute(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._ComponentizableCartLine_attribute(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "lineComponents":
-			out.Values[i] = ec._ComponentizableCartLine_lineComponents(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ComponentizableCartLine_lineComponents(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var paymentSessionImplementors = []string{"PaymentSession"}
@@ -5848,44 +5638,30 @@ var paymentSessionImplementors = []string{"PaymentSession"}
 func (ec *executionContext) _PaymentSession(ctx context.Context, sel ast.SelectionSet, obj *model.PaymentSession) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, paymentSessionImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("PaymentSession")
+			out.str("PaymentSession")
 		case "provider":
-			out.Values[i] = ec._PaymentSession_provider(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._PaymentSession_provider(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "clientSecret":
-			out.Values[i] = ec._PaymentSession_clientSecret(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._PaymentSession_clientSecret(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 // endregion **************************** object.gotpl ****************************
@@ -5899,10 +5675,8 @@ func (ec *executionContext) marshalNAppliedGiftCard2ᚕᚖcartographᚋgraphᚋm
 		return ec.marshalNAppliedGiftCard2ᚖcartographᚋgraphᚋmodelᚐAppliedGiftCard(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret
@@ -5925,10 +5699,8 @@ func (ec *executionContext) marshalNAttribute2ᚕᚖcartographᚋgraphᚋmodel�
 		return ec.marshalNAttribute2ᚖcartographᚋgraphᚋmodelᚐAttribute(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret
@@ -6006,10 +5778,8 @@ func (ec *executionContext) marshalNBaseCartLineEdge2ᚕᚖcartographᚋgraphᚋ
 		return ec.marshalNBaseCartLineEdge2ᚖcartographᚋgraphᚋmodelᚐBaseCartLineEdge(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret
@@ -6159,10 +5929,8 @@ func (ec *executionContext) marshalNCartDeliveryOption2ᚕᚖcartographᚋgraph�
 		return ec.marshalNCartDeliveryOption2ᚖcartographᚋgraphᚋmodelᚐCartDeliveryOption(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret
@@ -6211,10 +5979,8 @@ func (ec *executionContext) marshalNCartDiscountCode2ᚕᚖcartographᚋgraphᚋ
 		return ec.marshalNCartDiscountCode2ᚖcartographᚋgraphᚋmodelᚐCartDiscountCode(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret
@@ -6277,10 +6043,8 @@ func (ec *executionContext) marshalNCartLine2ᚕᚖcartographᚋgraphᚋmodelᚐ
 		return ec.marshalNCartLine2ᚖcartographᚋgraphᚋmodelᚐCartLine(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret
@@ -6420,10 +6184,8 @@ func (ec *executionContext) marshalNCartUserError2ᚕᚖcartographᚋinternalᚋ
 		return ec.marshalNCartUserError2ᚖcartographᚋinternalᚋapperrᚐUserError(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret
@@ -6446,10 +6208,8 @@ func (ec *executionContext) marshalNCartWarning2ᚕᚖcartographᚋgraphᚋmodel
 		return ec.marshalNCartWarning2ᚖcartographᚋgraphᚋmodelᚐCartWarning(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret

@@ -8,9 +8,7 @@ import (
 	"cartograph/internal/money"
 	"context"
 	"errors"
-	"math"
 	"strconv"
-	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -2673,79 +2671,65 @@ var collectionImplementors = []string{"Collection", "Node"}
 func (ec *executionContext) _Collection(ctx context.Context, sel ast.SelectionSet, obj *catalog.Collection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, collectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("Collection")
+			out.str("Collection")
 		case "id":
-			out.Values[i] = ec._Collection_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Collection_id(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "handle":
-			out.Values[i] = ec._Collection_handle(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Collection_handle(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "title":
-			out.Values[i] = ec._Collection_title(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Collection_title(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "description":
-			out.Values[i] = ec._Collection_description(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Collection_description(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "descriptionHtml":
-			out.Values[i] = ec._Collection_descriptionHtml(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Collection_descriptionHtml(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "image":
-			out.Values[i] = ec._Collection_image(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._Collection_image(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "seo":
-			out.Values[i] = ec._Collection_seo(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Collection_seo(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._Collection_updatedAt(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Collection_updatedAt(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "products":
-			out.Values[i] = ec._Collection_products(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Collection_products(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var collectionConnectionImplementors = []string{"CollectionConnection"}
@@ -2753,49 +2737,35 @@ var collectionConnectionImplementors = []string{"CollectionConnection"}
 func (ec *executionContext) _CollectionConnection(ctx context.Context, sel ast.SelectionSet, obj *catalog.CollectionConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, collectionConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("CollectionConnection")
+			out.str("CollectionConnection")
 		case "edges":
-			out.Values[i] = ec._CollectionConnection_edges(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CollectionConnection_edges(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "nodes":
-			out.Values[i] = ec._CollectionConnection_nodes(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CollectionConnection_nodes(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._CollectionConnection_pageInfo(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CollectionConnection_pageInfo(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var collectionEdgeImplementors = []string{"CollectionEdge"}
@@ -2803,44 +2773,30 @@ var collectionEdgeImplementors = []string{"CollectionEdge"}
 func (ec *executionContext) _CollectionEdge(ctx context.Context, sel ast.SelectionSet, obj *catalog.CollectionEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, collectionEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("CollectionEdge")
+			out.str("CollectionEdge")
 		case "cursor":
-			out.Values[i] = ec._CollectionEdge_cursor(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CollectionEdge_cursor(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "node":
-			out.Values[i] = ec._CollectionEdge_node(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._CollectionEdge_node(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var imageImplementors = []string{"Image"}
@@ -2848,59 +2804,45 @@ var imageImplementors = []string{"Image"}
 func (ec *executionContext) _Image(ctx context.Context, sel ast.SelectionSet, obj *catalog.Image) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, imageImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("Image")
+			out.str("Image")
 		case "id":
-			out.Values[i] = ec._Image_id(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._Image_id(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "url":
-			out.Values[i] = ec._Image_url(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Image_url(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "altText":
-			out.Values[i] = ec._Image_altText(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._Image_altText(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "width":
-			out.Values[i] = ec._Image_width(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._Image_width(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "height":
-			out.Values[i] = ec._Image_height(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._Image_height(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var imageConnectionImplementors = []string{"ImageConnection"}
@@ -2908,49 +2850,35 @@ var imageConnectionImplementors = []string{"ImageConnection"}
 func (ec *executionContext) _ImageConnection(ctx context.Context, sel ast.SelectionSet, obj *catalog.ImageConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, imageConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("ImageConnection")
+			out.str("ImageConnection")
 		case "edges":
-			out.Values[i] = ec._ImageConnection_edges(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ImageConnection_edges(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "nodes":
-			out.Values[i] = ec._ImageConnection_nodes(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ImageConnection_nodes(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._ImageConnection_pageInfo(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ImageConnection_pageInfo(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var imageEdgeImplementors = []string{"ImageEdge"}
@@ -2958,44 +2886,30 @@ var imageEdgeImplementors = []string{"ImageEdge"}
 func (ec *executionContext) _ImageEdge(ctx context.Context, sel ast.SelectionSet, obj *catalog.ImageEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, imageEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("ImageEdge")
+			out.str("ImageEdge")
 		case "cursor":
-			out.Values[i] = ec._ImageEdge_cursor(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ImageEdge_cursor(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "node":
-			out.Values[i] = ec._ImageEdge_node(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ImageEdge_node(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var productImplementors = []string{"Product", "Node"}
@@ -3003,184 +2917,170 @@ var productImplementors = []string{"Product", "Node"}
 func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, obj *catalog.Product) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, productImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("Product")
+			out.str("Product")
 		case "id":
-			out.Values[i] = ec._Product_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Product_id(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "handle":
-			out.Values[i] = ec._Product_handle(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Product_handle(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "title":
-			out.Values[i] = ec._Product_title(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Product_title(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "description":
-			out.Values[i] = ec._Product_description(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Product_description(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "descriptionHtml":
-			out.Values[i] = ec._Product_descriptionHtml(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Product_descriptionHtml(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "productType":
-			out.Values[i] = ec._Product_productType(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Product_productType(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "vendor":
-			out.Values[i] = ec._Product_vendor(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Product_vendor(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "availableForSale":
-			out.Values[i] = ec._Product_availableForSale(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Product_availableForSale(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "totalInventory":
-			out.Values[i] = ec._Product_totalInventory(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._Product_totalInventory(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "options":
-			out.Values[i] = ec._Product_options(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Product_options(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "priceRange":
-			out.Values[i] = ec._Product_priceRange(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Product_priceRange(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "compareAtPriceRange":
-			out.Values[i] = ec._Product_compareAtPriceRange(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Product_compareAtPriceRange(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "variants":
-			out.Values[i] = ec._Product_variants(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Product_variants(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "featuredImage":
-			out.Values[i] = ec._Product_featuredImage(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._Product_featuredImage(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "images":
-			out.Values[i] = ec._Product_images(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Product_images(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "collections":
-			out.Values[i] = ec._Product_collections(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Product_collections(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "seo":
-			out.Values[i] = ec._Product_seo(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Product_seo(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "tags":
-			out.Values[i] = ec._Product_tags(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Product_tags(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "onlineStoreUrl":
-			out.Values[i] = ec._Product_onlineStoreUrl(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._Product_onlineStoreUrl(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._Product_createdAt(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Product_createdAt(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._Product_updatedAt(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Product_updatedAt(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "publishedAt":
-			out.Values[i] = ec._Product_publishedAt(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Product_publishedAt(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "selectedOrFirstAvailableVariant":
-			out.Values[i] = ec._Product_selectedOrFirstAvailableVariant(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._Product_selectedOrFirstAvailableVariant(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "variantBySelectedOptions":
-			out.Values[i] = ec._Product_variantBySelectedOptions(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._Product_variantBySelectedOptions(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "adjacentVariants":
-			out.Values[i] = ec._Product_adjacentVariants(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Product_adjacentVariants(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "encodedVariantExistence":
-			out.Values[i] = ec._Product_encodedVariantExistence(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._Product_encodedVariantExistence(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "encodedVariantAvailability":
-			out.Values[i] = ec._Product_encodedVariantAvailability(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._Product_encodedVariantAvailability(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "isGiftCard":
-			out.Values[i] = ec._Product_isGiftCard(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Product_isGiftCard(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "requiresSellingPlan":
-			out.Values[i] = ec._Product_requiresSellingPlan(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Product_requiresSellingPlan(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "trackingParameters":
-			out.Values[i] = ec._Product_trackingParameters(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._Product_trackingParameters(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var productConnectionImplementors = []string{"ProductConnection"}
@@ -3188,49 +3088,35 @@ var productConnectionImplementors = []string{"ProductConnection"}
 func (ec *executionContext) _ProductConnection(ctx context.Context, sel ast.SelectionSet, obj *catalog.ProductConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, productConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("ProductConnection")
+			out.str("ProductConnection")
 		case "edges":
-			out.Values[i] = ec._ProductConnection_edges(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductConnection_edges(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "nodes":
-			out.Values[i] = ec._ProductConnection_nodes(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductConnection_nodes(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._ProductConnection_pageInfo(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductConnection_pageInfo(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var productEdgeImplementors = []string{"ProductEdge"}
@@ -3238,44 +3124,30 @@ var productEdgeImplementors = []string{"ProductEdge"}
 func (ec *executionContext) _ProductEdge(ctx context.Context, sel ast.SelectionSet, obj *catalog.ProductEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, productEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("ProductEdge")
+			out.str("ProductEdge")
 		case "cursor":
-			out.Values[i] = ec._ProductEdge_cursor(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductEdge_cursor(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "node":
-			out.Values[i] = ec._ProductEdge_node(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductEdge_node(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var productOptionImplementors = []string{"ProductOption", "Node"}
@@ -3283,54 +3155,40 @@ var productOptionImplementors = []string{"ProductOption", "Node"}
 func (ec *executionContext) _ProductOption(ctx context.Context, sel ast.SelectionSet, obj *catalog.Option) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, productOptionImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("ProductOption")
+			out.str("ProductOption")
 		case "id":
-			out.Values[i] = ec._ProductOption_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductOption_id(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.Values[i] = ec._ProductOption_name(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductOption_name(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "values":
-			out.Values[i] = ec._ProductOption_values(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductOption_values(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "optionValues":
-			out.Values[i] = ec._ProductOption_optionValues(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductOption_optionValues(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var productOptionValueImplementors = []string{"ProductOptionValue", "Node"}
@@ -3338,54 +3196,40 @@ var productOptionValueImplementors = []string{"ProductOptionValue", "Node"}
 func (ec *executionContext) _ProductOptionValue(ctx context.Context, sel ast.SelectionSet, obj *catalog.OptionValue) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, productOptionValueImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("ProductOptionValue")
+			out.str("ProductOptionValue")
 		case "id":
-			out.Values[i] = ec._ProductOptionValue_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductOptionValue_id(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.Values[i] = ec._ProductOptionValue_name(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductOptionValue_name(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "firstSelectableVariant":
-			out.Values[i] = ec._ProductOptionValue_firstSelectableVariant(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._ProductOptionValue_firstSelectableVariant(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "swatch":
-			out.Values[i] = ec._ProductOptionValue_swatch(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._ProductOptionValue_swatch(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var productOptionValueSwatchImplementors = []string{"ProductOptionValueSwatch"}
@@ -3393,44 +3237,30 @@ var productOptionValueSwatchImplementors = []string{"ProductOptionValueSwatch"}
 func (ec *executionContext) _ProductOptionValueSwatch(ctx context.Context, sel ast.SelectionSet, obj *model.ProductOptionValueSwatch) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, productOptionValueSwatchImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("ProductOptionValueSwatch")
+			out.str("ProductOptionValueSwatch")
 		case "color":
-			out.Values[i] = ec._ProductOptionValueSwatch_color(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._ProductOptionValueSwatch_color(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "image":
-			out.Values[i] = ec._ProductOptionValueSwatch_image(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._ProductOptionValueSwatch_image(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var productPriceRangeImplementors = []string{"ProductPriceRange"}
@@ -3438,44 +3268,30 @@ var productPriceRangeImplementors = []string{"ProductPriceRange"}
 func (ec *executionContext) _ProductPriceRange(ctx context.Context, sel ast.SelectionSet, obj *catalog.PriceRange) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, productPriceRangeImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("ProductPriceRange")
+			out.str("ProductPriceRange")
 		case "minVariantPrice":
-			out.Values[i] = ec._ProductPriceRange_minVariantPrice(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductPriceRange_minVariantPrice(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "maxVariantPrice":
-			out.Values[i] = ec._ProductPriceRange_maxVariantPrice(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductPriceRange_maxVariantPrice(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var productVariantImplementors = []string{"ProductVariant", "Merchandise", "Node"}
@@ -3483,119 +3299,105 @@ var productVariantImplementors = []string{"ProductVariant", "Merchandise", "Node
 func (ec *executionContext) _ProductVariant(ctx context.Context, sel ast.SelectionSet, obj *catalog.Variant) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, productVariantImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("ProductVariant")
+			out.str("ProductVariant")
 		case "id":
-			out.Values[i] = ec._ProductVariant_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductVariant_id(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "title":
-			out.Values[i] = ec._ProductVariant_title(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductVariant_title(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "sku":
-			out.Values[i] = ec._ProductVariant_sku(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._ProductVariant_sku(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "availableForSale":
-			out.Values[i] = ec._ProductVariant_availableForSale(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductVariant_availableForSale(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "quantityAvailable":
-			out.Values[i] = ec._ProductVariant_quantityAvailable(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._ProductVariant_quantityAvailable(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "currentlyNotInStock":
-			out.Values[i] = ec._ProductVariant_currentlyNotInStock(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductVariant_currentlyNotInStock(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "selectedOptions":
-			out.Values[i] = ec._ProductVariant_selectedOptions(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductVariant_selectedOptions(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "price":
-			out.Values[i] = ec._ProductVariant_price(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductVariant_price(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "compareAtPrice":
-			out.Values[i] = ec._ProductVariant_compareAtPrice(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._ProductVariant_compareAtPrice(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "weight":
-			out.Values[i] = ec._ProductVariant_weight(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._ProductVariant_weight(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "weightUnit":
-			out.Values[i] = ec._ProductVariant_weightUnit(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductVariant_weightUnit(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "product":
-			out.Values[i] = ec._ProductVariant_product(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductVariant_product(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "image":
-			out.Values[i] = ec._ProductVariant_image(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._ProductVariant_image(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "unitPrice":
-			out.Values[i] = ec._ProductVariant_unitPrice(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._ProductVariant_unitPrice(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "requiresShipping":
-			out.Values[i] = ec._ProductVariant_requiresShipping(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductVariant_requiresShipping(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "barcode":
-			out.Values[i] = ec._ProductVariant_barcode(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._ProductVariant_barcode(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "contextualPricing":
-			out.Values[i] = ec._ProductVariant_contextualPricing(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductVariant_contextualPricing(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var productVariantConnectionImplementors = []string{"ProductVariantConnection"}
@@ -3603,49 +3405,35 @@ var productVariantConnectionImplementors = []string{"ProductVariantConnection"}
 func (ec *executionContext) _ProductVariantConnection(ctx context.Context, sel ast.SelectionSet, obj *catalog.VariantConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, productVariantConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("ProductVariantConnection")
+			out.str("ProductVariantConnection")
 		case "edges":
-			out.Values[i] = ec._ProductVariantConnection_edges(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductVariantConnection_edges(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "nodes":
-			out.Values[i] = ec._ProductVariantConnection_nodes(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductVariantConnection_nodes(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._ProductVariantConnection_pageInfo(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductVariantConnection_pageInfo(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var productVariantEdgeImplementors = []string{"ProductVariantEdge"}
@@ -3653,44 +3441,30 @@ var productVariantEdgeImplementors = []string{"ProductVariantEdge"}
 func (ec *executionContext) _ProductVariantEdge(ctx context.Context, sel ast.SelectionSet, obj *catalog.VariantEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, productVariantEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("ProductVariantEdge")
+			out.str("ProductVariantEdge")
 		case "cursor":
-			out.Values[i] = ec._ProductVariantEdge_cursor(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductVariantEdge_cursor(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "node":
-			out.Values[i] = ec._ProductVariantEdge_node(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductVariantEdge_node(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var sEOImplementors = []string{"SEO"}
@@ -3698,44 +3472,30 @@ var sEOImplementors = []string{"SEO"}
 func (ec *executionContext) _SEO(ctx context.Context, sel ast.SelectionSet, obj *catalog.SEO) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, sEOImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("SEO")
+			out.str("SEO")
 		case "title":
-			out.Values[i] = ec._SEO_title(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._SEO_title(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "description":
-			out.Values[i] = ec._SEO_description(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._SEO_description(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var selectedOptionImplementors = []string{"SelectedOption"}
@@ -3743,44 +3503,30 @@ var selectedOptionImplementors = []string{"SelectedOption"}
 func (ec *executionContext) _SelectedOption(ctx context.Context, sel ast.SelectionSet, obj *catalog.SelectedOption) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, selectedOptionImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("SelectedOption")
+			out.str("SelectedOption")
 		case "name":
-			out.Values[i] = ec._SelectedOption_name(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._SelectedOption_name(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "value":
-			out.Values[i] = ec._SelectedOption_value(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._SelectedOption_value(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 // endregion **************************** object.gotpl ****************************
@@ -3794,10 +3540,8 @@ func (ec *executionContext) marshalNCollection2ᚕᚖcartographᚋinternalᚋcat
 		return ec.marshalNCollection2ᚖcartographᚋinternalᚋcatalogᚐCollection(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret
@@ -3834,10 +3578,8 @@ func (ec *executionContext) marshalNCollectionEdge2ᚕcartographᚋinternalᚋca
 		return ec.marshalNCollectionEdge2cartographᚋinternalᚋcatalogᚐCollectionEdge(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret
@@ -3850,10 +3592,8 @@ func (ec *executionContext) marshalNImage2ᚕᚖcartographᚋinternalᚋcatalog�
 		return ec.marshalNImage2ᚖcartographᚋinternalᚋcatalogᚐImage(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret
@@ -3890,10 +3630,8 @@ func (ec *executionContext) marshalNImageEdge2ᚕcartographᚋinternalᚋcatalog
 		return ec.marshalNImageEdge2cartographᚋinternalᚋcatalogᚐImageEdge(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret
@@ -3906,10 +3644,8 @@ func (ec *executionContext) marshalNProduct2ᚕᚖcartographᚋinternalᚋcatalo
 		return ec.marshalNProduct2ᚖcartographᚋinternalᚋcatalogᚐProduct(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret
@@ -3946,10 +3682,8 @@ func (ec *executionContext) marshalNProductEdge2ᚕcartographᚋinternalᚋcatal
 		return ec.marshalNProductEdge2cartographᚋinternalᚋcatalogᚐProductEdge(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret
@@ -3962,10 +3696,8 @@ func (ec *executionContext) marshalNProductOption2ᚕᚖcartographᚋinternalᚋ
 		return ec.marshalNProductOption2ᚖcartographᚋinternalᚋcatalogᚐOption(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret
@@ -3988,10 +3720,8 @@ func (ec *executionContext) marshalNProductOptionValue2ᚕᚖcartographᚋintern
 		return ec.marshalNProductOptionValue2ᚖcartographᚋinternalᚋcatalogᚐOptionValue(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret
@@ -4028,10 +3758,8 @@ func (ec *executionContext) marshalNProductVariant2ᚕᚖcartographᚋinternal�
 		return ec.marshalNProductVariant2ᚖcartographᚋinternalᚋcatalogᚐVariant(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret
@@ -4068,10 +3796,8 @@ func (ec *executionContext) marshalNProductVariantEdge2ᚕcartographᚋinternal�
 		return ec.marshalNProductVariantEdge2cartographᚋinternalᚋcatalogᚐVariantEdge(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret
@@ -4092,10 +3818,8 @@ func (ec *executionContext) marshalNSelectedOption2ᚕcartographᚋinternalᚋca
 		return ec.marshalNSelectedOption2cartographᚋinternalᚋcatalogᚐSelectedOption(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret
@@ -4176,10 +3900,8 @@ func (ec *executionContext) marshalOProduct2ᚕᚖcartographᚋinternalᚋcatalo
 		return ec.marshalNProduct2ᚖcartographᚋinternalᚋcatalogᚐProduct(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret

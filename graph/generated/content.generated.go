@@ -2731,59 +2731,45 @@ var articleAuthorImplementors = []string{"ArticleAuthor"}
 func (ec *executionContext) _ArticleAuthor(ctx context.Context, sel ast.SelectionSet, obj *content.Author) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, articleAuthorImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("ArticleAuthor")
+			out.str("ArticleAuthor")
 		case "name":
-			out.Values[i] = ec._ArticleAuthor_name(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ArticleAuthor_name(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "firstName":
-			out.Values[i] = ec._ArticleAuthor_firstName(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ArticleAuthor_firstName(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "lastName":
-			out.Values[i] = ec._ArticleAuthor_lastName(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ArticleAuthor_lastName(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "email":
-			out.Values[i] = ec._ArticleAuthor_email(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ArticleAuthor_email(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "bio":
-			out.Values[i] = ec._ArticleAuthor_bio(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._ArticleAuthor_bio(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var articleConnectionImplementors = []string{"ArticleConnection"}
@@ -3179,64 +3165,50 @@ var brandImplementors = []string{"Brand"}
 func (ec *executionContext) _Brand(ctx context.Context, sel ast.SelectionSet, obj *model.Brand) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, brandImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("Brand")
+			out.str("Brand")
 		case "colors":
-			out.Values[i] = ec._Brand_colors(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Brand_colors(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "coverImage":
-			out.Values[i] = ec._Brand_coverImage(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._Brand_coverImage(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "logo":
-			out.Values[i] = ec._Brand_logo(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._Brand_logo(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "shortDescription":
-			out.Values[i] = ec._Brand_shortDescription(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._Brand_shortDescription(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "slogan":
-			out.Values[i] = ec._Brand_slogan(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._Brand_slogan(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "squareLogo":
-			out.Values[i] = ec._Brand_squareLogo(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._Brand_squareLogo(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var brandColorGroupImplementors = []string{"BrandColorGroup"}
@@ -3244,44 +3216,30 @@ var brandColorGroupImplementors = []string{"BrandColorGroup"}
 func (ec *executionContext) _BrandColorGroup(ctx context.Context, sel ast.SelectionSet, obj *model.BrandColorGroup) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, brandColorGroupImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("BrandColorGroup")
+			out.str("BrandColorGroup")
 		case "background":
-			out.Values[i] = ec._BrandColorGroup_background(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._BrandColorGroup_background(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "foreground":
-			out.Values[i] = ec._BrandColorGroup_foreground(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._BrandColorGroup_foreground(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var brandColorsImplementors = []string{"BrandColors"}
@@ -3289,44 +3247,30 @@ var brandColorsImplementors = []string{"BrandColors"}
 func (ec *executionContext) _BrandColors(ctx context.Context, sel ast.SelectionSet, obj *model.BrandColors) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, brandColorsImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("BrandColors")
+			out.str("BrandColors")
 		case "primary":
-			out.Values[i] = ec._BrandColors_primary(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._BrandColors_primary(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "secondary":
-			out.Values[i] = ec._BrandColors_secondary(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._BrandColors_secondary(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var contentDeletePayloadImplementors = []string{"ContentDeletePayload"}
@@ -3334,44 +3278,30 @@ var contentDeletePayloadImplementors = []string{"ContentDeletePayload"}
 func (ec *executionContext) _ContentDeletePayload(ctx context.Context, sel ast.SelectionSet, obj *model.ContentDeletePayload) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, contentDeletePayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("ContentDeletePayload")
+			out.str("ContentDeletePayload")
 		case "deletedHandle":
-			out.Values[i] = ec._ContentDeletePayload_deletedHandle(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._ContentDeletePayload_deletedHandle(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "userErrors":
-			out.Values[i] = ec._ContentDeletePayload_userErrors(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ContentDeletePayload_userErrors(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var mediaImageImplementors = []string{"MediaImage", "Media"}
@@ -3379,59 +3309,45 @@ var mediaImageImplementors = []string{"MediaImage", "Media"}
 func (ec *executionContext) _MediaImage(ctx context.Context, sel ast.SelectionSet, obj *model.MediaImage) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, mediaImageImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("MediaImage")
+			out.str("MediaImage")
 		case "alt":
-			out.Values[i] = ec._MediaImage_alt(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._MediaImage_alt(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "id":
-			out.Values[i] = ec._MediaImage_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._MediaImage_id(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "image":
-			out.Values[i] = ec._MediaImage_image(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._MediaImage_image(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "mediaContentType":
-			out.Values[i] = ec._MediaImage_mediaContentType(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._MediaImage_mediaContentType(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "previewImage":
-			out.Values[i] = ec._MediaImage_previewImage(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._MediaImage_previewImage(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var menuImplementors = []string{"Menu", "Node"}
@@ -3647,84 +3563,70 @@ var pageImplementors = []string{"Page", "Node"}
 func (ec *executionContext) _Page(ctx context.Context, sel ast.SelectionSet, obj *content.Page) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, pageImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("Page")
+			out.str("Page")
 		case "id":
-			out.Values[i] = ec._Page_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Page_id(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "handle":
-			out.Values[i] = ec._Page_handle(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Page_handle(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "title":
-			out.Values[i] = ec._Page_title(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Page_title(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "body":
-			out.Values[i] = ec._Page_body(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Page_body(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "bodySummary":
-			out.Values[i] = ec._Page_bodySummary(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Page_bodySummary(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "seo":
-			out.Values[i] = ec._Page_seo(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._Page_seo(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._Page_createdAt(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Page_createdAt(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._Page_updatedAt(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Page_updatedAt(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "onlineStoreUrl":
-			out.Values[i] = ec._Page_onlineStoreUrl(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._Page_onlineStoreUrl(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "trackingParameters":
-			out.Values[i] = ec._Page_trackingParameters(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._Page_trackingParameters(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var pageConnectionImplementors = []string{"PageConnection"}
@@ -3732,49 +3634,35 @@ var pageConnectionImplementors = []string{"PageConnection"}
 func (ec *executionContext) _PageConnection(ctx context.Context, sel ast.SelectionSet, obj *model.PageConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, pageConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("PageConnection")
+			out.str("PageConnection")
 		case "edges":
-			out.Values[i] = ec._PageConnection_edges(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._PageConnection_edges(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "nodes":
-			out.Values[i] = ec._PageConnection_nodes(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._PageConnection_nodes(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._PageConnection_pageInfo(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._PageConnection_pageInfo(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var pageEdgeImplementors = []string{"PageEdge"}
@@ -3782,44 +3670,30 @@ var pageEdgeImplementors = []string{"PageEdge"}
 func (ec *executionContext) _PageEdge(ctx context.Context, sel ast.SelectionSet, obj *model.PageEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, pageEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("PageEdge")
+			out.str("PageEdge")
 		case "cursor":
-			out.Values[i] = ec._PageEdge_cursor(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._PageEdge_cursor(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "node":
-			out.Values[i] = ec._PageEdge_node(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._PageEdge_node(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var pageUpsertPayloadImplementors = []string{"PageUpsertPayload"}
@@ -3827,44 +3701,30 @@ var pageUpsertPayloadImplementors = []string{"PageUpsertPayload"}
 func (ec *executionContext) _PageUpsertPayload(ctx context.Context, sel ast.SelectionSet, obj *model.PageUpsertPayload) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, pageUpsertPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("PageUpsertPayload")
+			out.str("PageUpsertPayload")
 		case "page":
-			out.Values[i] = ec._PageUpsertPayload_page(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._PageUpsertPayload_page(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "userErrors":
-			out.Values[i] = ec._PageUpsertPayload_userErrors(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._PageUpsertPayload_userErrors(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var shopBrandUpdatePayloadImplementors = []string{"ShopBrandUpdatePayload"}
@@ -3872,44 +3732,30 @@ var shopBrandUpdatePayloadImplementors = []string{"ShopBrandUpdatePayload"}
 func (ec *executionContext) _ShopBrandUpdatePayload(ctx context.Context, sel ast.SelectionSet, obj *model.ShopBrandUpdatePayload) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, shopBrandUpdatePayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("ShopBrandUpdatePayload")
+			out.str("ShopBrandUpdatePayload")
 		case "brand":
-			out.Values[i] = ec._ShopBrandUpdatePayload_brand(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._ShopBrandUpdatePayload_brand(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "userErrors":
-			out.Values[i] = ec._ShopBrandUpdatePayload_userErrors(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ShopBrandUpdatePayload_userErrors(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var shopPolicyImplementors = []string{"ShopPolicy", "Node"}
@@ -3917,59 +3763,45 @@ var shopPolicyImplementors = []string{"ShopPolicy", "Node"}
 func (ec *executionContext) _ShopPolicy(ctx context.Context, sel ast.SelectionSet, obj *content.Policy) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, shopPolicyImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("ShopPolicy")
+			out.str("ShopPolicy")
 		case "id":
-			out.Values[i] = ec._ShopPolicy_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ShopPolicy_id(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "handle":
-			out.Values[i] = ec._ShopPolicy_handle(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ShopPolicy_handle(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "title":
-			out.Values[i] = ec._ShopPolicy_title(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ShopPolicy_title(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "body":
-			out.Values[i] = ec._ShopPolicy_body(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ShopPolicy_body(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "url":
-			out.Values[i] = ec._ShopPolicy_url(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ShopPolicy_url(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var shopPolicyUpdatePayloadImplementors = []string{"ShopPolicyUpdatePayload"}
@@ -3977,44 +3809,30 @@ var shopPolicyUpdatePayloadImplementors = []string{"ShopPolicyUpdatePayload"}
 func (ec *executionContext) _ShopPolicyUpdatePayload(ctx context.Context, sel ast.SelectionSet, obj *model.ShopPolicyUpdatePayload) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, shopPolicyUpdatePayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("ShopPolicyUpdatePayload")
+			out.str("ShopPolicyUpdatePayload")
 		case "shopPolicy":
-			out.Values[i] = ec._ShopPolicyUpdatePayload_shopPolicy(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._ShopPolicyUpdatePayload_shopPolicy(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "userErrors":
-			out.Values[i] = ec._ShopPolicyUpdatePayload_userErrors(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ShopPolicyUpdatePayload_userErrors(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var shopPolicyWithDefaultImplementors = []string{"ShopPolicyWithDefault"}
@@ -4022,59 +3840,45 @@ var shopPolicyWithDefaultImplementors = []string{"ShopPolicyWithDefault"}
 func (ec *executionContext) _ShopPolicyWithDefault(ctx context.Context, sel ast.SelectionSet, obj *model.ShopPolicyWithDefault) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, shopPolicyWithDefaultImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("ShopPolicyWithDefault")
+			out.str("ShopPolicyWithDefault")
 		case "id":
-			out.Values[i] = ec._ShopPolicyWithDefault_id(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._ShopPolicyWithDefault_id(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "handle":
-			out.Values[i] = ec._ShopPolicyWithDefault_handle(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ShopPolicyWithDefault_handle(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "title":
-			out.Values[i] = ec._ShopPolicyWithDefault_title(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ShopPolicyWithDefault_title(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "body":
-			out.Values[i] = ec._ShopPolicyWithDefault_body(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ShopPolicyWithDefault_body(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "url":
-			out.Values[i] = ec._ShopPolicyWithDefault_url(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ShopPolicyWithDefault_url(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 // endregion **************************** object.gotpl ****************************
@@ -4114,10 +3918,8 @@ func (ec *executionContext) marshalNArticleAuthor2ᚕᚖcartographᚋinternalᚋ
 		return ec.marshalNArticleAuthor2ᚖcartographᚋinternalᚋcontentᚐAuthor(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret
@@ -4268,10 +4070,8 @@ func (ec *executionContext) marshalNBrandColorGroup2ᚕᚖcartographᚋgraphᚋm
 		return ec.marshalNBrandColorGroup2ᚖcartographᚋgraphᚋmodelᚐBrandColorGroup(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret
@@ -4394,10 +4194,8 @@ func (ec *executionContext) marshalNPage2ᚕᚖcartographᚋinternalᚋcontent�
 		return ec.marshalNPage2ᚖcartographᚋinternalᚋcontentᚐPage(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret
@@ -4430,10 +4228,8 @@ func (ec *executionContext) marshalNPageEdge2ᚕᚖcartographᚋgraphᚋmodelᚐ
 		return ec.marshalNPageEdge2ᚖcartographᚋgraphᚋmodelᚐPageEdge(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret

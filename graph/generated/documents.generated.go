@@ -7,9 +7,7 @@ import (
 	"cartograph/internal/documents"
 	"context"
 	"errors"
-	"math"
 	"strconv"
-	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -549,64 +547,50 @@ var apiPolicyImplementors = []string{"ApiPolicy"}
 func (ec *executionContext) _ApiPolicy(ctx context.Context, sel ast.SelectionSet, obj *documents.Policy) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, apiPolicyImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("ApiPolicy")
+			out.str("ApiPolicy")
 		case "trustedDocumentsOnly":
-			out.Values[i] = ec._ApiPolicy_trustedDocumentsOnly(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ApiPolicy_trustedDocumentsOnly(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "maxQueryCost":
-			out.Values[i] = ec._ApiPolicy_maxQueryCost(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._ApiPolicy_maxQueryCost(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "costBucketMax":
-			out.Values[i] = ec._ApiPolicy_costBucketMax(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._ApiPolicy_costBucketMax(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "costRestoreRate":
-			out.Values[i] = ec._ApiPolicy_costRestoreRate(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._ApiPolicy_costRestoreRate(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "allowedOrigins":
-			out.Values[i] = ec._ApiPolicy_allowedOrigins(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ApiPolicy_allowedOrigins(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._ApiPolicy_updatedAt(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._ApiPolicy_updatedAt(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var apiPolicyUpdatePayloadImplementors = []string{"ApiPolicyUpdatePayload"}
@@ -614,44 +598,30 @@ var apiPolicyUpdatePayloadImplementors = []string{"ApiPolicyUpdatePayload"}
 func (ec *executionContext) _ApiPolicyUpdatePayload(ctx context.Context, sel ast.SelectionSet, obj *model.APIPolicyUpdatePayload) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, apiPolicyUpdatePayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("ApiPolicyUpdatePayload")
+			out.str("ApiPolicyUpdatePayload")
 		case "apiPolicy":
-			out.Values[i] = ec._ApiPolicyUpdatePayload_apiPolicy(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._ApiPolicyUpdatePayload_apiPolicy(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "userErrors":
-			out.Values[i] = ec._ApiPolicyUpdatePayload_userErrors(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ApiPolicyUpdatePayload_userErrors(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var trustedDocumentImplementors = []string{"TrustedDocument"}
@@ -659,54 +629,40 @@ var trustedDocumentImplementors = []string{"TrustedDocument"}
 func (ec *executionContext) _TrustedDocument(ctx context.Context, sel ast.SelectionSet, obj *documents.Document) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, trustedDocumentImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("TrustedDocument")
+			out.str("TrustedDocument")
 		case "id":
-			out.Values[i] = ec._TrustedDocument_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._TrustedDocument_id(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.Values[i] = ec._TrustedDocument_name(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._TrustedDocument_name(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "size":
-			out.Values[i] = ec._TrustedDocument_size(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._TrustedDocument_size(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._TrustedDocument_createdAt(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._TrustedDocument_createdAt(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var trustedDocumentConnectionImplementors = []string{"TrustedDocumentConnection"}
@@ -714,49 +670,35 @@ var trustedDocumentConnectionImplementors = []string{"TrustedDocumentConnection"
 func (ec *executionContext) _TrustedDocumentConnection(ctx context.Context, sel ast.SelectionSet, obj *model.TrustedDocumentConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, trustedDocumentConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("TrustedDocumentConnection")
+			out.str("TrustedDocumentConnection")
 		case "edges":
-			out.Values[i] = ec._TrustedDocumentConnection_edges(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._TrustedDocumentConnection_edges(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "nodes":
-			out.Values[i] = ec._TrustedDocumentConnection_nodes(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._TrustedDocumentConnection_nodes(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._TrustedDocumentConnection_pageInfo(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._TrustedDocumentConnection_pageInfo(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var trustedDocumentEdgeImplementors = []string{"TrustedDocumentEdge"}
@@ -764,44 +706,30 @@ var trustedDocumentEdgeImplementors = []string{"TrustedDocumentEdge"}
 func (ec *executionContext) _TrustedDocumentEdge(ctx context.Context, sel ast.SelectionSet, obj *model.TrustedDocumentEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, trustedDocumentEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("TrustedDocumentEdge")
+			out.str("TrustedDocumentEdge")
 		case "cursor":
-			out.Values[i] = ec._TrustedDocumentEdge_cursor(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._TrustedDocumentEdge_cursor(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "node":
-			out.Values[i] = ec._TrustedDocumentEdge_node(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._TrustedDocumentEdge_node(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var trustedDocumentsRegisterPayloadImplementors = []string{"TrustedDocumentsRegisterPayload"}
@@ -809,44 +737,30 @@ var trustedDocumentsRegisterPayloadImplementors = []string{"TrustedDocumentsRegi
 func (ec *executionContext) _TrustedDocumentsRegisterPayload(ctx context.Context, sel ast.SelectionSet, obj *model.TrustedDocumentsRegisterPayload) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, trustedDocumentsRegisterPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("TrustedDocumentsRegisterPayload")
+			out.str("TrustedDocumentsRegisterPayload")
 		case "documents":
-			out.Values[i] = ec._TrustedDocumentsRegisterPayload_documents(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._TrustedDocumentsRegisterPayload_documents(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "userErrors":
-			out.Values[i] = ec._TrustedDocumentsRegisterPayload_userErrors(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._TrustedDocumentsRegisterPayload_userErrors(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var trustedDocumentsRemovePayloadImplementors = []string{"TrustedDocumentsRemovePayload"}
@@ -854,44 +768,30 @@ var trustedDocumentsRemovePayloadImplementors = []string{"TrustedDocumentsRemove
 func (ec *executionContext) _TrustedDocumentsRemovePayload(ctx context.Context, sel ast.SelectionSet, obj *model.TrustedDocumentsRemovePayload) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, trustedDocumentsRemovePayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("TrustedDocumentsRemovePayload")
+			out.str("TrustedDocumentsRemovePayload")
 		case "removed":
-			out.Values[i] = ec._TrustedDocumentsRemovePayload_removed(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._TrustedDocumentsRemovePayload_removed(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "userErrors":
-			out.Values[i] = ec._TrustedDocumentsRemovePayload_userErrors(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._TrustedDocumentsRemovePayload_userErrors(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 // endregion **************************** object.gotpl ****************************
@@ -930,10 +830,8 @@ func (ec *executionContext) marshalNTrustedDocument2ᚕᚖcartographᚋinternal�
 		return ec.marshalNTrustedDocument2ᚖcartographᚋinternalᚋdocumentsᚐDocument(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret
@@ -966,10 +864,8 @@ func (ec *executionContext) marshalNTrustedDocumentEdge2ᚕᚖcartographᚋgraph
 		return ec.marshalNTrustedDocumentEdge2ᚖcartographᚋgraphᚋmodelᚐTrustedDocumentEdge(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret
@@ -1041,10 +937,8 @@ func (ec *executionContext) marshalOTrustedDocument2ᚕᚖcartographᚋinternal�
 		return ec.marshalNTrustedDocument2ᚖcartographᚋinternalᚋdocumentsᚐDocument(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret

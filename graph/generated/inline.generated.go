@@ -4,6 +4,7 @@ package generated
 
 import (
 	"context"
+	"io"
 
 	"cartograph/internal/cost"
 
@@ -31,31 +32,169 @@ func recoverLeaf(ctx context.Context, oc *graphql.OperationContext, field graphq
 	return graphql.Null
 }
 
-// marshalSliceInline is graphql.MarshalSliceConcurrently without the
-// goroutine per element, for lists whose elements resolve synchronously.
-// A panic in one element is recovered and nulls the list, as upstream does.
-func marshalSliceInline(ctx context.Context, length int, _ int64, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) (ret graphql.Array) {
-	ret = make(graphql.Array, length)
-	for i := 0; i < length; i++ {
-		fc := &graphql.FieldContext{Index: &i}
-		childCtx := graphql.WithFieldContext(ctx, fc)
-		if omitPanicHandler {
-			ret[i] = marshalElement(childCtx, i)
-			continue
-		}
-		failed := func() (failed bool) {
-			defer func() {
-				if r := recover(); r != nil {
-					graphql.AddError(childCtx, graphql.Recover(childCtx, r))
-					failed = true
-				}
-			}()
-			ret[i] = marshalElement(childCtx, i)
-			return false
-		}()
-		if failed {
-			return nil
-		}
+// inlineArena is where an inline subtree (objects of @synchronous types
+// and everything under them, resolved in one goroutine in output order)
+// writes its JSON while it resolves. The first inline object or list of a
+// subtree makes one and hands it to its descendants through the context;
+// the subtree's result is a span of it, copied out when the non-inline
+// parent marshals the response.
+type inlineArena struct {
+	buf   []byte
+	spans []inlineSpan
+}
+
+type inlineArenaKey struct{}
+
+func arenaOf(ctx context.Context) (*inlineArena, context.Context) {
+	if a, ok := ctx.Value(inlineArenaKey{}).(*inlineArena); ok {
+		return a, ctx
 	}
-	return ret
+	a := &inlineArena{buf: make([]byte, 0, 4096)}
+	return a, context.WithValue(ctx, inlineArenaKey{}, a)
+}
+
+// Write appends p (the arena is the writer of values it did not make).
+func (a *inlineArena) Write(p []byte) (int, error) {
+	a.buf = append(a.buf, p...)
+	return len(p), nil
+}
+
+// span hands out spans from a slab, so a subtree's objects and lists do
+// not each allocate one.
+func (a *inlineArena) span(start int) *inlineSpan {
+	if len(a.spans) == cap(a.spans) {
+		a.spans = make([]inlineSpan, 0, 64)
+	}
+	a.spans = a.spans[:len(a.spans)+1]
+	sp := &a.spans[len(a.spans)-1]
+	*sp = inlineSpan{a: a, start: start, end: len(a.buf)}
+	return sp
+}
+
+// place puts a field's or element's value at mark: a span a child wrote
+// there already stays; anything else a child wrote and did not return is
+// dropped and the value is marshalled in its place.
+func (a *inlineArena) place(mark int, m graphql.Marshaler) {
+	if sp, ok := m.(*inlineSpan); ok && sp.a == a && sp.start == mark {
+		a.buf = a.buf[:sp.end]
+		return
+	}
+	a.buf = a.buf[:mark]
+	if m == nil {
+		a.buf = append(a.buf, "null"...)
+		return
+	}
+	m.MarshalGQL(a)
+}
+
+// inlineSpan is a finished object or list in an arena.
+type inlineSpan struct {
+	a          *inlineArena
+	start, end int
+	// hasNull: a list holds a null element (which a non-null element type
+	// turns into a null list).
+	hasNull bool
+}
+
+func (s *inlineSpan) MarshalGQL(w io.Writer) { _, _ = w.Write(s.a.buf[s.start:s.end]) }
+
+// inlineObject writes one object: '{', then per field its key and value.
+type inlineObject struct {
+	a           *inlineArena
+	start, mark int
+	last        graphql.Marshaler
+	Invalids    uint32
+}
+
+func beginInline(ctx context.Context) (inlineObject, context.Context) {
+	a, ctx := arenaOf(ctx)
+	o := inlineObject{a: a, start: len(a.buf)}
+	a.buf = append(a.buf, '{')
+	return o, ctx
+}
+
+// key writes a field's key; aliases are GraphQL names, never escaped, and
+// CollectFields has merged fields of one alias.
+func (o *inlineObject) key(i int, alias string) {
+	if i > 0 {
+		o.a.buf = append(o.a.buf, ',')
+	}
+	o.a.buf = append(o.a.buf, '"')
+	o.a.buf = append(o.a.buf, alias...)
+	o.a.buf = append(o.a.buf, '"', ':')
+	o.mark = len(o.a.buf)
+}
+
+func (o *inlineObject) put(m graphql.Marshaler) {
+	o.last = m
+	o.a.place(o.mark, m)
+}
+
+// str writes a constant string (__typename).
+func (o *inlineObject) str(s string) {
+	o.last = nil
+	o.a.buf = append(o.a.buf, '"')
+	o.a.buf = append(o.a.buf, s...)
+	o.a.buf = append(o.a.buf, '"')
+}
+
+// null drops the object: a non-null field of it was null.
+func (o *inlineObject) null() graphql.Marshaler {
+	o.a.buf = o.a.buf[:o.start]
+	return graphql.Null
+}
+
+func (o *inlineObject) end() graphql.Marshaler {
+	o.a.buf = append(o.a.buf, '}')
+	return o.a.span(o.start)
+}
+
+// marshalSliceInline is graphql.MarshalSliceConcurrently without the
+// goroutine per element, for lists whose elements resolve synchronously;
+// it writes the list into the arena. The elements' field contexts come
+// from one slice per list. A panic in one element is recovered, reported
+// at the element's path, and makes the list null.
+func marshalSliceInline(ctx context.Context, length int, _ int64, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) *inlineSpan {
+	a, ctx := arenaOf(ctx)
+	start := len(a.buf)
+	a.buf = append(a.buf, '[')
+	fcs := make([]graphql.FieldContext, length)
+	idx := make([]int, length)
+	hasNull := false
+	for i := 0; i < length; i++ {
+		if i > 0 {
+			a.buf = append(a.buf, ',')
+		}
+		mark := len(a.buf)
+		idx[i] = i
+		fcs[i].Index = &idx[i]
+		childCtx := graphql.WithFieldContext(ctx, &fcs[i])
+		var el graphql.Marshaler
+		if omitPanicHandler {
+			el = marshalElement(childCtx, i)
+		} else {
+			failed := func() (failed bool) {
+				defer func() {
+					if r := recover(); r != nil {
+						graphql.AddError(childCtx, graphql.Recover(childCtx, r))
+						failed = true
+					}
+				}()
+				el = marshalElement(childCtx, i)
+				return false
+			}()
+			if failed {
+				a.buf = append(a.buf[:start], "null"...)
+				sp := a.span(start)
+				sp.hasNull = true
+				return sp
+			}
+		}
+		a.place(mark, el)
+		hasNull = hasNull || el == graphql.Null
+	}
+	a.buf = append(a.buf, ']')
+	sp := a.span(start)
+	sp.hasNull = hasNull
+	return sp
 }

@@ -2377,44 +2377,30 @@ var inventoryLowStockThresholdPayloadImplementors = []string{"InventoryLowStockT
 func (ec *executionContext) _InventoryLowStockThresholdPayload(ctx context.Context, sel ast.SelectionSet, obj *model.InventoryLowStockThresholdPayload) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, inventoryLowStockThresholdPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("InventoryLowStockThresholdPayload")
+			out.str("InventoryLowStockThresholdPayload")
 		case "threshold":
-			out.Values[i] = ec._InventoryLowStockThresholdPayload_threshold(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._InventoryLowStockThresholdPayload_threshold(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "userErrors":
-			out.Values[i] = ec._InventoryLowStockThresholdPayload_userErrors(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._InventoryLowStockThresholdPayload_userErrors(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var inventorySetQuantitiesPayloadImplementors = []string{"InventorySetQuantitiesPayload"}
@@ -2681,59 +2667,45 @@ var productAvailabilityChangeImplementors = []string{"ProductAvailabilityChange"
 func (ec *executionContext) _ProductAvailabilityChange(ctx context.Context, sel ast.SelectionSet, obj *events.AvailabilityChange) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, productAvailabilityChangeImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("ProductAvailabilityChange")
+			out.str("ProductAvailabilityChange")
 		case "productId":
-			out.Values[i] = ec._ProductAvailabilityChange_productId(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductAvailabilityChange_productId(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "variantId":
-			out.Values[i] = ec._ProductAvailabilityChange_variantId(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductAvailabilityChange_variantId(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "availableForSale":
-			out.Values[i] = ec._ProductAvailabilityChange_availableForSale(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductAvailabilityChange_availableForSale(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "productAvailableForSale":
-			out.Values[i] = ec._ProductAvailabilityChange_productAvailableForSale(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductAvailabilityChange_productAvailableForSale(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "at":
-			out.Values[i] = ec._ProductAvailabilityChange_at(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductAvailabilityChange_at(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var subscriptionImplementors = []string{"Subscription"}
@@ -2765,49 +2737,35 @@ var warehouseImplementors = []string{"Warehouse", "Node"}
 func (ec *executionContext) _Warehouse(ctx context.Context, sel ast.SelectionSet, obj *inventory.Warehouse) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, warehouseImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("Warehouse")
+			out.str("Warehouse")
 		case "id":
-			out.Values[i] = ec._Warehouse_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Warehouse_id(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.Values[i] = ec._Warehouse_name(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Warehouse_name(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "priority":
-			out.Values[i] = ec._Warehouse_priority(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Warehouse_priority(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 // endregion **************************** object.gotpl ****************************

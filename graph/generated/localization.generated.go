@@ -6,9 +6,7 @@ import (
 	"cartograph/graph/model"
 	"context"
 	"errors"
-	"math"
 	"strconv"
-	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -427,64 +425,50 @@ var countryImplementors = []string{"Country"}
 func (ec *executionContext) _Country(ctx context.Context, sel ast.SelectionSet, obj *model.Country) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, countryImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("Country")
+			out.str("Country")
 		case "availableLanguages":
-			out.Values[i] = ec._Country_availableLanguages(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Country_availableLanguages(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "currency":
-			out.Values[i] = ec._Country_currency(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Country_currency(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "defaultLanguage":
-			out.Values[i] = ec._Country_defaultLanguage(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Country_defaultLanguage(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "isoCode":
-			out.Values[i] = ec._Country_isoCode(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Country_isoCode(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.Values[i] = ec._Country_name(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Country_name(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "unitSystem":
-			out.Values[i] = ec._Country_unitSystem(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Country_unitSystem(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var currencyImplementors = []string{"Currency"}
@@ -492,49 +476,35 @@ var currencyImplementors = []string{"Currency"}
 func (ec *executionContext) _Currency(ctx context.Context, sel ast.SelectionSet, obj *model.Currency) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, currencyImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("Currency")
+			out.str("Currency")
 		case "isoCode":
-			out.Values[i] = ec._Currency_isoCode(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Currency_isoCode(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.Values[i] = ec._Currency_name(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Currency_name(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "symbol":
-			out.Values[i] = ec._Currency_symbol(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Currency_symbol(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var languageImplementors = []string{"Language"}
@@ -542,49 +512,35 @@ var languageImplementors = []string{"Language"}
 func (ec *executionContext) _Language(ctx context.Context, sel ast.SelectionSet, obj *model.Language) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, languageImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("Language")
+			out.str("Language")
 		case "endonymName":
-			out.Values[i] = ec._Language_endonymName(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Language_endonymName(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "isoCode":
-			out.Values[i] = ec._Language_isoCode(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Language_isoCode(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.Values[i] = ec._Language_name(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Language_name(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var localizationImplementors = []string{"Localization"}
@@ -592,54 +548,40 @@ var localizationImplementors = []string{"Localization"}
 func (ec *executionContext) _Localization(ctx context.Context, sel ast.SelectionSet, obj *model.Localization) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, localizationImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("Localization")
+			out.str("Localization")
 		case "availableCountries":
-			out.Values[i] = ec._Localization_availableCountries(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Localization_availableCountries(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "availableLanguages":
-			out.Values[i] = ec._Localization_availableLanguages(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Localization_availableLanguages(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "country":
-			out.Values[i] = ec._Localization_country(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Localization_country(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "language":
-			out.Values[i] = ec._Localization_language(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Localization_language(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 // endregion **************************** object.gotpl ****************************
@@ -653,10 +595,8 @@ func (ec *executionContext) marshalNCountry2ᚕᚖcartographᚋgraphᚋmodelᚐC
 		return ec.marshalNCountry2ᚖcartographᚋgraphᚋmodelᚐCountry(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret
@@ -729,10 +669,8 @@ func (ec *executionContext) marshalNLanguage2ᚕᚖcartographᚋgraphᚋmodelᚐ
 		return ec.marshalNLanguage2ᚖcartographᚋgraphᚋmodelᚐLanguage(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret

@@ -7,9 +7,7 @@ import (
 	"cartograph/internal/orders"
 	"context"
 	"errors"
-	"math"
 	"strconv"
-	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -766,54 +764,40 @@ var exchangeRateImplementors = []string{"ExchangeRate"}
 func (ec *executionContext) _ExchangeRate(ctx context.Context, sel ast.SelectionSet, obj *model.ExchangeRate) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, exchangeRateImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("ExchangeRate")
+			out.str("ExchangeRate")
 		case "currencyCode":
-			out.Values[i] = ec._ExchangeRate_currencyCode(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ExchangeRate_currencyCode(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "rate":
-			out.Values[i] = ec._ExchangeRate_rate(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ExchangeRate_rate(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "setBy":
-			out.Values[i] = ec._ExchangeRate_setBy(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ExchangeRate_setBy(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "setAt":
-			out.Values[i] = ec._ExchangeRate_setAt(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ExchangeRate_setAt(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var exchangeRatePayloadImplementors = []string{"ExchangeRatePayload"}
@@ -821,44 +805,30 @@ var exchangeRatePayloadImplementors = []string{"ExchangeRatePayload"}
 func (ec *executionContext) _ExchangeRatePayload(ctx context.Context, sel ast.SelectionSet, obj *model.ExchangeRatePayload) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, exchangeRatePayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("ExchangeRatePayload")
+			out.str("ExchangeRatePayload")
 		case "exchangeRate":
-			out.Values[i] = ec._ExchangeRatePayload_exchangeRate(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._ExchangeRatePayload_exchangeRate(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "userErrors":
-			out.Values[i] = ec._ExchangeRatePayload_userErrors(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ExchangeRatePayload_userErrors(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var marketImplementors = []string{"Market"}
@@ -866,84 +836,70 @@ var marketImplementors = []string{"Market"}
 func (ec *executionContext) _Market(ctx context.Context, sel ast.SelectionSet, obj *model.Market) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, marketImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("Market")
+			out.str("Market")
 		case "id":
-			out.Values[i] = ec._Market_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Market_id(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "handle":
-			out.Values[i] = ec._Market_handle(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Market_handle(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.Values[i] = ec._Market_name(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Market_name(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "currencyCode":
-			out.Values[i] = ec._Market_currencyCode(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Market_currencyCode(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "priceAdjustmentPercentage":
-			out.Values[i] = ec._Market_priceAdjustmentPercentage(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Market_priceAdjustmentPercentage(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "rounding":
-			out.Values[i] = ec._Market_rounding(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Market_rounding(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "primary":
-			out.Values[i] = ec._Market_primary(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Market_primary(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "enabled":
-			out.Values[i] = ec._Market_enabled(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Market_enabled(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "countries":
-			out.Values[i] = ec._Market_countries(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Market_countries(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "exchangeRate":
-			out.Values[i] = ec._Market_exchangeRate(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._Market_exchangeRate(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var marketDeletePayloadImplementors = []string{"MarketDeletePayload"}
@@ -951,44 +907,30 @@ var marketDeletePayloadImplementors = []string{"MarketDeletePayload"}
 func (ec *executionContext) _MarketDeletePayload(ctx context.Context, sel ast.SelectionSet, obj *model.MarketDeletePayload) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, marketDeletePayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("MarketDeletePayload")
+			out.str("MarketDeletePayload")
 		case "deletedMarketId":
-			out.Values[i] = ec._MarketDeletePayload_deletedMarketId(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._MarketDeletePayload_deletedMarketId(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "userErrors":
-			out.Values[i] = ec._MarketDeletePayload_userErrors(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._MarketDeletePayload_userErrors(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var marketPayloadImplementors = []string{"MarketPayload"}
@@ -996,44 +938,30 @@ var marketPayloadImplementors = []string{"MarketPayload"}
 func (ec *executionContext) _MarketPayload(ctx context.Context, sel ast.SelectionSet, obj *model.MarketPayload) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, marketPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("MarketPayload")
+			out.str("MarketPayload")
 		case "market":
-			out.Values[i] = ec._MarketPayload_market(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._MarketPayload_market(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "userErrors":
-			out.Values[i] = ec._MarketPayload_userErrors(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._MarketPayload_userErrors(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var orderShopAmountsImplementors = []string{"OrderShopAmounts"}
@@ -1041,69 +969,55 @@ var orderShopAmountsImplementors = []string{"OrderShopAmounts"}
 func (ec *executionContext) _OrderShopAmounts(ctx context.Context, sel ast.SelectionSet, obj *orders.ShopAmounts) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, orderShopAmountsImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("OrderShopAmounts")
+			out.str("OrderShopAmounts")
 		case "currencyCode":
-			out.Values[i] = ec._OrderShopAmounts_currencyCode(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._OrderShopAmounts_currencyCode(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "exchangeRate":
-			out.Values[i] = ec._OrderShopAmounts_exchangeRate(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._OrderShopAmounts_exchangeRate(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "subtotalPrice":
-			out.Values[i] = ec._OrderShopAmounts_subtotalPrice(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._OrderShopAmounts_subtotalPrice(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "totalDiscounts":
-			out.Values[i] = ec._OrderShopAmounts_totalDiscounts(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._OrderShopAmounts_totalDiscounts(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "totalShippingPrice":
-			out.Values[i] = ec._OrderShopAmounts_totalShippingPrice(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._OrderShopAmounts_totalShippingPrice(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "totalTax":
-			out.Values[i] = ec._OrderShopAmounts_totalTax(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._OrderShopAmounts_totalTax(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "totalPrice":
-			out.Values[i] = ec._OrderShopAmounts_totalPrice(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._OrderShopAmounts_totalPrice(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var productVariantContextualPricingImplementors = []string{"ProductVariantContextualPricing"}
@@ -1111,49 +1025,35 @@ var productVariantContextualPricingImplementors = []string{"ProductVariantContex
 func (ec *executionContext) _ProductVariantContextualPricing(ctx context.Context, sel ast.SelectionSet, obj *model.ProductVariantContextualPricing) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, productVariantContextualPricingImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("ProductVariantContextualPricing")
+			out.str("ProductVariantContextualPricing")
 		case "price":
-			out.Values[i] = ec._ProductVariantContextualPricing_price(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ProductVariantContextualPricing_price(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "compareAtPrice":
-			out.Values[i] = ec._ProductVariantContextualPricing_compareAtPrice(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._ProductVariantContextualPricing_compareAtPrice(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "marketHandle":
-			out.Values[i] = ec._ProductVariantContextualPricing_marketHandle(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._ProductVariantContextualPricing_marketHandle(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 // endregion **************************** object.gotpl ****************************
@@ -1172,10 +1072,8 @@ func (ec *executionContext) marshalNExchangeRate2ᚕᚖcartographᚋgraphᚋmode
 		return ec.marshalNExchangeRate2ᚖcartographᚋgraphᚋmodelᚐExchangeRate(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret
@@ -1208,10 +1106,8 @@ func (ec *executionContext) marshalNMarket2ᚕᚖcartographᚋgraphᚋmodelᚐMa
 		return ec.marshalNMarket2ᚖcartographᚋgraphᚋmodelᚐMarket(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret

@@ -6,9 +6,7 @@ import (
 	"cartograph/internal/money"
 	"context"
 	"errors"
-	"math"
 	"strconv"
-	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -65,44 +63,30 @@ var moneyV2Implementors = []string{"MoneyV2"}
 func (ec *executionContext) _MoneyV2(ctx context.Context, sel ast.SelectionSet, obj *money.Money) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, moneyV2Implementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("MoneyV2")
+			out.str("MoneyV2")
 		case "amount":
-			out.Values[i] = ec._MoneyV2_amount(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._MoneyV2_amount(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "currencyCode":
-			out.Values[i] = ec._MoneyV2_currencyCode(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._MoneyV2_currencyCode(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 // endregion **************************** object.gotpl ****************************

@@ -1782,84 +1782,70 @@ var mailingAddressImplementors = []string{"MailingAddress"}
 func (ec *executionContext) _MailingAddress(ctx context.Context, sel ast.SelectionSet, obj *orders.Address) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, mailingAddressImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("MailingAddress")
+			out.str("MailingAddress")
 		case "firstName":
-			out.Values[i] = ec._MailingAddress_firstName(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._MailingAddress_firstName(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "lastName":
-			out.Values[i] = ec._MailingAddress_lastName(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._MailingAddress_lastName(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "company":
-			out.Values[i] = ec._MailingAddress_company(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._MailingAddress_company(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "address1":
-			out.Values[i] = ec._MailingAddress_address1(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._MailingAddress_address1(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "address2":
-			out.Values[i] = ec._MailingAddress_address2(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._MailingAddress_address2(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "city":
-			out.Values[i] = ec._MailingAddress_city(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._MailingAddress_city(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "province":
-			out.Values[i] = ec._MailingAddress_province(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._MailingAddress_province(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "zip":
-			out.Values[i] = ec._MailingAddress_zip(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._MailingAddress_zip(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "country":
-			out.Values[i] = ec._MailingAddress_country(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._MailingAddress_country(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "phone":
-			out.Values[i] = ec._MailingAddress_phone(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._MailingAddress_phone(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var orderImplementors = []string{"Order", "Node"}
@@ -2526,54 +2512,40 @@ var orderDiscountApplicationImplementors = []string{"OrderDiscountApplication"}
 func (ec *executionContext) _OrderDiscountApplication(ctx context.Context, sel ast.SelectionSet, obj *model.OrderDiscountApplication) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, orderDiscountApplicationImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("OrderDiscountApplication")
+			out.str("OrderDiscountApplication")
 		case "code":
-			out.Values[i] = ec._OrderDiscountApplication_code(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._OrderDiscountApplication_code(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "title":
-			out.Values[i] = ec._OrderDiscountApplication_title(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._OrderDiscountApplication_title(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "kind":
-			out.Values[i] = ec._OrderDiscountApplication_kind(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._OrderDiscountApplication_kind(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "amount":
-			out.Values[i] = ec._OrderDiscountApplication_amount(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._OrderDiscountApplication_amount(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var orderEdgeImplementors = []string{"OrderEdge"}
@@ -3165,59 +3137,45 @@ var orderShippingLineImplementors = []string{"OrderShippingLine"}
 func (ec *executionContext) _OrderShippingLine(ctx context.Context, sel ast.SelectionSet, obj *model.OrderShippingLine) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, orderShippingLineImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("OrderShippingLine")
+			out.str("OrderShippingLine")
 		case "handle":
-			out.Values[i] = ec._OrderShippingLine_handle(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._OrderShippingLine_handle(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "title":
-			out.Values[i] = ec._OrderShippingLine_title(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._OrderShippingLine_title(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "originalPrice":
-			out.Values[i] = ec._OrderShippingLine_originalPrice(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._OrderShippingLine_originalPrice(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "discountedPrice":
-			out.Values[i] = ec._OrderShippingLine_discountedPrice(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._OrderShippingLine_discountedPrice(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "tax":
-			out.Values[i] = ec._OrderShippingLine_tax(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._OrderShippingLine_tax(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var orderTaxLineImplementors = []string{"OrderTaxLine"}
@@ -3225,49 +3183,35 @@ var orderTaxLineImplementors = []string{"OrderTaxLine"}
 func (ec *executionContext) _OrderTaxLine(ctx context.Context, sel ast.SelectionSet, obj *model.OrderTaxLine) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, orderTaxLineImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("OrderTaxLine")
+			out.str("OrderTaxLine")
 		case "title":
-			out.Values[i] = ec._OrderTaxLine_title(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._OrderTaxLine_title(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "ratePercentage":
-			out.Values[i] = ec._OrderTaxLine_ratePercentage(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._OrderTaxLine_ratePercentage(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "price":
-			out.Values[i] = ec._OrderTaxLine_price(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._OrderTaxLine_price(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 // endregion **************************** object.gotpl ****************************
@@ -3331,10 +3275,8 @@ func (ec *executionContext) marshalNOrderDiscountApplication2ᚕᚖcartographᚋ
 		return ec.marshalNOrderDiscountApplication2ᚖcartographᚋgraphᚋmodelᚐOrderDiscountApplication(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret
@@ -3488,10 +3430,8 @@ func (ec *executionContext) marshalNOrderTaxLine2ᚕᚖcartographᚋgraphᚋmode
 		return ec.marshalNOrderTaxLine2ᚖcartographᚋgraphᚋmodelᚐOrderTaxLine(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret

@@ -6,9 +6,7 @@ import (
 	"cartograph/graph/model"
 	"context"
 	"errors"
-	"math"
 	"strconv"
-	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -1188,119 +1186,105 @@ var discountImplementors = []string{"Discount"}
 func (ec *executionContext) _Discount(ctx context.Context, sel ast.SelectionSet, obj *model.Discount) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, discountImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("Discount")
+			out.str("Discount")
 		case "id":
-			out.Values[i] = ec._Discount_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Discount_id(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "code":
-			out.Values[i] = ec._Discount_code(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._Discount_code(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "title":
-			out.Values[i] = ec._Discount_title(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Discount_title(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "kind":
-			out.Values[i] = ec._Discount_kind(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Discount_kind(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "scope":
-			out.Values[i] = ec._Discount_scope(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Discount_scope(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "percentage":
-			out.Values[i] = ec._Discount_percentage(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._Discount_percentage(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "amount":
-			out.Values[i] = ec._Discount_amount(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._Discount_amount(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "productIds":
-			out.Values[i] = ec._Discount_productIds(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Discount_productIds(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "collectionIds":
-			out.Values[i] = ec._Discount_collectionIds(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Discount_collectionIds(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "minimumSubtotal":
-			out.Values[i] = ec._Discount_minimumSubtotal(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._Discount_minimumSubtotal(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "minimumQuantity":
-			out.Values[i] = ec._Discount_minimumQuantity(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._Discount_minimumQuantity(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "startsAt":
-			out.Values[i] = ec._Discount_startsAt(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Discount_startsAt(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "endsAt":
-			out.Values[i] = ec._Discount_endsAt(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._Discount_endsAt(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "usageLimit":
-			out.Values[i] = ec._Discount_usageLimit(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._Discount_usageLimit(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "perCustomerLimit":
-			out.Values[i] = ec._Discount_perCustomerLimit(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._Discount_perCustomerLimit(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "usedCount":
-			out.Values[i] = ec._Discount_usedCount(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Discount_usedCount(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "active":
-			out.Values[i] = ec._Discount_active(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Discount_active(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var discountPayloadImplementors = []string{"DiscountPayload"}
@@ -1308,44 +1292,30 @@ var discountPayloadImplementors = []string{"DiscountPayload"}
 func (ec *executionContext) _DiscountPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DiscountPayload) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, discountPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("DiscountPayload")
+			out.str("DiscountPayload")
 		case "discount":
-			out.Values[i] = ec._DiscountPayload_discount(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._DiscountPayload_discount(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "userErrors":
-			out.Values[i] = ec._DiscountPayload_userErrors(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._DiscountPayload_userErrors(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var shippingRateImplementors = []string{"ShippingRate"}
@@ -1353,74 +1323,60 @@ var shippingRateImplementors = []string{"ShippingRate"}
 func (ec *executionContext) _ShippingRate(ctx context.Context, sel ast.SelectionSet, obj *model.ShippingRate) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, shippingRateImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("ShippingRate")
+			out.str("ShippingRate")
 		case "id":
-			out.Values[i] = ec._ShippingRate_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ShippingRate_id(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "zoneId":
-			out.Values[i] = ec._ShippingRate_zoneId(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ShippingRate_zoneId(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "handle":
-			out.Values[i] = ec._ShippingRate_handle(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ShippingRate_handle(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "title":
-			out.Values[i] = ec._ShippingRate_title(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ShippingRate_title(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "price":
-			out.Values[i] = ec._ShippingRate_price(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ShippingRate_price(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "weightBands":
-			out.Values[i] = ec._ShippingRate_weightBands(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ShippingRate_weightBands(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "freeOver":
-			out.Values[i] = ec._ShippingRate_freeOver(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._ShippingRate_freeOver(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "active":
-			out.Values[i] = ec._ShippingRate_active(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ShippingRate_active(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var shippingRatePayloadImplementors = []string{"ShippingRatePayload"}
@@ -1428,44 +1384,30 @@ var shippingRatePayloadImplementors = []string{"ShippingRatePayload"}
 func (ec *executionContext) _ShippingRatePayload(ctx context.Context, sel ast.SelectionSet, obj *model.ShippingRatePayload) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, shippingRatePayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("ShippingRatePayload")
+			out.str("ShippingRatePayload")
 		case "shippingRate":
-			out.Values[i] = ec._ShippingRatePayload_shippingRate(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._ShippingRatePayload_shippingRate(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "userErrors":
-			out.Values[i] = ec._ShippingRatePayload_userErrors(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ShippingRatePayload_userErrors(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var shippingWeightBandImplementors = []string{"ShippingWeightBand"}
@@ -1473,49 +1415,35 @@ var shippingWeightBandImplementors = []string{"ShippingWeightBand"}
 func (ec *executionContext) _ShippingWeightBand(ctx context.Context, sel ast.SelectionSet, obj *model.ShippingWeightBand) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, shippingWeightBandImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("ShippingWeightBand")
+			out.str("ShippingWeightBand")
 		case "minGrams":
-			out.Values[i] = ec._ShippingWeightBand_minGrams(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ShippingWeightBand_minGrams(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "maxGrams":
-			out.Values[i] = ec._ShippingWeightBand_maxGrams(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ShippingWeightBand_maxGrams(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "price":
-			out.Values[i] = ec._ShippingWeightBand_price(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ShippingWeightBand_price(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var shippingZoneImplementors = []string{"ShippingZone"}
@@ -1523,49 +1451,35 @@ var shippingZoneImplementors = []string{"ShippingZone"}
 func (ec *executionContext) _ShippingZone(ctx context.Context, sel ast.SelectionSet, obj *model.ShippingZone) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, shippingZoneImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("ShippingZone")
+			out.str("ShippingZone")
 		case "id":
-			out.Values[i] = ec._ShippingZone_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ShippingZone_id(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.Values[i] = ec._ShippingZone_name(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ShippingZone_name(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "areas":
-			out.Values[i] = ec._ShippingZone_areas(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ShippingZone_areas(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var shippingZonePayloadImplementors = []string{"ShippingZonePayload"}
@@ -1573,44 +1487,30 @@ var shippingZonePayloadImplementors = []string{"ShippingZonePayload"}
 func (ec *executionContext) _ShippingZonePayload(ctx context.Context, sel ast.SelectionSet, obj *model.ShippingZonePayload) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, shippingZonePayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("ShippingZonePayload")
+			out.str("ShippingZonePayload")
 		case "shippingZone":
-			out.Values[i] = ec._ShippingZonePayload_shippingZone(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._ShippingZonePayload_shippingZone(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "userErrors":
-			out.Values[i] = ec._ShippingZonePayload_userErrors(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._ShippingZonePayload_userErrors(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var taxRateImplementors = []string{"TaxRate"}
@@ -1618,69 +1518,55 @@ var taxRateImplementors = []string{"TaxRate"}
 func (ec *executionContext) _TaxRate(ctx context.Context, sel ast.SelectionSet, obj *model.TaxRate) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, taxRateImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("TaxRate")
+			out.str("TaxRate")
 		case "id":
-			out.Values[i] = ec._TaxRate_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._TaxRate_id(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "countryCode":
-			out.Values[i] = ec._TaxRate_countryCode(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._TaxRate_countryCode(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "region":
-			out.Values[i] = ec._TaxRate_region(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._TaxRate_region(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "title":
-			out.Values[i] = ec._TaxRate_title(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._TaxRate_title(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "ratePercentage":
-			out.Values[i] = ec._TaxRate_ratePercentage(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._TaxRate_ratePercentage(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "included":
-			out.Values[i] = ec._TaxRate_included(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._TaxRate_included(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "shipping":
-			out.Values[i] = ec._TaxRate_shipping(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._TaxRate_shipping(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var taxRatePayloadImplementors = []string{"TaxRatePayload"}
@@ -1688,44 +1574,30 @@ var taxRatePayloadImplementors = []string{"TaxRatePayload"}
 func (ec *executionContext) _TaxRatePayload(ctx context.Context, sel ast.SelectionSet, obj *model.TaxRatePayload) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, taxRatePayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("TaxRatePayload")
+			out.str("TaxRatePayload")
 		case "taxRate":
-			out.Values[i] = ec._TaxRatePayload_taxRate(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._TaxRatePayload_taxRate(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "userErrors":
-			out.Values[i] = ec._TaxRatePayload_userErrors(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._TaxRatePayload_userErrors(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 // endregion **************************** object.gotpl ****************************
@@ -1739,10 +1611,8 @@ func (ec *executionContext) marshalNDiscount2ᚕᚖcartographᚋgraphᚋmodelᚐ
 		return ec.marshalNDiscount2ᚖcartographᚋgraphᚋmodelᚐDiscount(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret
@@ -1800,10 +1670,8 @@ func (ec *executionContext) marshalNShippingRate2ᚕᚖcartographᚋgraphᚋmode
 		return ec.marshalNShippingRate2ᚖcartographᚋgraphᚋmodelᚐShippingRate(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret
@@ -1841,10 +1709,8 @@ func (ec *executionContext) marshalNShippingWeightBand2ᚕᚖcartographᚋgraph�
 		return ec.marshalNShippingWeightBand2ᚖcartographᚋgraphᚋmodelᚐShippingWeightBand(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret
@@ -1872,10 +1738,8 @@ func (ec *executionContext) marshalNShippingZone2ᚕᚖcartographᚋgraphᚋmode
 		return ec.marshalNShippingZone2ᚖcartographᚋgraphᚋmodelᚐShippingZone(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret
@@ -1913,10 +1777,8 @@ func (ec *executionContext) marshalNTaxRate2ᚕᚖcartographᚋgraphᚋmodelᚐT
 		return ec.marshalNTaxRate2ᚖcartographᚋgraphᚋmodelᚐTaxRate(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret

@@ -406,49 +406,35 @@ var domainImplementors = []string{"Domain"}
 func (ec *executionContext) _Domain(ctx context.Context, sel ast.SelectionSet, obj *model.Domain) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, domainImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("Domain")
+			out.str("Domain")
 		case "host":
-			out.Values[i] = ec._Domain_host(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Domain_host(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "sslEnabled":
-			out.Values[i] = ec._Domain_sslEnabled(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Domain_sslEnabled(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "url":
-			out.Values[i] = ec._Domain_url(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._Domain_url(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var paymentSettingsImplementors = []string{"PaymentSettings"}
@@ -456,44 +442,30 @@ var paymentSettingsImplementors = []string{"PaymentSettings"}
 func (ec *executionContext) _PaymentSettings(ctx context.Context, sel ast.SelectionSet, obj *model.PaymentSettings) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, paymentSettingsImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out, ctx := beginInline(ctx)
 	for i, field := range fields {
+		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("PaymentSettings")
+			out.str("PaymentSettings")
 		case "currencyCode":
-			out.Values[i] = ec._PaymentSettings_currencyCode(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			out.put(ec._PaymentSettings_currencyCode(ctx, field, obj))
+			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "countryCode":
-			out.Values[i] = ec._PaymentSettings_countryCode(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			out.put(ec._PaymentSettings_countryCode(ctx, field, obj))
+			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
 	if out.Invalids > 0 {
-		return graphql.Null
+		return out.null()
 	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
-	return out
+	return out.end()
 }
 
 var shopImplementors = []string{"Shop", "Node"}

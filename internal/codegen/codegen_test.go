@@ -142,7 +142,7 @@ func (ec *executionContext) _Book_title(ctx context.Context, field graphql.Colle
 	)
 }
 
-func (ec *executionContext) _Shelf(ctx context.Context, sel ast.SelectionSet, obj *model.Shelf) graphql.Marshaler {
+func (ec *executionContext) _Library(ctx context.Context, sel ast.SelectionSet, obj *model.Library) graphql.Marshaler {
 	ec.ProcessDeferredGroup(graphql.DeferredGroup{
 		Label: label,
 	})

@@ -36,6 +36,8 @@ type synchronous struct {
 	// without arguments, directives or a resolver): resolved without
 	// gqlgen's closures and middleware chain, cost recorded directly.
 	objects map[string]bool
+	// objectNames holds every generated object type.
+	objectNames map[string]bool
 }
 
 func (*synchronous) Name() string { return "synchronous" }
@@ -53,6 +55,10 @@ func (p *synchronous) GenerateCode(data *codegen.Data) error {
 	p.inline = map[string]bool{}
 	p.leaves = map[string]bool{}
 	p.objects = map[string]bool{}
+	p.objectNames = map[string]bool{}
+	for name := range objs {
+		p.objectNames[name] = true
+	}
 	for _, o := range data.Objects {
 		if o.Root || strings.HasPrefix(o.Name, "__") {
 			continue
@@ -150,15 +156,79 @@ var leafField = regexp.MustCompile(`(?m)^(func \(ec \*executionContext\) _(\w+)\
 	`\t\tfunc\(ctx context\.Context, selections ast\.SelectionSet, v ([^)]+)\) graphql\.Marshaler \{\n\t\t\treturn (ec\.marshal[^\s(]+)\(ctx, selections, v\)\n\t\t\},\n` +
 	`\t\t(true|false),\n\t\t(?:true|false),\n\t\)\n\}`)
 
+var nullElementCheck = regexp.MustCompile(`\tfor _, e := range ret \{\n\t\tif e == graphql\.Null \{\n\t\t\treturn graphql\.Null\n\t\t\}\n\t\}\n`)
+
+// objectFunc matches the start of a generated object function; group 1 is
+// the type name.
+var objectFunc = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) _(\w+)\(ctx context\.Context, sel ast\.SelectionSet, obj [^)]*\) graphql\.Marshaler \{\n`)
+
+var (
+	objectHead = regexp.MustCompile(`\tout := graphql\.NewFieldSet\(fields\)\n\tdeferredFieldSet := graphql\.NewFieldSet\(nil\)\n\tdeferLabelToView := make\(map\[string\]\*graphql\.FieldSetView\)\n\tfor i, field := range fields \{\n`)
+	objectTypename = regexp.MustCompile(`(?m)^(\t+)out\.Values\[i\] = graphql\.MarshalString\(("\w+")\)$`)
+	objectAssign   = regexp.MustCompile(`(?m)^(\t+)out\.Values\[i\] = (ec\._\w+\(ctx, field, obj\))$`)
+	objectCheck    = regexp.MustCompile(`(?m)^(\t+)if out\.Values\[i\] == `)
+	objectTail     = regexp.MustCompile(`(?s)\tout\.Dispatch\(ctx\)\n\tif out\.Invalids > 0 \{\n\t\treturn graphql\.Null\n\t\}\n.*\treturn out\n\}\n$`)
+)
+
+// rewriteObjects makes the object function of every inline type write its
+// JSON straight into the request's arena (inline.generated.go) while it
+// resolves: no FieldSet, value slice, iterator closures or map per object.
+// Inline subtrees resolve in one goroutine and in output order, so each
+// field's bytes land where they belong; an object with an invalid non-null
+// field truncates what it wrote and returns null, as before.
+func (p *synchronous) rewriteObjects(src string, st *rewriteStats) (string, error) {
+	locs := objectFunc.FindAllStringSubmatchIndex(src, -1)
+	var out strings.Builder
+	last := 0
+	var failed []string
+	for _, loc := range locs {
+		name := src[loc[2]:loc[3]]
+		if !p.inline[name] {
+			continue
+		}
+		end := strings.Index(src[loc[1]:], "\n}\n")
+		if end < 0 {
+			failed = append(failed, name)
+			continue
+		}
+		end += loc[1] + 3
+		body := src[loc[1]:end]
+		ok := objectHead.MatchString(body) && objectTail.MatchString(body) && !strings.Contains(body, "Concurrently(")
+		if ok {
+			body = objectHead.ReplaceAllString(body, "\tout, ctx := beginInline(ctx)\n\tfor i, field := range fields {\n\t\tout.key(i, field.Alias)\n")
+			body = objectTypename.ReplaceAllString(body, "${1}out.str(${2})")
+			body = objectAssign.ReplaceAllString(body, "${1}out.put(${2})")
+			body = objectCheck.ReplaceAllString(body, "${1}if out.last == ")
+			body = objectTail.ReplaceAllString(body, "\tif out.Invalids > 0 {\n\t\treturn out.null()\n\t}\n\treturn out.end()\n}\n")
+			ok = !strings.Contains(body, "out.Values") && !strings.Contains(body, "deferLabelToView")
+		}
+		if !ok {
+			failed = append(failed, name)
+			continue
+		}
+		st.inlineObjects[name] = true
+		out.WriteString(src[last:loc[1]])
+		out.WriteString(body)
+		last = end
+	}
+	out.WriteString(src[last:])
+	if len(failed) > 0 {
+		return src, fmt.Errorf("inline object functions of unknown shape: %s", strings.Join(failed, ", "))
+	}
+	return out.String(), nil
+}
+
 var sliceMarshaler = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) marshal[NO](\w+?)2ᚕ`)
 
 // rewriteStats counts what the rewrites changed, so generation fails
 // loudly when a gqlgen upgrade makes a pattern stop matching.
 type rewriteStats struct {
 	inlineLists    map[string]bool // inline types whose slice marshaller was rewritten
+	inlineObjects  map[string]bool // inline types whose object function writes into the arena
 	deferGroups    int
 	leavesMatched  map[string]bool
 	objectsMatched map[string]bool
+	errs           []string
 }
 
 // rewriteSource applies the three rewrites to one generated file.
@@ -176,12 +246,21 @@ func (p *synchronous) rewriteSource(src string, st *rewriteStats) string {
 		body := src[loc[0]:end]
 		if p.inline[name] && strings.Contains(body, "graphql.MarshalSliceConcurrently(") {
 			body = strings.Replace(body, "graphql.MarshalSliceConcurrently(", "marshalSliceInline(", 1)
+			// The list wrote its elements into the arena; a null in a
+			// non-null element is reported by the list itself.
+			body = nullElementCheck.ReplaceAllString(body, "\tif ret.hasNull {\n\t\treturn graphql.Null\n\t}\n")
 			st.inlineLists[name] = true
 		}
 		out.WriteString(body)
 		last = end
 	}
 	out.WriteString(src[last:])
+	src, err := p.rewriteObjects(out.String(), st)
+	if err != nil {
+		st.errs = append(st.errs, err.Error())
+	}
+	out.Reset()
+	out.WriteString(src)
 	// Objects build their @defer bookkeeping (including the field path,
 	// 8 % of listing CPU) even when the query has no @defer; the call is
 	// a no-op for an empty group, so skip building it.
@@ -258,7 +337,7 @@ func (p *synchronous) rewrite(dir string) error {
 	if err != nil {
 		return err
 	}
-	st := &rewriteStats{inlineLists: map[string]bool{}, leavesMatched: map[string]bool{}, objectsMatched: map[string]bool{}}
+	st := &rewriteStats{inlineLists: map[string]bool{}, inlineObjects: map[string]bool{}, leavesMatched: map[string]bool{}, objectsMatched: map[string]bool{}}
 	for _, file := range files {
 		b, err := os.ReadFile(file)
 		if err != nil {
@@ -301,6 +380,12 @@ func (p *synchronous) check(st *rewriteStats) error {
 	if anyInline && len(st.inlineLists) == 0 {
 		missing = append(missing, "every inline list marshaller")
 	}
+	for name, ok := range p.inline {
+		if ok && !st.inlineObjects[name] && p.objectNames[name] {
+			missing = append(missing, "the object function of "+name)
+		}
+	}
+	missing = append(missing, st.errs...)
 	if st.deferGroups == 0 {
 		missing = append(missing, "the @defer bookkeeping")
 	}
@@ -316,6 +401,7 @@ package generated
 
 import (
 	"context"
+	"io"
 
 	"cartograph/internal/cost"
 
@@ -343,33 +429,171 @@ func recoverLeaf(ctx context.Context, oc *graphql.OperationContext, field graphq
 	return graphql.Null
 }
 
-// marshalSliceInline is graphql.MarshalSliceConcurrently without the
-// goroutine per element, for lists whose elements resolve synchronously.
-// A panic in one element is recovered and nulls the list, as upstream does.
-func marshalSliceInline(ctx context.Context, length int, _ int64, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) (ret graphql.Array) {
-	ret = make(graphql.Array, length)
-	for i := 0; i < length; i++ {
-		fc := &graphql.FieldContext{Index: &i}
-		childCtx := graphql.WithFieldContext(ctx, fc)
-		if omitPanicHandler {
-			ret[i] = marshalElement(childCtx, i)
-			continue
-		}
-		failed := func() (failed bool) {
-			defer func() {
-				if r := recover(); r != nil {
-					graphql.AddError(childCtx, graphql.Recover(childCtx, r))
-					failed = true
-				}
-			}()
-			ret[i] = marshalElement(childCtx, i)
-			return false
-		}()
-		if failed {
-			return nil
-		}
+// inlineArena is where an inline subtree (objects of @synchronous types
+// and everything under them, resolved in one goroutine in output order)
+// writes its JSON while it resolves. The first inline object or list of a
+// subtree makes one and hands it to its descendants through the context;
+// the subtree's result is a span of it, copied out when the non-inline
+// parent marshals the response.
+type inlineArena struct {
+	buf   []byte
+	spans []inlineSpan
+}
+
+type inlineArenaKey struct{}
+
+func arenaOf(ctx context.Context) (*inlineArena, context.Context) {
+	if a, ok := ctx.Value(inlineArenaKey{}).(*inlineArena); ok {
+		return a, ctx
 	}
-	return ret
+	a := &inlineArena{buf: make([]byte, 0, 4096)}
+	return a, context.WithValue(ctx, inlineArenaKey{}, a)
+}
+
+// Write appends p (the arena is the writer of values it did not make).
+func (a *inlineArena) Write(p []byte) (int, error) {
+	a.buf = append(a.buf, p...)
+	return len(p), nil
+}
+
+// span hands out spans from a slab, so a subtree's objects and lists do
+// not each allocate one.
+func (a *inlineArena) span(start int) *inlineSpan {
+	if len(a.spans) == cap(a.spans) {
+		a.spans = make([]inlineSpan, 0, 64)
+	}
+	a.spans = a.spans[:len(a.spans)+1]
+	sp := &a.spans[len(a.spans)-1]
+	*sp = inlineSpan{a: a, start: start, end: len(a.buf)}
+	return sp
+}
+
+// place puts a field's or element's value at mark: a span a child wrote
+// there already stays; anything else a child wrote and did not return is
+// dropped and the value is marshalled in its place.
+func (a *inlineArena) place(mark int, m graphql.Marshaler) {
+	if sp, ok := m.(*inlineSpan); ok && sp.a == a && sp.start == mark {
+		a.buf = a.buf[:sp.end]
+		return
+	}
+	a.buf = a.buf[:mark]
+	if m == nil {
+		a.buf = append(a.buf, "null"...)
+		return
+	}
+	m.MarshalGQL(a)
+}
+
+// inlineSpan is a finished object or list in an arena.
+type inlineSpan struct {
+	a          *inlineArena
+	start, end int
+	// hasNull: a list holds a null element (which a non-null element type
+	// turns into a null list).
+	hasNull bool
+}
+
+func (s *inlineSpan) MarshalGQL(w io.Writer) { _, _ = w.Write(s.a.buf[s.start:s.end]) }
+
+// inlineObject writes one object: '{', then per field its key and value.
+type inlineObject struct {
+	a           *inlineArena
+	start, mark int
+	last        graphql.Marshaler
+	Invalids    uint32
+}
+
+func beginInline(ctx context.Context) (inlineObject, context.Context) {
+	a, ctx := arenaOf(ctx)
+	o := inlineObject{a: a, start: len(a.buf)}
+	a.buf = append(a.buf, '{')
+	return o, ctx
+}
+
+// key writes a field's key; aliases are GraphQL names, never escaped, and
+// CollectFields has merged fields of one alias.
+func (o *inlineObject) key(i int, alias string) {
+	if i > 0 {
+		o.a.buf = append(o.a.buf, ',')
+	}
+	o.a.buf = append(o.a.buf, '"')
+	o.a.buf = append(o.a.buf, alias...)
+	o.a.buf = append(o.a.buf, '"', ':')
+	o.mark = len(o.a.buf)
+}
+
+func (o *inlineObject) put(m graphql.Marshaler) {
+	o.last = m
+	o.a.place(o.mark, m)
+}
+
+// str writes a constant string (__typename).
+func (o *inlineObject) str(s string) {
+	o.last = nil
+	o.a.buf = append(o.a.buf, '"')
+	o.a.buf = append(o.a.buf, s...)
+	o.a.buf = append(o.a.buf, '"')
+}
+
+// null drops the object: a non-null field of it was null.
+func (o *inlineObject) null() graphql.Marshaler {
+	o.a.buf = o.a.buf[:o.start]
+	return graphql.Null
+}
+
+func (o *inlineObject) end() graphql.Marshaler {
+	o.a.buf = append(o.a.buf, '}')
+	return o.a.span(o.start)
+}
+
+// marshalSliceInline is graphql.MarshalSliceConcurrently without the
+// goroutine per element, for lists whose elements resolve synchronously;
+// it writes the list into the arena. The elements' field contexts come
+// from one slice per list. A panic in one element is recovered, reported
+// at the element's path, and makes the list null.
+func marshalSliceInline(ctx context.Context, length int, _ int64, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) *inlineSpan {
+	a, ctx := arenaOf(ctx)
+	start := len(a.buf)
+	a.buf = append(a.buf, '[')
+	fcs := make([]graphql.FieldContext, length)
+	idx := make([]int, length)
+	hasNull := false
+	for i := 0; i < length; i++ {
+		if i > 0 {
+			a.buf = append(a.buf, ',')
+		}
+		mark := len(a.buf)
+		idx[i] = i
+		fcs[i].Index = &idx[i]
+		childCtx := graphql.WithFieldContext(ctx, &fcs[i])
+		var el graphql.Marshaler
+		if omitPanicHandler {
+			el = marshalElement(childCtx, i)
+		} else {
+			failed := func() (failed bool) {
+				defer func() {
+					if r := recover(); r != nil {
+						graphql.AddError(childCtx, graphql.Recover(childCtx, r))
+						failed = true
+					}
+				}()
+				el = marshalElement(childCtx, i)
+				return false
+			}()
+			if failed {
+				a.buf = append(a.buf[:start], "null"...)
+				sp := a.span(start)
+				sp.hasNull = true
+				return sp
+			}
+		}
+		a.place(mark, el)
+		hasNull = hasNull || el == graphql.Null
+	}
+	a.buf = append(a.buf, ']')
+	sp := a.span(start)
+	sp.hasNull = hasNull
+	return sp
 }
 `
 

@@ -81,8 +81,8 @@ var readPathCeilings = map[string]struct {
 	plain, race float64
 	statements  int64
 }{
-	"listing": {16_300, 17_200, 3},
-	"product": {1_520, 1_650, 4},
+	"listing": {12_300, 13_200, 3},
+	"product": {1_330, 1_460, 4},
 }
 
 func TestReadPathAllocationCeiling(t *testing.T) {
