@@ -5951,7 +5951,7 @@ func (ec *executionContext) _CustomerLogoutPayload(ctx context.Context, sel ast.
 		case "__typename":
 			out.str("CustomerLogoutPayload")
 		case "loggedOut":
-			out.put(ec._CustomerLogoutPayload_loggedOut(ctx, field, obj))
+			out.writeBool(obj.LoggedOut)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -6443,7 +6443,7 @@ func (ec *executionContext) _StaffSession(ctx context.Context, sel ast.Selection
 		case "__typename":
 			out.str("StaffSession")
 		case "accessToken":
-			out.put(ec._StaffSession_accessToken(ctx, field, obj))
+			out.writeString(obj.AccessToken)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -6453,12 +6453,12 @@ func (ec *executionContext) _StaffSession(ctx context.Context, sel ast.Selection
 				out.Invalids++
 			}
 		case "refreshToken":
-			out.put(ec._StaffSession_refreshToken(ctx, field, obj))
+			out.writeString(obj.RefreshToken)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "role":
-			out.put(ec._StaffSession_role(ctx, field, obj))
+			out.writeString(obj.Role)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}

@@ -3951,12 +3951,12 @@ func (ec *executionContext) _AppliedGiftCard(ctx context.Context, sel ast.Select
 		case "__typename":
 			out.str("AppliedGiftCard")
 		case "id":
-			out.put(ec._AppliedGiftCard_id(ctx, field, obj))
+			out.writeString(obj.ID)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "lastCharacters":
-			out.put(ec._AppliedGiftCard_lastCharacters(ctx, field, obj))
+			out.writeString(obj.LastCharacters)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -3992,7 +3992,7 @@ func (ec *executionContext) _Attribute(ctx context.Context, sel ast.SelectionSet
 		case "__typename":
 			out.str("Attribute")
 		case "key":
-			out.put(ec._Attribute_key(ctx, field, obj))
+			out.writeString(obj.Key)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -4059,7 +4059,7 @@ func (ec *executionContext) _BaseCartLineEdge(ctx context.Context, sel ast.Selec
 		case "__typename":
 			out.str("BaseCartLineEdge")
 		case "cursor":
-			out.put(ec._BaseCartLineEdge_cursor(ctx, field, obj))
+			out.writeString(obj.Cursor)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -4316,7 +4316,7 @@ func (ec *executionContext) _CartAutomaticDiscountAllocation(ctx context.Context
 		case "__typename":
 			out.str("CartAutomaticDiscountAllocation")
 		case "title":
-			out.put(ec._CartAutomaticDiscountAllocation_title(ctx, field, obj))
+			out.writeString(obj.Title)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -4457,7 +4457,7 @@ func (ec *executionContext) _CartCodeDiscountAllocation(ctx context.Context, sel
 		case "__typename":
 			out.str("CartCodeDiscountAllocation")
 		case "code":
-			out.put(ec._CartCodeDiscountAllocation_code(ctx, field, obj))
+			out.writeString(obj.Code)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -4498,7 +4498,7 @@ func (ec *executionContext) _CartCost(ctx context.Context, sel ast.SelectionSet,
 				out.Invalids++
 			}
 		case "subtotalAmountEstimated":
-			out.put(ec._CartCost_subtotalAmountEstimated(ctx, field, obj))
+			out.writeBool(obj.SubtotalAmountEstimated)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -4508,7 +4508,7 @@ func (ec *executionContext) _CartCost(ctx context.Context, sel ast.SelectionSet,
 				out.Invalids++
 			}
 		case "totalAmountEstimated":
-			out.put(ec._CartCost_totalAmountEstimated(ctx, field, obj))
+			out.writeBool(obj.TotalAmountEstimated)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -4518,7 +4518,7 @@ func (ec *executionContext) _CartCost(ctx context.Context, sel ast.SelectionSet,
 				out.Invalids++
 			}
 		case "totalTaxAmountEstimated":
-			out.put(ec._CartCost_totalTaxAmountEstimated(ctx, field, obj))
+			out.writeBool(obj.TotalTaxAmountEstimated)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -4528,7 +4528,7 @@ func (ec *executionContext) _CartCost(ctx context.Context, sel ast.SelectionSet,
 				out.Invalids++
 			}
 		case "totalDutyAmountEstimated":
-			out.put(ec._CartCost_totalDutyAmountEstimated(ctx, field, obj))
+			out.writeBool(obj.TotalDutyAmountEstimated)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -4802,7 +4802,7 @@ func (ec *executionContext) _CartDeliveryOption(ctx context.Context, sel ast.Sel
 		case "__typename":
 			out.str("CartDeliveryOption")
 		case "handle":
-			out.put(ec._CartDeliveryOption_handle(ctx, field, obj))
+			out.writeString(obj.Handle)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -4853,12 +4853,12 @@ func (ec *executionContext) _CartDiscountCode(ctx context.Context, sel ast.Selec
 		case "__typename":
 			out.str("CartDiscountCode")
 		case "code":
-			out.put(ec._CartDiscountCode_code(ctx, field, obj))
+			out.writeString(obj.Code)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "applicable":
-			out.put(ec._CartDiscountCode_applicable(ctx, field, obj))
+			out.writeBool(obj.Applicable)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -5094,7 +5094,7 @@ func (ec *executionContext) _CartLine(ctx context.Context, sel ast.SelectionSet,
 				out.Invalids++
 			}
 		case "quantity":
-			out.put(ec._CartLine_quantity(ctx, field, obj))
+			out.writeInt(int64(obj.Quantity))
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -5477,7 +5477,7 @@ func (ec *executionContext) _CartUserError(ctx context.Context, sel ast.Selectio
 				out.Invalids++
 			}
 		case "message":
-			out.put(ec._CartUserError_message(ctx, field, obj))
+			out.writeString(obj.Message)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -5508,12 +5508,12 @@ func (ec *executionContext) _CartWarning(ctx context.Context, sel ast.SelectionS
 				out.Invalids++
 			}
 		case "message":
-			out.put(ec._CartWarning_message(ctx, field, obj))
+			out.writeString(obj.Message)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "target":
-			out.put(ec._CartWarning_target(ctx, field, obj))
+			out.writeString(obj.Target)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -5589,12 +5589,12 @@ func (ec *executionContext) _ComponentizableCartLine(ctx context.Context, sel as
 		case "__typename":
 			out.str("ComponentizableCartLine")
 		case "id":
-			out.put(ec._ComponentizableCartLine_id(ctx, field, obj))
+			out.writeString(obj.ID)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "quantity":
-			out.put(ec._ComponentizableCartLine_quantity(ctx, field, obj))
+			out.writeInt(int64(obj.Quantity))
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -5645,7 +5645,7 @@ func (ec *executionContext) _PaymentSession(ctx context.Context, sel ast.Selecti
 		case "__typename":
 			out.str("PaymentSession")
 		case "provider":
-			out.put(ec._PaymentSession_provider(ctx, field, obj))
+			out.writeString(obj.Provider)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}

@@ -2683,12 +2683,12 @@ func (ec *executionContext) _Collection(ctx context.Context, sel ast.SelectionSe
 				out.Invalids++
 			}
 		case "handle":
-			out.put(ec._Collection_handle(ctx, field, obj))
+			out.writeString(obj.Handle)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "title":
-			out.put(ec._Collection_title(ctx, field, obj))
+			out.writeString(obj.Title)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -2780,7 +2780,7 @@ func (ec *executionContext) _CollectionEdge(ctx context.Context, sel ast.Selecti
 		case "__typename":
 			out.str("CollectionEdge")
 		case "cursor":
-			out.put(ec._CollectionEdge_cursor(ctx, field, obj))
+			out.writeString(obj.Cursor)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -2893,7 +2893,7 @@ func (ec *executionContext) _ImageEdge(ctx context.Context, sel ast.SelectionSet
 		case "__typename":
 			out.str("ImageEdge")
 		case "cursor":
-			out.put(ec._ImageEdge_cursor(ctx, field, obj))
+			out.writeString(obj.Cursor)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -2929,12 +2929,12 @@ func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, 
 				out.Invalids++
 			}
 		case "handle":
-			out.put(ec._Product_handle(ctx, field, obj))
+			out.writeString(obj.Handle)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "title":
-			out.put(ec._Product_title(ctx, field, obj))
+			out.writeString(obj.Title)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -2949,12 +2949,12 @@ func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, 
 				out.Invalids++
 			}
 		case "productType":
-			out.put(ec._Product_productType(ctx, field, obj))
+			out.writeString(obj.ProductType)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "vendor":
-			out.put(ec._Product_vendor(ctx, field, obj))
+			out.writeString(obj.Vendor)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -3131,7 +3131,7 @@ func (ec *executionContext) _ProductEdge(ctx context.Context, sel ast.SelectionS
 		case "__typename":
 			out.str("ProductEdge")
 		case "cursor":
-			out.put(ec._ProductEdge_cursor(ctx, field, obj))
+			out.writeString(obj.Cursor)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -3167,7 +3167,7 @@ func (ec *executionContext) _ProductOption(ctx context.Context, sel ast.Selectio
 				out.Invalids++
 			}
 		case "name":
-			out.put(ec._ProductOption_name(ctx, field, obj))
+			out.writeString(obj.Name)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -3208,7 +3208,7 @@ func (ec *executionContext) _ProductOptionValue(ctx context.Context, sel ast.Sel
 				out.Invalids++
 			}
 		case "name":
-			out.put(ec._ProductOptionValue_name(ctx, field, obj))
+			out.writeString(obj.Name)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -3311,7 +3311,7 @@ func (ec *executionContext) _ProductVariant(ctx context.Context, sel ast.Selecti
 				out.Invalids++
 			}
 		case "title":
-			out.put(ec._ProductVariant_title(ctx, field, obj))
+			out.writeString(obj.Title)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -3448,7 +3448,7 @@ func (ec *executionContext) _ProductVariantEdge(ctx context.Context, sel ast.Sel
 		case "__typename":
 			out.str("ProductVariantEdge")
 		case "cursor":
-			out.put(ec._ProductVariantEdge_cursor(ctx, field, obj))
+			out.writeString(obj.Cursor)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -3510,12 +3510,12 @@ func (ec *executionContext) _SelectedOption(ctx context.Context, sel ast.Selecti
 		case "__typename":
 			out.str("SelectedOption")
 		case "name":
-			out.put(ec._SelectedOption_name(ctx, field, obj))
+			out.writeString(obj.Name)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "value":
-			out.put(ec._SelectedOption_value(ctx, field, obj))
+			out.writeString(obj.Value)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}

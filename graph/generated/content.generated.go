@@ -2738,7 +2738,7 @@ func (ec *executionContext) _ArticleAuthor(ctx context.Context, sel ast.Selectio
 		case "__typename":
 			out.str("ArticleAuthor")
 		case "name":
-			out.put(ec._ArticleAuthor_name(ctx, field, obj))
+			out.writeString(obj.Name)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -3321,7 +3321,7 @@ func (ec *executionContext) _MediaImage(ctx context.Context, sel ast.SelectionSe
 				out.Invalids++
 			}
 		case "id":
-			out.put(ec._MediaImage_id(ctx, field, obj))
+			out.writeString(obj.ID)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -3575,12 +3575,12 @@ func (ec *executionContext) _Page(ctx context.Context, sel ast.SelectionSet, obj
 				out.Invalids++
 			}
 		case "handle":
-			out.put(ec._Page_handle(ctx, field, obj))
+			out.writeString(obj.Handle)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "title":
-			out.put(ec._Page_title(ctx, field, obj))
+			out.writeString(obj.Title)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -3590,7 +3590,7 @@ func (ec *executionContext) _Page(ctx context.Context, sel ast.SelectionSet, obj
 				out.Invalids++
 			}
 		case "bodySummary":
-			out.put(ec._Page_bodySummary(ctx, field, obj))
+			out.writeString(obj.BodySummary)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -3677,7 +3677,7 @@ func (ec *executionContext) _PageEdge(ctx context.Context, sel ast.SelectionSet,
 		case "__typename":
 			out.str("PageEdge")
 		case "cursor":
-			out.put(ec._PageEdge_cursor(ctx, field, obj))
+			out.writeString(obj.Cursor)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -3775,17 +3775,17 @@ func (ec *executionContext) _ShopPolicy(ctx context.Context, sel ast.SelectionSe
 				out.Invalids++
 			}
 		case "handle":
-			out.put(ec._ShopPolicy_handle(ctx, field, obj))
+			out.writeString(obj.Handle)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "title":
-			out.put(ec._ShopPolicy_title(ctx, field, obj))
+			out.writeString(obj.Title)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "body":
-			out.put(ec._ShopPolicy_body(ctx, field, obj))
+			out.writeString(obj.Body)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -3852,17 +3852,17 @@ func (ec *executionContext) _ShopPolicyWithDefault(ctx context.Context, sel ast.
 				out.Invalids++
 			}
 		case "handle":
-			out.put(ec._ShopPolicyWithDefault_handle(ctx, field, obj))
+			out.writeString(obj.Handle)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "title":
-			out.put(ec._ShopPolicyWithDefault_title(ctx, field, obj))
+			out.writeString(obj.Title)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "body":
-			out.put(ec._ShopPolicyWithDefault_body(ctx, field, obj))
+			out.writeString(obj.Body)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}

@@ -554,7 +554,7 @@ func (ec *executionContext) _ApiPolicy(ctx context.Context, sel ast.SelectionSet
 		case "__typename":
 			out.str("ApiPolicy")
 		case "trustedDocumentsOnly":
-			out.put(ec._ApiPolicy_trustedDocumentsOnly(ctx, field, obj))
+			out.writeBool(obj.TrustedDocumentsOnly)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -646,7 +646,7 @@ func (ec *executionContext) _TrustedDocument(ctx context.Context, sel ast.Select
 				out.Invalids++
 			}
 		case "size":
-			out.put(ec._TrustedDocument_size(ctx, field, obj))
+			out.writeInt(int64(obj.Size))
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -713,7 +713,7 @@ func (ec *executionContext) _TrustedDocumentEdge(ctx context.Context, sel ast.Se
 		case "__typename":
 			out.str("TrustedDocumentEdge")
 		case "cursor":
-			out.put(ec._TrustedDocumentEdge_cursor(ctx, field, obj))
+			out.writeString(obj.Cursor)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -775,7 +775,7 @@ func (ec *executionContext) _TrustedDocumentsRemovePayload(ctx context.Context, 
 		case "__typename":
 			out.str("TrustedDocumentsRemovePayload")
 		case "removed":
-			out.put(ec._TrustedDocumentsRemovePayload_removed(ctx, field, obj))
+			out.writeInt(int64(obj.Removed))
 			if out.last == graphql.Null {
 				out.Invalids++
 			}

@@ -5,6 +5,7 @@ package generated
 import (
 	"context"
 	"io"
+	"strconv"
 
 	"cartograph/internal/cost"
 
@@ -57,6 +58,13 @@ func arenaOf(ctx context.Context) (*inlineArena, context.Context) {
 func (a *inlineArena) Write(p []byte) (int, error) {
 	a.buf = append(a.buf, p...)
 	return len(p), nil
+}
+
+// WriteString keeps io.WriteString (gqlgen's string and key writers) from
+// converting every string to a byte slice.
+func (a *inlineArena) WriteString(s string) (int, error) {
+	a.buf = append(a.buf, s...)
+	return len(s), nil
 }
 
 // span hands out spans from a slab, so a subtree's objects and lists do
@@ -136,6 +144,48 @@ func (o *inlineObject) str(s string) {
 	o.a.buf = append(o.a.buf, '"')
 	o.a.buf = append(o.a.buf, s...)
 	o.a.buf = append(o.a.buf, '"')
+}
+
+// writeString writes a JSON string exactly as graphql.MarshalString does
+// (escaping control characters, '\\' and '"', nothing else).
+func (o *inlineObject) writeString(s string) {
+	o.last = nil
+	b := append(o.a.buf, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '\\' && c != '"' {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '\t':
+			b = append(b, '\\', 't')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\\':
+			b = append(b, '\\', '\\')
+		case '"':
+			b = append(b, '\\', '"')
+		default:
+			b = append(b, '\\', 'u', '0', '0', "0123456789ABCDEF"[c>>4], "0123456789ABCDEF"[c&0xf])
+		}
+		start = i + 1
+	}
+	b = append(b, s[start:]...)
+	o.a.buf = append(b, '"')
+}
+
+func (o *inlineObject) writeBool(v bool) {
+	o.last = nil
+	o.a.buf = strconv.AppendBool(o.a.buf, v)
+}
+
+func (o *inlineObject) writeInt(v int64) {
+	o.last = nil
+	o.a.buf = strconv.AppendInt(o.a.buf, v, 10)
 }
 
 // null drops the object: a non-null field of it was null.

@@ -2684,12 +2684,12 @@ func (ec *executionContext) _ProductAvailabilityChange(ctx context.Context, sel 
 				out.Invalids++
 			}
 		case "availableForSale":
-			out.put(ec._ProductAvailabilityChange_availableForSale(ctx, field, obj))
+			out.writeBool(obj.AvailableForSale)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "productAvailableForSale":
-			out.put(ec._ProductAvailabilityChange_productAvailableForSale(ctx, field, obj))
+			out.writeBool(obj.ProductAvailableForSale)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -2749,12 +2749,12 @@ func (ec *executionContext) _Warehouse(ctx context.Context, sel ast.SelectionSet
 				out.Invalids++
 			}
 		case "name":
-			out.put(ec._Warehouse_name(ctx, field, obj))
+			out.writeString(obj.Name)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "priority":
-			out.put(ec._Warehouse_priority(ctx, field, obj))
+			out.writeInt(int64(obj.Priority))
 			if out.last == graphql.Null {
 				out.Invalids++
 			}

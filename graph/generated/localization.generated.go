@@ -452,7 +452,7 @@ func (ec *executionContext) _Country(ctx context.Context, sel ast.SelectionSet, 
 				out.Invalids++
 			}
 		case "name":
-			out.put(ec._Country_name(ctx, field, obj))
+			out.writeString(obj.Name)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -483,17 +483,17 @@ func (ec *executionContext) _Currency(ctx context.Context, sel ast.SelectionSet,
 		case "__typename":
 			out.str("Currency")
 		case "isoCode":
-			out.put(ec._Currency_isoCode(ctx, field, obj))
+			out.writeString(string(obj.IsoCode))
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.put(ec._Currency_name(ctx, field, obj))
+			out.writeString(obj.Name)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "symbol":
-			out.put(ec._Currency_symbol(ctx, field, obj))
+			out.writeString(obj.Symbol)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -519,7 +519,7 @@ func (ec *executionContext) _Language(ctx context.Context, sel ast.SelectionSet,
 		case "__typename":
 			out.str("Language")
 		case "endonymName":
-			out.put(ec._Language_endonymName(ctx, field, obj))
+			out.writeString(obj.EndonymName)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -529,7 +529,7 @@ func (ec *executionContext) _Language(ctx context.Context, sel ast.SelectionSet,
 				out.Invalids++
 			}
 		case "name":
-			out.put(ec._Language_name(ctx, field, obj))
+			out.writeString(obj.Name)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}

@@ -771,7 +771,7 @@ func (ec *executionContext) _ExchangeRate(ctx context.Context, sel ast.Selection
 		case "__typename":
 			out.str("ExchangeRate")
 		case "currencyCode":
-			out.put(ec._ExchangeRate_currencyCode(ctx, field, obj))
+			out.writeString(string(obj.CurrencyCode))
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -781,7 +781,7 @@ func (ec *executionContext) _ExchangeRate(ctx context.Context, sel ast.Selection
 				out.Invalids++
 			}
 		case "setBy":
-			out.put(ec._ExchangeRate_setBy(ctx, field, obj))
+			out.writeString(obj.SetBy)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -843,22 +843,22 @@ func (ec *executionContext) _Market(ctx context.Context, sel ast.SelectionSet, o
 		case "__typename":
 			out.str("Market")
 		case "id":
-			out.put(ec._Market_id(ctx, field, obj))
+			out.writeString(obj.ID)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "handle":
-			out.put(ec._Market_handle(ctx, field, obj))
+			out.writeString(obj.Handle)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.put(ec._Market_name(ctx, field, obj))
+			out.writeString(obj.Name)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "currencyCode":
-			out.put(ec._Market_currencyCode(ctx, field, obj))
+			out.writeString(string(obj.CurrencyCode))
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -873,12 +873,12 @@ func (ec *executionContext) _Market(ctx context.Context, sel ast.SelectionSet, o
 				out.Invalids++
 			}
 		case "primary":
-			out.put(ec._Market_primary(ctx, field, obj))
+			out.writeBool(obj.Primary)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "enabled":
-			out.put(ec._Market_enabled(ctx, field, obj))
+			out.writeBool(obj.Enabled)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -976,7 +976,7 @@ func (ec *executionContext) _OrderShopAmounts(ctx context.Context, sel ast.Selec
 		case "__typename":
 			out.str("OrderShopAmounts")
 		case "currencyCode":
-			out.put(ec._OrderShopAmounts_currencyCode(ctx, field, obj))
+			out.writeString(string(obj.CurrencyCode))
 			if out.last == graphql.Null {
 				out.Invalids++
 			}

@@ -2524,7 +2524,7 @@ func (ec *executionContext) _OrderDiscountApplication(ctx context.Context, sel a
 				out.Invalids++
 			}
 		case "title":
-			out.put(ec._OrderDiscountApplication_title(ctx, field, obj))
+			out.writeString(obj.Title)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -3144,12 +3144,12 @@ func (ec *executionContext) _OrderShippingLine(ctx context.Context, sel ast.Sele
 		case "__typename":
 			out.str("OrderShippingLine")
 		case "handle":
-			out.put(ec._OrderShippingLine_handle(ctx, field, obj))
+			out.writeString(obj.Handle)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "title":
-			out.put(ec._OrderShippingLine_title(ctx, field, obj))
+			out.writeString(obj.Title)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -3190,7 +3190,7 @@ func (ec *executionContext) _OrderTaxLine(ctx context.Context, sel ast.Selection
 		case "__typename":
 			out.str("OrderTaxLine")
 		case "title":
-			out.put(ec._OrderTaxLine_title(ctx, field, obj))
+			out.writeString(obj.Title)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}

@@ -1193,7 +1193,7 @@ func (ec *executionContext) _Discount(ctx context.Context, sel ast.SelectionSet,
 		case "__typename":
 			out.str("Discount")
 		case "id":
-			out.put(ec._Discount_id(ctx, field, obj))
+			out.writeString(obj.ID)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -1203,7 +1203,7 @@ func (ec *executionContext) _Discount(ctx context.Context, sel ast.SelectionSet,
 				out.Invalids++
 			}
 		case "title":
-			out.put(ec._Discount_title(ctx, field, obj))
+			out.writeString(obj.Title)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -1268,12 +1268,12 @@ func (ec *executionContext) _Discount(ctx context.Context, sel ast.SelectionSet,
 				out.Invalids++
 			}
 		case "usedCount":
-			out.put(ec._Discount_usedCount(ctx, field, obj))
+			out.writeInt(int64(obj.UsedCount))
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "active":
-			out.put(ec._Discount_active(ctx, field, obj))
+			out.writeBool(obj.Active)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -1330,22 +1330,22 @@ func (ec *executionContext) _ShippingRate(ctx context.Context, sel ast.Selection
 		case "__typename":
 			out.str("ShippingRate")
 		case "id":
-			out.put(ec._ShippingRate_id(ctx, field, obj))
+			out.writeString(obj.ID)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "zoneId":
-			out.put(ec._ShippingRate_zoneId(ctx, field, obj))
+			out.writeString(obj.ZoneID)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "handle":
-			out.put(ec._ShippingRate_handle(ctx, field, obj))
+			out.writeString(obj.Handle)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "title":
-			out.put(ec._ShippingRate_title(ctx, field, obj))
+			out.writeString(obj.Title)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -1365,7 +1365,7 @@ func (ec *executionContext) _ShippingRate(ctx context.Context, sel ast.Selection
 				out.Invalids++
 			}
 		case "active":
-			out.put(ec._ShippingRate_active(ctx, field, obj))
+			out.writeBool(obj.Active)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -1422,12 +1422,12 @@ func (ec *executionContext) _ShippingWeightBand(ctx context.Context, sel ast.Sel
 		case "__typename":
 			out.str("ShippingWeightBand")
 		case "minGrams":
-			out.put(ec._ShippingWeightBand_minGrams(ctx, field, obj))
+			out.writeInt(int64(obj.MinGrams))
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "maxGrams":
-			out.put(ec._ShippingWeightBand_maxGrams(ctx, field, obj))
+			out.writeInt(int64(obj.MaxGrams))
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -1458,12 +1458,12 @@ func (ec *executionContext) _ShippingZone(ctx context.Context, sel ast.Selection
 		case "__typename":
 			out.str("ShippingZone")
 		case "id":
-			out.put(ec._ShippingZone_id(ctx, field, obj))
+			out.writeString(obj.ID)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.put(ec._ShippingZone_name(ctx, field, obj))
+			out.writeString(obj.Name)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -1525,22 +1525,22 @@ func (ec *executionContext) _TaxRate(ctx context.Context, sel ast.SelectionSet, 
 		case "__typename":
 			out.str("TaxRate")
 		case "id":
-			out.put(ec._TaxRate_id(ctx, field, obj))
+			out.writeString(obj.ID)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "countryCode":
-			out.put(ec._TaxRate_countryCode(ctx, field, obj))
+			out.writeString(obj.CountryCode)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "region":
-			out.put(ec._TaxRate_region(ctx, field, obj))
+			out.writeString(obj.Region)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "title":
-			out.put(ec._TaxRate_title(ctx, field, obj))
+			out.writeString(obj.Title)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -1550,12 +1550,12 @@ func (ec *executionContext) _TaxRate(ctx context.Context, sel ast.SelectionSet, 
 				out.Invalids++
 			}
 		case "included":
-			out.put(ec._TaxRate_included(ctx, field, obj))
+			out.writeBool(obj.Included)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "shipping":
-			out.put(ec._TaxRate_shipping(ctx, field, obj))
+			out.writeBool(obj.Shipping)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}

@@ -2956,12 +2956,12 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 		case "__typename":
 			out.str("PageInfo")
 		case "hasNextPage":
-			out.put(ec._PageInfo_hasNextPage(ctx, field, obj))
+			out.writeBool(obj.HasNextPage)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "hasPreviousPage":
-			out.put(ec._PageInfo_hasPreviousPage(ctx, field, obj))
+			out.writeBool(obj.HasPreviousPage)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -3807,7 +3807,7 @@ func (ec *executionContext) _UserError(ctx context.Context, sel ast.SelectionSet
 				out.Invalids++
 			}
 		case "message":
-			out.put(ec._UserError_message(ctx, field, obj))
+			out.writeString(obj.Message)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}

@@ -413,12 +413,12 @@ func (ec *executionContext) _Domain(ctx context.Context, sel ast.SelectionSet, o
 		case "__typename":
 			out.str("Domain")
 		case "host":
-			out.put(ec._Domain_host(ctx, field, obj))
+			out.writeString(obj.Host)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "sslEnabled":
-			out.put(ec._Domain_sslEnabled(ctx, field, obj))
+			out.writeBool(obj.SslEnabled)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -449,7 +449,7 @@ func (ec *executionContext) _PaymentSettings(ctx context.Context, sel ast.Select
 		case "__typename":
 			out.str("PaymentSettings")
 		case "currencyCode":
-			out.put(ec._PaymentSettings_currencyCode(ctx, field, obj))
+			out.writeString(string(obj.CurrencyCode))
 			if out.last == graphql.Null {
 				out.Invalids++
 			}

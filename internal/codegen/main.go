@@ -198,6 +198,13 @@ func (p *synchronous) rewriteObjects(src string, st *rewriteStats) (string, erro
 			body = objectHead.ReplaceAllString(body, "\tout, ctx := beginInline(ctx)\n\tfor i, field := range fields {\n\t\tout.key(i, field.Alias)\n")
 			body = objectTypename.ReplaceAllString(body, "${1}out.str(${2})")
 			body = objectAssign.ReplaceAllString(body, "${1}out.put(${2})")
+			body = objectLeafPut.ReplaceAllStringFunc(body, func(m string) string {
+				if w, ok := st.directLeaves[objectLeafPut.FindStringSubmatch(m)[1]]; ok {
+					st.directMatched++
+					return "out." + w
+				}
+				return m
+			})
 			body = objectCheck.ReplaceAllString(body, "${1}if out.last == ")
 			body = objectTail.ReplaceAllString(body, "\tif out.Invalids > 0 {\n\t\treturn out.null()\n\t}\n\treturn out.end()\n}\n")
 			ok = !strings.Contains(body, "out.Values") && !strings.Contains(body, "deferLabelToView")
@@ -229,6 +236,8 @@ type rewriteStats struct {
 	leavesMatched  map[string]bool
 	objectsMatched map[string]bool
 	errs           []string
+	directLeaves   map[string]string // Object_field -> the arena write replacing its marshaller
+	directMatched  int
 }
 
 // rewriteSource applies the three rewrites to one generated file.
@@ -255,12 +264,6 @@ func (p *synchronous) rewriteSource(src string, st *rewriteStats) string {
 		last = end
 	}
 	out.WriteString(src[last:])
-	src, err := p.rewriteObjects(out.String(), st)
-	if err != nil {
-		st.errs = append(st.errs, err.Error())
-	}
-	out.Reset()
-	out.WriteString(src)
 	// Objects build their @defer bookkeeping (including the field path,
 	// 8 % of listing CPU) even when the query has no @defer; the call is
 	// a no-op for an empty group, so skip building it.
@@ -273,7 +276,7 @@ func (p *synchronous) rewriteSource(src string, st *rewriteStats) string {
 	// bulk of gqlgen's per-field cost). These fields cost nothing (leaves
 	// carrying @cost are never listed) and cannot fail, so neither cost
 	// accounting nor error handling changes.
-	return leafField.ReplaceAllStringFunc(rewritten, func(m string) string {
+	leaves := leafField.ReplaceAllStringFunc(rewritten, func(m string) string {
 		sub := leafField.FindStringSubmatch(m)
 		name, fieldContext, value, typ, marshal, recovers := sub[2], sub[3], sub[4], sub[5], sub[6], sub[7] == "true"
 		if strings.Contains(value, "fc.") {
@@ -301,9 +304,36 @@ func (p *synchronous) rewriteSource(src string, st *rewriteStats) string {
 			body = "\tdefer func() {\n\t\tif r := recover(); r != nil {\n\t\t\tret = recoverLeaf(ctx, ec.OperationContext, field, " +
 				fieldContext + ", r)\n\t\t}\n\t}()\n" + body
 		}
+		if w, ok := directWriters[marshal]; ok && plainFieldValue.MatchString(value) {
+			st.directLeaves[name] = fmt.Sprintf(w, value)
+		}
 		return sub[1] + body
 	})
+	objects, err := p.rewriteObjects(leaves, st)
+	if err != nil {
+		st.errs = append(st.errs, err.Error())
+	}
+	return objects
 }
+
+// directWriters are the leaf marshallers an inline object replaces with a
+// write into its arena (no Marshaler value per field), for leaves whose
+// value is a struct field of obj (which cannot panic: obj is never nil).
+var directWriters = map[string]string{
+	"ec.marshalNString2string": "writeString(%s)",
+	"ec.marshalNID2string":     "writeString(%s)",
+	"ec.marshalNBoolean2bool":  "writeBool(%s)",
+	"ec.marshalNInt2int":       "writeInt(int64(%s))",
+	"ec.marshalNInt2int32":     "writeInt(int64(%s))",
+	// Currency codes are three ASCII capitals (validated on the way in),
+	// where strconv.Quote, Currency's own marshaller, writes the same bytes.
+	"ec.marshalNCurrencyCode2cartographᚋinternalᚋmoneyᚐCurrency": "writeString(string(%s))",
+}
+
+var (
+	plainFieldValue = regexp.MustCompile(`^obj\.\w+$`)
+	objectLeafPut   = regexp.MustCompile(`out\.put\(ec\._(\w+)\(ctx, field, obj\)\)`)
+)
 
 // objectField is the body of a rewritten plain object field: the field
 // context is built (children report errors at their own paths, nil in a
@@ -337,7 +367,7 @@ func (p *synchronous) rewrite(dir string) error {
 	if err != nil {
 		return err
 	}
-	st := &rewriteStats{inlineLists: map[string]bool{}, inlineObjects: map[string]bool{}, leavesMatched: map[string]bool{}, objectsMatched: map[string]bool{}}
+	st := &rewriteStats{inlineLists: map[string]bool{}, inlineObjects: map[string]bool{}, directLeaves: map[string]string{}, leavesMatched: map[string]bool{}, objectsMatched: map[string]bool{}}
 	for _, file := range files {
 		b, err := os.ReadFile(file)
 		if err != nil {
@@ -402,6 +432,7 @@ package generated
 import (
 	"context"
 	"io"
+	"strconv"
 
 	"cartograph/internal/cost"
 
@@ -454,6 +485,13 @@ func arenaOf(ctx context.Context) (*inlineArena, context.Context) {
 func (a *inlineArena) Write(p []byte) (int, error) {
 	a.buf = append(a.buf, p...)
 	return len(p), nil
+}
+
+// WriteString keeps io.WriteString (gqlgen's string and key writers) from
+// converting every string to a byte slice.
+func (a *inlineArena) WriteString(s string) (int, error) {
+	a.buf = append(a.buf, s...)
+	return len(s), nil
 }
 
 // span hands out spans from a slab, so a subtree's objects and lists do
@@ -533,6 +571,48 @@ func (o *inlineObject) str(s string) {
 	o.a.buf = append(o.a.buf, '"')
 	o.a.buf = append(o.a.buf, s...)
 	o.a.buf = append(o.a.buf, '"')
+}
+
+// writeString writes a JSON string exactly as graphql.MarshalString does
+// (escaping control characters, '\\' and '"', nothing else).
+func (o *inlineObject) writeString(s string) {
+	o.last = nil
+	b := append(o.a.buf, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '\\' && c != '"' {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '\t':
+			b = append(b, '\\', 't')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\\':
+			b = append(b, '\\', '\\')
+		case '"':
+			b = append(b, '\\', '"')
+		default:
+			b = append(b, '\\', 'u', '0', '0', "0123456789ABCDEF"[c>>4], "0123456789ABCDEF"[c&0xf])
+		}
+		start = i + 1
+	}
+	b = append(b, s[start:]...)
+	o.a.buf = append(b, '"')
+}
+
+func (o *inlineObject) writeBool(v bool) {
+	o.last = nil
+	o.a.buf = strconv.AppendBool(o.a.buf, v)
+}
+
+func (o *inlineObject) writeInt(v int64) {
+	o.last = nil
+	o.a.buf = strconv.AppendInt(o.a.buf, v, 10)
 }
 
 // null drops the object: a non-null field of it was null.

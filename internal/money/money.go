@@ -42,7 +42,18 @@ func (c Currency) Exponent() int {
 func (c Currency) Valid() bool { return supported[c] }
 
 // MarshalGQL writes the code as a GraphQL enum value.
-func (c Currency) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(c))) }
+func (c Currency) MarshalGQL(w io.Writer) {
+	if len(c) == 3 && isUpper(c[0]) && isUpper(c[1]) && isUpper(c[2]) {
+		// What strconv.Quote writes for a valid code, without allocating.
+		var b [5]byte
+		b[0], b[1], b[2], b[3], b[4] = '"', c[0], c[1], c[2], '"'
+		_, _ = w.Write(b[:])
+		return
+	}
+	_, _ = io.WriteString(w, strconv.Quote(string(c)))
+}
+
+func isUpper(b byte) bool { return b >= 'A' && b <= 'Z' }
 
 // UnmarshalGQL accepts a supported currency code.
 func (c *Currency) UnmarshalGQL(v any) error {

@@ -81,8 +81,8 @@ var readPathCeilings = map[string]struct {
 	plain, race float64
 	statements  int64
 }{
-	"listing": {12_300, 13_200, 3},
-	"product": {1_330, 1_460, 4},
+	"listing": {9_100, 9_900, 3},
+	"product": {1_180, 1_300, 4},
 }
 
 func TestReadPathAllocationCeiling(t *testing.T) {

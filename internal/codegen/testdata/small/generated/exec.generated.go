@@ -1925,7 +1925,7 @@ func (ec *executionContext) _Book(ctx context.Context, sel ast.SelectionSet, obj
 				out.Invalids++
 			}
 		case "pages":
-			out.put(ec._Book_pages(ctx, field, obj))
+			out.writeInt(int64(obj.Pages))
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -1966,12 +1966,12 @@ func (ec *executionContext) _Money(ctx context.Context, sel ast.SelectionSet, ob
 		case "__typename":
 			out.str("Money")
 		case "amount":
-			out.put(ec._Money_amount(ctx, field, obj))
+			out.writeString(obj.Amount)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "currencyCode":
-			out.put(ec._Money_currencyCode(ctx, field, obj))
+			out.writeString(obj.CurrencyCode)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -2098,7 +2098,7 @@ func (ec *executionContext) _Shelf(ctx context.Context, sel ast.SelectionSet, ob
 		case "__typename":
 			out.str("Shelf")
 		case "name":
-			out.put(ec._Shelf_name(ctx, field, obj))
+			out.writeString(obj.Name)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
