@@ -5944,7 +5944,7 @@ var customerLogoutPayloadImplementors = []string{"CustomerLogoutPayload"}
 func (ec *executionContext) _CustomerLogoutPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CustomerLogoutPayload) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, customerLogoutPayloadImplementors)
 
-	out, ctx := beginInline(ctx)
+	out, _ := beginInline(ctx)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {

@@ -3503,7 +3503,7 @@ var selectedOptionImplementors = []string{"SelectedOption"}
 func (ec *executionContext) _SelectedOption(ctx context.Context, sel ast.SelectionSet, obj *catalog.SelectedOption) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, selectedOptionImplementors)
 
-	out, ctx := beginInline(ctx)
+	out, _ := beginInline(ctx)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {

@@ -476,7 +476,7 @@ var currencyImplementors = []string{"Currency"}
 func (ec *executionContext) _Currency(ctx context.Context, sel ast.SelectionSet, obj *model.Currency) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, currencyImplementors)
 
-	out, ctx := beginInline(ctx)
+	out, _ := beginInline(ctx)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {

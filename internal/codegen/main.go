@@ -163,7 +163,7 @@ var nullElementCheck = regexp.MustCompile(`\tfor _, e := range ret \{\n\t\tif e 
 var objectFunc = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) _(\w+)\(ctx context\.Context, sel ast\.SelectionSet, obj [^)]*\) graphql\.Marshaler \{\n`)
 
 var (
-	objectHead = regexp.MustCompile(`\tout := graphql\.NewFieldSet\(fields\)\n\tdeferredFieldSet := graphql\.NewFieldSet\(nil\)\n\tdeferLabelToView := make\(map\[string\]\*graphql\.FieldSetView\)\n\tfor i, field := range fields \{\n`)
+	objectHead     = regexp.MustCompile(`\tout := graphql\.NewFieldSet\(fields\)\n\tdeferredFieldSet := graphql\.NewFieldSet\(nil\)\n\tdeferLabelToView := make\(map\[string\]\*graphql\.FieldSetView\)\n\tfor i, field := range fields \{\n`)
 	objectTypename = regexp.MustCompile(`(?m)^(\t+)out\.Values\[i\] = graphql\.MarshalString\(("\w+")\)$`)
 	objectAssign   = regexp.MustCompile(`(?m)^(\t+)out\.Values\[i\] = (ec\._\w+\(ctx, field, obj\))$`)
 	objectCheck    = regexp.MustCompile(`(?m)^(\t+)if out\.Values\[i\] == `)
@@ -207,6 +207,10 @@ func (p *synchronous) rewriteObjects(src string, st *rewriteStats) (string, erro
 			})
 			body = objectCheck.ReplaceAllString(body, "${1}if out.last == ")
 			body = objectTail.ReplaceAllString(body, "\tif out.Invalids > 0 {\n\t\treturn out.null()\n\t}\n\treturn out.end()\n}\n")
+			if head := "\tout, ctx := beginInline(ctx)\n"; !strings.Contains(strings.Replace(body, head, "", 1), "ctx") {
+				// Every field was written directly: the arena's context is unused.
+				body = strings.Replace(body, head, "\tout, _ := beginInline(ctx)\n", 1)
+			}
 			ok = !strings.Contains(body, "out.Values") && !strings.Contains(body, "deferLabelToView")
 		}
 		if !ok {

@@ -1959,7 +1959,7 @@ var moneyImplementors = []string{"Money"}
 func (ec *executionContext) _Money(ctx context.Context, sel ast.SelectionSet, obj *model.Money) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, moneyImplementors)
 
-	out, ctx := beginInline(ctx)
+	out, _ := beginInline(ctx)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
