@@ -5746,16 +5746,14 @@ func (ec *executionContext) marshalNBaseCartLine2cartographᚋgraphᚋmodelᚐBa
 }
 
 func (ec *executionContext) marshalNBaseCartLine2ᚕcartographᚋgraphᚋmodelᚐBaseCartLineᚄ(ctx context.Context, sel ast.SelectionSet, v []model.BaseCartLine) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNBaseCartLine2cartographᚋgraphᚋmodelᚐBaseCartLine(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret
@@ -5957,16 +5955,14 @@ func (ec *executionContext) marshalNCartDiscountAllocation2cartographᚋgraphᚋ
 }
 
 func (ec *executionContext) marshalNCartDiscountAllocation2ᚕcartographᚋgraphᚋmodelᚐCartDiscountAllocationᚄ(ctx context.Context, sel ast.SelectionSet, v []model.CartDiscountAllocation) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNCartDiscountAllocation2cartographᚋgraphᚋmodelᚐCartDiscountAllocation(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+	if ret.hasNull {
+		return graphql.Null
 	}
 
 	return ret

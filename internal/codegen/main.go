@@ -99,12 +99,18 @@ func (p *synchronous) GenerateCode(data *codegen.Data) error {
 			if !isAbstract || len(impls) == 0 {
 				return false
 			}
+			// Recorded like an object's verdict: a list of an inline
+			// interface must be rewritten too, or gqlgen's goroutine per
+			// element would share its parent's arena.
+			ok := true
 			for _, impl := range impls {
 				if _, isObj := objs[impl]; !isObj || !visit(impl) {
-					return false
+					ok = false
+					break
 				}
 			}
-			return true
+			p.inline[name] = ok
+			return ok
 		}
 		switch state[name] {
 		case 1:
@@ -130,6 +136,40 @@ func (p *synchronous) GenerateCode(data *codegen.Data) error {
 	}
 	for name := range objs {
 		visit(name)
+	}
+	// A cycle is decided optimistically above; take back every type with a
+	// child that turned out not inline, until nothing changes: a non-inline
+	// type (goroutines per field or element) must never see an arena.
+	for changed := true; changed; {
+		changed = false
+		for name, o := range objs {
+			if !p.inline[name] {
+				continue
+			}
+			for _, f := range o.Fields {
+				def := f.TypeReference.Definition
+				if def == nil || def.IsLeafType() || f.Name == "__typename" || strings.HasPrefix(def.Name, "__") {
+					continue
+				}
+				if !p.inline[def.Name] {
+					p.inline[name] = false
+					changed = true
+					break
+				}
+			}
+		}
+		for name, impls := range abstract {
+			if !p.inline[name] {
+				continue
+			}
+			for _, impl := range impls {
+				if !p.inline[impl] {
+					p.inline[name] = false
+					changed = true
+					break
+				}
+			}
+		}
 	}
 	if os.Getenv("CODEGEN_DEBUG") != "" {
 		for name := range objs {
@@ -183,8 +223,8 @@ func (p *synchronous) rewriteObjects(src string, st *rewriteStats) (string, erro
 	var failed []string
 	for _, loc := range locs {
 		name := src[loc[2]:loc[3]]
-		if !p.inline[name] {
-			continue
+		if !p.inline[name] || !p.objectNames[name] {
+			continue // interfaces and unions dispatch to their objects' functions
 		}
 		end := strings.Index(src[loc[1]:], "\n}\n")
 		if end < 0 {
