@@ -459,6 +459,9 @@ func (p *synchronous) check(st *rewriteStats) error {
 			missing = append(missing, "the object function of "+name)
 		}
 	}
+	if len(st.directLeaves) > 0 && st.directMatched == 0 {
+		missing = append(missing, "every direct leaf write")
+	}
 	missing = append(missing, st.errs...)
 	if st.deferGroups == 0 {
 		missing = append(missing, "the @defer bookkeeping")
