@@ -1118,6 +1118,15 @@ func (ec *executionContext) _ApiKey_id(ctx context.Context, field graphql.Collec
 	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
+
+func (ec *executionContext) _ApiKey_id_direct(ctx context.Context, field graphql.CollectedField, obj *auth.Key, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ApiKey_id, r))
+		}
+	}()
+	out.writeString(obj.NodeID())
+}
 func (ec *executionContext) fieldContext_ApiKey_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ApiKey", field, true, false, errors.New("field of type ID does not have child fields"))
 }
@@ -1476,6 +1485,15 @@ func (ec *executionContext) _Customer_id(ctx context.Context, field graphql.Coll
 	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
+
+func (ec *executionContext) _Customer_id_direct(ctx context.Context, field graphql.CollectedField, obj *customers.Customer, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Customer_id, r))
+		}
+	}()
+	out.writeString(obj.NodeID())
+}
 func (ec *executionContext) fieldContext_Customer_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Customer", field, true, false, errors.New("field of type ID does not have child fields"))
 }
@@ -1523,6 +1541,15 @@ func (ec *executionContext) _Customer_displayName(ctx context.Context, field gra
 		}
 	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.DisplayName())
+}
+
+func (ec *executionContext) _Customer_displayName_direct(ctx context.Context, field graphql.CollectedField, obj *customers.Customer, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Customer_displayName, r))
+		}
+	}()
+	out.writeString(obj.DisplayName())
 }
 func (ec *executionContext) fieldContext_Customer_displayName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Customer", field, true, false, errors.New("field of type String does not have child fields"))
@@ -5942,9 +5969,8 @@ func (ec *executionContext) _CustomerLoginPayload(ctx context.Context, sel ast.S
 var customerLogoutPayloadImplementors = []string{"CustomerLogoutPayload"}
 
 func (ec *executionContext) _CustomerLogoutPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CustomerLogoutPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, customerLogoutPayloadImplementors)
-
 	out, _ := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, customerLogoutPayloadImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -6434,9 +6460,8 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 var staffSessionImplementors = []string{"StaffSession"}
 
 func (ec *executionContext) _StaffSession(ctx context.Context, sel ast.SelectionSet, obj *model.StaffSession) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, staffSessionImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, staffSessionImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {

@@ -448,6 +448,15 @@ func (ec *executionContext) _Cart_id(ctx context.Context, field graphql.Collecte
 	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
+
+func (ec *executionContext) _Cart_id_direct(ctx context.Context, field graphql.CollectedField, obj *model.Cart, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Cart_id, r))
+		}
+	}()
+	out.writeString(obj.NodeID())
+}
 func (ec *executionContext) fieldContext_Cart_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Cart", field, true, false, errors.New("field of type ID does not have child fields"))
 }
@@ -2210,6 +2219,15 @@ func (ec *executionContext) _CartLine_id(ctx context.Context, field graphql.Coll
 	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
+
+func (ec *executionContext) _CartLine_id_direct(ctx context.Context, field graphql.CollectedField, obj *model.CartLine, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_CartLine_id, r))
+		}
+	}()
+	out.writeString(obj.NodeID())
+}
 func (ec *executionContext) fieldContext_CartLine_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CartLine", field, true, false, errors.New("field of type ID does not have child fields"))
 }
@@ -3942,9 +3960,8 @@ func (ec *executionContext) _Merchandise(ctx context.Context, sel ast.SelectionS
 var appliedGiftCardImplementors = []string{"AppliedGiftCard", "Node"}
 
 func (ec *executionContext) _AppliedGiftCard(ctx context.Context, sel ast.SelectionSet, obj *model.AppliedGiftCard) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, appliedGiftCardImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, appliedGiftCardImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -3983,9 +4000,8 @@ func (ec *executionContext) _AppliedGiftCard(ctx context.Context, sel ast.Select
 var attributeImplementors = []string{"Attribute"}
 
 func (ec *executionContext) _Attribute(ctx context.Context, sel ast.SelectionSet, obj *model.Attribute) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, attributeImplementors)
-
-	out, ctx := beginInline(ctx)
+	out, _ := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, attributeImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -3997,7 +4013,7 @@ func (ec *executionContext) _Attribute(ctx context.Context, sel ast.SelectionSet
 				out.Invalids++
 			}
 		case "value":
-			out.put(ec._Attribute_value(ctx, field, obj))
+			out.writeOptString(obj.Value)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -4014,9 +4030,8 @@ func (ec *executionContext) _Attribute(ctx context.Context, sel ast.SelectionSet
 var baseCartLineConnectionImplementors = []string{"BaseCartLineConnection"}
 
 func (ec *executionContext) _BaseCartLineConnection(ctx context.Context, sel ast.SelectionSet, obj *model.BaseCartLineConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, baseCartLineConnectionImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, baseCartLineConnectionImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -4050,9 +4065,8 @@ func (ec *executionContext) _BaseCartLineConnection(ctx context.Context, sel ast
 var baseCartLineEdgeImplementors = []string{"BaseCartLineEdge"}
 
 func (ec *executionContext) _BaseCartLineEdge(ctx context.Context, sel ast.SelectionSet, obj *model.BaseCartLineEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, baseCartLineEdgeImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, baseCartLineEdgeImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -4307,9 +4321,8 @@ func (ec *executionContext) _CartAttributesUpdatePayload(ctx context.Context, se
 var cartAutomaticDiscountAllocationImplementors = []string{"CartAutomaticDiscountAllocation", "CartDiscountAllocation"}
 
 func (ec *executionContext) _CartAutomaticDiscountAllocation(ctx context.Context, sel ast.SelectionSet, obj *model.CartAutomaticDiscountAllocation) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cartAutomaticDiscountAllocationImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, cartAutomaticDiscountAllocationImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -4448,9 +4461,8 @@ func (ec *executionContext) _CartBuyerIdentityUpdatePayload(ctx context.Context,
 var cartCodeDiscountAllocationImplementors = []string{"CartCodeDiscountAllocation", "CartDiscountAllocation"}
 
 func (ec *executionContext) _CartCodeDiscountAllocation(ctx context.Context, sel ast.SelectionSet, obj *model.CartCodeDiscountAllocation) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cartCodeDiscountAllocationImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, cartCodeDiscountAllocationImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -4484,9 +4496,8 @@ func (ec *executionContext) _CartCodeDiscountAllocation(ctx context.Context, sel
 var cartCostImplementors = []string{"CartCost"}
 
 func (ec *executionContext) _CartCost(ctx context.Context, sel ast.SelectionSet, obj *model.CartCost) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cartCostImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, cartCostImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -4793,9 +4804,8 @@ func (ec *executionContext) _CartDeliveryGroupEdge(ctx context.Context, sel ast.
 var cartDeliveryOptionImplementors = []string{"CartDeliveryOption"}
 
 func (ec *executionContext) _CartDeliveryOption(ctx context.Context, sel ast.SelectionSet, obj *model.CartDeliveryOption) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cartDeliveryOptionImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, cartDeliveryOptionImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -4807,17 +4817,17 @@ func (ec *executionContext) _CartDeliveryOption(ctx context.Context, sel ast.Sel
 				out.Invalids++
 			}
 		case "code":
-			out.put(ec._CartDeliveryOption_code(ctx, field, obj))
+			out.writeOptString(obj.Code)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "title":
-			out.put(ec._CartDeliveryOption_title(ctx, field, obj))
+			out.writeOptString(obj.Title)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "description":
-			out.put(ec._CartDeliveryOption_description(ctx, field, obj))
+			out.writeOptString(obj.Description)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -4844,9 +4854,8 @@ func (ec *executionContext) _CartDeliveryOption(ctx context.Context, sel ast.Sel
 var cartDiscountCodeImplementors = []string{"CartDiscountCode"}
 
 func (ec *executionContext) _CartDiscountCode(ctx context.Context, sel ast.SelectionSet, obj *model.CartDiscountCode) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cartDiscountCodeImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, cartDiscountCodeImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -5080,16 +5089,15 @@ func (ec *executionContext) _CartGiftCardCodesUpdatePayload(ctx context.Context,
 var cartLineImplementors = []string{"CartLine", "BaseCartLine", "Node"}
 
 func (ec *executionContext) _CartLine(ctx context.Context, sel ast.SelectionSet, obj *model.CartLine) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cartLineImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, cartLineImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
 			out.str("CartLine")
 		case "id":
-			out.put(ec._CartLine_id(ctx, field, obj))
+			ec._CartLine_id_direct(ctx, field, obj, &out)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -5141,9 +5149,8 @@ func (ec *executionContext) _CartLine(ctx context.Context, sel ast.SelectionSet,
 var cartLineCostImplementors = []string{"CartLineCost"}
 
 func (ec *executionContext) _CartLineCost(ctx context.Context, sel ast.SelectionSet, obj *model.CartLineCost) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cartLineCostImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, cartLineCostImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -5182,9 +5189,8 @@ func (ec *executionContext) _CartLineCost(ctx context.Context, sel ast.Selection
 var cartLineParentRelationshipImplementors = []string{"CartLineParentRelationship"}
 
 func (ec *executionContext) _CartLineParentRelationship(ctx context.Context, sel ast.SelectionSet, obj *model.CartLineParentRelationship) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cartLineParentRelationshipImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, cartLineParentRelationshipImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -5458,9 +5464,8 @@ func (ec *executionContext) _CartSelectedDeliveryOptionsUpdatePayload(ctx contex
 var cartUserErrorImplementors = []string{"CartUserError"}
 
 func (ec *executionContext) _CartUserError(ctx context.Context, sel ast.SelectionSet, obj *apperr.UserError) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cartUserErrorImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, cartUserErrorImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -5494,9 +5499,8 @@ func (ec *executionContext) _CartUserError(ctx context.Context, sel ast.Selectio
 var cartWarningImplementors = []string{"CartWarning"}
 
 func (ec *executionContext) _CartWarning(ctx context.Context, sel ast.SelectionSet, obj *model.CartWarning) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cartWarningImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, cartWarningImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -5580,9 +5584,8 @@ func (ec *executionContext) _CheckoutBeginPayload(ctx context.Context, sel ast.S
 var componentizableCartLineImplementors = []string{"ComponentizableCartLine", "BaseCartLine", "Node"}
 
 func (ec *executionContext) _ComponentizableCartLine(ctx context.Context, sel ast.SelectionSet, obj *model.ComponentizableCartLine) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, componentizableCartLineImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, componentizableCartLineImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -5636,9 +5639,8 @@ func (ec *executionContext) _ComponentizableCartLine(ctx context.Context, sel as
 var paymentSessionImplementors = []string{"PaymentSession"}
 
 func (ec *executionContext) _PaymentSession(ctx context.Context, sel ast.SelectionSet, obj *model.PaymentSession) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, paymentSessionImplementors)
-
-	out, ctx := beginInline(ctx)
+	out, _ := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, paymentSessionImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -5650,7 +5652,7 @@ func (ec *executionContext) _PaymentSession(ctx context.Context, sel ast.Selecti
 				out.Invalids++
 			}
 		case "clientSecret":
-			out.put(ec._PaymentSession_clientSecret(ctx, field, obj))
+			out.writeOptString(obj.ClientSecret)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}

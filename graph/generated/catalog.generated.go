@@ -408,6 +408,15 @@ func (ec *executionContext) _Collection_id(ctx context.Context, field graphql.Co
 	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
+
+func (ec *executionContext) _Collection_id_direct(ctx context.Context, field graphql.CollectedField, obj *catalog.Collection, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Collection_id, r))
+		}
+	}()
+	out.writeString(obj.NodeID())
+}
 func (ec *executionContext) fieldContext_Collection_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Collection", field, true, false, errors.New("field of type ID does not have child fields"))
 }
@@ -887,10 +896,19 @@ func (ec *executionContext) _ImageEdge_cursor(ctx context.Context, field graphql
 			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ImageEdge_cursor, r)
 		}
 	}()
-	return ec.marshalNString2string(ctx, field.Selections, obj.Cursor)
+	return ec.marshalNString2string(ctx, field.Selections, obj.Cursor())
+}
+
+func (ec *executionContext) _ImageEdge_cursor_direct(ctx context.Context, field graphql.CollectedField, obj *catalog.ImageEdge, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ImageEdge_cursor, r))
+		}
+	}()
+	out.writeString(obj.Cursor())
 }
 func (ec *executionContext) fieldContext_ImageEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ImageEdge", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("ImageEdge", field, true, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _ImageEdge_node(ctx context.Context, field graphql.CollectedField, obj *catalog.ImageEdge) (ret graphql.Marshaler) {
@@ -929,6 +947,15 @@ func (ec *executionContext) _Product_id(ctx context.Context, field graphql.Colle
 		}
 	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
+}
+
+func (ec *executionContext) _Product_id_direct(ctx context.Context, field graphql.CollectedField, obj *catalog.Product, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Product_id, r))
+		}
+	}()
+	out.writeString(obj.NodeID())
 }
 func (ec *executionContext) fieldContext_Product_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Product", field, true, false, errors.New("field of type ID does not have child fields"))
@@ -1825,6 +1852,15 @@ func (ec *executionContext) _ProductOption_id(ctx context.Context, field graphql
 	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
+
+func (ec *executionContext) _ProductOption_id_direct(ctx context.Context, field graphql.CollectedField, obj *catalog.Option, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductOption_id, r))
+		}
+	}()
+	out.writeString(obj.NodeID())
+}
 func (ec *executionContext) fieldContext_ProductOption_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ProductOption", field, true, false, errors.New("field of type ID does not have child fields"))
 }
@@ -1892,6 +1928,15 @@ func (ec *executionContext) _ProductOptionValue_id(ctx context.Context, field gr
 		}
 	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
+}
+
+func (ec *executionContext) _ProductOptionValue_id_direct(ctx context.Context, field graphql.CollectedField, obj *catalog.OptionValue, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductOptionValue_id, r))
+		}
+	}()
+	out.writeString(obj.NodeID())
 }
 func (ec *executionContext) fieldContext_ProductOptionValue_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ProductOptionValue", field, true, false, errors.New("field of type ID does not have child fields"))
@@ -2080,6 +2125,15 @@ func (ec *executionContext) _ProductVariant_id(ctx context.Context, field graphq
 	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
+
+func (ec *executionContext) _ProductVariant_id_direct(ctx context.Context, field graphql.CollectedField, obj *catalog.Variant, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductVariant_id, r))
+		}
+	}()
+	out.writeString(obj.NodeID())
+}
 func (ec *executionContext) fieldContext_ProductVariant_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ProductVariant", field, true, false, errors.New("field of type ID does not have child fields"))
 }
@@ -2104,6 +2158,15 @@ func (ec *executionContext) _ProductVariant_sku(ctx context.Context, field graph
 	}()
 	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.StockKeepingUnit())
 }
+
+func (ec *executionContext) _ProductVariant_sku_direct(ctx context.Context, field graphql.CollectedField, obj *catalog.Variant, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductVariant_sku, r))
+		}
+	}()
+	out.writeOptString(obj.StockKeepingUnit())
+}
 func (ec *executionContext) fieldContext_ProductVariant_sku(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ProductVariant", field, true, false, errors.New("field of type String does not have child fields"))
 }
@@ -2115,6 +2178,15 @@ func (ec *executionContext) _ProductVariant_availableForSale(ctx context.Context
 		}
 	}()
 	return ec.marshalNBoolean2bool(ctx, field.Selections, obj.AvailableForSale())
+}
+
+func (ec *executionContext) _ProductVariant_availableForSale_direct(ctx context.Context, field graphql.CollectedField, obj *catalog.Variant, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductVariant_availableForSale, r))
+		}
+	}()
+	out.writeBool(obj.AvailableForSale())
 }
 func (ec *executionContext) fieldContext_ProductVariant_availableForSale(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ProductVariant", field, true, false, errors.New("field of type Boolean does not have child fields"))
@@ -2139,6 +2211,15 @@ func (ec *executionContext) _ProductVariant_currentlyNotInStock(ctx context.Cont
 		}
 	}()
 	return ec.marshalNBoolean2bool(ctx, field.Selections, obj.CurrentlyNotInStock())
+}
+
+func (ec *executionContext) _ProductVariant_currentlyNotInStock_direct(ctx context.Context, field graphql.CollectedField, obj *catalog.Variant, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductVariant_currentlyNotInStock, r))
+		}
+	}()
+	out.writeBool(obj.CurrentlyNotInStock())
 }
 func (ec *executionContext) fieldContext_ProductVariant_currentlyNotInStock(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ProductVariant", field, true, false, errors.New("field of type Boolean does not have child fields"))
@@ -2534,10 +2615,19 @@ func (ec *executionContext) _ProductVariantEdge_cursor(ctx context.Context, fiel
 			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductVariantEdge_cursor, r)
 		}
 	}()
-	return ec.marshalNString2string(ctx, field.Selections, obj.Cursor)
+	return ec.marshalNString2string(ctx, field.Selections, obj.Cursor())
+}
+
+func (ec *executionContext) _ProductVariantEdge_cursor_direct(ctx context.Context, field graphql.CollectedField, obj *catalog.VariantEdge, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductVariantEdge_cursor, r))
+		}
+	}()
+	out.writeString(obj.Cursor())
 }
 func (ec *executionContext) fieldContext_ProductVariantEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ProductVariantEdge", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("ProductVariantEdge", field, true, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _ProductVariantEdge_node(ctx context.Context, field graphql.CollectedField, obj *catalog.VariantEdge) (ret graphql.Marshaler) {
@@ -2669,16 +2759,15 @@ func (ec *executionContext) unmarshalInputSelectedOptionInput(ctx context.Contex
 var collectionImplementors = []string{"Collection", "Node"}
 
 func (ec *executionContext) _Collection(ctx context.Context, sel ast.SelectionSet, obj *catalog.Collection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, collectionImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, collectionImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
 			out.str("Collection")
 		case "id":
-			out.put(ec._Collection_id(ctx, field, obj))
+			ec._Collection_id_direct(ctx, field, obj, &out)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -2735,9 +2824,8 @@ func (ec *executionContext) _Collection(ctx context.Context, sel ast.SelectionSe
 var collectionConnectionImplementors = []string{"CollectionConnection"}
 
 func (ec *executionContext) _CollectionConnection(ctx context.Context, sel ast.SelectionSet, obj *catalog.CollectionConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, collectionConnectionImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, collectionConnectionImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -2771,9 +2859,8 @@ func (ec *executionContext) _CollectionConnection(ctx context.Context, sel ast.S
 var collectionEdgeImplementors = []string{"CollectionEdge"}
 
 func (ec *executionContext) _CollectionEdge(ctx context.Context, sel ast.SelectionSet, obj *catalog.CollectionEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, collectionEdgeImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, collectionEdgeImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -2802,9 +2889,8 @@ func (ec *executionContext) _CollectionEdge(ctx context.Context, sel ast.Selecti
 var imageImplementors = []string{"Image"}
 
 func (ec *executionContext) _Image(ctx context.Context, sel ast.SelectionSet, obj *catalog.Image) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, imageImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, imageImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -2816,12 +2902,12 @@ func (ec *executionContext) _Image(ctx context.Context, sel ast.SelectionSet, ob
 				out.Invalids++
 			}
 		case "url":
-			out.put(ec._Image_url(ctx, field, obj))
+			out.writeString(obj.Url)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "altText":
-			out.put(ec._Image_altText(ctx, field, obj))
+			out.writeOptString(obj.AltText)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -2848,9 +2934,8 @@ func (ec *executionContext) _Image(ctx context.Context, sel ast.SelectionSet, ob
 var imageConnectionImplementors = []string{"ImageConnection"}
 
 func (ec *executionContext) _ImageConnection(ctx context.Context, sel ast.SelectionSet, obj *catalog.ImageConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, imageConnectionImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, imageConnectionImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -2884,16 +2969,15 @@ func (ec *executionContext) _ImageConnection(ctx context.Context, sel ast.Select
 var imageEdgeImplementors = []string{"ImageEdge"}
 
 func (ec *executionContext) _ImageEdge(ctx context.Context, sel ast.SelectionSet, obj *catalog.ImageEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, imageEdgeImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, imageEdgeImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
 			out.str("ImageEdge")
 		case "cursor":
-			out.writeString(obj.Cursor)
+			ec._ImageEdge_cursor_direct(ctx, field, obj, &out)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -2915,16 +2999,15 @@ func (ec *executionContext) _ImageEdge(ctx context.Context, sel ast.SelectionSet
 var productImplementors = []string{"Product", "Node"}
 
 func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, obj *catalog.Product) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, productImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, productImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
 			out.str("Product")
 		case "id":
-			out.put(ec._Product_id(ctx, field, obj))
+			ec._Product_id_direct(ctx, field, obj, &out)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -3086,9 +3169,8 @@ func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, 
 var productConnectionImplementors = []string{"ProductConnection"}
 
 func (ec *executionContext) _ProductConnection(ctx context.Context, sel ast.SelectionSet, obj *catalog.ProductConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, productConnectionImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, productConnectionImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -3122,9 +3204,8 @@ func (ec *executionContext) _ProductConnection(ctx context.Context, sel ast.Sele
 var productEdgeImplementors = []string{"ProductEdge"}
 
 func (ec *executionContext) _ProductEdge(ctx context.Context, sel ast.SelectionSet, obj *catalog.ProductEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, productEdgeImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, productEdgeImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -3153,16 +3234,15 @@ func (ec *executionContext) _ProductEdge(ctx context.Context, sel ast.SelectionS
 var productOptionImplementors = []string{"ProductOption", "Node"}
 
 func (ec *executionContext) _ProductOption(ctx context.Context, sel ast.SelectionSet, obj *catalog.Option) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, productOptionImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, productOptionImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
 			out.str("ProductOption")
 		case "id":
-			out.put(ec._ProductOption_id(ctx, field, obj))
+			ec._ProductOption_id_direct(ctx, field, obj, &out)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -3194,16 +3274,15 @@ func (ec *executionContext) _ProductOption(ctx context.Context, sel ast.Selectio
 var productOptionValueImplementors = []string{"ProductOptionValue", "Node"}
 
 func (ec *executionContext) _ProductOptionValue(ctx context.Context, sel ast.SelectionSet, obj *catalog.OptionValue) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, productOptionValueImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, productOptionValueImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
 			out.str("ProductOptionValue")
 		case "id":
-			out.put(ec._ProductOptionValue_id(ctx, field, obj))
+			ec._ProductOptionValue_id_direct(ctx, field, obj, &out)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -3235,9 +3314,8 @@ func (ec *executionContext) _ProductOptionValue(ctx context.Context, sel ast.Sel
 var productOptionValueSwatchImplementors = []string{"ProductOptionValueSwatch"}
 
 func (ec *executionContext) _ProductOptionValueSwatch(ctx context.Context, sel ast.SelectionSet, obj *model.ProductOptionValueSwatch) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, productOptionValueSwatchImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, productOptionValueSwatchImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -3266,9 +3344,8 @@ func (ec *executionContext) _ProductOptionValueSwatch(ctx context.Context, sel a
 var productPriceRangeImplementors = []string{"ProductPriceRange"}
 
 func (ec *executionContext) _ProductPriceRange(ctx context.Context, sel ast.SelectionSet, obj *catalog.PriceRange) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, productPriceRangeImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, productPriceRangeImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -3297,16 +3374,15 @@ func (ec *executionContext) _ProductPriceRange(ctx context.Context, sel ast.Sele
 var productVariantImplementors = []string{"ProductVariant", "Merchandise", "Node"}
 
 func (ec *executionContext) _ProductVariant(ctx context.Context, sel ast.SelectionSet, obj *catalog.Variant) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, productVariantImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, productVariantImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
 			out.str("ProductVariant")
 		case "id":
-			out.put(ec._ProductVariant_id(ctx, field, obj))
+			ec._ProductVariant_id_direct(ctx, field, obj, &out)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -3316,12 +3392,12 @@ func (ec *executionContext) _ProductVariant(ctx context.Context, sel ast.Selecti
 				out.Invalids++
 			}
 		case "sku":
-			out.put(ec._ProductVariant_sku(ctx, field, obj))
+			ec._ProductVariant_sku_direct(ctx, field, obj, &out)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "availableForSale":
-			out.put(ec._ProductVariant_availableForSale(ctx, field, obj))
+			ec._ProductVariant_availableForSale_direct(ctx, field, obj, &out)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -3331,7 +3407,7 @@ func (ec *executionContext) _ProductVariant(ctx context.Context, sel ast.Selecti
 				out.Invalids++
 			}
 		case "currentlyNotInStock":
-			out.put(ec._ProductVariant_currentlyNotInStock(ctx, field, obj))
+			ec._ProductVariant_currentlyNotInStock_direct(ctx, field, obj, &out)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -3403,9 +3479,8 @@ func (ec *executionContext) _ProductVariant(ctx context.Context, sel ast.Selecti
 var productVariantConnectionImplementors = []string{"ProductVariantConnection"}
 
 func (ec *executionContext) _ProductVariantConnection(ctx context.Context, sel ast.SelectionSet, obj *catalog.VariantConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, productVariantConnectionImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, productVariantConnectionImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -3439,16 +3514,15 @@ func (ec *executionContext) _ProductVariantConnection(ctx context.Context, sel a
 var productVariantEdgeImplementors = []string{"ProductVariantEdge"}
 
 func (ec *executionContext) _ProductVariantEdge(ctx context.Context, sel ast.SelectionSet, obj *catalog.VariantEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, productVariantEdgeImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, productVariantEdgeImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
 			out.str("ProductVariantEdge")
 		case "cursor":
-			out.writeString(obj.Cursor)
+			ec._ProductVariantEdge_cursor_direct(ctx, field, obj, &out)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -3470,21 +3544,20 @@ func (ec *executionContext) _ProductVariantEdge(ctx context.Context, sel ast.Sel
 var sEOImplementors = []string{"SEO"}
 
 func (ec *executionContext) _SEO(ctx context.Context, sel ast.SelectionSet, obj *catalog.SEO) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, sEOImplementors)
-
-	out, ctx := beginInline(ctx)
+	out, _ := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, sEOImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
 			out.str("SEO")
 		case "title":
-			out.put(ec._SEO_title(ctx, field, obj))
+			out.writeOptString(obj.Title)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "description":
-			out.put(ec._SEO_description(ctx, field, obj))
+			out.writeOptString(obj.Description)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -3501,9 +3574,8 @@ func (ec *executionContext) _SEO(ctx context.Context, sel ast.SelectionSet, obj 
 var selectedOptionImplementors = []string{"SelectedOption"}
 
 func (ec *executionContext) _SelectedOption(ctx context.Context, sel ast.SelectionSet, obj *catalog.SelectedOption) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, selectedOptionImplementors)
-
 	out, _ := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, selectedOptionImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {

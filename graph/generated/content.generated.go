@@ -145,6 +145,15 @@ func (ec *executionContext) _Article_id(ctx context.Context, field graphql.Colle
 	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
+
+func (ec *executionContext) _Article_id_direct(ctx context.Context, field graphql.CollectedField, obj *content.Article, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Article_id, r))
+		}
+	}()
+	out.writeString(obj.NodeID())
+}
 func (ec *executionContext) fieldContext_Article_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Article", field, true, false, errors.New("field of type ID does not have child fields"))
 }
@@ -445,6 +454,15 @@ func (ec *executionContext) _Article_trackingParameters(ctx context.Context, fie
 	}()
 	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.TrackingParameters())
 }
+
+func (ec *executionContext) _Article_trackingParameters_direct(ctx context.Context, field graphql.CollectedField, obj *content.Article, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Article_trackingParameters, r))
+		}
+	}()
+	out.writeOptString(obj.TrackingParameters())
+}
 func (ec *executionContext) fieldContext_Article_trackingParameters(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Article", field, true, false, errors.New("field of type String does not have child fields"))
 }
@@ -469,6 +487,15 @@ func (ec *executionContext) _ArticleAuthor_firstName(ctx context.Context, field 
 	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.FirstName())
 }
+
+func (ec *executionContext) _ArticleAuthor_firstName_direct(ctx context.Context, field graphql.CollectedField, obj *content.Author, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ArticleAuthor_firstName, r))
+		}
+	}()
+	out.writeString(obj.FirstName())
+}
 func (ec *executionContext) fieldContext_ArticleAuthor_firstName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ArticleAuthor", field, true, false, errors.New("field of type String does not have child fields"))
 }
@@ -481,6 +508,15 @@ func (ec *executionContext) _ArticleAuthor_lastName(ctx context.Context, field g
 	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.LastName())
 }
+
+func (ec *executionContext) _ArticleAuthor_lastName_direct(ctx context.Context, field graphql.CollectedField, obj *content.Author, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ArticleAuthor_lastName, r))
+		}
+	}()
+	out.writeString(obj.LastName())
+}
 func (ec *executionContext) fieldContext_ArticleAuthor_lastName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ArticleAuthor", field, true, false, errors.New("field of type String does not have child fields"))
 }
@@ -492,6 +528,15 @@ func (ec *executionContext) _ArticleAuthor_email(ctx context.Context, field grap
 		}
 	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Email())
+}
+
+func (ec *executionContext) _ArticleAuthor_email_direct(ctx context.Context, field graphql.CollectedField, obj *content.Author, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ArticleAuthor_email, r))
+		}
+	}()
+	out.writeString(obj.Email())
 }
 func (ec *executionContext) fieldContext_ArticleAuthor_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ArticleAuthor", field, true, false, errors.New("field of type String does not have child fields"))
@@ -702,6 +747,15 @@ func (ec *executionContext) _Blog_id(ctx context.Context, field graphql.Collecte
 		}
 	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
+}
+
+func (ec *executionContext) _Blog_id_direct(ctx context.Context, field graphql.CollectedField, obj *content.Blog, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Blog_id, r))
+		}
+	}()
+	out.writeString(obj.NodeID())
 }
 func (ec *executionContext) fieldContext_Blog_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Blog", field, true, false, errors.New("field of type ID does not have child fields"))
@@ -1440,6 +1494,15 @@ func (ec *executionContext) _Menu_id(ctx context.Context, field graphql.Collecte
 	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
+
+func (ec *executionContext) _Menu_id_direct(ctx context.Context, field graphql.CollectedField, obj *content.Menu, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Menu_id, r))
+		}
+	}()
+	out.writeString(obj.NodeID())
+}
 func (ec *executionContext) fieldContext_Menu_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Menu", field, true, false, errors.New("field of type ID does not have child fields"))
 }
@@ -1505,6 +1568,15 @@ func (ec *executionContext) _Menu_itemsCount(ctx context.Context, field graphql.
 	}()
 	return ec.marshalNInt2int(ctx, field.Selections, obj.ItemsCount())
 }
+
+func (ec *executionContext) _Menu_itemsCount_direct(ctx context.Context, field graphql.CollectedField, obj *content.Menu, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Menu_itemsCount, r))
+		}
+	}()
+	out.writeInt(int64(obj.ItemsCount()))
+}
 func (ec *executionContext) fieldContext_Menu_itemsCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Menu", field, true, false, errors.New("field of type Int does not have child fields"))
 }
@@ -1516,6 +1588,15 @@ func (ec *executionContext) _MenuItem_id(ctx context.Context, field graphql.Coll
 		}
 	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
+}
+
+func (ec *executionContext) _MenuItem_id_direct(ctx context.Context, field graphql.CollectedField, obj *content.MenuItem, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_MenuItem_id, r))
+		}
+	}()
+	out.writeString(obj.NodeID())
 }
 func (ec *executionContext) fieldContext_MenuItem_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MenuItem", field, true, false, errors.New("field of type ID does not have child fields"))
@@ -1687,6 +1768,15 @@ func (ec *executionContext) _Page_id(ctx context.Context, field graphql.Collecte
 	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
+
+func (ec *executionContext) _Page_id_direct(ctx context.Context, field graphql.CollectedField, obj *content.Page, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Page_id, r))
+		}
+	}()
+	out.writeString(obj.NodeID())
+}
 func (ec *executionContext) fieldContext_Page_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Page", field, true, false, errors.New("field of type ID does not have child fields"))
 }
@@ -1811,6 +1901,15 @@ func (ec *executionContext) _Page_trackingParameters(ctx context.Context, field 
 		}
 	}()
 	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.TrackingParameters())
+}
+
+func (ec *executionContext) _Page_trackingParameters_direct(ctx context.Context, field graphql.CollectedField, obj *content.Page, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Page_trackingParameters, r))
+		}
+	}()
+	out.writeOptString(obj.TrackingParameters())
 }
 func (ec *executionContext) fieldContext_Page_trackingParameters(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Page", field, true, false, errors.New("field of type String does not have child fields"))
@@ -2067,6 +2166,15 @@ func (ec *executionContext) _ShopPolicy_id(ctx context.Context, field graphql.Co
 		}
 	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
+}
+
+func (ec *executionContext) _ShopPolicy_id_direct(ctx context.Context, field graphql.CollectedField, obj *content.Policy, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ShopPolicy_id, r))
+		}
+	}()
+	out.writeString(obj.NodeID())
 }
 func (ec *executionContext) fieldContext_ShopPolicy_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ShopPolicy", field, true, false, errors.New("field of type ID does not have child fields"))
@@ -2729,9 +2837,8 @@ func (ec *executionContext) _Article(ctx context.Context, sel ast.SelectionSet, 
 var articleAuthorImplementors = []string{"ArticleAuthor"}
 
 func (ec *executionContext) _ArticleAuthor(ctx context.Context, sel ast.SelectionSet, obj *content.Author) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, articleAuthorImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, articleAuthorImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -2743,17 +2850,17 @@ func (ec *executionContext) _ArticleAuthor(ctx context.Context, sel ast.Selectio
 				out.Invalids++
 			}
 		case "firstName":
-			out.put(ec._ArticleAuthor_firstName(ctx, field, obj))
+			ec._ArticleAuthor_firstName_direct(ctx, field, obj, &out)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "lastName":
-			out.put(ec._ArticleAuthor_lastName(ctx, field, obj))
+			ec._ArticleAuthor_lastName_direct(ctx, field, obj, &out)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "email":
-			out.put(ec._ArticleAuthor_email(ctx, field, obj))
+			ec._ArticleAuthor_email_direct(ctx, field, obj, &out)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -3163,9 +3270,8 @@ func (ec *executionContext) _BlogUpsertPayload(ctx context.Context, sel ast.Sele
 var brandImplementors = []string{"Brand"}
 
 func (ec *executionContext) _Brand(ctx context.Context, sel ast.SelectionSet, obj *model.Brand) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, brandImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, brandImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -3187,12 +3293,12 @@ func (ec *executionContext) _Brand(ctx context.Context, sel ast.SelectionSet, ob
 				out.Invalids++
 			}
 		case "shortDescription":
-			out.put(ec._Brand_shortDescription(ctx, field, obj))
+			out.writeOptString(obj.ShortDescription)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "slogan":
-			out.put(ec._Brand_slogan(ctx, field, obj))
+			out.writeOptString(obj.Slogan)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -3214,9 +3320,8 @@ func (ec *executionContext) _Brand(ctx context.Context, sel ast.SelectionSet, ob
 var brandColorGroupImplementors = []string{"BrandColorGroup"}
 
 func (ec *executionContext) _BrandColorGroup(ctx context.Context, sel ast.SelectionSet, obj *model.BrandColorGroup) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, brandColorGroupImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, brandColorGroupImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -3245,9 +3350,8 @@ func (ec *executionContext) _BrandColorGroup(ctx context.Context, sel ast.Select
 var brandColorsImplementors = []string{"BrandColors"}
 
 func (ec *executionContext) _BrandColors(ctx context.Context, sel ast.SelectionSet, obj *model.BrandColors) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, brandColorsImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, brandColorsImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -3276,16 +3380,15 @@ func (ec *executionContext) _BrandColors(ctx context.Context, sel ast.SelectionS
 var contentDeletePayloadImplementors = []string{"ContentDeletePayload"}
 
 func (ec *executionContext) _ContentDeletePayload(ctx context.Context, sel ast.SelectionSet, obj *model.ContentDeletePayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, contentDeletePayloadImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, contentDeletePayloadImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
 			out.str("ContentDeletePayload")
 		case "deletedHandle":
-			out.put(ec._ContentDeletePayload_deletedHandle(ctx, field, obj))
+			out.writeOptString(obj.DeletedHandle)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -3307,16 +3410,15 @@ func (ec *executionContext) _ContentDeletePayload(ctx context.Context, sel ast.S
 var mediaImageImplementors = []string{"MediaImage", "Media"}
 
 func (ec *executionContext) _MediaImage(ctx context.Context, sel ast.SelectionSet, obj *model.MediaImage) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, mediaImageImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, mediaImageImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
 			out.str("MediaImage")
 		case "alt":
-			out.put(ec._MediaImage_alt(ctx, field, obj))
+			out.writeOptString(obj.Alt)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -3561,16 +3663,15 @@ func (ec *executionContext) _MenuUpsertPayload(ctx context.Context, sel ast.Sele
 var pageImplementors = []string{"Page", "Node"}
 
 func (ec *executionContext) _Page(ctx context.Context, sel ast.SelectionSet, obj *content.Page) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, pageImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, pageImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
 			out.str("Page")
 		case "id":
-			out.put(ec._Page_id(ctx, field, obj))
+			ec._Page_id_direct(ctx, field, obj, &out)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -3615,7 +3716,7 @@ func (ec *executionContext) _Page(ctx context.Context, sel ast.SelectionSet, obj
 				out.Invalids++
 			}
 		case "trackingParameters":
-			out.put(ec._Page_trackingParameters(ctx, field, obj))
+			ec._Page_trackingParameters_direct(ctx, field, obj, &out)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -3632,9 +3733,8 @@ func (ec *executionContext) _Page(ctx context.Context, sel ast.SelectionSet, obj
 var pageConnectionImplementors = []string{"PageConnection"}
 
 func (ec *executionContext) _PageConnection(ctx context.Context, sel ast.SelectionSet, obj *model.PageConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, pageConnectionImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, pageConnectionImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -3668,9 +3768,8 @@ func (ec *executionContext) _PageConnection(ctx context.Context, sel ast.Selecti
 var pageEdgeImplementors = []string{"PageEdge"}
 
 func (ec *executionContext) _PageEdge(ctx context.Context, sel ast.SelectionSet, obj *model.PageEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, pageEdgeImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, pageEdgeImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -3699,9 +3798,8 @@ func (ec *executionContext) _PageEdge(ctx context.Context, sel ast.SelectionSet,
 var pageUpsertPayloadImplementors = []string{"PageUpsertPayload"}
 
 func (ec *executionContext) _PageUpsertPayload(ctx context.Context, sel ast.SelectionSet, obj *model.PageUpsertPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, pageUpsertPayloadImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, pageUpsertPayloadImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -3730,9 +3828,8 @@ func (ec *executionContext) _PageUpsertPayload(ctx context.Context, sel ast.Sele
 var shopBrandUpdatePayloadImplementors = []string{"ShopBrandUpdatePayload"}
 
 func (ec *executionContext) _ShopBrandUpdatePayload(ctx context.Context, sel ast.SelectionSet, obj *model.ShopBrandUpdatePayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, shopBrandUpdatePayloadImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, shopBrandUpdatePayloadImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -3761,16 +3858,15 @@ func (ec *executionContext) _ShopBrandUpdatePayload(ctx context.Context, sel ast
 var shopPolicyImplementors = []string{"ShopPolicy", "Node"}
 
 func (ec *executionContext) _ShopPolicy(ctx context.Context, sel ast.SelectionSet, obj *content.Policy) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, shopPolicyImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, shopPolicyImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
 			out.str("ShopPolicy")
 		case "id":
-			out.put(ec._ShopPolicy_id(ctx, field, obj))
+			ec._ShopPolicy_id_direct(ctx, field, obj, &out)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -3790,7 +3886,7 @@ func (ec *executionContext) _ShopPolicy(ctx context.Context, sel ast.SelectionSe
 				out.Invalids++
 			}
 		case "url":
-			out.put(ec._ShopPolicy_url(ctx, field, obj))
+			out.writeString(obj.URL)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -3807,9 +3903,8 @@ func (ec *executionContext) _ShopPolicy(ctx context.Context, sel ast.SelectionSe
 var shopPolicyUpdatePayloadImplementors = []string{"ShopPolicyUpdatePayload"}
 
 func (ec *executionContext) _ShopPolicyUpdatePayload(ctx context.Context, sel ast.SelectionSet, obj *model.ShopPolicyUpdatePayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, shopPolicyUpdatePayloadImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, shopPolicyUpdatePayloadImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -3838,9 +3933,8 @@ func (ec *executionContext) _ShopPolicyUpdatePayload(ctx context.Context, sel as
 var shopPolicyWithDefaultImplementors = []string{"ShopPolicyWithDefault"}
 
 func (ec *executionContext) _ShopPolicyWithDefault(ctx context.Context, sel ast.SelectionSet, obj *model.ShopPolicyWithDefault) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, shopPolicyWithDefaultImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, shopPolicyWithDefaultImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -3867,7 +3961,7 @@ func (ec *executionContext) _ShopPolicyWithDefault(ctx context.Context, sel ast.
 				out.Invalids++
 			}
 		case "url":
-			out.put(ec._ShopPolicyWithDefault_url(ctx, field, obj))
+			out.writeString(obj.URL)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}

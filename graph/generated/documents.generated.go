@@ -161,6 +161,15 @@ func (ec *executionContext) _TrustedDocument_id(ctx context.Context, field graph
 	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.ID())
 }
+
+func (ec *executionContext) _TrustedDocument_id_direct(ctx context.Context, field graphql.CollectedField, obj *documents.Document, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_TrustedDocument_id, r))
+		}
+	}()
+	out.writeString(obj.ID())
+}
 func (ec *executionContext) fieldContext_TrustedDocument_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("TrustedDocument", field, true, false, errors.New("field of type String does not have child fields"))
 }
@@ -545,9 +554,8 @@ func (ec *executionContext) unmarshalInputTrustedDocumentInput(ctx context.Conte
 var apiPolicyImplementors = []string{"ApiPolicy"}
 
 func (ec *executionContext) _ApiPolicy(ctx context.Context, sel ast.SelectionSet, obj *documents.Policy) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, apiPolicyImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, apiPolicyImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -596,9 +604,8 @@ func (ec *executionContext) _ApiPolicy(ctx context.Context, sel ast.SelectionSet
 var apiPolicyUpdatePayloadImplementors = []string{"ApiPolicyUpdatePayload"}
 
 func (ec *executionContext) _ApiPolicyUpdatePayload(ctx context.Context, sel ast.SelectionSet, obj *model.APIPolicyUpdatePayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, apiPolicyUpdatePayloadImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, apiPolicyUpdatePayloadImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -627,21 +634,20 @@ func (ec *executionContext) _ApiPolicyUpdatePayload(ctx context.Context, sel ast
 var trustedDocumentImplementors = []string{"TrustedDocument"}
 
 func (ec *executionContext) _TrustedDocument(ctx context.Context, sel ast.SelectionSet, obj *documents.Document) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, trustedDocumentImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, trustedDocumentImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
 			out.str("TrustedDocument")
 		case "id":
-			out.put(ec._TrustedDocument_id(ctx, field, obj))
+			ec._TrustedDocument_id_direct(ctx, field, obj, &out)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.put(ec._TrustedDocument_name(ctx, field, obj))
+			out.writeOptString(obj.Name)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -668,9 +674,8 @@ func (ec *executionContext) _TrustedDocument(ctx context.Context, sel ast.Select
 var trustedDocumentConnectionImplementors = []string{"TrustedDocumentConnection"}
 
 func (ec *executionContext) _TrustedDocumentConnection(ctx context.Context, sel ast.SelectionSet, obj *model.TrustedDocumentConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, trustedDocumentConnectionImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, trustedDocumentConnectionImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -704,9 +709,8 @@ func (ec *executionContext) _TrustedDocumentConnection(ctx context.Context, sel 
 var trustedDocumentEdgeImplementors = []string{"TrustedDocumentEdge"}
 
 func (ec *executionContext) _TrustedDocumentEdge(ctx context.Context, sel ast.SelectionSet, obj *model.TrustedDocumentEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, trustedDocumentEdgeImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, trustedDocumentEdgeImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -735,9 +739,8 @@ func (ec *executionContext) _TrustedDocumentEdge(ctx context.Context, sel ast.Se
 var trustedDocumentsRegisterPayloadImplementors = []string{"TrustedDocumentsRegisterPayload"}
 
 func (ec *executionContext) _TrustedDocumentsRegisterPayload(ctx context.Context, sel ast.SelectionSet, obj *model.TrustedDocumentsRegisterPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, trustedDocumentsRegisterPayloadImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, trustedDocumentsRegisterPayloadImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -766,9 +769,8 @@ func (ec *executionContext) _TrustedDocumentsRegisterPayload(ctx context.Context
 var trustedDocumentsRemovePayloadImplementors = []string{"TrustedDocumentsRemovePayload"}
 
 func (ec *executionContext) _TrustedDocumentsRemovePayload(ctx context.Context, sel ast.SelectionSet, obj *model.TrustedDocumentsRemovePayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, trustedDocumentsRemovePayloadImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, trustedDocumentsRemovePayloadImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {

@@ -197,6 +197,15 @@ func (ec *executionContext) _InventoryAdjustmentGroup_id(ctx context.Context, fi
 	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
+
+func (ec *executionContext) _InventoryAdjustmentGroup_id_direct(ctx context.Context, field graphql.CollectedField, obj *inventory.Group, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryAdjustmentGroup_id, r))
+		}
+	}()
+	out.writeString(obj.NodeID())
+}
 func (ec *executionContext) fieldContext_InventoryAdjustmentGroup_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("InventoryAdjustmentGroup", field, true, false, errors.New("field of type ID does not have child fields"))
 }
@@ -318,6 +327,15 @@ func (ec *executionContext) _InventoryChange_inventoryItemId(ctx context.Context
 	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
+
+func (ec *executionContext) _InventoryChange_inventoryItemId_direct(ctx context.Context, field graphql.CollectedField, obj *inventory.Change, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryChange_inventoryItemId, r))
+		}
+	}()
+	out.writeString(obj.NodeID())
+}
 func (ec *executionContext) fieldContext_InventoryChange_inventoryItemId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("InventoryChange", field, true, false, errors.New("field of type ID does not have child fields"))
 }
@@ -362,6 +380,15 @@ func (ec *executionContext) _InventoryChange_locationId(ctx context.Context, fie
 	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.LocationNodeID())
 }
+
+func (ec *executionContext) _InventoryChange_locationId_direct(ctx context.Context, field graphql.CollectedField, obj *inventory.Change, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryChange_locationId, r))
+		}
+	}()
+	out.writeString(obj.LocationNodeID())
+}
 func (ec *executionContext) fieldContext_InventoryChange_locationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("InventoryChange", field, true, false, errors.New("field of type ID does not have child fields"))
 }
@@ -398,6 +425,15 @@ func (ec *executionContext) _InventoryChange_quantityAfterChange(ctx context.Con
 	}()
 	return ec.marshalNInt2int(ctx, field.Selections, obj.QuantityAfterChange())
 }
+
+func (ec *executionContext) _InventoryChange_quantityAfterChange_direct(ctx context.Context, field graphql.CollectedField, obj *inventory.Change, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryChange_quantityAfterChange, r))
+		}
+	}()
+	out.writeInt(int64(obj.QuantityAfterChange()))
+}
 func (ec *executionContext) fieldContext_InventoryChange_quantityAfterChange(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("InventoryChange", field, true, false, errors.New("field of type Int does not have child fields"))
 }
@@ -433,6 +469,15 @@ func (ec *executionContext) _InventoryChange_available(ctx context.Context, fiel
 		}
 	}()
 	return ec.marshalNInt2int(ctx, field.Selections, obj.Available())
+}
+
+func (ec *executionContext) _InventoryChange_available_direct(ctx context.Context, field graphql.CollectedField, obj *inventory.Change, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryChange_available, r))
+		}
+	}()
+	out.writeInt(int64(obj.Available()))
 }
 func (ec *executionContext) fieldContext_InventoryChange_available(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("InventoryChange", field, true, false, errors.New("field of type Int does not have child fields"))
@@ -622,6 +667,15 @@ func (ec *executionContext) _InventoryLevel_id(ctx context.Context, field graphq
 	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
+
+func (ec *executionContext) _InventoryLevel_id_direct(ctx context.Context, field graphql.CollectedField, obj *inventory.LevelRow, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryLevel_id, r))
+		}
+	}()
+	out.writeString(obj.NodeID())
+}
 func (ec *executionContext) fieldContext_InventoryLevel_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("InventoryLevel", field, true, false, errors.New("field of type ID does not have child fields"))
 }
@@ -665,6 +719,15 @@ func (ec *executionContext) _InventoryLevel_inventoryItemId(ctx context.Context,
 		}
 	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.VariantNodeID())
+}
+
+func (ec *executionContext) _InventoryLevel_inventoryItemId_direct(ctx context.Context, field graphql.CollectedField, obj *inventory.LevelRow, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryLevel_inventoryItemId, r))
+		}
+	}()
+	out.writeString(obj.VariantNodeID())
 }
 func (ec *executionContext) fieldContext_InventoryLevel_inventoryItemId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("InventoryLevel", field, true, false, errors.New("field of type ID does not have child fields"))
@@ -710,6 +773,15 @@ func (ec *executionContext) _InventoryLevel_locationId(ctx context.Context, fiel
 	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.LocationNodeID())
 }
+
+func (ec *executionContext) _InventoryLevel_locationId_direct(ctx context.Context, field graphql.CollectedField, obj *inventory.LevelRow, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryLevel_locationId, r))
+		}
+	}()
+	out.writeString(obj.LocationNodeID())
+}
 func (ec *executionContext) fieldContext_InventoryLevel_locationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("InventoryLevel", field, true, false, errors.New("field of type ID does not have child fields"))
 }
@@ -745,6 +817,15 @@ func (ec *executionContext) _InventoryLevel_available(ctx context.Context, field
 		}
 	}()
 	return ec.marshalNInt2int(ctx, field.Selections, obj.Available())
+}
+
+func (ec *executionContext) _InventoryLevel_available_direct(ctx context.Context, field graphql.CollectedField, obj *inventory.LevelRow, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_InventoryLevel_available, r))
+		}
+	}()
+	out.writeInt(int64(obj.Available()))
 }
 func (ec *executionContext) fieldContext_InventoryLevel_available(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("InventoryLevel", field, true, false, errors.New("field of type Int does not have child fields"))
@@ -1202,6 +1283,15 @@ func (ec *executionContext) _ProductAvailabilityChange_productId(ctx context.Con
 	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.ProductNodeID())
 }
+
+func (ec *executionContext) _ProductAvailabilityChange_productId_direct(ctx context.Context, field graphql.CollectedField, obj *events.AvailabilityChange, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductAvailabilityChange_productId, r))
+		}
+	}()
+	out.writeString(obj.ProductNodeID())
+}
 func (ec *executionContext) fieldContext_ProductAvailabilityChange_productId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ProductAvailabilityChange", field, true, false, errors.New("field of type ID does not have child fields"))
 }
@@ -1213,6 +1303,15 @@ func (ec *executionContext) _ProductAvailabilityChange_variantId(ctx context.Con
 		}
 	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.VariantNodeID())
+}
+
+func (ec *executionContext) _ProductAvailabilityChange_variantId_direct(ctx context.Context, field graphql.CollectedField, obj *events.AvailabilityChange, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductAvailabilityChange_variantId, r))
+		}
+	}()
+	out.writeString(obj.VariantNodeID())
 }
 func (ec *executionContext) fieldContext_ProductAvailabilityChange_variantId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ProductAvailabilityChange", field, true, false, errors.New("field of type ID does not have child fields"))
@@ -1429,6 +1528,15 @@ func (ec *executionContext) _Warehouse_id(ctx context.Context, field graphql.Col
 		}
 	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
+}
+
+func (ec *executionContext) _Warehouse_id_direct(ctx context.Context, field graphql.CollectedField, obj *inventory.Warehouse, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Warehouse_id, r))
+		}
+	}()
+	out.writeString(obj.NodeID())
 }
 func (ec *executionContext) fieldContext_Warehouse_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Warehouse", field, true, false, errors.New("field of type ID does not have child fields"))
@@ -2375,9 +2483,8 @@ func (ec *executionContext) _InventoryLevelEdge(ctx context.Context, sel ast.Sel
 var inventoryLowStockThresholdPayloadImplementors = []string{"InventoryLowStockThresholdPayload"}
 
 func (ec *executionContext) _InventoryLowStockThresholdPayload(ctx context.Context, sel ast.SelectionSet, obj *model.InventoryLowStockThresholdPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, inventoryLowStockThresholdPayloadImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, inventoryLowStockThresholdPayloadImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -2665,21 +2772,20 @@ func (ec *executionContext) _LowStockAlert(ctx context.Context, sel ast.Selectio
 var productAvailabilityChangeImplementors = []string{"ProductAvailabilityChange"}
 
 func (ec *executionContext) _ProductAvailabilityChange(ctx context.Context, sel ast.SelectionSet, obj *events.AvailabilityChange) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, productAvailabilityChangeImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, productAvailabilityChangeImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
 			out.str("ProductAvailabilityChange")
 		case "productId":
-			out.put(ec._ProductAvailabilityChange_productId(ctx, field, obj))
+			ec._ProductAvailabilityChange_productId_direct(ctx, field, obj, &out)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "variantId":
-			out.put(ec._ProductAvailabilityChange_variantId(ctx, field, obj))
+			ec._ProductAvailabilityChange_variantId_direct(ctx, field, obj, &out)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -2735,16 +2841,15 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 var warehouseImplementors = []string{"Warehouse", "Node"}
 
 func (ec *executionContext) _Warehouse(ctx context.Context, sel ast.SelectionSet, obj *inventory.Warehouse) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, warehouseImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, warehouseImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
 			out.str("Warehouse")
 		case "id":
-			out.put(ec._Warehouse_id(ctx, field, obj))
+			ec._Warehouse_id_direct(ctx, field, obj, &out)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}

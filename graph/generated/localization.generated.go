@@ -423,9 +423,8 @@ func (ec *executionContext) unmarshalInputBuyerInput(ctx context.Context, obj an
 var countryImplementors = []string{"Country"}
 
 func (ec *executionContext) _Country(ctx context.Context, sel ast.SelectionSet, obj *model.Country) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, countryImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, countryImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -474,9 +473,8 @@ func (ec *executionContext) _Country(ctx context.Context, sel ast.SelectionSet, 
 var currencyImplementors = []string{"Currency"}
 
 func (ec *executionContext) _Currency(ctx context.Context, sel ast.SelectionSet, obj *model.Currency) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, currencyImplementors)
-
 	out, _ := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, currencyImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -510,9 +508,8 @@ func (ec *executionContext) _Currency(ctx context.Context, sel ast.SelectionSet,
 var languageImplementors = []string{"Language"}
 
 func (ec *executionContext) _Language(ctx context.Context, sel ast.SelectionSet, obj *model.Language) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, languageImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, languageImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -546,9 +543,8 @@ func (ec *executionContext) _Language(ctx context.Context, sel ast.SelectionSet,
 var localizationImplementors = []string{"Localization"}
 
 func (ec *executionContext) _Localization(ctx context.Context, sel ast.SelectionSet, obj *model.Localization) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, localizationImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, localizationImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {

@@ -368,6 +368,15 @@ func (ec *executionContext) _OrderShopAmounts_exchangeRate(ctx context.Context, 
 	}()
 	return ec.marshalNDecimal2string(ctx, field.Selections, obj.ExchangeRate())
 }
+
+func (ec *executionContext) _OrderShopAmounts_exchangeRate_direct(ctx context.Context, field graphql.CollectedField, obj *orders.ShopAmounts, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_OrderShopAmounts_exchangeRate, r))
+		}
+	}()
+	out.writeString(obj.ExchangeRate())
+}
 func (ec *executionContext) fieldContext_OrderShopAmounts_exchangeRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OrderShopAmounts", field, true, false, errors.New("field of type Decimal does not have child fields"))
 }
@@ -762,9 +771,8 @@ func (ec *executionContext) unmarshalInputMarketInput(ctx context.Context, obj a
 var exchangeRateImplementors = []string{"ExchangeRate"}
 
 func (ec *executionContext) _ExchangeRate(ctx context.Context, sel ast.SelectionSet, obj *model.ExchangeRate) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, exchangeRateImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, exchangeRateImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -776,7 +784,7 @@ func (ec *executionContext) _ExchangeRate(ctx context.Context, sel ast.Selection
 				out.Invalids++
 			}
 		case "rate":
-			out.put(ec._ExchangeRate_rate(ctx, field, obj))
+			out.writeString(obj.Rate)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -803,9 +811,8 @@ func (ec *executionContext) _ExchangeRate(ctx context.Context, sel ast.Selection
 var exchangeRatePayloadImplementors = []string{"ExchangeRatePayload"}
 
 func (ec *executionContext) _ExchangeRatePayload(ctx context.Context, sel ast.SelectionSet, obj *model.ExchangeRatePayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, exchangeRatePayloadImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, exchangeRatePayloadImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -834,9 +841,8 @@ func (ec *executionContext) _ExchangeRatePayload(ctx context.Context, sel ast.Se
 var marketImplementors = []string{"Market"}
 
 func (ec *executionContext) _Market(ctx context.Context, sel ast.SelectionSet, obj *model.Market) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, marketImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, marketImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -863,7 +869,7 @@ func (ec *executionContext) _Market(ctx context.Context, sel ast.SelectionSet, o
 				out.Invalids++
 			}
 		case "priceAdjustmentPercentage":
-			out.put(ec._Market_priceAdjustmentPercentage(ctx, field, obj))
+			out.writeString(obj.PriceAdjustmentPercentage)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -905,9 +911,8 @@ func (ec *executionContext) _Market(ctx context.Context, sel ast.SelectionSet, o
 var marketDeletePayloadImplementors = []string{"MarketDeletePayload"}
 
 func (ec *executionContext) _MarketDeletePayload(ctx context.Context, sel ast.SelectionSet, obj *model.MarketDeletePayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, marketDeletePayloadImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, marketDeletePayloadImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -936,9 +941,8 @@ func (ec *executionContext) _MarketDeletePayload(ctx context.Context, sel ast.Se
 var marketPayloadImplementors = []string{"MarketPayload"}
 
 func (ec *executionContext) _MarketPayload(ctx context.Context, sel ast.SelectionSet, obj *model.MarketPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, marketPayloadImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, marketPayloadImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -967,9 +971,8 @@ func (ec *executionContext) _MarketPayload(ctx context.Context, sel ast.Selectio
 var orderShopAmountsImplementors = []string{"OrderShopAmounts"}
 
 func (ec *executionContext) _OrderShopAmounts(ctx context.Context, sel ast.SelectionSet, obj *orders.ShopAmounts) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, orderShopAmountsImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, orderShopAmountsImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -981,7 +984,7 @@ func (ec *executionContext) _OrderShopAmounts(ctx context.Context, sel ast.Selec
 				out.Invalids++
 			}
 		case "exchangeRate":
-			out.put(ec._OrderShopAmounts_exchangeRate(ctx, field, obj))
+			ec._OrderShopAmounts_exchangeRate_direct(ctx, field, obj, &out)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -1023,9 +1026,8 @@ func (ec *executionContext) _OrderShopAmounts(ctx context.Context, sel ast.Selec
 var productVariantContextualPricingImplementors = []string{"ProductVariantContextualPricing"}
 
 func (ec *executionContext) _ProductVariantContextualPricing(ctx context.Context, sel ast.SelectionSet, obj *model.ProductVariantContextualPricing) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, productVariantContextualPricingImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, productVariantContextualPricingImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -1042,7 +1044,7 @@ func (ec *executionContext) _ProductVariantContextualPricing(ctx context.Context
 				out.Invalids++
 			}
 		case "marketHandle":
-			out.put(ec._ProductVariantContextualPricing_marketHandle(ctx, field, obj))
+			out.writeOptString(obj.MarketHandle)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}

@@ -30,6 +30,15 @@ func (ec *executionContext) _MoneyV2_amount(ctx context.Context, field graphql.C
 	}()
 	return ec.marshalNDecimal2string(ctx, field.Selections, obj.Amount())
 }
+
+func (ec *executionContext) _MoneyV2_amount_direct(ctx context.Context, field graphql.CollectedField, obj *money.Money, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_MoneyV2_amount, r))
+		}
+	}()
+	out.writeString(obj.Amount())
+}
 func (ec *executionContext) fieldContext_MoneyV2_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MoneyV2", field, true, false, errors.New("field of type Decimal does not have child fields"))
 }
@@ -41,6 +50,15 @@ func (ec *executionContext) _MoneyV2_currencyCode(ctx context.Context, field gra
 		}
 	}()
 	return ec.marshalNCurrencyCode2cartographᚋinternalᚋmoneyᚐCurrency(ctx, field.Selections, obj.CurrencyCode())
+}
+
+func (ec *executionContext) _MoneyV2_currencyCode_direct(ctx context.Context, field graphql.CollectedField, obj *money.Money, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_MoneyV2_currencyCode, r))
+		}
+	}()
+	out.writeString(string(obj.CurrencyCode()))
 }
 func (ec *executionContext) fieldContext_MoneyV2_currencyCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MoneyV2", field, true, false, errors.New("field of type CurrencyCode does not have child fields"))
@@ -61,21 +79,20 @@ func (ec *executionContext) fieldContext_MoneyV2_currencyCode(_ context.Context,
 var moneyV2Implementors = []string{"MoneyV2"}
 
 func (ec *executionContext) _MoneyV2(ctx context.Context, sel ast.SelectionSet, obj *money.Money) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, moneyV2Implementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, moneyV2Implementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
 			out.str("MoneyV2")
 		case "amount":
-			out.put(ec._MoneyV2_amount(ctx, field, obj))
+			ec._MoneyV2_amount_direct(ctx, field, obj, &out)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "currencyCode":
-			out.put(ec._MoneyV2_currencyCode(ctx, field, obj))
+			ec._MoneyV2_currencyCode_direct(ctx, field, obj, &out)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}

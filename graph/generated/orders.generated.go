@@ -188,6 +188,15 @@ func (ec *executionContext) _Order_id(ctx context.Context, field graphql.Collect
 	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
+
+func (ec *executionContext) _Order_id_direct(ctx context.Context, field graphql.CollectedField, obj *orders.Order, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Order_id, r))
+		}
+	}()
+	out.writeString(obj.NodeID())
+}
 func (ec *executionContext) fieldContext_Order_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Order", field, true, false, errors.New("field of type ID does not have child fields"))
 }
@@ -199,6 +208,15 @@ func (ec *executionContext) _Order_name(ctx context.Context, field graphql.Colle
 		}
 	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Name())
+}
+
+func (ec *executionContext) _Order_name_direct(ctx context.Context, field graphql.CollectedField, obj *orders.Order, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Order_name, r))
+		}
+	}()
+	out.writeString(obj.Name())
 }
 func (ec *executionContext) fieldContext_Order_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Order", field, true, false, errors.New("field of type String does not have child fields"))
@@ -1442,6 +1460,15 @@ func (ec *executionContext) _OrderRefund_id(ctx context.Context, field graphql.C
 	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
+
+func (ec *executionContext) _OrderRefund_id_direct(ctx context.Context, field graphql.CollectedField, obj *orders.Refund, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_OrderRefund_id, r))
+		}
+	}()
+	out.writeString(obj.NodeID())
+}
 func (ec *executionContext) fieldContext_OrderRefund_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OrderRefund", field, true, false, errors.New("field of type ID does not have child fields"))
 }
@@ -1780,9 +1807,8 @@ func (ec *executionContext) unmarshalInputOrderFilter(ctx context.Context, obj a
 var mailingAddressImplementors = []string{"MailingAddress"}
 
 func (ec *executionContext) _MailingAddress(ctx context.Context, sel ast.SelectionSet, obj *orders.Address) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, mailingAddressImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, mailingAddressImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -2510,16 +2536,15 @@ func (ec *executionContext) _OrderConnection(ctx context.Context, sel ast.Select
 var orderDiscountApplicationImplementors = []string{"OrderDiscountApplication"}
 
 func (ec *executionContext) _OrderDiscountApplication(ctx context.Context, sel ast.SelectionSet, obj *model.OrderDiscountApplication) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, orderDiscountApplicationImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, orderDiscountApplicationImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
 			out.str("OrderDiscountApplication")
 		case "code":
-			out.put(ec._OrderDiscountApplication_code(ctx, field, obj))
+			out.writeOptString(obj.Code)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -3135,9 +3160,8 @@ func (ec *executionContext) _OrderRefund(ctx context.Context, sel ast.SelectionS
 var orderShippingLineImplementors = []string{"OrderShippingLine"}
 
 func (ec *executionContext) _OrderShippingLine(ctx context.Context, sel ast.SelectionSet, obj *model.OrderShippingLine) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, orderShippingLineImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, orderShippingLineImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -3181,9 +3205,8 @@ func (ec *executionContext) _OrderShippingLine(ctx context.Context, sel ast.Sele
 var orderTaxLineImplementors = []string{"OrderTaxLine"}
 
 func (ec *executionContext) _OrderTaxLine(ctx context.Context, sel ast.SelectionSet, obj *model.OrderTaxLine) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, orderTaxLineImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, orderTaxLineImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -3195,7 +3218,7 @@ func (ec *executionContext) _OrderTaxLine(ctx context.Context, sel ast.Selection
 				out.Invalids++
 			}
 		case "ratePercentage":
-			out.put(ec._OrderTaxLine_ratePercentage(ctx, field, obj))
+			out.writeString(obj.RatePercentage)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}

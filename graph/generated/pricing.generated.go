@@ -1184,9 +1184,8 @@ func (ec *executionContext) unmarshalInputTaxRateInput(ctx context.Context, obj 
 var discountImplementors = []string{"Discount"}
 
 func (ec *executionContext) _Discount(ctx context.Context, sel ast.SelectionSet, obj *model.Discount) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, discountImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, discountImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -1198,7 +1197,7 @@ func (ec *executionContext) _Discount(ctx context.Context, sel ast.SelectionSet,
 				out.Invalids++
 			}
 		case "code":
-			out.put(ec._Discount_code(ctx, field, obj))
+			out.writeOptString(obj.Code)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -1290,9 +1289,8 @@ func (ec *executionContext) _Discount(ctx context.Context, sel ast.SelectionSet,
 var discountPayloadImplementors = []string{"DiscountPayload"}
 
 func (ec *executionContext) _DiscountPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DiscountPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, discountPayloadImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, discountPayloadImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -1321,9 +1319,8 @@ func (ec *executionContext) _DiscountPayload(ctx context.Context, sel ast.Select
 var shippingRateImplementors = []string{"ShippingRate"}
 
 func (ec *executionContext) _ShippingRate(ctx context.Context, sel ast.SelectionSet, obj *model.ShippingRate) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, shippingRateImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, shippingRateImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -1382,9 +1379,8 @@ func (ec *executionContext) _ShippingRate(ctx context.Context, sel ast.Selection
 var shippingRatePayloadImplementors = []string{"ShippingRatePayload"}
 
 func (ec *executionContext) _ShippingRatePayload(ctx context.Context, sel ast.SelectionSet, obj *model.ShippingRatePayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, shippingRatePayloadImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, shippingRatePayloadImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -1413,9 +1409,8 @@ func (ec *executionContext) _ShippingRatePayload(ctx context.Context, sel ast.Se
 var shippingWeightBandImplementors = []string{"ShippingWeightBand"}
 
 func (ec *executionContext) _ShippingWeightBand(ctx context.Context, sel ast.SelectionSet, obj *model.ShippingWeightBand) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, shippingWeightBandImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, shippingWeightBandImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -1449,9 +1444,8 @@ func (ec *executionContext) _ShippingWeightBand(ctx context.Context, sel ast.Sel
 var shippingZoneImplementors = []string{"ShippingZone"}
 
 func (ec *executionContext) _ShippingZone(ctx context.Context, sel ast.SelectionSet, obj *model.ShippingZone) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, shippingZoneImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, shippingZoneImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -1485,9 +1479,8 @@ func (ec *executionContext) _ShippingZone(ctx context.Context, sel ast.Selection
 var shippingZonePayloadImplementors = []string{"ShippingZonePayload"}
 
 func (ec *executionContext) _ShippingZonePayload(ctx context.Context, sel ast.SelectionSet, obj *model.ShippingZonePayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, shippingZonePayloadImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, shippingZonePayloadImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -1516,9 +1509,8 @@ func (ec *executionContext) _ShippingZonePayload(ctx context.Context, sel ast.Se
 var taxRateImplementors = []string{"TaxRate"}
 
 func (ec *executionContext) _TaxRate(ctx context.Context, sel ast.SelectionSet, obj *model.TaxRate) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, taxRateImplementors)
-
-	out, ctx := beginInline(ctx)
+	out, _ := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, taxRateImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -1545,7 +1537,7 @@ func (ec *executionContext) _TaxRate(ctx context.Context, sel ast.SelectionSet, 
 				out.Invalids++
 			}
 		case "ratePercentage":
-			out.put(ec._TaxRate_ratePercentage(ctx, field, obj))
+			out.writeString(obj.RatePercentage)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -1572,9 +1564,8 @@ func (ec *executionContext) _TaxRate(ctx context.Context, sel ast.SelectionSet, 
 var taxRatePayloadImplementors = []string{"TaxRatePayload"}
 
 func (ec *executionContext) _TaxRatePayload(ctx context.Context, sel ast.SelectionSet, obj *model.TaxRatePayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, taxRatePayloadImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, taxRatePayloadImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {

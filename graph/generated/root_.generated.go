@@ -6464,44 +6464,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	opCtx := graphql.GetOperationContext(ctx)
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
-	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
-		ec.unmarshalInputApiKeyCreateInput,
-		ec.unmarshalInputApiPolicyInput,
-		ec.unmarshalInputArticleInput,
-		ec.unmarshalInputAttributeInput,
-		ec.unmarshalInputBlogInput,
-		ec.unmarshalInputBrandInput,
-		ec.unmarshalInputBuyerInput,
-		ec.unmarshalInputCartBuyerIdentityInput,
-		ec.unmarshalInputCartInput,
-		ec.unmarshalInputCartLineInput,
-		ec.unmarshalInputCartLineUpdateInput,
-		ec.unmarshalInputCartSelectedDeliveryOptionInput,
-		ec.unmarshalInputCheckoutBeginInput,
-		ec.unmarshalInputContextualPricingContext,
-		ec.unmarshalInputCustomerLoginInput,
-		ec.unmarshalInputCustomerRegisterInput,
-		ec.unmarshalInputDeliveryAddressInput,
-		ec.unmarshalInputDiscountInput,
-		ec.unmarshalInputInventoryAdjustQuantitiesInput,
-		ec.unmarshalInputInventoryChangeInput,
-		ec.unmarshalInputInventoryQuantityInput,
-		ec.unmarshalInputInventorySetQuantitiesInput,
-		ec.unmarshalInputInventoryTransferInput,
-		ec.unmarshalInputMailingAddressInput,
-		ec.unmarshalInputMarketFixedPriceInput,
-		ec.unmarshalInputMarketInput,
-		ec.unmarshalInputMenuItemInput,
-		ec.unmarshalInputOrderFilter,
-		ec.unmarshalInputPageInput,
-		ec.unmarshalInputSelectedOptionInput,
-		ec.unmarshalInputShippingRateInput,
-		ec.unmarshalInputShippingWeightBandInput,
-		ec.unmarshalInputShippingZoneInput,
-		ec.unmarshalInputStaffLoginInput,
-		ec.unmarshalInputTaxRateInput,
-		ec.unmarshalInputTrustedDocumentInput,
-	)
 	first := true
 
 	switch opCtx.Operation.Operation {
@@ -6511,7 +6473,6 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			var data graphql.Marshaler
 			if first {
 				first = false
-				ctx = graphql.WithUnmarshalerMap(ctx, inputUnmarshalMap)
 				data = ec._queryMiddleware(ctx, opCtx.Operation, func(ctx context.Context) (any, error) {
 					return ec._Query(ctx, opCtx.Operation.SelectionSet), nil
 				})
@@ -6543,7 +6504,6 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				return nil
 			}
 			first = false
-			ctx = graphql.WithUnmarshalerMap(ctx, inputUnmarshalMap)
 			data := ec._mutationMiddleware(ctx, opCtx.Operation, func(ctx context.Context) (any, error) {
 				return ec._Mutation(ctx, opCtx.Operation.SelectionSet), nil
 			})

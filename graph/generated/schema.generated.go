@@ -2947,9 +2947,8 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 var pageInfoImplementors = []string{"PageInfo"}
 
 func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *relay.PageInfo) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, pageInfoImplementors)
-
-	out, ctx := beginInline(ctx)
+	out, _ := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, pageInfoImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -2966,12 +2965,12 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 				out.Invalids++
 			}
 		case "startCursor":
-			out.put(ec._PageInfo_startCursor(ctx, field, obj))
+			out.writeOptString(obj.StartCursor)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "endCursor":
-			out.put(ec._PageInfo_endCursor(ctx, field, obj))
+			out.writeOptString(obj.EndCursor)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -3793,9 +3792,8 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 var userErrorImplementors = []string{"UserError"}
 
 func (ec *executionContext) _UserError(ctx context.Context, sel ast.SelectionSet, obj *apperr.UserError) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, userErrorImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, userErrorImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {

@@ -105,6 +105,15 @@ func (ec *executionContext) _Shop_id(ctx context.Context, field graphql.Collecte
 	}()
 	return ec.marshalNID2string(ctx, field.Selections, obj.NodeID())
 }
+
+func (ec *executionContext) _Shop_id_direct(ctx context.Context, field graphql.CollectedField, obj *shop.Shop, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Shop_id, r))
+		}
+	}()
+	out.writeString(obj.NodeID())
+}
 func (ec *executionContext) fieldContext_Shop_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Shop", field, true, false, errors.New("field of type ID does not have child fields"))
 }
@@ -128,6 +137,15 @@ func (ec *executionContext) _Shop_description(ctx context.Context, field graphql
 		}
 	}()
 	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.Description())
+}
+
+func (ec *executionContext) _Shop_description_direct(ctx context.Context, field graphql.CollectedField, obj *shop.Shop, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Shop_description, r))
+		}
+	}()
+	out.writeOptString(obj.Description())
 }
 func (ec *executionContext) fieldContext_Shop_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Shop", field, true, false, errors.New("field of type String does not have child fields"))
@@ -404,9 +422,8 @@ func (ec *executionContext) fieldContext_Shop_subscriptionPolicy(_ context.Conte
 var domainImplementors = []string{"Domain"}
 
 func (ec *executionContext) _Domain(ctx context.Context, sel ast.SelectionSet, obj *model.Domain) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, domainImplementors)
-
-	out, ctx := beginInline(ctx)
+	out, _ := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, domainImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -423,7 +440,7 @@ func (ec *executionContext) _Domain(ctx context.Context, sel ast.SelectionSet, o
 				out.Invalids++
 			}
 		case "url":
-			out.put(ec._Domain_url(ctx, field, obj))
+			out.writeString(obj.URL)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -440,9 +457,8 @@ func (ec *executionContext) _Domain(ctx context.Context, sel ast.SelectionSet, o
 var paymentSettingsImplementors = []string{"PaymentSettings"}
 
 func (ec *executionContext) _PaymentSettings(ctx context.Context, sel ast.SelectionSet, obj *model.PaymentSettings) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, paymentSettingsImplementors)
-
-	out, ctx := beginInline(ctx)
+	out, _ := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, paymentSettingsImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -454,7 +470,7 @@ func (ec *executionContext) _PaymentSettings(ctx context.Context, sel ast.Select
 				out.Invalids++
 			}
 		case "countryCode":
-			out.put(ec._PaymentSettings_countryCode(ctx, field, obj))
+			out.writeOptString(obj.CountryCode)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}

@@ -156,3 +156,20 @@ func TestEachTableHasOneWriter(t *testing.T) {
 		}
 	}
 }
+
+// The codegen plugin removes the input-unmarshaller map gqlgen's Exec
+// builds per operation; graphql.UnmarshalInputFromContext would then fail
+// with "the input context is empty", so nothing may call it.
+func TestNoUnmarshalInputFromContext(t *testing.T) {
+	for _, dir := range []string{"graph", "internal", "cmd"} {
+		for _, f := range goFiles(t, dir) {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(b), "UnmarshalInputFromContext(") {
+				t.Errorf("%s calls graphql.UnmarshalInputFromContext: the generated Exec no longer builds its map (internal/codegen)", f)
+			}
+		}
+	}
+}

@@ -143,9 +143,9 @@ func sortValueColumn(s sortSpec) string {
 
 func cursorFor(s sortSpec, id uuid.UUID, sortValue string) string {
 	if s.col == "" {
-		return relay.EncodeCursor(s.key, id.String())
+		return relay.EncodeIDCursor(s.key, id)
 	}
-	return relay.EncodeCursor(s.key, id.String(), sortValue)
+	return relay.EncodeIDCursor(s.key, id, sortValue)
 }
 
 // pageInfo trims the extra row fetched to detect more, restores result

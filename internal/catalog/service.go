@@ -280,35 +280,42 @@ func (s *Service) Recommendations(ctx context.Context, productID uuid.UUID) ([]*
 func memPage[T any](items []*T, p relay.Page, reverse bool, key string, id func(*T) uuid.UUID) (lo, hi int, cursor func(int) string, at func(int) *T, info relay.PageInfo, err error) {
 	order := ordered(len(items), reverse)
 	at = func(i int) *T { return items[order[i]] }
-	cursor = func(i int) string { return relay.EncodeCursor(key, id(at(i)).String()) }
+	cursor = func(i int) string { return relay.EncodeIDCursor(key, id(at(i))) }
 	lo, hi, info, err = relay.SliceWindow(p, len(items), cursor, func(c string) (int, bool) {
 		return indexByID(c, key, len(items), func(i int) uuid.UUID { return id(at(i)) })
 	})
 	return
 }
 
+// Cursor keys of the in-memory pages whose edges encode their cursors on
+// demand.
+const (
+	variantCursorKey = "V"
+	imageCursorKey   = "I"
+)
+
 // VariantPage pages a product's variants (already loaded in position order).
 func VariantPage(vs []*Variant, p relay.Page, reverse bool) (*VariantConnection, error) {
-	lo, hi, cur, at, info, err := memPage(vs, p, reverse, "V", func(v *Variant) uuid.UUID { return v.ID })
+	lo, hi, _, at, info, err := memPage(vs, p, reverse, variantCursorKey, func(v *Variant) uuid.UUID { return v.ID })
 	if err != nil {
 		return nil, err
 	}
 	conn := &VariantConnection{Edges: make([]VariantEdge, hi-lo), PageInfo: info}
 	for i := lo; i < hi; i++ {
-		conn.Edges[i-lo] = VariantEdge{Cursor: cur(i), Node: at(i)}
+		conn.Edges[i-lo] = VariantEdge{Node: at(i)}
 	}
 	return conn, nil
 }
 
 // ImagePage pages a product's images (already loaded in position order).
 func ImagePage(imgs []*Image, p relay.Page, reverse bool) (*ImageConnection, error) {
-	lo, hi, cur, at, info, err := memPage(imgs, p, reverse, "I", func(i *Image) uuid.UUID { return i.ID })
+	lo, hi, _, at, info, err := memPage(imgs, p, reverse, imageCursorKey, func(i *Image) uuid.UUID { return i.ID })
 	if err != nil {
 		return nil, err
 	}
 	conn := &ImageConnection{Edges: make([]ImageEdge, hi-lo), PageInfo: info}
 	for i := lo; i < hi; i++ {
-		conn.Edges[i-lo] = ImageEdge{Cursor: cur(i), Node: at(i)}
+		conn.Edges[i-lo] = ImageEdge{Node: at(i)}
 	}
 	return conn, nil
 }

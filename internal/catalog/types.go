@@ -208,9 +208,12 @@ func (c *ProductConnection) Nodes() []*Product {
 
 // VariantEdge is an edge of a VariantConnection.
 type VariantEdge struct {
-	Cursor string
-	Node   *Variant
+	Node *Variant
 }
+
+// Cursor is the edge's cursor (VariantPage's "V" key), encoded only when
+// a query asks for it.
+func (e *VariantEdge) Cursor() string { return relay.EncodeIDCursor(variantCursorKey, e.Node.ID) }
 
 // VariantConnection is a page of a product's variants.
 type VariantConnection struct {
@@ -225,9 +228,12 @@ func (c *VariantConnection) Nodes() []*Variant {
 
 // ImageEdge is an edge of an ImageConnection.
 type ImageEdge struct {
-	Cursor string
-	Node   *Image
+	Node *Image
 }
+
+// Cursor is the edge's cursor (ImagePage's "I" key), encoded only when a
+// query asks for it.
+func (e *ImageEdge) Cursor() string { return relay.EncodeIDCursor(imageCursorKey, e.Node.ID) }
 
 // ImageConnection is a page of a product's images.
 type ImageConnection struct {

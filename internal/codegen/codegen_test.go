@@ -91,7 +91,9 @@ func TestRewriteFailsWhenNothingMatches(t *testing.T) {
 	for _, tc := range []struct {
 		name, src, want string
 	}{
-		{"nothing", "package generated\n", "every leaf field, every inline list marshaller, the @defer bookkeeping"},
+		{"nothing", "package generated\n", "every leaf field, every inline list marshaller, Exec's input-unmarshaller map, the @defer bookkeeping"},
+		// An upgrade that renames the map Exec builds per operation.
+		{"unmarshalers", strings.ReplaceAll(unrewritten(), "BuildUnmarshalerMap(", "BuildInputUnmarshalerMap("), "Exec's input-unmarshaller map"},
 		// An upgrade that renames ResolveField: no leaf matches any more.
 		{"leaves", strings.ReplaceAll(unrewritten(), "graphql.ResolveField(", "graphql.ResolveFieldV2("), "every leaf field"},
 		{"lists", strings.ReplaceAll(unrewritten(), "graphql.MarshalSliceConcurrently(", "graphql.MarshalSliceParallel("), "every inline list marshaller"},
@@ -140,6 +142,14 @@ func (ec *executionContext) _Book_title(ctx context.Context, field graphql.Colle
 		true,
 		true,
 	)
+}
+
+func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
+	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
+		ec.unmarshalInputBookInput,
+	)
+	ctx = graphql.WithUnmarshalerMap(ctx, inputUnmarshalMap)
+	return nil
 }
 
 func (ec *executionContext) _Library(ctx context.Context, sel ast.SelectionSet, obj *model.Library) graphql.Marshaler {

@@ -203,7 +203,7 @@ var nullElementCheck = regexp.MustCompile(`\tfor _, e := range ret \{\n\t\tif e 
 var objectFunc = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) _(\w+)\(ctx context\.Context, sel ast\.SelectionSet, obj [^)]*\) graphql\.Marshaler \{\n`)
 
 var (
-	objectHead     = regexp.MustCompile(`\tout := graphql\.NewFieldSet\(fields\)\n\tdeferredFieldSet := graphql\.NewFieldSet\(nil\)\n\tdeferLabelToView := make\(map\[string\]\*graphql\.FieldSetView\)\n\tfor i, field := range fields \{\n`)
+	objectHead     = regexp.MustCompile(`^\tfields := graphql\.CollectFields\(ec\.OperationContext, sel, (\w+)\)\n\n\tout := graphql\.NewFieldSet\(fields\)\n\tdeferredFieldSet := graphql\.NewFieldSet\(nil\)\n\tdeferLabelToView := make\(map\[string\]\*graphql\.FieldSetView\)\n\tfor i, field := range fields \{\n`)
 	objectTypename = regexp.MustCompile(`(?m)^(\t+)out\.Values\[i\] = graphql\.MarshalString\(("\w+")\)$`)
 	objectAssign   = regexp.MustCompile(`(?m)^(\t+)out\.Values\[i\] = (ec\._\w+\(ctx, field, obj\))$`)
 	objectCheck    = regexp.MustCompile(`(?m)^(\t+)if out\.Values\[i\] == `)
@@ -235,13 +235,15 @@ func (p *synchronous) rewriteObjects(src string, st *rewriteStats) (string, erro
 		body := src[loc[1]:end]
 		ok := objectHead.MatchString(body) && objectTail.MatchString(body) && !strings.Contains(body, "Concurrently(")
 		if ok {
-			body = objectHead.ReplaceAllString(body, "\tout, ctx := beginInline(ctx)\n\tfor i, field := range fields {\n\t\tout.key(i, field.Alias)\n")
+			// Fields are collected once per selection set and arena, not
+			// once per object (gqlgen's cache computes a hashed key per call).
+			body = objectHead.ReplaceAllString(body, "\tout, ctx := beginInline(ctx)\n\tfields := out.a.collect(ec.OperationContext, sel, ${1})\n\tfor i, field := range fields {\n\t\tout.key(i, field.Alias)\n")
 			body = objectTypename.ReplaceAllString(body, "${1}out.str(${2})")
 			body = objectAssign.ReplaceAllString(body, "${1}out.put(${2})")
 			body = objectLeafPut.ReplaceAllStringFunc(body, func(m string) string {
 				if w, ok := st.directLeaves[objectLeafPut.FindStringSubmatch(m)[1]]; ok {
 					st.directMatched++
-					return "out." + w
+					return w
 				}
 				return m
 			})
@@ -269,6 +271,11 @@ func (p *synchronous) rewriteObjects(src string, st *rewriteStats) (string, erro
 	return out.String(), nil
 }
 
+var (
+	unmarshalerMap     = regexp.MustCompile(`\tinputUnmarshalMap := graphql\.BuildUnmarshalerMap\((?:\n(?:\t\t.*\n)*\t)?\)\n`)
+	withUnmarshalerMap = regexp.MustCompile(`(?m)^\t+ctx = graphql\.WithUnmarshalerMap\(ctx, inputUnmarshalMap\)\n`)
+)
+
 var sliceMarshaler = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) marshal[NO](\w+?)2ᚕ`)
 
 // rewriteStats counts what the rewrites changed, so generation fails
@@ -282,6 +289,8 @@ type rewriteStats struct {
 	errs           []string
 	directLeaves   map[string]string // Object_field -> the arena write replacing its marshaller
 	directMatched  int
+	// unmarshalerMaps counts the input-unmarshaller maps removed from Exec.
+	unmarshalerMaps int
 }
 
 // rewriteSource applies the three rewrites to one generated file.
@@ -348,11 +357,30 @@ func (p *synchronous) rewriteSource(src string, st *rewriteStats) string {
 			body = "\tdefer func() {\n\t\tif r := recover(); r != nil {\n\t\t\tret = recoverLeaf(ctx, ec.OperationContext, field, " +
 				fieldContext + ", r)\n\t\t}\n\t}()\n" + body
 		}
-		if w, ok := directWriters[marshal]; ok && plainFieldValue.MatchString(value) {
-			st.directLeaves[name] = fmt.Sprintf(w, value)
+		w, direct := directWriters[marshal]
+		switch {
+		case direct && plainFieldValue.MatchString(value):
+			st.directLeaves[name] = "out." + fmt.Sprintf(w, value)
+		case direct && recovers && methodValue.MatchString(value):
+			// A method can panic: its write gets a function of its own
+			// that reports the panic as the leaf function does (the field
+			// null at its own path, propagation left to the object).
+			objType := objParam.FindStringSubmatch(sub[1])[1]
+			st.directLeaves[name] = "ec._" + name + "_direct(ctx, field, obj, &out)"
+			body += "\n\nfunc (ec *executionContext) _" + name + "_direct(ctx context.Context, field graphql.CollectedField, obj " + objType +
+				", out *inlineObject) {\n\tdefer func() {\n\t\tif r := recover(); r != nil {\n\t\t\tout.put(recoverLeaf(ctx, ec.OperationContext, field, " +
+				fieldContext + ", r))\n\t\t}\n\t}()\n\tout." + fmt.Sprintf(w, value) + "\n}"
 		}
 		return sub[1] + body
 	})
+	// Exec builds a map of every input unmarshaller (one closure per
+	// input type) per operation, for graphql.UnmarshalInputFromContext,
+	// which nothing in this module calls (internal/archtest guards it).
+	leaves = unmarshalerMap.ReplaceAllStringFunc(leaves, func(string) string {
+		st.unmarshalerMaps++
+		return ""
+	})
+	leaves = withUnmarshalerMap.ReplaceAllString(leaves, "")
 	objects, err := p.rewriteObjects(leaves, st)
 	if err != nil {
 		st.errs = append(st.errs, err.Error())
@@ -364,11 +392,14 @@ func (p *synchronous) rewriteSource(src string, st *rewriteStats) string {
 // write into its arena (no Marshaler value per field), for leaves whose
 // value is a struct field of obj (which cannot panic: obj is never nil).
 var directWriters = map[string]string{
-	"ec.marshalNString2string": "writeString(%s)",
-	"ec.marshalNID2string":     "writeString(%s)",
-	"ec.marshalNBoolean2bool":  "writeBool(%s)",
-	"ec.marshalNInt2int":       "writeInt(int64(%s))",
-	"ec.marshalNInt2int32":     "writeInt(int64(%s))",
+	"ec.marshalNString2string":  "writeString(%s)",
+	"ec.marshalNID2string":      "writeString(%s)",
+	"ec.marshalNDecimal2string": "writeString(%s)",
+	"ec.marshalNURL2string":     "writeString(%s)",
+	"ec.marshalOString2ᚖstring": "writeOptString(%s)",
+	"ec.marshalNBoolean2bool":   "writeBool(%s)",
+	"ec.marshalNInt2int":        "writeInt(int64(%s))",
+	"ec.marshalNInt2int32":      "writeInt(int64(%s))",
 	// Currency codes are three ASCII capitals (validated on the way in),
 	// where strconv.Quote, Currency's own marshaller, writes the same bytes.
 	"ec.marshalNCurrencyCode2cartographᚋinternalᚋmoneyᚐCurrency": "writeString(string(%s))",
@@ -376,6 +407,8 @@ var directWriters = map[string]string{
 
 var (
 	plainFieldValue = regexp.MustCompile(`^obj\.\w+$`)
+	methodValue     = regexp.MustCompile(`^obj\.\w+\(\)$`)
+	objParam        = regexp.MustCompile(`obj ([^)]*)\) \(ret`)
 	objectLeafPut   = regexp.MustCompile(`out\.put\(ec\._(\w+)\(ctx, field, obj\)\)`)
 )
 
@@ -459,10 +492,13 @@ func (p *synchronous) check(st *rewriteStats) error {
 			missing = append(missing, "the object function of "+name)
 		}
 	}
-	if len(st.directLeaves) > 0 && st.directMatched == 0 {
+	if len(st.directLeaves) > 0 && len(st.inlineObjects) > 0 && st.directMatched == 0 {
 		missing = append(missing, "every direct leaf write")
 	}
 	missing = append(missing, st.errs...)
+	if st.unmarshalerMaps == 0 {
+		missing = append(missing, "Exec's input-unmarshaller map")
+	}
 	if st.deferGroups == 0 {
 		missing = append(missing, "the @defer bookkeeping")
 	}
@@ -484,6 +520,7 @@ import (
 	"cartograph/internal/cost"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // recordField counts a rewritten object field into the request's cost
@@ -514,8 +551,42 @@ func recoverLeaf(ctx context.Context, oc *graphql.OperationContext, field graphq
 // the subtree's result is a span of it, copied out when the non-inline
 // parent marshals the response.
 type inlineArena struct {
-	buf   []byte
-	spans []inlineSpan
+	buf       []byte
+	spans     []inlineSpan
+	collected []collectedFields
+}
+
+// collectedFields is one selection set's fields for one object type.
+type collectedFields struct {
+	sel       *ast.Selection
+	satisfies *string
+	nSel      int
+	fields    []graphql.CollectedField
+}
+
+// maxCollected bounds the arena's field cache (looked up linearly); past
+// it, gqlgen's own per-operation cache answers.
+const maxCollected = 32
+
+// collect is graphql.CollectFields cached per arena: the objects of a list
+// share a selection set and an implementors slice, so their fields are
+// collected once. Both are identified by their first element's address,
+// stricter than gqlgen's key (which hashes the implementors' names).
+func (a *inlineArena) collect(oc *graphql.OperationContext, sel ast.SelectionSet, satisfies []string) []graphql.CollectedField {
+	if len(sel) == 0 || len(satisfies) == 0 {
+		return graphql.CollectFields(oc, sel, satisfies)
+	}
+	ps, pt := &sel[0], &satisfies[0]
+	for i := range a.collected {
+		if c := &a.collected[i]; c.sel == ps && c.satisfies == pt && c.nSel == len(sel) {
+			return c.fields
+		}
+	}
+	fields := graphql.CollectFields(oc, sel, satisfies)
+	if len(a.collected) < maxCollected {
+		a.collected = append(a.collected, collectedFields{sel: ps, satisfies: pt, nSel: len(sel), fields: fields})
+	}
+	return fields
 }
 
 type inlineArenaKey struct{}
@@ -650,6 +721,16 @@ func (o *inlineObject) writeString(s string) {
 	}
 	b = append(b, s[start:]...)
 	o.a.buf = append(b, '"')
+}
+
+// writeOptString writes a nullable string: null when v is nil.
+func (o *inlineObject) writeOptString(v *string) {
+	if v == nil {
+		o.last = nil
+		o.a.buf = append(o.a.buf, "null"...)
+		return
+	}
+	o.writeString(*v)
 }
 
 func (o *inlineObject) writeBool(v bool) {

@@ -25,8 +25,22 @@ func GlobalID(typ string, id uuid.UUID) string {
 	b.WriteString(gidPrefix)
 	b.WriteString(typ)
 	b.WriteByte('/')
-	b.WriteString(id.String())
+	var hex [36]byte
+	b.Write(AppendUUID(hex[:0], id)) // one allocation: the builder's
 	return b.String()
+}
+
+// AppendUUID appends id in its canonical text form (as uuid.UUID.String
+// writes it) to b, without allocating when b has room.
+func AppendUUID(b []byte, id uuid.UUID) []byte {
+	const digits = "0123456789abcdef"
+	for i, c := range id {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			b = append(b, '-')
+		}
+		b = append(b, digits[c>>4], digits[c&0xf])
+	}
+	return b
 }
 
 // ParseGlobalID splits a global ID into its type and uuid. Anything not of
@@ -59,17 +73,37 @@ func ParseTypedID(field, typ, gid string) (uuid.UUID, error) {
 // Only the last part may contain the separator byte (0x1f), so put free
 // text (a title) last.
 func EncodeCursor(key string, parts ...string) string {
-	n := len(key)
-	for _, p := range parts {
-		n += 1 + len(p)
-	}
-	b := make([]byte, 0, n)
-	b = append(b, key...)
+	var raw [96]byte // most cursors fit: then the result is the only allocation
+	b := append(raw[:0], key...)
 	for _, p := range parts {
 		b = append(b, 0x1f)
 		b = append(b, p...)
 	}
-	return base64.RawURLEncoding.EncodeToString(b)
+	return encodeCursor(b)
+}
+
+// EncodeIDCursor is EncodeCursor(key, id.String(), rest...) with one
+// allocation when the cursor is short.
+func EncodeIDCursor(key string, id uuid.UUID, rest ...string) string {
+	var raw [96]byte
+	b := append(raw[:0], key...)
+	b = append(b, 0x1f)
+	b = AppendUUID(b, id)
+	for _, p := range rest {
+		b = append(b, 0x1f)
+		b = append(b, p...)
+	}
+	return encodeCursor(b)
+}
+
+func encodeCursor(raw []byte) string {
+	var out [128]byte
+	n := base64.RawURLEncoding.EncodedLen(len(raw))
+	if n > len(out) {
+		return base64.RawURLEncoding.EncodeToString(raw)
+	}
+	base64.RawURLEncoding.Encode(out[:n], raw)
+	return string(out[:n])
 }
 
 // DecodeCursor reverses EncodeCursor; a cursor made for another sort key or
@@ -235,7 +269,7 @@ func ForwardConn[N any](rows []N, limit int, hadAfter bool, cursor func(N) strin
 }
 
 // IDCursor encodes the cursor of an id-ordered list under key.
-func IDCursor(key string, id uuid.UUID) string { return EncodeCursor(key, id.String()) }
+func IDCursor(key string, id uuid.UUID) string { return EncodeIDCursor(key, id) }
 
 // AfterID decodes p.After as an IDCursor of key: nil when the page starts
 // at the beginning, BAD_USER_INPUT on "after" when it is not such a cursor.

@@ -76,3 +76,31 @@ func TestNewPage(t *testing.T) {
 		})
 	}
 }
+
+// The one-allocation encoders write exactly what the plain forms write,
+// for short and long cursors alike.
+func TestEncodersMatchPlainForms(t *testing.T) {
+	long := string(make([]byte, 300))
+	for range 50 {
+		id := uuid.New()
+		if got := string(relay.AppendUUID(nil, id)); got != id.String() {
+			t.Fatalf("AppendUUID %q, want %q", got, id.String())
+		}
+		if got, want := relay.GlobalID("ProductVariant", id), "gid://cartograph/ProductVariant/"+id.String(); got != want {
+			t.Fatalf("GlobalID %q, want %q", got, want)
+		}
+		for _, rest := range [][]string{nil, {"2026-12-07T17:00:00Z"}, {long}, {"a", "b"}} {
+			want := relay.EncodeCursor("CREATED_AT", append([]string{id.String()}, rest...)...)
+			if got := relay.EncodeIDCursor("CREATED_AT", id, rest...); got != want {
+				t.Fatalf("EncodeIDCursor(%d rest) %q, want %q", len(rest), got, want)
+			}
+		}
+	}
+	id := uuid.New()
+	if n := testing.AllocsPerRun(100, func() { _ = relay.EncodeIDCursor("V", id) }); n != 1 {
+		t.Errorf("EncodeIDCursor: %v allocations, want 1", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = relay.GlobalID("Product", id) }); n != 1 {
+		t.Errorf("GlobalID: %v allocations, want 1", n)
+	}
+}

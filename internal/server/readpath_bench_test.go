@@ -81,8 +81,8 @@ var readPathCeilings = map[string]struct {
 	plain, race float64
 	statements  int64
 }{
-	"listing": {9_100, 9_900, 3},
-	"product": {1_180, 1_300, 4},
+	"listing": {6_900, 7_200, 3},
+	"product": {1_060, 1_120, 4},
 }
 
 func TestReadPathAllocationCeiling(t *testing.T) {

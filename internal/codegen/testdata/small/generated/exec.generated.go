@@ -177,7 +177,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	opCtx := graphql.GetOperationContext(ctx)
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
-	inputUnmarshalMap := graphql.BuildUnmarshalerMap()
 	first := true
 
 	switch opCtx.Operation.Operation {
@@ -187,7 +186,6 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			var data graphql.Marshaler
 			if first {
 				first = false
-				ctx = graphql.WithUnmarshalerMap(ctx, inputUnmarshalMap)
 				data = ec._Query(ctx, opCtx.Operation.SelectionSet)
 			} else {
 				if atomic.LoadInt32(&ec.PendingDeferred) > 0 {
@@ -509,6 +507,15 @@ func (ec *executionContext) _Book_title(ctx context.Context, field graphql.Colle
 		}
 	}()
 	return ec.marshalNString2string(ctx, field.Selections, obj.Title())
+}
+
+func (ec *executionContext) _Book_title_direct(ctx context.Context, field graphql.CollectedField, obj *model.Book, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Book_title, r))
+		}
+	}()
+	out.writeString(obj.Title())
 }
 func (ec *executionContext) fieldContext_Book_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Book", field, true, false, errors.New("field of type String does not have child fields"))
@@ -1906,21 +1913,20 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 var bookImplementors = []string{"Book"}
 
 func (ec *executionContext) _Book(ctx context.Context, sel ast.SelectionSet, obj *model.Book) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, bookImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, bookImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
 		case "__typename":
 			out.str("Book")
 		case "title":
-			out.put(ec._Book_title(ctx, field, obj))
+			ec._Book_title_direct(ctx, field, obj, &out)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
 		case "isbn":
-			out.put(ec._Book_isbn(ctx, field, obj))
+			out.writeOptString(obj.Isbn)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -1957,9 +1963,8 @@ func (ec *executionContext) _Book(ctx context.Context, sel ast.SelectionSet, obj
 var moneyImplementors = []string{"Money"}
 
 func (ec *executionContext) _Money(ctx context.Context, sel ast.SelectionSet, obj *model.Money) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, moneyImplementors)
-
 	out, _ := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, moneyImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -2089,9 +2094,8 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 var shelfImplementors = []string{"Shelf"}
 
 func (ec *executionContext) _Shelf(ctx context.Context, sel ast.SelectionSet, obj *model.Shelf) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, shelfImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, shelfImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -2125,9 +2129,8 @@ func (ec *executionContext) _Shelf(ctx context.Context, sel ast.SelectionSet, ob
 var __DirectiveImplementors = []string{"__Directive"}
 
 func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionSet, obj *introspection.Directive) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __DirectiveImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, __DirectiveImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -2171,9 +2174,8 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 var __EnumValueImplementors = []string{"__EnumValue"}
 
 func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.EnumValue) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __EnumValueImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, __EnumValueImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -2212,9 +2214,8 @@ func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionS
 var __FieldImplementors = []string{"__Field"}
 
 func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, obj *introspection.Field) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __FieldImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, __FieldImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -2263,9 +2264,8 @@ func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, 
 var __InputValueImplementors = []string{"__InputValue"}
 
 func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.InputValue) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __InputValueImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, __InputValueImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -2314,9 +2314,8 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 var __SchemaImplementors = []string{"__Schema"}
 
 func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet, obj *introspection.Schema) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __SchemaImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, __SchemaImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {
@@ -2365,9 +2364,8 @@ func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet,
 var __TypeImplementors = []string{"__Type"}
 
 func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, obj *introspection.Type) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __TypeImplementors)
-
 	out, ctx := beginInline(ctx)
+	fields := out.a.collect(ec.OperationContext, sel, __TypeImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
 		switch field.Name {

@@ -10,6 +10,7 @@ import (
 	"cartograph/internal/cost"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // recordField counts a rewritten object field into the request's cost
@@ -40,8 +41,42 @@ func recoverLeaf(ctx context.Context, oc *graphql.OperationContext, field graphq
 // the subtree's result is a span of it, copied out when the non-inline
 // parent marshals the response.
 type inlineArena struct {
-	buf   []byte
-	spans []inlineSpan
+	buf       []byte
+	spans     []inlineSpan
+	collected []collectedFields
+}
+
+// collectedFields is one selection set's fields for one object type.
+type collectedFields struct {
+	sel       *ast.Selection
+	satisfies *string
+	nSel      int
+	fields    []graphql.CollectedField
+}
+
+// maxCollected bounds the arena's field cache (looked up linearly); past
+// it, gqlgen's own per-operation cache answers.
+const maxCollected = 32
+
+// collect is graphql.CollectFields cached per arena: the objects of a list
+// share a selection set and an implementors slice, so their fields are
+// collected once. Both are identified by their first element's address,
+// stricter than gqlgen's key (which hashes the implementors' names).
+func (a *inlineArena) collect(oc *graphql.OperationContext, sel ast.SelectionSet, satisfies []string) []graphql.CollectedField {
+	if len(sel) == 0 || len(satisfies) == 0 {
+		return graphql.CollectFields(oc, sel, satisfies)
+	}
+	ps, pt := &sel[0], &satisfies[0]
+	for i := range a.collected {
+		if c := &a.collected[i]; c.sel == ps && c.satisfies == pt && c.nSel == len(sel) {
+			return c.fields
+		}
+	}
+	fields := graphql.CollectFields(oc, sel, satisfies)
+	if len(a.collected) < maxCollected {
+		a.collected = append(a.collected, collectedFields{sel: ps, satisfies: pt, nSel: len(sel), fields: fields})
+	}
+	return fields
 }
 
 type inlineArenaKey struct{}
@@ -176,6 +211,16 @@ func (o *inlineObject) writeString(s string) {
 	}
 	b = append(b, s[start:]...)
 	o.a.buf = append(b, '"')
+}
+
+// writeOptString writes a nullable string: null when v is nil.
+func (o *inlineObject) writeOptString(v *string) {
+	if v == nil {
+		o.last = nil
+		o.a.buf = append(o.a.buf, "null"...)
+		return
+	}
+	o.writeString(*v)
 }
 
 func (o *inlineObject) writeBool(v bool) {
