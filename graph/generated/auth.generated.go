@@ -1251,11 +1251,15 @@ func (ec *executionContext) fieldContext_ApiKey_createdAt(_ context.Context, fie
 }
 
 func (ec *executionContext) _ApiKeyConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.APIKeyConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ApiKeyConnection_edges(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ApiKeyConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ApiKeyConnection_edges(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1280,11 +1284,15 @@ func (ec *executionContext) fieldContext_ApiKeyConnection_edges(_ context.Contex
 }
 
 func (ec *executionContext) _ApiKeyConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.APIKeyConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ApiKeyConnection_nodes(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ApiKeyConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ApiKeyConnection_nodes(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1309,11 +1317,15 @@ func (ec *executionContext) fieldContext_ApiKeyConnection_nodes(_ context.Contex
 }
 
 func (ec *executionContext) _ApiKeyConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.APIKeyConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ApiKeyConnection_pageInfo(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ApiKeyConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ApiKeyConnection_pageInfo(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1338,11 +1350,15 @@ func (ec *executionContext) fieldContext_ApiKeyConnection_pageInfo(_ context.Con
 }
 
 func (ec *executionContext) _ApiKeyCreatePayload_apiKey(ctx context.Context, field graphql.CollectedField, obj *model.APIKeyCreatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ApiKeyCreatePayload_apiKey(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ApiKeyCreatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ApiKeyCreatePayload_apiKey(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1379,11 +1395,15 @@ func (ec *executionContext) fieldContext_ApiKeyCreatePayload_key(_ context.Conte
 }
 
 func (ec *executionContext) _ApiKeyCreatePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.APIKeyCreatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ApiKeyCreatePayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ApiKeyCreatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ApiKeyCreatePayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1420,11 +1440,15 @@ func (ec *executionContext) fieldContext_ApiKeyEdge_cursor(_ context.Context, fi
 }
 
 func (ec *executionContext) _ApiKeyEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.APIKeyEdge) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ApiKeyEdge_node(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ApiKeyEdge", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ApiKeyEdge_node(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1449,11 +1473,15 @@ func (ec *executionContext) fieldContext_ApiKeyEdge_node(_ context.Context, fiel
 }
 
 func (ec *executionContext) _ApiKeyRevokePayload_apiKey(ctx context.Context, field graphql.CollectedField, obj *model.APIKeyRevokePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ApiKeyRevokePayload_apiKey(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ApiKeyRevokePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ApiKeyRevokePayload_apiKey(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1612,11 +1640,15 @@ func (ec *executionContext) fieldContext_Customer_orders(ctx context.Context, fi
 }
 
 func (ec *executionContext) _CustomerConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.CustomerConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CustomerConnection_edges(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CustomerConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CustomerConnection_edges(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1641,11 +1673,15 @@ func (ec *executionContext) fieldContext_CustomerConnection_edges(_ context.Cont
 }
 
 func (ec *executionContext) _CustomerConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.CustomerConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CustomerConnection_nodes(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CustomerConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CustomerConnection_nodes(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1670,11 +1706,15 @@ func (ec *executionContext) fieldContext_CustomerConnection_nodes(_ context.Cont
 }
 
 func (ec *executionContext) _CustomerConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.CustomerConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CustomerConnection_pageInfo(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CustomerConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CustomerConnection_pageInfo(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1711,11 +1751,15 @@ func (ec *executionContext) fieldContext_CustomerEdge_cursor(_ context.Context, 
 }
 
 func (ec *executionContext) _CustomerEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.CustomerEdge) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CustomerEdge_node(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CustomerEdge", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CustomerEdge_node(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1764,11 +1808,15 @@ func (ec *executionContext) fieldContext_CustomerLoginPayload_expiresAt(_ contex
 }
 
 func (ec *executionContext) _CustomerLoginPayload_customer(ctx context.Context, field graphql.CollectedField, obj *model.CustomerLoginPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CustomerLoginPayload_customer(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CustomerLoginPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CustomerLoginPayload_customer(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1793,11 +1841,15 @@ func (ec *executionContext) fieldContext_CustomerLoginPayload_customer(_ context
 }
 
 func (ec *executionContext) _CustomerLoginPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CustomerLoginPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CustomerLoginPayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CustomerLoginPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CustomerLoginPayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1834,11 +1886,15 @@ func (ec *executionContext) fieldContext_CustomerLogoutPayload_loggedOut(_ conte
 }
 
 func (ec *executionContext) _CustomerRegisterPayload_customer(ctx context.Context, field graphql.CollectedField, obj *model.CustomerRegisterPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CustomerRegisterPayload_customer(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CustomerRegisterPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CustomerRegisterPayload_customer(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1863,11 +1919,15 @@ func (ec *executionContext) fieldContext_CustomerRegisterPayload_customer(_ cont
 }
 
 func (ec *executionContext) _CustomerRegisterPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CustomerRegisterPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CustomerRegisterPayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CustomerRegisterPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CustomerRegisterPayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))

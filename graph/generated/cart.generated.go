@@ -225,11 +225,15 @@ func (ec *executionContext) fieldContext_AppliedGiftCard_lastCharacters(_ contex
 }
 
 func (ec *executionContext) _AppliedGiftCard_amountUsed(ctx context.Context, field graphql.CollectedField, obj *model.AppliedGiftCard) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_AppliedGiftCard_amountUsed(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "AppliedGiftCard", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_AppliedGiftCard_amountUsed(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -254,11 +258,15 @@ func (ec *executionContext) fieldContext_AppliedGiftCard_amountUsed(_ context.Co
 }
 
 func (ec *executionContext) _AppliedGiftCard_balance(ctx context.Context, field graphql.CollectedField, obj *model.AppliedGiftCard) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_AppliedGiftCard_balance(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "AppliedGiftCard", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_AppliedGiftCard_balance(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -307,11 +315,15 @@ func (ec *executionContext) fieldContext_Attribute_value(_ context.Context, fiel
 }
 
 func (ec *executionContext) _BaseCartLineConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.BaseCartLineConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_BaseCartLineConnection_edges(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "BaseCartLineConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_BaseCartLineConnection_edges(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -368,11 +380,15 @@ func (ec *executionContext) fieldContext_BaseCartLineConnection_nodes(_ context.
 }
 
 func (ec *executionContext) _BaseCartLineConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.BaseCartLineConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_BaseCartLineConnection_pageInfo(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "BaseCartLineConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_BaseCartLineConnection_pageInfo(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -486,11 +502,15 @@ func (ec *executionContext) fieldContext_Cart_totalQuantity(_ context.Context, f
 }
 
 func (ec *executionContext) _Cart_buyerIdentity(ctx context.Context, field graphql.CollectedField, obj *model.Cart) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Cart_buyerIdentity(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Cart", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_Cart_buyerIdentity(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -515,11 +535,15 @@ func (ec *executionContext) fieldContext_Cart_buyerIdentity(_ context.Context, f
 }
 
 func (ec *executionContext) _Cart_cost(ctx context.Context, field graphql.CollectedField, obj *model.Cart) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Cart_cost(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Cart", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_Cart_cost(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -624,11 +648,15 @@ func (ec *executionContext) fieldContext_Cart_note(_ context.Context, field grap
 }
 
 func (ec *executionContext) _Cart_attributes(ctx context.Context, field graphql.CollectedField, obj *model.Cart) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Cart_attributes(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Cart", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_Cart_attributes(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -697,11 +725,15 @@ func (ec *executionContext) fieldContext_Cart_attribute(ctx context.Context, fie
 }
 
 func (ec *executionContext) _Cart_discountCodes(ctx context.Context, field graphql.CollectedField, obj *model.Cart) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Cart_discountCodes(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Cart", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_Cart_discountCodes(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -802,11 +834,15 @@ func (ec *executionContext) fieldContext_Cart_deliveryGroups(ctx context.Context
 }
 
 func (ec *executionContext) _Cart_appliedGiftCards(ctx context.Context, field graphql.CollectedField, obj *model.Cart) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Cart_appliedGiftCards(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Cart", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_Cart_appliedGiftCards(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -831,11 +867,15 @@ func (ec *executionContext) fieldContext_Cart_appliedGiftCards(_ context.Context
 }
 
 func (ec *executionContext) _CartAttributesUpdatePayload_cart(ctx context.Context, field graphql.CollectedField, obj *model.CartAttributesUpdatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartAttributesUpdatePayload_cart(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartAttributesUpdatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartAttributesUpdatePayload_cart(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -860,11 +900,15 @@ func (ec *executionContext) fieldContext_CartAttributesUpdatePayload_cart(_ cont
 }
 
 func (ec *executionContext) _CartAttributesUpdatePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CartAttributesUpdatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartAttributesUpdatePayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartAttributesUpdatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartAttributesUpdatePayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -889,11 +933,15 @@ func (ec *executionContext) fieldContext_CartAttributesUpdatePayload_userErrors(
 }
 
 func (ec *executionContext) _CartAttributesUpdatePayload_warnings(ctx context.Context, field graphql.CollectedField, obj *model.CartAttributesUpdatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartAttributesUpdatePayload_warnings(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartAttributesUpdatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartAttributesUpdatePayload_warnings(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -930,11 +978,15 @@ func (ec *executionContext) fieldContext_CartAutomaticDiscountAllocation_title(_
 }
 
 func (ec *executionContext) _CartAutomaticDiscountAllocation_discountedAmount(ctx context.Context, field graphql.CollectedField, obj *model.CartAutomaticDiscountAllocation) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartAutomaticDiscountAllocation_discountedAmount(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartAutomaticDiscountAllocation", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartAutomaticDiscountAllocation_discountedAmount(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1007,11 +1059,15 @@ func (ec *executionContext) fieldContext_CartBuyerIdentity_countryCode(_ context
 }
 
 func (ec *executionContext) _CartBuyerIdentity_customer(ctx context.Context, field graphql.CollectedField, obj *model.CartBuyerIdentity) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartBuyerIdentity_customer(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartBuyerIdentity", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartBuyerIdentity_customer(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1036,11 +1092,15 @@ func (ec *executionContext) fieldContext_CartBuyerIdentity_customer(_ context.Co
 }
 
 func (ec *executionContext) _CartBuyerIdentityUpdatePayload_cart(ctx context.Context, field graphql.CollectedField, obj *model.CartBuyerIdentityUpdatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartBuyerIdentityUpdatePayload_cart(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartBuyerIdentityUpdatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartBuyerIdentityUpdatePayload_cart(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1065,11 +1125,15 @@ func (ec *executionContext) fieldContext_CartBuyerIdentityUpdatePayload_cart(_ c
 }
 
 func (ec *executionContext) _CartBuyerIdentityUpdatePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CartBuyerIdentityUpdatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartBuyerIdentityUpdatePayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartBuyerIdentityUpdatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartBuyerIdentityUpdatePayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1094,11 +1158,15 @@ func (ec *executionContext) fieldContext_CartBuyerIdentityUpdatePayload_userErro
 }
 
 func (ec *executionContext) _CartBuyerIdentityUpdatePayload_warnings(ctx context.Context, field graphql.CollectedField, obj *model.CartBuyerIdentityUpdatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartBuyerIdentityUpdatePayload_warnings(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartBuyerIdentityUpdatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartBuyerIdentityUpdatePayload_warnings(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1135,11 +1203,15 @@ func (ec *executionContext) fieldContext_CartCodeDiscountAllocation_code(_ conte
 }
 
 func (ec *executionContext) _CartCodeDiscountAllocation_discountedAmount(ctx context.Context, field graphql.CollectedField, obj *model.CartCodeDiscountAllocation) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartCodeDiscountAllocation_discountedAmount(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartCodeDiscountAllocation", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartCodeDiscountAllocation_discountedAmount(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1176,11 +1248,15 @@ func (ec *executionContext) fieldContext_CartCodeDiscountAllocation_targetType(_
 }
 
 func (ec *executionContext) _CartCost_subtotalAmount(ctx context.Context, field graphql.CollectedField, obj *model.CartCost) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartCost_subtotalAmount(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartCost", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartCost_subtotalAmount(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1217,11 +1293,15 @@ func (ec *executionContext) fieldContext_CartCost_subtotalAmountEstimated(_ cont
 }
 
 func (ec *executionContext) _CartCost_totalAmount(ctx context.Context, field graphql.CollectedField, obj *model.CartCost) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartCost_totalAmount(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartCost", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartCost_totalAmount(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1258,11 +1338,15 @@ func (ec *executionContext) fieldContext_CartCost_totalAmountEstimated(_ context
 }
 
 func (ec *executionContext) _CartCost_totalTaxAmount(ctx context.Context, field graphql.CollectedField, obj *model.CartCost) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartCost_totalTaxAmount(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartCost", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartCost_totalTaxAmount(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1299,11 +1383,15 @@ func (ec *executionContext) fieldContext_CartCost_totalTaxAmountEstimated(_ cont
 }
 
 func (ec *executionContext) _CartCost_totalDutyAmount(ctx context.Context, field graphql.CollectedField, obj *model.CartCost) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartCost_totalDutyAmount(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartCost", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartCost_totalDutyAmount(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1340,11 +1428,15 @@ func (ec *executionContext) fieldContext_CartCost_totalDutyAmountEstimated(_ con
 }
 
 func (ec *executionContext) _CartCost_checkoutChargeAmount(ctx context.Context, field graphql.CollectedField, obj *model.CartCost) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartCost_checkoutChargeAmount(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartCost", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartCost_checkoutChargeAmount(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1369,11 +1461,15 @@ func (ec *executionContext) fieldContext_CartCost_checkoutChargeAmount(_ context
 }
 
 func (ec *executionContext) _CartCreatePayload_cart(ctx context.Context, field graphql.CollectedField, obj *model.CartCreatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartCreatePayload_cart(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartCreatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartCreatePayload_cart(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1398,11 +1494,15 @@ func (ec *executionContext) fieldContext_CartCreatePayload_cart(_ context.Contex
 }
 
 func (ec *executionContext) _CartCreatePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CartCreatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartCreatePayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartCreatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartCreatePayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1427,11 +1527,15 @@ func (ec *executionContext) fieldContext_CartCreatePayload_userErrors(_ context.
 }
 
 func (ec *executionContext) _CartCreatePayload_warnings(ctx context.Context, field graphql.CollectedField, obj *model.CartCreatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartCreatePayload_warnings(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartCreatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartCreatePayload_warnings(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1468,11 +1572,15 @@ func (ec *executionContext) fieldContext_CartDeliveryGroup_id(_ context.Context,
 }
 
 func (ec *executionContext) _CartDeliveryGroup_deliveryAddress(ctx context.Context, field graphql.CollectedField, obj *model.CartDeliveryGroup) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartDeliveryGroup_deliveryAddress(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartDeliveryGroup", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartDeliveryGroup_deliveryAddress(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1497,11 +1605,15 @@ func (ec *executionContext) fieldContext_CartDeliveryGroup_deliveryAddress(_ con
 }
 
 func (ec *executionContext) _CartDeliveryGroup_deliveryOptions(ctx context.Context, field graphql.CollectedField, obj *model.CartDeliveryGroup) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartDeliveryGroup_deliveryOptions(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartDeliveryGroup", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartDeliveryGroup_deliveryOptions(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1526,11 +1638,15 @@ func (ec *executionContext) fieldContext_CartDeliveryGroup_deliveryOptions(_ con
 }
 
 func (ec *executionContext) _CartDeliveryGroup_selectedDeliveryOption(ctx context.Context, field graphql.CollectedField, obj *model.CartDeliveryGroup) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartDeliveryGroup_selectedDeliveryOption(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartDeliveryGroup", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartDeliveryGroup_selectedDeliveryOption(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1611,11 +1727,15 @@ func (ec *executionContext) fieldContext_CartDeliveryGroup_cartLines(ctx context
 }
 
 func (ec *executionContext) _CartDeliveryGroupConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.CartDeliveryGroupConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartDeliveryGroupConnection_edges(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartDeliveryGroupConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartDeliveryGroupConnection_edges(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1640,11 +1760,15 @@ func (ec *executionContext) fieldContext_CartDeliveryGroupConnection_edges(_ con
 }
 
 func (ec *executionContext) _CartDeliveryGroupConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.CartDeliveryGroupConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartDeliveryGroupConnection_nodes(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartDeliveryGroupConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartDeliveryGroupConnection_nodes(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1669,11 +1793,15 @@ func (ec *executionContext) fieldContext_CartDeliveryGroupConnection_nodes(_ con
 }
 
 func (ec *executionContext) _CartDeliveryGroupConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.CartDeliveryGroupConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartDeliveryGroupConnection_pageInfo(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartDeliveryGroupConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartDeliveryGroupConnection_pageInfo(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1710,11 +1838,15 @@ func (ec *executionContext) fieldContext_CartDeliveryGroupEdge_cursor(_ context.
 }
 
 func (ec *executionContext) _CartDeliveryGroupEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.CartDeliveryGroupEdge) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartDeliveryGroupEdge_node(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartDeliveryGroupEdge", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartDeliveryGroupEdge_node(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1799,11 +1931,15 @@ func (ec *executionContext) fieldContext_CartDeliveryOption_deliveryMethodType(_
 }
 
 func (ec *executionContext) _CartDeliveryOption_estimatedCost(ctx context.Context, field graphql.CollectedField, obj *model.CartDeliveryOption) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartDeliveryOption_estimatedCost(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartDeliveryOption", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartDeliveryOption_estimatedCost(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1864,11 +2000,15 @@ func (ec *executionContext) fieldContext_CartDiscountCode_reason(_ context.Conte
 }
 
 func (ec *executionContext) _CartDiscountCodesUpdatePayload_cart(ctx context.Context, field graphql.CollectedField, obj *model.CartDiscountCodesUpdatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartDiscountCodesUpdatePayload_cart(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartDiscountCodesUpdatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartDiscountCodesUpdatePayload_cart(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1893,11 +2033,15 @@ func (ec *executionContext) fieldContext_CartDiscountCodesUpdatePayload_cart(_ c
 }
 
 func (ec *executionContext) _CartDiscountCodesUpdatePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CartDiscountCodesUpdatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartDiscountCodesUpdatePayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartDiscountCodesUpdatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartDiscountCodesUpdatePayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1922,11 +2066,15 @@ func (ec *executionContext) fieldContext_CartDiscountCodesUpdatePayload_userErro
 }
 
 func (ec *executionContext) _CartDiscountCodesUpdatePayload_warnings(ctx context.Context, field graphql.CollectedField, obj *model.CartDiscountCodesUpdatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartDiscountCodesUpdatePayload_warnings(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartDiscountCodesUpdatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartDiscountCodesUpdatePayload_warnings(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1951,11 +2099,15 @@ func (ec *executionContext) fieldContext_CartDiscountCodesUpdatePayload_warnings
 }
 
 func (ec *executionContext) _CartGiftCardCodesAddPayload_cart(ctx context.Context, field graphql.CollectedField, obj *model.CartGiftCardCodesAddPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartGiftCardCodesAddPayload_cart(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartGiftCardCodesAddPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartGiftCardCodesAddPayload_cart(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1980,11 +2132,15 @@ func (ec *executionContext) fieldContext_CartGiftCardCodesAddPayload_cart(_ cont
 }
 
 func (ec *executionContext) _CartGiftCardCodesAddPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CartGiftCardCodesAddPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartGiftCardCodesAddPayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartGiftCardCodesAddPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartGiftCardCodesAddPayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2009,11 +2165,15 @@ func (ec *executionContext) fieldContext_CartGiftCardCodesAddPayload_userErrors(
 }
 
 func (ec *executionContext) _CartGiftCardCodesAddPayload_warnings(ctx context.Context, field graphql.CollectedField, obj *model.CartGiftCardCodesAddPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartGiftCardCodesAddPayload_warnings(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartGiftCardCodesAddPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartGiftCardCodesAddPayload_warnings(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2038,11 +2198,15 @@ func (ec *executionContext) fieldContext_CartGiftCardCodesAddPayload_warnings(_ 
 }
 
 func (ec *executionContext) _CartGiftCardCodesRemovePayload_cart(ctx context.Context, field graphql.CollectedField, obj *model.CartGiftCardCodesRemovePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartGiftCardCodesRemovePayload_cart(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartGiftCardCodesRemovePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartGiftCardCodesRemovePayload_cart(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2067,11 +2231,15 @@ func (ec *executionContext) fieldContext_CartGiftCardCodesRemovePayload_cart(_ c
 }
 
 func (ec *executionContext) _CartGiftCardCodesRemovePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CartGiftCardCodesRemovePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartGiftCardCodesRemovePayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartGiftCardCodesRemovePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartGiftCardCodesRemovePayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2096,11 +2264,15 @@ func (ec *executionContext) fieldContext_CartGiftCardCodesRemovePayload_userErro
 }
 
 func (ec *executionContext) _CartGiftCardCodesRemovePayload_warnings(ctx context.Context, field graphql.CollectedField, obj *model.CartGiftCardCodesRemovePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartGiftCardCodesRemovePayload_warnings(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartGiftCardCodesRemovePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartGiftCardCodesRemovePayload_warnings(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2125,11 +2297,15 @@ func (ec *executionContext) fieldContext_CartGiftCardCodesRemovePayload_warnings
 }
 
 func (ec *executionContext) _CartGiftCardCodesUpdatePayload_cart(ctx context.Context, field graphql.CollectedField, obj *model.CartGiftCardCodesUpdatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartGiftCardCodesUpdatePayload_cart(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartGiftCardCodesUpdatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartGiftCardCodesUpdatePayload_cart(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2154,11 +2330,15 @@ func (ec *executionContext) fieldContext_CartGiftCardCodesUpdatePayload_cart(_ c
 }
 
 func (ec *executionContext) _CartGiftCardCodesUpdatePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CartGiftCardCodesUpdatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartGiftCardCodesUpdatePayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartGiftCardCodesUpdatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartGiftCardCodesUpdatePayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2183,11 +2363,15 @@ func (ec *executionContext) fieldContext_CartGiftCardCodesUpdatePayload_userErro
 }
 
 func (ec *executionContext) _CartGiftCardCodesUpdatePayload_warnings(ctx context.Context, field graphql.CollectedField, obj *model.CartGiftCardCodesUpdatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartGiftCardCodesUpdatePayload_warnings(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartGiftCardCodesUpdatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartGiftCardCodesUpdatePayload_warnings(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2245,11 +2429,15 @@ func (ec *executionContext) fieldContext_CartLine_quantity(_ context.Context, fi
 }
 
 func (ec *executionContext) _CartLine_cost(ctx context.Context, field graphql.CollectedField, obj *model.CartLine) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartLine_cost(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartLine", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartLine_cost(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2329,11 +2517,15 @@ func (ec *executionContext) fieldContext_CartLine_merchandise(_ context.Context,
 }
 
 func (ec *executionContext) _CartLine_attributes(ctx context.Context, field graphql.CollectedField, obj *model.CartLine) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartLine_attributes(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartLine", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartLine_attributes(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2402,11 +2594,15 @@ func (ec *executionContext) fieldContext_CartLine_attribute(ctx context.Context,
 }
 
 func (ec *executionContext) _CartLine_parentRelationship(ctx context.Context, field graphql.CollectedField, obj *model.CartLine) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartLine_parentRelationship(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartLine", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartLine_parentRelationship(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2431,11 +2627,15 @@ func (ec *executionContext) fieldContext_CartLine_parentRelationship(_ context.C
 }
 
 func (ec *executionContext) _CartLineCost_amountPerQuantity(ctx context.Context, field graphql.CollectedField, obj *model.CartLineCost) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartLineCost_amountPerQuantity(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartLineCost", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartLineCost_amountPerQuantity(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2460,11 +2660,15 @@ func (ec *executionContext) fieldContext_CartLineCost_amountPerQuantity(_ contex
 }
 
 func (ec *executionContext) _CartLineCost_compareAtAmountPerQuantity(ctx context.Context, field graphql.CollectedField, obj *model.CartLineCost) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartLineCost_compareAtAmountPerQuantity(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartLineCost", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartLineCost_compareAtAmountPerQuantity(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2489,11 +2693,15 @@ func (ec *executionContext) fieldContext_CartLineCost_compareAtAmountPerQuantity
 }
 
 func (ec *executionContext) _CartLineCost_subtotalAmount(ctx context.Context, field graphql.CollectedField, obj *model.CartLineCost) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartLineCost_subtotalAmount(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartLineCost", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartLineCost_subtotalAmount(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2518,11 +2726,15 @@ func (ec *executionContext) fieldContext_CartLineCost_subtotalAmount(_ context.C
 }
 
 func (ec *executionContext) _CartLineCost_totalAmount(ctx context.Context, field graphql.CollectedField, obj *model.CartLineCost) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartLineCost_totalAmount(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartLineCost", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartLineCost_totalAmount(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2547,11 +2759,15 @@ func (ec *executionContext) fieldContext_CartLineCost_totalAmount(_ context.Cont
 }
 
 func (ec *executionContext) _CartLineParentRelationship_parent(ctx context.Context, field graphql.CollectedField, obj *model.CartLineParentRelationship) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartLineParentRelationship_parent(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartLineParentRelationship", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartLineParentRelationship_parent(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2576,11 +2792,15 @@ func (ec *executionContext) fieldContext_CartLineParentRelationship_parent(_ con
 }
 
 func (ec *executionContext) _CartLinesAddPayload_cart(ctx context.Context, field graphql.CollectedField, obj *model.CartLinesAddPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartLinesAddPayload_cart(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartLinesAddPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartLinesAddPayload_cart(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2605,11 +2825,15 @@ func (ec *executionContext) fieldContext_CartLinesAddPayload_cart(_ context.Cont
 }
 
 func (ec *executionContext) _CartLinesAddPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CartLinesAddPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartLinesAddPayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartLinesAddPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartLinesAddPayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2634,11 +2858,15 @@ func (ec *executionContext) fieldContext_CartLinesAddPayload_userErrors(_ contex
 }
 
 func (ec *executionContext) _CartLinesAddPayload_warnings(ctx context.Context, field graphql.CollectedField, obj *model.CartLinesAddPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartLinesAddPayload_warnings(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartLinesAddPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartLinesAddPayload_warnings(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2663,11 +2891,15 @@ func (ec *executionContext) fieldContext_CartLinesAddPayload_warnings(_ context.
 }
 
 func (ec *executionContext) _CartLinesRemovePayload_cart(ctx context.Context, field graphql.CollectedField, obj *model.CartLinesRemovePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartLinesRemovePayload_cart(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartLinesRemovePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartLinesRemovePayload_cart(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2692,11 +2924,15 @@ func (ec *executionContext) fieldContext_CartLinesRemovePayload_cart(_ context.C
 }
 
 func (ec *executionContext) _CartLinesRemovePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CartLinesRemovePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartLinesRemovePayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartLinesRemovePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartLinesRemovePayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2721,11 +2957,15 @@ func (ec *executionContext) fieldContext_CartLinesRemovePayload_userErrors(_ con
 }
 
 func (ec *executionContext) _CartLinesRemovePayload_warnings(ctx context.Context, field graphql.CollectedField, obj *model.CartLinesRemovePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartLinesRemovePayload_warnings(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartLinesRemovePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartLinesRemovePayload_warnings(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2750,11 +2990,15 @@ func (ec *executionContext) fieldContext_CartLinesRemovePayload_warnings(_ conte
 }
 
 func (ec *executionContext) _CartLinesUpdatePayload_cart(ctx context.Context, field graphql.CollectedField, obj *model.CartLinesUpdatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartLinesUpdatePayload_cart(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartLinesUpdatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartLinesUpdatePayload_cart(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2779,11 +3023,15 @@ func (ec *executionContext) fieldContext_CartLinesUpdatePayload_cart(_ context.C
 }
 
 func (ec *executionContext) _CartLinesUpdatePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CartLinesUpdatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartLinesUpdatePayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartLinesUpdatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartLinesUpdatePayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2808,11 +3056,15 @@ func (ec *executionContext) fieldContext_CartLinesUpdatePayload_userErrors(_ con
 }
 
 func (ec *executionContext) _CartLinesUpdatePayload_warnings(ctx context.Context, field graphql.CollectedField, obj *model.CartLinesUpdatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartLinesUpdatePayload_warnings(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartLinesUpdatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartLinesUpdatePayload_warnings(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2837,11 +3089,15 @@ func (ec *executionContext) fieldContext_CartLinesUpdatePayload_warnings(_ conte
 }
 
 func (ec *executionContext) _CartNoteUpdatePayload_cart(ctx context.Context, field graphql.CollectedField, obj *model.CartNoteUpdatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartNoteUpdatePayload_cart(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartNoteUpdatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartNoteUpdatePayload_cart(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2866,11 +3122,15 @@ func (ec *executionContext) fieldContext_CartNoteUpdatePayload_cart(_ context.Co
 }
 
 func (ec *executionContext) _CartNoteUpdatePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CartNoteUpdatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartNoteUpdatePayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartNoteUpdatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartNoteUpdatePayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2895,11 +3155,15 @@ func (ec *executionContext) fieldContext_CartNoteUpdatePayload_userErrors(_ cont
 }
 
 func (ec *executionContext) _CartNoteUpdatePayload_warnings(ctx context.Context, field graphql.CollectedField, obj *model.CartNoteUpdatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartNoteUpdatePayload_warnings(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartNoteUpdatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartNoteUpdatePayload_warnings(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2924,11 +3188,15 @@ func (ec *executionContext) fieldContext_CartNoteUpdatePayload_warnings(_ contex
 }
 
 func (ec *executionContext) _CartSelectedDeliveryOptionsUpdatePayload_cart(ctx context.Context, field graphql.CollectedField, obj *model.CartSelectedDeliveryOptionsUpdatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartSelectedDeliveryOptionsUpdatePayload_cart(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartSelectedDeliveryOptionsUpdatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartSelectedDeliveryOptionsUpdatePayload_cart(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2953,11 +3221,15 @@ func (ec *executionContext) fieldContext_CartSelectedDeliveryOptionsUpdatePayloa
 }
 
 func (ec *executionContext) _CartSelectedDeliveryOptionsUpdatePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CartSelectedDeliveryOptionsUpdatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartSelectedDeliveryOptionsUpdatePayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartSelectedDeliveryOptionsUpdatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartSelectedDeliveryOptionsUpdatePayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2982,11 +3254,15 @@ func (ec *executionContext) fieldContext_CartSelectedDeliveryOptionsUpdatePayloa
 }
 
 func (ec *executionContext) _CartSelectedDeliveryOptionsUpdatePayload_warnings(ctx context.Context, field graphql.CollectedField, obj *model.CartSelectedDeliveryOptionsUpdatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CartSelectedDeliveryOptionsUpdatePayload_warnings(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CartSelectedDeliveryOptionsUpdatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CartSelectedDeliveryOptionsUpdatePayload_warnings(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -3083,11 +3359,15 @@ func (ec *executionContext) fieldContext_CartWarning_target(_ context.Context, f
 }
 
 func (ec *executionContext) _CheckoutBeginPayload_order(ctx context.Context, field graphql.CollectedField, obj *model.CheckoutBeginPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CheckoutBeginPayload_order(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CheckoutBeginPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CheckoutBeginPayload_order(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -3112,11 +3392,15 @@ func (ec *executionContext) fieldContext_CheckoutBeginPayload_order(_ context.Co
 }
 
 func (ec *executionContext) _CheckoutBeginPayload_payment(ctx context.Context, field graphql.CollectedField, obj *model.CheckoutBeginPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CheckoutBeginPayload_payment(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CheckoutBeginPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CheckoutBeginPayload_payment(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -3141,11 +3425,15 @@ func (ec *executionContext) fieldContext_CheckoutBeginPayload_payment(_ context.
 }
 
 func (ec *executionContext) _CheckoutBeginPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CheckoutBeginPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CheckoutBeginPayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CheckoutBeginPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CheckoutBeginPayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -3194,11 +3482,15 @@ func (ec *executionContext) fieldContext_ComponentizableCartLine_quantity(_ cont
 }
 
 func (ec *executionContext) _ComponentizableCartLine_cost(ctx context.Context, field graphql.CollectedField, obj *model.ComponentizableCartLine) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ComponentizableCartLine_cost(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ComponentizableCartLine", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ComponentizableCartLine_cost(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -3246,11 +3538,15 @@ func (ec *executionContext) fieldContext_ComponentizableCartLine_merchandise(_ c
 }
 
 func (ec *executionContext) _ComponentizableCartLine_attributes(ctx context.Context, field graphql.CollectedField, obj *model.ComponentizableCartLine) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ComponentizableCartLine_attributes(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ComponentizableCartLine", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ComponentizableCartLine_attributes(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -3318,11 +3614,15 @@ func (ec *executionContext) fieldContext_ComponentizableCartLine_attribute(ctx c
 }
 
 func (ec *executionContext) _ComponentizableCartLine_lineComponents(ctx context.Context, field graphql.CollectedField, obj *model.ComponentizableCartLine) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ComponentizableCartLine_lineComponents(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ComponentizableCartLine", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ComponentizableCartLine_lineComponents(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))

@@ -502,11 +502,15 @@ func (ec *executionContext) fieldContext_Collection_descriptionHtml(_ context.Co
 }
 
 func (ec *executionContext) _Collection_image(ctx context.Context, field graphql.CollectedField, obj *catalog.Collection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Collection_image(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Collection", field, true, false)
+	} else {
+		fc, err := ec.fieldContext_Collection_image(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -531,11 +535,15 @@ func (ec *executionContext) fieldContext_Collection_image(_ context.Context, fie
 }
 
 func (ec *executionContext) _Collection_seo(ctx context.Context, field graphql.CollectedField, obj *catalog.Collection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Collection_seo(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Collection", field, true, false)
+	} else {
+		fc, err := ec.fieldContext_Collection_seo(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -616,11 +624,15 @@ func (ec *executionContext) fieldContext_Collection_products(ctx context.Context
 }
 
 func (ec *executionContext) _CollectionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *catalog.CollectionConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CollectionConnection_edges(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CollectionConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CollectionConnection_edges(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -645,11 +657,15 @@ func (ec *executionContext) fieldContext_CollectionConnection_edges(_ context.Co
 }
 
 func (ec *executionContext) _CollectionConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *catalog.CollectionConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CollectionConnection_nodes(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CollectionConnection", field, true, false)
+	} else {
+		fc, err := ec.fieldContext_CollectionConnection_nodes(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -674,11 +690,15 @@ func (ec *executionContext) fieldContext_CollectionConnection_nodes(_ context.Co
 }
 
 func (ec *executionContext) _CollectionConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *catalog.CollectionConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CollectionConnection_pageInfo(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CollectionConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CollectionConnection_pageInfo(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -715,11 +735,15 @@ func (ec *executionContext) fieldContext_CollectionEdge_cursor(_ context.Context
 }
 
 func (ec *executionContext) _CollectionEdge_node(ctx context.Context, field graphql.CollectedField, obj *catalog.CollectionEdge) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_CollectionEdge_node(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "CollectionEdge", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_CollectionEdge_node(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -804,11 +828,15 @@ func (ec *executionContext) fieldContext_Image_height(_ context.Context, field g
 }
 
 func (ec *executionContext) _ImageConnection_edges(ctx context.Context, field graphql.CollectedField, obj *catalog.ImageConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ImageConnection_edges(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ImageConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ImageConnection_edges(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -833,11 +861,15 @@ func (ec *executionContext) fieldContext_ImageConnection_edges(_ context.Context
 }
 
 func (ec *executionContext) _ImageConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *catalog.ImageConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ImageConnection_nodes(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ImageConnection", field, true, false)
+	} else {
+		fc, err := ec.fieldContext_ImageConnection_nodes(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -862,11 +894,15 @@ func (ec *executionContext) fieldContext_ImageConnection_nodes(_ context.Context
 }
 
 func (ec *executionContext) _ImageConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *catalog.ImageConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ImageConnection_pageInfo(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ImageConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ImageConnection_pageInfo(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -912,11 +948,15 @@ func (ec *executionContext) fieldContext_ImageEdge_cursor(_ context.Context, fie
 }
 
 func (ec *executionContext) _ImageEdge_node(ctx context.Context, field graphql.CollectedField, obj *catalog.ImageEdge) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ImageEdge_node(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ImageEdge", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ImageEdge_node(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1156,11 +1196,15 @@ func (ec *executionContext) fieldContext_Product_options(ctx context.Context, fi
 }
 
 func (ec *executionContext) _Product_priceRange(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Product_priceRange(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Product", field, true, false)
+	} else {
+		fc, err := ec.fieldContext_Product_priceRange(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1381,11 +1425,15 @@ func (ec *executionContext) fieldContext_Product_collections(ctx context.Context
 }
 
 func (ec *executionContext) _Product_seo(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Product_seo(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Product", field, true, false)
+	} else {
+		fc, err := ec.fieldContext_Product_seo(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1717,11 +1765,15 @@ func (ec *executionContext) fieldContext_Product_trackingParameters(_ context.Co
 }
 
 func (ec *executionContext) _ProductConnection_edges(ctx context.Context, field graphql.CollectedField, obj *catalog.ProductConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ProductConnection_edges(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ProductConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ProductConnection_edges(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1746,11 +1798,15 @@ func (ec *executionContext) fieldContext_ProductConnection_edges(_ context.Conte
 }
 
 func (ec *executionContext) _ProductConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *catalog.ProductConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ProductConnection_nodes(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ProductConnection", field, true, false)
+	} else {
+		fc, err := ec.fieldContext_ProductConnection_nodes(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1775,11 +1831,15 @@ func (ec *executionContext) fieldContext_ProductConnection_nodes(_ context.Conte
 }
 
 func (ec *executionContext) _ProductConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *catalog.ProductConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ProductConnection_pageInfo(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ProductConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ProductConnection_pageInfo(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1816,11 +1876,15 @@ func (ec *executionContext) fieldContext_ProductEdge_cursor(_ context.Context, f
 }
 
 func (ec *executionContext) _ProductEdge_node(ctx context.Context, field graphql.CollectedField, obj *catalog.ProductEdge) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ProductEdge_node(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ProductEdge", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ProductEdge_node(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1955,11 +2019,15 @@ func (ec *executionContext) fieldContext_ProductOptionValue_name(_ context.Conte
 }
 
 func (ec *executionContext) _ProductOptionValue_firstSelectableVariant(ctx context.Context, field graphql.CollectedField, obj *catalog.OptionValue) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ProductOptionValue_firstSelectableVariant(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ProductOptionValue", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ProductOptionValue_firstSelectableVariant(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2060,11 +2128,15 @@ func (ec *executionContext) fieldContext_ProductOptionValueSwatch_image(_ contex
 }
 
 func (ec *executionContext) _ProductPriceRange_minVariantPrice(ctx context.Context, field graphql.CollectedField, obj *catalog.PriceRange) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ProductPriceRange_minVariantPrice(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ProductPriceRange", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ProductPriceRange_minVariantPrice(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2089,11 +2161,15 @@ func (ec *executionContext) fieldContext_ProductPriceRange_minVariantPrice(_ con
 }
 
 func (ec *executionContext) _ProductPriceRange_maxVariantPrice(ctx context.Context, field graphql.CollectedField, obj *catalog.PriceRange) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ProductPriceRange_maxVariantPrice(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ProductPriceRange", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ProductPriceRange_maxVariantPrice(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2226,11 +2302,15 @@ func (ec *executionContext) fieldContext_ProductVariant_currentlyNotInStock(_ co
 }
 
 func (ec *executionContext) _ProductVariant_selectedOptions(ctx context.Context, field graphql.CollectedField, obj *catalog.Variant) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ProductVariant_selectedOptions(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ProductVariant", field, true, false)
+	} else {
+		fc, err := ec.fieldContext_ProductVariant_selectedOptions(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2255,11 +2335,15 @@ func (ec *executionContext) fieldContext_ProductVariant_selectedOptions(_ contex
 }
 
 func (ec *executionContext) _ProductVariant_price(ctx context.Context, field graphql.CollectedField, obj *catalog.Variant) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ProductVariant_price(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ProductVariant", field, true, false)
+	} else {
+		fc, err := ec.fieldContext_ProductVariant_price(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2284,11 +2368,15 @@ func (ec *executionContext) fieldContext_ProductVariant_price(_ context.Context,
 }
 
 func (ec *executionContext) _ProductVariant_compareAtPrice(ctx context.Context, field graphql.CollectedField, obj *catalog.Variant) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ProductVariant_compareAtPrice(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ProductVariant", field, true, false)
+	} else {
+		fc, err := ec.fieldContext_ProductVariant_compareAtPrice(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2523,11 +2611,15 @@ func (ec *executionContext) fieldContext_ProductVariant_contextualPricing(ctx co
 }
 
 func (ec *executionContext) _ProductVariantConnection_edges(ctx context.Context, field graphql.CollectedField, obj *catalog.VariantConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ProductVariantConnection_edges(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ProductVariantConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ProductVariantConnection_edges(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2552,11 +2644,15 @@ func (ec *executionContext) fieldContext_ProductVariantConnection_edges(_ contex
 }
 
 func (ec *executionContext) _ProductVariantConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *catalog.VariantConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ProductVariantConnection_nodes(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ProductVariantConnection", field, true, false)
+	} else {
+		fc, err := ec.fieldContext_ProductVariantConnection_nodes(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2581,11 +2677,15 @@ func (ec *executionContext) fieldContext_ProductVariantConnection_nodes(_ contex
 }
 
 func (ec *executionContext) _ProductVariantConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *catalog.VariantConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ProductVariantConnection_pageInfo(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ProductVariantConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ProductVariantConnection_pageInfo(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2631,11 +2731,15 @@ func (ec *executionContext) fieldContext_ProductVariantEdge_cursor(_ context.Con
 }
 
 func (ec *executionContext) _ProductVariantEdge_node(ctx context.Context, field graphql.CollectedField, obj *catalog.VariantEdge) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ProductVariantEdge_node(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ProductVariantEdge", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ProductVariantEdge_node(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))

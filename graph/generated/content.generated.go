@@ -307,11 +307,15 @@ func (ec *executionContext) fieldContext_Article_publishedAt(_ context.Context, 
 }
 
 func (ec *executionContext) _Article_authorV2(ctx context.Context, field graphql.CollectedField, obj *content.Article) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Article_authorV2(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Article", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_Article_authorV2(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -336,11 +340,15 @@ func (ec *executionContext) fieldContext_Article_authorV2(_ context.Context, fie
 }
 
 func (ec *executionContext) _Article_image(ctx context.Context, field graphql.CollectedField, obj *content.Article) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Article_image(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Article", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_Article_image(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -365,11 +373,15 @@ func (ec *executionContext) fieldContext_Article_image(_ context.Context, field 
 }
 
 func (ec *executionContext) _Article_seo(ctx context.Context, field graphql.CollectedField, obj *content.Article) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Article_seo(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Article", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_Article_seo(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -406,11 +418,15 @@ func (ec *executionContext) fieldContext_Article_tags(_ context.Context, field g
 }
 
 func (ec *executionContext) _Article_blog(ctx context.Context, field graphql.CollectedField, obj *content.Article) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Article_blog(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Article", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_Article_blog(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -555,11 +571,15 @@ func (ec *executionContext) fieldContext_ArticleAuthor_bio(_ context.Context, fi
 }
 
 func (ec *executionContext) _ArticleConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ArticleConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ArticleConnection_edges(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ArticleConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ArticleConnection_edges(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -584,11 +604,15 @@ func (ec *executionContext) fieldContext_ArticleConnection_edges(_ context.Conte
 }
 
 func (ec *executionContext) _ArticleConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.ArticleConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ArticleConnection_nodes(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ArticleConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ArticleConnection_nodes(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -613,11 +637,15 @@ func (ec *executionContext) fieldContext_ArticleConnection_nodes(_ context.Conte
 }
 
 func (ec *executionContext) _ArticleConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ArticleConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ArticleConnection_pageInfo(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ArticleConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ArticleConnection_pageInfo(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -654,11 +682,15 @@ func (ec *executionContext) fieldContext_ArticleEdge_cursor(_ context.Context, f
 }
 
 func (ec *executionContext) _ArticleEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ArticleEdge) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ArticleEdge_node(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ArticleEdge", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ArticleEdge_node(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -683,11 +715,15 @@ func (ec *executionContext) fieldContext_ArticleEdge_node(_ context.Context, fie
 }
 
 func (ec *executionContext) _ArticleUpsertPayload_article(ctx context.Context, field graphql.CollectedField, obj *model.ArticleUpsertPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ArticleUpsertPayload_article(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ArticleUpsertPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ArticleUpsertPayload_article(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -712,11 +748,15 @@ func (ec *executionContext) fieldContext_ArticleUpsertPayload_article(_ context.
 }
 
 func (ec *executionContext) _ArticleUpsertPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.ArticleUpsertPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ArticleUpsertPayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ArticleUpsertPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ArticleUpsertPayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -786,11 +826,15 @@ func (ec *executionContext) fieldContext_Blog_title(_ context.Context, field gra
 }
 
 func (ec *executionContext) _Blog_seo(ctx context.Context, field graphql.CollectedField, obj *content.Blog) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Blog_seo(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Blog", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_Blog_seo(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -827,11 +871,15 @@ func (ec *executionContext) fieldContext_Blog_onlineStoreUrl(_ context.Context, 
 }
 
 func (ec *executionContext) _Blog_authors(ctx context.Context, field graphql.CollectedField, obj *content.Blog) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Blog_authors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Blog", field, true, false)
+	} else {
+		fc, err := ec.fieldContext_Blog_authors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -944,11 +992,15 @@ func (ec *executionContext) fieldContext_Blog_articles(ctx context.Context, fiel
 }
 
 func (ec *executionContext) _BlogConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.BlogConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_BlogConnection_edges(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "BlogConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_BlogConnection_edges(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -973,11 +1025,15 @@ func (ec *executionContext) fieldContext_BlogConnection_edges(_ context.Context,
 }
 
 func (ec *executionContext) _BlogConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.BlogConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_BlogConnection_nodes(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "BlogConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_BlogConnection_nodes(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1002,11 +1058,15 @@ func (ec *executionContext) fieldContext_BlogConnection_nodes(_ context.Context,
 }
 
 func (ec *executionContext) _BlogConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.BlogConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_BlogConnection_pageInfo(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "BlogConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_BlogConnection_pageInfo(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1043,11 +1103,15 @@ func (ec *executionContext) fieldContext_BlogEdge_cursor(_ context.Context, fiel
 }
 
 func (ec *executionContext) _BlogEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.BlogEdge) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_BlogEdge_node(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "BlogEdge", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_BlogEdge_node(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1072,11 +1136,15 @@ func (ec *executionContext) fieldContext_BlogEdge_node(_ context.Context, field 
 }
 
 func (ec *executionContext) _BlogUpsertPayload_blog(ctx context.Context, field graphql.CollectedField, obj *model.BlogUpsertPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_BlogUpsertPayload_blog(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "BlogUpsertPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_BlogUpsertPayload_blog(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1101,11 +1169,15 @@ func (ec *executionContext) fieldContext_BlogUpsertPayload_blog(_ context.Contex
 }
 
 func (ec *executionContext) _BlogUpsertPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.BlogUpsertPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_BlogUpsertPayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "BlogUpsertPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_BlogUpsertPayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1130,11 +1202,15 @@ func (ec *executionContext) fieldContext_BlogUpsertPayload_userErrors(_ context.
 }
 
 func (ec *executionContext) _Brand_colors(ctx context.Context, field graphql.CollectedField, obj *model.Brand) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Brand_colors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Brand", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_Brand_colors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1159,11 +1235,15 @@ func (ec *executionContext) fieldContext_Brand_colors(_ context.Context, field g
 }
 
 func (ec *executionContext) _Brand_coverImage(ctx context.Context, field graphql.CollectedField, obj *model.Brand) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Brand_coverImage(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Brand", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_Brand_coverImage(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1188,11 +1268,15 @@ func (ec *executionContext) fieldContext_Brand_coverImage(_ context.Context, fie
 }
 
 func (ec *executionContext) _Brand_logo(ctx context.Context, field graphql.CollectedField, obj *model.Brand) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Brand_logo(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Brand", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_Brand_logo(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1241,11 +1325,15 @@ func (ec *executionContext) fieldContext_Brand_slogan(_ context.Context, field g
 }
 
 func (ec *executionContext) _Brand_squareLogo(ctx context.Context, field graphql.CollectedField, obj *model.Brand) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Brand_squareLogo(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Brand", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_Brand_squareLogo(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1294,11 +1382,15 @@ func (ec *executionContext) fieldContext_BrandColorGroup_foreground(_ context.Co
 }
 
 func (ec *executionContext) _BrandColors_primary(ctx context.Context, field graphql.CollectedField, obj *model.BrandColors) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_BrandColors_primary(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "BrandColors", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_BrandColors_primary(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1323,11 +1415,15 @@ func (ec *executionContext) fieldContext_BrandColors_primary(_ context.Context, 
 }
 
 func (ec *executionContext) _BrandColors_secondary(ctx context.Context, field graphql.CollectedField, obj *model.BrandColors) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_BrandColors_secondary(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "BrandColors", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_BrandColors_secondary(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1364,11 +1460,15 @@ func (ec *executionContext) fieldContext_ContentDeletePayload_deletedHandle(_ co
 }
 
 func (ec *executionContext) _ContentDeletePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.ContentDeletePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ContentDeletePayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ContentDeletePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ContentDeletePayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1417,11 +1517,15 @@ func (ec *executionContext) fieldContext_MediaImage_id(_ context.Context, field 
 }
 
 func (ec *executionContext) _MediaImage_image(ctx context.Context, field graphql.CollectedField, obj *model.MediaImage) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_MediaImage_image(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "MediaImage", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_MediaImage_image(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1458,11 +1562,15 @@ func (ec *executionContext) fieldContext_MediaImage_mediaContentType(_ context.C
 }
 
 func (ec *executionContext) _MediaImage_previewImage(ctx context.Context, field graphql.CollectedField, obj *model.MediaImage) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_MediaImage_previewImage(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "MediaImage", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_MediaImage_previewImage(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1532,11 +1640,15 @@ func (ec *executionContext) fieldContext_Menu_title(_ context.Context, field gra
 }
 
 func (ec *executionContext) _Menu_items(ctx context.Context, field graphql.CollectedField, obj *content.Menu) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Menu_items(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Menu", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_Menu_items(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1603,11 +1715,15 @@ func (ec *executionContext) fieldContext_MenuItem_id(_ context.Context, field gr
 }
 
 func (ec *executionContext) _MenuItem_items(ctx context.Context, field graphql.CollectedField, obj *content.MenuItem) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_MenuItem_items(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "MenuItem", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_MenuItem_items(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1703,11 +1819,15 @@ func (ec *executionContext) fieldContext_MenuItem_url(_ context.Context, field g
 }
 
 func (ec *executionContext) _MenuUpsertPayload_menu(ctx context.Context, field graphql.CollectedField, obj *model.MenuUpsertPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_MenuUpsertPayload_menu(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "MenuUpsertPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_MenuUpsertPayload_menu(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1732,11 +1852,15 @@ func (ec *executionContext) fieldContext_MenuUpsertPayload_menu(_ context.Contex
 }
 
 func (ec *executionContext) _MenuUpsertPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.MenuUpsertPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_MenuUpsertPayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "MenuUpsertPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_MenuUpsertPayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1830,11 +1954,15 @@ func (ec *executionContext) fieldContext_Page_bodySummary(_ context.Context, fie
 }
 
 func (ec *executionContext) _Page_seo(ctx context.Context, field graphql.CollectedField, obj *content.Page) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Page_seo(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Page", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_Page_seo(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1916,11 +2044,15 @@ func (ec *executionContext) fieldContext_Page_trackingParameters(_ context.Conte
 }
 
 func (ec *executionContext) _PageConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.PageConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_PageConnection_edges(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "PageConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_PageConnection_edges(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1945,11 +2077,15 @@ func (ec *executionContext) fieldContext_PageConnection_edges(_ context.Context,
 }
 
 func (ec *executionContext) _PageConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.PageConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_PageConnection_nodes(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "PageConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_PageConnection_nodes(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1974,11 +2110,15 @@ func (ec *executionContext) fieldContext_PageConnection_nodes(_ context.Context,
 }
 
 func (ec *executionContext) _PageConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.PageConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_PageConnection_pageInfo(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "PageConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_PageConnection_pageInfo(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2015,11 +2155,15 @@ func (ec *executionContext) fieldContext_PageEdge_cursor(_ context.Context, fiel
 }
 
 func (ec *executionContext) _PageEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.PageEdge) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_PageEdge_node(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "PageEdge", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_PageEdge_node(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2044,11 +2188,15 @@ func (ec *executionContext) fieldContext_PageEdge_node(_ context.Context, field 
 }
 
 func (ec *executionContext) _PageUpsertPayload_page(ctx context.Context, field graphql.CollectedField, obj *model.PageUpsertPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_PageUpsertPayload_page(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "PageUpsertPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_PageUpsertPayload_page(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2073,11 +2221,15 @@ func (ec *executionContext) fieldContext_PageUpsertPayload_page(_ context.Contex
 }
 
 func (ec *executionContext) _PageUpsertPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.PageUpsertPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_PageUpsertPayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "PageUpsertPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_PageUpsertPayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2102,11 +2254,15 @@ func (ec *executionContext) fieldContext_PageUpsertPayload_userErrors(_ context.
 }
 
 func (ec *executionContext) _ShopBrandUpdatePayload_brand(ctx context.Context, field graphql.CollectedField, obj *model.ShopBrandUpdatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ShopBrandUpdatePayload_brand(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ShopBrandUpdatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ShopBrandUpdatePayload_brand(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2131,11 +2287,15 @@ func (ec *executionContext) fieldContext_ShopBrandUpdatePayload_brand(_ context.
 }
 
 func (ec *executionContext) _ShopBrandUpdatePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.ShopBrandUpdatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ShopBrandUpdatePayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ShopBrandUpdatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ShopBrandUpdatePayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2229,11 +2389,15 @@ func (ec *executionContext) fieldContext_ShopPolicy_url(_ context.Context, field
 }
 
 func (ec *executionContext) _ShopPolicyUpdatePayload_shopPolicy(ctx context.Context, field graphql.CollectedField, obj *model.ShopPolicyUpdatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ShopPolicyUpdatePayload_shopPolicy(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ShopPolicyUpdatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ShopPolicyUpdatePayload_shopPolicy(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -2258,11 +2422,15 @@ func (ec *executionContext) fieldContext_ShopPolicyUpdatePayload_shopPolicy(_ co
 }
 
 func (ec *executionContext) _ShopPolicyUpdatePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.ShopPolicyUpdatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ShopPolicyUpdatePayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ShopPolicyUpdatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ShopPolicyUpdatePayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))

@@ -96,11 +96,15 @@ func (ec *executionContext) fieldContext_ApiPolicy_updatedAt(_ context.Context, 
 }
 
 func (ec *executionContext) _ApiPolicyUpdatePayload_apiPolicy(ctx context.Context, field graphql.CollectedField, obj *model.APIPolicyUpdatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ApiPolicyUpdatePayload_apiPolicy(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ApiPolicyUpdatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ApiPolicyUpdatePayload_apiPolicy(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -125,11 +129,15 @@ func (ec *executionContext) fieldContext_ApiPolicyUpdatePayload_apiPolicy(_ cont
 }
 
 func (ec *executionContext) _ApiPolicyUpdatePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.APIPolicyUpdatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ApiPolicyUpdatePayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ApiPolicyUpdatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ApiPolicyUpdatePayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -211,11 +219,15 @@ func (ec *executionContext) fieldContext_TrustedDocument_createdAt(_ context.Con
 }
 
 func (ec *executionContext) _TrustedDocumentConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.TrustedDocumentConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_TrustedDocumentConnection_edges(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "TrustedDocumentConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_TrustedDocumentConnection_edges(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -240,11 +252,15 @@ func (ec *executionContext) fieldContext_TrustedDocumentConnection_edges(_ conte
 }
 
 func (ec *executionContext) _TrustedDocumentConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.TrustedDocumentConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_TrustedDocumentConnection_nodes(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "TrustedDocumentConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_TrustedDocumentConnection_nodes(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -269,11 +285,15 @@ func (ec *executionContext) fieldContext_TrustedDocumentConnection_nodes(_ conte
 }
 
 func (ec *executionContext) _TrustedDocumentConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.TrustedDocumentConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_TrustedDocumentConnection_pageInfo(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "TrustedDocumentConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_TrustedDocumentConnection_pageInfo(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -310,11 +330,15 @@ func (ec *executionContext) fieldContext_TrustedDocumentEdge_cursor(_ context.Co
 }
 
 func (ec *executionContext) _TrustedDocumentEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.TrustedDocumentEdge) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_TrustedDocumentEdge_node(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "TrustedDocumentEdge", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_TrustedDocumentEdge_node(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -339,11 +363,15 @@ func (ec *executionContext) fieldContext_TrustedDocumentEdge_node(_ context.Cont
 }
 
 func (ec *executionContext) _TrustedDocumentsRegisterPayload_documents(ctx context.Context, field graphql.CollectedField, obj *model.TrustedDocumentsRegisterPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_TrustedDocumentsRegisterPayload_documents(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "TrustedDocumentsRegisterPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_TrustedDocumentsRegisterPayload_documents(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -368,11 +396,15 @@ func (ec *executionContext) fieldContext_TrustedDocumentsRegisterPayload_documen
 }
 
 func (ec *executionContext) _TrustedDocumentsRegisterPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.TrustedDocumentsRegisterPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_TrustedDocumentsRegisterPayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "TrustedDocumentsRegisterPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_TrustedDocumentsRegisterPayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -409,11 +441,15 @@ func (ec *executionContext) fieldContext_TrustedDocumentsRemovePayload_removed(_
 }
 
 func (ec *executionContext) _TrustedDocumentsRemovePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.TrustedDocumentsRemovePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_TrustedDocumentsRemovePayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "TrustedDocumentsRemovePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_TrustedDocumentsRemovePayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))

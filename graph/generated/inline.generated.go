@@ -4,6 +4,7 @@ package generated
 
 import (
 	"context"
+	"errors"
 	"io"
 	"strconv"
 
@@ -43,6 +44,7 @@ func recoverLeaf(ctx context.Context, oc *graphql.OperationContext, field graphq
 type inlineArena struct {
 	buf       []byte
 	spans     []inlineSpan
+	frames    []fieldFrame
 	collected []collectedFields
 }
 
@@ -82,11 +84,105 @@ func (a *inlineArena) collect(oc *graphql.OperationContext, sel ast.SelectionSet
 type inlineArenaKey struct{}
 
 func arenaOf(ctx context.Context) (*inlineArena, context.Context) {
-	if a, ok := ctx.Value(inlineArenaKey{}).(*inlineArena); ok {
+	if a := arenaIn(ctx); a != nil {
 		return a, ctx
 	}
 	a := &inlineArena{buf: make([]byte, 0, 4096)}
 	return a, context.WithValue(ctx, inlineArenaKey{}, a)
+}
+
+// arenaIn is the arena of ctx, nil outside an inline subtree.
+func arenaIn(ctx context.Context) *inlineArena {
+	if f, ok := ctx.(*frameCtx); ok {
+		return f.a
+	}
+	a, _ := ctx.Value(inlineArenaKey{}).(*inlineArena)
+	return a
+}
+
+// fieldFrame is a field context and the context node that carries it,
+// handed out from the arena's slab: what graphql.WithFieldContext and the
+// generated field-context functions allocate per field and per element.
+type fieldFrame struct {
+	fc    graphql.FieldContext
+	ctx   frameCtx
+	index int
+}
+
+// frameCtx carries a field context as graphql.WithFieldContext's node
+// does, and its arena.
+type frameCtx struct {
+	context.Context
+	fc *graphql.FieldContext
+	a  *inlineArena
+}
+
+func (c *frameCtx) Value(key any) any {
+	switch key {
+	case fieldContextKey:
+		return c.fc
+	case inlineArenaKey{}:
+		return c.a
+	}
+	return c.Context.Value(key)
+}
+
+// fieldContextKey is the key graphql.GetFieldContext looks up, learnt
+// from the function itself; nil (frames then use graphql.WithFieldContext)
+// if a gqlgen upgrade changes how it reads the context.
+var fieldContextKey = func() any {
+	p := &keyProbe{Context: context.Background()}
+	graphql.GetFieldContext(p)
+	if len(p.keys) != 1 {
+		return nil
+	}
+	fc := &graphql.FieldContext{}
+	if graphql.GetFieldContext(&frameCtx{Context: context.Background(), fc: fc}) != fc {
+		return nil
+	}
+	return p.keys[0]
+}()
+
+type keyProbe struct {
+	context.Context
+	keys []any
+}
+
+func (p *keyProbe) Value(key any) any {
+	p.keys = append(p.keys, key)
+	return nil
+}
+
+func (a *inlineArena) frame() *fieldFrame {
+	if len(a.frames) == cap(a.frames) {
+		a.frames = make([]fieldFrame, 0, 32)
+	}
+	a.frames = a.frames[:len(a.frames)+1]
+	return &a.frames[len(a.frames)-1]
+}
+
+// withFrame is graphql.WithFieldContext(ctx, &f.fc) without allocating.
+func (a *inlineArena) withFrame(ctx context.Context, f *fieldFrame) context.Context {
+	if fieldContextKey == nil {
+		return graphql.WithFieldContext(ctx, &f.fc)
+	}
+	f.fc.Parent = graphql.GetFieldContext(ctx)
+	f.ctx = frameCtx{Context: ctx, fc: &f.fc, a: a}
+	return &f.ctx
+}
+
+// objectField is the field context gqlgen's field-context function builds
+// for an object field without arguments, from a frame. Its Child is
+// noChild: the generated Child closure would allocate, and nothing calls
+// it (internal/archtest guards that).
+func (a *inlineArena) objectField(ctx context.Context, object string, field graphql.CollectedField, isMethod, isResolver bool) context.Context {
+	f := a.frame()
+	f.fc = graphql.FieldContext{Object: object, Field: field, IsMethod: isMethod, IsResolver: isResolver, Child: noChild}
+	return a.withFrame(ctx, f)
+}
+
+func noChild(context.Context, graphql.CollectedField) (*graphql.FieldContext, error) {
+	return nil, errors.New("graphql: FieldContext.Child is not kept for fields inside an inline (@synchronous) subtree")
 }
 
 // Write appends p (the arena is the writer of values it did not make).
@@ -247,23 +343,22 @@ func (o *inlineObject) end() graphql.Marshaler {
 // marshalSliceInline is graphql.MarshalSliceConcurrently without the
 // goroutine per element, for lists whose elements resolve synchronously;
 // it writes the list into the arena. The elements' field contexts come
-// from one slice per list. A panic in one element is recovered, reported
+// from the arena's frames. A panic in one element is recovered, reported
 // at the element's path, and makes the list null.
 func marshalSliceInline(ctx context.Context, length int, _ int64, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) *inlineSpan {
 	a, ctx := arenaOf(ctx)
 	start := len(a.buf)
 	a.buf = append(a.buf, '[')
-	fcs := make([]graphql.FieldContext, length)
-	idx := make([]int, length)
 	hasNull := false
 	for i := 0; i < length; i++ {
 		if i > 0 {
 			a.buf = append(a.buf, ',')
 		}
 		mark := len(a.buf)
-		idx[i] = i
-		fcs[i].Index = &idx[i]
-		childCtx := graphql.WithFieldContext(ctx, &fcs[i])
+		f := a.frame()
+		f.index = i
+		f.fc = graphql.FieldContext{Index: &f.index}
+		childCtx := a.withFrame(ctx, f)
 		var el graphql.Marshaler
 		if omitPanicHandler {
 			el = marshalElement(childCtx, i)

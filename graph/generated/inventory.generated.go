@@ -132,11 +132,15 @@ func (ec *executionContext) field_Subscription_productAvailabilityChanged_args(c
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _InventoryAdjustQuantitiesPayload_inventoryAdjustmentGroup(ctx context.Context, field graphql.CollectedField, obj *model.InventoryAdjustQuantitiesPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_InventoryAdjustQuantitiesPayload_inventoryAdjustmentGroup(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "InventoryAdjustQuantitiesPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_InventoryAdjustQuantitiesPayload_inventoryAdjustmentGroup(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -161,11 +165,15 @@ func (ec *executionContext) fieldContext_InventoryAdjustQuantitiesPayload_invent
 }
 
 func (ec *executionContext) _InventoryAdjustQuantitiesPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.InventoryAdjustQuantitiesPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_InventoryAdjustQuantitiesPayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "InventoryAdjustQuantitiesPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_InventoryAdjustQuantitiesPayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -247,11 +255,15 @@ func (ec *executionContext) fieldContext_InventoryAdjustmentGroup_referenceDocum
 }
 
 func (ec *executionContext) _InventoryAdjustmentGroup_changes(ctx context.Context, field graphql.CollectedField, obj *inventory.Group) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_InventoryAdjustmentGroup_changes(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "InventoryAdjustmentGroup", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_InventoryAdjustmentGroup_changes(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -532,11 +544,15 @@ func (ec *executionContext) fieldContext_InventoryChange_at(_ context.Context, f
 }
 
 func (ec *executionContext) _InventoryChangeConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.InventoryChangeConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_InventoryChangeConnection_edges(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "InventoryChangeConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_InventoryChangeConnection_edges(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -561,11 +577,15 @@ func (ec *executionContext) fieldContext_InventoryChangeConnection_edges(_ conte
 }
 
 func (ec *executionContext) _InventoryChangeConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.InventoryChangeConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_InventoryChangeConnection_nodes(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "InventoryChangeConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_InventoryChangeConnection_nodes(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -590,11 +610,15 @@ func (ec *executionContext) fieldContext_InventoryChangeConnection_nodes(_ conte
 }
 
 func (ec *executionContext) _InventoryChangeConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.InventoryChangeConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_InventoryChangeConnection_pageInfo(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "InventoryChangeConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_InventoryChangeConnection_pageInfo(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -631,11 +655,15 @@ func (ec *executionContext) fieldContext_InventoryChangeEdge_cursor(_ context.Co
 }
 
 func (ec *executionContext) _InventoryChangeEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.InventoryChangeEdge) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_InventoryChangeEdge_node(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "InventoryChangeEdge", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_InventoryChangeEdge_node(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -856,11 +884,15 @@ func (ec *executionContext) fieldContext_InventoryLevel_updatedAt(_ context.Cont
 }
 
 func (ec *executionContext) _InventoryLevelConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.InventoryLevelConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_InventoryLevelConnection_edges(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "InventoryLevelConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_InventoryLevelConnection_edges(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -885,11 +917,15 @@ func (ec *executionContext) fieldContext_InventoryLevelConnection_edges(_ contex
 }
 
 func (ec *executionContext) _InventoryLevelConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.InventoryLevelConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_InventoryLevelConnection_nodes(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "InventoryLevelConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_InventoryLevelConnection_nodes(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -914,11 +950,15 @@ func (ec *executionContext) fieldContext_InventoryLevelConnection_nodes(_ contex
 }
 
 func (ec *executionContext) _InventoryLevelConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.InventoryLevelConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_InventoryLevelConnection_pageInfo(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "InventoryLevelConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_InventoryLevelConnection_pageInfo(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -955,11 +995,15 @@ func (ec *executionContext) fieldContext_InventoryLevelEdge_cursor(_ context.Con
 }
 
 func (ec *executionContext) _InventoryLevelEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.InventoryLevelEdge) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_InventoryLevelEdge_node(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "InventoryLevelEdge", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_InventoryLevelEdge_node(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -996,11 +1040,15 @@ func (ec *executionContext) fieldContext_InventoryLowStockThresholdPayload_thres
 }
 
 func (ec *executionContext) _InventoryLowStockThresholdPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.InventoryLowStockThresholdPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_InventoryLowStockThresholdPayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "InventoryLowStockThresholdPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_InventoryLowStockThresholdPayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1025,11 +1073,15 @@ func (ec *executionContext) fieldContext_InventoryLowStockThresholdPayload_userE
 }
 
 func (ec *executionContext) _InventorySetQuantitiesPayload_inventoryAdjustmentGroup(ctx context.Context, field graphql.CollectedField, obj *model.InventorySetQuantitiesPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_InventorySetQuantitiesPayload_inventoryAdjustmentGroup(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "InventorySetQuantitiesPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_InventorySetQuantitiesPayload_inventoryAdjustmentGroup(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1054,11 +1106,15 @@ func (ec *executionContext) fieldContext_InventorySetQuantitiesPayload_inventory
 }
 
 func (ec *executionContext) _InventorySetQuantitiesPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.InventorySetQuantitiesPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_InventorySetQuantitiesPayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "InventorySetQuantitiesPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_InventorySetQuantitiesPayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1083,11 +1139,15 @@ func (ec *executionContext) fieldContext_InventorySetQuantitiesPayload_userError
 }
 
 func (ec *executionContext) _InventoryTransferPayload_inventoryAdjustmentGroup(ctx context.Context, field graphql.CollectedField, obj *model.InventoryTransferPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_InventoryTransferPayload_inventoryAdjustmentGroup(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "InventoryTransferPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_InventoryTransferPayload_inventoryAdjustmentGroup(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1112,11 +1172,15 @@ func (ec *executionContext) fieldContext_InventoryTransferPayload_inventoryAdjus
 }
 
 func (ec *executionContext) _InventoryTransferPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.InventoryTransferPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_InventoryTransferPayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "InventoryTransferPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_InventoryTransferPayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))

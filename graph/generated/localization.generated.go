@@ -61,11 +61,15 @@ func (ec *executionContext) dir_inContext_args(ctx context.Context, rawArgs map[
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _Country_availableLanguages(ctx context.Context, field graphql.CollectedField, obj *model.Country) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Country_availableLanguages(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Country", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_Country_availableLanguages(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -90,11 +94,15 @@ func (ec *executionContext) fieldContext_Country_availableLanguages(_ context.Co
 }
 
 func (ec *executionContext) _Country_currency(ctx context.Context, field graphql.CollectedField, obj *model.Country) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Country_currency(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Country", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_Country_currency(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -119,11 +127,15 @@ func (ec *executionContext) fieldContext_Country_currency(_ context.Context, fie
 }
 
 func (ec *executionContext) _Country_defaultLanguage(ctx context.Context, field graphql.CollectedField, obj *model.Country) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Country_defaultLanguage(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Country", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_Country_defaultLanguage(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -256,11 +268,15 @@ func (ec *executionContext) fieldContext_Language_name(_ context.Context, field 
 }
 
 func (ec *executionContext) _Localization_availableCountries(ctx context.Context, field graphql.CollectedField, obj *model.Localization) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Localization_availableCountries(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Localization", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_Localization_availableCountries(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -285,11 +301,15 @@ func (ec *executionContext) fieldContext_Localization_availableCountries(_ conte
 }
 
 func (ec *executionContext) _Localization_availableLanguages(ctx context.Context, field graphql.CollectedField, obj *model.Localization) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Localization_availableLanguages(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Localization", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_Localization_availableLanguages(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -314,11 +334,15 @@ func (ec *executionContext) fieldContext_Localization_availableLanguages(_ conte
 }
 
 func (ec *executionContext) _Localization_country(ctx context.Context, field graphql.CollectedField, obj *model.Localization) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Localization_country(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Localization", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_Localization_country(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -343,11 +367,15 @@ func (ec *executionContext) fieldContext_Localization_country(_ context.Context,
 }
 
 func (ec *executionContext) _Localization_language(ctx context.Context, field graphql.CollectedField, obj *model.Localization) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Localization_language(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Localization", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_Localization_language(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))

@@ -72,11 +72,15 @@ func (ec *executionContext) fieldContext_ExchangeRate_setAt(_ context.Context, f
 }
 
 func (ec *executionContext) _ExchangeRatePayload_exchangeRate(ctx context.Context, field graphql.CollectedField, obj *model.ExchangeRatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ExchangeRatePayload_exchangeRate(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ExchangeRatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ExchangeRatePayload_exchangeRate(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -101,11 +105,15 @@ func (ec *executionContext) fieldContext_ExchangeRatePayload_exchangeRate(_ cont
 }
 
 func (ec *executionContext) _ExchangeRatePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.ExchangeRatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ExchangeRatePayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ExchangeRatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ExchangeRatePayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -262,11 +270,15 @@ func (ec *executionContext) fieldContext_MarketDeletePayload_deletedMarketId(_ c
 }
 
 func (ec *executionContext) _MarketDeletePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.MarketDeletePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_MarketDeletePayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "MarketDeletePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_MarketDeletePayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -291,11 +303,15 @@ func (ec *executionContext) fieldContext_MarketDeletePayload_userErrors(_ contex
 }
 
 func (ec *executionContext) _MarketPayload_market(ctx context.Context, field graphql.CollectedField, obj *model.MarketPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_MarketPayload_market(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "MarketPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_MarketPayload_market(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -320,11 +336,15 @@ func (ec *executionContext) fieldContext_MarketPayload_market(_ context.Context,
 }
 
 func (ec *executionContext) _MarketPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.MarketPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_MarketPayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "MarketPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_MarketPayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -382,11 +402,15 @@ func (ec *executionContext) fieldContext_OrderShopAmounts_exchangeRate(_ context
 }
 
 func (ec *executionContext) _OrderShopAmounts_subtotalPrice(ctx context.Context, field graphql.CollectedField, obj *orders.ShopAmounts) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_OrderShopAmounts_subtotalPrice(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "OrderShopAmounts", field, true, false)
+	} else {
+		fc, err := ec.fieldContext_OrderShopAmounts_subtotalPrice(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -411,11 +435,15 @@ func (ec *executionContext) fieldContext_OrderShopAmounts_subtotalPrice(_ contex
 }
 
 func (ec *executionContext) _OrderShopAmounts_totalDiscounts(ctx context.Context, field graphql.CollectedField, obj *orders.ShopAmounts) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_OrderShopAmounts_totalDiscounts(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "OrderShopAmounts", field, true, false)
+	} else {
+		fc, err := ec.fieldContext_OrderShopAmounts_totalDiscounts(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -440,11 +468,15 @@ func (ec *executionContext) fieldContext_OrderShopAmounts_totalDiscounts(_ conte
 }
 
 func (ec *executionContext) _OrderShopAmounts_totalShippingPrice(ctx context.Context, field graphql.CollectedField, obj *orders.ShopAmounts) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_OrderShopAmounts_totalShippingPrice(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "OrderShopAmounts", field, true, false)
+	} else {
+		fc, err := ec.fieldContext_OrderShopAmounts_totalShippingPrice(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -469,11 +501,15 @@ func (ec *executionContext) fieldContext_OrderShopAmounts_totalShippingPrice(_ c
 }
 
 func (ec *executionContext) _OrderShopAmounts_totalTax(ctx context.Context, field graphql.CollectedField, obj *orders.ShopAmounts) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_OrderShopAmounts_totalTax(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "OrderShopAmounts", field, true, false)
+	} else {
+		fc, err := ec.fieldContext_OrderShopAmounts_totalTax(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -498,11 +534,15 @@ func (ec *executionContext) fieldContext_OrderShopAmounts_totalTax(_ context.Con
 }
 
 func (ec *executionContext) _OrderShopAmounts_totalPrice(ctx context.Context, field graphql.CollectedField, obj *orders.ShopAmounts) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_OrderShopAmounts_totalPrice(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "OrderShopAmounts", field, true, false)
+	} else {
+		fc, err := ec.fieldContext_OrderShopAmounts_totalPrice(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -527,11 +567,15 @@ func (ec *executionContext) fieldContext_OrderShopAmounts_totalPrice(_ context.C
 }
 
 func (ec *executionContext) _ProductVariantContextualPricing_price(ctx context.Context, field graphql.CollectedField, obj *model.ProductVariantContextualPricing) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ProductVariantContextualPricing_price(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ProductVariantContextualPricing", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ProductVariantContextualPricing_price(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -556,11 +600,15 @@ func (ec *executionContext) fieldContext_ProductVariantContextualPricing_price(_
 }
 
 func (ec *executionContext) _ProductVariantContextualPricing_compareAtPrice(ctx context.Context, field graphql.CollectedField, obj *model.ProductVariantContextualPricing) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ProductVariantContextualPricing_compareAtPrice(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ProductVariantContextualPricing", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ProductVariantContextualPricing_compareAtPrice(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))

@@ -603,11 +603,15 @@ func (ec *executionContext) fieldContext_Order_lineItems(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Order_shippingAddress(ctx context.Context, field graphql.CollectedField, obj *orders.Order) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Order_shippingAddress(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Order", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_Order_shippingAddress(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -632,11 +636,15 @@ func (ec *executionContext) fieldContext_Order_shippingAddress(_ context.Context
 }
 
 func (ec *executionContext) _Order_billingAddress(ctx context.Context, field graphql.CollectedField, obj *orders.Order) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Order_billingAddress(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Order", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_Order_billingAddress(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -829,11 +837,15 @@ func (ec *executionContext) fieldContext_Order_marketHandle(_ context.Context, f
 }
 
 func (ec *executionContext) _Order_shopAmounts(ctx context.Context, field graphql.CollectedField, obj *orders.Order) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Order_shopAmounts(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Order", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_Order_shopAmounts(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -858,11 +870,15 @@ func (ec *executionContext) fieldContext_Order_shopAmounts(_ context.Context, fi
 }
 
 func (ec *executionContext) _OrderConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.OrderConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_OrderConnection_edges(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "OrderConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_OrderConnection_edges(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -887,11 +903,15 @@ func (ec *executionContext) fieldContext_OrderConnection_edges(_ context.Context
 }
 
 func (ec *executionContext) _OrderConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.OrderConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_OrderConnection_nodes(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "OrderConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_OrderConnection_nodes(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -916,11 +936,15 @@ func (ec *executionContext) fieldContext_OrderConnection_nodes(_ context.Context
 }
 
 func (ec *executionContext) _OrderConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.OrderConnection) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_OrderConnection_pageInfo(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "OrderConnection", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_OrderConnection_pageInfo(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -981,11 +1005,15 @@ func (ec *executionContext) fieldContext_OrderDiscountApplication_kind(_ context
 }
 
 func (ec *executionContext) _OrderDiscountApplication_amount(ctx context.Context, field graphql.CollectedField, obj *model.OrderDiscountApplication) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_OrderDiscountApplication_amount(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "OrderDiscountApplication", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_OrderDiscountApplication_amount(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1022,11 +1050,15 @@ func (ec *executionContext) fieldContext_OrderEdge_cursor(_ context.Context, fie
 }
 
 func (ec *executionContext) _OrderEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.OrderEdge) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_OrderEdge_node(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "OrderEdge", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_OrderEdge_node(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1395,11 +1427,15 @@ func (ec *executionContext) fieldContext_OrderLineItem_variant(_ context.Context
 }
 
 func (ec *executionContext) _OrderMutationPayload_order(ctx context.Context, field graphql.CollectedField, obj *model.OrderMutationPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_OrderMutationPayload_order(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "OrderMutationPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_OrderMutationPayload_order(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1424,11 +1460,15 @@ func (ec *executionContext) fieldContext_OrderMutationPayload_order(_ context.Co
 }
 
 func (ec *executionContext) _OrderMutationPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.OrderMutationPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_OrderMutationPayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "OrderMutationPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_OrderMutationPayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1602,11 +1642,15 @@ func (ec *executionContext) fieldContext_OrderShippingLine_title(_ context.Conte
 }
 
 func (ec *executionContext) _OrderShippingLine_originalPrice(ctx context.Context, field graphql.CollectedField, obj *model.OrderShippingLine) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_OrderShippingLine_originalPrice(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "OrderShippingLine", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_OrderShippingLine_originalPrice(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1631,11 +1675,15 @@ func (ec *executionContext) fieldContext_OrderShippingLine_originalPrice(_ conte
 }
 
 func (ec *executionContext) _OrderShippingLine_discountedPrice(ctx context.Context, field graphql.CollectedField, obj *model.OrderShippingLine) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_OrderShippingLine_discountedPrice(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "OrderShippingLine", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_OrderShippingLine_discountedPrice(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1660,11 +1708,15 @@ func (ec *executionContext) fieldContext_OrderShippingLine_discountedPrice(_ con
 }
 
 func (ec *executionContext) _OrderShippingLine_tax(ctx context.Context, field graphql.CollectedField, obj *model.OrderShippingLine) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_OrderShippingLine_tax(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "OrderShippingLine", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_OrderShippingLine_tax(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -1713,11 +1765,15 @@ func (ec *executionContext) fieldContext_OrderTaxLine_ratePercentage(_ context.C
 }
 
 func (ec *executionContext) _OrderTaxLine_price(ctx context.Context, field graphql.CollectedField, obj *model.OrderTaxLine) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_OrderTaxLine_price(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "OrderTaxLine", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_OrderTaxLine_price(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))

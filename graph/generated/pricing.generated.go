@@ -95,11 +95,15 @@ func (ec *executionContext) fieldContext_Discount_percentage(_ context.Context, 
 }
 
 func (ec *executionContext) _Discount_amount(ctx context.Context, field graphql.CollectedField, obj *model.Discount) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Discount_amount(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Discount", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_Discount_amount(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -148,11 +152,15 @@ func (ec *executionContext) fieldContext_Discount_collectionIds(_ context.Contex
 }
 
 func (ec *executionContext) _Discount_minimumSubtotal(ctx context.Context, field graphql.CollectedField, obj *model.Discount) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Discount_minimumSubtotal(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Discount", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_Discount_minimumSubtotal(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -261,11 +269,15 @@ func (ec *executionContext) fieldContext_Discount_active(_ context.Context, fiel
 }
 
 func (ec *executionContext) _DiscountPayload_discount(ctx context.Context, field graphql.CollectedField, obj *model.DiscountPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_DiscountPayload_discount(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "DiscountPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_DiscountPayload_discount(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -290,11 +302,15 @@ func (ec *executionContext) fieldContext_DiscountPayload_discount(_ context.Cont
 }
 
 func (ec *executionContext) _DiscountPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.DiscountPayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_DiscountPayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "DiscountPayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_DiscountPayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -367,11 +383,15 @@ func (ec *executionContext) fieldContext_ShippingRate_title(_ context.Context, f
 }
 
 func (ec *executionContext) _ShippingRate_price(ctx context.Context, field graphql.CollectedField, obj *model.ShippingRate) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ShippingRate_price(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ShippingRate", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ShippingRate_price(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -396,11 +416,15 @@ func (ec *executionContext) fieldContext_ShippingRate_price(_ context.Context, f
 }
 
 func (ec *executionContext) _ShippingRate_weightBands(ctx context.Context, field graphql.CollectedField, obj *model.ShippingRate) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ShippingRate_weightBands(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ShippingRate", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ShippingRate_weightBands(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -425,11 +449,15 @@ func (ec *executionContext) fieldContext_ShippingRate_weightBands(_ context.Cont
 }
 
 func (ec *executionContext) _ShippingRate_freeOver(ctx context.Context, field graphql.CollectedField, obj *model.ShippingRate) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ShippingRate_freeOver(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ShippingRate", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ShippingRate_freeOver(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -466,11 +494,15 @@ func (ec *executionContext) fieldContext_ShippingRate_active(_ context.Context, 
 }
 
 func (ec *executionContext) _ShippingRatePayload_shippingRate(ctx context.Context, field graphql.CollectedField, obj *model.ShippingRatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ShippingRatePayload_shippingRate(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ShippingRatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ShippingRatePayload_shippingRate(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -495,11 +527,15 @@ func (ec *executionContext) fieldContext_ShippingRatePayload_shippingRate(_ cont
 }
 
 func (ec *executionContext) _ShippingRatePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.ShippingRatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ShippingRatePayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ShippingRatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ShippingRatePayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -548,11 +584,15 @@ func (ec *executionContext) fieldContext_ShippingWeightBand_maxGrams(_ context.C
 }
 
 func (ec *executionContext) _ShippingWeightBand_price(ctx context.Context, field graphql.CollectedField, obj *model.ShippingWeightBand) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ShippingWeightBand_price(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ShippingWeightBand", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ShippingWeightBand_price(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -613,11 +653,15 @@ func (ec *executionContext) fieldContext_ShippingZone_areas(_ context.Context, f
 }
 
 func (ec *executionContext) _ShippingZonePayload_shippingZone(ctx context.Context, field graphql.CollectedField, obj *model.ShippingZonePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ShippingZonePayload_shippingZone(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ShippingZonePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ShippingZonePayload_shippingZone(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -642,11 +686,15 @@ func (ec *executionContext) fieldContext_ShippingZonePayload_shippingZone(_ cont
 }
 
 func (ec *executionContext) _ShippingZonePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.ShippingZonePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_ShippingZonePayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "ShippingZonePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_ShippingZonePayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -755,11 +803,15 @@ func (ec *executionContext) fieldContext_TaxRate_shipping(_ context.Context, fie
 }
 
 func (ec *executionContext) _TaxRatePayload_taxRate(ctx context.Context, field graphql.CollectedField, obj *model.TaxRatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_TaxRatePayload_taxRate(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "TaxRatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_TaxRatePayload_taxRate(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -784,11 +836,15 @@ func (ec *executionContext) fieldContext_TaxRatePayload_taxRate(_ context.Contex
 }
 
 func (ec *executionContext) _TaxRatePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.TaxRatePayload) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_TaxRatePayload_userErrors(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "TaxRatePayload", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_TaxRatePayload_userErrors(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))

@@ -271,6 +271,12 @@ func (p *synchronous) rewriteObjects(src string, st *rewriteStats) (string, erro
 	return out.String(), nil
 }
 
+// simpleFieldContext matches gqlgen's field-context function of a field
+// without arguments: 1 its name, 2 the object, 3 IsMethod, 4 IsResolver.
+var simpleFieldContext = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) (fieldContext_\w+)\(_ context\.Context, field graphql\.CollectedField\) \(fc \*graphql\.FieldContext, err error\) \{\n` +
+	`\tfc = &graphql\.FieldContext\{\n\t\tObject: +("\w+"),\n\t\tField: +field,\n\t\tIsMethod: +(true|false),\n\t\tIsResolver: +(true|false),\n` +
+	`\t\tChild: func\(ctx context\.Context, field graphql\.CollectedField\) \(\*graphql\.FieldContext, error\) \{\n\t\t\treturn ec\.childFields_\w+\(ctx, field\)\n\t\t\},\n\t\}\n\treturn fc, nil\n\}`)
+
 var (
 	unmarshalerMap     = regexp.MustCompile(`\tinputUnmarshalMap := graphql\.BuildUnmarshalerMap\((?:\n(?:\t\t.*\n)*\t)?\)\n`)
 	withUnmarshalerMap = regexp.MustCompile(`(?m)^\t+ctx = graphql\.WithUnmarshalerMap\(ctx, inputUnmarshalMap\)\n`)
@@ -291,6 +297,8 @@ type rewriteStats struct {
 	directMatched  int
 	// unmarshalerMaps counts the input-unmarshaller maps removed from Exec.
 	unmarshalerMaps int
+	// framedFields counts object fields taking their context from frames.
+	framedFields int
 }
 
 // rewriteSource applies the three rewrites to one generated file.
@@ -324,6 +332,12 @@ func (p *synchronous) rewriteSource(src string, st *rewriteStats) string {
 		st.deferGroups++
 		return "\tif len(deferLabelToView) > 0 {\n" + m + "\t}\n"
 	})
+	// Object fields whose field context is gqlgen's plain shape get it
+	// from the arena's frames when an arena is in the context.
+	fieldContextShapes := map[string]string{}
+	for _, m := range simpleFieldContext.FindAllStringSubmatch(rewritten, -1) {
+		fieldContextShapes[m[1]] = m[2] + ", field, " + m[3] + ", " + m[4]
+	}
 	// Plain leaf fields: marshal the value directly instead of building
 	// a field context, closures and a middleware chain per field (the
 	// bulk of gqlgen's per-field cost). These fields cost nothing (leaves
@@ -337,7 +351,12 @@ func (p *synchronous) rewriteSource(src string, st *rewriteStats) string {
 		}
 		if p.objects[name] {
 			st.objectsMatched[name] = true
-			return sub[1] + objectField(fieldContext, value, typ, marshal, recovers)
+			frame := ""
+			if m := fieldContextShapes[strings.TrimPrefix(fieldContext, "ec.")]; m != "" {
+				frame = m
+				st.framedFields++
+			}
+			return sub[1] + objectField(fieldContext, value, typ, marshal, recovers, frame)
 		}
 		if !p.leaves[name] {
 			return m
@@ -417,14 +436,22 @@ var (
 // non-null field is an error at this one), but not gqlgen's resolver and
 // middleware closures; the cost tracker, the only field middleware, is
 // called directly (recordField), so actual cost is unchanged.
-func objectField(fieldContext, value, typ, marshal string, recovers bool) string {
+func objectField(fieldContext, value, typ, marshal string, recovers bool, frame string) string {
 	length := "0"
 	if strings.HasPrefix(typ, "[]") {
 		length = "len(v)"
 	}
 	var b strings.Builder
-	b.WriteString("\tfc, err := " + fieldContext + "(ctx, field)\n\tif err != nil {\n\t\treturn graphql.Null\n\t}\n")
-	b.WriteString("\tctx = graphql.WithFieldContext(ctx, fc)\n")
+	if frame != "" {
+		// Under an inline parent the field context and the context that
+		// carries it come from the arena's slab (no allocation).
+		b.WriteString("\tif a := arenaIn(ctx); a != nil {\n\t\tctx = a.objectField(ctx, " + frame + ")\n\t} else {\n")
+		b.WriteString("\t\tfc, err := " + fieldContext + "(ctx, field)\n\t\tif err != nil {\n\t\t\treturn graphql.Null\n\t\t}\n")
+		b.WriteString("\t\tctx = graphql.WithFieldContext(ctx, fc)\n\t}\n")
+	} else {
+		b.WriteString("\tfc, err := " + fieldContext + "(ctx, field)\n\tif err != nil {\n\t\treturn graphql.Null\n\t}\n")
+		b.WriteString("\tctx = graphql.WithFieldContext(ctx, fc)\n")
+	}
 	if recovers {
 		b.WriteString("\tdefer func() {\n\t\tif r := recover(); r != nil {\n" +
 			"\t\t\tec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))\n\t\t\tret = graphql.Null\n\t\t}\n\t}()\n")
@@ -496,6 +523,9 @@ func (p *synchronous) check(st *rewriteStats) error {
 		missing = append(missing, "every direct leaf write")
 	}
 	missing = append(missing, st.errs...)
+	if len(st.objectsMatched) > 0 && st.framedFields == 0 {
+		missing = append(missing, "every object field's field context")
+	}
 	if st.unmarshalerMaps == 0 {
 		missing = append(missing, "Exec's input-unmarshaller map")
 	}
@@ -514,6 +544,7 @@ package generated
 
 import (
 	"context"
+	"errors"
 	"io"
 	"strconv"
 
@@ -553,6 +584,7 @@ func recoverLeaf(ctx context.Context, oc *graphql.OperationContext, field graphq
 type inlineArena struct {
 	buf       []byte
 	spans     []inlineSpan
+	frames    []fieldFrame
 	collected []collectedFields
 }
 
@@ -592,11 +624,105 @@ func (a *inlineArena) collect(oc *graphql.OperationContext, sel ast.SelectionSet
 type inlineArenaKey struct{}
 
 func arenaOf(ctx context.Context) (*inlineArena, context.Context) {
-	if a, ok := ctx.Value(inlineArenaKey{}).(*inlineArena); ok {
+	if a := arenaIn(ctx); a != nil {
 		return a, ctx
 	}
 	a := &inlineArena{buf: make([]byte, 0, 4096)}
 	return a, context.WithValue(ctx, inlineArenaKey{}, a)
+}
+
+// arenaIn is the arena of ctx, nil outside an inline subtree.
+func arenaIn(ctx context.Context) *inlineArena {
+	if f, ok := ctx.(*frameCtx); ok {
+		return f.a
+	}
+	a, _ := ctx.Value(inlineArenaKey{}).(*inlineArena)
+	return a
+}
+
+// fieldFrame is a field context and the context node that carries it,
+// handed out from the arena's slab: what graphql.WithFieldContext and the
+// generated field-context functions allocate per field and per element.
+type fieldFrame struct {
+	fc    graphql.FieldContext
+	ctx   frameCtx
+	index int
+}
+
+// frameCtx carries a field context as graphql.WithFieldContext's node
+// does, and its arena.
+type frameCtx struct {
+	context.Context
+	fc *graphql.FieldContext
+	a  *inlineArena
+}
+
+func (c *frameCtx) Value(key any) any {
+	switch key {
+	case fieldContextKey:
+		return c.fc
+	case inlineArenaKey{}:
+		return c.a
+	}
+	return c.Context.Value(key)
+}
+
+// fieldContextKey is the key graphql.GetFieldContext looks up, learnt
+// from the function itself; nil (frames then use graphql.WithFieldContext)
+// if a gqlgen upgrade changes how it reads the context.
+var fieldContextKey = func() any {
+	p := &keyProbe{Context: context.Background()}
+	graphql.GetFieldContext(p)
+	if len(p.keys) != 1 {
+		return nil
+	}
+	fc := &graphql.FieldContext{}
+	if graphql.GetFieldContext(&frameCtx{Context: context.Background(), fc: fc}) != fc {
+		return nil
+	}
+	return p.keys[0]
+}()
+
+type keyProbe struct {
+	context.Context
+	keys []any
+}
+
+func (p *keyProbe) Value(key any) any {
+	p.keys = append(p.keys, key)
+	return nil
+}
+
+func (a *inlineArena) frame() *fieldFrame {
+	if len(a.frames) == cap(a.frames) {
+		a.frames = make([]fieldFrame, 0, 32)
+	}
+	a.frames = a.frames[:len(a.frames)+1]
+	return &a.frames[len(a.frames)-1]
+}
+
+// withFrame is graphql.WithFieldContext(ctx, &f.fc) without allocating.
+func (a *inlineArena) withFrame(ctx context.Context, f *fieldFrame) context.Context {
+	if fieldContextKey == nil {
+		return graphql.WithFieldContext(ctx, &f.fc)
+	}
+	f.fc.Parent = graphql.GetFieldContext(ctx)
+	f.ctx = frameCtx{Context: ctx, fc: &f.fc, a: a}
+	return &f.ctx
+}
+
+// objectField is the field context gqlgen's field-context function builds
+// for an object field without arguments, from a frame. Its Child is
+// noChild: the generated Child closure would allocate, and nothing calls
+// it (internal/archtest guards that).
+func (a *inlineArena) objectField(ctx context.Context, object string, field graphql.CollectedField, isMethod, isResolver bool) context.Context {
+	f := a.frame()
+	f.fc = graphql.FieldContext{Object: object, Field: field, IsMethod: isMethod, IsResolver: isResolver, Child: noChild}
+	return a.withFrame(ctx, f)
+}
+
+func noChild(context.Context, graphql.CollectedField) (*graphql.FieldContext, error) {
+	return nil, errors.New("graphql: FieldContext.Child is not kept for fields inside an inline (@synchronous) subtree")
 }
 
 // Write appends p (the arena is the writer of values it did not make).
@@ -757,23 +883,22 @@ func (o *inlineObject) end() graphql.Marshaler {
 // marshalSliceInline is graphql.MarshalSliceConcurrently without the
 // goroutine per element, for lists whose elements resolve synchronously;
 // it writes the list into the arena. The elements' field contexts come
-// from one slice per list. A panic in one element is recovered, reported
+// from the arena's frames. A panic in one element is recovered, reported
 // at the element's path, and makes the list null.
 func marshalSliceInline(ctx context.Context, length int, _ int64, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) *inlineSpan {
 	a, ctx := arenaOf(ctx)
 	start := len(a.buf)
 	a.buf = append(a.buf, '[')
-	fcs := make([]graphql.FieldContext, length)
-	idx := make([]int, length)
 	hasNull := false
 	for i := 0; i < length; i++ {
 		if i > 0 {
 			a.buf = append(a.buf, ',')
 		}
 		mark := len(a.buf)
-		idx[i] = i
-		fcs[i].Index = &idx[i]
-		childCtx := graphql.WithFieldContext(ctx, &fcs[i])
+		f := a.frame()
+		f.index = i
+		f.fc = graphql.FieldContext{Index: &f.index}
+		childCtx := a.withFrame(ctx, f)
 		var el graphql.Marshaler
 		if omitPanicHandler {
 			el = marshalElement(childCtx, i)

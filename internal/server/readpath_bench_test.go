@@ -81,8 +81,8 @@ var readPathCeilings = map[string]struct {
 	plain, race float64
 	statements  int64
 }{
-	"listing": {6_900, 7_200, 3},
-	"product": {1_060, 1_120, 4},
+	"listing": {5_800, 6_000, 3},
+	"product": {1_000, 1_030, 4},
 }
 
 func TestReadPathAllocationCeiling(t *testing.T) {

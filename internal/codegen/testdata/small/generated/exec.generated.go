@@ -558,11 +558,15 @@ func (ec *executionContext) fieldContext_Book_tags(_ context.Context, field grap
 }
 
 func (ec *executionContext) _Book_price(ctx context.Context, field graphql.CollectedField, obj *model.Book) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Book_price(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Book", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_Book_price(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -786,11 +790,15 @@ func (ec *executionContext) fieldContext_Shelf_name(_ context.Context, field gra
 }
 
 func (ec *executionContext) _Shelf_books(ctx context.Context, field graphql.CollectedField, obj *model.Shelf) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Shelf_books(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Shelf", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_Shelf_books(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
@@ -815,11 +823,15 @@ func (ec *executionContext) fieldContext_Shelf_books(_ context.Context, field gr
 }
 
 func (ec *executionContext) _Shelf_favourite(ctx context.Context, field graphql.CollectedField, obj *model.Shelf) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Shelf_favourite(ctx, field)
-	if err != nil {
-		return graphql.Null
+	if a := arenaIn(ctx); a != nil {
+		ctx = a.objectField(ctx, "Shelf", field, false, false)
+	} else {
+		fc, err := ec.fieldContext_Shelf_favourite(ctx, field)
+		if err != nil {
+			return graphql.Null
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
