@@ -6548,7 +6548,7 @@ func (ec *executionContext) _StaffSession(ctx context.Context, sel ast.Selection
 				out.Invalids++
 			}
 		case "scopes":
-			out.put(ec._StaffSession_scopes(ctx, field, obj))
+			out.writeStrings(obj.Scopes)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}

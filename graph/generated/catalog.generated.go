@@ -2276,6 +2276,15 @@ func (ec *executionContext) _ProductVariant_quantityAvailable(ctx context.Contex
 	}()
 	return ec.marshalOInt2ᚖint(ctx, field.Selections, obj.QuantityAvailable())
 }
+
+func (ec *executionContext) _ProductVariant_quantityAvailable_direct(ctx context.Context, field graphql.CollectedField, obj *catalog.Variant, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductVariant_quantityAvailable, r))
+		}
+	}()
+	out.writeOptInt(obj.QuantityAvailable())
+}
 func (ec *executionContext) fieldContext_ProductVariant_quantityAvailable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ProductVariant", field, true, false, errors.New("field of type Int does not have child fields"))
 }
@@ -2407,6 +2416,15 @@ func (ec *executionContext) _ProductVariant_weight(ctx context.Context, field gr
 		}
 	}()
 	return ec.marshalOInt2ᚖint(ctx, field.Selections, obj.Weight())
+}
+
+func (ec *executionContext) _ProductVariant_weight_direct(ctx context.Context, field graphql.CollectedField, obj *catalog.Variant, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductVariant_weight, r))
+		}
+	}()
+	out.writeOptInt(obj.Weight())
 }
 func (ec *executionContext) fieldContext_ProductVariant_weight(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ProductVariant", field, true, false, errors.New("field of type Int does not have child fields"))
@@ -3016,12 +3034,12 @@ func (ec *executionContext) _Image(ctx context.Context, sel ast.SelectionSet, ob
 				out.Invalids++
 			}
 		case "width":
-			out.put(ec._Image_width(ctx, field, obj))
+			out.writeOptInt32(obj.Width)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "height":
-			out.put(ec._Image_height(ctx, field, obj))
+			out.writeOptInt32(obj.Height)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -3196,7 +3214,7 @@ func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, 
 				out.Invalids++
 			}
 		case "tags":
-			out.put(ec._Product_tags(ctx, field, obj))
+			out.writeStrings(obj.Tags)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -3356,7 +3374,7 @@ func (ec *executionContext) _ProductOption(ctx context.Context, sel ast.Selectio
 				out.Invalids++
 			}
 		case "values":
-			out.put(ec._ProductOption_values(ctx, field, obj))
+			out.writeStrings(obj.Values)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
@@ -3506,7 +3524,7 @@ func (ec *executionContext) _ProductVariant(ctx context.Context, sel ast.Selecti
 				out.Invalids++
 			}
 		case "quantityAvailable":
-			out.put(ec._ProductVariant_quantityAvailable(ctx, field, obj))
+			ec._ProductVariant_quantityAvailable_direct(ctx, field, obj, &out)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -3531,7 +3549,7 @@ func (ec *executionContext) _ProductVariant(ctx context.Context, sel ast.Selecti
 				out.Invalids++
 			}
 		case "weight":
-			out.put(ec._ProductVariant_weight(ctx, field, obj))
+			ec._ProductVariant_weight_direct(ctx, field, obj, &out)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}

@@ -603,22 +603,22 @@ func (ec *executionContext) _ApiPolicy(ctx context.Context, sel ast.SelectionSet
 				out.Invalids++
 			}
 		case "maxQueryCost":
-			out.put(ec._ApiPolicy_maxQueryCost(ctx, field, obj))
+			out.writeOptInt(obj.MaxQueryCost)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "costBucketMax":
-			out.put(ec._ApiPolicy_costBucketMax(ctx, field, obj))
+			out.writeOptInt(obj.CostBucketMax)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "costRestoreRate":
-			out.put(ec._ApiPolicy_costRestoreRate(ctx, field, obj))
+			out.writeOptInt(obj.CostRestoreRate)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "allowedOrigins":
-			out.put(ec._ApiPolicy_allowedOrigins(ctx, field, obj))
+			out.writeStrings(obj.AllowedOrigins)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}

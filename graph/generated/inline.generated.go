@@ -319,6 +319,37 @@ func (o *inlineObject) writeOptString(v *string) {
 	o.writeString(*v)
 }
 
+func (o *inlineObject) writeOptInt(v *int) {
+	if v == nil {
+		o.last = nil
+		o.a.buf = append(o.a.buf, "null"...)
+		return
+	}
+	o.writeInt(int64(*v))
+}
+
+func (o *inlineObject) writeOptInt32(v *int32) {
+	if v == nil {
+		o.last = nil
+		o.a.buf = append(o.a.buf, "null"...)
+		return
+	}
+	o.writeInt(int64(*v))
+}
+
+// writeStrings writes a non-null list of non-null strings (nil is []).
+func (o *inlineObject) writeStrings(v []string) {
+	o.a.buf = append(o.a.buf, '[')
+	for i, s := range v {
+		if i > 0 {
+			o.a.buf = append(o.a.buf, ',')
+		}
+		o.writeString(s)
+	}
+	o.a.buf = append(o.a.buf, ']')
+	o.last = nil
+}
+
 func (o *inlineObject) writeBool(v bool) {
 	o.last = nil
 	o.a.buf = strconv.AppendBool(o.a.buf, v)

@@ -42,3 +42,36 @@ func TestArenaObjectNullTruncates(t *testing.T) {
 		t.Fatalf("got %s", out.String())
 	}
 }
+
+// The other direct writers match the marshallers they replace.
+func TestArenaDirectWritersMatchGqlgen(t *testing.T) {
+	ec := &executionContext{}
+	ctx := context.Background()
+	i, i32, s := 42, int32(-7), "a\"b"
+	cases := []struct {
+		write func(o *inlineObject)
+		want  graphql.Marshaler
+	}{
+		{func(o *inlineObject) { o.writeOptInt(&i) }, ec.marshalOInt2ᚖint(ctx, nil, &i)},
+		{func(o *inlineObject) { o.writeOptInt(nil) }, ec.marshalOInt2ᚖint(ctx, nil, nil)},
+		{func(o *inlineObject) { o.writeOptInt32(&i32) }, ec.marshalOInt2ᚖint32(ctx, nil, &i32)},
+		{func(o *inlineObject) { o.writeOptInt32(nil) }, ec.marshalOInt2ᚖint32(ctx, nil, nil)},
+		{func(o *inlineObject) { o.writeOptString(&s) }, ec.marshalOString2ᚖstring(ctx, nil, &s)},
+		{func(o *inlineObject) { o.writeOptString(nil) }, ec.marshalOString2ᚖstring(ctx, nil, nil)},
+		{func(o *inlineObject) { o.writeStrings([]string{"x", "y\n", ""}) }, ec.marshalNString2ᚕstringᚄ(ctx, nil, []string{"x", "y\n", ""})},
+		{func(o *inlineObject) { o.writeStrings(nil) }, ec.marshalNString2ᚕstringᚄ(ctx, nil, nil)},
+	}
+	for n, c := range cases {
+		var want bytes.Buffer
+		c.want.MarshalGQL(&want)
+		o, _ := beginInline(context.Background())
+		start := len(o.a.buf)
+		c.write(&o)
+		if got := string(o.a.buf[start:]); got != want.String() {
+			t.Errorf("case %d: arena wrote %s, gqlgen writes %s", n, got, want.String())
+		}
+		if o.last != nil {
+			t.Errorf("case %d: a written value left last = %v", n, o.last)
+		}
+	}
+}

@@ -2555,7 +2555,7 @@ func (ec *executionContext) _InventoryLowStockThresholdPayload(ctx context.Conte
 		case "__typename":
 			out.str("InventoryLowStockThresholdPayload")
 		case "threshold":
-			out.put(ec._InventoryLowStockThresholdPayload_threshold(ctx, field, obj))
+			out.writeOptInt(obj.Threshold)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}

@@ -1298,7 +1298,7 @@ func (ec *executionContext) _Discount(ctx context.Context, sel ast.SelectionSet,
 				out.Invalids++
 			}
 		case "minimumQuantity":
-			out.put(ec._Discount_minimumQuantity(ctx, field, obj))
+			out.writeOptInt(obj.MinimumQuantity)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -1313,12 +1313,12 @@ func (ec *executionContext) _Discount(ctx context.Context, sel ast.SelectionSet,
 				out.Invalids++
 			}
 		case "usageLimit":
-			out.put(ec._Discount_usageLimit(ctx, field, obj))
+			out.writeOptInt(obj.UsageLimit)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "perCustomerLimit":
-			out.put(ec._Discount_perCustomerLimit(ctx, field, obj))
+			out.writeOptInt(obj.PerCustomerLimit)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -1500,7 +1500,7 @@ func (ec *executionContext) _ShippingWeightBand(ctx context.Context, sel ast.Sel
 var shippingZoneImplementors = []string{"ShippingZone"}
 
 func (ec *executionContext) _ShippingZone(ctx context.Context, sel ast.SelectionSet, obj *model.ShippingZone) graphql.Marshaler {
-	out, ctx := beginInline(ctx)
+	out, _ := beginInline(ctx)
 	fields := out.a.collect(ec.OperationContext, sel, shippingZoneImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
@@ -1518,7 +1518,7 @@ func (ec *executionContext) _ShippingZone(ctx context.Context, sel ast.Selection
 				out.Invalids++
 			}
 		case "areas":
-			out.put(ec._ShippingZone_areas(ctx, field, obj))
+			out.writeStrings(obj.Areas)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}

@@ -411,14 +411,17 @@ func (p *synchronous) rewriteSource(src string, st *rewriteStats) string {
 // write into its arena (no Marshaler value per field), for leaves whose
 // value is a struct field of obj (which cannot panic: obj is never nil).
 var directWriters = map[string]string{
-	"ec.marshalNString2string":  "writeString(%s)",
-	"ec.marshalNID2string":      "writeString(%s)",
-	"ec.marshalNDecimal2string": "writeString(%s)",
-	"ec.marshalNURL2string":     "writeString(%s)",
-	"ec.marshalOString2ᚖstring": "writeOptString(%s)",
-	"ec.marshalNBoolean2bool":   "writeBool(%s)",
-	"ec.marshalNInt2int":        "writeInt(int64(%s))",
-	"ec.marshalNInt2int32":      "writeInt(int64(%s))",
+	"ec.marshalNString2string":   "writeString(%s)",
+	"ec.marshalNID2string":       "writeString(%s)",
+	"ec.marshalNDecimal2string":  "writeString(%s)",
+	"ec.marshalNURL2string":      "writeString(%s)",
+	"ec.marshalOString2ᚖstring":  "writeOptString(%s)",
+	"ec.marshalOInt2ᚖint":        "writeOptInt(%s)",
+	"ec.marshalOInt2ᚖint32":      "writeOptInt32(%s)",
+	"ec.marshalNString2ᚕstringᚄ": "writeStrings(%s)",
+	"ec.marshalNBoolean2bool":    "writeBool(%s)",
+	"ec.marshalNInt2int":         "writeInt(int64(%s))",
+	"ec.marshalNInt2int32":       "writeInt(int64(%s))",
 	// Currency codes are three ASCII capitals (validated on the way in),
 	// where strconv.Quote, Currency's own marshaller, writes the same bytes.
 	"ec.marshalNCurrencyCode2cartographᚋinternalᚋmoneyᚐCurrency": "writeString(string(%s))",
@@ -857,6 +860,37 @@ func (o *inlineObject) writeOptString(v *string) {
 		return
 	}
 	o.writeString(*v)
+}
+
+func (o *inlineObject) writeOptInt(v *int) {
+	if v == nil {
+		o.last = nil
+		o.a.buf = append(o.a.buf, "null"...)
+		return
+	}
+	o.writeInt(int64(*v))
+}
+
+func (o *inlineObject) writeOptInt32(v *int32) {
+	if v == nil {
+		o.last = nil
+		o.a.buf = append(o.a.buf, "null"...)
+		return
+	}
+	o.writeInt(int64(*v))
+}
+
+// writeStrings writes a non-null list of non-null strings (nil is []).
+func (o *inlineObject) writeStrings(v []string) {
+	o.a.buf = append(o.a.buf, '[')
+	for i, s := range v {
+		if i > 0 {
+			o.a.buf = append(o.a.buf, ',')
+		}
+		o.writeString(s)
+	}
+	o.a.buf = append(o.a.buf, ']')
+	o.last = nil
 }
 
 func (o *inlineObject) writeBool(v bool) {

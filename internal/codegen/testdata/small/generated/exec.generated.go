@@ -1948,7 +1948,7 @@ func (ec *executionContext) _Book(ctx context.Context, sel ast.SelectionSet, obj
 				out.Invalids++
 			}
 		case "tags":
-			out.put(ec._Book_tags(ctx, field, obj))
+			out.writeStrings(obj.Tags)
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
