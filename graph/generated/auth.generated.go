@@ -1632,7 +1632,7 @@ func (ec *executionContext) fieldContext_Customer_orders(ctx context.Context, fi
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Customer_orders_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Customer_orders_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1988,7 +1988,7 @@ func (ec *executionContext) fieldContext_Mutation_customerRegister(ctx context.C
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_customerRegister_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_customerRegister_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2032,7 +2032,7 @@ func (ec *executionContext) fieldContext_Mutation_customerLogin(ctx context.Cont
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_customerLogin_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_customerLogin_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2126,7 +2126,7 @@ func (ec *executionContext) fieldContext_Mutation_staffLogin(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_staffLogin_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_staffLogin_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2170,7 +2170,7 @@ func (ec *executionContext) fieldContext_Mutation_staffTokenRefresh(ctx context.
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_staffTokenRefresh_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_staffTokenRefresh_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2232,7 +2232,7 @@ func (ec *executionContext) fieldContext_Mutation_apiKeyCreate(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_apiKeyCreate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_apiKeyCreate_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2294,7 +2294,7 @@ func (ec *executionContext) fieldContext_Mutation_apiKeyRevoke(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_apiKeyRevoke_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_apiKeyRevoke_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2356,7 +2356,7 @@ func (ec *executionContext) fieldContext_Mutation_cartCreate(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_cartCreate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_cartCreate_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2418,7 +2418,7 @@ func (ec *executionContext) fieldContext_Mutation_cartLinesAdd(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_cartLinesAdd_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_cartLinesAdd_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2480,7 +2480,7 @@ func (ec *executionContext) fieldContext_Mutation_cartLinesUpdate(ctx context.Co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_cartLinesUpdate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_cartLinesUpdate_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2542,7 +2542,7 @@ func (ec *executionContext) fieldContext_Mutation_cartLinesRemove(ctx context.Co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_cartLinesRemove_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_cartLinesRemove_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2604,7 +2604,7 @@ func (ec *executionContext) fieldContext_Mutation_cartBuyerIdentityUpdate(ctx co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_cartBuyerIdentityUpdate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_cartBuyerIdentityUpdate_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2666,7 +2666,7 @@ func (ec *executionContext) fieldContext_Mutation_cartNoteUpdate(ctx context.Con
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_cartNoteUpdate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_cartNoteUpdate_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2728,7 +2728,7 @@ func (ec *executionContext) fieldContext_Mutation_cartAttributesUpdate(ctx conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_cartAttributesUpdate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_cartAttributesUpdate_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2790,7 +2790,7 @@ func (ec *executionContext) fieldContext_Mutation_cartDiscountCodesUpdate(ctx co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_cartDiscountCodesUpdate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_cartDiscountCodesUpdate_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2852,7 +2852,7 @@ func (ec *executionContext) fieldContext_Mutation_cartSelectedDeliveryOptionsUpd
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_cartSelectedDeliveryOptionsUpdate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_cartSelectedDeliveryOptionsUpdate_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2914,7 +2914,7 @@ func (ec *executionContext) fieldContext_Mutation_cartGiftCardCodesUpdate(ctx co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_cartGiftCardCodesUpdate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_cartGiftCardCodesUpdate_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2976,7 +2976,7 @@ func (ec *executionContext) fieldContext_Mutation_cartGiftCardCodesAdd(ctx conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_cartGiftCardCodesAdd_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_cartGiftCardCodesAdd_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3038,7 +3038,7 @@ func (ec *executionContext) fieldContext_Mutation_cartGiftCardCodesRemove(ctx co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_cartGiftCardCodesRemove_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_cartGiftCardCodesRemove_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3100,7 +3100,7 @@ func (ec *executionContext) fieldContext_Mutation_checkoutBegin(ctx context.Cont
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_checkoutBegin_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_checkoutBegin_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3162,7 +3162,7 @@ func (ec *executionContext) fieldContext_Mutation_menuUpsert(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_menuUpsert_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_menuUpsert_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3224,7 +3224,7 @@ func (ec *executionContext) fieldContext_Mutation_menuDelete(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_menuDelete_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_menuDelete_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3286,7 +3286,7 @@ func (ec *executionContext) fieldContext_Mutation_pageUpsert(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_pageUpsert_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_pageUpsert_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3348,7 +3348,7 @@ func (ec *executionContext) fieldContext_Mutation_pageDelete(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_pageDelete_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_pageDelete_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3410,7 +3410,7 @@ func (ec *executionContext) fieldContext_Mutation_blogUpsert(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_blogUpsert_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_blogUpsert_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3472,7 +3472,7 @@ func (ec *executionContext) fieldContext_Mutation_blogDelete(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_blogDelete_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_blogDelete_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3534,7 +3534,7 @@ func (ec *executionContext) fieldContext_Mutation_articleUpsert(ctx context.Cont
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_articleUpsert_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_articleUpsert_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3596,7 +3596,7 @@ func (ec *executionContext) fieldContext_Mutation_articleDelete(ctx context.Cont
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_articleDelete_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_articleDelete_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3658,7 +3658,7 @@ func (ec *executionContext) fieldContext_Mutation_shopPolicyUpdate(ctx context.C
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_shopPolicyUpdate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_shopPolicyUpdate_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3720,7 +3720,7 @@ func (ec *executionContext) fieldContext_Mutation_shopBrandUpdate(ctx context.Co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_shopBrandUpdate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_shopBrandUpdate_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3782,7 +3782,7 @@ func (ec *executionContext) fieldContext_Mutation_apiPolicyUpdate(ctx context.Co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_apiPolicyUpdate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_apiPolicyUpdate_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3844,7 +3844,7 @@ func (ec *executionContext) fieldContext_Mutation_trustedDocumentsRegister(ctx c
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_trustedDocumentsRegister_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_trustedDocumentsRegister_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3906,7 +3906,7 @@ func (ec *executionContext) fieldContext_Mutation_trustedDocumentsRemove(ctx con
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_trustedDocumentsRemove_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_trustedDocumentsRemove_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3968,7 +3968,7 @@ func (ec *executionContext) fieldContext_Mutation_inventoryAdjustQuantities(ctx 
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_inventoryAdjustQuantities_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_inventoryAdjustQuantities_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4030,7 +4030,7 @@ func (ec *executionContext) fieldContext_Mutation_inventorySetQuantities(ctx con
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_inventorySetQuantities_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_inventorySetQuantities_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4092,7 +4092,7 @@ func (ec *executionContext) fieldContext_Mutation_inventoryTransfer(ctx context.
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_inventoryTransfer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_inventoryTransfer_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4154,7 +4154,7 @@ func (ec *executionContext) fieldContext_Mutation_inventorySetLowStockThreshold(
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_inventorySetLowStockThreshold_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_inventorySetLowStockThreshold_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4216,7 +4216,7 @@ func (ec *executionContext) fieldContext_Mutation_inventorySetDefaultLowStockThr
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_inventorySetDefaultLowStockThreshold_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_inventorySetDefaultLowStockThreshold_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4278,7 +4278,7 @@ func (ec *executionContext) fieldContext_Mutation_marketCreate(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_marketCreate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_marketCreate_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4340,7 +4340,7 @@ func (ec *executionContext) fieldContext_Mutation_marketUpdate(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_marketUpdate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_marketUpdate_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4402,7 +4402,7 @@ func (ec *executionContext) fieldContext_Mutation_marketDelete(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_marketDelete_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_marketDelete_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4464,7 +4464,7 @@ func (ec *executionContext) fieldContext_Mutation_marketFixedPricesSet(ctx conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_marketFixedPricesSet_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_marketFixedPricesSet_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4526,7 +4526,7 @@ func (ec *executionContext) fieldContext_Mutation_exchangeRateSet(ctx context.Co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_exchangeRateSet_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_exchangeRateSet_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4588,7 +4588,7 @@ func (ec *executionContext) fieldContext_Mutation_orderMarkPaid(ctx context.Cont
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_orderMarkPaid_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_orderMarkPaid_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4650,7 +4650,7 @@ func (ec *executionContext) fieldContext_Mutation_orderFulfill(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_orderFulfill_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_orderFulfill_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4712,7 +4712,7 @@ func (ec *executionContext) fieldContext_Mutation_orderCancel(ctx context.Contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_orderCancel_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_orderCancel_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4774,7 +4774,7 @@ func (ec *executionContext) fieldContext_Mutation_orderRefund(ctx context.Contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_orderRefund_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_orderRefund_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4836,7 +4836,7 @@ func (ec *executionContext) fieldContext_Mutation_discountCreate(ctx context.Con
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_discountCreate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_discountCreate_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4898,7 +4898,7 @@ func (ec *executionContext) fieldContext_Mutation_discountUpdate(ctx context.Con
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_discountUpdate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_discountUpdate_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4960,7 +4960,7 @@ func (ec *executionContext) fieldContext_Mutation_discountDeactivate(ctx context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_discountDeactivate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_discountDeactivate_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -5022,7 +5022,7 @@ func (ec *executionContext) fieldContext_Mutation_shippingZoneCreate(ctx context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_shippingZoneCreate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_shippingZoneCreate_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -5084,7 +5084,7 @@ func (ec *executionContext) fieldContext_Mutation_shippingRateCreate(ctx context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_shippingRateCreate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_shippingRateCreate_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -5146,7 +5146,7 @@ func (ec *executionContext) fieldContext_Mutation_shippingRateDeactivate(ctx con
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_shippingRateDeactivate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_shippingRateDeactivate_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -5208,7 +5208,7 @@ func (ec *executionContext) fieldContext_Mutation_taxRateSet(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_taxRateSet_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Mutation_taxRateSet_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}

@@ -604,7 +604,7 @@ func (ec *executionContext) fieldContext_Cart_lines(ctx context.Context, field g
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Cart_lines_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Cart_lines_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -717,7 +717,7 @@ func (ec *executionContext) fieldContext_Cart_attribute(ctx context.Context, fie
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Cart_attribute_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Cart_attribute_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -826,7 +826,7 @@ func (ec *executionContext) fieldContext_Cart_deliveryGroups(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Cart_deliveryGroups_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Cart_deliveryGroups_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1719,7 +1719,7 @@ func (ec *executionContext) fieldContext_CartDeliveryGroup_cartLines(ctx context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_CartDeliveryGroup_cartLines_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_CartDeliveryGroup_cartLines_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2586,7 +2586,7 @@ func (ec *executionContext) fieldContext_CartLine_attribute(ctx context.Context,
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_CartLine_attribute_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_CartLine_attribute_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3606,7 +3606,7 @@ func (ec *executionContext) fieldContext_ComponentizableCartLine_attribute(ctx c
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_ComponentizableCartLine_attribute_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_ComponentizableCartLine_attribute_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}

@@ -482,7 +482,7 @@ func (ec *executionContext) fieldContext_Collection_description(ctx context.Cont
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Collection_description_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Collection_description_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -616,7 +616,7 @@ func (ec *executionContext) fieldContext_Collection_products(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Collection_products_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Collection_products_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1062,7 +1062,7 @@ func (ec *executionContext) fieldContext_Product_description(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Product_description_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Product_description_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1188,7 +1188,7 @@ func (ec *executionContext) fieldContext_Product_options(ctx context.Context, fi
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Product_options_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Product_options_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1297,7 +1297,7 @@ func (ec *executionContext) fieldContext_Product_variants(ctx context.Context, f
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Product_variants_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Product_variants_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1373,7 +1373,7 @@ func (ec *executionContext) fieldContext_Product_images(ctx context.Context, fie
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Product_images_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Product_images_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1417,7 +1417,7 @@ func (ec *executionContext) fieldContext_Product_collections(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Product_collections_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Product_collections_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1554,7 +1554,7 @@ func (ec *executionContext) fieldContext_Product_selectedOrFirstAvailableVariant
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Product_selectedOrFirstAvailableVariant_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Product_selectedOrFirstAvailableVariant_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1598,7 +1598,7 @@ func (ec *executionContext) fieldContext_Product_variantBySelectedOptions(ctx co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Product_variantBySelectedOptions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Product_variantBySelectedOptions_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1642,7 +1642,7 @@ func (ec *executionContext) fieldContext_Product_adjacentVariants(ctx context.Co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Product_adjacentVariants_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Product_adjacentVariants_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2621,7 +2621,7 @@ func (ec *executionContext) fieldContext_ProductVariant_contextualPricing(ctx co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_ProductVariant_contextualPricing_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_ProductVariant_contextualPricing_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}

@@ -219,7 +219,7 @@ func (ec *executionContext) fieldContext_Article_content(ctx context.Context, fi
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Article_content_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Article_content_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -275,7 +275,7 @@ func (ec *executionContext) fieldContext_Article_excerpt(ctx context.Context, fi
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Article_excerpt_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Article_excerpt_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -940,7 +940,7 @@ func (ec *executionContext) fieldContext_Blog_articleByHandle(ctx context.Contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Blog_articleByHandle_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Blog_articleByHandle_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -984,7 +984,7 @@ func (ec *executionContext) fieldContext_Blog_articles(ctx context.Context, fiel
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Blog_articles_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Blog_articles_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}

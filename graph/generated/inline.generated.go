@@ -46,6 +46,7 @@ type inlineArena struct {
 	spans     []inlineSpan
 	frames    []fieldFrame
 	collected []collectedFields
+	args      []fieldArgs
 }
 
 // collectedFields is one selection set's fields for one object type.
@@ -89,6 +90,35 @@ func arenaOf(ctx context.Context) (*inlineArena, context.Context) {
 	}
 	a := &inlineArena{buf: make([]byte, 0, 4096)}
 	return a, context.WithValue(ctx, inlineArenaKey{}, a)
+}
+
+// fieldArgs are one field's coerced arguments.
+type fieldArgs struct {
+	field *ast.Field
+	args  map[string]any
+}
+
+// cachedArgs coerces a field's arguments (ArgumentMap, then the generated
+// coercion) once per arena: every object of a list asks for the same
+// field of the document with the same variables. The map is shared by
+// those objects' field contexts; nothing writes to it. Errors are not
+// cached: each object reports its own, at its own path.
+func cachedArgs(ctx context.Context, f *ast.Field, vars map[string]any,
+	coerce func(context.Context, map[string]any) (map[string]any, error)) (map[string]any, error) {
+	a := arenaIn(ctx)
+	if a == nil {
+		return coerce(ctx, f.ArgumentMap(vars))
+	}
+	for i := range a.args {
+		if a.args[i].field == f {
+			return a.args[i].args, nil
+		}
+	}
+	args, err := coerce(ctx, f.ArgumentMap(vars))
+	if err == nil && len(a.args) < maxCollected {
+		a.args = append(a.args, fieldArgs{field: f, args: args})
+	}
+	return args, err
 }
 
 // arenaIn is the arena of ctx, nil outside an inline subtree.

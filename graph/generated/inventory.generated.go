@@ -1472,7 +1472,7 @@ func (ec *executionContext) fieldContext_Subscription_inventoryChanged(ctx conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Subscription_inventoryChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Subscription_inventoryChanged_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1534,7 +1534,7 @@ func (ec *executionContext) fieldContext_Subscription_inventoryLowStock(ctx cont
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Subscription_inventoryLowStock_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Subscription_inventoryLowStock_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1578,7 +1578,7 @@ func (ec *executionContext) fieldContext_Subscription_productAvailabilityChanged
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Subscription_productAvailabilityChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Subscription_productAvailabilityChanged_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}

@@ -996,7 +996,7 @@ func (ec *executionContext) fieldContext_Query_node(ctx context.Context, field g
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_node_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Query_node_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1040,7 +1040,7 @@ func (ec *executionContext) fieldContext_Query_nodes(ctx context.Context, field 
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_nodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Query_nodes_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1152,7 +1152,7 @@ func (ec *executionContext) fieldContext_Query_customer(ctx context.Context, fie
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_customer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Query_customer_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1214,7 +1214,7 @@ func (ec *executionContext) fieldContext_Query_customers(ctx context.Context, fi
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_customers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Query_customers_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1276,7 +1276,7 @@ func (ec *executionContext) fieldContext_Query_apiKeys(ctx context.Context, fiel
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_apiKeys_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Query_apiKeys_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1338,7 +1338,7 @@ func (ec *executionContext) fieldContext_Query_cart(ctx context.Context, field g
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_cart_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Query_cart_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1382,7 +1382,7 @@ func (ec *executionContext) fieldContext_Query_product(ctx context.Context, fiel
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_product_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Query_product_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1426,7 +1426,7 @@ func (ec *executionContext) fieldContext_Query_products(ctx context.Context, fie
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_products_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Query_products_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1470,7 +1470,7 @@ func (ec *executionContext) fieldContext_Query_collection(ctx context.Context, f
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_collection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Query_collection_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1514,7 +1514,7 @@ func (ec *executionContext) fieldContext_Query_collections(ctx context.Context, 
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_collections_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Query_collections_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1558,7 +1558,7 @@ func (ec *executionContext) fieldContext_Query_productRecommendations(ctx contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_productRecommendations_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Query_productRecommendations_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1602,7 +1602,7 @@ func (ec *executionContext) fieldContext_Query_menu(ctx context.Context, field g
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_menu_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Query_menu_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1646,7 +1646,7 @@ func (ec *executionContext) fieldContext_Query_page(ctx context.Context, field g
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_page_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Query_page_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1690,7 +1690,7 @@ func (ec *executionContext) fieldContext_Query_pageByHandle(ctx context.Context,
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_pageByHandle_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Query_pageByHandle_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1734,7 +1734,7 @@ func (ec *executionContext) fieldContext_Query_pages(ctx context.Context, field 
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_pages_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Query_pages_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1778,7 +1778,7 @@ func (ec *executionContext) fieldContext_Query_blog(ctx context.Context, field g
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_blog_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Query_blog_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1822,7 +1822,7 @@ func (ec *executionContext) fieldContext_Query_blogs(ctx context.Context, field 
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_blogs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Query_blogs_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1866,7 +1866,7 @@ func (ec *executionContext) fieldContext_Query_articles(ctx context.Context, fie
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_articles_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Query_articles_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1978,7 +1978,7 @@ func (ec *executionContext) fieldContext_Query_trustedDocuments(ctx context.Cont
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_trustedDocuments_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Query_trustedDocuments_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2081,7 +2081,7 @@ func (ec *executionContext) fieldContext_Query_inventoryLevels(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_inventoryLevels_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Query_inventoryLevels_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2143,7 +2143,7 @@ func (ec *executionContext) fieldContext_Query_inventoryHistory(ctx context.Cont
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_inventoryHistory_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Query_inventoryHistory_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2287,7 +2287,7 @@ func (ec *executionContext) fieldContext_Query_exchangeRates(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_exchangeRates_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Query_exchangeRates_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2349,7 +2349,7 @@ func (ec *executionContext) fieldContext_Query_order(ctx context.Context, field 
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_order_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Query_order_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2411,7 +2411,7 @@ func (ec *executionContext) fieldContext_Query_orders(ctx context.Context, field
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_orders_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Query_orders_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2473,7 +2473,7 @@ func (ec *executionContext) fieldContext_Query_discounts(ctx context.Context, fi
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_discounts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Query_discounts_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2535,7 +2535,7 @@ func (ec *executionContext) fieldContext_Query_shippingZones(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_shippingZones_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Query_shippingZones_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2597,7 +2597,7 @@ func (ec *executionContext) fieldContext_Query_shippingRates(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_shippingRates_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Query_shippingRates_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2659,7 +2659,7 @@ func (ec *executionContext) fieldContext_Query_taxRates(ctx context.Context, fie
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_taxRates_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Query_taxRates_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2735,7 +2735,7 @@ func (ec *executionContext) fieldContext_Query___type(ctx context.Context, field
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query___type_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Query___type_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}

@@ -277,6 +277,8 @@ var simpleFieldContext = regexp.MustCompile(`(?m)^func \(ec \*executionContext\)
 	`\tfc = &graphql\.FieldContext\{\n\t\tObject: +("\w+"),\n\t\tField: +field,\n\t\tIsMethod: +(true|false),\n\t\tIsResolver: +(true|false),\n` +
 	`\t\tChild: func\(ctx context\.Context, field graphql\.CollectedField\) \(\*graphql\.FieldContext, error\) \{\n\t\t\treturn ec\.childFields_\w+\(ctx, field\)\n\t\t\},\n\t\}\n\treturn fc, nil\n\}`)
 
+var fieldArgs = regexp.MustCompile(`fc\.Args, err = (ec\.field_\w+_args)\(ctx, field\.ArgumentMap\(ec\.Variables\)\)`)
+
 var (
 	unmarshalerMap     = regexp.MustCompile(`\tinputUnmarshalMap := graphql\.BuildUnmarshalerMap\((?:\n(?:\t\t.*\n)*\t)?\)\n`)
 	withUnmarshalerMap = regexp.MustCompile(`(?m)^\t+ctx = graphql\.WithUnmarshalerMap\(ctx, inputUnmarshalMap\)\n`)
@@ -299,6 +301,9 @@ type rewriteStats struct {
 	unmarshalerMaps int
 	// framedFields counts object fields taking their context from frames.
 	framedFields int
+	// cachedArgs counts field-context functions coercing arguments once
+	// per arena, of argumentMaps that build an argument map.
+	cachedArgs, argumentMaps int
 }
 
 // rewriteSource applies the three rewrites to one generated file.
@@ -400,6 +405,13 @@ func (p *synchronous) rewriteSource(src string, st *rewriteStats) string {
 		return ""
 	})
 	leaves = withUnmarshalerMap.ReplaceAllString(leaves, "")
+	// A field's arguments depend only on the document and the variables:
+	// inside an arena they are coerced once, not once per parent object.
+	st.argumentMaps += strings.Count(leaves, "field.ArgumentMap(ec.Variables)")
+	leaves = fieldArgs.ReplaceAllStringFunc(leaves, func(m string) string {
+		st.cachedArgs++
+		return fieldArgs.ReplaceAllString(m, "fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ${1})")
+	})
 	objects, err := p.rewriteObjects(leaves, st)
 	if err != nil {
 		st.errs = append(st.errs, err.Error())
@@ -529,6 +541,9 @@ func (p *synchronous) check(st *rewriteStats) error {
 	if len(st.objectsMatched) > 0 && st.framedFields == 0 {
 		missing = append(missing, "every object field's field context")
 	}
+	if st.cachedArgs != st.argumentMaps {
+		missing = append(missing, fmt.Sprintf("%d of %d fields' argument coercions", st.argumentMaps-st.cachedArgs, st.argumentMaps))
+	}
 	if st.unmarshalerMaps == 0 {
 		missing = append(missing, "Exec's input-unmarshaller map")
 	}
@@ -589,6 +604,7 @@ type inlineArena struct {
 	spans     []inlineSpan
 	frames    []fieldFrame
 	collected []collectedFields
+	args      []fieldArgs
 }
 
 // collectedFields is one selection set's fields for one object type.
@@ -632,6 +648,35 @@ func arenaOf(ctx context.Context) (*inlineArena, context.Context) {
 	}
 	a := &inlineArena{buf: make([]byte, 0, 4096)}
 	return a, context.WithValue(ctx, inlineArenaKey{}, a)
+}
+
+// fieldArgs are one field's coerced arguments.
+type fieldArgs struct {
+	field *ast.Field
+	args  map[string]any
+}
+
+// cachedArgs coerces a field's arguments (ArgumentMap, then the generated
+// coercion) once per arena: every object of a list asks for the same
+// field of the document with the same variables. The map is shared by
+// those objects' field contexts; nothing writes to it. Errors are not
+// cached: each object reports its own, at its own path.
+func cachedArgs(ctx context.Context, f *ast.Field, vars map[string]any,
+	coerce func(context.Context, map[string]any) (map[string]any, error)) (map[string]any, error) {
+	a := arenaIn(ctx)
+	if a == nil {
+		return coerce(ctx, f.ArgumentMap(vars))
+	}
+	for i := range a.args {
+		if a.args[i].field == f {
+			return a.args[i].args, nil
+		}
+	}
+	args, err := coerce(ctx, f.ArgumentMap(vars))
+	if err == nil && len(a.args) < maxCollected {
+		a.args = append(a.args, fieldArgs{field: f, args: args})
+	}
+	return args, err
 }
 
 // arenaIn is the arena of ctx, nil outside an inline subtree.

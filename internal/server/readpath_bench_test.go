@@ -81,7 +81,7 @@ var readPathCeilings = map[string]struct {
 	plain, race float64
 	statements  int64
 }{
-	"listing": {5_800, 6_000, 3},
+	"listing": {5_250, 5_450, 3},
 	"product": {1_000, 1_030, 4},
 }
 
