@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -49,13 +50,28 @@ const (
 // frame header (at most 10 bytes from server to client: no mask).
 const wsHeadroom = 10
 
-// wsCloseError is a close frame received from the client.
+// wsCloseError is a close frame received from the client: code is one a
+// peer may send (wsValidCloseCode), or wsCloseNoStatus for an empty body;
+// reason is UTF-8.
 type wsCloseError struct {
 	code   int
 	reason string
 }
 
 func (e *wsCloseError) Error() string { return "websocket closed by peer: " + strconv.Itoa(e.code) }
+
+// wsValidCloseCode reports whether a peer may put code in a close frame
+// (RFC 6455 §7.4): the defined codes, except 1004 (reserved) and 1005,
+// 1006 and 1015 (never on the wire), the IANA-registered 1012-1014, and
+// the 3000-4999 range of libraries and applications.
+func wsValidCloseCode(code int) bool {
+	switch {
+	case code >= 1000 && code <= 1003, code >= 1007 && code <= 1014:
+		return true
+	default:
+		return code >= 3000 && code <= 4999
+	}
+}
 
 // wsProtocolError is a frame the client must not send; the connection is
 // closed with code.
@@ -216,6 +232,10 @@ func (c *wsFrameConn) frameHeader() (fin bool, op byte, n int64, mask [4]byte, e
 			return
 		}
 		u := binary.BigEndian.Uint64(c.hdr[:8])
+		if u>>63 != 0 {
+			err = &wsProtocolError{wsCloseProtocolError, "64-bit length with the most significant bit set"}
+			return
+		}
 		if u > 1<<62 {
 			err = &wsProtocolError{wsCloseTooBig, "frame too large"}
 			return
@@ -240,8 +260,11 @@ func unmask(b []byte, mask [4]byte, off int) {
 }
 
 // readMessage returns the next text or binary message, reassembled from
-// its fragments. Pings are answered and pongs reported to onControl in
-// between; a close frame returns *wsCloseError.
+// its fragments. Pings are answered (not once our close frame is out:
+// nothing may follow it, and reading goes on to the client's close) and
+// pings and pongs reported to onControl in between; a valid close frame
+// returns *wsCloseError, an invalid one (a 1-byte body, a code a peer
+// may not send, a reason that is not UTF-8) *wsProtocolError.
 func (c *wsFrameConn) readMessage(onControl func()) (byte, []byte, error) {
 	var msg []byte
 	var msgOp byte
@@ -261,16 +284,11 @@ func (c *wsFrameConn) readMessage(onControl func()) (byte, []byte, error) {
 			unmask(b, mask, 0)
 			switch op {
 			case wsOpPing:
-				if err := c.writeControl(wsOpPong, b); err != nil {
+				if err := c.writeControl(wsOpPong, b); err != nil && !errors.Is(err, errWSCloseSent) {
 					return 0, nil, err
 				}
 			case wsOpClose:
-				ce := &wsCloseError{code: wsCloseNoStatus}
-				if len(b) >= 2 {
-					ce.code = int(binary.BigEndian.Uint16(b))
-					ce.reason = string(b[2:])
-				}
-				return 0, nil, ce
+				return 0, nil, wsParseClose(b)
 			}
 			if onControl != nil {
 				onControl()
@@ -306,6 +324,29 @@ func (c *wsFrameConn) readMessage(onControl func()) (byte, []byte, error) {
 	}
 }
 
+// wsParseClose is the error a close frame's (unmasked) body ends reading
+// with.
+func wsParseClose(b []byte) error {
+	switch {
+	case len(b) == 0:
+		return &wsCloseError{code: wsCloseNoStatus}
+	case len(b) == 1:
+		return &wsProtocolError{wsCloseProtocolError, "close frame with a 1-byte body"}
+	}
+	code := int(binary.BigEndian.Uint16(b))
+	if !wsValidCloseCode(code) {
+		return &wsProtocolError{wsCloseProtocolError, "invalid close code " + strconv.Itoa(code)}
+	}
+	if !utf8.Valid(b[2:]) {
+		return &wsProtocolError{wsCloseInvalidData, "close reason is not UTF-8"}
+	}
+	return &wsCloseError{code: code, reason: string(b[2:])}
+}
+
+// errWSCloseSent is writeFrame's error once our close frame is out; it is
+// a net.ErrClosed, as callers test it.
+var errWSCloseSent = fmt.Errorf("websocket: close frame already sent: %w", net.ErrClosed)
+
 // wsBufPool holds write buffers (headroom plus payload).
 var wsBufPool = sync.Pool{New: func() any { b := make([]byte, wsHeadroom, 512); return &b }}
 
@@ -325,7 +366,7 @@ func wsRelease(b *[]byte) {
 
 // writeFrame writes buf (from wsBuffer, payload after the headroom) as one
 // unfragmented frame and releases it. Nothing is written after a close
-// frame. A write that does not finish within the write timeout fails and
+// frame (errWSCloseSent). A write that does not finish within the write timeout fails and
 // the caller drops the connection.
 func (c *wsFrameConn) writeFrame(op byte, buf *[]byte) error {
 	return c.writeFrameIf(op, buf, nil)
@@ -355,7 +396,7 @@ func (c *wsFrameConn) writeFrameIf(op byte, buf *[]byte, ok func() bool) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	if c.closeSent {
-		return net.ErrClosed
+		return errWSCloseSent
 	}
 	if ok != nil && !ok() {
 		return nil

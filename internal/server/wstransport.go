@@ -175,11 +175,15 @@ func (c *wsConnection) readLoop() {
 			var pe *wsProtocolError
 			switch {
 			case errors.As(err, &ce):
+				// The closing handshake's answer (ignored after ours): the
+				// client's code, or 1000 for an empty close body (1005 is
+				// not for the wire; readMessage lets no other invalid code
+				// through, this keeps any off it too).
 				code := ce.code
-				if code == wsCloseNoStatus {
+				if !wsValidCloseCode(code) {
 					code = wsCloseNormal
 				}
-				_ = c.ws.writeClose(code, "") // the closing handshake's answer (ignored after ours)
+				_ = c.ws.writeClose(code, "")
 			case errors.As(err, &pe):
 				_ = c.ws.writeClose(pe.code, pe.msg)
 			}
