@@ -11,17 +11,8 @@ WHERE shop_id = @shop_id AND id = ANY(@ids::uuid[]) AND status = 'active';
 SELECT * FROM products
 WHERE shop_id = @shop_id AND handle = @handle AND status = 'active';
 
--- name: VariantsByProductIDs :many
--- Availability is on_hand - reserved summed over warehouses, computed by a
--- correlated subquery on the (shop_id, variant_id, ...) primary key: a join
--- made PostgreSQL hash the whole stock table (GUIDE §5).
-SELECT v.id, v.product_id, v.title, v.sku, v.position, v.option_names, v.option_values,
-       v.price_amount, v.compare_at_amount, v.currency_code, v.weight_grams, v.image_id,
-       (SELECT coalesce(sum(il.on_hand - il.reserved), 0) FROM inventory_levels il
-        WHERE il.shop_id = v.shop_id AND il.variant_id = v.id)::int AS available
-FROM variants v
-WHERE v.shop_id = @shop_id AND v.product_id = ANY(@product_ids::uuid[])
-ORDER BY v.product_id, v.position;
+-- VariantsByProductIDs (the listing's variant batch) is read and decoded by
+-- internal/catalog itself: variantscan.go.
 
 -- name: VariantsByIDs :many
 SELECT v.id, v.product_id, v.title, v.sku, v.position, v.option_names, v.option_values,

@@ -71,11 +71,14 @@ func (s *Service) VariantsByProductIDs(ctx context.Context, ids []uuid.UUID) ([]
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.q.VariantsByProductIDs(ctx, dbq.VariantsByProductIDsParams{ShopID: sh.ID, ProductIds: ids})
+	rows, err := s.db.Query(ctx, variantsByProductIDsSQL, sh.ID, ids)
 	if err != nil {
 		return nil, pg.MapError(err)
 	}
-	vs := wrap(rows, func(r dbq.VariantsByProductIDsRow) Variant { return Variant(r) })
+	vs, err := scanVariants(rows)
+	if err != nil {
+		return nil, pg.MapError(err)
+	}
 	out := groupInKeyOrder(ids, vs, func(v *Variant) uuid.UUID { return v.ProductID })
 	if PresenterFrom(ctx) != nil {
 		for _, g := range out {

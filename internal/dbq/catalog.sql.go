@@ -425,6 +425,7 @@ func (q *Queries) ProductsByIDs(ctx context.Context, arg ProductsByIDsParams) ([
 }
 
 const variantsByIDs = `-- name: VariantsByIDs :many
+
 SELECT v.id, v.product_id, v.title, v.sku, v.position, v.option_names, v.option_values,
        v.price_amount, v.compare_at_amount, v.currency_code, v.weight_grams, v.image_id,
        (SELECT coalesce(sum(il.on_hand - il.reserved), 0) FROM inventory_levels il
@@ -455,6 +456,8 @@ type VariantsByIDsRow struct {
 	Available       int32
 }
 
+// VariantsByProductIDs (the listing's variant batch) is read and decoded by
+// internal/catalog itself: variantscan.go.
 func (q *Queries) VariantsByIDs(ctx context.Context, arg VariantsByIDsParams) ([]VariantsByIDsRow, error) {
 	rows, err := q.db.Query(ctx, variantsByIDs, arg.ShopID, arg.Ids)
 	if err != nil {
@@ -464,74 +467,6 @@ func (q *Queries) VariantsByIDs(ctx context.Context, arg VariantsByIDsParams) ([
 	items := []VariantsByIDsRow{}
 	for rows.Next() {
 		var i VariantsByIDsRow
-		if err := rows.Scan(
-			&i.ID,
-			&i.ProductID,
-			&i.Title,
-			&i.Sku,
-			&i.Position,
-			&i.OptionNames,
-			&i.OptionValues,
-			&i.PriceAmount,
-			&i.CompareAtAmount,
-			&i.CurrencyCode,
-			&i.WeightGrams,
-			&i.ImageID,
-			&i.Available,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const variantsByProductIDs = `-- name: VariantsByProductIDs :many
-SELECT v.id, v.product_id, v.title, v.sku, v.position, v.option_names, v.option_values,
-       v.price_amount, v.compare_at_amount, v.currency_code, v.weight_grams, v.image_id,
-       (SELECT coalesce(sum(il.on_hand - il.reserved), 0) FROM inventory_levels il
-        WHERE il.shop_id = v.shop_id AND il.variant_id = v.id)::int AS available
-FROM variants v
-WHERE v.shop_id = $1 AND v.product_id = ANY($2::uuid[])
-ORDER BY v.product_id, v.position
-`
-
-type VariantsByProductIDsParams struct {
-	ShopID     uuid.UUID
-	ProductIds []uuid.UUID
-}
-
-type VariantsByProductIDsRow struct {
-	ID              uuid.UUID
-	ProductID       uuid.UUID
-	Title           string
-	Sku             string
-	Position        int32
-	OptionNames     []string
-	OptionValues    []string
-	PriceAmount     int64
-	CompareAtAmount *int64
-	CurrencyCode    money.Currency
-	WeightGrams     int32
-	ImageID         *uuid.UUID
-	Available       int32
-}
-
-// Availability is on_hand - reserved summed over warehouses, computed by a
-// correlated subquery on the (shop_id, variant_id, ...) primary key: a join
-// made PostgreSQL hash the whole stock table (GUIDE §5).
-func (q *Queries) VariantsByProductIDs(ctx context.Context, arg VariantsByProductIDsParams) ([]VariantsByProductIDsRow, error) {
-	rows, err := q.db.Query(ctx, variantsByProductIDs, arg.ShopID, arg.ProductIds)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []VariantsByProductIDsRow{}
-	for rows.Next() {
-		var i VariantsByProductIDsRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.ProductID,

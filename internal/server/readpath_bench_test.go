@@ -81,8 +81,8 @@ var readPathCeilings = map[string]struct {
 	plain, race float64
 	statements  int64
 }{
-	"listing": {5_250, 5_450, 3},
-	"product": {1_000, 1_030, 4},
+	"listing": {4_250, 4_350, 3},
+	"product": {940, 960, 4},
 }
 
 func TestReadPathAllocationCeiling(t *testing.T) {
