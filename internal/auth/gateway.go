@@ -136,6 +136,12 @@ type Credentials struct {
 	Host     string
 	Cookies  []*http.Cookie
 	RemoteIP string
+	// DeferRateLimit: authentication prepares the principal's rate-limit
+	// check instead of making it (Principal.PendingRateLimit), so the
+	// GraphQL endpoint can send it in the same Redis round trip as the
+	// query-cost take. Throttling then refuses the request after its
+	// document is parsed and priced (both bounded) instead of before.
+	DeferRateLimit bool
 }
 
 // FromRequest extracts Credentials from an HTTP request.
@@ -150,6 +156,25 @@ func remoteIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return ip
+}
+
+// MayBeTrusted reports whether r presents a credential that could
+// authenticate a trusted caller (a secret key, a session token or cookie,
+// which may be staff's): false for anonymous requests and public (pk_)
+// keys, whose limits (the public body size) can be applied from the
+// headers alone, before authentication.
+func MayBeTrusted(r *http.Request) bool {
+	if k := r.Header.Get("X-Api-Key"); k != "" && !strings.HasPrefix(k, "pk_") {
+		return true
+	}
+	if b := bearer(r.Header); b != "" && !strings.HasPrefix(b, "pk_") {
+		return true
+	}
+	if r.Header.Get("Shopify-Storefront-Private-Token") != "" {
+		return true
+	}
+	_, err := r.Cookie(SessionCookie)
+	return err == nil
 }
 
 func bearer(h http.Header) string {
@@ -282,7 +307,9 @@ func (g *Gateway) authenticate(ctx context.Context, c Credentials) (context.Cont
 	default:
 		bucket = "ip:" + c.RemoteIP
 	}
-	if err := g.Limiter.Allow(ctx, bucket, p.RateLimit); err != nil {
+	if c.DeferRateLimit {
+		p.rateCheck = g.Limiter.Defer(bucket, p.RateLimit)
+	} else if err := g.Limiter.Allow(ctx, bucket, p.RateLimit); err != nil {
 		return ctx, err
 	}
 	return WithPrincipal(shop.WithShop(ctx, sh), p), nil

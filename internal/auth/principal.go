@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"cartograph/internal/apperr"
+	"cartograph/internal/ratelimit"
 	"cartograph/internal/shop"
 
 	"github.com/google/uuid"
@@ -86,7 +87,18 @@ type Principal struct {
 	// token's expiry or an API key's (zero: no expiry). Long-lived
 	// connections close then.
 	ExpiresAt time.Time
+
+	// rateCheck is the principal's rate-limit check when authentication
+	// deferred it (Credentials.DeferRateLimit).
+	rateCheck *ratelimit.Pending
 }
+
+// PendingRateLimit is the principal's rate-limit check when authentication
+// was asked to defer it (Credentials.DeferRateLimit), nil otherwise. The
+// caller must make it (Check, or Queue in the same round trip as another
+// Redis call) before the request does work worth limiting, and at the
+// latest when it ends, so every request is counted.
+func (p *Principal) PendingRateLimit() *ratelimit.Pending { return p.rateCheck }
 
 // Ref names the principal for timelines and idempotency records:
 // "staff:<id>", "key:<id>", "customer:<id>" or "anonymous".

@@ -574,8 +574,19 @@ import (
 
 // recordField counts a rewritten object field into the request's cost
 // tracker, as the cost extension's field interceptor does for the rest.
+// Inside an arena the tracker is looked up in the context once.
 func recordField(ctx context.Context, field graphql.CollectedField, length int) {
-	cost.Record(ctx, field.Field, length)
+	a := arenaIn(ctx)
+	if a == nil {
+		cost.Record(ctx, field.Field, length)
+		return
+	}
+	if !a.trackerSet {
+		a.tracker, a.trackerSet = cost.TrackerOf(ctx), true
+	}
+	if a.tracker != nil && field.Field != nil {
+		a.tracker.Record(field.Field, length)
+	}
 }
 
 // recoverLeaf reports a panic in a rewritten leaf field the way
@@ -605,6 +616,9 @@ type inlineArena struct {
 	frames    []fieldFrame
 	collected []collectedFields
 	args      []fieldArgs
+	// the request's cost tracker (nil: none), once looked up
+	tracker    *cost.Tracker
+	trackerSet bool
 }
 
 // collectedFields is one selection set's fields for one object type.

@@ -39,6 +39,11 @@ type ExtensionConfig struct {
 	// principal's and the shop's), taken from all or none. Nil or empty:
 	// unbudgeted.
 	Limits func(ctx context.Context) []Limit
+	// Rider, when it returns non-nil, is a Redis call the request still
+	// has to make (its rate-limit check): it is sent in the same round
+	// trip as the take, or alone when the request is not budgeted. Its
+	// error (THROTTLED) refuses the request and returns the points taken.
+	Rider func(ctx context.Context) Rider
 	// MaxCost is the largest requested cost one request may have; nil
 	// means DefaultMaxCost for everyone.
 	MaxCost func(ctx context.Context) int
@@ -180,10 +185,18 @@ func (e *Extension) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 	if e.cfg.Buckets != nil && e.cfg.Limits != nil {
 		limits = e.cfg.Limits(ctx)
 	}
+	var rider Rider
+	if e.cfg.Rider != nil {
+		rider = e.cfg.Rider(ctx)
+	}
 	if len(limits) > 0 && time.Now().UnixNano() >= e.skipUntil.Load() {
-		tctx, cancel := context.WithTimeout(ctx, e.cfg.RedisTimeout)
-		status, err := e.cfg.Buckets.Take(tctx, charge, limits...)
-		cancel()
+		status, riderErr, err := e.cfg.Buckets.TakeWith(ctx, e.cfg.RedisTimeout, charge, rider, limits...)
+		if riderErr != nil {
+			if err == nil && status.OK && charge > 0 {
+				e.cfg.Buckets.RefundLater(charge, func(err error) { e.redisFailed(context.WithoutCancel(ctx), err) }, limits...)
+			}
+			return presentErr(riderErr)
+		}
 		switch {
 		case err != nil:
 			if ctx.Err() == nil {
@@ -203,6 +216,10 @@ func (e *Extension) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 			return present(ae)
 		default:
 			st.budgeted, st.limits, st.charged, st.status = true, limits, charge, status
+		}
+	} else if rider != nil {
+		if err := runRider(ctx, rider); err != nil {
+			return presentErr(err)
 		}
 	}
 	oc.Stats.SetExtension(extensionName, st)
@@ -314,6 +331,14 @@ func present(ae *apperr.Error) *gqlerror.Error {
 		ext[k] = v
 	}
 	return &gqlerror.Error{Message: ae.Message, Err: ae, Extensions: ext}
+}
+
+// presentErr presents a coded error (an uncoded one as INTERNAL).
+func presentErr(err error) *gqlerror.Error {
+	if ae, ok := apperr.As(err); ok {
+		return present(ae)
+	}
+	return present(apperr.Wrap(err, apperr.Internal, "internal error"))
 }
 
 // redisFailed logs (rate-limited) and skips Redis for RedisBackoff.

@@ -63,6 +63,12 @@ func Record(ctx context.Context, f *ast.Field, length int) {
 	}
 }
 
+// TrackerOf is the tracker of the request ctx belongs to (nil: none).
+func TrackerOf(ctx context.Context) *Tracker {
+	t, _ := ctx.Value(trackerKey{}).(*Tracker)
+	return t
+}
+
 // Actual is the cost recorded so far.
 func (t *Tracker) Actual() int {
 	return int(min(t.total.Load(), Cap))

@@ -6,6 +6,7 @@ package ratelimit
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math"
 	"sync"
@@ -18,10 +19,10 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// gcra: KEYS[1] bucket; ARGV emission interval (µs), burst tolerance (µs).
+// gcra: KEYS[1] bucket; ARGV emission interval (waitMicros), burst tolerance (waitMicros).
 // Time comes from the Redis server, so instances with skewed clocks (or
 // goroutines racing) still share one consistent timeline.
-// Returns {allowed, retry_after_µs}.
+// Returns {allowed, retry_after_waitMicros}.
 var gcra = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -56,7 +57,7 @@ type Limiter struct {
 	mu        sync.Mutex
 	down      bool
 	nextProbe time.Time
-	local     *lru.Cache[string, int64] // key → theoretical arrival time (µs)
+	local     *lru.Cache[string, int64] // key → theoretical arrival time (waitMicros)
 	now       func() time.Time
 }
 
@@ -124,44 +125,154 @@ func (l *Limiter) setUp() {
 // when the caller must wait. It never fails for a Redis outage: it falls
 // back to this instance's memory instead.
 func (l *Limiter) Allow(ctx context.Context, key string, perMinute int) error {
+	return l.Defer(key, perMinute).Check(ctx)
+}
+
+// Pending is one rate-limit check (Allow) prepared but not yet made, so
+// that it can ride in the same Redis round trip as another call of the
+// same request (Queue), or run alone (Check). It is made at most once:
+// later calls return the first result.
+type Pending struct {
+	l         *Limiter
+	key       string
+	unlimited bool
+	interval  int64
+	tolerance int64
+
+	mu      sync.Mutex
+	claimed bool          // made, or being made by a Queue
+	ready   chan struct{} // closed once err is set
+	err     error
+}
+
+// Defer prepares the check Allow(ctx, key, perMinute) would make.
+func (l *Limiter) Defer(key string, perMinute int) *Pending {
+	p := &Pending{l: l, key: key, ready: make(chan struct{})}
 	if perMinute <= 0 || perMinute >= 60_000_000 {
-		return nil // off, or beyond one event per microsecond: unlimited
+		p.unlimited = true // off, or beyond one event per microsecond
+		return p
 	}
-	interval := int64(time.Minute/time.Microsecond) / int64(perMinute)
-	burst := int64(math.Max(1, float64(perMinute)/6))
-	tolerance := interval * burst
-	var wait int64
-	if l.useRedis() {
-		rctx, cancel := context.WithTimeout(ctx, l.Timeout)
-		res, err := gcra.Run(rctx, l.rdb, []string{"rl:" + key}, interval, tolerance).Int64Slice()
-		cancel()
-		switch {
-		case err == nil:
-			l.setUp()
-			if res[0] == 1 {
-				return nil
-			}
-			wait = res[1]
-		case ctx.Err() != nil:
-			return apperr.Wrap(ctx.Err(), apperr.Throttled, "request cancelled")
-		default:
-			l.setDown(err)
-			wait = l.localAllow(key, interval, tolerance)
+	p.interval = int64(time.Minute/time.Microsecond) / int64(perMinute)
+	p.tolerance = p.interval * int64(math.Max(1, float64(perMinute)/6))
+	return p
+}
+
+// Made reports whether the check has been made (or claimed by a Queue).
+func (p *Pending) Made() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.claimed
+}
+
+// claim marks the check as being made; false when it already was, and
+// then its result is waited for.
+func (p *Pending) claim(ctx context.Context) (bool, error) {
+	p.mu.Lock()
+	if !p.claimed {
+		p.claimed = true
+		p.mu.Unlock()
+		return true, nil
+	}
+	p.mu.Unlock()
+	select {
+	case <-p.ready:
+		return false, p.err
+	case <-ctx.Done():
+		return false, apperr.Wrap(ctx.Err(), apperr.Throttled, "request cancelled")
+	}
+}
+
+func (p *Pending) settle(err error) error {
+	p.err = err
+	close(p.ready)
+	return err
+}
+
+// Check makes the check alone (one Redis round trip) unless it was made
+// already, and returns its result.
+func (p *Pending) Check(ctx context.Context) error {
+	mine, err := p.claim(ctx)
+	if !mine {
+		return err
+	}
+	if p.unlimited {
+		return p.settle(nil)
+	}
+	if !p.l.useRedis() {
+		return p.settle(p.l.throttled(p.l.localAllow(p.key, p.interval, p.tolerance)))
+	}
+	rctx, cancel := context.WithTimeout(ctx, p.l.Timeout)
+	res, err := gcra.Run(rctx, p.l.rdb, p.keys(), p.interval, p.tolerance).Int64Slice()
+	cancel()
+	return p.settle(p.result(ctx, res, err))
+}
+
+// Queue adds the check to pipe, to be sent in the same round trip as the
+// other commands queued there, and returns the function that reads its
+// result once pipe has been executed (it must be called exactly once;
+// a NOSCRIPT reply is retried alone). When the check was made already,
+// or needs no Redis (unlimited, or Redis down), nothing is queued.
+func (p *Pending) Queue(ctx context.Context, pipe redis.Pipeliner) (result func(ctx context.Context) error) {
+	mine, err := p.claim(ctx)
+	if !mine {
+		return func(context.Context) error { return err }
+	}
+	if p.unlimited {
+		p.settle(nil)
+		return func(context.Context) error { return nil }
+	}
+	if !p.l.useRedis() {
+		err := p.settle(p.l.throttled(p.l.localAllow(p.key, p.interval, p.tolerance)))
+		return func(context.Context) error { return err }
+	}
+	cmd := gcra.EvalSha(ctx, pipe, p.keys(), p.interval, p.tolerance)
+	return func(ctx context.Context) error {
+		res, err := cmd.Int64Slice()
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			rctx, cancel := context.WithTimeout(ctx, p.l.Timeout)
+			res, err = gcra.Run(rctx, p.l.rdb, p.keys(), p.interval, p.tolerance).Int64Slice()
+			cancel()
 		}
-	} else {
-		wait = l.localAllow(key, interval, tolerance)
+		return p.settle(p.result(ctx, res, err))
 	}
-	if wait <= 0 {
+}
+
+func (p *Pending) keys() []string { return []string{"rl:" + p.key} }
+
+// result reads the script's reply: THROTTLED when refused; a Redis
+// failure falls back to this instance's memory.
+func (p *Pending) result(ctx context.Context, res []int64, err error) error {
+	switch {
+	case err == nil && len(res) == 2:
+		p.l.setUp()
+		if res[0] == 1 {
+			return nil
+		}
+		return p.l.throttled(res[1])
+	case ctx.Err() != nil:
+		return apperr.Wrap(ctx.Err(), apperr.Throttled, "request cancelled")
+	default:
+		if err == nil {
+			err = errors.New("ratelimit: unexpected reply")
+		}
+		p.l.setDown(err)
+		return p.l.throttled(p.l.localAllow(p.key, p.interval, p.tolerance))
+	}
+}
+
+// throttled is THROTTLED for a wait of waitMicros µs, nil for none.
+func (l *Limiter) throttled(waitMicros int64) error {
+	if waitMicros <= 0 {
 		return nil
 	}
-	retry := int(math.Ceil(float64(wait) / 1e6))
+	retry := int(math.Ceil(float64(waitMicros) / 1e6))
 	e := apperr.New(apperr.Throttled, "too many requests; retry after %ds", retry)
 	e.Extensions = map[string]any{"retryAfter": retry}
 	return e
 }
 
 // localAllow is the GCRA script on this instance's memory; it returns 0
-// when admitted, else the wait in µs.
+// when admitted, else the wait in waitMicros.
 func (l *Limiter) localAllow(key string, interval, tolerance int64) int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -120,6 +120,31 @@ func TestBadInput(t *testing.T) {
 				t.Fatalf("%s: %d bytes: status %d, want 413", c.name, c.limit+1, r.Status)
 			}
 		}
+		// Without a credential that could be trusted, an over-long declared
+		// body is refused before authentication: an unknown shop is 413, not
+		// SHOP_NOT_FOUND (no lookup was made), and a pk_ key is not looked up
+		// either. A credential that could be staff's is authenticated first.
+		big := sized(128<<10 + 1)
+		for _, h := range []map[string]string{
+			{"X-Shop-Handle": "no-such-shop-" + t.Name()},
+			{"X-Shop-Handle": "no-such-shop", "X-Api-Key": "pk_not_a_key"},
+			{"X-Shop-Handle": "no-such-shop", "X-Shopify-Storefront-Access-Token": "pk_not_a_key"},
+		} {
+			if r := e.raw(t, "/graphql", h, big); r.Status != http.StatusRequestEntityTooLarge {
+				t.Fatalf("%v: status %d %+v, want 413 before authentication", h, r.Status, r.Errors)
+			}
+		}
+		for _, h := range []map[string]string{
+			{"X-Shop-Handle": "apparel", "X-Api-Key": "sk_not_a_key"},
+			{"X-Shop-Handle": "apparel", "Authorization": "Bearer not.a.jwt"},
+		} {
+			if r := e.raw(t, "/graphql", h, big); r.Status != http.StatusUnauthorized {
+				t.Fatalf("%v: status %d %+v, want 401 (authenticated before the caller's limit applies)", h, r.Status, r.Errors)
+			}
+		}
+		if r := e.raw(t, "/graphql", staff, sized(1<<20+1)); r.Status != http.StatusRequestEntityTooLarge {
+			t.Fatalf("staff over the private limit: status %d", r.Status)
+		}
 	})
 }
 

@@ -14,6 +14,11 @@ import (
 
 	"cartograph/internal/apperr"
 	"cartograph/internal/auth"
+	"cartograph/internal/cost"
+	"cartograph/internal/metrics"
+	"cartograph/internal/ratelimit"
+
+	"github.com/redis/go-redis/v9"
 )
 
 type requestIDKey struct{}
@@ -101,9 +106,18 @@ func withRequestLog(log *slog.Logger, next http.Handler) http.Handler {
 // withAuth runs the auth gateway (API key → session → shop → anonymous,
 // then the rate limit). Failures answer before any GraphQL runs:
 // UNAUTHENTICATED 401, SHOP_NOT_FOUND 404, THROTTLED 429 with Retry-After.
-func withAuth(g *auth.Gateway, next http.Handler) http.Handler {
+//
+// With deferRate (the GraphQL endpoint) the principal's rate-limit check is
+// left in the principal for the query-cost extension to send in the same
+// Redis round trip as its bucket take (one round trip per request, not
+// two); a request that ends before reaching it (refused by a document
+// limit, the body size, validation) makes the check when it ends, so it is
+// counted all the same.
+func withAuth(g *auth.Gateway, deferRate bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, err := g.Authenticate(r.Context(), auth.FromRequest(r))
+		creds := auth.FromRequest(r)
+		creds.DeferRateLimit = deferRate
+		ctx, err := g.Authenticate(r.Context(), creds)
 		if err != nil {
 			ae, ok := apperr.As(err)
 			if !ok || ae.Code == apperr.Internal {
@@ -129,6 +143,60 @@ func withAuth(g *auth.Gateway, next http.Handler) http.Handler {
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
+		if pd := auth.FromContext(ctx).PendingRateLimit(); pd != nil && !pd.Made() {
+			countThrottle(pd.Check(context.WithoutCancel(ctx)))
+		}
+	})
+}
+
+// rateRider is the request's deferred rate-limit check as a rider of the
+// query-cost take (nil when authentication made it already).
+func rateRider(ctx context.Context) cost.Rider {
+	if pd := auth.FromContext(ctx).PendingRateLimit(); pd != nil {
+		return countedRider{pd}
+	}
+	return nil
+}
+
+// countedRider counts the throttles of a deferred rate-limit check as
+// authentication counts its own.
+type countedRider struct{ p *ratelimit.Pending }
+
+func (c countedRider) Queue(ctx context.Context, pipe redis.Pipeliner) func(context.Context) error {
+	result := c.p.Queue(ctx, pipe)
+	return func(ctx context.Context) error { return countThrottle(result(ctx)) }
+}
+
+func (c countedRider) Check(ctx context.Context) error { return countThrottle(c.p.Check(ctx)) }
+
+func countThrottle(err error) error {
+	if apperr.CodeOf(err) == apperr.Throttled {
+		metrics.RateLimited("principal")
+	}
+	return err
+}
+
+// withDeclaredSize refuses, before authentication (no lookup, no Redis), a
+// request whose declared Content-Length is above what its caller could be
+// allowed: the private limit for anyone, the public one when the request
+// presents no credential that could be trusted (auth.MayBeTrusted). The
+// body is not read. withBodyLimit still applies the authenticated
+// caller's limit after.
+func withDeclaredSize(private, public int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > public {
+			limit := private
+			if !auth.MayBeTrusted(r) {
+				limit = public
+			}
+			if r.ContentLength > limit {
+				// The unread body is not worth draining: close after replying.
+				w.Header().Set("Connection", "close")
+				writeError(w, http.StatusRequestEntityTooLarge, apperr.BadUserInput, "request body too large", map[string]any{"maxBytes": limit})
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

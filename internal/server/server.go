@@ -198,7 +198,7 @@ func New(d Deps) (*Server, error) {
 	if d.Config.BenchNoCost {
 		d.Log.Warn("CARTOGRAPH_BENCH_NO_COST: no document limits or query cost (benchmark baseline only)")
 	} else {
-		gql.Use(cost.NewExtension(cost.ExtensionConfig{Buckets: cost.NewBuckets(d.Redis), Limits: costLimits(d.Config, docs), MaxCost: costMax(d.Config, docs), Log: d.Log, RedisTimeout: d.Config.CostRedisTimeout}))
+		gql.Use(cost.NewExtension(cost.ExtensionConfig{Buckets: cost.NewBuckets(d.Redis), Limits: costLimits(d.Config, docs), Rider: rateRider, MaxCost: costMax(d.Config, docs), Log: d.Log, RedisTimeout: d.Config.CostRedisTimeout}))
 	}
 	var invalidate inventory.Observer
 	if d.Config.PublicCacheTTL > 0 {
@@ -230,7 +230,10 @@ func New(d Deps) (*Server, error) {
 	})
 	api = loaders.Middleware(cat, custSvc, d.Config.LoaderWait, api)
 	api = withBodyLimit(d.Config.MaxBodyBytes, d.Config.MaxBodyBytesPublic, api)
-	api = withAuth(gateway, api)
+	// The rate-limit check rides on the cost take (one Redis round trip);
+	// without the cost extension (a benchmark baseline) it is made first.
+	api = withAuth(gateway, !d.Config.BenchNoCost, api)
+	api = withDeclaredSize(d.Config.MaxBodyBytes, d.Config.MaxBodyBytesPublic, api)
 	api = withTimeout(d.Config.RequestTimeout, api)
 	lazyLoaders := func(ctx context.Context) context.Context {
 		return loaders.WithLazy(ctx, func() *loaders.Loaders { return loaders.New(cat, custSvc, d.Config.LoaderWait) })
@@ -254,7 +257,7 @@ func New(d Deps) (*Server, error) {
 	mux.Handle("GET "+demoimages.Path+"{name}", demoimages.Handler())
 	// The hosted checkout page behind Cart.checkoutUrl: the shop from the
 	// Host, rate-limited and timed out like the API.
-	page := withTimeout(d.Config.RequestTimeout, withAuth(gateway,
+	page := withTimeout(d.Config.RequestTimeout, withAuth(gateway, false,
 		loaders.Middleware(cat, custSvc, d.Config.LoaderWait, &checkoutpage.Page{Carts: carts, Checkout: checkoutSvc, Orders: s.Orders, Log: d.Log,
 			Stripe: checkoutpage.StripeConfig{PublishableKey: d.Config.StripePublishableKey, JSURL: d.Config.StripeJSURL}})))
 	mux.Handle("/checkout", page)

@@ -132,7 +132,7 @@ func isSubscriptionRequest(r *http.Request) bool {
 // A websocket connection gets its loaders lazily (lazyLoaders): made when
 // a subscription first needs one, kept for the connection.
 func withSubscriptions(g *auth.Gateway, policy *wsPolicy, loadersMW func(http.Handler) http.Handler, lazyLoaders func(context.Context) context.Context, maxBody, maxBodyPublic int64, gql http.Handler, next http.Handler) http.Handler {
-	sse := withAuth(g, withBodyLimit(maxBody, maxBodyPublic, loadersMW(gql)))
+	sse := withAuth(g, false, withBodyLimit(maxBody, maxBodyPublic, loadersMW(gql)))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.Header.Get("Upgrade") != "":

@@ -137,6 +137,8 @@ func TestRateLimitsAreSharedAcrossInstances(t *testing.T) {
 	if err := flushRateLimits(); err != nil {
 		t.Fatal(err)
 	}
+	// The bucket is the client IP's, shared with the tests that follow.
+	t.Cleanup(func() { _ = flushRateLimits() })
 	statuses := []int{}
 	for i := 0; i < 6; i++ {
 		srv := a
@@ -157,6 +159,32 @@ func TestRateLimitsAreSharedAcrossInstances(t *testing.T) {
 	r := a.do(t, map[string]string{"X-Shop-Handle": "apparel"}, `{ shop { name } }`, nil)
 	if r.code() != "THROTTLED" || r.Errors[0].Extensions["retryAfter"] == nil {
 		t.Fatalf("want THROTTLED with retryAfter, got %+v", r.Errors)
+	}
+}
+
+// The GraphQL endpoint's rate-limit check rides in the query-cost take's
+// Redis round trip; a request refused before that stage (a syntax error,
+// a document limit, an over-long body) makes the check when it ends, so
+// it counts against the limit all the same.
+func TestRateLimitCountsRequestsRefusedBeforeCost(t *testing.T) {
+	e := newEnv(t, 0)
+	hs, _ := startServer(t, e.db, nil, func(c *config.Config) { c.RateLimitAnon = 12 }) // burst 2: 3 at once
+	s := &env{db: e.db, srv: hs}
+	if err := flushRateLimits(); err != nil {
+		t.Fatal(err)
+	}
+	// The bucket is the client IP's, shared with the tests that follow.
+	t.Cleanup(func() { _ = flushRateLimits() })
+	h := map[string]string{"X-Shop-Handle": "apparel"}
+	for i, q := range []string{`{ shop { name `, `{ ` + strings.Repeat("a: __typename ", 40) + `}`, `{ nope }`} {
+		r := s.do(t, h, q, nil)
+		if r.code() == "" || r.code() == "THROTTLED" {
+			t.Fatalf("invalid document %d: status %d %+v", i, r.Status, r.Errors)
+		}
+	}
+	r := s.do(t, h, `{ shop { name } }`, nil)
+	if r.Status != http.StatusTooManyRequests || r.code() != "THROTTLED" || r.Errors[0].Extensions["retryAfter"] == nil {
+		t.Fatalf("after 3 refused documents (the burst), a valid one: status %d %+v, want 429 THROTTLED with retryAfter", r.Status, r.Errors)
 	}
 }
 
