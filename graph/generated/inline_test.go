@@ -75,3 +75,26 @@ func TestArenaDirectWritersMatchGqlgen(t *testing.T) {
 		}
 	}
 }
+
+// Frames answer gqlgen's field-context key themselves (no context node
+// allocated per field); the key is learnt from graphql.GetFieldContext at
+// start-up. If that probe fails every frame silently falls back to
+// graphql.WithFieldContext, one allocation per field: fail here instead.
+func TestFrameAnswersFieldContextKey(t *testing.T) {
+	if fieldContextKey == nil {
+		t.Fatal("fieldContextKey was not learnt: frames fall back to graphql.WithFieldContext")
+	}
+	o, ctx := beginInline(context.Background())
+	f := o.a.frame()
+	f.fc = graphql.FieldContext{Object: "Probe"}
+	fctx := o.a.withFrame(ctx, f)
+	if got := graphql.GetFieldContext(fctx); got != &f.fc {
+		t.Fatalf("GetFieldContext on a frame returned %p, want the frame's %p", got, &f.fc)
+	}
+	if _, ok := fctx.(*frameCtx); !ok {
+		t.Fatalf("withFrame returned %T, want *frameCtx", fctx)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { _ = o.a.withFrame(ctx, f) }); allocs != 0 {
+		t.Fatalf("withFrame allocates %.0f times, want 0", allocs)
+	}
+}

@@ -377,7 +377,9 @@ func (b *Buckets) RefundLater(amount int, onErr func(error), limits ...Limit) {
 		return
 	}
 	b.start.Do(func() {
+		b.mu.Lock()
 		b.onErr = onErr
+		b.mu.Unlock()
 		go b.writeCredits()
 	})
 	for _, l := range limits {
@@ -394,8 +396,13 @@ func (b *Buckets) RefundLater(amount int, onErr func(error), limits ...Limit) {
 func (b *Buckets) Flush() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if err := b.flushCredits(ctx); err != nil && b.onErr != nil {
-		b.onErr(err)
+	if err := b.flushCredits(ctx); err != nil {
+		b.mu.Lock()
+		onErr := b.onErr
+		b.mu.Unlock()
+		if onErr != nil {
+			onErr(err)
+		}
 	}
 }
 
@@ -420,13 +427,12 @@ func (b *Buckets) flushCredits(ctx context.Context) error {
 	defer b.writeMu.Unlock()
 	b.mu.Lock()
 	owed := b.credits
-	if len(owed) > 0 {
-		b.credits = map[string]*credit{}
-	}
-	b.mu.Unlock()
 	if len(owed) == 0 {
+		b.mu.Unlock()
 		return nil
 	}
+	b.credits = map[string]*credit{}
+	b.mu.Unlock()
 	err := b.pipeCredits(ctx, owed)
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 		if err = refundScript.Load(ctx, b.rdb).Err(); err == nil {

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"cartograph/internal/config"
 )
 
 // readPath is a gateway over a seeded database driven in-process through
@@ -18,10 +20,12 @@ type readPath struct {
 	bodies map[string][]byte
 }
 
-func newReadPath(tb testing.TB) *readPath {
+func newReadPath(tb testing.TB) *readPath { return newReadPathWith(tb, nil) }
+
+func newReadPathWith(tb testing.TB, tune func(*config.Config)) *readPath {
 	tb.Helper()
 	db := newBareEnv(tb, 60)
-	_, app := startServer(tb, db, nil, nil)
+	_, app := startServer(tb, db, nil, tune)
 	rp := &readPath{h: app, stats: db.AppStats.Statements, bodies: map[string][]byte{}}
 	for name, req := range map[string]struct {
 		doc  string
@@ -50,8 +54,10 @@ func (rp *readPath) do(tb testing.TB, name string) *httptest.ResponseRecorder {
 	return w
 }
 
-func benchRead(b *testing.B, name string) {
-	rp := newReadPath(b)
+func benchRead(b *testing.B, name string) { benchReadWith(b, name, nil) }
+
+func benchReadWith(b *testing.B, name string, tune func(*config.Config)) {
+	rp := newReadPathWith(b, tune)
 	for range 20 {
 		rp.do(b, name)
 	}
@@ -69,6 +75,13 @@ func BenchmarkListing(b *testing.B) { benchRead(b, "listing") }
 // BenchmarkProduct is .ci/bench/product.graphql (one product by handle).
 func BenchmarkProduct(b *testing.B) { benchRead(b, "product") }
 
+// BenchmarkListingNoCost is the listing without document limits and query
+// cost (the rate-limit check then makes its own round trip): the
+// baseline of the cost machinery's overhead, run beside BenchmarkListing.
+func BenchmarkListingNoCost(b *testing.B) {
+	benchReadWith(b, "listing", func(c *config.Config) { c.BenchNoCost = true })
+}
+
 // Allocation ceilings of the read path, a little above what it reaches
 // (allocation counts are deterministic, timings are not): a change that
 // allocates more per request fails here instead of in `make bench`. The
@@ -81,8 +94,8 @@ var readPathCeilings = map[string]struct {
 	plain, race float64
 	statements  int64
 }{
-	"listing": {4_250, 4_350, 3},
-	"product": {940, 960, 4},
+	"listing": {3_550, 3_650, 3},
+	"product": {900, 920, 4},
 }
 
 func TestReadPathAllocationCeiling(t *testing.T) {

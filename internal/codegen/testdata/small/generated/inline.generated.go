@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"reflect"
 	"strconv"
 
 	"cartograph/internal/cost"
@@ -180,11 +181,17 @@ var fieldContextKey = func() any {
 	if len(p.keys) != 1 {
 		return nil
 	}
-	fc := &graphql.FieldContext{}
-	if graphql.GetFieldContext(&frameCtx{Context: context.Background(), fc: fc}) != fc {
+	// The key must be comparable (frameCtx.Value switches on it), and a
+	// context answering it must be what GetFieldContext returns.
+	k := p.keys[0]
+	if !reflect.TypeOf(k).Comparable() {
 		return nil
 	}
-	return p.keys[0]
+	fc := &graphql.FieldContext{}
+	if graphql.GetFieldContext(&keyAnswer{Context: context.Background(), key: k, fc: fc}) != fc {
+		return nil
+	}
+	return k
 }()
 
 type keyProbe struct {
@@ -195,6 +202,21 @@ type keyProbe struct {
 func (p *keyProbe) Value(key any) any {
 	p.keys = append(p.keys, key)
 	return nil
+}
+
+// keyAnswer answers key with fc (frameCtx cannot check itself while
+// fieldContextKey is being initialised).
+type keyAnswer struct {
+	context.Context
+	key any
+	fc  *graphql.FieldContext
+}
+
+func (c *keyAnswer) Value(key any) any {
+	if key == c.key {
+		return c.fc
+	}
+	return c.Context.Value(key)
 }
 
 func (a *inlineArena) frame() *fieldFrame {
