@@ -87,21 +87,20 @@ var takeScript = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local cost = tonumber(ARGV[1])
-local vals, credited = {}, {}
+local vals, credited, maxs, rates = {}, {}, {}, {}
 local ok, never, tight, wait = 1, 0, 1, 0
 local function store(i, v)
-  local max = tonumber(ARGV[3 * i - 1])
-  local rate = tonumber(ARGV[3 * i])
-  if v >= max then
+  if v >= maxs[i] then
     redis.call('DEL', KEYS[i])
   else
     redis.call('HSET', KEYS[i], 'v', string.format('%.17g', v), 't', string.format('%.0f', now))
-    redis.call('PEXPIRE', KEYS[i], math.ceil((max - v) / rate * 1000) + 1000)
+    redis.call('PEXPIRE', KEYS[i], math.ceil((maxs[i] - v) / rates[i] * 1000) + 1000)
   end
 end
 for i = 1, #KEYS do
   local max = tonumber(ARGV[3 * i - 1])
   local rate = tonumber(ARGV[3 * i])
+  maxs[i], rates[i] = max, rate
   local credit = tonumber(ARGV[3 * i + 1])
   local s = redis.call('HMGET', KEYS[i], 'v', 't')
   local v = max
@@ -292,16 +291,17 @@ func (b *Buckets) claimCredits(limits []Limit) []float64 {
 
 // returnCredits puts back credits a failed Take did not apply.
 func (b *Buckets) returnCredits(limits []Limit, owed []float64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	for i, l := range limits {
 		if owed[i] > 0 {
-			b.addCredit(l, owed[i])
+			b.addCreditLocked(l, owed[i])
 		}
 	}
 }
 
-func (b *Buckets) addCredit(l Limit, amount float64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+// addCreditLocked owes amount to l's bucket; b.mu is held.
+func (b *Buckets) addCreditLocked(l Limit, amount float64) {
 	k := KeyPrefix + l.Key
 	if c := b.credits[k]; c != nil {
 		c.amount += amount
@@ -327,6 +327,14 @@ func (b *Buckets) Refund(ctx context.Context, amount int, limits ...Limit) error
 	return nil
 }
 
+// valid: a key, and a positive finite Max and RestorePerSec.
+func (l Limit) valid() error {
+	if l.Key == "" || !(l.Max > 0) || !(l.RestorePerSec > 0) || math.IsInf(l.Max, 0) || math.IsInf(l.RestorePerSec, 0) {
+		return fmt.Errorf("cost: invalid limit %q: Max and RestorePerSec must be positive", l.Key)
+	}
+	return nil
+}
+
 // scriptArgs are the keys and ARGV of the take script (owed: a credit per
 // limit) or, with owed nil, of the refund script.
 func scriptArgs(amount int, limits []Limit, owed []float64) ([]string, []any, error) {
@@ -338,8 +346,8 @@ func scriptArgs(amount int, limits []Limit, owed []float64) ([]string, []any, er
 	args := make([]any, 1, 1+per*len(limits))
 	args[0] = amount
 	for i, l := range limits {
-		if l.Key == "" || !(l.Max > 0) || !(l.RestorePerSec > 0) || math.IsInf(l.Max, 0) || math.IsInf(l.RestorePerSec, 0) {
-			return nil, nil, fmt.Errorf("cost: invalid limit %q: Max and RestorePerSec must be positive", l.Key)
+		if err := l.valid(); err != nil {
+			return nil, nil, err
 		}
 		keys[i] = KeyPrefix + l.Key
 		args = append(args, l.Max, l.RestorePerSec)
@@ -372,9 +380,11 @@ func (b *Buckets) RefundLater(amount int, onErr func(error), limits ...Limit) {
 	if amount <= 0 || len(limits) == 0 {
 		return
 	}
-	if _, _, err := scriptArgs(amount, limits, nil); err != nil {
-		onErr(err)
-		return
+	for _, l := range limits {
+		if err := l.valid(); err != nil {
+			onErr(err)
+			return
+		}
 	}
 	b.start.Do(func() {
 		b.mu.Lock()
@@ -382,9 +392,11 @@ func (b *Buckets) RefundLater(amount int, onErr func(error), limits ...Limit) {
 		b.mu.Unlock()
 		go b.writeCredits()
 	})
+	b.mu.Lock()
 	for _, l := range limits {
-		b.addCredit(l, float64(amount))
+		b.addCreditLocked(l, float64(amount))
 	}
+	b.mu.Unlock()
 	select {
 	case b.kick <- struct{}{}:
 	default:

@@ -19,10 +19,10 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// gcra: KEYS[1] bucket; ARGV emission interval (waitMicros), burst tolerance (waitMicros).
+// gcra: KEYS[1] bucket; ARGV emission interval (µs), burst tolerance (µs).
 // Time comes from the Redis server, so instances with skewed clocks (or
 // goroutines racing) still share one consistent timeline.
-// Returns {allowed, retry_after_waitMicros}.
+// Returns {allowed, retry_after_µs}.
 var gcra = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -57,7 +57,7 @@ type Limiter struct {
 	mu        sync.Mutex
 	down      bool
 	nextProbe time.Time
-	local     *lru.Cache[string, int64] // key → theoretical arrival time (waitMicros)
+	local     *lru.Cache[string, int64] // key → theoretical arrival time (µs)
 	now       func() time.Time
 }
 
@@ -195,11 +195,8 @@ func (p *Pending) Check(ctx context.Context) error {
 	if !mine {
 		return err
 	}
-	if p.unlimited {
-		return p.settle(nil)
-	}
-	if !p.l.useRedis() {
-		return p.settle(p.l.throttled(p.l.localAllow(p.key, p.interval, p.tolerance)))
+	if done, err := p.withoutRedis(); done {
+		return err
 	}
 	rctx, cancel := context.WithTimeout(ctx, p.l.Timeout)
 	res, err := gcra.Run(rctx, p.l.rdb, p.keys(), p.interval, p.tolerance).Int64Slice()
@@ -217,12 +214,7 @@ func (p *Pending) Queue(ctx context.Context, pipe redis.Pipeliner) (result func(
 	if !mine {
 		return func(context.Context) error { return err }
 	}
-	if p.unlimited {
-		p.settle(nil)
-		return func(context.Context) error { return nil }
-	}
-	if !p.l.useRedis() {
-		err := p.settle(p.l.throttled(p.l.localAllow(p.key, p.interval, p.tolerance)))
+	if done, err := p.withoutRedis(); done {
 		return func(context.Context) error { return err }
 	}
 	cmd := gcra.EvalSha(ctx, pipe, p.keys(), p.interval, p.tolerance)
@@ -235,6 +227,18 @@ func (p *Pending) Queue(ctx context.Context, pipe redis.Pipeliner) (result func(
 		}
 		return p.settle(p.result(ctx, res, err))
 	}
+}
+
+// withoutRedis settles a claimed check that needs no Redis: unlimited,
+// or made in this instance's memory while Redis is down.
+func (p *Pending) withoutRedis() (done bool, err error) {
+	switch {
+	case p.unlimited:
+		return true, p.settle(nil)
+	case !p.l.useRedis():
+		return true, p.settle(p.l.throttled(p.l.localAllow(p.key, p.interval, p.tolerance)))
+	}
+	return false, nil
 }
 
 func (p *Pending) keys() []string { return []string{"rl:" + p.key} }
@@ -272,7 +276,7 @@ func (l *Limiter) throttled(waitMicros int64) error {
 }
 
 // localAllow is the GCRA script on this instance's memory; it returns 0
-// when admitted, else the wait in waitMicros.
+// when admitted, else the wait in µs.
 func (l *Limiter) localAllow(key string, interval, tolerance int64) int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()

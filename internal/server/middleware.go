@@ -192,7 +192,7 @@ func withDeclaredSize(private, public int64, next http.Handler) http.Handler {
 			if r.ContentLength > limit {
 				// The unread body is not worth draining: close after replying.
 				w.Header().Set("Connection", "close")
-				writeError(w, http.StatusRequestEntityTooLarge, apperr.BadUserInput, "request body too large", map[string]any{"maxBytes": limit})
+				writeTooLarge(w, limit)
 				return
 			}
 		}
@@ -214,7 +214,7 @@ func withBodyLimit(private, public int64, next http.Handler) http.Handler {
 			limit = private
 		}
 		if r.ContentLength > limit {
-			writeError(w, http.StatusRequestEntityTooLarge, apperr.BadUserInput, "request body too large", map[string]any{"maxBytes": limit})
+			writeTooLarge(w, limit)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
@@ -222,7 +222,7 @@ func withBodyLimit(private, public int64, next http.Handler) http.Handler {
 			b, err := io.ReadAll(r.Body)
 			if err != nil {
 				if _, ok := err.(*http.MaxBytesError); ok {
-					writeError(w, http.StatusRequestEntityTooLarge, apperr.BadUserInput, "request body too large", map[string]any{"maxBytes": limit})
+					writeTooLarge(w, limit)
 				} else {
 					writeError(w, http.StatusBadRequest, apperr.BadUserInput, "could not read request body", nil)
 				}
@@ -236,6 +236,11 @@ func withBodyLimit(private, public int64, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// writeTooLarge is the 413 of a body over limit bytes.
+func writeTooLarge(w http.ResponseWriter, limit int64) {
+	writeError(w, http.StatusRequestEntityTooLarge, apperr.BadUserInput, "request body too large", map[string]any{"maxBytes": limit})
 }
 
 // readBody is a request body already read (and checked) by withBodyLimit.
