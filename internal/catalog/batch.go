@@ -27,16 +27,54 @@ func inKeyOrder[T any](ids []uuid.UUID, items []T, key func(*T) uuid.UUID) []*T 
 }
 
 // groupInKeyOrder returns, for each id, the items whose group key is id, in
-// their original order.
+// their original order (nil for an id with none). The groups are windows
+// of one pointer slice, so a batch costs a few allocations, not one or
+// more per group.
 func groupInKeyOrder[T any](ids []uuid.UUID, items []T, key func(*T) uuid.UUID) [][]*T {
-	group := make(map[uuid.UUID][]*T, len(ids))
-	for i := range items {
-		k := key(&items[i])
-		group[k] = append(group[k], &items[i])
+	return groupAt(ids, len(items), func(i int) *T { return &items[i] }, key)
+}
+
+// groupAt is groupInKeyOrder over n items given by at.
+func groupAt[T any](ids []uuid.UUID, n int, at func(int) *T, key func(*T) uuid.UUID) [][]*T {
+	first := make(map[uuid.UUID]int, len(ids)) // id → its first index in ids
+	for i, id := range ids {
+		if _, ok := first[id]; !ok {
+			first[id] = i
+		}
 	}
+	// ends[j] is where group j ends in ptrs once counted and summed; it is
+	// then the fill position, moved back by one per item.
+	ends := make([]int, len(ids))
+	total := 0
+	for i := range n {
+		if j, ok := first[key(at(i))]; ok {
+			ends[j]++
+			total++
+		}
+	}
+	sum := 0
+	for j := range ends {
+		sum += ends[j]
+		ends[j] = sum
+	}
+	ptrs := make([]*T, total)
+	for i := n - 1; i >= 0; i-- {
+		if j, ok := first[key(at(i))]; ok {
+			ends[j]--
+			ptrs[ends[j]] = at(i)
+		}
+	}
+	// ends[j] is now group j's start.
 	out := make([][]*T, len(ids))
 	for i, id := range ids {
-		out[i] = group[id]
+		j := first[id]
+		lo, hi := ends[j], total
+		if j+1 < len(ends) {
+			hi = ends[j+1]
+		}
+		if lo < hi {
+			out[i] = ptrs[lo:hi:hi]
+		}
 	}
 	return out
 }
@@ -79,7 +117,7 @@ func (s *Service) VariantsByProductIDs(ctx context.Context, ids []uuid.UUID) ([]
 	if err != nil {
 		return nil, pg.MapError(err)
 	}
-	out := groupInKeyOrder(ids, vs, func(v *Variant) uuid.UUID { return v.ProductID })
+	out := groupAt(ids, vs.n, vs.at, func(v *Variant) uuid.UUID { return v.ProductID })
 	if PresenterFrom(ctx) != nil {
 		for _, g := range out {
 			presentVariants(ctx, g)

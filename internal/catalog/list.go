@@ -174,16 +174,21 @@ type productRow struct {
 	sortVal string
 }
 
-func (s *Service) queryProducts(ctx context.Context, sql string, args []any) ([]productRow, error) {
+// queryProducts reads a page of products; limit is the page size (the
+// statement reads one more row, to know if another page follows).
+func (s *Service) queryProducts(ctx context.Context, sql string, args []any, limit int) ([]productRow, error) {
 	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, pg.MapError(err)
 	}
 	defer rows.Close()
-	var out []productRow
+	out := make([]productRow, 0, min(max(limit, 0), relay.MaxPage)+1)
+	// Every column is scanned into r (NULL as nil), so one set of targets
+	// serves every row.
+	var r productRow
+	targets := productScanTargets(&r.p.Product, &r.sortVal)
 	for rows.Next() {
-		var r productRow
-		if err := rows.Scan(productScanTargets(&r.p.Product, &r.sortVal)...); err != nil {
+		if err := rows.Scan(targets...); err != nil {
 			return nil, pg.MapError(err)
 		}
 		out = append(out, r)
@@ -197,9 +202,10 @@ func (s *Service) queryProducts(ctx context.Context, sql string, args []any) ([]
 }
 
 func productScanTargets(p *dbq.Product, extra ...any) []any {
-	return append([]any{&p.ShopID, &p.ID, &p.Handle, &p.Title, &p.Description, &p.DescriptionHtml, &p.Status,
+	t := append(make([]any, 0, 18+len(extra)), &p.ShopID, &p.ID, &p.Handle, &p.Title, &p.Description, &p.DescriptionHtml, &p.Status,
 		&p.ProductType, &p.Vendor, &p.Tags, &p.SeoTitle, &p.SeoDescription, &p.Attributes, &p.CurrencyCode,
-		&p.PriceMin, &p.PriceMax, &p.CreatedAt, &p.UpdatedAt}, extra...)
+		&p.PriceMin, &p.PriceMax, &p.CreatedAt, &p.UpdatedAt)
+	return append(t, extra...)
 }
 
 func productConnection(rows []productRow, p relay.Page, s sortSpec) *ProductConnection {

@@ -72,7 +72,7 @@ func (s *Service) Products(ctx context.Context, a ListArgs) (*ProductConnection,
 	if err := k.window(a.Page, spec, "p.id", a.Reverse); err != nil {
 		return nil, err
 	}
-	rows, err := s.queryProducts(ctx, k.sql.String(), k.args)
+	rows, err := s.queryProducts(ctx, k.sql.String(), k.args, a.Page.Limit)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +100,7 @@ func (s *Service) CollectionProducts(ctx context.Context, collectionID uuid.UUID
 	if err := k.window(a.Page, spec, "p.id", a.Reverse); err != nil {
 		return nil, err
 	}
-	rows, err := s.queryProducts(ctx, k.sql.String(), k.args)
+	rows, err := s.queryProducts(ctx, k.sql.String(), k.args, a.Page.Limit)
 	if err != nil {
 		return nil, err
 	}

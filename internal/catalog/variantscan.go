@@ -36,21 +36,21 @@ var variantColumns = [...]struct {
 	{20, false}, {20, false}, {1042, true}, {23, false}, {2950, false}, {23, false},
 }
 
-// scanVariants reads variantsByProductIDsSQL's rows into one slice. When
-// the columns arrive in the expected types and formats it decodes the raw
-// column bytes itself, with the strings, option slices and nullable values
-// of the whole batch in shared backing memory (a few allocations per batch
-// instead of about ten per row); otherwise it falls back to rows.Scan.
-func scanVariants(rows pgx.Rows) ([]Variant, error) {
+// scanVariants reads variantsByProductIDsSQL's rows into blocks of
+// variants. When the columns arrive in the expected types and formats it
+// decodes the raw column bytes itself, with the strings, option slices and
+// nullable values of the whole batch in shared backing memory (a few
+// allocations per batch instead of about ten per row); otherwise it falls
+// back to rows.Scan.
+func scanVariants(rows pgx.Rows) (variantRows, error) {
 	defer rows.Close()
 	raw := rawFormats(rows.FieldDescriptions())
 	var (
-		out []Variant
+		out variantRows
 		ra  rowArena
 	)
 	for rows.Next() {
-		out = append(out, Variant{})
-		v := &out[len(out)-1]
+		v := out.next()
 		var err error
 		if raw {
 			err = ra.variant(v, rows.RawValues())
@@ -59,11 +59,33 @@ func scanVariants(rows pgx.Rows) ([]Variant, error) {
 				&v.PriceAmount, &v.CompareAtAmount, &v.CurrencyCode, &v.WeightGrams, &v.ImageID, &v.Available)
 		}
 		if err != nil {
-			return nil, err
+			return variantRows{}, err
 		}
 	}
 	return out, rows.Err()
 }
+
+// variantRows are scanned variants in blocks that are never moved (a
+// growing slice would copy every variant at each doubling, and the
+// listing's hundred variants would cost twice their size in garbage).
+type variantRows struct {
+	blocks [][]Variant
+	n      int
+}
+
+const variantBlock = 32
+
+func (r *variantRows) next() *Variant {
+	if r.n == len(r.blocks)*variantBlock {
+		r.blocks = append(r.blocks, make([]Variant, variantBlock))
+	}
+	v := &r.blocks[r.n/variantBlock][r.n%variantBlock]
+	r.n++
+	return v
+}
+
+// at is the i-th variant scanned.
+func (r *variantRows) at(i int) *Variant { return &r.blocks[i/variantBlock][i%variantBlock] }
 
 func rawFormats(fds []pgconn.FieldDescription) bool {
 	if len(fds) != len(variantColumns) {

@@ -110,3 +110,39 @@ func TestDecodeVariantRowRejectsMalformed(t *testing.T) {
 		t.Fatal("an array element longer than its bytes was accepted")
 	}
 }
+
+// TestGroupInKeyOrder: groups follow the ids (duplicates included), keep
+// the items' order, drop items of keys not asked for, are nil when empty,
+// and an append to one group cannot overwrite the next.
+func TestGroupInKeyOrder(t *testing.T) {
+	type item struct {
+		key uuid.UUID
+		n   int
+	}
+	a, b, c, d := uuid.New(), uuid.New(), uuid.New(), uuid.New()
+	items := []item{{b, 1}, {a, 2}, {b, 3}, {d, 4}, {a, 5}, {b, 6}}
+	got := catalog.GroupInKeyOrder([]uuid.UUID{a, c, b, a}, items, func(i *item) uuid.UUID { return i.key })
+	ns := func(g []*item) []int {
+		var out []int
+		for _, i := range g {
+			out = append(out, i.n)
+		}
+		return out
+	}
+	want := [][]int{{2, 5}, nil, {1, 3, 6}, {2, 5}}
+	if len(got) != len(want) {
+		t.Fatalf("%d groups, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !reflect.DeepEqual(ns(got[i]), want[i]) {
+			t.Errorf("group %d: %v, want %v", i, ns(got[i]), want[i])
+		}
+	}
+	if got[1] != nil {
+		t.Errorf("empty group is %#v, want nil", got[1])
+	}
+	_ = append(got[0], &item{a, 99})
+	if !reflect.DeepEqual(ns(got[2]), []int{1, 3, 6}) {
+		t.Errorf("append to group 0 changed group 2: %v", ns(got[2]))
+	}
+}

@@ -221,6 +221,8 @@ func New(d Deps) (*Server, error) {
 	s.Orders.OnStock, checkoutSvc.OnStock, invSvc.OnStock = onStock, onStock, onStock
 	gql.Use(observer{})
 	gql.Use(&inputBounds{def: d.Config.MaxStringInput})
+	// Innermost: arenas go back to their pool once the data is copied out.
+	gql.Use(arenaRecycler{})
 	gql.SetErrorPresenter(presentError(d.Log))
 	gql.SetRecoverFunc(recoverPanic(d.Log))
 

@@ -6,9 +6,9 @@ import (
 	"cartograph/internal/documents"
 	"encoding/json"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -86,8 +86,7 @@ func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 		if _, ok := err.(*http.MaxBytesError); ok {
 			status = http.StatusRequestEntityTooLarge
 		}
-		w.WriteHeader(status)
-		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("could not read request body")}))
+		writeResponse(w, status, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("could not read request body")}))
 		return
 	}
 	var req struct {
@@ -107,13 +106,11 @@ func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 		params.Extensions[documents.ExtensionKeyDocumentID] = req.DocumentID
 	}
 	if err != nil {
-		w.WriteHeader(http.StatusBadRequest)
-		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("request body is not valid GraphQL-over-HTTP JSON: %v", err)}))
+		writeResponse(w, http.StatusBadRequest, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("request body is not valid GraphQL-over-HTTP JSON: %v", err)}))
 		return
 	}
 	if params.Query == "" && params.Extensions["persistedQuery"] == nil && req.DocumentID == "" {
-		w.WriteHeader(http.StatusBadRequest)
-		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("request has no query")}))
+		writeResponse(w, http.StatusBadRequest, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("request has no query")}))
 		return
 	}
 	params.Headers = r.Header
@@ -125,53 +122,52 @@ func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 		if status == http.StatusOK && ct == ctGraphQLResponse && errcode.GetErrorKind(errs) == errcode.KindProtocol {
 			status = http.StatusBadRequest
 		}
-		if status != http.StatusOK {
-			w.WriteHeader(status)
-		}
-		writeResponse(w, resp)
+		writeResponse(w, status, resp)
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
 	resp := responses(ctx)
-	if status := errorStatus(w, resp); status != http.StatusOK {
-		w.WriteHeader(status)
-	}
-	writeResponse(w, resp)
+	writeResponse(w, errorStatus(w, resp), resp)
 }
 
-// writeResponse writes {"errors":…,"data":…,"extensions":…} with the data
-// bytes as produced by the executor.
-func writeResponse(w io.Writer, resp *graphql.Response) {
-	var buf bytes.Buffer
-	buf.Grow(len(resp.Data) + 64)
-	buf.WriteByte('{')
-	sep := false
-	field := func(name string, v any) {
-		b, err := json.Marshal(v)
-		if err != nil {
-			b = []byte("null")
-		}
-		if sep {
-			buf.WriteByte(',')
-		}
-		buf.WriteString(`"` + name + `":`)
-		buf.Write(b)
-		sep = true
-	}
+// writeResponse writes status and {"errors":…,"data":…,"extensions":…}
+// with the data bytes as produced by the executor, written as they are
+// (not copied into another buffer) after a Content-Length that counts
+// them.
+func writeResponse(w http.ResponseWriter, status int, resp *graphql.Response) {
+	head := append(make([]byte, 0, 128), '{')
 	if len(resp.Errors) > 0 {
-		field("errors", resp.Errors)
+		head = appendMember(head, "errors", resp.Errors)
 	}
 	if resp.Data != nil {
-		if sep {
-			buf.WriteByte(',')
+		if len(head) > 1 {
+			head = append(head, ',')
 		}
-		buf.WriteString(`"data":`)
-		buf.Write(resp.Data)
-		sep = true
+		head = append(head, `"data":`...)
 	}
+	var tail []byte
 	if len(resp.Extensions) > 0 {
-		field("extensions", resp.Extensions)
+		if len(head) > 1 {
+			tail = append(tail, ',')
+		}
+		tail = appendMember(tail, "extensions", resp.Extensions)
 	}
-	buf.WriteByte('}')
-	_, _ = w.Write(buf.Bytes())
+	tail = append(tail, '}')
+	w.Header().Set("Content-Length", strconv.Itoa(len(head)+len(resp.Data)+len(tail)))
+	w.WriteHeader(status)
+	_, _ = w.Write(head)
+	_, _ = w.Write(resp.Data)
+	_, _ = w.Write(tail)
+}
+
+// appendMember appends "name":v.
+func appendMember(b []byte, name string, v any) []byte {
+	enc, err := json.Marshal(v)
+	if err != nil {
+		enc = []byte("null")
+	}
+	b = append(b, '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	return append(b, enc...)
 }

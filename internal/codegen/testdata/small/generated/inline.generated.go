@@ -8,6 +8,7 @@ import (
 	"io"
 	"reflect"
 	"strconv"
+	"sync"
 
 	"cartograph/internal/cost"
 
@@ -62,6 +63,83 @@ type inlineArena struct {
 	// the request's cost tracker (nil: none), once looked up
 	tracker    *cost.Tracker
 	trackerSet bool
+	// slabs of frames and spans handed out, kept for reuse by a pooled
+	// arena (a slab is never reallocated while its elements are in use)
+	frameSlabs [][]fieldFrame
+	spanSlabs  [][]inlineSpan
+	nFrameSlab int
+	nSpanSlab  int
+}
+
+// An arena is recycled only when the server says when the response has
+// been written out (WithArenas); one that grew past maxPooledBuf is left
+// to the collector rather than kept.
+const maxPooledBuf = 1 << 20
+
+var arenaPool = sync.Pool{New: func() any { return &inlineArena{buf: make([]byte, 0, 16<<10)} }}
+
+// arenaSet is the arenas a response's subtrees took from the pool; the
+// subtrees of one response may resolve on different goroutines.
+type arenaSet struct {
+	mu     sync.Mutex
+	arenas []*inlineArena
+	done   bool
+}
+
+type arenaSetKey struct{}
+
+// WithArenas lets the inline subtrees resolved under ctx take their
+// arenas from a pool; release returns them. Call release only when
+// nothing reads the response's spans any more: after the response
+// handler has returned (it copies every span into the response's data).
+// An arena asked for after release is not pooled.
+func WithArenas(ctx context.Context) (context.Context, func()) {
+	set := &arenaSet{}
+	return context.WithValue(ctx, arenaSetKey{}, set), set.release
+}
+
+func (s *arenaSet) take() *inlineArena {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done {
+		return nil
+	}
+	a := arenaPool.Get().(*inlineArena)
+	s.arenas = append(s.arenas, a)
+	return a
+}
+
+func (s *arenaSet) release() {
+	s.mu.Lock()
+	arenas := s.arenas
+	s.arenas, s.done = nil, true
+	s.mu.Unlock()
+	for _, a := range arenas {
+		if cap(a.buf) > maxPooledBuf {
+			continue
+		}
+		a.reset()
+		arenaPool.Put(a)
+	}
+}
+
+// reset empties the arena for another response and drops what it points
+// to (field contexts hold results, arguments and parent contexts).
+func (a *inlineArena) reset() {
+	a.buf = a.buf[:0]
+	for i := 0; i < a.nFrameSlab; i++ {
+		clear(a.frameSlabs[i][:cap(a.frameSlabs[i])])
+	}
+	for i := 0; i < a.nSpanSlab; i++ {
+		clear(a.spanSlabs[i][:cap(a.spanSlabs[i])])
+	}
+	a.nFrameSlab, a.nSpanSlab = 0, 0
+	a.frames, a.spans = nil, nil
+	clear(a.collected)
+	a.collected = a.collected[:0]
+	clear(a.args)
+	a.args = a.args[:0]
+	a.tracker, a.trackerSet = nil, false
 }
 
 // collectedFields is one selection set's fields for one object type.
@@ -103,7 +181,13 @@ func arenaOf(ctx context.Context) (*inlineArena, context.Context) {
 	if a := arenaIn(ctx); a != nil {
 		return a, ctx
 	}
-	a := &inlineArena{buf: make([]byte, 0, 4096)}
+	var a *inlineArena
+	if set, _ := ctx.Value(arenaSetKey{}).(*arenaSet); set != nil {
+		a = set.take()
+	}
+	if a == nil {
+		a = &inlineArena{buf: make([]byte, 0, 4096)}
+	}
 	return a, context.WithValue(ctx, inlineArenaKey{}, a)
 }
 
@@ -221,7 +305,11 @@ func (c *keyAnswer) Value(key any) any {
 
 func (a *inlineArena) frame() *fieldFrame {
 	if len(a.frames) == cap(a.frames) {
-		a.frames = make([]fieldFrame, 0, 32)
+		if a.nFrameSlab == len(a.frameSlabs) {
+			a.frameSlabs = append(a.frameSlabs, make([]fieldFrame, 0, 32))
+		}
+		a.frames = a.frameSlabs[a.nFrameSlab][:0]
+		a.nFrameSlab++
 	}
 	a.frames = a.frames[:len(a.frames)+1]
 	return &a.frames[len(a.frames)-1]
@@ -268,7 +356,11 @@ func (a *inlineArena) WriteString(s string) (int, error) {
 // not each allocate one.
 func (a *inlineArena) span(start int) *inlineSpan {
 	if len(a.spans) == cap(a.spans) {
-		a.spans = make([]inlineSpan, 0, 64)
+		if a.nSpanSlab == len(a.spanSlabs) {
+			a.spanSlabs = append(a.spanSlabs, make([]inlineSpan, 0, 64))
+		}
+		a.spans = a.spanSlabs[a.nSpanSlab][:0]
+		a.nSpanSlab++
 	}
 	a.spans = a.spans[:len(a.spans)+1]
 	sp := &a.spans[len(a.spans)-1]
