@@ -580,24 +580,50 @@ func (ec *executionContext) fieldContext_Collection_updatedAt(_ context.Context,
 }
 
 func (ec *executionContext) _Collection_products(ctx context.Context, field graphql.CollectedField, obj *catalog.Collection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Collection_products(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Collection().Products(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["reverse"].(*bool), fc.Args["sortKey"].(*model.ProductCollectionSortKeys))
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *catalog.ProductConnection) graphql.Marshaler {
-			return ec.marshalNProductConnection2ᚖcartographᚋinternalᚋcatalogᚐProductConnection(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	a := arenaIn(ctx)
+	if a == nil {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Collection_products(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				fc := graphql.GetFieldContext(ctx)
+				return ec.Resolvers.Collection().Products(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["reverse"].(*bool), fc.Args["sortKey"].(*model.ProductCollectionSortKeys))
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v *catalog.ProductConnection) graphql.Marshaler {
+				return ec.marshalNProductConnection2ᚖcartographᚋinternalᚋcatalogᚐProductConnection(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	f := a.resolverField("Collection", field, true, true)
+	ctx = a.withFrame(ctx, f)
+	fc := &f.fc
+	args, err := cachedArgs(ctx, field.Field, ec.Variables, ec.field_Collection_products_args)
+	if err != nil {
+		ec.Error(ctx, err)
+		return graphql.Null
+	}
+	fc.Args = args
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v, err := ec.Resolvers.Collection().Products(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["reverse"].(*bool), fc.Args["sortKey"].(*model.ProductCollectionSortKeys))
+	recordField(ctx, field, 0)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = v
+	return ec.marshalNProductConnection2ᚖcartographᚋinternalᚋcatalogᚐProductConnection(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Collection_products(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1106,70 +1132,136 @@ func (ec *executionContext) fieldContext_Product_vendor(_ context.Context, field
 }
 
 func (ec *executionContext) _Product_availableForSale(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Product_availableForSale(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Product().AvailableForSale(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
-			return ec.marshalNBoolean2bool(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	a := arenaIn(ctx)
+	if a == nil {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Product_availableForSale(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.Product().AvailableForSale(ctx, obj)
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+				return ec.marshalNBoolean2bool(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	f := a.resolverField("Product", field, true, true)
+	ctx = a.withFrame(ctx, f)
+	fc := &f.fc
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v, err := ec.Resolvers.Product().AvailableForSale(ctx, obj)
+	recordField(ctx, field, 0)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = v
+	return ec.marshalNBoolean2bool(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Product_availableForSale(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Product", field, true, true, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _Product_totalInventory(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Product_totalInventory(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Product().TotalInventory(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
-			return ec.marshalOInt2ᚖint(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	a := arenaIn(ctx)
+	if a == nil {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Product_totalInventory(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.Product().TotalInventory(ctx, obj)
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+				return ec.marshalOInt2ᚖint(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
+	f := a.resolverField("Product", field, true, true)
+	ctx = a.withFrame(ctx, f)
+	fc := &f.fc
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v, err := ec.Resolvers.Product().TotalInventory(ctx, obj)
+	recordField(ctx, field, 0)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = v
+	return ec.marshalOInt2ᚖint(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Product_totalInventory(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Product", field, true, true, errors.New("field of type Int does not have child fields"))
 }
 
 func (ec *executionContext) _Product_options(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Product_options(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Product().Options(ctx, obj, fc.Args["first"].(*int))
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*catalog.Option) graphql.Marshaler {
-			return ec.marshalNProductOption2ᚕᚖcartographᚋinternalᚋcatalogᚐOptionᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	a := arenaIn(ctx)
+	if a == nil {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Product_options(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				fc := graphql.GetFieldContext(ctx)
+				return ec.Resolvers.Product().Options(ctx, obj, fc.Args["first"].(*int))
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v []*catalog.Option) graphql.Marshaler {
+				return ec.marshalNProductOption2ᚕᚖcartographᚋinternalᚋcatalogᚐOptionᚄ(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	f := a.resolverField("Product", field, true, true)
+	ctx = a.withFrame(ctx, f)
+	fc := &f.fc
+	args, err := cachedArgs(ctx, field.Field, ec.Variables, ec.field_Product_options_args)
+	if err != nil {
+		ec.Error(ctx, err)
+		return graphql.Null
+	}
+	fc.Args = args
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v, err := ec.Resolvers.Product().Options(ctx, obj, fc.Args["first"].(*int))
+	recordField(ctx, field, len(v))
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = v
+	return ec.marshalNProductOption2ᚕᚖcartographᚋinternalᚋcatalogᚐOptionᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Product_options(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1229,23 +1321,43 @@ func (ec *executionContext) fieldContext_Product_priceRange(_ context.Context, f
 }
 
 func (ec *executionContext) _Product_compareAtPriceRange(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Product_compareAtPriceRange(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Product().CompareAtPriceRange(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *catalog.PriceRange) graphql.Marshaler {
-			return ec.marshalNProductPriceRange2ᚖcartographᚋinternalᚋcatalogᚐPriceRange(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	a := arenaIn(ctx)
+	if a == nil {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Product_compareAtPriceRange(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.Product().CompareAtPriceRange(ctx, obj)
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v *catalog.PriceRange) graphql.Marshaler {
+				return ec.marshalNProductPriceRange2ᚖcartographᚋinternalᚋcatalogᚐPriceRange(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	f := a.resolverField("Product", field, true, true)
+	ctx = a.withFrame(ctx, f)
+	fc := &f.fc
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v, err := ec.Resolvers.Product().CompareAtPriceRange(ctx, obj)
+	recordField(ctx, field, 0)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = v
+	return ec.marshalNProductPriceRange2ᚖcartographᚋinternalᚋcatalogᚐPriceRange(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Product_compareAtPriceRange(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1261,24 +1373,50 @@ func (ec *executionContext) fieldContext_Product_compareAtPriceRange(_ context.C
 }
 
 func (ec *executionContext) _Product_variants(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Product_variants(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Product().Variants(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["reverse"].(*bool))
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *catalog.VariantConnection) graphql.Marshaler {
-			return ec.marshalNProductVariantConnection2ᚖcartographᚋinternalᚋcatalogᚐVariantConnection(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	a := arenaIn(ctx)
+	if a == nil {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Product_variants(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				fc := graphql.GetFieldContext(ctx)
+				return ec.Resolvers.Product().Variants(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["reverse"].(*bool))
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v *catalog.VariantConnection) graphql.Marshaler {
+				return ec.marshalNProductVariantConnection2ᚖcartographᚋinternalᚋcatalogᚐVariantConnection(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	f := a.resolverField("Product", field, true, true)
+	ctx = a.withFrame(ctx, f)
+	fc := &f.fc
+	args, err := cachedArgs(ctx, field.Field, ec.Variables, ec.field_Product_variants_args)
+	if err != nil {
+		ec.Error(ctx, err)
+		return graphql.Null
+	}
+	fc.Args = args
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v, err := ec.Resolvers.Product().Variants(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["reverse"].(*bool))
+	recordField(ctx, field, 0)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = v
+	return ec.marshalNProductVariantConnection2ᚖcartographᚋinternalᚋcatalogᚐVariantConnection(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Product_variants(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1305,23 +1443,43 @@ func (ec *executionContext) fieldContext_Product_variants(ctx context.Context, f
 }
 
 func (ec *executionContext) _Product_featuredImage(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Product_featuredImage(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Product().FeaturedImage(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *catalog.Image) graphql.Marshaler {
-			return ec.marshalOImage2ᚖcartographᚋinternalᚋcatalogᚐImage(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	a := arenaIn(ctx)
+	if a == nil {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Product_featuredImage(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.Product().FeaturedImage(ctx, obj)
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v *catalog.Image) graphql.Marshaler {
+				return ec.marshalOImage2ᚖcartographᚋinternalᚋcatalogᚐImage(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
+	f := a.resolverField("Product", field, true, true)
+	ctx = a.withFrame(ctx, f)
+	fc := &f.fc
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v, err := ec.Resolvers.Product().FeaturedImage(ctx, obj)
+	recordField(ctx, field, 0)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = v
+	return ec.marshalOImage2ᚖcartographᚋinternalᚋcatalogᚐImage(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Product_featuredImage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1337,24 +1495,50 @@ func (ec *executionContext) fieldContext_Product_featuredImage(_ context.Context
 }
 
 func (ec *executionContext) _Product_images(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Product_images(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Product().Images(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["reverse"].(*bool))
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *catalog.ImageConnection) graphql.Marshaler {
-			return ec.marshalNImageConnection2ᚖcartographᚋinternalᚋcatalogᚐImageConnection(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	a := arenaIn(ctx)
+	if a == nil {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Product_images(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				fc := graphql.GetFieldContext(ctx)
+				return ec.Resolvers.Product().Images(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["reverse"].(*bool))
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v *catalog.ImageConnection) graphql.Marshaler {
+				return ec.marshalNImageConnection2ᚖcartographᚋinternalᚋcatalogᚐImageConnection(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	f := a.resolverField("Product", field, true, true)
+	ctx = a.withFrame(ctx, f)
+	fc := &f.fc
+	args, err := cachedArgs(ctx, field.Field, ec.Variables, ec.field_Product_images_args)
+	if err != nil {
+		ec.Error(ctx, err)
+		return graphql.Null
+	}
+	fc.Args = args
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v, err := ec.Resolvers.Product().Images(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["reverse"].(*bool))
+	recordField(ctx, field, 0)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = v
+	return ec.marshalNImageConnection2ᚖcartographᚋinternalᚋcatalogᚐImageConnection(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Product_images(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1381,24 +1565,50 @@ func (ec *executionContext) fieldContext_Product_images(ctx context.Context, fie
 }
 
 func (ec *executionContext) _Product_collections(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Product_collections(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Product().Collections(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["reverse"].(*bool))
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *catalog.CollectionConnection) graphql.Marshaler {
-			return ec.marshalNCollectionConnection2ᚖcartographᚋinternalᚋcatalogᚐCollectionConnection(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	a := arenaIn(ctx)
+	if a == nil {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Product_collections(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				fc := graphql.GetFieldContext(ctx)
+				return ec.Resolvers.Product().Collections(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["reverse"].(*bool))
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v *catalog.CollectionConnection) graphql.Marshaler {
+				return ec.marshalNCollectionConnection2ᚖcartographᚋinternalᚋcatalogᚐCollectionConnection(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	f := a.resolverField("Product", field, true, true)
+	ctx = a.withFrame(ctx, f)
+	fc := &f.fc
+	args, err := cachedArgs(ctx, field.Field, ec.Variables, ec.field_Product_collections_args)
+	if err != nil {
+		ec.Error(ctx, err)
+		return graphql.Null
+	}
+	fc.Args = args
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v, err := ec.Resolvers.Product().Collections(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["reverse"].(*bool))
+	recordField(ctx, field, 0)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = v
+	return ec.marshalNCollectionConnection2ᚖcartographᚋinternalᚋcatalogᚐCollectionConnection(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Product_collections(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1518,24 +1728,50 @@ func (ec *executionContext) fieldContext_Product_publishedAt(_ context.Context, 
 }
 
 func (ec *executionContext) _Product_selectedOrFirstAvailableVariant(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Product_selectedOrFirstAvailableVariant(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Product().SelectedOrFirstAvailableVariant(ctx, obj, fc.Args["selectedOptions"].([]*model.SelectedOptionInput), fc.Args["ignoreUnknownOptions"].(*bool), fc.Args["caseInsensitiveMatch"].(*bool))
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *catalog.Variant) graphql.Marshaler {
-			return ec.marshalOProductVariant2ᚖcartographᚋinternalᚋcatalogᚐVariant(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	a := arenaIn(ctx)
+	if a == nil {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Product_selectedOrFirstAvailableVariant(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				fc := graphql.GetFieldContext(ctx)
+				return ec.Resolvers.Product().SelectedOrFirstAvailableVariant(ctx, obj, fc.Args["selectedOptions"].([]*model.SelectedOptionInput), fc.Args["ignoreUnknownOptions"].(*bool), fc.Args["caseInsensitiveMatch"].(*bool))
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v *catalog.Variant) graphql.Marshaler {
+				return ec.marshalOProductVariant2ᚖcartographᚋinternalᚋcatalogᚐVariant(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
+	f := a.resolverField("Product", field, true, true)
+	ctx = a.withFrame(ctx, f)
+	fc := &f.fc
+	args, err := cachedArgs(ctx, field.Field, ec.Variables, ec.field_Product_selectedOrFirstAvailableVariant_args)
+	if err != nil {
+		ec.Error(ctx, err)
+		return graphql.Null
+	}
+	fc.Args = args
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v, err := ec.Resolvers.Product().SelectedOrFirstAvailableVariant(ctx, obj, fc.Args["selectedOptions"].([]*model.SelectedOptionInput), fc.Args["ignoreUnknownOptions"].(*bool), fc.Args["caseInsensitiveMatch"].(*bool))
+	recordField(ctx, field, 0)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = v
+	return ec.marshalOProductVariant2ᚖcartographᚋinternalᚋcatalogᚐVariant(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Product_selectedOrFirstAvailableVariant(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1562,24 +1798,50 @@ func (ec *executionContext) fieldContext_Product_selectedOrFirstAvailableVariant
 }
 
 func (ec *executionContext) _Product_variantBySelectedOptions(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Product_variantBySelectedOptions(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Product().VariantBySelectedOptions(ctx, obj, fc.Args["selectedOptions"].([]*model.SelectedOptionInput), fc.Args["ignoreUnknownOptions"].(*bool), fc.Args["caseInsensitiveMatch"].(*bool))
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *catalog.Variant) graphql.Marshaler {
-			return ec.marshalOProductVariant2ᚖcartographᚋinternalᚋcatalogᚐVariant(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	a := arenaIn(ctx)
+	if a == nil {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Product_variantBySelectedOptions(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				fc := graphql.GetFieldContext(ctx)
+				return ec.Resolvers.Product().VariantBySelectedOptions(ctx, obj, fc.Args["selectedOptions"].([]*model.SelectedOptionInput), fc.Args["ignoreUnknownOptions"].(*bool), fc.Args["caseInsensitiveMatch"].(*bool))
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v *catalog.Variant) graphql.Marshaler {
+				return ec.marshalOProductVariant2ᚖcartographᚋinternalᚋcatalogᚐVariant(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
+	f := a.resolverField("Product", field, true, true)
+	ctx = a.withFrame(ctx, f)
+	fc := &f.fc
+	args, err := cachedArgs(ctx, field.Field, ec.Variables, ec.field_Product_variantBySelectedOptions_args)
+	if err != nil {
+		ec.Error(ctx, err)
+		return graphql.Null
+	}
+	fc.Args = args
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v, err := ec.Resolvers.Product().VariantBySelectedOptions(ctx, obj, fc.Args["selectedOptions"].([]*model.SelectedOptionInput), fc.Args["ignoreUnknownOptions"].(*bool), fc.Args["caseInsensitiveMatch"].(*bool))
+	recordField(ctx, field, 0)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = v
+	return ec.marshalOProductVariant2ᚖcartographᚋinternalᚋcatalogᚐVariant(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Product_variantBySelectedOptions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1606,24 +1868,50 @@ func (ec *executionContext) fieldContext_Product_variantBySelectedOptions(ctx co
 }
 
 func (ec *executionContext) _Product_adjacentVariants(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Product_adjacentVariants(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Product().AdjacentVariants(ctx, obj, fc.Args["selectedOptions"].([]*model.SelectedOptionInput), fc.Args["ignoreUnknownOptions"].(*bool), fc.Args["caseInsensitiveMatch"].(*bool))
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*catalog.Variant) graphql.Marshaler {
-			return ec.marshalNProductVariant2ᚕᚖcartographᚋinternalᚋcatalogᚐVariantᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	a := arenaIn(ctx)
+	if a == nil {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Product_adjacentVariants(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				fc := graphql.GetFieldContext(ctx)
+				return ec.Resolvers.Product().AdjacentVariants(ctx, obj, fc.Args["selectedOptions"].([]*model.SelectedOptionInput), fc.Args["ignoreUnknownOptions"].(*bool), fc.Args["caseInsensitiveMatch"].(*bool))
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v []*catalog.Variant) graphql.Marshaler {
+				return ec.marshalNProductVariant2ᚕᚖcartographᚋinternalᚋcatalogᚐVariantᚄ(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	f := a.resolverField("Product", field, true, true)
+	ctx = a.withFrame(ctx, f)
+	fc := &f.fc
+	args, err := cachedArgs(ctx, field.Field, ec.Variables, ec.field_Product_adjacentVariants_args)
+	if err != nil {
+		ec.Error(ctx, err)
+		return graphql.Null
+	}
+	fc.Args = args
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v, err := ec.Resolvers.Product().AdjacentVariants(ctx, obj, fc.Args["selectedOptions"].([]*model.SelectedOptionInput), fc.Args["ignoreUnknownOptions"].(*bool), fc.Args["caseInsensitiveMatch"].(*bool))
+	recordField(ctx, field, len(v))
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = v
+	return ec.marshalNProductVariant2ᚕᚖcartographᚋinternalᚋcatalogᚐVariantᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Product_adjacentVariants(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -1650,115 +1938,215 @@ func (ec *executionContext) fieldContext_Product_adjacentVariants(ctx context.Co
 }
 
 func (ec *executionContext) _Product_encodedVariantExistence(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Product_encodedVariantExistence(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Product().EncodedVariantExistence(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	a := arenaIn(ctx)
+	if a == nil {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Product_encodedVariantExistence(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.Product().EncodedVariantExistence(ctx, obj)
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
+	f := a.resolverField("Product", field, true, true)
+	ctx = a.withFrame(ctx, f)
+	fc := &f.fc
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v, err := ec.Resolvers.Product().EncodedVariantExistence(ctx, obj)
+	recordField(ctx, field, 0)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = v
+	return ec.marshalOString2ᚖstring(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Product_encodedVariantExistence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Product", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _Product_encodedVariantAvailability(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Product_encodedVariantAvailability(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Product().EncodedVariantAvailability(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	a := arenaIn(ctx)
+	if a == nil {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Product_encodedVariantAvailability(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.Product().EncodedVariantAvailability(ctx, obj)
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
+	f := a.resolverField("Product", field, true, true)
+	ctx = a.withFrame(ctx, f)
+	fc := &f.fc
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v, err := ec.Resolvers.Product().EncodedVariantAvailability(ctx, obj)
+	recordField(ctx, field, 0)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = v
+	return ec.marshalOString2ᚖstring(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Product_encodedVariantAvailability(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Product", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _Product_isGiftCard(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Product_isGiftCard(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Product().IsGiftCard(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
-			return ec.marshalNBoolean2bool(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	a := arenaIn(ctx)
+	if a == nil {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Product_isGiftCard(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.Product().IsGiftCard(ctx, obj)
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+				return ec.marshalNBoolean2bool(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	f := a.resolverField("Product", field, true, true)
+	ctx = a.withFrame(ctx, f)
+	fc := &f.fc
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v, err := ec.Resolvers.Product().IsGiftCard(ctx, obj)
+	recordField(ctx, field, 0)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = v
+	return ec.marshalNBoolean2bool(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Product_isGiftCard(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Product", field, true, true, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _Product_requiresSellingPlan(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Product_requiresSellingPlan(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Product().RequiresSellingPlan(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
-			return ec.marshalNBoolean2bool(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	a := arenaIn(ctx)
+	if a == nil {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Product_requiresSellingPlan(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.Product().RequiresSellingPlan(ctx, obj)
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+				return ec.marshalNBoolean2bool(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	f := a.resolverField("Product", field, true, true)
+	ctx = a.withFrame(ctx, f)
+	fc := &f.fc
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v, err := ec.Resolvers.Product().RequiresSellingPlan(ctx, obj)
+	recordField(ctx, field, 0)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = v
+	return ec.marshalNBoolean2bool(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Product_requiresSellingPlan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Product", field, true, true, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _Product_trackingParameters(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Product_trackingParameters(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Product().TrackingParameters(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	a := arenaIn(ctx)
+	if a == nil {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Product_trackingParameters(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.Product().TrackingParameters(ctx, obj)
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
+	f := a.resolverField("Product", field, true, true)
+	ctx = a.withFrame(ctx, f)
+	fc := &f.fc
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v, err := ec.Resolvers.Product().TrackingParameters(ctx, obj)
+	recordField(ctx, field, 0)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = v
+	return ec.marshalOString2ᚖstring(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_Product_trackingParameters(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Product", field, true, true, errors.New("field of type String does not have child fields"))
@@ -1954,23 +2342,43 @@ func (ec *executionContext) fieldContext_ProductOption_values(_ context.Context,
 }
 
 func (ec *executionContext) _ProductOption_optionValues(ctx context.Context, field graphql.CollectedField, obj *catalog.Option) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ProductOption_optionValues(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.ProductOption().OptionValues(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*catalog.OptionValue) graphql.Marshaler {
-			return ec.marshalNProductOptionValue2ᚕᚖcartographᚋinternalᚋcatalogᚐOptionValueᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	a := arenaIn(ctx)
+	if a == nil {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_ProductOption_optionValues(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.ProductOption().OptionValues(ctx, obj)
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v []*catalog.OptionValue) graphql.Marshaler {
+				return ec.marshalNProductOptionValue2ᚕᚖcartographᚋinternalᚋcatalogᚐOptionValueᚄ(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	f := a.resolverField("ProductOption", field, true, true)
+	ctx = a.withFrame(ctx, f)
+	fc := &f.fc
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v, err := ec.Resolvers.ProductOption().OptionValues(ctx, obj)
+	recordField(ctx, field, len(v))
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = v
+	return ec.marshalNProductOptionValue2ᚕᚖcartographᚋinternalᚋcatalogᚐOptionValueᚄ(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ProductOption_optionValues(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -2052,23 +2460,43 @@ func (ec *executionContext) fieldContext_ProductOptionValue_firstSelectableVaria
 }
 
 func (ec *executionContext) _ProductOptionValue_swatch(ctx context.Context, field graphql.CollectedField, obj *catalog.OptionValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ProductOptionValue_swatch(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.ProductOptionValue().Swatch(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductOptionValueSwatch) graphql.Marshaler {
-			return ec.marshalOProductOptionValueSwatch2ᚖcartographᚋgraphᚋmodelᚐProductOptionValueSwatch(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	a := arenaIn(ctx)
+	if a == nil {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_ProductOptionValue_swatch(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.ProductOptionValue().Swatch(ctx, obj)
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v *model.ProductOptionValueSwatch) graphql.Marshaler {
+				return ec.marshalOProductOptionValueSwatch2ᚖcartographᚋgraphᚋmodelᚐProductOptionValueSwatch(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
+	f := a.resolverField("ProductOptionValue", field, true, true)
+	ctx = a.withFrame(ctx, f)
+	fc := &f.fc
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v, err := ec.Resolvers.ProductOptionValue().Swatch(ctx, obj)
+	recordField(ctx, field, 0)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = v
+	return ec.marshalOProductOptionValueSwatch2ᚖcartographᚋgraphᚋmodelᚐProductOptionValueSwatch(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ProductOptionValue_swatch(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -2443,23 +2871,43 @@ func (ec *executionContext) fieldContext_ProductVariant_weightUnit(_ context.Con
 }
 
 func (ec *executionContext) _ProductVariant_product(ctx context.Context, field graphql.CollectedField, obj *catalog.Variant) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ProductVariant_product(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.ProductVariant().Product(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *catalog.Product) graphql.Marshaler {
-			return ec.marshalNProduct2ᚖcartographᚋinternalᚋcatalogᚐProduct(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	a := arenaIn(ctx)
+	if a == nil {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_ProductVariant_product(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.ProductVariant().Product(ctx, obj)
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v *catalog.Product) graphql.Marshaler {
+				return ec.marshalNProduct2ᚖcartographᚋinternalᚋcatalogᚐProduct(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	f := a.resolverField("ProductVariant", field, true, true)
+	ctx = a.withFrame(ctx, f)
+	fc := &f.fc
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v, err := ec.Resolvers.ProductVariant().Product(ctx, obj)
+	recordField(ctx, field, 0)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = v
+	return ec.marshalNProduct2ᚖcartographᚋinternalᚋcatalogᚐProduct(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ProductVariant_product(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -2475,23 +2923,43 @@ func (ec *executionContext) fieldContext_ProductVariant_product(_ context.Contex
 }
 
 func (ec *executionContext) _ProductVariant_image(ctx context.Context, field graphql.CollectedField, obj *catalog.Variant) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ProductVariant_image(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.ProductVariant().Image(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *catalog.Image) graphql.Marshaler {
-			return ec.marshalOImage2ᚖcartographᚋinternalᚋcatalogᚐImage(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	a := arenaIn(ctx)
+	if a == nil {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_ProductVariant_image(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.ProductVariant().Image(ctx, obj)
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v *catalog.Image) graphql.Marshaler {
+				return ec.marshalOImage2ᚖcartographᚋinternalᚋcatalogᚐImage(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
+	f := a.resolverField("ProductVariant", field, true, true)
+	ctx = a.withFrame(ctx, f)
+	fc := &f.fc
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v, err := ec.Resolvers.ProductVariant().Image(ctx, obj)
+	recordField(ctx, field, 0)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = v
+	return ec.marshalOImage2ᚖcartographᚋinternalᚋcatalogᚐImage(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ProductVariant_image(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -2507,23 +2975,43 @@ func (ec *executionContext) fieldContext_ProductVariant_image(_ context.Context,
 }
 
 func (ec *executionContext) _ProductVariant_unitPrice(ctx context.Context, field graphql.CollectedField, obj *catalog.Variant) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ProductVariant_unitPrice(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.ProductVariant().UnitPrice(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *money.Money) graphql.Marshaler {
-			return ec.marshalOMoneyV22ᚖcartographᚋinternalᚋmoneyᚐMoney(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	a := arenaIn(ctx)
+	if a == nil {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_ProductVariant_unitPrice(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.ProductVariant().UnitPrice(ctx, obj)
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v *money.Money) graphql.Marshaler {
+				return ec.marshalOMoneyV22ᚖcartographᚋinternalᚋmoneyᚐMoney(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
+	f := a.resolverField("ProductVariant", field, true, true)
+	ctx = a.withFrame(ctx, f)
+	fc := &f.fc
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v, err := ec.Resolvers.ProductVariant().UnitPrice(ctx, obj)
+	recordField(ctx, field, 0)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = v
+	return ec.marshalOMoneyV22ᚖcartographᚋinternalᚋmoneyᚐMoney(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ProductVariant_unitPrice(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -2539,70 +3027,136 @@ func (ec *executionContext) fieldContext_ProductVariant_unitPrice(_ context.Cont
 }
 
 func (ec *executionContext) _ProductVariant_requiresShipping(ctx context.Context, field graphql.CollectedField, obj *catalog.Variant) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ProductVariant_requiresShipping(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.ProductVariant().RequiresShipping(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
-			return ec.marshalNBoolean2bool(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	a := arenaIn(ctx)
+	if a == nil {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_ProductVariant_requiresShipping(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.ProductVariant().RequiresShipping(ctx, obj)
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+				return ec.marshalNBoolean2bool(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	f := a.resolverField("ProductVariant", field, true, true)
+	ctx = a.withFrame(ctx, f)
+	fc := &f.fc
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v, err := ec.Resolvers.ProductVariant().RequiresShipping(ctx, obj)
+	recordField(ctx, field, 0)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = v
+	return ec.marshalNBoolean2bool(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ProductVariant_requiresShipping(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ProductVariant", field, true, true, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _ProductVariant_barcode(ctx context.Context, field graphql.CollectedField, obj *catalog.Variant) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ProductVariant_barcode(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.ProductVariant().Barcode(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	a := arenaIn(ctx)
+	if a == nil {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_ProductVariant_barcode(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.ProductVariant().Barcode(ctx, obj)
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
+	f := a.resolverField("ProductVariant", field, true, true)
+	ctx = a.withFrame(ctx, f)
+	fc := &f.fc
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v, err := ec.Resolvers.ProductVariant().Barcode(ctx, obj)
+	recordField(ctx, field, 0)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = v
+	return ec.marshalOString2ᚖstring(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ProductVariant_barcode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ProductVariant", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _ProductVariant_contextualPricing(ctx context.Context, field graphql.CollectedField, obj *catalog.Variant) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ProductVariant_contextualPricing(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.ProductVariant().ContextualPricing(ctx, obj, fc.Args["context"].(model.ContextualPricingContext))
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductVariantContextualPricing) graphql.Marshaler {
-			return ec.marshalNProductVariantContextualPricing2ᚖcartographᚋgraphᚋmodelᚐProductVariantContextualPricing(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	a := arenaIn(ctx)
+	if a == nil {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_ProductVariant_contextualPricing(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				fc := graphql.GetFieldContext(ctx)
+				return ec.Resolvers.ProductVariant().ContextualPricing(ctx, obj, fc.Args["context"].(model.ContextualPricingContext))
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v *model.ProductVariantContextualPricing) graphql.Marshaler {
+				return ec.marshalNProductVariantContextualPricing2ᚖcartographᚋgraphᚋmodelᚐProductVariantContextualPricing(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	f := a.resolverField("ProductVariant", field, true, true)
+	ctx = a.withFrame(ctx, f)
+	fc := &f.fc
+	args, err := cachedArgs(ctx, field.Field, ec.Variables, ec.field_ProductVariant_contextualPricing_args)
+	if err != nil {
+		ec.Error(ctx, err)
+		return graphql.Null
+	}
+	fc.Args = args
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v, err := ec.Resolvers.ProductVariant().ContextualPricing(ctx, obj, fc.Args["context"].(model.ContextualPricingContext))
+	recordField(ctx, field, 0)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = v
+	return ec.marshalNProductVariantContextualPricing2ᚖcartographᚋgraphᚋmodelᚐProductVariantContextualPricing(ctx, field.Selections, v)
 }
 func (ec *executionContext) fieldContext_ProductVariant_contextualPricing(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{

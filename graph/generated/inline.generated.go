@@ -335,6 +335,15 @@ func (a *inlineArena) objectField(ctx context.Context, object string, field grap
 	return a.withFrame(ctx, f)
 }
 
+// resolverField is a frame holding the field context gqlgen builds for a
+// resolver field (its arguments are set by the caller). Child is noChild,
+// as for objectField.
+func (a *inlineArena) resolverField(object string, field graphql.CollectedField, isMethod, isResolver bool) *fieldFrame {
+	f := a.frame()
+	f.fc = graphql.FieldContext{Object: object, Field: field, IsMethod: isMethod, IsResolver: isResolver, Child: noChild}
+	return f
+}
+
 func noChild(context.Context, graphql.CollectedField) (*graphql.FieldContext, error) {
 	return nil, errors.New("graphql: FieldContext.Child is not kept for fields inside an inline (@synchronous) subtree")
 }

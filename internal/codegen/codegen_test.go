@@ -75,6 +75,8 @@ func TestGoldenSmallSchema(t *testing.T) {
 		`(?s)func \(ec \*executionContext\) _Book_price\([^\n]*\n\tif a := arenaIn\(ctx\); a != nil \{\n\t\tctx = a\.objectField\(ctx, "Book", field, false, false\)\n\t\} else \{\n\t\tfc, err := ec\.fieldContext_Book_price\(ctx, field\).{0,400}\trecordField\(ctx, field, 0\)\n`,
 		`(?s)func \(ec \*executionContext\) _Shelf_books\([^\n]*\n\tif a := arenaIn\(ctx\); a != nil \{\n\t\tctx = a\.objectField\(ctx, "Shelf", field, false, false\)\n\t\} else \{\n\t\tfc, err := .{0,400}\trecordField\(ctx, field, len\(v\)\)\n`,
 		`func \(ec \*executionContext\) _Query_shelf\([^\n]*\n\treturn graphql\.ResolveField\(`,
+		`(?s)func \(ec \*executionContext\) _Book_stock\([^\n]*\n\ta := arenaIn\(ctx\)\n\tif a == nil \{\n\t\treturn graphql\.ResolveField\(.{0,900}\tf := a\.resolverField\("Book", field, true, true\)\n`,
+		`(?s)func \(ec \*executionContext\) _Book_reviews\(.{0,900}.{0,900}args, err := cachedArgs\(ctx, field\.Field, ec\.Variables, ec\.field_Book_reviews_args\)`,
 		`:?= marshalSliceInline\(ctx,`,
 		`if len\(deferLabelToView\) > 0 \{`,
 	} {
@@ -171,6 +173,29 @@ func (ec *executionContext) marshalNBook2ᚕᚖcartographᚋBookᚄ(ctx context.
 type resolver struct{ shelves []*model.Shelf }
 
 func (r *resolver) Query() generated.QueryResolver { return r }
+func (r *resolver) Book() generated.BookResolver   { return bookResolver{} }
+
+// bookResolver resolves Book.stock (an error for "stockless", a panic for
+// "stockpanic") and Book.reviews.
+type bookResolver struct{}
+
+func (bookResolver) Stock(_ context.Context, b *model.Book) (int, error) {
+	switch b.Name {
+	case "stockless":
+		return 0, fmt.Errorf("no stock for %s", b.Name)
+	case "stockpanic":
+		panic("stock of a broken book")
+	}
+	return b.Pages * 2, nil
+}
+
+func (bookResolver) Reviews(_ context.Context, b *model.Book, first *int) ([]string, error) {
+	all := []string{b.Name + " 1", b.Name + " 2", b.Name + " 3"}
+	if first != nil && *first < len(all) {
+		all = all[:*first]
+	}
+	return all, nil
+}
 func (r *resolver) Shelf(context.Context) (*model.Shelf, error) {
 	return r.shelves[0], nil
 }
@@ -225,6 +250,40 @@ func TestRewrittenFieldErrorPropagatesNull(t *testing.T) {
 		len(errs) != 1 || path(errs[0].Path) != `["shelves",0,"favourite","title"]` {
 		t.Fatalf("nullable parent: data %s errors %+v", data, errs)
 	}
+	// A resolver field (rewritten: no ResolveField inside an arena) that
+	// fails: the error is at its own path, and the null propagates through
+	// the non-null Book! and [Book!]! to the nullable Query.shelf, or
+	// stops at the nullable Shelf.favourite.
+	stockless := &model.Book{Name: "stockless", Pages: 1}
+	r.shelves[0].Books = []*model.Book{ok, stockless}
+	r.shelves[1].Favourite = stockless
+	data, errs = run(`{ shelf { books { title stock } } shelves { name favourite { stock } } }`)
+	if data != `{"shelf":null,"shelves":[{"name":"one","favourite":{"stock":0}},{"name":"two","favourite":null}]}` || len(errs) != 2 {
+		t.Fatalf("resolver error: data %s errors %+v", data, errs)
+	}
+	paths := map[string]string{}
+	for _, e := range errs {
+		paths[path(e.Path)] = e.Message
+	}
+	if paths[`["shelf","books",1,"stock"]`] != "no stock for stockless" || paths[`["shelves",1,"favourite","stock"]`] != "no stock for stockless" {
+		t.Fatalf("resolver error paths: %+v", errs)
+	}
+	// A panic in a resolver is an error at its path, the field null.
+	r.shelves[0].Books = []*model.Book{ok, {Name: "stockpanic"}}
+	data, errs = run(`{ shelf { books { stock } } }`)
+	if data != `{"shelf":null}` || len(errs) != 1 || path(errs[0].Path) != `["shelf","books",1,"stock"]` ||
+		!strings.Contains(errs[0].Message, "stock of a broken book") {
+		t.Fatalf("resolver panic: data %s errors %+v", data, errs)
+	}
+	// Arguments (the default and a given value) reach the resolver, for
+	// every element of a list.
+	r.shelves[0].Books = []*model.Book{ok, ok}
+	data, errs = run(`{ shelf { books { a: reviews b: reviews(first: 1) stock } } }`)
+	if data != `{"shelf":{"books":[{"a":["fine 1","fine 2"],"b":["fine 1"],"stock":20},{"a":["fine 1","fine 2"],"b":["fine 1"],"stock":20}]}}` || len(errs) != 0 {
+		t.Fatalf("resolver arguments: data %s errors %+v", data, errs)
+	}
+	r.shelves[1].Favourite = ok
+
 	// Without the broken book every rewritten leaf marshals as before.
 	r.shelves[0].Books = []*model.Book{ok}
 	data, errs = run(`{ shelf { name books { title isbn pages tags price { amount currencyCode } weight } } }`)

@@ -38,6 +38,9 @@ type synchronous struct {
 	objects map[string]bool
 	// objectNames holds every generated object type.
 	objectNames map[string]bool
+	// inlineResolvers: some inline type has a resolver field without
+	// runtime directives (the resolver rewrite must then apply).
+	inlineResolvers bool
 }
 
 func (*synchronous) Name() string { return "synchronous" }
@@ -53,6 +56,7 @@ func (p *synchronous) GenerateCode(data *codegen.Data) error {
 		objs[o.Name] = o
 	}
 	p.inline = map[string]bool{}
+	p.inlineResolvers = false
 	p.leaves = map[string]bool{}
 	p.objects = map[string]bool{}
 	p.objectNames = map[string]bool{}
@@ -169,6 +173,18 @@ func (p *synchronous) GenerateCode(data *codegen.Data) error {
 					break
 				}
 			}
+		}
+	}
+	for _, o := range data.Objects {
+		if !p.inline[o.Name] {
+			continue
+		}
+		for _, f := range o.Fields {
+			runtimeDirective := false
+			for _, d := range f.Directives {
+				runtimeDirective = runtimeDirective || !d.SkipRuntime
+			}
+			p.inlineResolvers = p.inlineResolvers || (f.IsResolver && !runtimeDirective)
 		}
 	}
 	if os.Getenv("CODEGEN_DEBUG") != "" {
@@ -304,6 +320,8 @@ type rewriteStats struct {
 	// cachedArgs counts field-context functions coercing arguments once
 	// per arena, of argumentMaps that build an argument map.
 	cachedArgs, argumentMaps int
+	// resolversMatched counts resolver fields of inline types rewritten.
+	resolversMatched int
 }
 
 // rewriteSource applies the three rewrites to one generated file.
@@ -412,6 +430,7 @@ func (p *synchronous) rewriteSource(src string, st *rewriteStats) string {
 		st.cachedArgs++
 		return fieldArgs.ReplaceAllString(m, "fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ${1})")
 	})
+	leaves = p.rewriteResolvers(leaves, st)
 	objects, err := p.rewriteObjects(leaves, st)
 	if err != nil {
 		st.errs = append(st.errs, err.Error())
@@ -475,6 +494,100 @@ func objectField(fieldContext, value, typ, marshal string, recovers bool, frame 
 	b.WriteString("\trecordField(ctx, field, " + length + ")\n")
 	b.WriteString("\treturn " + marshal + "(ctx, field.Selections, v)\n}")
 	return b.String()
+}
+
+// resolverField matches a generated field function that calls a resolver
+// method with no directive middleware. Groups: 1 the signature line, 2
+// Object_field, 3 the field-context function, 4 the line reading the
+// field context (arguments), 5 the resolver call, 6 the value's type, 7
+// the marshaller, 8 whether gqlgen recovers panics in it.
+var resolverField = regexp.MustCompile(`(?m)^(func \(ec \*executionContext\) _(\w+)\(ctx context\.Context, field graphql\.CollectedField, obj [^)]*\) \(ret graphql\.Marshaler\) \{\n)` +
+	`\treturn graphql\.ResolveField\(\n\t\tctx,\n\t\tec\.OperationContext,\n\t\tfield,\n` +
+	`\t\tfunc\(ctx context\.Context, field graphql\.CollectedField\) \(\*graphql\.FieldContext, error\) \{\n\t\t\treturn (ec\.fieldContext_\w+)\(ctx, field\)\n\t\t\},\n` +
+	`\t\tfunc\(ctx context\.Context\) \(any, error\) \{\n((?:\t\t\tfc := graphql\.GetFieldContext\(ctx\)\n)?)\t\t\treturn (ec\.Resolvers\.\w+\(\)\.\w+\(ctx, obj(?:, [^\n]*)?\))\n\t\t\},\n` +
+	`\t\tnil,\n` +
+	`\t\tfunc\(ctx context\.Context, selections ast\.SelectionSet, v ([^)]+)\) graphql\.Marshaler \{\n\t\t\treturn (ec\.marshal[^\s(]+)\(ctx, selections, v\)\n\t\t\},\n` +
+	`\t\t(true|false),\n\t\t(?:true|false),\n\t\)\n\}`)
+
+// The shapes of gqlgen's field-context functions the resolver rewrite
+// reads Object, IsMethod and IsResolver from, and the argument coercion.
+var (
+	scalarFieldContext = regexp.MustCompile(`^func \(ec \*executionContext\) fieldContext_\w+\(_ context\.Context, field graphql\.CollectedField\) \(fc \*graphql\.FieldContext, err error\) \{\n` +
+		`\treturn graphql\.NewScalarFieldContext\(("\w+"), field, (true|false), (true|false), errors\.New\("[^"\n]*"\)\)\n\}`)
+	objectFieldContext = regexp.MustCompile(`^func \(ec \*executionContext\) fieldContext_\w+\((?:_|ctx) context\.Context, field graphql\.CollectedField\) \(fc \*graphql\.FieldContext, err error\) \{\n` +
+		`\tfc = &graphql\.FieldContext\{\n\t\tObject: +("\w+"),\n\t\tField: +field,\n\t\tIsMethod: +(true|false),\n\t\tIsResolver: +(true|false),\n`)
+	fieldContextArgs = regexp.MustCompile(`\tif fc\.Args, err = cachedArgs\(ctx, field\.Field, ec\.Variables, (ec\.field_\w+_args)\); err != nil \{\n\t\tec\.Error\(ctx, err\)\n\t\treturn fc, err\n\t\}\n\treturn fc, nil\n\}`)
+)
+
+// rewriteResolvers makes the resolver fields of inline types (Product's
+// variants, featuredImage, availableForSale, ...) resolve without gqlgen's
+// per-field closures, field context and middleware chain when they run
+// inside an arena: the field context is a frame, the arguments are
+// coerced once per arena, the resolver is called directly, and the cost
+// tracker — the only field middleware the server installs, which
+// server.New checks — is called as the interceptor would. A resolver
+// error or panic is reported at the field's path and the field is null,
+// as graphql.ResolveField does; outside an arena the function is gqlgen's.
+func (p *synchronous) rewriteResolvers(src string, st *rewriteStats) string {
+	fieldContexts := map[string]string{} // fieldContext_X -> its function
+	for _, loc := range regexp.MustCompile(`(?m)^func \(ec \*executionContext\) (fieldContext_\w+)\(`).FindAllStringSubmatchIndex(src, -1) {
+		end := strings.Index(src[loc[0]:], "\n}\n")
+		if end < 0 {
+			continue
+		}
+		fieldContexts[src[loc[2]:loc[3]]] = src[loc[0] : loc[0]+end+2]
+	}
+	return resolverField.ReplaceAllStringFunc(src, func(m string) string {
+		sub := resolverField.FindStringSubmatch(m)
+		name, fieldContext, readsArgs, call, typ, marshal, recovers := sub[2], sub[3], sub[4] != "", sub[5], sub[6], sub[7], sub[8] == "true"
+		fcSrc := fieldContexts[strings.TrimPrefix(fieldContext, "ec.")]
+		shape := scalarFieldContext.FindStringSubmatch(fcSrc)
+		if shape == nil {
+			shape = objectFieldContext.FindStringSubmatch(fcSrc)
+		}
+		if shape == nil || !p.inline[strings.Trim(shape[1], `"`)] || !p.objectNames[strings.Trim(shape[1], `"`)] {
+			return m
+		}
+		args := ""
+		if readsArgs {
+			a := fieldContextArgs.FindStringSubmatch(fcSrc)
+			if a == nil {
+				st.errs = append(st.errs, "the argument coercion of "+name)
+				return m
+			}
+			args = a[1]
+		}
+		st.resolversMatched++
+		length := "0"
+		if strings.HasPrefix(typ, "[]") {
+			length = "len(v)"
+		}
+		original := strings.TrimPrefix(m, sub[1])
+		original = strings.TrimSuffix(original, "}")
+		var b strings.Builder
+		b.WriteString(sub[1])
+		b.WriteString("\ta := arenaIn(ctx)\n\tif a == nil {\n")
+		for _, line := range strings.Split(strings.TrimSuffix(original, "\n"), "\n") {
+			b.WriteString("\t" + line + "\n")
+		}
+		b.WriteString("\t}\n")
+		b.WriteString("\tf := a.resolverField(" + shape[1] + ", field, " + shape[2] + ", " + shape[3] + ")\n")
+		b.WriteString("\tctx = a.withFrame(ctx, f)\n\tfc := &f.fc\n")
+		if args != "" {
+			b.WriteString("\targs, err := cachedArgs(ctx, field.Field, ec.Variables, " + args + ")\n")
+			b.WriteString("\tif err != nil {\n\t\tec.Error(ctx, err)\n\t\treturn graphql.Null\n\t}\n\tfc.Args = args\n")
+		}
+		if recovers {
+			b.WriteString("\tdefer func() {\n\t\tif r := recover(); r != nil {\n" +
+				"\t\t\tec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))\n\t\t\tret = graphql.Null\n\t\t}\n\t}()\n")
+		}
+		b.WriteString("\tv, err := " + call + "\n")
+		b.WriteString("\trecordField(ctx, field, " + length + ")\n")
+		b.WriteString("\tif err != nil {\n\t\tec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))\n\t\treturn graphql.Null\n\t}\n")
+		b.WriteString("\tfc.Result = v\n")
+		b.WriteString("\treturn " + marshal + "(ctx, field.Selections, v)\n}")
+		return b.String()
+	})
 }
 
 // rewrite makes lists of inline types marshal in the calling goroutine.
@@ -543,6 +656,9 @@ func (p *synchronous) check(st *rewriteStats) error {
 	}
 	if st.cachedArgs != st.argumentMaps {
 		missing = append(missing, fmt.Sprintf("%d of %d fields' argument coercions", st.argumentMaps-st.cachedArgs, st.argumentMaps))
+	}
+	if st.resolversMatched == 0 && p.inlineResolvers {
+		missing = append(missing, "every resolver field of an inline type")
 	}
 	if st.unmarshalerMaps == 0 {
 		missing = append(missing, "Exec's input-unmarshaller map")
@@ -891,6 +1007,15 @@ func (a *inlineArena) objectField(ctx context.Context, object string, field grap
 	f := a.frame()
 	f.fc = graphql.FieldContext{Object: object, Field: field, IsMethod: isMethod, IsResolver: isResolver, Child: noChild}
 	return a.withFrame(ctx, f)
+}
+
+// resolverField is a frame holding the field context gqlgen builds for a
+// resolver field (its arguments are set by the caller). Child is noChild,
+// as for objectField.
+func (a *inlineArena) resolverField(object string, field graphql.CollectedField, isMethod, isResolver bool) *fieldFrame {
+	f := a.frame()
+	f.fc = graphql.FieldContext{Object: object, Field: field, IsMethod: isMethod, IsResolver: isResolver, Child: noChild}
+	return f
 }
 
 func noChild(context.Context, graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -8,3 +8,6 @@ var (
 
 // WithRequestLogForTest exposes the recovery/logging middleware.
 var WithRequestLogForTest = withRequestLog
+
+// CheckExtension is the guard use applies to every handler extension.
+var CheckExtension = checkExtension

@@ -177,20 +177,20 @@ func New(d Deps) (*Server, error) {
 	gql.AddTransport(postJSON{})
 	gql.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	if d.Config.Introspection {
-		gql.Use(extension.Introspection{})
+		use(gql, extension.Introspection{})
 	}
 	// Registered (trusted) documents by id, and the shop's
 	// trusted-documents-only mode: before APQ and the document limits.
-	gql.Use(documents.Extension{Service: docs})
+	use(gql, documents.Extension{Service: docs})
 	// Outermost operation interceptor, so its span covers the cost
 	// charge and sees extensions.cost.
-	gql.Use(opTracer{})
+	use(gql, opTracer{})
 	// Persisted queries are shared by every instance through Redis.
-	gql.Use(extension.AutomaticPersistedQuery{Cache: apq.New(d.Redis, 24*time.Hour, 64<<10)})
+	use(gql, extension.AutomaticPersistedQuery{Cache: apq.New(d.Redis, 24*time.Hour, 64<<10)})
 	// Document limits run after APQ has filled in a persisted query and
 	// before gqlgen's cache, parser and validator (internal/qlimits).
 	if !d.Config.BenchNoCost {
-		gql.Use(qlimits.Extension{})
+		use(gql, qlimits.Extension{})
 	}
 	// Cost (declared with @cost/@listSize in the SDL) replaces gqlgen's
 	// field-count complexity: priced before execution, charged to shared
@@ -198,13 +198,13 @@ func New(d Deps) (*Server, error) {
 	if d.Config.BenchNoCost {
 		d.Log.Warn("CARTOGRAPH_BENCH_NO_COST: no document limits or query cost (benchmark baseline only)")
 	} else {
-		gql.Use(cost.NewExtension(cost.ExtensionConfig{Buckets: cost.NewBuckets(d.Redis), Limits: costLimits(d.Config, docs), Rider: rateRider, MaxCost: costMax(d.Config, docs), Log: d.Log, RedisTimeout: d.Config.CostRedisTimeout}))
+		use(gql, cost.NewExtension(cost.ExtensionConfig{Buckets: cost.NewBuckets(d.Redis), Limits: costLimits(d.Config, docs), Rider: rateRider, MaxCost: costMax(d.Config, docs), Log: d.Log, RedisTimeout: d.Config.CostRedisTimeout}))
 	}
 	var invalidate inventory.Observer
 	if d.Config.PublicCacheTTL > 0 {
 		pc := respcache.New(d.Redis, d.Config.PublicCacheTTL, d.Config.PublicCacheMaxBytes)
 		pc.Down = limiter.Degraded
-		gql.Use(pc)
+		use(gql, pc)
 		invalidate = func(ctx context.Context, shopID uuid.UUID, _ []inventory.Level) {
 			if err := pc.Invalidate(context.WithoutCancel(ctx), shopID); err != nil {
 				d.Log.Warn("public cache invalidation failed", "shop", shopID, "err", err)
@@ -219,10 +219,10 @@ func New(d Deps) (*Server, error) {
 	// shop's cached responses and wakes the events relay.
 	onStock := s.Events.Chain(invalidate)
 	s.Orders.OnStock, checkoutSvc.OnStock, invSvc.OnStock = onStock, onStock, onStock
-	gql.Use(observer{})
-	gql.Use(&inputBounds{def: d.Config.MaxStringInput})
+	use(gql, observer{})
+	use(gql, &inputBounds{def: d.Config.MaxStringInput})
 	// Innermost: arenas go back to their pool once the data is copied out.
-	gql.Use(arenaRecycler{})
+	use(gql, arenaRecycler{})
 	gql.SetErrorPresenter(presentError(d.Log))
 	gql.SetRecoverFunc(recoverPanic(d.Log))
 

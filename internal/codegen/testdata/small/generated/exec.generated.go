@@ -28,6 +28,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	Book() BookResolver
 	Query() QueryResolver
 }
 
@@ -36,12 +37,14 @@ type DirectiveRoot struct {
 
 type ComplexityRoot struct {
 	Book struct {
-		Isbn   func(childComplexity int) int
-		Pages  func(childComplexity int) int
-		Price  func(childComplexity int) int
-		Tags   func(childComplexity int) int
-		Title  func(childComplexity int) int
-		Weight func(childComplexity int) int
+		Isbn    func(childComplexity int) int
+		Pages   func(childComplexity int) int
+		Price   func(childComplexity int) int
+		Reviews func(childComplexity int, first *int) int
+		Stock   func(childComplexity int) int
+		Tags    func(childComplexity int) int
+		Title   func(childComplexity int) int
+		Weight  func(childComplexity int) int
 	}
 
 	Money struct {
@@ -65,6 +68,10 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type BookResolver interface {
+	Stock(ctx context.Context, obj *model.Book) (int, error)
+	Reviews(ctx context.Context, obj *model.Book, first *int) ([]string, error)
+}
 type QueryResolver interface {
 	Shelf(ctx context.Context) (*model.Shelf, error)
 	Shelves(ctx context.Context) ([]*model.Shelf, error)
@@ -106,6 +113,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Book.Price(childComplexity), true
+	case "Book.reviews":
+		if e.ComplexityRoot.Book.Reviews == nil {
+			break
+		}
+
+		args, err := ec.field_Book_reviews_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Book.Reviews(childComplexity, args["first"].(*int)), true
+	case "Book.stock":
+		if e.ComplexityRoot.Book.Stock == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Book.Stock(childComplexity), true
 	case "Book.tags":
 		if e.ComplexityRoot.Book.Tags == nil {
 			break
@@ -256,6 +280,10 @@ type Book @synchronous {
   tags: [String!]!
   price: Money!
   weight: Int! @cost(weight: 5)
+  "A resolver field (rewritten inside an arena); fails for a book named stockless."
+  stock: Int!
+  "A resolver field with an argument."
+  reviews(first: Int = 2): [String!]!
 }
 
 type Money {
@@ -284,6 +312,10 @@ func (ec *executionContext) childFields_Book(ctx context.Context, field graphql.
 		return ec.fieldContext_Book_price(ctx, field)
 	case "weight":
 		return ec.fieldContext_Book_weight(ctx, field)
+	case "stock":
+		return ec.fieldContext_Book_stock(ctx, field)
+	case "reviews":
+		return ec.fieldContext_Book_reviews(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Book", field.Name)
 }
@@ -425,6 +457,20 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 // endregion ************************** internal!.gotpl ***************************
 
 // region    ***************************** args.gotpl *****************************
+
+func (ec *executionContext) field_Book_reviews_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
 
 func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
@@ -611,6 +657,119 @@ func (ec *executionContext) _Book_weight(ctx context.Context, field graphql.Coll
 }
 func (ec *executionContext) fieldContext_Book_weight(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Book", field, true, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Book_stock(ctx context.Context, field graphql.CollectedField, obj *model.Book) (ret graphql.Marshaler) {
+	a := arenaIn(ctx)
+	if a == nil {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Book_stock(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.Book().Stock(ctx, obj)
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNInt2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	f := a.resolverField("Book", field, true, true)
+	ctx = a.withFrame(ctx, f)
+	fc := &f.fc
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v, err := ec.Resolvers.Book().Stock(ctx, obj)
+	recordField(ctx, field, 0)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = v
+	return ec.marshalNInt2int(ctx, field.Selections, v)
+}
+func (ec *executionContext) fieldContext_Book_stock(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Book", field, true, true, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Book_reviews(ctx context.Context, field graphql.CollectedField, obj *model.Book) (ret graphql.Marshaler) {
+	a := arenaIn(ctx)
+	if a == nil {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Book_reviews(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				fc := graphql.GetFieldContext(ctx)
+				return ec.Resolvers.Book().Reviews(ctx, obj, fc.Args["first"].(*int))
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+				return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	f := a.resolverField("Book", field, true, true)
+	ctx = a.withFrame(ctx, f)
+	fc := &f.fc
+	args, err := cachedArgs(ctx, field.Field, ec.Variables, ec.field_Book_reviews_args)
+	if err != nil {
+		ec.Error(ctx, err)
+		return graphql.Null
+	}
+	fc.Args = args
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v, err := ec.Resolvers.Book().Reviews(ctx, obj, fc.Args["first"].(*int))
+	recordField(ctx, field, len(v))
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = v
+	return ec.marshalNString2ᚕstringᚄ(ctx, field.Selections, v)
+}
+func (ec *executionContext) fieldContext_Book_reviews(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Book",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type String does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = cachedArgs(ctx, field.Field, ec.Variables, ec.field_Book_reviews_args); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Money_amount(ctx context.Context, field graphql.CollectedField, obj *model.Money) (ret graphql.Marshaler) {
@@ -1962,6 +2121,16 @@ func (ec *executionContext) _Book(ctx context.Context, sel ast.SelectionSet, obj
 			if out.last == graphql.Null {
 				out.Invalids++
 			}
+		case "stock":
+			out.put(ec._Book_stock(ctx, field, obj))
+			if out.last == graphql.Null {
+				out.Invalids++
+			}
+		case "reviews":
+			out.put(ec._Book_reviews(ctx, field, obj))
+			if out.last == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -2749,6 +2918,24 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	_ = sel
 	_ = ctx
 	res := graphql.MarshalBoolean(*v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalInt(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.SelectionSet, v *int) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalInt(*v)
 	return res
 }
 
