@@ -37,7 +37,8 @@ func (ec *executionContext) _MoneyV2_amount_direct(ctx context.Context, field gr
 			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_MoneyV2_amount, r))
 		}
 	}()
-	out.writeString(obj.Amount())
+	out.last = nil
+	out.a.buf = append(obj.AppendAmount(append(out.a.buf, '"')), '"')
 }
 func (ec *executionContext) fieldContext_MoneyV2_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MoneyV2", field, true, false, errors.New("field of type Decimal does not have child fields"))

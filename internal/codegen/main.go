@@ -11,6 +11,7 @@ package main
 
 import (
 	"fmt"
+	"go/types"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -41,6 +42,11 @@ type synchronous struct {
 	// inlineResolvers: some inline type has a resolver field without
 	// runtime directives (the resolver rewrite must then apply).
 	inlineResolvers bool
+	// appenders maps "Object_field" of a method leaf X() string to the
+	// method AppendX(dst []byte) []byte of the same type, which appends the
+	// same text (needing no JSON escaping: money amounts) without
+	// allocating a string.
+	appenders map[string]string
 }
 
 func (*synchronous) Name() string { return "synchronous" }
@@ -57,6 +63,7 @@ func (p *synchronous) GenerateCode(data *codegen.Data) error {
 	}
 	p.inline = map[string]bool{}
 	p.inlineResolvers = false
+	p.appenders = map[string]string{}
 	p.leaves = map[string]bool{}
 	p.objects = map[string]bool{}
 	p.objectNames = map[string]bool{}
@@ -81,6 +88,9 @@ func (p *synchronous) GenerateCode(data *codegen.Data) error {
 			plain := def != nil && !f.IsResolver && !f.MethodHasContext && len(f.Args) == 0 && !runtimeDirective
 			if plain && def.IsLeafType() && !priced {
 				p.leaves[o.Name+"_"+f.Name] = true
+				if f.GoFieldType == codegen.GoFieldMethod && hasAppender(o.Type, "Append"+f.GoFieldName) {
+					p.appenders[o.Name+"_"+f.Name] = "Append" + f.GoFieldName
+				}
 			}
 			if plain && def.Kind == ast.Object && !strings.HasPrefix(def.Name, "__") {
 				p.objects[o.Name+"_"+f.Name] = true
@@ -195,6 +205,27 @@ func (p *synchronous) GenerateCode(data *codegen.Data) error {
 		}
 	}
 	return nil
+}
+
+// hasAppender reports whether t (or *t) has a method name of signature
+// func([]byte) []byte.
+func hasAppender(t types.Type, name string) bool {
+	if t == nil {
+		return false
+	}
+	if _, isPtr := t.(*types.Pointer); !isPtr {
+		t = types.NewPointer(t)
+	}
+	sel := types.NewMethodSet(t).Lookup(nil, name)
+	if sel == nil {
+		return false
+	}
+	sig, ok := sel.Type().(*types.Signature)
+	if !ok || sig.Params().Len() != 1 || sig.Results().Len() != 1 {
+		return false
+	}
+	bytes := types.NewSlice(types.Typ[types.Byte])
+	return types.Identical(sig.Params().At(0).Type(), bytes) && types.Identical(sig.Results().At(0).Type(), bytes)
 }
 
 var deferGroup = regexp.MustCompile(`(?m)^(\tec\.ProcessDeferredGroup\(graphql\.DeferredGroup\{\n(?:\t\t.*\n)+\t\}\)\n)`)
@@ -322,6 +353,8 @@ type rewriteStats struct {
 	cachedArgs, argumentMaps int
 	// resolversMatched counts resolver fields of inline types rewritten.
 	resolversMatched int
+	// appendersMatched counts method leaves written by their Append method.
+	appendersMatched int
 }
 
 // rewriteSource applies the three rewrites to one generated file.
@@ -409,9 +442,15 @@ func (p *synchronous) rewriteSource(src string, st *rewriteStats) string {
 			// null at its own path, propagation left to the object).
 			objType := objParam.FindStringSubmatch(sub[1])[1]
 			st.directLeaves[name] = "ec._" + name + "_direct(ctx, field, obj, &out)"
+			write := "\tout." + fmt.Sprintf(w, value) + "\n"
+			if app := p.appenders[name]; app != "" && w == "writeString(%s)" {
+				// The text is appended in place: no string per value.
+				write = "\tout.last = nil\n\tout.a.buf = append(obj." + app + "(append(out.a.buf, '\"')), '\"')\n"
+				st.appendersMatched++
+			}
 			body += "\n\nfunc (ec *executionContext) _" + name + "_direct(ctx context.Context, field graphql.CollectedField, obj " + objType +
 				", out *inlineObject) {\n\tdefer func() {\n\t\tif r := recover(); r != nil {\n\t\t\tout.put(recoverLeaf(ctx, ec.OperationContext, field, " +
-				fieldContext + ", r))\n\t\t}\n\t}()\n\tout." + fmt.Sprintf(w, value) + "\n}"
+				fieldContext + ", r))\n\t\t}\n\t}()\n" + write + "}"
 		}
 		return sub[1] + body
 	})
@@ -656,6 +695,9 @@ func (p *synchronous) check(st *rewriteStats) error {
 	}
 	if st.cachedArgs != st.argumentMaps {
 		missing = append(missing, fmt.Sprintf("%d of %d fields' argument coercions", st.argumentMaps-st.cachedArgs, st.argumentMaps))
+	}
+	if len(p.appenders) > 0 && st.appendersMatched == 0 {
+		missing = append(missing, "every leaf with an Append method")
 	}
 	if st.resolversMatched == 0 && p.inlineResolvers {
 		missing = append(missing, "every resolver field of an inline type")

@@ -107,9 +107,9 @@ func batchFn[V any](name string, f func(context.Context, []uuid.UUID) ([]V, erro
 }
 
 func newLoader[V any](name string, f func(context.Context, []uuid.UUID) ([]V, error), wait time.Duration) Loader[V] {
-	return dataloader.NewBatchedLoader(batchFn(name, f),
+	return newMemo(dataloader.NewBatchedLoader(batchFn(name, f),
 		dataloader.WithWait[uuid.UUID, V](wait),
-		dataloader.WithBatchCapacity[uuid.UUID, V](500))
+		dataloader.WithBatchCapacity[uuid.UUID, V](500)))
 }
 
 // New returns a fresh set of loaders over src. wait is the batch window:

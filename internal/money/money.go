@@ -75,27 +75,44 @@ type Money struct {
 // 1999 JPY → "1999", 1999 KWD → "1.999".
 func (m Money) Amount() string { return FormatMinor(m.Minor, m.Currency.Exponent()) }
 
+// AppendAmount appends Amount's text to dst (no string is made; the text
+// needs no JSON escaping).
+func (m Money) AppendAmount(dst []byte) []byte {
+	return AppendMinor(dst, m.Minor, m.Currency.Exponent())
+}
+
 // CurrencyCode returns the currency (GraphQL field currencyCode).
 func (m Money) CurrencyCode() Currency { return m.Currency }
 
 // FormatMinor formats minor units with exp fraction digits.
 func FormatMinor(minor int64, exp int) string {
-	neg := minor < 0
+	var buf [32]byte
+	return string(AppendMinor(buf[:0], minor, exp))
+}
+
+// AppendMinor appends FormatMinor(minor, exp) to dst: an optional '-',
+// digits and, when exp > 0, a '.' and exp fraction digits.
+func AppendMinor(dst []byte, minor int64, exp int) []byte {
 	u := uint64(minor)
-	if neg {
+	if minor < 0 {
+		dst = append(dst, '-')
 		u = uint64(-minor)
 	}
-	s := strconv.FormatUint(u, 10)
+	var digits [20]byte
+	d := strconv.AppendUint(digits[:0], u, 10)
 	if exp > 0 {
-		if len(s) <= exp {
-			s = "0000000000"[:exp-len(s)+1] + s
+		if len(d) <= exp {
+			dst = append(dst, '0', '.')
+			for range exp - len(d) {
+				dst = append(dst, '0')
+			}
+			return append(dst, d...)
 		}
-		s = s[:len(s)-exp] + "." + s[len(s)-exp:]
+		dst = append(dst, d[:len(d)-exp]...)
+		dst = append(dst, '.')
+		return append(dst, d[len(d)-exp:]...)
 	}
-	if neg {
-		s = "-" + s
-	}
-	return s
+	return append(dst, d...)
 }
 
 // ParseMinor parses a decimal string into minor units of a currency with exp

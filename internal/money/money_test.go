@@ -17,9 +17,28 @@ func TestAmount(t *testing.T) {
 		{922337203685477580, "USD", "9223372036854775.80"},
 	}
 	for _, c := range cases {
-		if got := (money.Money{Minor: c.minor, Currency: c.cur}).Amount(); got != c.want {
+		m := money.Money{Minor: c.minor, Currency: c.cur}
+		if got := m.Amount(); got != c.want {
 			t.Errorf("%d %s: got %s want %s", c.minor, c.cur, got, c.want)
 		}
+		// AppendAmount (what the response writer uses) appends the same
+		// text after what dst holds.
+		if got := string(m.AppendAmount([]byte(`"`))); got != `"`+c.want {
+			t.Errorf("%d %s: AppendAmount %s want %s", c.minor, c.cur, got, c.want)
+		}
+	}
+	// Extremes round-trip through ParseMinor.
+	for _, minor := range []int64{-9223372036854775807, 9223372036854775807, -1, 1, 100} {
+		for _, exp := range []int{0, 2, 3} {
+			s := money.FormatMinor(minor, exp)
+			if back, err := money.ParseMinor(s, exp); err != nil || back != minor {
+				t.Errorf("%d exp %d: %s parses as %d %v", minor, exp, s, back, err)
+			}
+		}
+	}
+	m := money.Money{Minor: 1999, Currency: "USD"}
+	if n := testing.AllocsPerRun(100, func() { _ = m.AppendAmount(make([]byte, 0, 32)[:0]) }); n > 1 {
+		t.Errorf("AppendAmount allocates %v times", n)
 	}
 }
 
