@@ -3,6 +3,7 @@
 package generated
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -96,6 +97,57 @@ type arenaSetKey struct{}
 func WithArenas(ctx context.Context) (context.Context, func()) {
 	set := &arenaSet{}
 	return context.WithValue(ctx, arenaSetKey{}, set), set.release
+}
+
+// The data buffers of query responses, recycled when the transport
+// says the response has been written (WithResponseData).
+var dataPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+type dataSet struct {
+	mu   sync.Mutex
+	bufs []*bytes.Buffer
+	done bool
+}
+
+type dataSetKey struct{}
+
+// WithResponseData lets the query responses executed under ctx marshal
+// their data into pooled buffers; release returns them. A response's
+// Data aliases its buffer, so call release only once it has been
+// written out and nothing holds it.
+func WithResponseData(ctx context.Context) (context.Context, func()) {
+	set := &dataSet{}
+	return context.WithValue(ctx, dataSetKey{}, set), set.release
+}
+
+// responseBuffer is the buffer a query's data is marshalled into: pooled
+// under WithResponseData, new otherwise.
+func responseBuffer(ctx context.Context) *bytes.Buffer {
+	set, _ := ctx.Value(dataSetKey{}).(*dataSet)
+	if set == nil {
+		return new(bytes.Buffer)
+	}
+	set.mu.Lock()
+	defer set.mu.Unlock()
+	if set.done {
+		return new(bytes.Buffer)
+	}
+	b := dataPool.Get().(*bytes.Buffer)
+	b.Reset()
+	set.bufs = append(set.bufs, b)
+	return b
+}
+
+func (s *dataSet) release() {
+	s.mu.Lock()
+	bufs := s.bufs
+	s.bufs, s.done = nil, true
+	s.mu.Unlock()
+	for _, b := range bufs {
+		if b.Cap() <= maxPooledBuf {
+			dataPool.Put(b)
+		}
+	}
 }
 
 func (s *arenaSet) take() *inlineArena {

@@ -99,6 +99,7 @@ func TestRewriteFailsWhenNothingMatches(t *testing.T) {
 		// An upgrade that renames ResolveField: no leaf matches any more.
 		{"leaves", strings.ReplaceAll(unrewritten(), "graphql.ResolveField(", "graphql.ResolveFieldV2("), "every leaf field"},
 		{"lists", strings.ReplaceAll(unrewritten(), "graphql.MarshalSliceConcurrently(", "graphql.MarshalSliceParallel("), "every inline list marshaller"},
+		{"data buffer", strings.ReplaceAll(unrewritten(), "var buf bytes.Buffer", "buf := new(bytes.Buffer)"), "Exec's query data buffer"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -151,7 +152,12 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputBookInput,
 	)
 	ctx = graphql.WithUnmarshalerMap(ctx, inputUnmarshalMap)
-	return nil
+	return func(ctx context.Context) *graphql.Response {
+			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+			response.Data = buf.Bytes()
+		return &response
+	}
 }
 
 func (ec *executionContext) _Library(ctx context.Context, sel ast.SelectionSet, obj *model.Library) graphql.Marshaler {

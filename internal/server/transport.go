@@ -2,14 +2,16 @@ package server
 
 import (
 	"bytes"
-	"cartograph/internal/apperr"
-	"cartograph/internal/documents"
 	"encoding/json"
 	"fmt"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"cartograph/graph/generated"
+	"cartograph/internal/apperr"
+	"cartograph/internal/documents"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
@@ -125,6 +127,9 @@ func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 		writeResponse(w, status, resp)
 		return
 	}
+	// The data is marshalled into a pooled buffer, returned once written.
+	ctx, release := generated.WithResponseData(ctx)
+	defer release()
 	responses, ctx := exec.DispatchOperation(ctx, rc)
 	resp := responses(ctx)
 	writeResponse(w, errorStatus(w, resp), resp)
