@@ -31,7 +31,7 @@ func (r *cartResolver) DeliveryGroups(ctx context.Context, obj *model.Cart, firs
 	if obj.DeliveryGroup != nil && (first == nil || *first > 0) && (last == nil || *last > 0) && after == nil && before == nil {
 		conn.Edges = append(conn.Edges, &model.CartDeliveryGroupEdge{Cursor: relay.EncodeCursor("DG", obj.DeliveryGroup.ID), Node: obj.DeliveryGroup})
 		conn.Nodes = append(conn.Nodes, obj.DeliveryGroup)
-		conn.PageInfo.StartCursor, conn.PageInfo.EndCursor = &conn.Edges[0].Cursor, &conn.Edges[0].Cursor
+		conn.PageInfo.SetCursors(&conn.Edges[0].Cursor, &conn.Edges[0].Cursor)
 	}
 	return conn, nil
 }

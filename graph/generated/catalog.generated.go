@@ -415,7 +415,8 @@ func (ec *executionContext) _Collection_id_direct(ctx context.Context, field gra
 			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Collection_id, r))
 		}
 	}()
-	out.writeString(obj.NodeID())
+	out.last = nil
+	out.a.buf = append(obj.AppendNodeID(append(out.a.buf, '"')), '"')
 }
 func (ec *executionContext) fieldContext_Collection_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Collection", field, true, false, errors.New("field of type ID does not have child fields"))
@@ -1021,7 +1022,8 @@ func (ec *executionContext) _Product_id_direct(ctx context.Context, field graphq
 			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_Product_id, r))
 		}
 	}()
-	out.writeString(obj.NodeID())
+	out.last = nil
+	out.a.buf = append(obj.AppendNodeID(append(out.a.buf, '"')), '"')
 }
 func (ec *executionContext) fieldContext_Product_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Product", field, true, false, errors.New("field of type ID does not have child fields"))
@@ -2311,7 +2313,8 @@ func (ec *executionContext) _ProductOption_id_direct(ctx context.Context, field 
 			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductOption_id, r))
 		}
 	}()
-	out.writeString(obj.NodeID())
+	out.last = nil
+	out.a.buf = append(obj.AppendNodeID(append(out.a.buf, '"')), '"')
 }
 func (ec *executionContext) fieldContext_ProductOption_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ProductOption", field, true, false, errors.New("field of type ID does not have child fields"))
@@ -2408,7 +2411,8 @@ func (ec *executionContext) _ProductOptionValue_id_direct(ctx context.Context, f
 			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductOptionValue_id, r))
 		}
 	}()
-	out.writeString(obj.NodeID())
+	out.last = nil
+	out.a.buf = append(obj.AppendNodeID(append(out.a.buf, '"')), '"')
 }
 func (ec *executionContext) fieldContext_ProductOptionValue_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ProductOptionValue", field, true, false, errors.New("field of type ID does not have child fields"))
@@ -2636,7 +2640,8 @@ func (ec *executionContext) _ProductVariant_id_direct(ctx context.Context, field
 			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_ProductVariant_id, r))
 		}
 	}()
-	out.writeString(obj.NodeID())
+	out.last = nil
+	out.a.buf = append(obj.AppendNodeID(append(out.a.buf, '"')), '"')
 }
 func (ec *executionContext) fieldContext_ProductVariant_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ProductVariant", field, true, false, errors.New("field of type ID does not have child fields"))

@@ -941,10 +941,19 @@ func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field gra
 			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_PageInfo_startCursor, r)
 		}
 	}()
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.StartCursor)
+	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.StartCursor())
+}
+
+func (ec *executionContext) _PageInfo_startCursor_direct(ctx context.Context, field graphql.CollectedField, obj *relay.PageInfo, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_PageInfo_startCursor, r))
+		}
+	}()
+	out.writeOptString(obj.StartCursor())
 }
 func (ec *executionContext) fieldContext_PageInfo_startCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("PageInfo", field, true, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *relay.PageInfo) (ret graphql.Marshaler) {
@@ -953,10 +962,19 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 			ret = recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_PageInfo_endCursor, r)
 		}
 	}()
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.EndCursor)
+	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.EndCursor())
+}
+
+func (ec *executionContext) _PageInfo_endCursor_direct(ctx context.Context, field graphql.CollectedField, obj *relay.PageInfo, out *inlineObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.put(recoverLeaf(ctx, ec.OperationContext, field, ec.fieldContext_PageInfo_endCursor, r))
+		}
+	}()
+	out.writeOptString(obj.EndCursor())
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("PageInfo", field, true, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -2947,7 +2965,7 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 var pageInfoImplementors = []string{"PageInfo"}
 
 func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *relay.PageInfo) graphql.Marshaler {
-	out, _ := beginInline(ctx)
+	out, ctx := beginInline(ctx)
 	fields := out.a.collect(ec.OperationContext, sel, pageInfoImplementors)
 	for i, field := range fields {
 		out.key(i, field.Alias)
@@ -2965,12 +2983,12 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 				out.Invalids++
 			}
 		case "startCursor":
-			out.writeOptString(obj.StartCursor)
+			ec._PageInfo_startCursor_direct(ctx, field, obj, &out)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "endCursor":
-			out.writeOptString(obj.EndCursor)
+			ec._PageInfo_endCursor_direct(ctx, field, obj, &out)
 			if out.last == graphql.RequiredNull {
 				out.Invalids++
 			}

@@ -136,7 +136,12 @@ func (s *Service) VariantsByIDs(ctx context.Context, ids []uuid.UUID) ([]*Varian
 	if err != nil {
 		return nil, pg.MapError(err)
 	}
-	vs := wrap(rows, func(r dbq.VariantsByIDsRow) Variant { return Variant(r) })
+	vs := wrap(rows, func(r dbq.VariantsByIDsRow) Variant {
+		return Variant{ID: r.ID, ProductID: r.ProductID, Title: r.Title, Sku: r.Sku, Position: r.Position,
+			OptionNames: r.OptionNames, OptionValues: r.OptionValues, PriceAmount: r.PriceAmount,
+			CompareAtAmount: r.CompareAtAmount, CurrencyCode: r.CurrencyCode, WeightGrams: r.WeightGrams,
+			ImageID: r.ImageID, Available: r.Available}
+	})
 	out := inKeyOrder(ids, vs, func(v *Variant) uuid.UUID { return v.ID })
 	presentVariants(ctx, out)
 	return out, nil

@@ -215,8 +215,7 @@ func productConnection(rows []productRow, p relay.Page, s sortSpec) *ProductConn
 		conn.Edges[i] = ProductEdge{Cursor: cursorFor(s, rows[i].p.ID, rows[i].sortVal), Node: &rows[i].p}
 	}
 	if n := len(conn.Edges); n > 0 {
-		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
-		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
+		conn.PageInfo.SetCursors(&conn.Edges[0].Cursor, &conn.Edges[n-1].Cursor)
 	}
 	return conn
 }

@@ -217,7 +217,7 @@ func (s *Service) Collections(ctx context.Context, a ListArgs) (*CollectionConne
 		conn.Edges[i] = CollectionEdge{Cursor: cursorFor(spec, list[i].c.ID, list[i].sv), Node: &list[i].c}
 	}
 	if n := len(conn.Edges); n > 0 {
-		conn.PageInfo.StartCursor, conn.PageInfo.EndCursor = &conn.Edges[0].Cursor, &conn.Edges[n-1].Cursor
+		conn.PageInfo.SetCursors(&conn.Edges[0].Cursor, &conn.Edges[n-1].Cursor)
 	}
 	return conn, nil
 }
@@ -276,15 +276,22 @@ func (s *Service) Recommendations(ctx context.Context, productID uuid.UUID) ([]*
 }
 
 // memPage pages an in-memory list (a product's variants, images or
-// collections, loaded in full through a dataloader) with cursors key|id.
-func memPage[T any](items []*T, p relay.Page, reverse bool, key string, id func(*T) uuid.UUID) (lo, hi int, cursor func(int) string, at func(int) *T, info relay.PageInfo, err error) {
-	order := ordered(len(items), reverse)
-	at = func(i int) *T { return items[order[i]] }
-	cursor = func(i int) string { return relay.EncodeIDCursor(key, id(at(i))) }
-	lo, hi, info, err = relay.SliceWindow(p, len(items), cursor, func(c string) (int, bool) {
-		return indexByID(c, key, len(items), func(i int) uuid.UUID { return id(at(i)) })
-	})
-	return
+// collections, loaded in full through a dataloader) with cursors key|id:
+// the page's items in order, and its page info (cursors encoded when
+// read). Only a reversed page allocates (its order).
+func memPage[T any](items []*T, p relay.Page, reverse bool, key string, id func(*T) uuid.UUID) ([]*T, relay.PageInfo, error) {
+	if reverse {
+		r := make([]*T, len(items))
+		for i, it := range items {
+			r[len(items)-1-i] = it
+		}
+		items = r
+	}
+	lo, hi, info, err := relay.IDWindow(p, len(items), key, func(i int) uuid.UUID { return id(items[i]) })
+	if err != nil {
+		return nil, info, err
+	}
+	return items[lo:hi], info, nil
 }
 
 // Cursor keys of the in-memory pages whose edges encode their cursors on
@@ -296,68 +303,40 @@ const (
 
 // VariantPage pages a product's variants (already loaded in position order).
 func VariantPage(vs []*Variant, p relay.Page, reverse bool) (*VariantConnection, error) {
-	lo, hi, _, at, info, err := memPage(vs, p, reverse, variantCursorKey, func(v *Variant) uuid.UUID { return v.ID })
+	page, info, err := memPage(vs, p, reverse, variantCursorKey, func(v *Variant) uuid.UUID { return v.ID })
 	if err != nil {
 		return nil, err
 	}
-	conn := &VariantConnection{Edges: make([]VariantEdge, hi-lo), PageInfo: info}
-	for i := lo; i < hi; i++ {
-		conn.Edges[i-lo] = VariantEdge{Node: at(i)}
+	conn := &VariantConnection{Edges: make([]VariantEdge, len(page)), PageInfo: info}
+	for i, v := range page {
+		conn.Edges[i] = VariantEdge{Node: v}
 	}
 	return conn, nil
 }
 
 // ImagePage pages a product's images (already loaded in position order).
 func ImagePage(imgs []*Image, p relay.Page, reverse bool) (*ImageConnection, error) {
-	lo, hi, _, at, info, err := memPage(imgs, p, reverse, imageCursorKey, func(i *Image) uuid.UUID { return i.ID })
+	page, info, err := memPage(imgs, p, reverse, imageCursorKey, func(i *Image) uuid.UUID { return i.ID })
 	if err != nil {
 		return nil, err
 	}
-	conn := &ImageConnection{Edges: make([]ImageEdge, hi-lo), PageInfo: info}
-	for i := lo; i < hi; i++ {
-		conn.Edges[i-lo] = ImageEdge{Node: at(i)}
+	conn := &ImageConnection{Edges: make([]ImageEdge, len(page)), PageInfo: info}
+	for i, img := range page {
+		conn.Edges[i] = ImageEdge{Node: img}
 	}
 	return conn, nil
 }
 
 // CollectionPage pages a product's collections (loaded in full).
 func CollectionPage(cs []*Collection, p relay.Page, reverse bool) (*CollectionConnection, error) {
-	lo, hi, cur, at, info, err := memPage(cs, p, reverse, "C", func(c *Collection) uuid.UUID { return c.ID })
+	page, info, err := memPage(cs, p, reverse, "C", func(c *Collection) uuid.UUID { return c.ID })
 	if err != nil {
 		return nil, err
 	}
-	conn := &CollectionConnection{Edges: make([]CollectionEdge, hi-lo), PageInfo: info}
-	for i := lo; i < hi; i++ {
-		conn.Edges[i-lo] = CollectionEdge{Cursor: cur(i), Node: at(i)}
+	conn := &CollectionConnection{Edges: make([]CollectionEdge, len(page)), PageInfo: info}
+	for i, c := range page {
+		conn.Edges[i] = CollectionEdge{Cursor: relay.EncodeIDCursor("C", c.ID), Node: c}
 	}
 	return conn, nil
 }
 
-func ordered(n int, reverse bool) []int {
-	o := make([]int, n)
-	for i := range o {
-		if reverse {
-			o[i] = n - 1 - i
-		} else {
-			o[i] = i
-		}
-	}
-	return o
-}
-
-func indexByID(cursor, key string, n int, idAt func(int) uuid.UUID) (int, bool) {
-	parts, err := relay.DecodeCursor("after", cursor, key, 1)
-	if err != nil {
-		return 0, false
-	}
-	id, err := uuid.Parse(parts[0])
-	if err != nil {
-		return 0, false
-	}
-	for i := 0; i < n; i++ {
-		if idAt(i) == id {
-			return i, true
-		}
-	}
-	return 0, false
-}

@@ -22,6 +22,10 @@ func (*Product) IsNode() {}
 // NodeID is the product's global ID.
 func (p *Product) NodeID() string { return relay.GlobalID("Product", p.ID) }
 
+// AppendNodeID appends NodeID's text to dst (the response writer uses it:
+// no string per id).
+func (p *Product) AppendNodeID(dst []byte) []byte { return relay.AppendGlobalID(dst, "Product", p.ID) }
+
 // PriceRange is the min/max variant price, kept on the row by a trigger.
 func (p *Product) PriceRange() PriceRange {
 	return PriceRange{
@@ -80,6 +84,9 @@ type Variant struct {
 	WeightGrams     int32
 	ImageID         *uuid.UUID
 	Available       int32
+	// selected is SelectedOptions made at scan time for a batch at once
+	// (nil: made on each call).
+	selected []SelectedOption
 }
 
 // IsNode marks Variant as implementing the GraphQL Node interface.
@@ -90,6 +97,10 @@ func (*Variant) IsMerchandise() {}
 
 // NodeID is the variant's global ID.
 func (v *Variant) NodeID() string { return relay.GlobalID("ProductVariant", v.ID) }
+
+// AppendNodeID appends NodeID's text to dst (the response writer uses it:
+// no string per id).
+func (v *Variant) AppendNodeID(dst []byte) []byte { return relay.AppendGlobalID(dst, "ProductVariant", v.ID) }
 
 // StockKeepingUnit returns the SKU (GraphQL sku).
 func (v *Variant) StockKeepingUnit() *string { return &v.Sku }
@@ -108,6 +119,9 @@ func (v *Variant) QuantityAvailable() *int {
 
 // SelectedOptions pairs option names with this variant's values.
 func (v *Variant) SelectedOptions() []SelectedOption {
+	if v.selected != nil && len(v.selected) == len(v.OptionNames) {
+		return v.selected
+	}
 	out := make([]SelectedOption, len(v.OptionNames))
 	for i := range v.OptionNames {
 		out[i] = SelectedOption{Name: v.OptionNames[i], Value: v.OptionValues[i]}
@@ -164,6 +178,10 @@ func (*Option) IsNode() {}
 // NodeID is the option's global ID.
 func (o *Option) NodeID() string { return relay.GlobalID("ProductOption", o.ID) }
 
+// AppendNodeID appends NodeID's text to dst (the response writer uses it:
+// no string per id).
+func (o *Option) AppendNodeID(dst []byte) []byte { return relay.AppendGlobalID(dst, "ProductOption", o.ID) }
+
 // Collection is a merchant-ordered group of products.
 type Collection struct{ dbq.Collection }
 
@@ -172,6 +190,10 @@ func (*Collection) IsNode() {}
 
 // NodeID is the collection's global ID.
 func (c *Collection) NodeID() string { return relay.GlobalID("Collection", c.ID) }
+
+// AppendNodeID appends NodeID's text to dst (the response writer uses it:
+// no string per id).
+func (c *Collection) AppendNodeID(dst []byte) []byte { return relay.AppendGlobalID(dst, "Collection", c.ID) }
 
 // Seo returns search-engine metadata.
 func (c *Collection) Seo() SEO { return SEO{Title: c.SeoTitle, Description: c.SeoDescription} }

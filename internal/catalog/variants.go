@@ -21,6 +21,11 @@ type OptionValue struct {
 // NodeID is the option value's global id.
 func (v *OptionValue) NodeID() string { return relay.GlobalID("ProductOptionValue", v.ID) }
 
+// AppendNodeID appends NodeID's text to dst.
+func (v *OptionValue) AppendNodeID(dst []byte) []byte {
+	return relay.AppendGlobalID(dst, "ProductOptionValue", v.ID)
+}
+
 // IsNode marks OptionValue as a Node.
 func (*OptionValue) IsNode() {}
 

@@ -61,6 +61,7 @@ func scanVariants(rows pgx.Rows) (variantRows, error) {
 		if err != nil {
 			return variantRows{}, err
 		}
+		ra.selectOptions(v)
 	}
 	return out, rows.Err()
 }
@@ -109,6 +110,23 @@ type rowArena struct {
 	strs []string
 	ints []int64
 	ids  []uuid.UUID
+	opts []SelectedOption
+}
+
+// selectOptions sets v's SelectedOptions from a block of the batch's.
+func (a *rowArena) selectOptions(v *Variant) {
+	n := min(len(v.OptionNames), len(v.OptionValues))
+	if n == 0 {
+		return
+	}
+	if cap(a.opts)-len(a.opts) < n {
+		a.opts = make([]SelectedOption, 0, max(min(2*cap(a.opts), 512), 64, n))
+	}
+	start := len(a.opts)
+	for i := range n {
+		a.opts = append(a.opts, SelectedOption{Name: v.OptionNames[i], Value: v.OptionValues[i]})
+	}
+	v.selected = a.opts[start:len(a.opts):len(a.opts)]
 }
 
 func (a *rowArena) str(b []byte) string {

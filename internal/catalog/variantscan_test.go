@@ -146,3 +146,17 @@ func TestGroupInKeyOrder(t *testing.T) {
 		t.Errorf("append to group 0 changed group 2: %v", ns(got[2]))
 	}
 }
+
+// TestAppendNodeIDMatchesNodeID: the response writer appends ids with
+// AppendNodeID where gqlgen would marshal NodeID's string.
+func TestAppendNodeIDMatchesNodeID(t *testing.T) {
+	id := uuid.New()
+	for _, n := range []interface {
+		NodeID() string
+		AppendNodeID([]byte) []byte
+	}{&catalog.Product{}, &catalog.Variant{ID: id}, &catalog.Option{}, &catalog.Collection{}, &catalog.OptionValue{ID: id}} {
+		if got, want := string(n.AppendNodeID([]byte("x"))), "x"+n.NodeID(); got != want {
+			t.Errorf("%T: AppendNodeID %q, NodeID %q", n, got, want)
+		}
+	}
+}

@@ -30,6 +30,15 @@ func GlobalID(typ string, id uuid.UUID) string {
 	return b.String()
 }
 
+// AppendGlobalID appends GlobalID(typ, id) to b (its text needs no JSON
+// escaping).
+func AppendGlobalID(b []byte, typ string, id uuid.UUID) []byte {
+	b = append(b, gidPrefix...)
+	b = append(b, typ...)
+	b = append(b, '/')
+	return AppendUUID(b, id)
+}
+
 // AppendUUID appends id in its canonical text form (as uuid.UUID.String
 // writes it) to b, without allocating when b has room.
 func AppendUUID(b []byte, id uuid.UUID) []byte {
@@ -170,8 +179,39 @@ func NewPage(first, last *int, after, before *string, defaultFirst int) (Page, e
 type PageInfo struct {
 	HasNextPage     bool
 	HasPreviousPage bool
-	StartCursor     *string
-	EndCursor       *string
+	start, end      *string
+	// An in-memory page's cursors are key|id, encoded only when asked for
+	// (a listing's variant pages rarely select them).
+	idKey          string
+	startID, endID uuid.UUID
+	idCursors      bool
+}
+
+// SetCursors sets the cursors of the first and last edges.
+func (p *PageInfo) SetCursors(start, end *string) { p.start, p.end = start, end }
+
+// SetIDCursors makes the cursors EncodeIDCursor(key, start) and
+// EncodeIDCursor(key, end), encoded when read.
+func (p *PageInfo) SetIDCursors(key string, start, end uuid.UUID) {
+	p.idKey, p.startID, p.endID, p.idCursors = key, start, end, true
+}
+
+// StartCursor is the first edge's cursor (GraphQL startCursor).
+func (p *PageInfo) StartCursor() *string {
+	if p.start == nil && p.idCursors {
+		s := EncodeIDCursor(p.idKey, p.startID)
+		return &s
+	}
+	return p.start
+}
+
+// EndCursor is the last edge's cursor (GraphQL endCursor).
+func (p *PageInfo) EndCursor() *string {
+	if p.end == nil && p.idCursors {
+		s := EncodeIDCursor(p.idKey, p.endID)
+		return &s
+	}
+	return p.end
 }
 
 // SliceWindow applies p to an in-memory ordered list of n items whose cursor
@@ -212,9 +252,67 @@ func SliceWindow(p Page, n int, cursorOf func(i int) string, indexOf func(cursor
 	}
 	if hi > lo {
 		s, e := cursorOf(lo), cursorOf(hi-1)
-		info.StartCursor, info.EndCursor = &s, &e
+		info.SetCursors(&s, &e)
 	}
 	return lo, hi, info, nil
+}
+
+// IDWindow is SliceWindow for a list whose cursors are key|id (id(i) the
+// id of item i): the after/before cursors are decoded once and looked up
+// by id, and the page's cursors are encoded only when read.
+func IDWindow(p Page, n int, key string, id func(i int) uuid.UUID) (lo, hi int, info PageInfo, err error) {
+	lo, hi = 0, n
+	if p.After != "" {
+		i, ok := indexOfID(p.After, key, n, id)
+		if !ok {
+			return 0, 0, info, apperr.BadInput("after", "invalid cursor for this query")
+		}
+		lo = i + 1
+	}
+	if p.Before != "" {
+		i, ok := indexOfID(p.Before, key, n, id)
+		if !ok {
+			return 0, 0, info, apperr.BadInput("before", "invalid cursor for this query")
+		}
+		hi = i
+	}
+	if hi < lo {
+		hi = lo
+	}
+	if p.Backward {
+		if hi-lo > p.Limit {
+			info.HasPreviousPage = true
+			lo = hi - p.Limit
+		}
+		info.HasNextPage = hi < n && p.Before != ""
+	} else {
+		if hi-lo > p.Limit {
+			info.HasNextPage = true
+			hi = lo + p.Limit
+		}
+		info.HasPreviousPage = lo > 0 && p.After != ""
+	}
+	if hi > lo {
+		info.SetIDCursors(key, id(lo), id(hi-1))
+	}
+	return lo, hi, info, nil
+}
+
+func indexOfID(cursor, key string, n int, id func(int) uuid.UUID) (int, bool) {
+	parts, err := DecodeCursor("after", cursor, key, 1)
+	if err != nil {
+		return 0, false
+	}
+	want, err := uuid.Parse(parts[0])
+	if err != nil {
+		return 0, false
+	}
+	for i := range n {
+		if id(i) == want {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 // Nodes lists the nodes of a connection's edges (GraphQL `nodes`).
@@ -263,7 +361,7 @@ func ForwardConn[N any](rows []N, limit int, hadAfter bool, cursor func(N) strin
 		c.Edges[i] = Edge[N]{Cursor: cursor(r), Node: r}
 	}
 	if n := len(c.Edges); n > 0 {
-		c.PageInfo.StartCursor, c.PageInfo.EndCursor = &c.Edges[0].Cursor, &c.Edges[n-1].Cursor
+		c.PageInfo.SetCursors(&c.Edges[0].Cursor, &c.Edges[n-1].Cursor)
 	}
 	return c
 }

@@ -89,6 +89,9 @@ func TestEncodersMatchPlainForms(t *testing.T) {
 		if got, want := relay.GlobalID("ProductVariant", id), "gid://cartograph/ProductVariant/"+id.String(); got != want {
 			t.Fatalf("GlobalID %q, want %q", got, want)
 		}
+		if got, want := string(relay.AppendGlobalID([]byte("x"), "ProductVariant", id)), "xgid://cartograph/ProductVariant/"+id.String(); got != want {
+			t.Fatalf("AppendGlobalID %q, want %q", got, want)
+		}
 		for _, rest := range [][]string{nil, {"2026-12-07T17:00:00Z"}, {long}, {"a", "b"}} {
 			want := relay.EncodeCursor("CREATED_AT", append([]string{id.String()}, rest...)...)
 			if got := relay.EncodeIDCursor("CREATED_AT", id, rest...); got != want {
@@ -102,5 +105,52 @@ func TestEncodersMatchPlainForms(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { _ = relay.GlobalID("Product", id) }); n != 1 {
 		t.Errorf("GlobalID: %v allocations, want 1", n)
+	}
+	buf := make([]byte, 0, 128)
+	if n := testing.AllocsPerRun(100, func() { buf = relay.AppendGlobalID(buf[:0], "Product", id) }); n != 0 {
+		t.Errorf("AppendGlobalID: %v allocations, want 0", n)
+	}
+}
+
+// TestIDWindowMatchesSliceWindow: the lazy-cursor window of an in-memory
+// list pages exactly as SliceWindow with eagerly encoded key|id cursors,
+// forwards and backwards, with and without after/before, and refuses the
+// same bad cursors.
+func TestIDWindowMatchesSliceWindow(t *testing.T) {
+	ids := make([]uuid.UUID, 7)
+	for i := range ids {
+		ids[i] = uuid.New()
+	}
+	cur := func(i int) string { return relay.EncodeIDCursor("V", ids[i]) }
+	idx := func(c string) (int, bool) {
+		for i := range ids {
+			if cur(i) == c {
+				return i, true
+			}
+		}
+		return 0, false
+	}
+	str := func(p *string) string {
+		if p == nil {
+			return "<nil>"
+		}
+		return *p
+	}
+	cursors := []string{"", cur(0), cur(3), cur(6), relay.EncodeIDCursor("V", uuid.New()), "garbage"}
+	for _, limit := range []int{0, 1, 3, 10} {
+		for _, backward := range []bool{false, true} {
+			for _, after := range cursors {
+				for _, before := range cursors {
+					p := relay.Page{Limit: limit, Backward: backward, After: after, Before: before}
+					lo1, hi1, info1, err1 := relay.SliceWindow(p, len(ids), cur, idx)
+					lo2, hi2, info2, err2 := relay.IDWindow(p, len(ids), "V", func(i int) uuid.UUID { return ids[i] })
+					if (err1 == nil) != (err2 == nil) || lo1 != lo2 || hi1 != hi2 || info1.HasNextPage != info2.HasNextPage ||
+						info1.HasPreviousPage != info2.HasPreviousPage || str(info1.StartCursor()) != str(info2.StartCursor()) ||
+						str(info1.EndCursor()) != str(info2.EndCursor()) {
+						t.Fatalf("%+v: SliceWindow %d %d %+v %v, IDWindow %d %d %+v %v", p, lo1, hi1, info1, err1, lo2, hi2, info2, err2)
+					}
+				}
+			}
+		}
 	}
 }

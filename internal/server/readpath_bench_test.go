@@ -129,8 +129,8 @@ var readPathCeilings = map[string]struct {
 	plain, race float64
 	statements  int64
 }{
-	"listing": {3_550, 3_650, 3},
-	"product": {900, 920, 4},
+	"listing": {1_720, 1_780, 3},
+	"product": {780, 800, 4},
 }
 
 func TestReadPathAllocationCeiling(t *testing.T) {
