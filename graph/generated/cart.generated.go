@@ -4395,7 +4395,7 @@ func (ec *executionContext) _BaseCartLineEdge(ctx context.Context, sel ast.Selec
 var cartImplementors = []string{"Cart", "Node"}
 
 func (ec *executionContext) _Cart(ctx context.Context, sel ast.SelectionSet, obj *model.Cart) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cartImplementors)
+	fields := collectFields(ec.OperationContext, sel, cartImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -4571,7 +4571,7 @@ func (ec *executionContext) _Cart(ctx context.Context, sel ast.SelectionSet, obj
 var cartAttributesUpdatePayloadImplementors = []string{"CartAttributesUpdatePayload"}
 
 func (ec *executionContext) _CartAttributesUpdatePayload(ctx context.Context, sel ast.SelectionSet, obj *model.CartAttributesUpdatePayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cartAttributesUpdatePayloadImplementors)
+	fields := collectFields(ec.OperationContext, sel, cartAttributesUpdatePayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -4656,7 +4656,7 @@ func (ec *executionContext) _CartAutomaticDiscountAllocation(ctx context.Context
 var cartBuyerIdentityImplementors = []string{"CartBuyerIdentity"}
 
 func (ec *executionContext) _CartBuyerIdentity(ctx context.Context, sel ast.SelectionSet, obj *model.CartBuyerIdentity) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cartBuyerIdentityImplementors)
+	fields := collectFields(ec.OperationContext, sel, cartBuyerIdentityImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -4711,7 +4711,7 @@ func (ec *executionContext) _CartBuyerIdentity(ctx context.Context, sel ast.Sele
 var cartBuyerIdentityUpdatePayloadImplementors = []string{"CartBuyerIdentityUpdatePayload"}
 
 func (ec *executionContext) _CartBuyerIdentityUpdatePayload(ctx context.Context, sel ast.SelectionSet, obj *model.CartBuyerIdentityUpdatePayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cartBuyerIdentityUpdatePayloadImplementors)
+	fields := collectFields(ec.OperationContext, sel, cartBuyerIdentityUpdatePayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -4861,7 +4861,7 @@ func (ec *executionContext) _CartCost(ctx context.Context, sel ast.SelectionSet,
 var cartCreatePayloadImplementors = []string{"CartCreatePayload"}
 
 func (ec *executionContext) _CartCreatePayload(ctx context.Context, sel ast.SelectionSet, obj *model.CartCreatePayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cartCreatePayloadImplementors)
+	fields := collectFields(ec.OperationContext, sel, cartCreatePayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -4911,7 +4911,7 @@ func (ec *executionContext) _CartCreatePayload(ctx context.Context, sel ast.Sele
 var cartDeliveryGroupImplementors = []string{"CartDeliveryGroup"}
 
 func (ec *executionContext) _CartDeliveryGroup(ctx context.Context, sel ast.SelectionSet, obj *model.CartDeliveryGroup) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cartDeliveryGroupImplementors)
+	fields := collectFields(ec.OperationContext, sel, cartDeliveryGroupImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -5009,7 +5009,7 @@ func (ec *executionContext) _CartDeliveryGroup(ctx context.Context, sel ast.Sele
 var cartDeliveryGroupConnectionImplementors = []string{"CartDeliveryGroupConnection"}
 
 func (ec *executionContext) _CartDeliveryGroupConnection(ctx context.Context, sel ast.SelectionSet, obj *model.CartDeliveryGroupConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cartDeliveryGroupConnectionImplementors)
+	fields := collectFields(ec.OperationContext, sel, cartDeliveryGroupConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -5059,7 +5059,7 @@ func (ec *executionContext) _CartDeliveryGroupConnection(ctx context.Context, se
 var cartDeliveryGroupEdgeImplementors = []string{"CartDeliveryGroupEdge"}
 
 func (ec *executionContext) _CartDeliveryGroupEdge(ctx context.Context, sel ast.SelectionSet, obj *model.CartDeliveryGroupEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cartDeliveryGroupEdgeImplementors)
+	fields := collectFields(ec.OperationContext, sel, cartDeliveryGroupEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -5189,7 +5189,7 @@ func (ec *executionContext) _CartDiscountCode(ctx context.Context, sel ast.Selec
 var cartDiscountCodesUpdatePayloadImplementors = []string{"CartDiscountCodesUpdatePayload"}
 
 func (ec *executionContext) _CartDiscountCodesUpdatePayload(ctx context.Context, sel ast.SelectionSet, obj *model.CartDiscountCodesUpdatePayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cartDiscountCodesUpdatePayloadImplementors)
+	fields := collectFields(ec.OperationContext, sel, cartDiscountCodesUpdatePayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -5239,7 +5239,7 @@ func (ec *executionContext) _CartDiscountCodesUpdatePayload(ctx context.Context,
 var cartGiftCardCodesAddPayloadImplementors = []string{"CartGiftCardCodesAddPayload"}
 
 func (ec *executionContext) _CartGiftCardCodesAddPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CartGiftCardCodesAddPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cartGiftCardCodesAddPayloadImplementors)
+	fields := collectFields(ec.OperationContext, sel, cartGiftCardCodesAddPayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -5289,7 +5289,7 @@ func (ec *executionContext) _CartGiftCardCodesAddPayload(ctx context.Context, se
 var cartGiftCardCodesRemovePayloadImplementors = []string{"CartGiftCardCodesRemovePayload"}
 
 func (ec *executionContext) _CartGiftCardCodesRemovePayload(ctx context.Context, sel ast.SelectionSet, obj *model.CartGiftCardCodesRemovePayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cartGiftCardCodesRemovePayloadImplementors)
+	fields := collectFields(ec.OperationContext, sel, cartGiftCardCodesRemovePayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -5339,7 +5339,7 @@ func (ec *executionContext) _CartGiftCardCodesRemovePayload(ctx context.Context,
 var cartGiftCardCodesUpdatePayloadImplementors = []string{"CartGiftCardCodesUpdatePayload"}
 
 func (ec *executionContext) _CartGiftCardCodesUpdatePayload(ctx context.Context, sel ast.SelectionSet, obj *model.CartGiftCardCodesUpdatePayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cartGiftCardCodesUpdatePayloadImplementors)
+	fields := collectFields(ec.OperationContext, sel, cartGiftCardCodesUpdatePayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -5514,7 +5514,7 @@ func (ec *executionContext) _CartLineParentRelationship(ctx context.Context, sel
 var cartLinesAddPayloadImplementors = []string{"CartLinesAddPayload"}
 
 func (ec *executionContext) _CartLinesAddPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CartLinesAddPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cartLinesAddPayloadImplementors)
+	fields := collectFields(ec.OperationContext, sel, cartLinesAddPayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -5564,7 +5564,7 @@ func (ec *executionContext) _CartLinesAddPayload(ctx context.Context, sel ast.Se
 var cartLinesRemovePayloadImplementors = []string{"CartLinesRemovePayload"}
 
 func (ec *executionContext) _CartLinesRemovePayload(ctx context.Context, sel ast.SelectionSet, obj *model.CartLinesRemovePayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cartLinesRemovePayloadImplementors)
+	fields := collectFields(ec.OperationContext, sel, cartLinesRemovePayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -5614,7 +5614,7 @@ func (ec *executionContext) _CartLinesRemovePayload(ctx context.Context, sel ast
 var cartLinesUpdatePayloadImplementors = []string{"CartLinesUpdatePayload"}
 
 func (ec *executionContext) _CartLinesUpdatePayload(ctx context.Context, sel ast.SelectionSet, obj *model.CartLinesUpdatePayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cartLinesUpdatePayloadImplementors)
+	fields := collectFields(ec.OperationContext, sel, cartLinesUpdatePayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -5664,7 +5664,7 @@ func (ec *executionContext) _CartLinesUpdatePayload(ctx context.Context, sel ast
 var cartNoteUpdatePayloadImplementors = []string{"CartNoteUpdatePayload"}
 
 func (ec *executionContext) _CartNoteUpdatePayload(ctx context.Context, sel ast.SelectionSet, obj *model.CartNoteUpdatePayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cartNoteUpdatePayloadImplementors)
+	fields := collectFields(ec.OperationContext, sel, cartNoteUpdatePayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -5714,7 +5714,7 @@ func (ec *executionContext) _CartNoteUpdatePayload(ctx context.Context, sel ast.
 var cartSelectedDeliveryOptionsUpdatePayloadImplementors = []string{"CartSelectedDeliveryOptionsUpdatePayload"}
 
 func (ec *executionContext) _CartSelectedDeliveryOptionsUpdatePayload(ctx context.Context, sel ast.SelectionSet, obj *model.CartSelectedDeliveryOptionsUpdatePayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cartSelectedDeliveryOptionsUpdatePayloadImplementors)
+	fields := collectFields(ec.OperationContext, sel, cartSelectedDeliveryOptionsUpdatePayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -5834,7 +5834,7 @@ func (ec *executionContext) _CartWarning(ctx context.Context, sel ast.SelectionS
 var checkoutBeginPayloadImplementors = []string{"CheckoutBeginPayload"}
 
 func (ec *executionContext) _CheckoutBeginPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CheckoutBeginPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, checkoutBeginPayloadImplementors)
+	fields := collectFields(ec.OperationContext, sel, checkoutBeginPayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)

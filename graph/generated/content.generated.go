@@ -2895,7 +2895,7 @@ func (ec *executionContext) _Media(ctx context.Context, sel ast.SelectionSet, ob
 var articleImplementors = []string{"Article", "Node"}
 
 func (ec *executionContext) _Article(ctx context.Context, sel ast.SelectionSet, obj *content.Article) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, articleImplementors)
+	fields := collectFields(ec.OperationContext, sel, articleImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -3050,7 +3050,7 @@ func (ec *executionContext) _ArticleAuthor(ctx context.Context, sel ast.Selectio
 var articleConnectionImplementors = []string{"ArticleConnection"}
 
 func (ec *executionContext) _ArticleConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ArticleConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, articleConnectionImplementors)
+	fields := collectFields(ec.OperationContext, sel, articleConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -3100,7 +3100,7 @@ func (ec *executionContext) _ArticleConnection(ctx context.Context, sel ast.Sele
 var articleEdgeImplementors = []string{"ArticleEdge"}
 
 func (ec *executionContext) _ArticleEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ArticleEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, articleEdgeImplementors)
+	fields := collectFields(ec.OperationContext, sel, articleEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -3145,7 +3145,7 @@ func (ec *executionContext) _ArticleEdge(ctx context.Context, sel ast.SelectionS
 var articleUpsertPayloadImplementors = []string{"ArticleUpsertPayload"}
 
 func (ec *executionContext) _ArticleUpsertPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ArticleUpsertPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, articleUpsertPayloadImplementors)
+	fields := collectFields(ec.OperationContext, sel, articleUpsertPayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -3190,7 +3190,7 @@ func (ec *executionContext) _ArticleUpsertPayload(ctx context.Context, sel ast.S
 var blogImplementors = []string{"Blog", "Node"}
 
 func (ec *executionContext) _Blog(ctx context.Context, sel ast.SelectionSet, obj *content.Blog) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, blogImplementors)
+	fields := collectFields(ec.OperationContext, sel, blogImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -3298,7 +3298,7 @@ func (ec *executionContext) _Blog(ctx context.Context, sel ast.SelectionSet, obj
 var blogConnectionImplementors = []string{"BlogConnection"}
 
 func (ec *executionContext) _BlogConnection(ctx context.Context, sel ast.SelectionSet, obj *model.BlogConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, blogConnectionImplementors)
+	fields := collectFields(ec.OperationContext, sel, blogConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -3348,7 +3348,7 @@ func (ec *executionContext) _BlogConnection(ctx context.Context, sel ast.Selecti
 var blogEdgeImplementors = []string{"BlogEdge"}
 
 func (ec *executionContext) _BlogEdge(ctx context.Context, sel ast.SelectionSet, obj *model.BlogEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, blogEdgeImplementors)
+	fields := collectFields(ec.OperationContext, sel, blogEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -3393,7 +3393,7 @@ func (ec *executionContext) _BlogEdge(ctx context.Context, sel ast.SelectionSet,
 var blogUpsertPayloadImplementors = []string{"BlogUpsertPayload"}
 
 func (ec *executionContext) _BlogUpsertPayload(ctx context.Context, sel ast.SelectionSet, obj *model.BlogUpsertPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, blogUpsertPayloadImplementors)
+	fields := collectFields(ec.OperationContext, sel, blogUpsertPayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -3623,7 +3623,7 @@ func (ec *executionContext) _MediaImage(ctx context.Context, sel ast.SelectionSe
 var menuImplementors = []string{"Menu", "Node"}
 
 func (ec *executionContext) _Menu(ctx context.Context, sel ast.SelectionSet, obj *content.Menu) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, menuImplementors)
+	fields := collectFields(ec.OperationContext, sel, menuImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -3683,7 +3683,7 @@ func (ec *executionContext) _Menu(ctx context.Context, sel ast.SelectionSet, obj
 var menuItemImplementors = []string{"MenuItem", "Node"}
 
 func (ec *executionContext) _MenuItem(ctx context.Context, sel ast.SelectionSet, obj *content.MenuItem) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, menuItemImplementors)
+	fields := collectFields(ec.OperationContext, sel, menuItemImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -3786,7 +3786,7 @@ func (ec *executionContext) _MenuItem(ctx context.Context, sel ast.SelectionSet,
 var menuUpsertPayloadImplementors = []string{"MenuUpsertPayload"}
 
 func (ec *executionContext) _MenuUpsertPayload(ctx context.Context, sel ast.SelectionSet, obj *model.MenuUpsertPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, menuUpsertPayloadImplementors)
+	fields := collectFields(ec.OperationContext, sel, menuUpsertPayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)

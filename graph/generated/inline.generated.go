@@ -214,6 +214,9 @@ func (a *inlineArena) collect(oc *graphql.OperationContext, sel ast.SelectionSet
 	if len(sel) == 0 || len(satisfies) == 0 {
 		return graphql.CollectFields(oc, sel, satisfies)
 	}
+	if plainDocument(oc.Doc) {
+		return collectFields(oc, sel, satisfies)
+	}
 	ps, pt := &sel[0], &satisfies[0]
 	for i := range a.collected {
 		if c := &a.collected[i]; c.sel == ps && c.satisfies == pt && c.nSel == len(sel) {
@@ -228,6 +231,102 @@ func (a *inlineArena) collect(oc *graphql.OperationContext, sel ast.SelectionSet
 }
 
 type inlineArenaKey struct{}
+
+// The plan cache: what graphql.CollectFields returns for a selection set
+// and an object type, kept across requests for documents without
+// directives. Without @skip, @include or @defer the result depends on the
+// document alone, and a document arrives parsed once (gqlgen's query
+// cache, APQ and trusted documents hand out the same *ast.QueryDocument),
+// so its selection sets keep their addresses. The cache is bounded: full,
+// it starts again empty.
+type planKey struct {
+	sel       *ast.Selection
+	nSel      int
+	satisfies *string
+	nSat      int
+}
+
+const maxPlans = 8192
+
+var plans = struct {
+	sync.RWMutex
+	fields map[planKey][]graphql.CollectedField
+	plain  map[*ast.QueryDocument]bool
+}{fields: map[planKey][]graphql.CollectedField{}, plain: map[*ast.QueryDocument]bool{}}
+
+// collectFields is graphql.CollectFields, answered from the plan cache
+// for documents without directives. The fields are shared by every
+// request of the document; nothing writes to them.
+func collectFields(oc *graphql.OperationContext, sel ast.SelectionSet, satisfies []string) []graphql.CollectedField {
+	if len(sel) == 0 || len(satisfies) == 0 || !plainDocument(oc.Doc) {
+		return graphql.CollectFields(oc, sel, satisfies)
+	}
+	k := planKey{sel: &sel[0], nSel: len(sel), satisfies: &satisfies[0], nSat: len(satisfies)}
+	plans.RLock()
+	fields, ok := plans.fields[k]
+	plans.RUnlock()
+	if ok {
+		return fields
+	}
+	fields = graphql.CollectFields(oc, sel, satisfies)
+	plans.Lock()
+	if len(plans.fields) >= maxPlans {
+		clear(plans.fields)
+	}
+	plans.fields[k] = fields
+	plans.Unlock()
+	return fields
+}
+
+// plainDocument reports whether doc uses no directive in any selection
+// of its operations and fragments (then field collection does not depend
+// on variables), remembered per document.
+func plainDocument(doc *ast.QueryDocument) bool {
+	if doc == nil {
+		return false
+	}
+	plans.RLock()
+	plain, ok := plans.plain[doc]
+	plans.RUnlock()
+	if ok {
+		return plain
+	}
+	plain = true
+	for _, op := range doc.Operations {
+		plain = plain && noDirectives(op.SelectionSet)
+	}
+	for _, f := range doc.Fragments {
+		plain = plain && len(f.Directives) == 0 && noDirectives(f.SelectionSet)
+	}
+	plans.Lock()
+	if len(plans.plain) >= maxPlans {
+		clear(plans.plain)
+		clear(plans.fields)
+	}
+	plans.plain[doc] = plain
+	plans.Unlock()
+	return plain
+}
+
+func noDirectives(sel ast.SelectionSet) bool {
+	for _, s := range sel {
+		switch s := s.(type) {
+		case *ast.Field:
+			if len(s.Directives) > 0 || !noDirectives(s.SelectionSet) {
+				return false
+			}
+		case *ast.InlineFragment:
+			if len(s.Directives) > 0 || !noDirectives(s.SelectionSet) {
+				return false
+			}
+		case *ast.FragmentSpread:
+			if len(s.Directives) > 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
 
 func arenaOf(ctx context.Context) (*inlineArena, context.Context) {
 	if a := arenaIn(ctx); a != nil {

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // The arena's string writer replaces graphql.MarshalString on inline
@@ -96,5 +98,38 @@ func TestFrameAnswersFieldContextKey(t *testing.T) {
 	}
 	if allocs := testing.AllocsPerRun(100, func() { _ = o.a.withFrame(ctx, f) }); allocs != 0 {
 		t.Fatalf("withFrame allocates %.0f times, want 0", allocs)
+	}
+}
+
+// The plan cache answers a directive-free document's field collection
+// from the first request (the same fields, shared), and never caches a
+// document whose collection depends on variables (@include/@skip).
+func TestPlanCacheOnlyForPlainDocuments(t *testing.T) {
+	es := NewExecutableSchema(Config{})
+	parse := func(q string) *ast.QueryDocument {
+		doc, errs := gqlparser.LoadQuery(es.Schema(), q)
+		if errs != nil {
+			t.Fatal(errs)
+		}
+		return doc
+	}
+	plain := parse(`query { shop { name } ... on Query { shop { id } } }`)
+	cond := parse(`query ($x: Boolean!) { shop { name id @include(if: $x) } }`)
+	viaFragment := parse(`query ($x: Boolean!) { ...F } fragment F on Query { shop @skip(if: $x) { name } }`)
+	if !plainDocument(plain) || plainDocument(cond) || plainDocument(viaFragment) {
+		t.Fatalf("plain %v, @include %v, @skip in a fragment %v", plainDocument(plain), plainDocument(cond), plainDocument(viaFragment))
+	}
+	sel := plain.Operations[0].SelectionSet
+	first := collectFields(&graphql.OperationContext{Doc: plain}, sel, queryImplementors)
+	again := collectFields(&graphql.OperationContext{Doc: plain, Variables: map[string]any{"x": true}}, sel, queryImplementors)
+	if len(first) != 1 || first[0].Name != "shop" || len(first[0].Selections) != 2 || &first[0] != &again[0] {
+		t.Fatalf("plain document: %+v then %+v (want one merged shop field, shared)", first, again)
+	}
+	// The conditional document is collected per request, from its variables.
+	csel := cond.Operations[0].SelectionSet[0].(*ast.Field).SelectionSet
+	with := collectFields(&graphql.OperationContext{Doc: cond, Variables: map[string]any{"x": true}}, csel, shopImplementors)
+	without := collectFields(&graphql.OperationContext{Doc: cond, Variables: map[string]any{"x": false}}, csel, shopImplementors)
+	if len(with) != 2 || len(without) != 1 {
+		t.Fatalf("@include: %d fields with x, %d without", len(with), len(without))
 	}
 }

@@ -1925,7 +1925,7 @@ func (ec *executionContext) unmarshalInputInventoryTransferInput(ctx context.Con
 var inventoryAdjustQuantitiesPayloadImplementors = []string{"InventoryAdjustQuantitiesPayload"}
 
 func (ec *executionContext) _InventoryAdjustQuantitiesPayload(ctx context.Context, sel ast.SelectionSet, obj *model.InventoryAdjustQuantitiesPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, inventoryAdjustQuantitiesPayloadImplementors)
+	fields := collectFields(ec.OperationContext, sel, inventoryAdjustQuantitiesPayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -1970,7 +1970,7 @@ func (ec *executionContext) _InventoryAdjustQuantitiesPayload(ctx context.Contex
 var inventoryAdjustmentGroupImplementors = []string{"InventoryAdjustmentGroup"}
 
 func (ec *executionContext) _InventoryAdjustmentGroup(ctx context.Context, sel ast.SelectionSet, obj *inventory.Group) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, inventoryAdjustmentGroupImplementors)
+	fields := collectFields(ec.OperationContext, sel, inventoryAdjustmentGroupImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -2030,7 +2030,7 @@ func (ec *executionContext) _InventoryAdjustmentGroup(ctx context.Context, sel a
 var inventoryChangeImplementors = []string{"InventoryChange"}
 
 func (ec *executionContext) _InventoryChange(ctx context.Context, sel ast.SelectionSet, obj *inventory.Change) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, inventoryChangeImplementors)
+	fields := collectFields(ec.OperationContext, sel, inventoryChangeImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -2206,7 +2206,7 @@ func (ec *executionContext) _InventoryChange(ctx context.Context, sel ast.Select
 var inventoryChangeConnectionImplementors = []string{"InventoryChangeConnection"}
 
 func (ec *executionContext) _InventoryChangeConnection(ctx context.Context, sel ast.SelectionSet, obj *model.InventoryChangeConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, inventoryChangeConnectionImplementors)
+	fields := collectFields(ec.OperationContext, sel, inventoryChangeConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -2256,7 +2256,7 @@ func (ec *executionContext) _InventoryChangeConnection(ctx context.Context, sel 
 var inventoryChangeEdgeImplementors = []string{"InventoryChangeEdge"}
 
 func (ec *executionContext) _InventoryChangeEdge(ctx context.Context, sel ast.SelectionSet, obj *model.InventoryChangeEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, inventoryChangeEdgeImplementors)
+	fields := collectFields(ec.OperationContext, sel, inventoryChangeEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -2301,7 +2301,7 @@ func (ec *executionContext) _InventoryChangeEdge(ctx context.Context, sel ast.Se
 var inventoryLevelImplementors = []string{"InventoryLevel"}
 
 func (ec *executionContext) _InventoryLevel(ctx context.Context, sel ast.SelectionSet, obj *inventory.LevelRow) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, inventoryLevelImplementors)
+	fields := collectFields(ec.OperationContext, sel, inventoryLevelImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -2452,7 +2452,7 @@ func (ec *executionContext) _InventoryLevel(ctx context.Context, sel ast.Selecti
 var inventoryLevelConnectionImplementors = []string{"InventoryLevelConnection"}
 
 func (ec *executionContext) _InventoryLevelConnection(ctx context.Context, sel ast.SelectionSet, obj *model.InventoryLevelConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, inventoryLevelConnectionImplementors)
+	fields := collectFields(ec.OperationContext, sel, inventoryLevelConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -2502,7 +2502,7 @@ func (ec *executionContext) _InventoryLevelConnection(ctx context.Context, sel a
 var inventoryLevelEdgeImplementors = []string{"InventoryLevelEdge"}
 
 func (ec *executionContext) _InventoryLevelEdge(ctx context.Context, sel ast.SelectionSet, obj *model.InventoryLevelEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, inventoryLevelEdgeImplementors)
+	fields := collectFields(ec.OperationContext, sel, inventoryLevelEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -2577,7 +2577,7 @@ func (ec *executionContext) _InventoryLowStockThresholdPayload(ctx context.Conte
 var inventorySetQuantitiesPayloadImplementors = []string{"InventorySetQuantitiesPayload"}
 
 func (ec *executionContext) _InventorySetQuantitiesPayload(ctx context.Context, sel ast.SelectionSet, obj *model.InventorySetQuantitiesPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, inventorySetQuantitiesPayloadImplementors)
+	fields := collectFields(ec.OperationContext, sel, inventorySetQuantitiesPayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -2622,7 +2622,7 @@ func (ec *executionContext) _InventorySetQuantitiesPayload(ctx context.Context, 
 var inventoryTransferPayloadImplementors = []string{"InventoryTransferPayload"}
 
 func (ec *executionContext) _InventoryTransferPayload(ctx context.Context, sel ast.SelectionSet, obj *model.InventoryTransferPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, inventoryTransferPayloadImplementors)
+	fields := collectFields(ec.OperationContext, sel, inventoryTransferPayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -2667,7 +2667,7 @@ func (ec *executionContext) _InventoryTransferPayload(ctx context.Context, sel a
 var lowStockAlertImplementors = []string{"LowStockAlert"}
 
 func (ec *executionContext) _LowStockAlert(ctx context.Context, sel ast.SelectionSet, obj *inventory.Change) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, lowStockAlertImplementors)
+	fields := collectFields(ec.OperationContext, sel, lowStockAlertImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -2881,7 +2881,7 @@ func (ec *executionContext) _ProductAvailabilityChange(ctx context.Context, sel 
 var subscriptionImplementors = []string{"Subscription"}
 
 func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	fields := collectFields(ec.OperationContext, sel, subscriptionImplementors)
 	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
 		Object: "Subscription",
 	})

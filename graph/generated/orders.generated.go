@@ -1933,7 +1933,7 @@ func (ec *executionContext) _MailingAddress(ctx context.Context, sel ast.Selecti
 var orderImplementors = []string{"Order", "Node"}
 
 func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, obj *orders.Order) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, orderImplementors)
+	fields := collectFields(ec.OperationContext, sel, orderImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -2542,7 +2542,7 @@ func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, ob
 var orderConnectionImplementors = []string{"OrderConnection"}
 
 func (ec *executionContext) _OrderConnection(ctx context.Context, sel ast.SelectionSet, obj *model.OrderConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, orderConnectionImplementors)
+	fields := collectFields(ec.OperationContext, sel, orderConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -2632,7 +2632,7 @@ func (ec *executionContext) _OrderDiscountApplication(ctx context.Context, sel a
 var orderEdgeImplementors = []string{"OrderEdge"}
 
 func (ec *executionContext) _OrderEdge(ctx context.Context, sel ast.SelectionSet, obj *model.OrderEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, orderEdgeImplementors)
+	fields := collectFields(ec.OperationContext, sel, orderEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -2677,7 +2677,7 @@ func (ec *executionContext) _OrderEdge(ctx context.Context, sel ast.SelectionSet
 var orderEventImplementors = []string{"OrderEvent"}
 
 func (ec *executionContext) _OrderEvent(ctx context.Context, sel ast.SelectionSet, obj *orders.Event) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, orderEventImplementors)
+	fields := collectFields(ec.OperationContext, sel, orderEventImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -2780,7 +2780,7 @@ func (ec *executionContext) _OrderEvent(ctx context.Context, sel ast.SelectionSe
 var orderLineItemImplementors = []string{"OrderLineItem"}
 
 func (ec *executionContext) _OrderLineItem(ctx context.Context, sel ast.SelectionSet, obj *orders.LineItem) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, orderLineItemImplementors)
+	fields := collectFields(ec.OperationContext, sel, orderLineItemImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -3063,7 +3063,7 @@ func (ec *executionContext) _OrderLineItem(ctx context.Context, sel ast.Selectio
 var orderMutationPayloadImplementors = []string{"OrderMutationPayload"}
 
 func (ec *executionContext) _OrderMutationPayload(ctx context.Context, sel ast.SelectionSet, obj *model.OrderMutationPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, orderMutationPayloadImplementors)
+	fields := collectFields(ec.OperationContext, sel, orderMutationPayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)
@@ -3108,7 +3108,7 @@ func (ec *executionContext) _OrderMutationPayload(ctx context.Context, sel ast.S
 var orderRefundImplementors = []string{"OrderRefund"}
 
 func (ec *executionContext) _OrderRefund(ctx context.Context, sel ast.SelectionSet, obj *orders.Refund) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, orderRefundImplementors)
+	fields := collectFields(ec.OperationContext, sel, orderRefundImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)

@@ -487,7 +487,7 @@ func (ec *executionContext) _PaymentSettings(ctx context.Context, sel ast.Select
 var shopImplementors = []string{"Shop", "Node"}
 
 func (ec *executionContext) _Shop(ctx context.Context, sel ast.SelectionSet, obj *shop.Shop) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, shopImplementors)
+	fields := collectFields(ec.OperationContext, sel, shopImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferredFieldSet := graphql.NewFieldSet(nil)

@@ -99,6 +99,7 @@ func TestRewriteFailsWhenNothingMatches(t *testing.T) {
 		// An upgrade that renames ResolveField: no leaf matches any more.
 		{"leaves", strings.ReplaceAll(unrewritten(), "graphql.ResolveField(", "graphql.ResolveFieldV2("), "every leaf field"},
 		{"lists", strings.ReplaceAll(unrewritten(), "graphql.MarshalSliceConcurrently(", "graphql.MarshalSliceParallel("), "every inline list marshaller"},
+		{"collection", strings.ReplaceAll(unrewritten(), "graphql.CollectFields(", "graphql.CollectFieldsV2("), "the objects' field collection"},
 		{"data buffer", strings.ReplaceAll(unrewritten(), "var buf bytes.Buffer", "buf := new(bytes.Buffer)"), "Exec's query data buffer"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -161,6 +162,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 }
 
 func (ec *executionContext) _Library(ctx context.Context, sel ast.SelectionSet, obj *model.Library) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, libraryImplementors)
 	ec.ProcessDeferredGroup(graphql.DeferredGroup{
 		Label: label,
 	})
