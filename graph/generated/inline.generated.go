@@ -214,16 +214,14 @@ func (a *inlineArena) collect(oc *graphql.OperationContext, sel ast.SelectionSet
 	if len(sel) == 0 || len(satisfies) == 0 {
 		return graphql.CollectFields(oc, sel, satisfies)
 	}
-	if plainDocument(oc.Doc) {
-		return collectFields(oc, sel, satisfies)
-	}
 	ps, pt := &sel[0], &satisfies[0]
 	for i := range a.collected {
 		if c := &a.collected[i]; c.sel == ps && c.satisfies == pt && c.nSel == len(sel) {
 			return c.fields
 		}
 	}
-	fields := graphql.CollectFields(oc, sel, satisfies)
+	// A miss asks the plan cache (shared across requests, behind a lock).
+	fields := collectFields(oc, sel, satisfies)
 	if len(a.collected) < maxCollected {
 		a.collected = append(a.collected, collectedFields{sel: ps, satisfies: pt, nSel: len(sel), fields: fields})
 	}
