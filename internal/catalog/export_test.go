@@ -1,6 +1,8 @@
 package catalog
 
 import (
+	"cartograph/internal/dbq"
+
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
@@ -30,3 +32,19 @@ func DecodeVariantRow(cols [][]byte) (Variant, error) {
 	err := a.variant(&v, cols)
 	return v, err
 }
+
+// ProductPageColumns is the column list of a product page statement.
+const ProductPageColumns = productColumns
+
+// ScanProductPage is scanProductRows: the products and their sort values.
+func ScanProductPage(rows pgx.Rows) ([]dbq.Product, []string, error) {
+	rs, err := scanProductRows(rows, 0)
+	ps, sorts := make([]dbq.Product, len(rs)), make([]string, len(rs))
+	for i, r := range rs {
+		ps[i], sorts[i] = r.p.Product, r.sortVal
+	}
+	return ps, sorts, err
+}
+
+// RawProductFormats reports whether the raw decoder reads rows of fds.
+var RawProductFormats = rawProductFormats

@@ -11,6 +11,7 @@ import (
 	"cartograph/internal/relay"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 )
 
 // sortSpec describes one keyset ordering: the SQL expression, the type its
@@ -181,24 +182,43 @@ func (s *Service) queryProducts(ctx context.Context, sql string, args []any, lim
 	if err != nil {
 		return nil, pg.MapError(err)
 	}
-	defer rows.Close()
-	out := make([]productRow, 0, min(max(limit, 0), relay.MaxPage)+1)
-	// Every column is scanned into r (NULL as nil), so one set of targets
-	// serves every row.
-	var r productRow
-	targets := productScanTargets(&r.p.Product, &r.sortVal)
-	for rows.Next() {
-		if err := rows.Scan(targets...); err != nil {
-			return nil, pg.MapError(err)
-		}
-		out = append(out, r)
+	out, err := scanProductRows(rows, limit)
+	if err != nil {
+		return nil, pg.MapError(err)
 	}
 	if p := PresenterFrom(ctx); p != nil {
 		for i := range out {
 			p.PresentProduct(&out[i].p)
 		}
 	}
-	return out, pg.MapError(rows.Err())
+	return out, nil
+}
+
+// scanProductRows reads the rows of a product page statement. Rows in the
+// expected formats are decoded from their raw bytes (the strings of the
+// page in shared memory); others, and any row the decoder does not read,
+// by rows.Scan. Every column is scanned into r (NULL as nil), so one set
+// of targets serves every row.
+func scanProductRows(rows pgx.Rows, limit int) ([]productRow, error) {
+	defer rows.Close()
+	out := make([]productRow, 0, min(max(limit, 0), relay.MaxPage)+1)
+	fds := rows.FieldDescriptions()
+	raw := rawProductFormats(fds)
+	jsonbBinary := raw && fds[12].Format == pgx.BinaryFormatCode
+	var (
+		r  productRow
+		ra rowArena
+	)
+	targets := productScanTargets(&r.p.Product, &r.sortVal)
+	for rows.Next() {
+		if !raw || ra.product(&r.p.Product, &r.sortVal, rows.RawValues(), jsonbBinary) != nil {
+			if err := rows.Scan(targets...); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }
 
 func productScanTargets(p *dbq.Product, extra ...any) []any {

@@ -111,6 +111,7 @@ type rowArena struct {
 	ints []int64
 	ids  []uuid.UUID
 	opts []SelectedOption
+	ptrs []string // the targets of nullable strings
 }
 
 // selectOptions sets v's SelectedOptions from a block of the batch's.
@@ -128,6 +129,10 @@ func (a *rowArena) selectOptions(v *Variant) {
 	}
 	v.selected = a.opts[start:len(a.opts):len(a.opts)]
 }
+
+// unsafeBytes is the bytes of s, which a.str copied into a block nothing
+// writes to again.
+func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 func (a *rowArena) str(b []byte) string {
 	if len(b) == 0 {

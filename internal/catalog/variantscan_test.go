@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"cartograph/internal/catalog"
+	"cartograph/internal/dbq"
 	"cartograph/internal/seed"
 	"cartograph/internal/testdb"
 
@@ -158,5 +159,54 @@ func TestAppendNodeIDMatchesNodeID(t *testing.T) {
 		if got, want := string(n.AppendNodeID([]byte("x"))), "x"+n.NodeID(); got != want {
 			t.Errorf("%T: AppendNodeID %q, NodeID %q", n, got, want)
 		}
+	}
+}
+
+// The raw decoder of a product page reads exactly what pgx's own scanning
+// reads (text-format results force rows.Scan), with NULL and non-NULL SEO
+// texts, empty and non-empty tags and attributes, unicode and a timestamp
+// before 2000 with microseconds (negative offsets from pgx's epoch).
+func TestScanProductsMatchesPgx(t *testing.T) {
+	db := testdb.New(t, "catalog")
+	ctx := context.Background()
+	if err := seed.Demo(ctx, db.Pool); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, `UPDATE products SET seo_title = 'Größe ✓ "q"', seo_description = NULL, tags = '{a,"b c",""}',
+		attributes = '{"k": [1, "ü"]}' WHERE id = (SELECT id FROM products ORDER BY id LIMIT 1)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, `UPDATE products SET seo_title = NULL, seo_description = '', tags = '{}', updated_at = '1900-01-01 00:00:00.123456+00'
+		WHERE id = (SELECT id FROM products ORDER BY id DESC LIMIT 1)`); err != nil {
+		t.Fatal(err)
+	}
+	q := `SELECT ` + catalog.ProductPageColumns + `, p.title::text FROM products p ORDER BY p.id`
+	read := func(args ...any) ([]dbq.Product, []string) {
+		t.Helper()
+		rows, err := db.Pool.Query(ctx, q, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if raw := catalog.RawProductFormats(rows.FieldDescriptions()); raw != (len(args) == 0) {
+			t.Fatalf("raw decoder used: %v, want %v", raw, len(args) == 0)
+		}
+		ps, sorts, err := catalog.ScanProductPage(rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ps, sorts
+	}
+	raw, rawSorts := read()
+	viaPgx, pgxSorts := read(pgx.QueryResultFormats{pgx.TextFormatCode})
+	if len(raw) < 10 {
+		t.Fatalf("only %d products read", len(raw))
+	}
+	for i := range raw {
+		if !reflect.DeepEqual(raw[i], viaPgx[i]) || rawSorts[i] != pgxSorts[i] {
+			t.Fatalf("product %d: raw decoder %+v %q, pgx %+v %q", i, raw[i], rawSorts[i], viaPgx[i], pgxSorts[i])
+		}
+	}
+	if raw[0].SeoTitle == nil || *raw[0].SeoTitle != `Größe ✓ "q"` || len(raw[0].Tags) != 3 || raw[len(raw)-1].SeoTitle != nil {
+		t.Fatalf("the rows lack the variety the test needs: %+v / %+v", raw[0], raw[len(raw)-1])
 	}
 }

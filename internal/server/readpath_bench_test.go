@@ -129,7 +129,7 @@ var readPathCeilings = map[string]struct {
 	plain, race float64
 	statements  int64
 }{
-	"listing": {1_720, 1_780, 3},
+	"listing": {1_300, 1_380, 3},
 	"product": {780, 800, 4},
 }
 
