@@ -107,7 +107,7 @@ func TestFrameAnswersFieldContextKey(t *testing.T) {
 func TestPlanCacheOnlyForPlainDocuments(t *testing.T) {
 	es := NewExecutableSchema(Config{})
 	parse := func(q string) *ast.QueryDocument {
-		doc, errs := gqlparser.LoadQuery(es.Schema(), q)
+		doc, errs := gqlparser.LoadQueryWithRules(es.Schema(), q, nil)
 		if errs != nil {
 			t.Fatal(errs)
 		}
