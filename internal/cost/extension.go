@@ -274,7 +274,7 @@ func (e *Extension) InterceptOperation(ctx context.Context, next graphql.Operati
 			}
 			return &graphql.Response{
 				Data:       json.RawMessage("null"),
-				Extensions: map[string]any{"cost": costExtension(st.requested, nil, status)},
+				Extensions: map[string]any{"cost": Report{Requested: st.requested, Status: status}},
 			}
 		}
 	}
@@ -302,25 +302,15 @@ func (e *Extension) InterceptOperation(ctx context.Context, next graphql.Operati
 		if resp.Extensions == nil {
 			resp.Extensions = map[string]any{}
 		}
-		resp.Extensions["cost"] = costExtension(st.requested, &actual, status)
+		resp.Extensions["cost"] = Report{Requested: st.requested, Actual: &actual, Status: status}
 		return resp
 	}
 }
 
-// costExtension is extensions.cost in Shopify's shape.
+// costExtension is extensions.cost in Shopify's shape, as a map (for
+// error extensions, which the error presenter may extend).
 func costExtension(requested int, actual *int, st *Status) map[string]any {
-	out := map[string]any{"requestedQueryCost": requested, "actualQueryCost": nil}
-	if actual != nil {
-		out["actualQueryCost"] = *actual
-	}
-	if st != nil {
-		out["throttleStatus"] = map[string]any{
-			"maximumAvailable":   st.Maximum,
-			"currentlyAvailable": st.Available,
-			"restoreRate":        st.RestoreRate,
-		}
-	}
-	return out
+	return Report{Requested: requested, Actual: actual, Status: st}.Map()
 }
 
 // present wraps an apperr for gqlgen's mutator API; extensions.code is set

@@ -11,3 +11,6 @@ var WithRequestLogForTest = withRequestLog
 
 // CheckExtension is the guard use applies to every handler extension.
 var CheckExtension = checkExtension
+
+// AppendExtensions is how responses write their extensions.
+var AppendExtensions = appendExtensions

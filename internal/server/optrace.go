@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 
+	"cartograph/internal/cost"
 	"cartograph/internal/tracing"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -55,12 +56,10 @@ func (opTracer) InterceptOperation(ctx context.Context, next graphql.OperationHa
 		}
 		ended = true
 		if resp != nil {
-			if c, ok := resp.Extensions["cost"].(map[string]any); ok {
-				if v, ok := c["requestedQueryCost"].(int); ok {
-					span.SetAttributes(attribute.Int("graphql.cost.requested", v))
-				}
-				if v, ok := c["actualQueryCost"].(int); ok {
-					span.SetAttributes(attribute.Int("graphql.cost.actual", v))
+			if c, ok := resp.Extensions["cost"].(cost.Report); ok {
+				span.SetAttributes(attribute.Int("graphql.cost.requested", c.Requested))
+				if c.Actual != nil {
+					span.SetAttributes(attribute.Int("graphql.cost.actual", *c.Actual))
 				}
 			}
 			span.SetAttributes(attribute.Int("graphql.errors", len(resp.Errors)))

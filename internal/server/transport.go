@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -155,7 +156,8 @@ func writeResponse(w http.ResponseWriter, status int, resp *graphql.Response) {
 		if len(head) > 1 {
 			tail = append(tail, ',')
 		}
-		tail = appendMember(tail, "extensions", resp.Extensions)
+		tail = append(tail, `"extensions":`...)
+		tail = appendExtensions(tail, resp.Extensions)
 	}
 	tail = append(tail, '}')
 	w.Header().Set("Content-Length", strconv.Itoa(len(head)+len(resp.Data)+len(tail)))
@@ -163,6 +165,51 @@ func writeResponse(w http.ResponseWriter, status int, resp *graphql.Response) {
 	_, _ = w.Write(head)
 	_, _ = w.Write(resp.Data)
 	_, _ = w.Write(tail)
+}
+
+// jsonAppender is a value that writes its own JSON without reflection
+// (cost.Report: extensions.cost on every response and subscription event).
+type jsonAppender interface{ AppendJSON([]byte) []byte }
+
+// appendExtensions appends ext as encoding/json writes it (keys sorted),
+// values that are jsonAppenders by themselves.
+func appendExtensions(b []byte, ext map[string]any) []byte {
+	var one [4]string
+	keys := one[:0]
+	for k := range ext {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendKey(b, k)
+		if a, ok := ext[k].(jsonAppender); ok {
+			b = a.AppendJSON(b)
+			continue
+		}
+		v, err := json.Marshal(ext[k])
+		if err != nil {
+			v = []byte("null")
+		}
+		b = append(b, v...)
+	}
+	return append(b, '}')
+}
+
+// appendKey appends "k": (escaped by encoding/json unless plain ASCII).
+func appendKey(b []byte, k string) []byte {
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			kb, _ := json.Marshal(k)
+			return append(append(b, kb...), ':')
+		}
+	}
+	b = append(b, '"')
+	b = append(b, k...)
+	return append(b, '"', ':')
 }
 
 // appendMember appends "name":v.

@@ -616,10 +616,8 @@ func appendResponse(b []byte, resp *graphql.Response) []byte {
 		b = append(b, resp.Data...)
 	}
 	if len(resp.Extensions) > 0 {
-		if out, err := json.Marshal(resp.Extensions); err == nil {
-			b = append(b, `,"extensions":`...)
-			b = append(b, out...)
-		}
+		b = append(b, `,"extensions":`...)
+		b = appendExtensions(b, resp.Extensions)
 	}
 	return append(b, '}')
 }
