@@ -339,4 +339,3 @@ func CollectionPage(cs []*Collection, p relay.Page, reverse bool) (*CollectionCo
 	}
 	return conn, nil
 }
-

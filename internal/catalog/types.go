@@ -100,7 +100,9 @@ func (v *Variant) NodeID() string { return relay.GlobalID("ProductVariant", v.ID
 
 // AppendNodeID appends NodeID's text to dst (the response writer uses it:
 // no string per id).
-func (v *Variant) AppendNodeID(dst []byte) []byte { return relay.AppendGlobalID(dst, "ProductVariant", v.ID) }
+func (v *Variant) AppendNodeID(dst []byte) []byte {
+	return relay.AppendGlobalID(dst, "ProductVariant", v.ID)
+}
 
 // StockKeepingUnit returns the SKU (GraphQL sku).
 func (v *Variant) StockKeepingUnit() *string { return &v.Sku }
@@ -180,7 +182,9 @@ func (o *Option) NodeID() string { return relay.GlobalID("ProductOption", o.ID) 
 
 // AppendNodeID appends NodeID's text to dst (the response writer uses it:
 // no string per id).
-func (o *Option) AppendNodeID(dst []byte) []byte { return relay.AppendGlobalID(dst, "ProductOption", o.ID) }
+func (o *Option) AppendNodeID(dst []byte) []byte {
+	return relay.AppendGlobalID(dst, "ProductOption", o.ID)
+}
 
 // Collection is a merchant-ordered group of products.
 type Collection struct{ dbq.Collection }
@@ -193,7 +197,9 @@ func (c *Collection) NodeID() string { return relay.GlobalID("Collection", c.ID)
 
 // AppendNodeID appends NodeID's text to dst (the response writer uses it:
 // no string per id).
-func (c *Collection) AppendNodeID(dst []byte) []byte { return relay.AppendGlobalID(dst, "Collection", c.ID) }
+func (c *Collection) AppendNodeID(dst []byte) []byte {
+	return relay.AppendGlobalID(dst, "Collection", c.ID)
+}
 
 // Seo returns search-engine metadata.
 func (c *Collection) Seo() SEO { return SEO{Title: c.SeoTitle, Description: c.SeoDescription} }

@@ -219,6 +219,17 @@ func (p *PageInfo) EndCursor() *string {
 // and the PageInfo. Used for small per-parent lists (variants, images)
 // already loaded in full through a dataloader.
 func SliceWindow(p Page, n int, cursorOf func(i int) string, indexOf func(cursor string) (int, bool)) (lo, hi int, info PageInfo, err error) {
+	lo, hi, info, err = window(p, n, indexOf)
+	if err == nil && hi > lo {
+		s, e := cursorOf(lo), cursorOf(hi-1)
+		info.SetCursors(&s, &e)
+	}
+	return lo, hi, info, err
+}
+
+// window is the [lo, hi) window and page flags of p over n items, the
+// after/before cursors located by indexOf; the cursors are the caller's.
+func window(p Page, n int, indexOf func(cursor string) (int, bool)) (lo, hi int, info PageInfo, err error) {
 	lo, hi = 0, n
 	if p.After != "" {
 		i, ok := indexOf(p.After)
@@ -250,10 +261,6 @@ func SliceWindow(p Page, n int, cursorOf func(i int) string, indexOf func(cursor
 		}
 		info.HasPreviousPage = lo > 0 && p.After != ""
 	}
-	if hi > lo {
-		s, e := cursorOf(lo), cursorOf(hi-1)
-		info.SetCursors(&s, &e)
-	}
 	return lo, hi, info, nil
 }
 
@@ -261,41 +268,11 @@ func SliceWindow(p Page, n int, cursorOf func(i int) string, indexOf func(cursor
 // id of item i): the after/before cursors are decoded once and looked up
 // by id, and the page's cursors are encoded only when read.
 func IDWindow(p Page, n int, key string, id func(i int) uuid.UUID) (lo, hi int, info PageInfo, err error) {
-	lo, hi = 0, n
-	if p.After != "" {
-		i, ok := indexOfID(p.After, key, n, id)
-		if !ok {
-			return 0, 0, info, apperr.BadInput("after", "invalid cursor for this query")
-		}
-		lo = i + 1
-	}
-	if p.Before != "" {
-		i, ok := indexOfID(p.Before, key, n, id)
-		if !ok {
-			return 0, 0, info, apperr.BadInput("before", "invalid cursor for this query")
-		}
-		hi = i
-	}
-	if hi < lo {
-		hi = lo
-	}
-	if p.Backward {
-		if hi-lo > p.Limit {
-			info.HasPreviousPage = true
-			lo = hi - p.Limit
-		}
-		info.HasNextPage = hi < n && p.Before != ""
-	} else {
-		if hi-lo > p.Limit {
-			info.HasNextPage = true
-			hi = lo + p.Limit
-		}
-		info.HasPreviousPage = lo > 0 && p.After != ""
-	}
-	if hi > lo {
+	lo, hi, info, err = window(p, n, func(c string) (int, bool) { return indexOfID(c, key, n, id) })
+	if err == nil && hi > lo {
 		info.SetIDCursors(key, id(lo), id(hi-1))
 	}
-	return lo, hi, info, nil
+	return lo, hi, info, err
 }
 
 func indexOfID(cursor, key string, n int, id func(int) uuid.UUID) (int, bool) {

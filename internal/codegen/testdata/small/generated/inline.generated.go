@@ -79,12 +79,40 @@ const maxPooledBuf = 1 << 20
 
 var arenaPool = sync.Pool{New: func() any { return &inlineArena{buf: make([]byte, 0, 16<<10)} }}
 
-// arenaSet is the arenas a response's subtrees took from the pool; the
-// subtrees of one response may resolve on different goroutines.
-type arenaSet struct {
-	mu     sync.Mutex
-	arenas []*inlineArena
-	done   bool
+// pooledSet is what one response took from a pool (arenas, data
+// buffers), handed back together by release; the subtrees of one response
+// may resolve on different goroutines. Taken after release, an item is
+// new and not pooled.
+type pooledSet[T any] struct {
+	pool    *sync.Pool
+	recycle func(T) bool // resets an item; false: too big to keep
+	mu      sync.Mutex
+	items   []T
+	done    bool
+}
+
+// take is an item from the pool, or ok false once released.
+func (s *pooledSet[T]) take() (item T, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done {
+		return item, false
+	}
+	item = s.pool.Get().(T)
+	s.items = append(s.items, item)
+	return item, true
+}
+
+func (s *pooledSet[T]) release() {
+	s.mu.Lock()
+	items := s.items
+	s.items, s.done = nil, true
+	s.mu.Unlock()
+	for _, it := range items {
+		if s.recycle(it) {
+			s.pool.Put(it)
+		}
+	}
 }
 
 type arenaSetKey struct{}
@@ -93,21 +121,20 @@ type arenaSetKey struct{}
 // arenas from a pool; release returns them. Call release only when
 // nothing reads the response's spans any more: after the response
 // handler has returned (it copies every span into the response's data).
-// An arena asked for after release is not pooled.
 func WithArenas(ctx context.Context) (context.Context, func()) {
-	set := &arenaSet{}
+	set := &pooledSet[*inlineArena]{pool: &arenaPool, recycle: func(a *inlineArena) bool {
+		if cap(a.buf) > maxPooledBuf {
+			return false
+		}
+		a.reset()
+		return true
+	}}
 	return context.WithValue(ctx, arenaSetKey{}, set), set.release
 }
 
 // The data buffers of query responses, recycled when the transport
 // says the response has been written (WithResponseData).
 var dataPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-type dataSet struct {
-	mu   sync.Mutex
-	bufs []*bytes.Buffer
-	done bool
-}
 
 type dataSetKey struct{}
 
@@ -116,63 +143,20 @@ type dataSetKey struct{}
 // Data aliases its buffer, so call release only once it has been
 // written out and nothing holds it.
 func WithResponseData(ctx context.Context) (context.Context, func()) {
-	set := &dataSet{}
+	set := &pooledSet[*bytes.Buffer]{pool: &dataPool, recycle: func(b *bytes.Buffer) bool { return b.Cap() <= maxPooledBuf }}
 	return context.WithValue(ctx, dataSetKey{}, set), set.release
 }
 
 // responseBuffer is the buffer a query's data is marshalled into: pooled
 // under WithResponseData, new otherwise.
 func responseBuffer(ctx context.Context) *bytes.Buffer {
-	set, _ := ctx.Value(dataSetKey{}).(*dataSet)
-	if set == nil {
-		return new(bytes.Buffer)
-	}
-	set.mu.Lock()
-	defer set.mu.Unlock()
-	if set.done {
-		return new(bytes.Buffer)
-	}
-	b := dataPool.Get().(*bytes.Buffer)
-	b.Reset()
-	set.bufs = append(set.bufs, b)
-	return b
-}
-
-func (s *dataSet) release() {
-	s.mu.Lock()
-	bufs := s.bufs
-	s.bufs, s.done = nil, true
-	s.mu.Unlock()
-	for _, b := range bufs {
-		if b.Cap() <= maxPooledBuf {
-			dataPool.Put(b)
+	if set, _ := ctx.Value(dataSetKey{}).(*pooledSet[*bytes.Buffer]); set != nil {
+		if b, ok := set.take(); ok {
+			b.Reset()
+			return b
 		}
 	}
-}
-
-func (s *arenaSet) take() *inlineArena {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.done {
-		return nil
-	}
-	a := arenaPool.Get().(*inlineArena)
-	s.arenas = append(s.arenas, a)
-	return a
-}
-
-func (s *arenaSet) release() {
-	s.mu.Lock()
-	arenas := s.arenas
-	s.arenas, s.done = nil, true
-	s.mu.Unlock()
-	for _, a := range arenas {
-		if cap(a.buf) > maxPooledBuf {
-			continue
-		}
-		a.reset()
-		arenaPool.Put(a)
-	}
+	return new(bytes.Buffer)
 }
 
 // reset empties the arena for another response and drops what it points
@@ -331,8 +315,8 @@ func arenaOf(ctx context.Context) (*inlineArena, context.Context) {
 		return a, ctx
 	}
 	var a *inlineArena
-	if set, _ := ctx.Value(arenaSetKey{}).(*arenaSet); set != nil {
-		a = set.take()
+	if set, _ := ctx.Value(arenaSetKey{}).(*pooledSet[*inlineArena]); set != nil {
+		a, _ = set.take()
 	}
 	if a == nil {
 		a = &inlineArena{buf: make([]byte, 0, 4096)}
